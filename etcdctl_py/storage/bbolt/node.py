@@ -1,0 +1,346 @@
+"""In-memory B+tree nodes: `PageView` (a decoded, read-only page) and `Node` (a mutable copy that a
+write transaction edits, splits, rebalances and spills to new pages), following bbolt's node.go.
+
+Both expose the same fields (is_leaf, keys, vals, flags) so cursors walk either without caring.
+Leaf vals are bytes; branch vals are child page ids.
+"""
+
+from __future__ import annotations
+
+import struct
+from bisect import bisect_left
+from typing import TYPE_CHECKING
+
+from .errors import CorruptError
+from .page import (
+    BRANCH_PAGE,
+    LEAF_PAGE,
+    MAX_FILL_PERCENT,
+    MIN_FILL_PERCENT,
+    MIN_KEYS_PER_PAGE,
+    PAGE_HEADER,
+    PAGE_HEADER_SIZE,
+    encode_page,
+)
+
+if TYPE_CHECKING:
+    from .bucket import Bucket
+
+
+def decode_page(buf, offset: int, limit: int):
+    """Decode a branch/leaf page at `offset` into (pgid, is_leaf, keys, vals, flags, overflow).
+
+    `limit` is the end of readable bytes; anything pointing past it raises CorruptError
+    (where Go's bbolt would fault on the mmap).
+    """
+    if offset + PAGE_HEADER_SIZE > limit:
+        raise CorruptError(f"page at offset {offset}: beyond end of file")
+    pid, pflags, count, overflow = PAGE_HEADER.unpack_from(buf, offset)
+    if pflags & LEAF_PAGE:
+        is_leaf = True
+    elif pflags & BRANCH_PAGE:
+        is_leaf = False
+    else:
+        raise CorruptError(f"page {pid}: invalid page type: {pflags:#x}")
+    if count == 0:
+        return pid, is_leaf, [], [], ([] if is_leaf else None), overflow
+    base = offset + PAGE_HEADER_SIZE
+    if base + 16 * count > limit:
+        raise CorruptError(f"page {pid}: elements beyond end of file")
+    if is_leaf:
+        e = struct.unpack_from(f"<{4 * count}I", buf, base)
+        flags = list(e[0::4])
+        pos = e[1::4]
+        ks = e[2::4]
+        vs = e[3::4]
+        starts = [base + 16 * i + pos[i] for i in range(count)]
+        last = starts[-1] + ks[-1] + vs[-1]
+        if last > limit or max(s + k + v for s, k, v in zip(starts, ks, vs)) > limit:
+            raise CorruptError(f"page {pid}: element data beyond end of file")
+        keys = [buf[s:s + k] for s, k in zip(starts, ks)]
+        vals = [buf[s + k:s + k + v] for s, k, v in zip(starts, ks, vs)]
+        return pid, True, keys, vals, flags, overflow
+    e = struct.unpack_from("<" + "IIQ" * count, buf, base)
+    pos = e[0::3]
+    ks = e[1::3]
+    kids = list(e[2::3])
+    starts = [base + 16 * i + pos[i] for i in range(count)]
+    if max(s + k for s, k in zip(starts, ks)) > limit:
+        raise CorruptError(f"page {pid}: element data beyond end of file")
+    keys = [buf[s:s + k] for s, k in zip(starts, ks)]
+    return pid, False, keys, kids, None, overflow
+
+
+class PageView:
+    """A decoded page, read-only; what cursors use when no Node is materialised for that page."""
+
+    __slots__ = ("pgid", "is_leaf", "keys", "vals", "flags", "overflow")
+
+    def __init__(self, pgid: int, is_leaf: bool, keys: list, vals: list, flags: list | None, overflow: int) -> None:
+        self.pgid = pgid
+        self.is_leaf = is_leaf
+        self.keys = keys
+        self.vals = vals
+        self.flags = flags
+        self.overflow = overflow
+
+
+class Node:
+    """A mutable B+tree node owned by a write transaction's bucket (bbolt node)."""
+
+    __slots__ = ("bucket", "is_leaf", "unbalanced", "spilled", "key", "pgid", "parent", "children",
+                 "keys", "vals", "flags")
+
+    def __init__(self, bucket: "Bucket", is_leaf: bool, parent: "Node | None" = None) -> None:
+        self.bucket = bucket
+        self.is_leaf = is_leaf
+        self.unbalanced = False
+        self.spilled = False
+        self.key: bytes | None = None
+        self.pgid = 0
+        self.parent = parent
+        self.children: list[Node] = []
+        self.keys: list[bytes] = []
+        self.vals: list = []
+        self.flags: list[int] | None = [] if is_leaf else None
+
+    @classmethod
+    def from_view(cls, bucket: "Bucket", view: PageView, parent: "Node | None", pgid: int) -> "Node":
+        n = cls(bucket, view.is_leaf, parent)
+        n.pgid = pgid
+        n.keys = list(view.keys)
+        n.vals = list(view.vals)
+        n.flags = list(view.flags) if view.is_leaf else None
+        n.key = n.keys[0] if n.keys else None
+        return n
+
+    # --- sizes -------------------------------------------------------------------------------
+    def size(self) -> int:
+        if self.is_leaf:
+            return 16 + 16 * len(self.keys) + sum(map(len, self.keys)) + sum(map(len, self.vals))
+        return 16 + 16 * len(self.keys) + sum(map(len, self.keys))
+
+    def size_less_than(self, v: int) -> bool:
+        sz = 16
+        leaf = self.is_leaf
+        for i, k in enumerate(self.keys):
+            sz += 16 + len(k) + (len(self.vals[i]) if leaf else 0)
+            if sz >= v:
+                return False
+        return True
+
+    def min_keys(self) -> int:
+        return 1 if self.is_leaf else 2
+
+    def root(self) -> "Node":
+        n = self
+        while n.parent is not None:
+            n = n.parent
+        return n
+
+    # --- edits -------------------------------------------------------------------------------
+    def put(self, old_key: bytes, new_key: bytes, value, pgid: int, flags: int) -> None:
+        """Insert or replace `old_key` (leaf: value+flags; branch: child pgid)."""
+        keys = self.keys
+        i = bisect_left(keys, old_key)
+        exact = i < len(keys) and keys[i] == old_key
+        v = value if self.is_leaf else pgid
+        if exact:
+            keys[i] = new_key
+            self.vals[i] = v
+            if self.is_leaf:
+                self.flags[i] = flags
+        else:
+            keys.insert(i, new_key)
+            self.vals.insert(i, v)
+            if self.is_leaf:
+                self.flags.insert(i, flags)
+
+    def delete(self, key: bytes) -> None:
+        keys = self.keys
+        i = bisect_left(keys, key)
+        if i >= len(keys) or keys[i] != key:
+            return
+        del keys[i]
+        del self.vals[i]
+        if self.is_leaf:
+            del self.flags[i]
+        self.unbalanced = True
+
+    def child_index(self, child: "Node") -> int:
+        return bisect_left(self.keys, child.key)
+
+    def num_children(self) -> int:
+        return len(self.keys)
+
+    def next_sibling(self) -> "Node | None":
+        if self.parent is None:
+            return None
+        i = self.parent.child_index(self)
+        if i >= self.parent.num_children() - 1:
+            return None
+        return self.parent.child_at(i + 1)
+
+    def prev_sibling(self) -> "Node | None":
+        if self.parent is None:
+            return None
+        i = self.parent.child_index(self)
+        if i == 0:
+            return None
+        return self.parent.child_at(i - 1)
+
+    def child_at(self, index: int) -> "Node":
+        if self.is_leaf:
+            raise CorruptError(f"invalid childAt({index}) on a leaf node")
+        return self.bucket.node(self.vals[index], self)
+
+    def remove_child(self, target: "Node") -> None:
+        for i, c in enumerate(self.children):
+            if c is target:
+                del self.children[i]
+                return
+
+    def free(self) -> None:
+        if self.pgid != 0:
+            self.bucket.tx.free_page(self.pgid)
+            self.pgid = 0
+
+    # --- split / spill -------------------------------------------------------------------------
+    def _split_index(self, threshold: int) -> int:
+        sz = PAGE_HEADER_SIZE
+        index = 0
+        leaf = self.is_leaf
+        for i in range(len(self.keys) - MIN_KEYS_PER_PAGE):
+            index = i
+            el = 16 + len(self.keys[i]) + (len(self.vals[i]) if leaf else 0)
+            if i >= MIN_KEYS_PER_PAGE and sz + el > threshold:
+                break
+            sz += el
+        return index
+
+    def _split_two(self, page_size: int) -> "Node | None":
+        if len(self.keys) <= MIN_KEYS_PER_PAGE * 2 or self.size_less_than(page_size):
+            return None
+        fill = min(max(self.bucket.fill_percent, MIN_FILL_PERCENT), MAX_FILL_PERCENT)
+        threshold = int(page_size * fill)
+        idx = self._split_index(threshold)
+        if self.parent is None:
+            self.parent = Node(self.bucket, False)
+            self.parent.children = [self]
+        nxt = Node(self.bucket, self.is_leaf, self.parent)
+        self.parent.children.append(nxt)
+        nxt.keys, self.keys = self.keys[idx:], self.keys[:idx]
+        nxt.vals, self.vals = self.vals[idx:], self.vals[:idx]
+        if self.is_leaf:
+            nxt.flags, self.flags = self.flags[idx:], self.flags[:idx]
+        return nxt
+
+    def split(self, page_size: int) -> list["Node"]:
+        nodes = [self]
+        n = self
+        while True:
+            nxt = n._split_two(page_size)
+            if nxt is None:
+                return nodes
+            nodes.append(nxt)
+            n = nxt
+
+    def spill(self) -> None:
+        """Write this node (and its children first) to freshly allocated pages."""
+        tx = self.bucket.tx
+        if self.spilled:
+            return
+        children = sorted(self.children, key=lambda c: c.keys[0] if c.keys else b"")
+        for c in children:
+            c.spill()
+        self.children = []
+        page_size = tx.db.page_size
+        for node in self.split(page_size):
+            if node.pgid > 0:
+                tx.free_page(node.pgid)
+                node.pgid = 0
+            size = node.size()
+            npages = -(-size // page_size)
+            pgid = tx.allocate(npages)
+            node.pgid = pgid
+            tx.write_page(pgid, encode_page(pgid, node.is_leaf, node.keys, node.vals, node.flags, page_size))
+            node.spilled = True
+            if node.parent is not None:
+                key = node.key if node.key is not None else node.keys[0]
+                node.parent.put(key, node.keys[0], None, node.pgid, 0)
+                node.key = node.keys[0]
+        if self.parent is not None and self.parent.pgid == 0:
+            self.children = []
+            self.parent.spill()
+
+    # --- rebalance -----------------------------------------------------------------------------
+    def rebalance(self) -> None:
+        """Merge a node that fell under 25% of a page (or got empty) into a sibling, like bbolt."""
+        if not self.unbalanced:
+            return
+        self.unbalanced = False
+        bucket = self.bucket
+        threshold = bucket.tx.db.page_size // 4
+        if self.size() > threshold and len(self.keys) > self.min_keys():
+            return
+        if self.parent is None:
+            if not self.is_leaf and len(self.keys) == 1:
+                child = bucket.node(self.vals[0], self)
+                self.is_leaf = child.is_leaf
+                self.keys = child.keys[:]
+                self.vals = child.vals[:]
+                self.flags = child.flags[:] if child.is_leaf else None
+                self.children = child.children
+                if not self.is_leaf:
+                    for pg in self.vals:
+                        c = bucket.nodes.get(pg)
+                        if c is not None:
+                            c.parent = self
+                child.parent = None
+                bucket.nodes.pop(child.pgid, None)
+                child.free()
+            return
+        if self.num_children() == 0:
+            self.parent.delete(self.key)
+            self.parent.remove_child(self)
+            bucket.nodes.pop(self.pgid, None)
+            self.free()
+            self.parent.rebalance()
+            return
+        if self.parent.num_children() <= 1:
+            raise CorruptError("parent must have at least 2 children")
+        use_next = self.parent.child_index(self) == 0
+        target = self.next_sibling() if use_next else self.prev_sibling()
+        if use_next:
+            if not target.is_leaf:
+                for pg in target.vals:
+                    c = bucket.nodes.get(pg)
+                    if c is not None:
+                        c.parent.remove_child(c)
+                        c.parent = self
+                        self.children.append(c)
+            self.keys.extend(target.keys)
+            self.vals.extend(target.vals)
+            if self.is_leaf:
+                self.flags.extend(target.flags)
+            self.parent.delete(target.key)
+            self.parent.remove_child(target)
+            bucket.nodes.pop(target.pgid, None)
+            target.free()
+        else:
+            if not self.is_leaf:
+                for pg in self.vals:
+                    c = bucket.nodes.get(pg)
+                    if c is not None:
+                        c.parent.remove_child(c)
+                        c.parent = target
+                        target.children.append(c)
+            target.keys.extend(self.keys)
+            target.vals.extend(self.vals)
+            if target.is_leaf:
+                target.flags.extend(self.flags)
+            self.parent.delete(self.key)
+            self.parent.remove_child(self)
+            bucket.nodes.pop(self.pgid, None)
+            self.free()
+        self.parent.rebalance()
