@@ -1,0 +1,226 @@
+"""v2 auth commands: user add/get/list/remove/grant/revoke/passwd, role add/get/list/remove/grant/revoke,
+auth enable/disable (ctlv2 user_commands.go, role_commands.go, auth_commands.go)."""
+
+from __future__ import annotations
+
+from ...v2client import AuthAPI, V2Error
+from ...v2client.keys import canonical_url_path
+from .app import Command, Context, Exit, Out
+from .flags import Flag
+from .util import ask_password, fail, must_new_client, total_deadline, username_password
+
+
+def _api(c: Context) -> AuthAPI:
+    hc = must_new_client(c)
+    if c.g("debug"):
+        Out.err(f"Cluster-Endpoints: {', '.join(hc.endpoints)}\n")
+    return AuthAPI(hc)
+
+
+def _user_api(c: Context) -> tuple[AuthAPI, str]:
+    if len(c.args) != 1:
+        fail("Please provide a username")
+    return _api(c), c.args[0]
+
+
+def _role_api(c: Context) -> tuple[AuthAPI, str]:
+    if len(c.args) != 1:
+        fail("Please provide a role name")
+    return _api(c), c.args[0]
+
+
+def user_list(c: Context) -> None:
+    if c.args:
+        fail("No arguments accepted")
+    api = _api(c)
+    try:
+        users = api.list_users(total_deadline(c))
+    except V2Error as e:
+        fail(str(e))
+    Out.out("".join(f"{u}\n" for u in users))
+
+
+def user_add(c: Context) -> None:
+    api, arg = _user_api(c)
+    dl = total_deadline(c)
+    user = arg.split(":", 1)[0]
+    _, pw = username_password("New password: ", arg)
+    try:
+        api.add_user(user, pw, dl)
+    except V2Error as e:
+        fail(str(e))
+    Out.out(f"User {user} created\n")
+
+
+def user_remove(c: Context) -> None:
+    api, user = _user_api(c)
+    try:
+        api.remove_user(user, total_deadline(c))
+    except V2Error as e:
+        fail(str(e))
+    Out.out(f"User {user} removed\n")
+
+
+def user_passwd(c: Context) -> None:
+    api, user = _user_api(c)
+    dl = total_deadline(c)
+    pw = ask_password("New password: ")
+    try:
+        api.change_password(user, pw, dl)
+    except V2Error as e:
+        fail(str(e))
+    Out.out("Password updated\n")
+
+
+def _user_grant_revoke(c: Context, grant: bool) -> None:
+    roles = c.f("roles")
+    if not roles:
+        fail("No roles specified; please use `--roles`")
+    dl = total_deadline(c)
+    api, user = _user_api(c)
+    try:
+        if grant:
+            api.grant_user(user, roles, dl)
+        else:
+            api.revoke_user(user, roles, dl)
+    except V2Error as e:
+        fail(str(e))
+    Out.out(f"User {user} updated\n")
+
+
+def user_get(c: Context) -> None:
+    api, name = _user_api(c)
+    try:
+        u = api.get_user(name, total_deadline(c))
+    except V2Error as e:
+        fail(str(e))
+    Out.out(f"User: {u.user}\nRoles: {' '.join(u.roles)}\n")
+
+
+def role_list(c: Context) -> None:
+    if c.args:
+        fail("No arguments accepted")
+    api = _api(c)
+    try:
+        roles = api.list_roles(total_deadline(c))
+    except V2Error as e:
+        fail(str(e))
+    Out.out("".join(f"{r}\n" for r in roles))
+
+
+def role_add(c: Context) -> None:
+    api, role = _role_api(c)
+    dl = total_deadline(c)
+    try:
+        api.get_role(role, dl)
+        exists = True
+    except V2Error:
+        exists = False
+    if exists:
+        Out.err(f"Role {role} already exists\n")
+        raise Exit(1)
+    try:
+        api.add_role(role, dl)
+    except V2Error as e:
+        fail(str(e))
+    Out.out(f"Role {role} created\n")
+
+
+def role_remove(c: Context) -> None:
+    api, role = _role_api(c)
+    try:
+        api.remove_role(role, total_deadline(c))
+    except V2Error as e:
+        fail(str(e))
+    Out.out(f"Role {role} removed\n")
+
+
+def _role_grant_revoke(c: Context, grant: bool) -> None:
+    path = c.f("path")
+    if not path:
+        fail("No path specified; please use `--path`")
+    canon = canonical_url_path(path)
+    if canon != path:
+        fail(f"Not canonical path; please use `--path={canon}`")
+    perms = [k for k in ("read", "write", "readwrite") if c.f(k)]
+    if len(perms) != 1:
+        fail("Please specify exactly one of --read, --write or --readwrite")
+    perm = {"read": "read", "write": "write", "readwrite": "rw"}[perms[0]]
+    api, role = _role_api(c)
+    dl = total_deadline(c)
+    try:
+        current = api.get_role(role, dl)
+    except V2Error as e:
+        fail(str(e))
+    try:
+        new = api.grant_role(role, [path], perm, dl) if grant else api.revoke_role(role, [path], perm, dl)
+    except V2Error as e:
+        fail(str(e))
+    if new.same(current):
+        Out.out("Role unchanged; already granted" if grant else "Role unchanged; already revoked")
+    Out.out(f"Role {role} updated\n")
+
+
+def role_get(c: Context) -> None:
+    api, name = _role_api(c)
+    try:
+        r = api.get_role(name, total_deadline(c))
+    except V2Error as e:
+        fail(str(e))
+    s = f"Role: {r.role}\nKV Read:\n" + "".join(f"\t{p}\n" for p in r.read)
+    s += "KV Write:\n" + "".join(f"\t{p}\n" for p in r.write)
+    Out.out(s)
+
+
+def _auth(c: Context, enable: bool) -> None:
+    if c.args:
+        fail("No arguments accepted")
+    api = _api(c)
+    try:
+        api.enable(total_deadline(c)) if enable else api.disable(total_deadline(c))
+    except V2Error as e:
+        fail(str(e))
+    Out.out("Authentication Enabled\n" if enable else "Authentication Disabled\n")
+
+
+def _roles_flag() -> Flag:
+    return Flag("roles", "slice", "List of roles to grant or revoke")
+
+
+def _perm_flags(verb: str) -> list[Flag]:
+    if verb == "grant":
+        return [Flag("path", "string", "Path granted for the role to access", ""),
+                Flag("read", "bool", "Grant read-only access"), Flag("write", "bool", "Grant write-only access"),
+                Flag("readwrite, rw", "bool", "Grant read-write access")]
+    return [Flag("path", "string", "Path revoked for the role to access", ""),
+            Flag("read", "bool", "Revoke read access"), Flag("write", "bool", "Revoke write access"),
+            Flag("readwrite, rw", "bool", "Revoke read-write access")]
+
+
+def commands() -> list[Command]:
+    user = Command("user", "user add, grant and revoke subcommands", subcommands=[
+        Command("add", "add a new user for the etcd cluster", "<user>", action=user_add),
+        Command("get", "get details for a user", "<user>", action=user_get),
+        Command("list", "list all current users", "<user>", action=user_list),
+        Command("remove", "remove a user for the etcd cluster", "<user>", action=user_remove),
+        Command("grant", "grant roles to an etcd user", "<user>", flags=[_roles_flag()],
+                action=lambda c: _user_grant_revoke(c, True)),
+        Command("revoke", "revoke roles for an etcd user", "<user>", flags=[_roles_flag()],
+                action=lambda c: _user_grant_revoke(c, False)),
+        Command("passwd", "change password for a user", "<user>", action=user_passwd),
+    ])
+    role = Command("role", "role add, grant and revoke subcommands", subcommands=[
+        Command("add", "add a new role for the etcd cluster", "<role> ", action=role_add),
+        Command("get", "get details for a role", "<role>", action=role_get),
+        Command("list", "list all roles", " ", action=role_list),
+        Command("remove", "remove a role from the etcd cluster", "<role>", action=role_remove),
+        Command("grant", "grant path matches to an etcd role", "<role>", flags=_perm_flags("grant"),
+                action=lambda c: _role_grant_revoke(c, True)),
+        Command("revoke", "revoke path matches for an etcd role", "<role>", flags=_perm_flags("revoke"),
+                action=lambda c: _role_grant_revoke(c, False)),
+    ])
+    auth = Command("auth", "overall auth controls", subcommands=[
+        Command("enable", "enable auth access controls", " ", action=lambda c: _auth(c, True)),
+        Command("disable", "disable auth access controls", " ", action=lambda c: _auth(c, False)),
+    ])
+    return [user, role, auth]

@@ -1,0 +1,191 @@
+"""One HTTP round trip to one v2 endpoint on http.client, with Go-worded failures.
+
+Why not urllib: we need separate connect / header / total deadlines and the exact
+error texts of Go's net/http client (`dial tcp H:P: connect: connection refused`,
+`client: endpoint U exceeded header timeout`, `context deadline exceeded`).
+"""
+
+from __future__ import annotations
+
+import errno
+import http.client
+import socket
+import ssl
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from .errors import PlainError, V2Error, deadline_exceeded
+
+DEFAULT_DIAL_TIMEOUT = 30.0
+
+
+@dataclass
+class TLSConfig:
+    """CA / client cert / key files (etcdctl's --ca-file, --cert-file, --key-file)."""
+
+    ca_file: str = ""
+    cert_file: str = ""
+    key_file: str = ""
+    server_name: str = ""
+
+    def context(self) -> ssl.SSLContext:
+        ctx = ssl.create_default_context(cafile=self.ca_file or None)
+        if self.cert_file or self.key_file:
+            ctx.load_cert_chain(self.cert_file, self.key_file or None)
+        return ctx
+
+
+@dataclass
+class Request:
+    """A prepared HTTP request, relative to an endpoint (path already escaped, query encoded)."""
+
+    method: str
+    path: str
+    query: str = ""
+    body: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    wait: bool = False  # long-poll: no header timeout
+
+    def url(self, endpoint: str) -> str:
+        base = endpoint.rstrip("/") if self.path.startswith("/") else endpoint
+        return base + self.path + (("?" + self.query) if self.query else "")
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def header(self, name: str) -> str:
+        return self.headers.get(name.lower(), "")
+
+
+class Deadline:
+    """An absolute monotonic deadline (Go's context.WithTimeout); None means no deadline."""
+
+    def __init__(self, seconds: float | None) -> None:
+        self.at = None if seconds is None else time.monotonic() + seconds
+
+    def remaining(self) -> float | None:
+        return None if self.at is None else self.at - time.monotonic()
+
+    def expired(self) -> bool:
+        r = self.remaining()
+        return r is not None and r <= 0
+
+
+def _hostport(endpoint: str) -> tuple[str, str, int]:
+    u = urlsplit(endpoint)
+    scheme = u.scheme or "http"
+    host = u.hostname or ""
+    port = u.port or (443 if scheme == "https" else 80)
+    return scheme, host, port
+
+
+def _dial_error(host: str, port: int, exc: BaseException) -> V2Error:
+    addr = f"{host}:{port}" if ":" not in host else f"[{host}]:{port}"
+    if isinstance(exc, ConnectionRefusedError) or getattr(exc, "errno", None) == errno.ECONNREFUSED:
+        return PlainError(f"dial tcp {addr}: connect: connection refused", connection=True)
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return PlainError(f"dial tcp {addr}: i/o timeout", connection=True)
+    if isinstance(exc, ConnectionResetError):
+        return PlainError(f"read tcp {addr}: read: connection reset by peer", connection=True)
+    if isinstance(exc, OSError) and exc.strerror:
+        return PlainError(f"dial tcp {addr}: connect: {exc.strerror.lower()}", connection=True)
+    return PlainError(f"dial tcp {addr}: {exc}", connection=True)
+
+
+class Transport:
+    """Opens one connection per request (etcdctl runs a handful of requests per process)."""
+
+    def __init__(self, tls: TLSConfig | None = None, dial_timeout: float = DEFAULT_DIAL_TIMEOUT,
+                 header_timeout: float = 0.0) -> None:
+        self.tls = tls or TLSConfig()
+        self.dial_timeout = dial_timeout
+        self.header_timeout = header_timeout
+        self._ssl: ssl.SSLContext | None = None
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        if self._ssl is None:
+            self._ssl = self.tls.context()
+        return self._ssl
+
+    def open(self, endpoint: str, req: Request, deadline: Deadline) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+        """Send the request and read the status line + headers; the caller reads the body."""
+        scheme, host, port = _hostport(endpoint)
+        if deadline.expired():
+            raise deadline_exceeded()
+        header_limit = None if (req.wait or self.header_timeout <= 0) else time.monotonic() + self.header_timeout
+        dial = self.dial_timeout
+        rem = deadline.remaining()
+        if rem is not None:
+            dial = min(dial, rem)
+        if header_limit is not None:
+            dial = min(dial, header_limit - time.monotonic())
+        try:
+            sock = socket.create_connection((host, port), timeout=max(dial, 0.001))
+        except OSError as e:
+            if isinstance(e, (socket.timeout, TimeoutError)):
+                if deadline.expired():
+                    raise deadline_exceeded() from None
+                if header_limit is not None and time.monotonic() >= header_limit:
+                    raise PlainError(f"client: endpoint {endpoint} exceeded header timeout") from None
+            raise _dial_error(host, port, e) from None
+        if scheme == "https":
+            try:
+                sock = self._ssl_context().wrap_socket(sock, server_hostname=self.tls.server_name or host)
+            except ssl.SSLError as e:
+                sock.close()
+                raise PlainError(f"x509: {e.reason or e}", connection=False) from None
+            except OSError as e:
+                sock.close()
+                raise _dial_error(host, port, e) from None
+            conn: http.client.HTTPConnection = http.client.HTTPSConnection(host, port)
+        else:
+            conn = http.client.HTTPConnection(host, port)
+        conn.sock = sock
+
+        def limit() -> float | None:
+            cands = [x for x in (deadline.remaining(), None if header_limit is None else header_limit - time.monotonic()) if x is not None]
+            return None if not cands else max(min(cands), 0.001)
+
+        try:
+            sock.settimeout(limit())
+            headers = {"Host": f"{host}:{port}", "User-Agent": "Go-http-client/1.1", **req.headers}
+            if req.body is not None:
+                headers["Content-Length"] = str(len(req.body))
+            conn.putrequest(req.method, req.path + (("?" + req.query) if req.query else ""), skip_host=True,
+                            skip_accept_encoding=True)
+            for k, v in headers.items():
+                conn.putheader(k, v)
+            conn.endheaders(req.body)
+            resp = conn.getresponse()
+        except (socket.timeout, TimeoutError):
+            conn.close()
+            if deadline.expired():
+                raise deadline_exceeded() from None
+            raise PlainError(f"client: endpoint {endpoint} exceeded header timeout") from None
+        except OSError as e:
+            conn.close()
+            raise _dial_error(host, port, e) from None
+        except http.client.HTTPException as e:
+            conn.close()
+            raise PlainError(f"malformed HTTP response: {e}", connection=True) from None
+        # After the headers only the total deadline applies (a long poll may wait forever).
+        rem = deadline.remaining()
+        sock.settimeout(None if rem is None else max(rem, 0.001))
+        return conn, resp
+
+    def round_trip(self, endpoint: str, req: Request, deadline: Deadline) -> Response:
+        conn, resp = self.open(endpoint, req, deadline)
+        try:
+            body = resp.read()
+        except (socket.timeout, TimeoutError):
+            raise deadline_exceeded() from None
+        except (OSError, http.client.HTTPException) as e:
+            raise PlainError(f"unexpected EOF: {e}", connection=True) from None
+        finally:
+            conn.close()
+        return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, body)
