@@ -1,0 +1,73 @@
+"""Entry point of `etcdctl-py`: ETCDCTL_API dispatch, then the v3 (or v2) command tree.
+
+Every failure ends as etcdctl's `Error: ...` line and exit code; a Python traceback never
+reaches the user (an unexpected exception is reported as one `Error:` line, exit 1).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from etcdctl_py import API_VERSION, ETCD_VERSION
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    api = os.environ.pop("ETCDCTL_API", "")
+    try:
+        if api in ("", "3"):
+            code = _v3(argv)
+        elif api == "2":
+            code = _v2(argv)
+        else:
+            sys.stderr.write(f"unsupported API version: {api}\n")
+            code = 1
+    except KeyboardInterrupt:
+        code = 130
+    except BrokenPipeError:
+        code = 0
+        _quiet_stdout()
+    except Exception as e:  # noqa: BLE001 - last line of defence: no traceback for users
+        sys.stderr.write(f"Error: {e}\n")
+        code = 1
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _quiet_stdout()
+    except ValueError:
+        pass
+    return code
+
+
+def _v3(argv: list[str]) -> int:
+    from etcdctl_py.cli.cobra import execute
+    from etcdctl_py.cli.root import build_root
+
+    return execute(build_root(), argv, version=ETCD_VERSION, api_version=API_VERSION)
+
+
+def _v2(argv: list[str]) -> int:
+    try:
+        from etcdctl_py.cli.v2 import main as v2_main
+    except ImportError:
+        sys.stderr.write("Error: the v2 API (ETCDCTL_API=2) is not available in this build\n")
+        return 1
+    return v2_main(argv)
+
+
+def _quiet_stdout() -> None:
+    """After EPIPE, point stdout at /dev/null so the interpreter's final flush stays silent."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except OSError:
+        pass
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,338 @@
+"""The connection to an etcd cluster: endpoints with failover, TLS, auth token, timeouts.
+
+A thin layer over grpcio: requests and responses are the generated protobuf messages of
+`etcdctl_py.proto`, so everything etcd's API can express is reachable. Service handles
+(`client.kv`, `client.maintenance`, ...) add a typed, keyword-argument surface on top.
+
+Behaviour copied from etcd's Go client because users can see it:
+* dialing is lazy: a dead endpoint shows up as `context deadline exceeded` once the request's
+  timeout has passed, while the request is retried against every endpoint in turn;
+* with a user, the token is fetched when the client is built (bounded by the dial timeout) and
+  sent as `token` metadata on every call, and refreshed once when the server says it is invalid.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Sequence
+
+import grpc
+
+from etcdctl_py.client.endpoints import Endpoint, parse_endpoint
+from etcdctl_py.client.errors import (
+    TOKEN_RETRY_MESSAGES,
+    AuthenticationFailed,
+    ConfigError,
+    DeadlineExceeded,
+    EtcdError,
+)
+
+MAX_RECV = 2**31 - 1  # the Go client's default MaxCallRecvMsgSize (math.MaxInt32)
+
+
+@dataclass
+class TLSConfig:
+    """TLS settings (etcdctl's --cacert/--cert/--key/--insecure-skip-tls-verify)."""
+
+    ca_file: str = ""
+    cert_file: str = ""
+    key_file: str = ""
+    insecure_skip_verify: bool = False
+    server_name: str = ""
+
+
+# A logger receives (go_error_text, endpoint_authority) for every failed unary request, so the
+# CLI can print the Go client's warn line; library users get silence by default.
+WarnLogger = Callable[[str, str], None]
+
+
+class Client:
+    """An etcd v3 client.
+
+    >>> c = Client(["127.0.0.1:2379"])
+    >>> c.kv.put(b"foo", b"bar")
+    >>> c.kv.range(b"foo").kvs[0].value
+    b'bar'
+    """
+
+    def __init__(
+        self,
+        endpoints: Sequence[str] = ("127.0.0.1:2379",),
+        *,
+        dial_timeout: float = 2.0,
+        command_timeout: float | None = 5.0,
+        keepalive_time: float = 2.0,
+        keepalive_timeout: float = 6.0,
+        tls: TLSConfig | None = None,
+        user: str | None = None,
+        password: str | None = None,
+        warn_logger: WarnLogger | None = None,
+    ):
+        if not endpoints:
+            raise ConfigError("no endpoints given")
+        self.endpoints: list[Endpoint] = [parse_endpoint(e) for e in endpoints]
+        self.dial_timeout = dial_timeout
+        self.command_timeout = command_timeout
+        self.keepalive_time = keepalive_time
+        self.keepalive_timeout = keepalive_timeout
+        self.tls = tls
+        self.warn_logger = warn_logger
+        self._credentials = self._make_credentials(tls) if (tls is not None or any(e.secure for e in self.endpoints)) else None
+        self._channels: dict[int, grpc.Channel] = {}
+        self._methods: dict[tuple[int, str, str], Any] = {}
+        self._current = 0
+        self._lock = threading.Lock()
+        self._user = user
+        self._password = password
+        self._token: str | None = None
+        self._handles: dict[str, Any] = {}
+        if user is not None:
+            self._authenticate(timeout=dial_timeout)
+
+    # ---------------------------------------------------------------- setup
+    @staticmethod
+    def _make_credentials(tls: TLSConfig | None) -> grpc.ChannelCredentials:
+        tls = tls or TLSConfig()
+
+        def read(path: str) -> bytes:
+            try:
+                with open(path, "rb") as f:
+                    return f.read()
+            except OSError as e:
+                raise ConfigError(f"open {path}: {_os_error_text(e)}") from None
+
+        ca = read(tls.ca_file) if tls.ca_file else None
+        cert = read(tls.cert_file) if tls.cert_file else None
+        key = read(tls.key_file) if tls.key_file else None
+        if (cert is None) != (key is None):
+            # Go's tls.X509KeyPair needs both halves
+            raise ConfigError("tls: failed to find any PEM data in " + ("key" if key is None else "certificate") + " input")
+        return grpc.ssl_channel_credentials(root_certificates=ca, private_key=key, certificate_chain=cert)
+
+    def _channel(self, idx: int) -> grpc.Channel:
+        ch = self._channels.get(idx)
+        if ch is None:
+            ep = self.endpoints[idx]
+            opts = [
+                ("grpc.max_receive_message_length", MAX_RECV),
+                ("grpc.max_send_message_length", MAX_RECV),
+                ("grpc.keepalive_time_ms", int(max(self.keepalive_time, 10.0) * 1000)),
+                ("grpc.keepalive_timeout_ms", int(self.keepalive_timeout * 1000)),
+                ("grpc.enable_retries", 0),
+                ("grpc.initial_reconnect_backoff_ms", 100),
+                ("grpc.max_reconnect_backoff_ms", 1000),
+            ]
+            creds = self._credentials
+            if creds is None and ep.secure:
+                creds = self._make_credentials(self.tls)
+            if creds is not None:
+                if self.tls is not None and self.tls.server_name:
+                    opts.append(("grpc.ssl_target_name_override", self.tls.server_name))
+                if self.tls is not None and self.tls.insecure_skip_verify:
+                    creds = self._trust_server_certificate(ep)
+                ch = grpc.secure_channel(ep.target, creds, options=opts)
+            else:
+                ch = grpc.insecure_channel(ep.target, options=opts)
+            self._channels[idx] = ch
+        return ch
+
+    def _trust_server_certificate(self, ep: Endpoint) -> grpc.ChannelCredentials:
+        """--insecure-skip-tls-verify: grpcio cannot skip verification, so trust what the server shows."""
+        import ssl
+
+        host, _, port = ep.authority.rpartition(":")
+        try:
+            pem = ssl.get_server_certificate((host, int(port)), timeout=self.dial_timeout)
+        except (OSError, ValueError):
+            pem = ""
+        tls = self.tls or TLSConfig()
+        cert = open(tls.cert_file, "rb").read() if tls.cert_file else None
+        key = open(tls.key_file, "rb").read() if tls.key_file else None
+        return grpc.ssl_channel_credentials(root_certificates=pem.encode() or None, private_key=key,
+                                            certificate_chain=cert)
+
+    def close(self) -> None:
+        for ch in self._channels.values():
+            ch.close()
+        self._channels.clear()
+        self._methods.clear()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---------------------------------------------------------------- auth
+    def _authenticate(self, timeout: float | None) -> None:
+        from etcdctl_py.proto.etcdserverpb import rpc_pb2
+
+        req = rpc_pb2.AuthenticateRequest(name=self._user or "", password=self._password or "")
+        try:
+            resp = self.unary("Auth", "Authenticate", req, rpc_pb2.AuthenticateResponse, timeout=timeout,
+                              with_token=False)
+        except EtcdError as e:
+            if isinstance(e, DeadlineExceeded):
+                raise
+            raise AuthenticationFailed(e.code, e.message, e.go_desc) from None
+        self._token = resp.token
+
+    def _metadata(self, with_token: bool) -> list[tuple[str, str]] | None:
+        if with_token and self._token:
+            return [("token", self._token)]
+        return None
+
+    # ---------------------------------------------------------------- calls
+    def _method(self, idx: int, service: str, method: str, resp_type: Any, kind: str) -> Any:
+        key = (idx, service + "/" + method, kind)
+        m = self._methods.get(key)
+        if m is None:
+            pkg = "etcdserverpb"
+            if service == "Lock":
+                pkg = "v3lockpb"
+            elif service == "Election":
+                pkg = "v3electionpb"
+            path = f"/{pkg}.{service}/{method}"
+            ch = self._channel(idx)
+            ser = _serialize
+            if kind == "unary_unary":
+                m = ch.unary_unary(path, request_serializer=ser, response_deserializer=resp_type.FromString)
+            elif kind == "unary_stream":
+                m = ch.unary_stream(path, request_serializer=ser, response_deserializer=resp_type.FromString)
+            else:
+                m = ch.stream_stream(path, request_serializer=ser, response_deserializer=resp_type.FromString)
+            self._methods[key] = m
+        return m
+
+    def unary(self, service: str, method: str, request: Any, resp_type: Any, *,
+              timeout: float | None | object = ..., with_token: bool = True) -> Any:
+        """Send one unary request with failover across endpoints, retrying until the deadline."""
+        if timeout is ...:
+            timeout = self.command_timeout
+        deadline = None if timeout is None else time.monotonic() + float(timeout)  # type: ignore[arg-type]
+        refreshed = False
+        last_unavailable = ""
+        n = len(self.endpoints)
+        tried = 0
+        backoff = 0.025
+        while True:
+            idx = self._current
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                err = DeadlineExceeded(_deadline_desc(last_unavailable))
+                self._warn(err)
+                raise err
+            fn = self._method(idx, service, method, resp_type, "unary_unary")
+            try:
+                return fn(request, timeout=remaining, metadata=self._metadata(with_token), wait_for_ready=False)
+            except grpc.RpcError as e:
+                code = e.code()
+                details = e.details() or ""
+                if code == grpc.StatusCode.UNAVAILABLE and _is_connection_error(details):
+                    last_unavailable = _dial_error_text(self.endpoints[idx], details)
+                    with self._lock:
+                        self._current = (idx + 1) % n
+                    tried += 1
+                    if tried % n == 0:
+                        pause = backoff if remaining is None else min(backoff, max(remaining, 0))
+                        time.sleep(pause)
+                        backoff = min(backoff * 2, 0.5)
+                    continue
+                if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+                    err = DeadlineExceeded(_deadline_desc(last_unavailable) if last_unavailable
+                                           else "context deadline exceeded")
+                    self._warn(err)
+                    raise err
+                if (code == grpc.StatusCode.UNAUTHENTICATED and details in TOKEN_RETRY_MESSAGES
+                        and with_token and self._user is not None and not refreshed):
+                    refreshed = True
+                    self._authenticate(timeout=self.dial_timeout)
+                    continue
+                err = EtcdError(code.value[0], details)
+                self._warn(err)
+                raise err
+
+    def stream(self, service: str, method: str, request: Any, resp_type: Any, *,
+               timeout: float | None = None) -> Iterator[Any]:
+        """A server-streaming request (e.g. Snapshot); errors surface as EtcdError while iterating."""
+        fn = self._method(self._current, service, method, resp_type, "unary_stream")
+        it = fn(request, timeout=timeout, metadata=self._metadata(True), wait_for_ready=True)
+        return _translate_stream(it)
+
+    def bidi(self, service: str, method: str, requests: Iterator[Any], resp_type: Any) -> Iterator[Any]:
+        """A bidirectional stream (Watch, LeaseKeepAlive)."""
+        fn = self._method(self._current, service, method, resp_type, "stream_stream")
+        it = fn(requests, metadata=self._metadata(True), wait_for_ready=True)
+        return it
+
+    def _warn(self, err: EtcdError) -> None:
+        if self.warn_logger is not None:
+            self.warn_logger(err.go_error, self.endpoints[0].authority)
+
+    # ---------------------------------------------------------------- handles
+    @property
+    def kv(self) -> "Any":
+        h = self._handles.get("kv")
+        if h is None:
+            from etcdctl_py.client.kv import KV
+
+            h = self._handles["kv"] = KV(self)
+        return h
+
+    @property
+    def maintenance(self) -> "Any":
+        h = self._handles.get("maintenance")
+        if h is None:
+            from etcdctl_py.client.maintenance import Maintenance
+
+            h = self._handles["maintenance"] = Maintenance(self)
+        return h
+
+
+def _serialize(msg: Any) -> bytes:
+    return msg.SerializeToString()
+
+
+def _translate_stream(it: Iterator[Any]) -> Iterator[Any]:
+    try:
+        yield from it
+    except grpc.RpcError as e:
+        code = e.code()
+        if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+            raise DeadlineExceeded() from None
+        raise EtcdError(code.value[0], e.details() or "") from None
+
+
+def _is_connection_error(details: str) -> bool:
+    d = details.lower()
+    return any(s in d for s in ("failed to connect", "connection refused", "connect failed", "dns resolution",
+                                "name resolution", "no such file", "socket closed", "connection reset",
+                                "handshake", "unavailable", "failed to pick", "empty address list",
+                                "ssl_error", "ipv4:", "ipv6:", "unix:"))
+
+
+def _dial_error_text(ep: Endpoint, details: str) -> str:
+    d = details.lower()
+    if "connection refused" in d:
+        if ep.target.startswith("unix:"):
+            return f"dial unix {ep.authority}: connect: connection refused"
+        return f"dial tcp {ep.authority}: connect: connection refused"
+    if "no such file" in d:
+        return f"dial unix {ep.authority}: connect: no such file or directory"
+    return details
+
+
+def _deadline_desc(last: str) -> str:
+    if not last:
+        return "context deadline exceeded"
+    return ('latest balancer error: last connection error: connection error: desc = '
+            f'"transport: Error while dialing {last}"')
+
+
+def _os_error_text(e: OSError) -> str:
+    import errno
+
+    return {errno.ENOENT: "no such file or directory", errno.EACCES: "permission denied",
+            errno.EISDIR: "is a directory"}.get(e.errno or 0, (e.strerror or str(e)).lower())
