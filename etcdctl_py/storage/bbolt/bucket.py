@@ -153,6 +153,20 @@ class Bucket:
         for k, v, f in self._iter(start):
             yield k, (None if f & BUCKET_LEAF_FLAG else v)
 
+    def last(self) -> tuple[bytes, bytes | None] | None:
+        """The greatest (key, value) of the bucket, or None when empty (descends the right edge)."""
+        self.tx._check_open()
+        ref = self._root_ref()
+        while not ref.is_leaf and ref.keys:
+            ref = self._child_ref(ref, len(ref.keys) - 1)
+        if ref.is_leaf and ref.keys:
+            f = ref.flags[-1]
+            return ref.keys[-1], (None if f & BUCKET_LEAF_FLAG else ref.vals[-1])
+        item = None
+        for k, v, f in self._iter():  # an empty rightmost leaf: fall back to a scan
+            item = (k, None if f & BUCKET_LEAF_FLAG else v)
+        return item
+
     def keys(self) -> Iterator[bytes]:
         for k, _v, _f in self._iter():
             yield k
