@@ -1,0 +1,312 @@
+"""The single-member etcd state machine: every mutation is a raft-log entry applied in order.
+
+A request becomes an etcdserverpb.InternalRaftRequest with the next raft index (term 2, like
+a freshly elected etcd), is applied to the MVCC store / lessor / alarms / auth, handed to the
+persister (WAL append; acknowledged only once fsynced) and then answered. Replaying the same
+entries after a restart rebuilds the same state.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+from etcdctl_py.proto.etcdserverpb import raft_internal_pb2 as ri
+from etcdctl_py.proto.etcdserverpb import rpc_pb2 as pb
+from etcdctl_py.proto.leasepb import lease_pb2
+from etcdctl_py.server import errors, kv_apply
+from etcdctl_py.server.identity import Member
+from etcdctl_py.server.lessor import Lessor
+from etcdctl_py.server.mvcc import Change, MVCCStore
+from etcdctl_py.server.watch_hub import WatchHub
+
+import struct
+
+RAFT_TERM = 2
+SERVER_VERSION = "3.5.1"
+CLUSTER_VERSION = "3.5.0"
+# A fresh etcd has applied 4 entries: its ConfChange, the leader's empty entry, the member
+# attribute publish and the cluster version.
+BOOT_INDEX = 4
+
+
+@dataclass
+class ServerConfig:
+    name: str = "default"
+    data_dir: str = "default.etcd"
+    cluster_id: int = 0
+    member_id: int = 0
+    members: list[Member] = field(default_factory=list)
+    quota_backend_bytes: int = 2 * 1024 * 1024 * 1024
+    snapshot_count: int = 100000
+    auto_compaction_mode: str = "periodic"
+    auto_compaction_retention: str = "0"
+    max_txn_ops: int = 128
+
+
+class NullPersister:
+    """Memory only (tests of the state machine); the WAL persister has the same interface."""
+
+    def append(self, index: int, entry: bytes, changes: list[Change]) -> int:
+        return index
+
+    def wait(self, seq: int) -> None:
+        return None
+
+    def db_size(self) -> int:
+        return 0
+
+    def close(self) -> None:
+        return None
+
+
+class IdGen:
+    """etcd's idutil generator: 16-bit member prefix, 40 bits of Unix ms, 8-bit counter."""
+
+    def __init__(self, member_id: int) -> None:
+        self.prefix = (member_id & 0xFFFF) << 48
+        self.suffix = (int(time.time() * 1000) & ((1 << 40) - 1)) << 8
+        self.lock = threading.Lock()
+
+    def next(self) -> int:
+        with self.lock:
+            self.suffix += 1
+            return self.prefix | (self.suffix & ((1 << 48) - 1))
+
+
+class EtcdCore:
+    def __init__(self, cfg: ServerConfig, persister=None) -> None:
+        self.cfg = cfg
+        self.store = MVCCStore()
+        self.lock = self.store.lock
+        self.lessor = Lessor()
+        self.store.lessor = self.lessor
+        self.persister = persister or NullPersister()
+        self.raft_index = BOOT_INDEX
+        self.applied_index = BOOT_INDEX
+        self.alarms: list[tuple[int, int]] = []  # (member id, alarm type)
+        self.members = {m.id: m for m in cfg.members}
+        self.idgen = IdGen(cfg.member_id)
+        self.watch = WatchHub(self.store, self.header)
+        self.auth = None  # set by server when the auth store is available
+        self.stopped = threading.Event()
+        self.downgrade_enabled = False
+
+    # ---- headers -----------------------------------------------------------------------
+    def header(self, rev: int | None = None) -> pb.ResponseHeader:
+        return pb.ResponseHeader(cluster_id=self.cfg.cluster_id, member_id=self.cfg.member_id,
+                                 revision=self.store.current_rev if rev is None else rev,
+                                 raft_term=RAFT_TERM)
+
+    def fill(self, h: pb.ResponseHeader) -> None:
+        h.cluster_id = self.cfg.cluster_id
+        h.member_id = self.cfg.member_id
+        h.raft_term = RAFT_TERM
+        if h.revision == 0:
+            h.revision = self.store.current_rev
+
+    # ---- the log -----------------------------------------------------------------------
+    def propose(self, req: ri.InternalRaftRequest, username: str = ""):
+        """Append req to the log, apply it, wait until durable, return the apply result."""
+        if self.stopped.is_set():
+            raise errors.STOPPED
+        req.header.ID = self.idgen.next()
+        if username:
+            req.header.username = username
+        with self.lock:
+            self.raft_index += 1
+            index = self.raft_index
+            entry = req.SerializeToString()
+            changes: list[Change] = []
+            try:
+                result, events, changes = self.apply(req)
+            except errors.EtcdError as e:
+                result, events = e, []
+            changes.append(Change(b"meta", b"consistent_index", struct.pack(">Q", index)))
+            changes.append(Change(b"meta", b"term", struct.pack(">Q", RAFT_TERM)))
+            self.applied_index = index
+            seq = self.persister.append(index, entry, changes)
+            if events:
+                self.watch.notify(events, self.store.current_rev)
+        self.persister.wait(seq)
+        if isinstance(result, errors.EtcdError):
+            raise result
+        return result
+
+    def replay(self, index: int, req: ri.InternalRaftRequest) -> list[Change]:
+        """Re-apply a logged entry during recovery (no persistence, no waiting)."""
+        self.raft_index = max(self.raft_index, index)
+        self.applied_index = self.raft_index
+        try:
+            _, _, changes = self.apply(req)
+        except errors.EtcdError:
+            changes = []
+        return changes
+
+    def apply(self, req: ri.InternalRaftRequest):
+        """Dispatch one entry. Returns (response, watch events, backend changes)."""
+        s = self.store
+        if req.HasField("put") or req.HasField("delete_range") or req.HasField("txn"):
+            return self._apply_kv(req)
+        if req.HasField("compaction"):
+            changes = s.compact(req.compaction.revision)
+            resp = pb.CompactionResponse(header=pb.ResponseHeader(revision=s.current_rev))
+            return resp, [], changes
+        if req.HasField("lease_grant"):
+            return self._lease_grant(req.lease_grant)
+        if req.HasField("lease_revoke"):
+            return self._lease_revoke(req.lease_revoke.ID)
+        if req.HasField("alarm"):
+            return self._alarm(req.alarm)
+        if self.auth is not None:
+            r = self.auth.apply(req)
+            if r is not None:
+                return r
+        return None, [], []
+
+    def _apply_kv(self, req: ri.InternalRaftRequest):
+        s = self.store
+        if self.nospace_active() and (req.HasField("put") or (req.HasField("txn") and not kv_apply.is_txn_readonly(req.txn))):
+            raise errors.NO_SPACE
+        if req.HasField("put"):
+            p = req.put
+            if p.lease and self.lessor.lookup(p.lease) is None:
+                raise errors.LEASE_NOT_FOUND
+            txn = s.write()
+            resp = kv_apply.apply_put(s, txn, p)
+        elif req.HasField("delete_range"):
+            txn = s.write()
+            resp = kv_apply.apply_delete(s, txn, req.delete_range)
+        else:
+            resp, txn = kv_apply.apply_txn(s, self.lessor, req.txn)
+        events = txn.end()
+        return resp, events, txn.backend
+
+    def _lease_grant(self, r: pb.LeaseGrantRequest):
+        if self.nospace_active():
+            raise errors.NO_SPACE
+        lease = self.lessor.grant(r.ID, r.TTL)
+        data = lease_pb2.Lease(ID=lease.id, TTL=lease.ttl).SerializeToString()
+        resp = pb.LeaseGrantResponse(ID=lease.id, TTL=lease.ttl, header=self.header())
+        return resp, [], [Change(b"lease", struct.pack(">q", lease.id), data)]
+
+    def _lease_revoke(self, lease_id: int):
+        lease = self.lessor.lookup(lease_id)
+        if lease is None:
+            raise errors.LEASE_NOT_FOUND
+        txn = self.store.write()
+        for key in sorted(lease.keys):
+            txn.delete_range(key, None)
+        del self.lessor.leases[lease_id]
+        events = txn.end()
+        changes = txn.backend + [Change(b"lease", struct.pack(">q", lease_id), None)]
+        return pb.LeaseRevokeResponse(header=self.header()), events, changes
+
+    # ---- alarms ------------------------------------------------------------------------
+    def nospace_active(self) -> bool:
+        return any(a == pb.NOSPACE for _, a in self.alarms)
+
+    def _alarm_key(self, mid: int, alarm: int) -> bytes:
+        return pb.AlarmMember(memberID=mid, alarm=alarm).SerializeToString()
+
+    def _alarm(self, r: pb.AlarmRequest):
+        resp = pb.AlarmResponse()
+        changes: list[Change] = []
+        if r.action == pb.AlarmRequest.GET:
+            for mid, a in self.alarms:
+                if r.alarm == pb.NONE or r.alarm == a:
+                    resp.alarms.add(memberID=mid, alarm=a)
+        elif r.action == pb.AlarmRequest.ACTIVATE:
+            if r.alarm != pb.NONE:
+                if (r.memberID, r.alarm) not in self.alarms:
+                    self.alarms.append((r.memberID, r.alarm))
+                    changes.append(Change(b"alarm", self._alarm_key(r.memberID, r.alarm), b""))
+                resp.alarms.add(memberID=r.memberID, alarm=r.alarm)
+        elif r.action == pb.AlarmRequest.DEACTIVATE:
+            if (r.memberID, r.alarm) in self.alarms:
+                self.alarms.remove((r.memberID, r.alarm))
+                changes.append(Change(b"alarm", self._alarm_key(r.memberID, r.alarm), None))
+                resp.alarms.add(memberID=r.memberID, alarm=r.alarm)
+        return resp, [], changes
+
+    # ---- public operations used by the gRPC layer ---------------------------------------
+    def range(self, r: pb.RangeRequest) -> pb.RangeResponse:
+        kv_apply.check_range(r)
+        with self.lock:
+            resp = kv_apply.apply_range(self.store, r)
+        self.fill(resp.header)
+        return resp
+
+    def check_quota(self, cost: int) -> None:
+        """etcd's backend quota: refuse (and raise NOSPACE) when the db would exceed the quota."""
+        quota = self.cfg.quota_backend_bytes
+        if quota <= 0:
+            quota = 2 * 1024 * 1024 * 1024
+        if self.persister.db_size() + cost > quota:
+            if not self.nospace_active():
+                self.propose(ri.InternalRaftRequest(alarm=pb.AlarmRequest(
+                    action=pb.AlarmRequest.ACTIVATE, memberID=self.cfg.member_id, alarm=pb.NOSPACE)))
+            raise errors.NO_SPACE
+
+    def put(self, r: pb.PutRequest, user: str = "") -> pb.PutResponse:
+        kv_apply.check_put(r)
+        self.check_quota(len(r.key) + len(r.value) + 64)
+        resp = self.propose(ri.InternalRaftRequest(put=r), user)
+        self.fill(resp.header)
+        return resp
+
+    def delete_range(self, r: pb.DeleteRangeRequest, user: str = "") -> pb.DeleteRangeResponse:
+        kv_apply.check_delete(r)
+        resp = self.propose(ri.InternalRaftRequest(delete_range=r), user)
+        self.fill(resp.header)
+        return resp
+
+    def txn(self, r: pb.TxnRequest, user: str = "") -> pb.TxnResponse:
+        kv_apply.validate_txn(r)
+        if kv_apply.is_txn_readonly(r):
+            with self.lock:
+                resp, _ = kv_apply.apply_txn(self.store, self.lessor, r)
+        else:
+            self.check_quota(r.ByteSize())
+            resp = self.propose(ri.InternalRaftRequest(txn=r), user)
+        self.fill(resp.header)
+        return resp
+
+    def compact(self, r: pb.CompactionRequest) -> pb.CompactionResponse:
+        resp = self.propose(ri.InternalRaftRequest(compaction=r))
+        self.fill(resp.header)
+        return resp
+
+    def lease_grant(self, r: pb.LeaseGrantRequest) -> pb.LeaseGrantResponse:
+        req = pb.LeaseGrantRequest()
+        req.CopyFrom(r)
+        if req.ID == 0:
+            while True:
+                req.ID = self.idgen.next() & 0x7FFFFFFFFFFFFFFF
+                if req.ID and self.lessor.lookup(req.ID) is None:
+                    break
+        self.check_quota(64)
+        resp = self.propose(ri.InternalRaftRequest(lease_grant=req))
+        self.fill(resp.header)
+        return resp
+
+    def lease_revoke(self, lease_id: int) -> pb.LeaseRevokeResponse:
+        resp = self.propose(ri.InternalRaftRequest(lease_revoke=pb.LeaseRevokeRequest(ID=lease_id)))
+        self.fill(resp.header)
+        return resp
+
+    def alarm(self, r: pb.AlarmRequest) -> pb.AlarmResponse:
+        resp = self.propose(ri.InternalRaftRequest(alarm=r))
+        resp.header.CopyFrom(self.header())
+        return resp
+
+    def expire_leases(self) -> None:
+        """Revoke expired leases through the log (the lessor's expiry loop)."""
+        with self.lock:
+            expired = self.lessor.expired()
+        for lid in expired:
+            try:
+                self.lease_revoke(lid)
+            except errors.EtcdError:
+                pass

@@ -1,0 +1,318 @@
+"""gRPC servicers for etcd's v3 API (KV, Watch, Lease, Cluster, Maintenance) over EtcdCore."""
+
+from __future__ import annotations
+
+import hashlib
+import queue
+import threading
+import time
+
+import grpc
+
+from etcdctl_py.proto.etcdserverpb import rpc_pb2 as pb
+from etcdctl_py.proto.etcdserverpb import rpc_pb2_grpc as pbg
+from etcdctl_py.server import errors
+from etcdctl_py.server.core import RAFT_TERM, SERVER_VERSION, EtcdCore
+
+
+def rpc(fn):
+    """Turn EtcdError into etcd's gRPC status; never leak a Python traceback to a client."""
+
+    def wrapper(self, request, context):
+        try:
+            return fn(self, request, context)
+        except errors.EtcdError as e:
+            context.abort(e.code, e.message)
+
+    wrapper.__name__ = fn.__name__
+    return wrapper
+
+
+class Auth:
+    """Per-request authentication hook; replaced by the auth store's checker when present."""
+
+    def user(self, context) -> str:
+        return ""
+
+    def check(self, context, kind: str, key: bytes = b"", end: bytes = b"") -> str:
+        return ""
+
+
+class KVService(pbg.KVServicer):
+    def __init__(self, core: EtcdCore, auth: Auth) -> None:
+        self.core, self.auth = core, auth
+
+    @rpc
+    def Range(self, request, context):
+        self.auth.check(context, "range", request)
+        return self.core.range(request)
+
+    @rpc
+    def Put(self, request, context):
+        user = self.auth.check(context, "put", request)
+        return self.core.put(request, user)
+
+    @rpc
+    def DeleteRange(self, request, context):
+        user = self.auth.check(context, "delete", request)
+        return self.core.delete_range(request, user)
+
+    @rpc
+    def Txn(self, request, context):
+        user = self.auth.check(context, "txn", request)
+        return self.core.txn(request, user)
+
+    @rpc
+    def Compact(self, request, context):
+        self.auth.check(context, "admin", request)
+        return self.core.compact(request)
+
+
+class LeaseService(pbg.LeaseServicer):
+    def __init__(self, core: EtcdCore, auth: Auth) -> None:
+        self.core, self.auth = core, auth
+
+    @rpc
+    def LeaseGrant(self, request, context):
+        self.auth.check(context, "authenticated", request)
+        return self.core.lease_grant(request)
+
+    @rpc
+    def LeaseRevoke(self, request, context):
+        self.auth.check(context, "lease_revoke", request)
+        return self.core.lease_revoke(request.ID)
+
+    @rpc
+    def LeaseTimeToLive(self, request, context):
+        self.auth.check(context, "lease_revoke", request)
+        core = self.core
+        with core.lock:
+            lease = core.lessor.lookup(request.ID)
+            if lease is None or lease.remaining() <= 0:
+                return pb.LeaseTimeToLiveResponse(header=core.header(), ID=request.ID, TTL=-1)
+            resp = pb.LeaseTimeToLiveResponse(header=core.header(), ID=lease.id,
+                                              TTL=int(lease.remaining()), grantedTTL=lease.ttl)
+            if request.keys:
+                resp.keys.extend(sorted(lease.keys))
+        return resp
+
+    @rpc
+    def LeaseLeases(self, request, context):
+        self.auth.check(context, "authenticated", request)
+        core = self.core
+        with core.lock:
+            resp = pb.LeaseLeasesResponse(header=core.header())
+            for lid in core.lessor.leases:
+                resp.leases.add(ID=lid)
+        return resp
+
+    def LeaseKeepAlive(self, request_iterator, context):
+        core = self.core
+        try:
+            for req in request_iterator:
+                try:
+                    ttl = core.lessor.renew(req.ID)
+                except errors.EtcdError:
+                    ttl = 0
+                yield pb.LeaseKeepAliveResponse(header=core.header(), ID=req.ID, TTL=ttl)
+        except grpc.RpcError:
+            return
+
+
+class WatchService(pbg.WatchServicer):
+    def __init__(self, core: EtcdCore, auth: Auth) -> None:
+        self.core, self.auth = core, auth
+
+    def Watch(self, request_iterator, context):
+        from etcdctl_py.server.watch_hub import WatchStream
+
+        hub = self.core.watch
+        stream = WatchStream(hub)
+        auth = self.auth
+
+        def reader() -> None:
+            try:
+                for req in request_iterator:
+                    which = req.WhichOneof("request_union")
+                    if which == "create_request":
+                        creq = req.create_request
+                        if not auth.watch_permitted(context, creq):
+                            stream.send(pb.WatchResponse(
+                                header=self.core.header(), watch_id=creq.watch_id, created=True,
+                                canceled=True, cancel_reason="etcdserver: permission denied"))
+                            continue
+                        hub.create(stream, creq)
+                    elif which == "cancel_request":
+                        hub.cancel(stream, req.cancel_request.watch_id)
+                    elif which == "progress_request":
+                        hub.progress(stream)
+            except Exception:  # noqa: BLE001 - client went away
+                pass
+            finally:
+                stream.close()
+
+        t = threading.Thread(target=reader, daemon=True, name="watch-reader")
+        t.start()
+        context.add_callback(stream.close)
+        while True:
+            try:
+                item = stream.out.get(timeout=1.0)
+            except queue.Empty:
+                if not context.is_active() or self.core.stopped.is_set():
+                    break
+                continue
+            if item is None:
+                break
+            yield item
+
+
+class ClusterService(pbg.ClusterServicer):
+    def __init__(self, core: EtcdCore, auth: Auth) -> None:
+        self.core, self.auth = core, auth
+
+    def _members(self):
+        out = []
+        for m in sorted(self.core.members.values(), key=lambda m: m.id):
+            pm = pb.Member(ID=m.id, name=m.name, peerURLs=m.peer_urls, clientURLs=m.client_urls,
+                           isLearner=m.is_learner)
+            out.append(pm)
+        return out
+
+    def _header(self):
+        c = self.core.cfg
+        return pb.ResponseHeader(cluster_id=c.cluster_id, member_id=c.member_id, raft_term=RAFT_TERM)
+
+    @rpc
+    def MemberList(self, request, context):
+        self.auth.check(context, "authenticated", request)
+        return pb.MemberListResponse(header=self._header(), members=self._members())
+
+    @rpc
+    def MemberUpdate(self, request, context):
+        self.auth.check(context, "admin", request)
+        core = self.core
+        m = core.members.get(request.ID)
+        if m is None:
+            raise errors.MEMBER_NOT_FOUND
+        urls = sorted(request.peerURLs)
+        for other in core.members.values():
+            if other.id != m.id and set(other.peer_urls) & set(urls):
+                raise errors.PEER_URL_EXIST
+        core.update_member_peer_urls(m.id, list(request.peerURLs))
+        return pb.MemberUpdateResponse(header=self._header(), members=self._members())
+
+    def _single(self, context, what: str):
+        context.abort(grpc.StatusCode.UNIMPLEMENTED,
+                      f"etcd-py: member {what} is not supported by this single-member server; "
+                      "migrate the data dir to real etcd to grow the cluster")
+
+    @rpc
+    def MemberAdd(self, request, context):
+        self.auth.check(context, "admin", request)
+        self._single(context, "add")
+
+    @rpc
+    def MemberRemove(self, request, context):
+        self.auth.check(context, "admin", request)
+        if request.ID not in self.core.members:
+            raise errors.MEMBER_NOT_FOUND
+        self._single(context, "remove")
+
+    @rpc
+    def MemberPromote(self, request, context):
+        self.auth.check(context, "admin", request)
+        if request.ID not in self.core.members:
+            raise errors.MEMBER_NOT_FOUND
+        raise errors.MEMBER_NOT_LEARNER
+
+
+class MaintenanceService(pbg.MaintenanceServicer):
+    def __init__(self, core: EtcdCore, auth: Auth) -> None:
+        self.core, self.auth = core, auth
+
+    @rpc
+    def Alarm(self, request, context):
+        self.auth.check(context, "admin", request)
+        return self.core.alarm(request)
+
+    @rpc
+    def Status(self, request, context):
+        self.auth.check(context, "authenticated", request)
+        core = self.core
+        with core.lock:
+            resp = pb.StatusResponse(
+                header=core.header(), version=SERVER_VERSION, dbSize=core.persister.db_size(),
+                leader=core.cfg.member_id, raftIndex=core.raft_index, raftTerm=RAFT_TERM,
+                raftAppliedIndex=core.applied_index, dbSizeInUse=core.persister.db_size_in_use())
+            for mid, a in core.alarms:
+                resp.errors.append(f"memberID:{mid} alarm:{pb.AlarmType.Name(a)} ")
+        return resp
+
+    @rpc
+    def Defragment(self, request, context):
+        self.auth.check(context, "admin", request)
+        self.core.persister.defragment()
+        return pb.DefragmentResponse(header=self.core.header())
+
+    @rpc
+    def Hash(self, request, context):
+        self.auth.check(context, "admin", request)
+        with self.core.lock:
+            h = self.core.persister.backend_hash()
+            return pb.HashResponse(header=self.core.header(), hash=h)
+
+    @rpc
+    def HashKV(self, request, context):
+        self.auth.check(context, "admin", request)
+        with self.core.lock:
+            h, rev, compact = self.core.store.hash_kv(request.revision)
+            return pb.HashKVResponse(header=self.core.header(rev), hash=h, compact_revision=compact)
+
+    def Snapshot(self, request, context):
+        try:
+            self.auth.check(context, "admin", request)
+            image = self.core.persister.snapshot_image()
+        except errors.EtcdError as e:
+            context.abort(e.code, e.message)
+            return
+        total = len(image)
+        sent = 0
+        h = hashlib.sha256()
+        chunk = 32 * 1024
+        while total - sent > 0:
+            blob = image[sent:sent + chunk]
+            sent += len(blob)
+            h.update(blob)
+            yield pb.SnapshotResponse(remaining_bytes=total - sent, blob=blob)
+        yield pb.SnapshotResponse(remaining_bytes=0, blob=h.digest())
+
+    @rpc
+    def MoveLeader(self, request, context):
+        self.auth.check(context, "admin", request)
+        m = self.core.members.get(request.targetID)
+        if m is None or m.is_learner:
+            raise errors.BAD_LEADER_TRANSFEREE
+        return pb.MoveLeaderResponse(header=self.core.header())
+
+    @rpc
+    def Downgrade(self, request, context):
+        self.auth.check(context, "admin", request)
+        import re
+
+        core = self.core
+        if request.action == pb.DowngradeRequest.CANCEL:
+            if not core.downgrade_enabled:
+                raise errors.NO_INFLIGHT_DOWNGRADE
+            core.downgrade_enabled = False
+            return pb.DowngradeResponse(header=core.header(), version="3.5.0")
+        m = re.fullmatch(r"v?(\d+)\.(\d+)(?:\.(\d+))?", request.version)
+        if not m:
+            raise errors.WRONG_DOWNGRADE_VERSION_FORMAT
+        if (int(m.group(1)), int(m.group(2))) != (3, 4):
+            raise errors.INVALID_DOWNGRADE_TARGET
+        if request.action == pb.DowngradeRequest.ENABLE:
+            core.downgrade_enabled = True
+        return pb.DowngradeResponse(header=core.header(), version="3.5.0")
+
+
+_ = time
