@@ -1,0 +1,412 @@
+"""`etcdutl-py`: the offline etcd tool (snapshot status/restore, defrag --data-dir, backup, version), etcdutl 3.5.1.
+
+etcdutl uses cobra's *default* templates (help = usage: `Usage:` / `Available Commands:` / `Flags:` /
+`Global Flags:`, pflag's column layout) rather than etcdctl's NAME/USAGE/OPTIONS template, so this module renders
+those itself on top of the lead's Command/Flag model and pflag parser in `cobra.py`; it also implements cobra's
+required flags and deprecated commands, which etcdutl uses and etcdctl does not.
+
+Beyond etcdutl 3.5.1 (flags hidden from help so the help stays byte-identical): `snapshot restore
+--bump-revision N --mark-compacted` (etcdutl 3.5.10+), `--initial-memory-map-size` (accepted, no effect) and
+`--output-dir DIR` (restore every member of --initial-cluster into DIR/<name>.etcd).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from etcdctl_py.cli import cobra
+from etcdctl_py.cli.cobra import Command, Context, ExitError, Flag
+
+VERSION = "3.5.1"
+API_VERSION = "3.5"
+
+OUTPUT_FORMATS = ("fields", "json", "protobuf", "simple", "table")
+
+# --------------------------------------------------------------------------- the Go stack etcdutl logs
+
+_GO = "/tmp/etcd-release-3.5.1/etcd/release/etcd"
+_MOD = "/home/remote/sbatsche/.gvm/pkgsets/go1.16.3/global/pkg/mod"
+_COBRA = f"{_MOD}/github.com/spf13/cobra@v1.1.3/command.go"
+_RUNTIME = "/home/remote/sbatsche/.gvm/gos/go1.16.3/src/runtime/proc.go:225"
+
+
+def _stack(frames: list[tuple[str, str]]) -> str:
+    return "\n".join(f"{fn}\n\t{loc}" for fn, loc in frames)
+
+
+_HEAD = [
+    ("go.etcd.io/etcd/etcdutl/v3/snapshot.(*v3Manager).Restore", f"{_GO}/etcdutl/snapshot/v3_snapshot.go:257"),
+    ("go.etcd.io/etcd/etcdutl/v3/etcdutl.SnapshotRestoreCommandFunc", f"{_GO}/etcdutl/etcdutl/snapshot_command.go:147"),
+]
+_COBRA_FRAMES = [
+    ("github.com/spf13/cobra.(*Command).execute", f"{_COBRA}:856"),
+    ("github.com/spf13/cobra.(*Command).ExecuteC", f"{_COBRA}:960"),
+    ("github.com/spf13/cobra.(*Command).Execute", f"{_COBRA}:897"),
+]
+# The `stack` field of "restoring snapshot" as the 3.5.1 binaries print it (zap.Stack of the Go call chain).
+ETCDUTL_RESTORE_STACK = _stack(_HEAD + [
+    ("go.etcd.io/etcd/etcdutl/v3/etcdutl.snapshotRestoreCommandFunc", f"{_GO}/etcdutl/etcdutl/snapshot_command.go:117"),
+    *_COBRA_FRAMES,
+    ("main.Start", f"{_GO}/etcdutl/ctl.go:50"),
+    ("main.main", f"{_GO}/etcdutl/main.go:23"),
+    ("runtime.main", _RUNTIME),
+])
+ETCDCTL_RESTORE_STACK = _stack(_HEAD + [
+    ("go.etcd.io/etcd/etcdctl/v3/ctlv3/command.snapshotRestoreCommandFunc",
+     f"{_GO}/etcdctl/ctlv3/command/snapshot_command.go:128"),
+    *_COBRA_FRAMES,
+    ("go.etcd.io/etcd/etcdctl/v3/ctlv3.Start", f"{_GO}/etcdctl/ctlv3/ctl.go:107"),
+    ("go.etcd.io/etcd/etcdctl/v3/ctlv3.MustStart", f"{_GO}/etcdctl/ctlv3/ctl.go:111"),
+    ("main.main", f"{_GO}/etcdctl/main.go:59"),
+    ("runtime.main", _RUNTIME),
+])
+
+
+# --------------------------------------------------------------------------- shared command bodies
+
+
+def check_output_format(fmt: str) -> None:
+    """etcdutl's NewPrinter: unknown formats fail before any work (exit 4)."""
+    if fmt not in OUTPUT_FORMATS:
+        raise ExitError(cobra.EXIT_BAD_FEATURE, "unsupported output format")
+
+
+def run_snapshot_status(ctx: Context) -> int:
+    """SnapshotStatusCommandFunc: one argument, printer checked, status computed, then printed."""
+    if len(ctx.args) != 1:
+        raise ExitError(cobra.EXIT_BAD_ARGS, "snapshot status requires exactly one argument")
+    fmt = ctx.get("write-out")
+    check_output_format(fmt)
+    from etcdctl_py.snapshot import status as status_mod
+
+    try:
+        st = status_mod.status(ctx.args[0])
+    except ExitError:
+        raise
+    except Exception as e:  # noqa: BLE001 - any failure is etcdutl's `Error: <err>`, exit 1
+        raise ExitError(cobra.EXIT_ERROR, str(e) or type(e).__name__) from None
+    if fmt == "protobuf":
+        raise ExitError(cobra.EXIT_BAD_FEATURE, "protobuf not supported as output format")
+    from etcdctl_py.output import snapshot_status
+
+    out = snapshot_status.render(st, fmt)
+    if isinstance(out, bytes):
+        sys.stdout.buffer.write(out)
+    else:
+        sys.stdout.write(out)
+    sys.stdout.flush()
+    return 0
+
+
+def restore_flags(data_dir_usage: str) -> list[Flag]:
+    return [
+        Flag.string("data-dir", "", data_dir_usage),
+        Flag.string("wal-dir", "", "Path to the WAL directory (use --data-dir if none given)"),
+        Flag.string("initial-cluster", "default=http://localhost:2380", "Initial cluster configuration for restore bootstrap"),
+        Flag.string("initial-cluster-token", "etcd-cluster", "Initial cluster token for the etcd cluster during restore bootstrap"),
+        Flag.string("initial-advertise-peer-urls", "http://localhost:2380", "List of this member's peer URLs to advertise to the rest of the cluster"),
+        Flag.string("name", "default", "Human-readable name for this member"),
+        Flag.bool("skip-hash-check", False, "Ignore snapshot integrity hash value (required if copied from data directory)"),
+        # etcdutl 3.5.10+ flags and our own; hidden so that --help equals etcdutl 3.5.1's byte for byte.
+        Flag.int("bump-revision", 0, "How much to increase the latest revision after restore", kind="uint64", hidden=True),
+        Flag.bool("mark-compacted", False, "Mark the latest revision after restore as the point of scheduled compaction "
+                  "(required if --bump-revision > 0, disallowed otherwise)", hidden=True),
+        Flag.int("initial-memory-map-size", 0, "Initial memory map size of the database in bytes (accepted; no effect)",
+                 kind="uint64", hidden=True),
+        Flag.string("output-dir", "", "Restore every member of --initial-cluster into <output-dir>/<name>.etcd",
+                    hidden=True),
+    ]
+
+
+def run_snapshot_restore(ctx: Context, stack: str) -> int:
+    """SnapshotRestoreCommandFunc (+ --output-dir): zap log lines on stderr, nothing on stdout."""
+    if len(ctx.args) != 1:
+        raise ExitError(cobra.EXIT_BAD_ARGS, "snapshot restore requires exactly one argument")
+    bump, mark = ctx.get("bump-revision"), ctx.get("mark-compacted")
+    if (bump == 0 and mark) or (bump > 0 and not mark):
+        raise ExitError(cobra.EXIT_BAD_ARGS, "--mark-compacted required if --revision-bump > 0")
+    from etcdctl_py.snapshot import restore as rs
+
+    cfg = rs.RestoreConfig(
+        snapshot_path=ctx.args[0],
+        name=ctx.get("name"),
+        data_dir=ctx.get("data-dir"),
+        wal_dir=ctx.get("wal-dir"),
+        initial_cluster=ctx.get("initial-cluster"),
+        initial_cluster_token=ctx.get("initial-cluster-token"),
+        peer_urls=ctx.get("initial-advertise-peer-urls"),
+        skip_hash_check=ctx.get("skip-hash-check"),
+        revision_bump=bump,
+        mark_compacted=mark,
+        stack=stack,
+    )
+    log = rs.ZapLogger(sys.stderr)
+    try:
+        if ctx.get("output-dir"):
+            if ctx.get("wal-dir") or ctx.get("data-dir"):
+                raise ExitError(cobra.EXIT_BAD_ARGS, "--output-dir cannot be combined with --data-dir or --wal-dir")
+            rs.restore_all(cfg, ctx.get("output-dir"), log)
+        else:
+            rs.restore(cfg, log)
+    except rs.RestoreError as e:
+        raise ExitError(cobra.EXIT_ERROR, str(e)) from None
+    except KeyboardInterrupt:
+        raise ExitError(130, "interrupted") from None
+    except OSError as e:
+        raise ExitError(cobra.EXIT_ERROR, rs.go_path_error("write", e.filename or "", e).args[0]) from None
+    return 0
+
+
+# --------------------------------------------------------------------------- etcdutl's commands
+
+
+def _run_restore(ctx: Context) -> int:
+    return run_snapshot_restore(ctx, ETCDUTL_RESTORE_STACK)
+
+
+def _run_save(ctx: Context) -> int:
+    raise ExitError(cobra.EXIT_BAD_ARGS, "In order to download snapshot use: `etcdctl snapshot save ...`")
+
+
+def _run_version(ctx: Context) -> int:
+    sys.stdout.write(f"etcdutl version: {VERSION}\nAPI version: {API_VERSION}\n")
+    return 0
+
+
+def _run_defrag(ctx: Context) -> int:
+    data_dir = ctx.get("data-dir")
+    from etcdctl_py.snapshot import defrag as defrag_mod
+
+    try:
+        defrag_mod.defrag_data_dir(data_dir)
+    except ExitError:
+        raise
+    except Exception as e:  # noqa: BLE001 - reported like etcdutl's DefragData failure
+        raise ExitError(cobra.EXIT_ERROR, f"Failed to defragment etcd data[{data_dir}] ({e})") from None
+    return 0
+
+
+def _run_backup(ctx: Context) -> int:
+    from etcdctl_py.snapshot import backup as backup_mod
+
+    return backup_mod.run_cli(
+        data_dir=ctx.get("data-dir"), backup_dir=ctx.get("backup-dir"), wal_dir=ctx.get("wal-dir"),
+        backup_wal_dir=ctx.get("backup-wal-dir"), with_v3=ctx.get("with-v3"))
+
+
+REQUIRED: dict[int, list[str]] = {}
+
+
+def _require(cmd: Command, *names: str) -> Command:
+    """cobra's MarkFlagRequired."""
+    REQUIRED[id(cmd)] = list(names)
+    return cmd
+
+
+DEPRECATED: dict[int, str] = {}
+
+
+def build_root() -> Command:
+    root = Command("etcdutl", short="An administrative command line tool for etcd3.", suggest_for=["etcdutl"],
+                   persistent_flags=[Flag.string("write-out", "simple",
+                                                 "set the output format (fields, json, protobuf, simple, table)", "w")])
+    backup = _require(Command("backup", short="[legacy] offline backup of etcd directory",
+                              long="Prefer: `etcdctl snapshot save` instead.", run=_run_backup, flags=[
+                                  Flag.string("data-dir", "", "Path to the etcd data dir"),
+                                  Flag.string("wal-dir", "", "Path to the etcd wal dir"),
+                                  Flag.string("backup-dir", "", "Path to the backup dir"),
+                                  Flag.string("backup-wal-dir", "", "Path to the backup wal dir"),
+                                  Flag.bool("with-v3", True, "Backup v3 backend data"),
+                              ]), "data-dir", "backup-dir")
+    defrag = _require(Command("defrag", short="Defragments the storage of the etcd", run=_run_defrag, flags=[
+        Flag.string("data-dir", "", "Required. Defragments a data directory not in use by etcd."),
+    ]), "data-dir")
+    snapshot = Command("snapshot <subcommand>", short="Manages etcd node snapshots")
+    save = Command("save <filename>", short="Stores an etcd node backend snapshot to a given file", hidden=True,
+                   run=_run_save)
+    DEPRECATED[id(save)] = "Use `etcdctl snapshot save` to download snapshot"
+    restore = _require(Command("restore <filename> --data-dir {output dir} [options]",
+                               short="Restores an etcd member snapshot to an etcd directory", run=_run_restore,
+                               flags=restore_flags("Path to the output data directory")), "data-dir")
+    status = Command("status <filename>", short="Gets backend snapshot status of a given file",
+                     long="When --write-out is set to simple, this command prints out comma-separated status lists "
+                          "for each endpoint.\nThe items in the lists are hash, revision, total keys, total size.\n",
+                     run=run_snapshot_status)
+    snapshot.add(save, restore, status)
+    version = Command("version", short="Prints the version of etcdutl", run=_run_version)
+    root.add(backup, defrag, snapshot, version)
+    return root
+
+
+# --------------------------------------------------------------------------- cobra's default templates
+
+
+_PFLAG_TYPE = {"string": "string", "int": "int", "int64": "int", "uint": "uint", "uint64": "uint",
+               "duration": "duration", "stringSlice": "strings", "stringArray": "stringArray", "bool": ""}
+
+
+def pflag_usages(flags: list[Flag]) -> str:
+    """pflag FlagSet.FlagUsages(): sorted, `  -w, --name type` column padded to the longest, then the usage."""
+    lines = []
+    maxlen = 0
+    for f in sorted(flags, key=lambda f: f.name):
+        if f.hidden or f.deprecated:
+            continue
+        line = f"  -{f.shorthand}, --{f.name}" if f.shorthand else f"      --{f.name}"
+        varname = _PFLAG_TYPE.get(f.kind, f.kind)
+        if varname:
+            line += " " + varname
+        if f.no_opt_default is not None and f.kind != "bool":
+            line += f'[="{f.no_opt_default}"]' if f.kind == "string" else f"[={f.no_opt_default}]"
+        line += "\0"
+        maxlen = max(maxlen, len(line))
+        line += f.usage
+        if not _zero_default(f):
+            line += f' (default "{f.def_value}")' if f.kind == "string" else f" (default {f.def_value})"
+        lines.append(line)
+    out = []
+    for line in lines:
+        sidx = line.index("\0")
+        out.append(line[:sidx] + " " + " " * (maxlen - sidx) + " " + line[sidx + 1:] + "\n")
+    return "".join(out)
+
+
+def _zero_default(f: Flag) -> bool:
+    if f.kind == "bool":
+        return not f.default
+    if f.kind == "string":
+        return f.default == ""
+    if f.kind in ("stringSlice", "stringArray"):
+        return not f.default
+    return f.default == 0
+
+
+def _available(c: Command) -> bool:
+    if c.hidden or id(c) in DEPRECATED:
+        return False
+    return c.runnable or any(_available(s) for s in c.commands)
+
+
+def _name_padding(c: Command) -> int:
+    if c.parent is None:
+        return 11
+    return max(11, max(len(s.name) for s in c.parent.commands))
+
+
+def usage_text(cmd: Command, help_flag: bool = True) -> str:
+    """cobra 1.1.3's default usage template (etcdutl sets the help template to `{{.UsageString}}`).
+
+    `help_flag=False`: cobra had not yet added -h/--help to the command (the `help <unknown>` path).
+    """
+    subs = [c for c in cmd.sorted_commands() if _available(c) or c.name == "help"]
+    has_subs = any(_available(c) for c in cmd.commands)
+    s = "Usage:"
+    if cmd.runnable:
+        s += "\n  " + cmd.use_line()
+    if has_subs:
+        s += f"\n  {cmd.command_path()} [command]"
+    if has_subs:
+        s += "\n\nAvailable Commands:"
+        for c in subs:
+            s += "\n  " + c.name.ljust(_name_padding(c)) + " " + c.short
+    local = [f for f in cmd.local_flags() if not f.hidden and (help_flag or f.name != "help")]
+    if local:
+        s += "\n\nFlags:\n" + pflag_usages(local).rstrip()
+    inherited = [f for f in cmd.inherited_flags() if not f.hidden]
+    if inherited:
+        s += "\n\nGlobal Flags:\n" + pflag_usages(inherited).rstrip()
+    if has_subs:
+        s += f'\n\nUse "{cmd.command_path()} [command] --help" for more information about a command.'
+    return s + "\n"
+
+
+# --------------------------------------------------------------------------- execution (cobra ExecuteC + main)
+
+
+def _write(stream, text: str) -> None:  # noqa: ANN001
+    stream.write(text)
+    stream.flush()
+
+
+def _help_command(root: Command) -> Command:
+    def run_help(ctx: Context) -> int:
+        target, rest = cobra.find_command(root, ctx.args)
+        words = cobra._strip_flags(rest, {f.name: f for f in target.all_flags()})
+        if target.parent is None and target.commands and words:
+            _write(sys.stderr, "Unknown help topic [" + " ".join(f"`{a}`" for a in ctx.args) + "]\n")
+            _write(sys.stderr, usage_text(root, help_flag=False))
+            return 0
+        _write(sys.stdout, usage_text(target))
+        return 0
+
+    return Command("help [command]", short="Help about any command",
+                   long="Help provides help for any command in the application.\n"
+                        "Simply type etcdutl help [path to command] for full details.",
+                   run=run_help, is_help_command=True)
+
+
+def execute(root: Command, argv: list[str]) -> int:
+    """Find, parse, validate and run like cobra 1.1.3; errors also printed once more by etcdutl's main."""
+    if not any(c.is_help_command for c in root.commands):
+        root.add(_help_command(root))
+    cmd, rest = cobra.find_command(root, argv)
+    words = cobra._strip_flags(rest, {f.name: f for f in cmd.all_flags()})
+    if cmd.parent is None and words:
+        sugg = [c.name for c in root.commands if _available(c) and
+                (cobra._levenshtein(words[0].lower(), c.name.lower()) <= 2 or c.name.startswith(words[0]))]
+        msg = f'unknown command "{words[0]}" for "{cmd.command_path()}"'
+        if sugg:
+            msg += "\n\nDid you mean this?\n" + "".join(f"\t{s}\n" for s in sugg)
+        _write(sys.stderr, f"Error: {msg}\nRun '{cmd.command_path()} --help' for usage.\n")
+        _write(sys.stderr, f"Error: {msg}\n")
+        return cobra.EXIT_ERROR
+    if id(cmd) in DEPRECATED:
+        _write(sys.stderr, f'Command "{cmd.name}" is deprecated, {DEPRECATED[id(cmd)]}\n')
+
+    def fail(msg: str) -> int:
+        _write(sys.stderr, f"Error: {msg}\n")
+        _write(sys.stderr, usage_text(cmd) + "\n")
+        _write(sys.stderr, f"Error: {msg}\n")
+        return cobra.EXIT_ERROR
+
+    try:
+        ctx = cobra.parse_flags(cmd, rest)
+    except cobra._HelpRequested:
+        _write(sys.stdout, usage_text(cmd))
+        return 0
+    except cobra.FlagError as e:
+        return fail(str(e))
+    if ctx.values.get("help") or not cmd.runnable:
+        _write(sys.stdout, usage_text(cmd))
+        return 0
+    missing = [n for n in sorted(REQUIRED.get(id(cmd), [])) if not ctx.changed(n)]
+    if missing:
+        return fail("required flag(s) " + ", ".join(f'"{n}"' for n in missing) + " not set")
+    ctx.version, ctx.api_version = VERSION, API_VERSION
+    try:
+        return int(cmd.run(ctx) or 0)
+    except ExitError as e:
+        try:
+            sys.stdout.flush()
+        except (BrokenPipeError, ValueError):
+            pass
+        if e.message is not None:
+            _write(sys.stderr, f"Error: {e.message}\n")
+        return e.code
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console script `etcdutl-py`."""
+    try:
+        code = execute(build_root(), sys.argv[1:] if argv is None else argv)
+    except KeyboardInterrupt:
+        code = 130
+    except BrokenPipeError:
+        code = 1
+    if argv is None:
+        sys.exit(code)
+    return code
+
+
+if __name__ == "__main__":
+    main()

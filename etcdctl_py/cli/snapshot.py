@@ -1,0 +1,62 @@
+"""`etcdctl snapshot save|restore|status` (etcdctl 3.5.1).
+
+restore and status are deprecated in 3.5: they print ``Deprecated: Use `etcdutl snapshot ...` instead.`` and a blank
+line on stderr, then run etcdutl's code (shared with `etcdutl-py` in etcdctl_py/cli/etcdutl.py). `save` talks to a
+server and lives with the client code: see `_save_command` below.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from etcdctl_py.cli import etcdutl
+from etcdctl_py.cli.cobra import Command, Context
+
+STATUS_LONG = (
+    "When --write-out is set to simple, this command prints out comma-separated status lists for each endpoint.\n"
+    "The items in the lists are hash, revision, total keys, total size.\n"
+    "\n"
+    "Moved to 'etcdctl snapshot status ...'\n"
+)
+
+
+def _deprecated(verb: str) -> None:
+    sys.stderr.write(f"Deprecated: Use `etcdutl snapshot {verb}` instead.\n\n")
+    sys.stderr.flush()
+
+
+def run_status(ctx: Context) -> int:
+    _deprecated("status")
+    return etcdutl.run_snapshot_status(ctx)
+
+
+def run_restore(ctx: Context) -> int:
+    _deprecated("restore")
+    return etcdutl.run_snapshot_restore(ctx, etcdutl.ETCDCTL_RESTORE_STACK)
+
+
+def _save_command() -> Command:
+    """`snapshot save <filename>` -- TO BE WRITTEN (client side, exit code 5 on failure).
+
+    Placeholder so that `etcdctl snapshot --help` lists it like etcdctl; whoever implements save replaces `run`
+    (and may move it to its own module) without touching restore/status.
+    """
+    def run_save(ctx: Context) -> int:
+        from etcdctl_py.cli.cobra import EXIT_INTERRUPTED, ExitError
+
+        if len(ctx.args) != 1:
+            raise ExitError(128, "snapshot save expects one argument")
+        raise ExitError(EXIT_INTERRUPTED, "snapshot save is not implemented yet in etcdctl-py")
+
+    return Command("save <filename>", short="Stores an etcd node backend snapshot to a given file", run=run_save)
+
+
+def command() -> Command:
+    snapshot = Command("snapshot <subcommand>", short="Manages etcd node snapshots")
+    restore = Command("restore <filename> [options]", short="Restores an etcd member snapshot to an etcd directory",
+                      long="Moved to `etcdctl snapshot restore ...`\n", run=run_restore,
+                      flags=etcdutl.restore_flags("Path to the data directory"))
+    status = Command("status <filename>", short="[deprecated] Gets backend snapshot status of a given file",
+                     long=STATUS_LONG, run=run_status)
+    snapshot.add(_save_command(), restore, status)
+    return snapshot
