@@ -1,0 +1,600 @@
+"""The v2 HTTP API of etcd-py (`--enable-v2`): /v2/keys, /v2/members, /v2/stats/*, /v2/auth/enable.
+
+`V2Api.handle()` answers one request synchronously; long-poll watches (`?wait=true`) should go
+through `handle_async()` (asyncio) so a parked watch never blocks other requests. Both return
+`(status, headers, body)`.
+
+Persistence: the v2 store is saved as JSON to `<data_dir>/v2/store.json` after every change,
+written to a temporary sibling file, fsynced and renamed (atomic on POSIX).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import posixpath
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+from urllib.parse import parse_qsl, unquote_to_bytes
+
+from .errors import (ECODE_INDEX_NAN, ECODE_INVALID_FIELD, ECODE_INVALID_FORM, ECODE_PREV_VALUE_REQUIRED,
+                     ECODE_RAFT_INTERNAL, ECODE_REFRESH_TTL_REQUIRED, ECODE_REFRESH_VALUE, ECODE_TTL_NAN,
+                     InternalError, V2StoreError)
+from .store import Event, Store, Watcher, clean
+
+KEYS_PREFIX = "/v2/keys"
+MEMBERS_PREFIX = "/v2/members"
+STORE_KEYS_PREFIX = "/1"
+CORS = [("Access-Control-Allow-Headers", "accept, content-type, authorization"),
+        ("Access-Control-Allow-Methods", "POST, GET, OPTIONS, PUT, DELETE"),
+        ("Access-Control-Allow-Origin", "*")]
+
+Result = tuple[int, list[tuple[str, str]], bytes]
+
+
+class MemberLike(Protocol):
+    id: int
+    name: str
+    peer_urls: list[str]
+    client_urls: list[str]
+
+
+@dataclass
+class V2Member:
+    id: int
+    name: str
+    peer_urls: list[str]
+    client_urls: list[str] = field(default_factory=list)
+
+
+@dataclass
+class V2Identity:
+    """What the v2 API needs to know about the server it is mounted on.
+
+    `members` may hold etcdctl_py.server.identity.Member objects (duck-typed). The optional
+    callables let the server engineer route membership changes and raft numbers to the real
+    server; without them the API keeps membership in memory (enough for a one-node etcd-py).
+    """
+
+    cluster_id: int
+    member_id: int
+    members: list[Any]
+    name: str = ""
+    token: str = "etcd-cluster"
+    server_version: str = "3.5.1"
+    cluster_version: str = "3.5.0"
+    raft_index: Callable[[], int] | None = None
+    raft_term: Callable[[], int] | None = None
+    start_time: float = field(default_factory=time.time)
+
+
+def _go_json(obj: Any) -> str:
+    """json.Marshal-like text: compact, HTML-safe, invalid UTF-8 as U+FFFD."""
+    s = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    s = s.encode("utf-8", "surrogateescape").decode("utf-8", "replace") if any(
+        0xDC80 <= ord(ch) <= 0xDCFF for ch in s) else s
+    return (s.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+def _node_json(n: dict | None) -> dict | None:
+    """NodeExtern field order with omitempty, keys trimmed of the "/1" store prefix."""
+    if n is None:
+        return None
+    out: dict = {}
+    key = n.get("key", "")
+    if key.startswith(STORE_KEYS_PREFIX):
+        key = key[len(STORE_KEYS_PREFIX):]
+    if key:
+        out["key"] = key
+    if "value" in n:
+        out["value"] = n["value"]
+    if n.get("dir"):
+        out["dir"] = True
+    if n.get("expiration") is not None:
+        out["expiration"] = n["expiration"]
+    if n.get("ttl"):
+        out["ttl"] = n["ttl"]
+    if n.get("nodes"):
+        out["nodes"] = [_node_json(c) for c in n["nodes"]]
+    if n.get("modifiedIndex"):
+        out["modifiedIndex"] = n["modifiedIndex"]
+    if n.get("createdIndex"):
+        out["createdIndex"] = n["createdIndex"]
+    return out
+
+
+def event_body(ev: Event) -> bytes:
+    d: dict = {"action": ev.action, "node": _node_json(ev.node)}
+    if ev.prev is not None:
+        d["prevNode"] = _node_json(ev.prev)
+    if ev.refresh:
+        d["refresh"] = True
+    return (_go_json(d) + "\n").encode("utf-8")
+
+
+def _parse_bool(v: str) -> bool:
+    if v in ("1", "t", "T", "TRUE", "true", "True"):
+        return True
+    if v in ("0", "f", "F", "FALSE", "false", "False"):
+        return False
+    raise ValueError(v)
+
+
+def _parse_uint(v: str) -> int:
+    if not v or not v.isdigit():
+        raise ValueError(v)
+    n = int(v)
+    if n >= 2**64:
+        raise ValueError(v)
+    return n
+
+
+class _Form:
+    """r.Form after ParseForm: body values (form-encoded PUT/POST) first, then the query."""
+
+    def __init__(self, query: str, body: bytes, ctype: str, method: str) -> None:
+        self.values: dict[str, list[str]] = {}
+        if method in ("PUT", "POST", "PATCH") and ctype.split(";")[0].strip().lower() == \
+                "application/x-www-form-urlencoded":
+            self._add(body.decode("utf-8", "surrogateescape"))
+        self._add(query)
+
+    def _add(self, qs: str) -> None:
+        for k, v in parse_qsl(qs, keep_blank_values=True, encoding="utf-8", errors="surrogateescape"):
+            self.values.setdefault(k, []).append(v)
+
+    def has(self, k: str) -> bool:
+        return k in self.values
+
+    def get(self, k: str) -> str:
+        return self.values.get(k, [""])[0]
+
+    def uint(self, k: str) -> int:
+        return _parse_uint(self.values[k][0]) if k in self.values else 0
+
+    def boolean(self, k: str) -> bool:
+        return _parse_bool(self.values[k][0]) if k in self.values else False
+
+
+@dataclass
+class KeyRequest:
+    method: str
+    path: str
+    val: str = ""
+    dir: bool = False
+    prev_value: str = ""
+    prev_index: int = 0
+    prev_exist: bool | None = None
+    wait: bool = False
+    since: int = 0
+    recursive: bool = False
+    sorted: bool = False
+    quorum: bool = False
+    stream: bool = False
+    refresh: bool | None = None
+    expire: float | None = None
+    no_value_on_success: bool = False
+
+
+def parse_key_request(method: str, raw_path: str, query: str, ctype: str, body: bytes) -> KeyRequest:
+    """parseKeyRequest: the same checks, in the same order, with the same causes."""
+    f = _Form(query, body, ctype, method)
+    path = unquote_to_bytes(raw_path).decode("utf-8", "surrogateescape")
+    if not path.startswith(KEYS_PREFIX):
+        raise V2StoreError(ECODE_INVALID_FORM, "incorrect key prefix")
+    p = clean(STORE_KEYS_PREFIX + "/" + path[len(KEYS_PREFIX):])
+    r = KeyRequest(method, p)
+    try:
+        r.prev_index = f.uint("prevIndex")
+    except ValueError:
+        raise V2StoreError(ECODE_INDEX_NAN, 'invalid value for "prevIndex"') from None
+    try:
+        r.since = f.uint("waitIndex")
+    except ValueError:
+        raise V2StoreError(ECODE_INDEX_NAN, 'invalid value for "waitIndex"') from None
+    for name, attr in (("recursive", "recursive"), ("sorted", "sorted"), ("wait", "wait"), ("dir", "dir"),
+                       ("quorum", "quorum"), ("stream", "stream")):
+        try:
+            setattr(r, attr, f.boolean(name))
+        except ValueError:
+            raise V2StoreError(ECODE_INVALID_FIELD, f'invalid value for "{name}"') from None
+    if r.wait and method != "GET":
+        raise V2StoreError(ECODE_INVALID_FIELD, '"wait" can only be used with GET requests')
+    r.prev_value = f.get("prevValue")
+    if f.has("prevValue") and r.prev_value == "":
+        raise V2StoreError(ECODE_PREV_VALUE_REQUIRED, '"prevValue" cannot be empty')
+    try:
+        r.no_value_on_success = f.boolean("noValueOnSuccess")
+    except ValueError:
+        raise V2StoreError(ECODE_INVALID_FIELD, 'invalid value for "noValueOnSuccess"') from None
+    ttl: int | None = None
+    if f.get("ttl"):
+        try:
+            ttl = f.uint("ttl")
+        except ValueError:
+            raise V2StoreError(ECODE_TTL_NAN, 'invalid value for "ttl"') from None
+    if f.has("prevExist"):
+        try:
+            r.prev_exist = f.boolean("prevExist")
+        except ValueError:
+            raise V2StoreError(ECODE_INVALID_FIELD, "invalid value for prevExist") from None
+    if f.has("refresh"):
+        try:
+            r.refresh = f.boolean("refresh")
+        except ValueError:
+            raise V2StoreError(ECODE_INVALID_FIELD, "invalid value for refresh") from None
+        if r.refresh:
+            if f.has("value") and f.get("value") != "":
+                raise V2StoreError(ECODE_REFRESH_VALUE, "A value was provided on a refresh")
+            if ttl is None:
+                raise V2StoreError(ECODE_REFRESH_TTL_REQUIRED, "No TTL value set")
+    r.val = f.get("value")
+    if ttl is not None:
+        r.expire = time.time() + ttl
+    return r
+
+
+class V2Api:
+    """etcd's v2 client handler over our Store; thread-safe."""
+
+    def __init__(self, identity: V2Identity, data_dir: str | None) -> None:
+        self.identity = identity
+        self.store = Store()
+        self.data_dir = data_dir
+        self._raft_index = 5
+        self._lock = threading.Lock()
+        self.members: list[Any] = sorted(identity.members, key=lambda m: m.id)
+        self.removed: set[int] = set()
+        self.auth_enabled = False
+        loaded = self._load()
+        if not loaded:
+            self._bootstrap()
+        self.store.on_change = self._save
+
+    # ---- persistence
+    def _state_path(self) -> str | None:
+        return os.path.join(self.data_dir, "v2", "store.json") if self.data_dir else None
+
+    def _load(self) -> bool:
+        p = self._state_path()
+        if not p or not os.path.exists(p):
+            return False
+        with open(p, "r", encoding="utf-8", errors="surrogateescape") as fh:
+            d = json.load(fh)
+        self.store.load_state(d["store"])
+        self._raft_index = d.get("raft_index", self._raft_index)
+        self.removed = set(d.get("removed", []))
+        extra = [V2Member(m["id"], m["name"], m["peer_urls"], m["client_urls"]) for m in d.get("added", [])]
+        known = {m.id for m in self.members}
+        self.members = sorted([m for m in self.members if m.id not in self.removed] +
+                              [m for m in extra if m.id not in known and m.id not in self.removed], key=lambda m: m.id)
+        return True
+
+    def _save(self) -> None:
+        p = self._state_path()
+        if not p:
+            return
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        base_ids = {m.id for m in self.identity.members}
+        d = {"store": self.store.to_state(), "raft_index": self._raft_index, "removed": sorted(self.removed),
+             "added": [{"id": m.id, "name": m.name, "peer_urls": list(m.peer_urls), "client_urls": list(m.client_urls)}
+                       for m in self.members if m.id not in base_ids]}
+        tmp = p + ".tmp"
+        with open(tmp, "w", encoding="utf-8", errors="surrogateescape") as fh:
+            json.dump(d, fh, ensure_ascii=False)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+
+    def _bootstrap(self) -> None:
+        """The internal writes a fresh etcd 3.5 makes (member raftAttributes, attributes, cluster version),
+        so user keys get the same indexes as on real etcd."""
+        for m in self.members:
+            self.store.create(f"/0/members/{m.id:x}/raftAttributes", False,
+                              _go_json({"peerURLs": list(m.peer_urls)}), False, None)
+        me = self._member(self.identity.member_id)
+        if me is not None:
+            self.store.set(f"/0/members/{me.id:x}/attributes", False,
+                           _go_json({"name": me.name, "clientURLs": list(me.client_urls)}), None)
+        self.store.set("/0/version", False, self.identity.cluster_version, None)
+
+    def _member(self, mid: int) -> Any:
+        for m in self.members:
+            if m.id == mid:
+                return m
+        return None
+
+    # ---- raft numbers
+    def _raft(self) -> tuple[int, int]:
+        idx = self.identity.raft_index() if self.identity.raft_index else self._raft_index
+        term = self.identity.raft_term() if self.identity.raft_term else 2
+        return idx, term
+
+    def _bump_raft(self) -> None:
+        with self._lock:
+            self._raft_index += 1
+
+    def tick(self) -> None:
+        """Call every 500 ms (etcd's leader SYNC): expire TTL keys."""
+        if self.store.has_ttl_keys():
+            self._bump_raft()
+            self.store.delete_expired(time.time())
+
+    # ---- dispatch
+    def _hdrs(self, ctype: str = "application/json") -> list[tuple[str, str]]:
+        return [*CORS, ("Content-Type", ctype)]
+
+    def handle(self, method: str, path: str, query: str, headers: dict, body: bytes) -> Result:
+        """Answer one request. A wait that has to park blocks this thread until an event arrives."""
+        res = self._route(method, path, query, headers, body)
+        if isinstance(res, tuple):
+            return res
+        ev_box: list[Event] = []
+        done = threading.Event()
+        return self._finish_watch(res, lambda deliver: None, ev_box, done)
+
+    async def handle_async(self, method: str, path: str, query: str, headers: dict, body: bytes) -> Result:
+        """Like handle(), but a parked wait awaits an asyncio future instead of blocking."""
+        res = self._route(method, path, query, headers, body)
+        if isinstance(res, tuple):
+            return res
+        req, hdr = res
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Event] = loop.create_future()
+
+        def deliver(ev: Event) -> None:
+            loop.call_soon_threadsafe(lambda: fut.done() or fut.set_result(ev))
+
+        w = self.store.watch(req.path, req.recursive, False, req.since, deliver)
+        if isinstance(w, Event):
+            return self._watch_result(w, w.etcd_index, hdr)
+        try:
+            ev = await fut
+        finally:
+            self.store.cancel(w)
+        return self._watch_result(ev, w.start_index, hdr)
+
+    def _finish_watch(self, res: Any, _unused: Any, box: list[Event], done: threading.Event) -> Result:
+        req, hdr = res
+
+        def deliver(ev: Event) -> None:
+            box.append(ev)
+            done.set()
+
+        w = self.store.watch(req.path, req.recursive, False, req.since, deliver)
+        if isinstance(w, Event):
+            return self._watch_result(w, w.etcd_index, hdr)
+        try:
+            done.wait()
+        finally:
+            self.store.cancel(w)
+        return self._watch_result(box[0], w.start_index, hdr)
+
+    def _watch_result(self, ev: Event, start_index: int, hdr: list[tuple[str, str]]) -> Result:
+        ri, rt = self._raft()
+        h = [*hdr, ("X-Etcd-Index", str(start_index)), ("X-Raft-Index", str(ri)), ("X-Raft-Term", str(rt))]
+        return 200, h, event_body(ev)
+
+    def _route(self, method: str, path: str, query: str, headers: dict, body: bytes) -> Any:
+        hl = {k.lower(): v for k, v in headers.items()}
+        if path == KEYS_PREFIX or path.startswith(KEYS_PREFIX + "/"):
+            return self._keys(method, path, query, hl, body)
+        if path == MEMBERS_PREFIX or path.startswith(MEMBERS_PREFIX + "/"):
+            return self._members(method, path, hl, body)
+        if path.startswith("/v2/stats/"):
+            return self._stats(method, path[len("/v2/stats/"):])
+        if path.startswith("/v2/auth/") or path == "/v2/auth":
+            return self._auth(method, path)
+        if path == "/version":
+            if method != "GET":
+                return self._not_allowed("GET")
+            return 200, self._hdrs(), _go_json({"etcdserver": self.identity.server_version,
+                                                "etcdcluster": self.identity.cluster_version}).encode()
+        if path == "/health":
+            return 200, self._hdrs(), b'{"health":"true","reason":""}'
+        return 404, [("Content-Type", "text/plain; charset=utf-8"), ("X-Content-Type-Options", "nosniff")], \
+            b"404 page not found\n"
+
+    def _not_allowed(self, *allowed: str) -> Result:
+        return 405, [("Allow", ",".join(allowed)), ("Content-Type", "text/plain; charset=utf-8"),
+                     ("X-Content-Type-Options", "nosniff")], b"Method Not Allowed\n"
+
+    def _cid(self) -> tuple[str, str]:
+        return ("X-Etcd-Cluster-Id", f"{self.identity.cluster_id:x}")
+
+    def _key_error(self, e: V2StoreError) -> Result:
+        if e.cause.startswith(STORE_KEYS_PREFIX):
+            e.cause = e.cause[len(STORE_KEYS_PREFIX):]
+        return e.status, [*self._hdrs(), self._cid(), ("X-Etcd-Index", str(e.index))], e.body()
+
+    def _keys(self, method: str, path: str, query: str, hl: dict, body: bytes) -> Any:
+        if method not in ("HEAD", "GET", "PUT", "POST", "DELETE"):
+            return self._not_allowed("HEAD", "GET", "PUT", "POST", "DELETE")
+        try:
+            r = parse_key_request(method, path, query, hl.get("content-type", ""), body)
+        except V2StoreError as e:
+            return self._key_error(e)
+        if r.method == "GET" and r.wait:
+            return r, [*self._hdrs(), self._cid()]
+        try:
+            ev = self._apply(r)
+        except V2StoreError as e:
+            return self._key_error(e)
+        except InternalError as e:
+            err = V2StoreError(ECODE_RAFT_INTERNAL, str(e), 0)
+            return err.status, [*self._hdrs(), self._cid(), ("X-Etcd-Index", "0")], err.body()
+        ri, rt = self._raft()
+        h = [*self._hdrs(), self._cid(), ("X-Etcd-Index", str(ev.etcd_index)), ("X-Raft-Index", str(ri)),
+             ("X-Raft-Term", str(rt))]
+        created = ev.action == "create" or (ev.action == "set" and ev.prev is None)
+        out = ev
+        if r.no_value_on_success and ev.action in ("set", "compareAndSwap", "create", "update"):
+            out = Event(ev.action, None, None, ev.etcd_index)  # type: ignore[arg-type]
+            return (201 if created else 200), h, (_go_json({"action": ev.action}) + "\n").encode()
+        return (201 if created else 200), h, (b"" if method == "HEAD" else event_body(out))
+
+    def _apply(self, r: KeyRequest) -> Event:
+        s = self.store
+        if r.method in ("GET", "HEAD"):
+            if r.quorum:
+                self._bump_raft()
+            return s.get(r.path, r.recursive, r.sorted)
+        self._bump_raft()
+        refresh = bool(r.refresh)
+        if r.method == "POST":
+            return s.create(r.path, r.dir, r.val, True, r.expire)
+        if r.method == "DELETE":
+            if r.prev_index > 0 or r.prev_value:
+                return s.compare_and_delete(r.path, r.prev_value, r.prev_index)
+            return s.delete(r.path, r.dir, r.recursive)
+        # PUT
+        if r.prev_exist is not None:
+            if r.prev_exist:
+                if r.prev_index == 0 and r.prev_value == "":
+                    return s.update(r.path, r.val, r.expire, refresh)
+                return s.compare_and_swap(r.path, r.prev_value, r.prev_index, r.val, r.expire, refresh)
+            return s.create(r.path, r.dir, r.val, False, r.expire)
+        if r.prev_index > 0 or r.prev_value:
+            return s.compare_and_swap(r.path, r.prev_value, r.prev_index, r.val, r.expire, refresh)
+        return s.set(r.path, r.dir, r.val, r.expire, refresh)
+
+    # ---- members
+    def _member_json(self, m: Any) -> dict:
+        return {"id": f"{m.id:x}", "name": m.name, "peerURLs": list(m.peer_urls), "clientURLs": list(m.client_urls)}
+
+    def _http_error(self, code: int, msg: str) -> Result:
+        return code, [*self._hdrs(), self._cid()], (_go_json({"message": msg}) + "\n").encode()
+
+    def _members(self, method: str, path: str, hl: dict, body: bytes) -> Result:
+        if method not in ("GET", "POST", "DELETE", "PUT"):
+            return self._not_allowed("GET", "POST", "DELETE", "PUT")
+        sub = path[len(MEMBERS_PREFIX):].lstrip("/")
+        h = [*self._hdrs(), self._cid()]
+        if method == "GET":
+            if sub == "":
+                return 200, h, (_go_json({"members": [self._member_json(m) for m in self.members]}) + "\n").encode()
+            if sub == "leader":
+                me = self._member(self.identity.member_id)
+                return 200, h, (_go_json(self._member_json(me)) + "\n").encode()
+            return self._http_error(404, "Not found")
+        if method == "POST":
+            urls = self._peer_urls(hl, body)
+            if isinstance(urls, tuple):
+                return urls
+            return self._add_member(urls)
+        if sub == "":
+            return 405, [("Content-Type", "text/plain; charset=utf-8"), ("X-Content-Type-Options", "nosniff")], \
+                b"Method Not Allowed\n"
+        try:
+            mid = int(sub, 16)
+            if mid >= 2**64:
+                raise ValueError
+        except ValueError:
+            return self._http_error(404, f"No such member: {sub}")
+        if method == "DELETE":
+            if mid in self.removed:
+                return self._http_error(410, f"Member permanently removed: {mid:x}")
+            m = self._member(mid)
+            if m is None:
+                return self._http_error(404, f"No such member: {mid:x}")
+            self._bump_raft()
+            self.members = [x for x in self.members if x.id != mid]
+            self.removed.add(mid)
+            self.store.delete(f"/0/members/{mid:x}", True, True)
+            self.store.create(f"/0/removed_members/{mid:x}", False, "removed", False, None)
+            return 204, [*CORS, self._cid()], b""
+        urls = self._peer_urls(hl, body)
+        if isinstance(urls, tuple):
+            return urls
+        m = self._member(mid)
+        if m is None:
+            return self._http_error(404, f"No such member: {mid:x}")
+        if any(u in x.peer_urls for x in self.members if x.id != mid for u in urls):
+            return self._http_error(409, "membership: peerURL exists")
+        self._bump_raft()
+        m.peer_urls = list(urls)
+        self.store.set(f"/0/members/{mid:x}/raftAttributes", False, _go_json({"peerURLs": list(urls)}), None)
+        return 204, [*CORS, self._cid()], b""
+
+    def _peer_urls(self, hl: dict, body: bytes) -> list[str] | Result:
+        ctype = hl.get("content-type", "")
+        if ";" in ctype:
+            ctype = ctype.split(";")[0].strip().lower()
+        if ctype != "application/json":
+            return self._http_error(415, f"Bad Content-Type {ctype}, accept application/json")
+        try:
+            d = json.loads(body.decode("utf-8", "replace"))
+            urls = d["peerURLs"]
+            if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
+                raise ValueError
+        except (ValueError, KeyError, TypeError) as e:
+            return self._http_error(400, f"{e}")
+        return sorted(urls)
+
+    def _add_member(self, urls: list[str]) -> Result:
+        import hashlib
+        import struct
+
+        if any(u in m.peer_urls for m in self.members for u in urls):
+            return self._http_error(409, "membership: peerURL exists")
+        # etcd's NewMember mixes the current time into the ID of a runtime-added member.
+        seed = ("".join(sorted(urls)) + self.identity.token + str(int(time.time()))).encode()
+        mid = struct.unpack(">Q", hashlib.sha1(seed).digest()[:8])[0]
+        started = [m for m in self.members if m.name]
+        if len(started) < (len(self.members) + 1) // 2 + 1:
+            return self._http_error(500, "etcdserver: re-configuration failed due to not enough started members")
+        self._bump_raft()
+        m = V2Member(mid, "", list(urls), [])
+        self.members = sorted([*self.members, m], key=lambda x: x.id)
+        self.store.create(f"/0/members/{mid:x}/raftAttributes", False, _go_json({"peerURLs": list(urls)}), False, None)
+        return 201, [*self._hdrs(), self._cid()], (_go_json(self._member_json(m)) + "\n").encode()
+
+    # ---- stats
+    def _stats(self, method: str, which: str) -> Result:
+        if method != "GET":
+            return self._not_allowed("GET")
+        ident = self.identity
+        me = f"{ident.member_id:x}"
+        if which == "store":
+            d = dict(self.store.stats.counts)
+            d["watchers"] = self.store.watcher_count()
+            return 200, self._hdrs(), _go_json(d).encode()
+        if which == "self":
+            from .store import rfc3339nano
+
+            up = time.time() - ident.start_time
+            d = {"name": ident.name, "id": me, "state": "StateLeader", "startTime": rfc3339nano(ident.start_time),
+                 "leaderInfo": {"leader": me, "uptime": _go_duration(up), "startTime": rfc3339nano(ident.start_time)},
+                 "recvAppendRequestCnt": 0, "sendAppendRequestCnt": 0}
+            return 200, self._hdrs(), _go_json(d).encode()
+        if which == "leader":
+            return 200, self._hdrs(), _go_json({"leader": me, "followers": {}}).encode()
+        return 404, [("Content-Type", "text/plain; charset=utf-8"), ("X-Content-Type-Options", "nosniff")], \
+            b"404 page not found\n"
+
+    # ---- auth (v2 auth is answered as "disabled"; see module doc)
+    def _auth(self, method: str, path: str) -> Result:
+        if path == "/v2/auth/enable" and method == "GET":
+            return 200, self._hdrs(), _go_json({"enabled": self.auth_enabled}).encode()
+        return self._http_error(501, "v2 auth is not implemented by etcd-py")
+
+
+def _go_duration(sec: float) -> str:
+    """time.Duration.String for positive durations."""
+    ns = int(sec * 1e9)
+    if ns < 1000:
+        return f"{ns}ns"
+    h, rem = divmod(ns, 3600 * 10**9)
+    m, rem = divmod(rem, 60 * 10**9)
+    s = rem / 1e9
+    s_txt = f"{s:.9f}".rstrip("0").rstrip(".")
+    out = ""
+    if h:
+        out += f"{h}h"
+    if h or m:
+        out += f"{m}m"
+    return out + s_txt + "s"
