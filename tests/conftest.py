@@ -34,3 +34,15 @@ def real_etcd(tmp_path, etcd_bin):
     srv.start()
     yield srv
     srv.stop()
+
+
+@pytest.fixture(scope="module")
+def twin_pair(tmp_path_factory, etcd_bin):
+    """Two real etcd 3.5.1 servers with identical IDs: real etcdctl talks to one, etcdctl-py to the other."""
+    import difftest
+
+    base = str(tmp_path_factory.mktemp("twins"))
+    a, b = etcdproc.twins(etcd_bin, etcd_bin, base)
+    yield difftest.Pair(a, b)
+    a.stop()
+    b.stop()

@@ -202,12 +202,17 @@ class Command:
             c = c.parent
         return list(out.values())
 
-    def local_flags(self) -> list[Flag]:
-        """Flags defined on this command (incl. its own persistent ones) plus -h/--help."""
+    def local_flags(self, with_help: bool = True) -> list[Flag]:
+        """Flags defined on this command (incl. its own persistent ones) plus -h/--help.
+
+        cobra adds the help flag only to the command being executed, so a usage printed for
+        another command (`help nosuch` prints the root's) lacks it: `with_help=False`.
+        """
         out = {f.name: f for f in self.flags}
         for f in self.persistent_flags:
             out.setdefault(f.name, f)
-        out.setdefault("help", _help_flag(self.name))
+        if with_help:
+            out.setdefault("help", _help_flag(self.name))
         return list(out.values())
 
     def all_flags(self) -> list[Flag]:
@@ -342,7 +347,7 @@ def _relative_name(cmd: Command, start: Command) -> str:
     return " ".join(parts)
 
 
-def usage_text(cmd: Command, version: str, api_version: str) -> str:
+def usage_text(cmd: Command, version: str, api_version: str, with_help: bool = True) -> str:
     """The usage/help text (etcd's cobrautl template, laid out by tabwriter)."""
     root = cmd.root()
     o = ["NAME:\n"]
@@ -364,7 +369,7 @@ def usage_text(cmd: Command, version: str, api_version: str) -> str:
         o.append("\nDESCRIPTION:\n")
         for line in cmd.long.strip("\n\t ").split("\n"):
             o.append(f"\t{line}\n")
-    local = cmd.local_flags()
+    local = cmd.local_flags(with_help)
     if local:
         o.append("\nOPTIONS:\n")
         o.append(flag_usages(local))
@@ -599,7 +604,7 @@ def _add_help_command(root: Command, version: str, api_version: str) -> None:
         words = _strip_flags(rest, {f.name: f for f in target.all_flags()})
         if target.parent is None and target.commands and words:
             sys.stderr.write("Unknown help topic [" + " ".join(f"`{a}`" for a in ctx.args) + "]\n")
-            _write(sys.stdout, usage_text(root, version, api_version))
+            _write(sys.stdout, usage_text(root, version, api_version, with_help=False))
             return EXIT_SUCCESS
         _write(sys.stdout, usage_text(target, version, api_version))
         return EXIT_SUCCESS
