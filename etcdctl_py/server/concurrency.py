@@ -1,0 +1,68 @@
+"""v3lock Lock/Unlock served inside etcd-py, following etcd's concurrency.Mutex recipe:
+key `<name>/<lease id hex>` put with the caller's lease; the holder is the key with the lowest
+create revision under `<name>/`; waiters wait until every older key is gone."""
+
+from __future__ import annotations
+
+import time
+
+import grpc
+
+from etcdctl_py.proto.etcdserverpb import rpc_pb2 as pb
+from etcdctl_py.proto.v3lockpb import v3lock_pb2 as lpb
+from etcdctl_py.proto.v3lockpb import v3lock_pb2_grpc as lpbg
+from etcdctl_py.server import errors
+
+
+def _prefix_end(p: bytes) -> bytes:
+    b = bytearray(p)
+    for i in range(len(b) - 1, -1, -1):
+        if b[i] < 0xFF:
+            b[i] += 1
+            return bytes(b[: i + 1])
+    return b"\x00"
+
+
+class LockService(lpbg.LockServicer):
+    def __init__(self, core, gauth) -> None:
+        self.core, self.gauth = core, gauth
+
+    def Lock(self, request, context):
+        core = self.core
+        try:
+            if core.lessor.lookup(request.lease) is None:
+                raise errors.LEASE_NOT_FOUND
+            prefix = request.name + b"/"
+            key = prefix + (b"%x" % request.lease)
+            cmp = pb.Compare(key=key, target=pb.Compare.CREATE, result=pb.Compare.EQUAL, create_revision=0)
+            put = pb.RequestOp(request_put=pb.PutRequest(key=key, value=b"", lease=request.lease))
+            get = pb.RequestOp(request_range=pb.RangeRequest(key=key))
+            owner = pb.RequestOp(request_range=pb.RangeRequest(
+                key=prefix, range_end=_prefix_end(prefix), sort_target=pb.RangeRequest.CREATE,
+                sort_order=pb.RangeRequest.ASCEND, limit=1))
+            resp = core.txn(pb.TxnRequest(compare=[cmp], success=[put, owner], failure=[get, owner]))
+            my_rev = resp.header.revision
+            if not resp.succeeded:
+                my_rev = resp.responses[0].response_range.kvs[0].create_revision
+            while context.is_active():
+                rr = core.range(pb.RangeRequest(key=prefix, range_end=_prefix_end(prefix),
+                                                max_create_revision=my_rev - 1, limit=1))
+                if not rr.kvs:
+                    if core.lessor.lookup(request.lease) is None:
+                        raise errors.LEASE_NOT_FOUND
+                    return lpb.LockResponse(header=core.header(), key=key)
+                time.sleep(0.02)
+            context.abort(grpc.StatusCode.CANCELLED, "context canceled")
+        except errors.EtcdError as e:
+            context.abort(e.code, e.message)
+
+    def Unlock(self, request, context):
+        try:
+            self.core.delete_range(pb.DeleteRangeRequest(key=request.key))
+            return lpb.UnlockResponse(header=self.core.header())
+        except errors.EtcdError as e:
+            context.abort(e.code, e.message)
+
+
+def register(gs, core, gauth) -> None:
+    lpbg.add_LockServicer_to_server(LockService(core, gauth), gs)
