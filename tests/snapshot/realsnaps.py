@@ -6,6 +6,7 @@ One real server goes through stages; after each, real `etcdctl snapshot save` wr
   big.db        + ~20k keys in txns, values of 5 KB / 40 KB / 600 KB (overflow pages), deletes
   auth.db       + a user, a role and auth enabled (saved with --user root:…)
   live.db       the server's own member/snap/db after it stopped (no sha256 trailer, bigger file)
+  datadir/      that server's whole stopped data dir (name "snapsrc"; copy it before use)
 Keys are written over gRPC with our proto stubs to the real server (fast); everything else uses
 the real etcdctl.
 """
@@ -38,9 +39,10 @@ def _ctl(srv: etcdproc.EtcdServer, *args: str, user: bool = False) -> str:
 
 
 def build(base: Path) -> dict[str, Path]:
-    """Create (once) and return the snapshot files under base."""
+    """Create (once) and return the snapshot files under base (plus "datadir")."""
     base.mkdir(parents=True, exist_ok=True)
     out = {n: base / f"{n}.db" for n in NAMES}
+    out["datadir"] = base / "datadir"
     if (base / "done").exists():
         return out
     import grpc
@@ -100,6 +102,7 @@ def build(base: Path) -> dict[str, Path]:
     finally:
         srv.stop()
     shutil.copyfile(os.path.join(srv.data_dir, "member", "snap", "db"), out["live"])
+    shutil.copytree(srv.data_dir, base / "datadir")
     shutil.rmtree(srv.data_dir, ignore_errors=True)
     (base / "done").write_text("ok\n")
     return out

@@ -1,0 +1,18 @@
+"""Fixtures for storage tests: real etcd 3.5.1 snapshots/db files shared with tests/snapshot."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "snapshot"))
+
+import realsnaps  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def real_snaps(tmp_path_factory) -> dict[str, Path]:
+    return realsnaps.build(tmp_path_factory.getbasetemp() / "realsnaps")
