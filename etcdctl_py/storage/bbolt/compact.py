@@ -89,7 +89,7 @@ class _TreeWriter:
         keys, vals, flags = self.keys, self.vals, self.flags
         ps = self.sink.page_size
         pgid = self.sink.add(lambda p: encode_page(p, True, keys, vals, flags, ps))
-        self.level.append((keys[0], pgid))
+        self.level.append((keys[0] if keys else b"", pgid))
         self.keys, self.vals, self.flags = [], [], []
         self.size = PAGE_HEADER_SIZE
 
@@ -159,8 +159,8 @@ def write_compact(path: str, buckets: Mapping[bytes, Iterable[tuple[bytes, bytes
                   fill: float = 0.9, *, freelist_page: bool = False, txid: int = 2) -> int:
     """Write a new bbolt file at `path` holding `buckets` (each: sorted, unique (key, value) pairs).
 
-    The file is created (truncated if present), fully written and fsynced. Returns its size in
-    bytes (= pgid * page_size). Atomic replacement is the caller's business (temp name + rename).
+    The file is created (truncated if present), fully written and fsynced. Returns the bbolt size
+    (pgid * page_size; the file is that long too, except that it is padded to at least 4 KiB). Atomic replacement is the caller's business (temp name + rename).
     """
     if page_size < 1024 or page_size & (page_size - 1):
         raise ValueError(f"bad page size {page_size}")
@@ -189,7 +189,8 @@ def write_compact(path: str, buckets: Mapping[bytes, Iterable[tuple[bytes, bytes
         for slot, tid in ((0, txid), (1, txid - 1)):
             m = Meta(page_size=page_size, root=root, freelist=freelist, pgid=pgid, txid=tid)
             os.pwrite(fd, m.page_bytes(slot, page_size), slot * page_size)
-        os.ftruncate(fd, pgid * page_size)
+        # bbolt reads the first 4 KiB to find the page size: tiny files get zero padding
+        os.ftruncate(fd, max(pgid * page_size, 4096))
         os.fsync(fd)
         return pgid * page_size
     finally:
