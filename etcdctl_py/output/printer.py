@@ -54,3 +54,99 @@ class Printer:
 
     def txn(self, resp: Any) -> None:
         self.unsupported(resp)
+
+    # -- watch / lease (etcdctl's printer interface, one method each) ---------
+    def watch(self, resp: Any) -> None:
+        self.unsupported(resp)
+
+    def lease_grant(self, resp: Any) -> None:
+        self.unsupported(resp)
+
+    def lease_revoke(self, lease_id: int, resp: Any) -> None:
+        self.unsupported(resp)
+
+    def lease_keep_alive(self, resp: Any) -> None:
+        self.unsupported(resp)
+
+    def lease_time_to_live(self, resp: Any, keys: bool) -> None:
+        self.unsupported(resp)
+
+    def lease_list(self, resp: Any) -> None:
+        self.unsupported(resp)
+
+    # -- cluster / maintenance ------------------------------------------------
+    def member_add(self, resp: Any) -> None:
+        self.unsupported(resp)
+
+    def member_remove(self, member_id: int, resp: Any) -> None:
+        self.unsupported(resp)
+
+    def member_update(self, member_id: int, resp: Any) -> None:
+        self.unsupported(resp)
+
+    def member_promote(self, member_id: int, resp: Any) -> None:
+        self.unsupported(resp)
+
+    def member_list(self, resp: Any) -> None:
+        self.unsupported(resp)
+
+    def endpoint_health(self, results: list) -> None:
+        """`results`: EpHealth records (etcdctl_py.output.endpoints)."""
+        self.unsupported(results)
+
+    def endpoint_status(self, results: list) -> None:
+        """`results`: (endpoint, StatusResponse) pairs."""
+        self.unsupported(results)
+
+    def endpoint_hashkv(self, results: list) -> None:
+        """`results`: (endpoint, HashKVResponse) pairs."""
+        self.unsupported(results)
+
+    def move_leader(self, leader: int, target: int, resp: Any) -> None:
+        self.unsupported(resp)
+
+    def alarm(self, resp: Any) -> None:
+        self.unsupported(resp)
+
+    # -- auth -----------------------------------------------------------------
+    def auth_status(self, resp: Any) -> None:
+        self.unsupported(resp)
+
+    def role_add(self, role: str, resp: Any) -> None:
+        self.unsupported(resp)
+
+    def role_get(self, role: str, resp: Any) -> None:
+        self.unsupported(resp)
+
+    def role_delete(self, role: str, resp: Any) -> None:
+        self.unsupported(resp)
+
+    def role_list(self, resp: Any) -> None:
+        self.unsupported(resp)
+
+    def role_grant_permission(self, role: str, resp: Any) -> None:
+        self.unsupported(resp)
+
+    def role_revoke_permission(self, role: str, key: bytes, end: bytes, resp: Any) -> None:
+        self.unsupported(resp)
+
+    def user_add(self, user: str, resp: Any) -> None:
+        self.unsupported(resp)
+
+    def user_get(self, user: str, resp: Any) -> None:
+        self.unsupported(resp)
+
+    def user_list(self, resp: Any) -> None:
+        self.unsupported(resp)
+
+    def user_change_password(self, resp: Any) -> None:
+        self.unsupported(resp)
+
+    def user_grant_role(self, user: str, role: str, resp: Any) -> None:
+        self.unsupported(resp)
+
+    def user_revoke_role(self, user: str, role: str, resp: Any) -> None:
+        self.unsupported(resp)
+
+    def user_delete(self, user: str, resp: Any) -> None:
+        self.unsupported(resp)
