@@ -20,7 +20,6 @@ ctx.cmd). It returns an exit code (None = 0) or raises `ExitError(code, message)
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from etcdctl_py.output import gofmt
@@ -51,23 +50,18 @@ class FlagError(Exception):
 
 # ---------------------------------------------------------------- flags
 
-@dataclass
 class Flag:
     """One pflag flag. `kind` is the pflag value type: bool, string, int, int64, uint, uint64,
     duration, stringSlice, stringArray."""
 
-    name: str
-    kind: str
-    default: Any
-    usage: str
-    shorthand: str = ""
-    hidden: bool = False
-    deprecated: str = ""
-    no_opt_default: str | None = None  # pflag NoOptDefVal ("true" for bools)
+    __slots__ = ("name", "kind", "default", "usage", "shorthand", "hidden", "deprecated", "no_opt_default")
 
-    def __post_init__(self) -> None:
-        if self.kind == "bool" and self.no_opt_default is None:
-            self.no_opt_default = "true"
+    def __init__(self, name: str, kind: str, default: Any, usage: str, shorthand: str = "", hidden: bool = False,
+                 deprecated: str = "", no_opt_default: str | None = None):
+        self.name, self.kind, self.default, self.usage = name, kind, default, usage
+        self.shorthand, self.hidden, self.deprecated = shorthand, hidden, deprecated
+        # pflag NoOptDefVal: the value a flag given without `=value` takes ("true" for bools)
+        self.no_opt_default = "true" if kind == "bool" and no_opt_default is None else no_opt_default
 
     # constructors that read like pflag's
     @classmethod
@@ -128,16 +122,41 @@ class Flag:
 
 
 def _read_csv(text: str) -> list[str]:
-    """pflag's stringSlice reads its value with encoding/csv; we support the common forms."""
+    """pflag's stringSlice reads its value as one encoding/csv record: comma separated, and a
+    field that starts with a double quote may contain commas and doubled quotes."""
     if text == "":
         return []
-    import csv
-
-    try:
-        row = next(csv.reader([text], skipinitialspace=False))
-    except (csv.Error, StopIteration) as e:  # pragma: no cover - odd quoting
-        raise ValueError(str(e)) from None
-    return row
+    if '"' not in text:
+        return text.split(",")
+    fields, i, n = [], 0, len(text)
+    while True:
+        if i < n and text[i] == '"':
+            buf, i = [], i + 1
+            while True:
+                j = text.find('"', i)
+                if j < 0:
+                    raise ValueError('parse error on line 1, column %d: extraneous or missing " in quoted-field' % (n + 1))
+                buf.append(text[i:j])
+                if j + 1 < n and text[j + 1] == '"':
+                    buf.append('"')
+                    i = j + 2
+                    continue
+                i = j + 1
+                break
+            if i < n and text[i] != ",":
+                raise ValueError('parse error on line 1, column %d: extraneous or missing " in quoted-field' % (i + 1))
+            fields.append("".join(buf))
+        else:
+            j = text.find(",", i)
+            j = n if j < 0 else j
+            field = text[i:j]
+            if '"' in field:
+                raise ValueError('parse error on line 1, column %d: bare " in non-quoted-field' % (i + field.index('"') + 1))
+            fields.append(field)
+            i = j
+        if i >= n:
+            return fields
+        i += 1  # skip the comma
 
 
 def _help_flag(cmd_name: str) -> Flag:
@@ -146,21 +165,19 @@ def _help_flag(cmd_name: str) -> Flag:
 
 # ---------------------------------------------------------------- commands
 
-@dataclass
 class Command:
-    use: str
-    short: str = ""
-    long: str = ""
-    run: Callable[["Context"], int | None] | None = None
-    flags: list[Flag] = field(default_factory=list)
-    persistent_flags: list[Flag] = field(default_factory=list)
-    hidden: bool = False
-    aliases: list[str] = field(default_factory=list)
-    suggest_for: list[str] = field(default_factory=list)
-    disable_flag_parsing: bool = False
-    parent: "Command | None" = None
-    commands: list["Command"] = field(default_factory=list)
-    is_help_command: bool = False
+    """A cobra command: `use` is its usage line (first word = name), `run` its action."""
+
+    def __init__(self, use: str, short: str = "", long: str = "", run: Callable[["Context"], int | None] | None = None,
+                 flags: Iterable[Flag] = (), persistent_flags: Iterable[Flag] = (), hidden: bool = False,
+                 aliases: Iterable[str] = (), suggest_for: Iterable[str] = (), disable_flag_parsing: bool = False,
+                 is_help_command: bool = False):
+        self.use, self.short, self.long, self.run = use, short, long, run
+        self.flags, self.persistent_flags = list(flags), list(persistent_flags)
+        self.hidden, self.aliases, self.suggest_for = hidden, list(aliases), list(suggest_for)
+        self.disable_flag_parsing, self.is_help_command = disable_flag_parsing, is_help_command
+        self.parent: Command | None = None
+        self.commands: list[Command] = []
 
     @property
     def name(self) -> str:
@@ -383,16 +400,16 @@ def usage_text(cmd: Command, version: str, api_version: str, with_help: bool = T
 
 # ---------------------------------------------------------------- parsing
 
-@dataclass
 class Context:
-    cmd: Command
-    args: list[str]
-    values: dict[str, Any]
-    changed_flags: set[str]
-    flags: dict[str, Flag]
-    version: str = ""
-    api_version: str = ""
-    dash_index: int = -1  # position in args where `--` stood (cobra's ArgsLenAtDash), -1 if none
+    """What a command's run() gets: parsed flag values, positional args, the command itself."""
+
+    def __init__(self, cmd: Command, args: list[str], values: dict[str, Any], changed_flags: set[str],
+                 flags: dict[str, Flag], dash_index: int = -1):
+        self.cmd, self.args, self.values = cmd, args, values
+        self.changed_flags, self.flags = changed_flags, flags
+        self.dash_index = dash_index  # where `--` stood in args (cobra's ArgsLenAtDash), -1 if none
+        self.version = ""
+        self.api_version = ""
 
     def get(self, name: str) -> Any:
         return self.values[name]

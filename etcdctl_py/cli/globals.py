@@ -7,12 +7,8 @@ environment (warnings / fatal conflict) → --debug dump → endpoints → TLS e
 
 from __future__ import annotations
 
-import datetime
-import json
 import os
-import random
 import sys
-import time
 from typing import TYPE_CHECKING, Any
 
 from etcdctl_py.cli.cobra import Context, Flag
@@ -55,6 +51,9 @@ def flag_to_env(name: str) -> str:
 
 def zap_epoch_line(level: str, caller: str, msg: str, **fields: str) -> str:
     """A zap production JSON line with an epoch-seconds `ts` (what etcdctl 3.5.1's own logger prints)."""
+    import json
+    import time
+
     parts = [f'"level":"{level}"', f'"ts":{repr(time.time())}', f'"caller":"{caller}"', f'"msg":{json.dumps(msg)}']
     parts += [f'"{k}":{json.dumps(v, ensure_ascii=False)}' for k, v in fields.items()]
     return "{" + ",".join(parts) + "}\n"
@@ -62,19 +61,21 @@ def zap_epoch_line(level: str, caller: str, msg: str, **fields: str) -> str:
 
 def iso_ts() -> str:
     """zap's ISO8601 time as the etcd client logger prints it (local time, ms, `Z` or `+hhmm`)."""
+    import datetime
+
     now = datetime.datetime.now().astimezone()
     off = now.strftime("%z")
     zone = "Z" if off in ("+0000", "-0000") else off
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}" + zone
 
 
-_TARGET_PTR = "0xc000%06x" % random.randrange(0x100000, 0xFFFFFF)
-
-
 def client_warn_line(go_error: str, authority: str) -> None:
     """The Go client's `retrying of unary invoker failed` warning that precedes etcdctl's `Error:` line."""
+    import json
+
+    ptr = "0xc000%06x" % (os.getpid() * 0x80 % 0xFFFF80 + 0x100000 & 0xFFFF80)
     line = ('{"level":"warn","ts":"' + iso_ts() + '","logger":"etcd-client","caller":"v3/retry_interceptor.go:62",'
-            '"msg":"retrying of unary invoker failed","target":"etcd-endpoints://' + _TARGET_PTR + "/" + authority
+            '"msg":"retrying of unary invoker failed","target":"etcd-endpoints://' + ptr + "/" + authority
             + '","attempt":0,"error":' + json.dumps(go_error, ensure_ascii=False) + "}\n")
     sys.stderr.write(line)
     sys.stderr.flush()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 
-from etcdctl_py.cli import etcdutl
 from etcdctl_py.cli.cobra import Command, Context
 
 STATUS_LONG = (
@@ -27,11 +26,15 @@ def _deprecated(verb: str) -> None:
 
 def run_status(ctx: Context) -> int:
     _deprecated("status")
+    from etcdctl_py.cli import etcdutl  # lazy: keeps `etcdctl-py get` start-up lean
+
     return etcdutl.run_snapshot_status(ctx)
 
 
 def run_restore(ctx: Context) -> int:
     _deprecated("restore")
+    from etcdctl_py.cli import etcdutl  # lazy: keeps `etcdctl-py get` start-up lean
+
     return etcdutl.run_snapshot_restore(ctx, etcdutl.ETCDCTL_RESTORE_STACK)
 
 
@@ -52,6 +55,8 @@ def _save_command() -> Command:
 
 
 def command() -> Command:
+    from etcdctl_py.cli import etcdutl
+
     snapshot = Command("snapshot <subcommand>", short="Manages etcd node snapshots")
     restore = Command("restore <filename> [options]", short="Restores an etcd member snapshot to an etcd directory",
                       long="Moved to `etcdctl snapshot restore ...`\n", run=run_restore,

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
 import grpc
@@ -32,15 +31,13 @@ from etcdctl_py.client.errors import (
 MAX_RECV = 2**31 - 1  # the Go client's default MaxCallRecvMsgSize (math.MaxInt32)
 
 
-@dataclass
 class TLSConfig:
     """TLS settings (etcdctl's --cacert/--cert/--key/--insecure-skip-tls-verify)."""
 
-    ca_file: str = ""
-    cert_file: str = ""
-    key_file: str = ""
-    insecure_skip_verify: bool = False
-    server_name: str = ""
+    def __init__(self, ca_file: str = "", cert_file: str = "", key_file: str = "",
+                 insecure_skip_verify: bool = False, server_name: str = ""):
+        self.ca_file, self.cert_file, self.key_file = ca_file, cert_file, key_file
+        self.insecure_skip_verify, self.server_name = insecure_skip_verify, server_name
 
 
 # A logger receives (go_error_text, endpoint_authority) for every failed unary request, so the

@@ -6,11 +6,10 @@ The endpoint is kept exactly as typed for printing (etcdctl prints what the user
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Endpoint:
+class Endpoint(NamedTuple):
     raw: str  # as the user typed it
     target: str  # gRPC target
     authority: str  # host:port or path, scheme stripped (what Go shows in its target)

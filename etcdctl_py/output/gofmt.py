@@ -6,8 +6,6 @@ JSON escaping leak into what users see, so we reproduce them exactly here.
 
 from __future__ import annotations
 
-import unicodedata
-
 # ---------------------------------------------------------------- %q quoting
 
 _ESC = {0x07: "\\a", 0x08: "\\b", 0x0C: "\\f", 0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t", 0x0B: "\\v",
@@ -18,6 +16,8 @@ def _is_print(ch: str) -> bool:
     """Go's unicode.IsPrint: letters, marks, numbers, punctuation, symbols and ASCII space."""
     if ch == " ":
         return True
+    import unicodedata  # only non-ASCII text gets here
+
     cat = unicodedata.category(ch)
     return cat[0] in "LMNPS"
 
