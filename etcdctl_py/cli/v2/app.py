@@ -170,7 +170,7 @@ class App:
             return 0
         name, rest = g.args[0], g.args[1:]
         if name in ("help", "h"):
-            return self._help_cmd(self.commands, rest, lambda: Out.out(self.help_text()))
+            return self._help_cmd(self.commands, rest, lambda: Out.out(self.help_text()), "")
         c = self.find(self.commands, name)
         if c is None:
             return self._no_topic(name)
@@ -178,14 +178,23 @@ class App:
             return self._run_sub(g, c, rest)
         return self._run_leaf(g, c, rest)
 
-    def _help_cmd(self, cmds: list[Command], rest: list[str], no_args: Callable[[], None]) -> int:
-        # `help` parses its own (help-only) flags first, like any leaf command.
+    def _help_cmd(self, cmds: list[Command], rest: list[str], no_args: Callable[[], None], parent: str) -> int:
+        # `help` is itself a leaf command (urfave's helpCommand) with its own --help.
+        hc = Command("help", "Shows a list of commands or help for one command", "[command]", aliases=["h"],
+                     help_name=f"{parent} help" if parent else "")  # urfave leaves it empty at top level
         try:
             p = parse([HELP_FLAG], reorder([HELP_FLAG], rest))
         except FlagError as e:
+            Out.out(f"Incorrect Usage: {e}\n\n" + command_help(hc))
             Out.err(f"{e}\n")
             return 1
+        if p.values.get("help"):
+            Out.out(command_help(hc))
+            return 0
         if p.args:
+            if p.args[0] in ("help", "h"):
+                Out.out(command_help(hc))
+                return 0
             c = self.find(cmds, p.args[0])
             if c is None:
                 return self._no_topic(p.args[0])
@@ -225,7 +234,7 @@ class App:
         name, sub_rest = p.args[0], p.args[1:]
         if name in ("help", "h"):
             sub_app = app_help(c.help_name, c.usage, c.subcommands, [HELP_FLAG], False)
-            return self._help_cmd(c.subcommands, sub_rest, lambda: Out.out(sub_app))
+            return self._help_cmd(c.subcommands, sub_rest, lambda: Out.out(sub_app), c.help_name)
         sc = self.find(c.subcommands, name)
         if sc is None:
             return self._no_topic(name)

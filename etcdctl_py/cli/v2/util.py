@@ -97,22 +97,27 @@ def get_transport(c: Context, header_timeout: float = 0.0) -> Transport:
 
 
 def ask_password(prompt: str) -> str:
-    """speakeasy.Ask: prompt on stdout, read a line without echo when stdin is a terminal."""
-    Out.out(prompt)
-    if sys.stdin.isatty():
-        import termios
+    """speakeasy.Ask: prompt on stdout, `/bin/stty -echo`, read a line, `/bin/stty echo`, newline.
 
-        fd = sys.stdin.fileno()
-        old = termios.tcgetattr(fd)
-        new = termios.tcgetattr(fd)
-        new[3] &= ~termios.ECHO
+    stty runs with our stdin/stdout/stderr like speakeasy's ForkExec, so its complaints about a
+    non-terminal stdin reach stderr exactly as they do with etcdctl.
+    """
+    import subprocess
+
+    Out.out(prompt)
+
+    def stty(arg: str) -> None:
         try:
-            termios.tcsetattr(fd, termios.TCSADRAIN, new)
-            line = sys.stdin.readline()
-        finally:
-            termios.tcsetattr(fd, termios.TCSADRAIN, old)
-    else:
-        line = sys.stdin.readline()
+            subprocess.run(["stty", arg], executable="/bin/stty", stdin=sys.stdin, stdout=sys.stdout, stderr=sys.stderr, check=False)
+        except OSError:
+            pass
+
+    stty("-echo")
+    try:
+        raw = sys.stdin.buffer.readline() if hasattr(sys.stdin, "buffer") else sys.stdin.readline().encode()
+    finally:
+        stty("echo")
+    line = raw.decode("utf-8", "surrogateescape")
     Out.out("\n")
     return line.rstrip("\n").rstrip("\r")
 

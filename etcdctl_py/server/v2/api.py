@@ -238,6 +238,14 @@ def parse_key_request(method: str, raw_path: str, query: str, ctype: str, body: 
     return r
 
 
+@dataclass
+class _Wait:
+    """A parsed long-poll request still to be answered."""
+
+    req: KeyRequest
+    hdr: list[tuple[str, str]]
+
+
 class V2Api:
     """etcd's v2 client handler over our Store; thread-safe."""
 
@@ -331,18 +339,16 @@ class V2Api:
     def handle(self, method: str, path: str, query: str, headers: dict, body: bytes) -> Result:
         """Answer one request. A wait that has to park blocks this thread until an event arrives."""
         res = self._route(method, path, query, headers, body)
-        if isinstance(res, tuple):
+        if not isinstance(res, _Wait):
             return res
-        ev_box: list[Event] = []
-        done = threading.Event()
-        return self._finish_watch(res, lambda deliver: None, ev_box, done)
+        return self._finish_watch(res)
 
     async def handle_async(self, method: str, path: str, query: str, headers: dict, body: bytes) -> Result:
         """Like handle(), but a parked wait awaits an asyncio future instead of blocking."""
         res = self._route(method, path, query, headers, body)
-        if isinstance(res, tuple):
+        if not isinstance(res, _Wait):
             return res
-        req, hdr = res
+        req, hdr = res.req, res.hdr
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Event] = loop.create_future()
 
@@ -358,8 +364,10 @@ class V2Api:
             self.store.cancel(w)
         return self._watch_result(ev, w.start_index, hdr)
 
-    def _finish_watch(self, res: Any, _unused: Any, box: list[Event], done: threading.Event) -> Result:
-        req, hdr = res
+    def _finish_watch(self, res: "_Wait") -> Result:
+        req, hdr = res.req, res.hdr
+        box: list[Event] = []
+        done = threading.Event()
 
         def deliver(ev: Event) -> None:
             box.append(ev)
@@ -419,7 +427,7 @@ class V2Api:
         except V2StoreError as e:
             return self._key_error(e)
         if r.method == "GET" and r.wait:
-            return r, [*self._hdrs(), self._cid()]
+            return _Wait(r, [*self._hdrs(), self._cid()])
         try:
             ev = self._apply(r)
         except V2StoreError as e:
