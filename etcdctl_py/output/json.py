@@ -88,3 +88,83 @@ class JSONPrinter(Printer):
         self.message(resp)
 
     put = delete = txn = message
+
+    # -- wrappers from etcd's Go client change the JSON shape of these ----------------
+    def watch(self, resp: Any) -> None:
+        """clientv3.WatchResponse: capitalised fields without omitempty, `Events` always a list."""
+        events = ",".join(encode(ev) for ev in resp.events)
+        self.line('{"Header":' + encode(resp.header) + ',"Events":[' + events + ']'
+                  f',"CompactRevision":{resp.compact_revision}'
+                  f',"Canceled":{_b(resp.canceled)},"Created":{_b(resp.created)}' + "}")
+
+    def _flat(self, resp: Any, tail: str) -> None:
+        """A client struct embedding *ResponseHeader: header fields flattened into the top level."""
+        hdr = encode(resp.header)[1:-1] if resp.HasField("header") else ""
+        self.line("{" + hdr + ("," if hdr else "") + tail + "}")
+
+    def lease_grant(self, resp: Any) -> None:
+        self._flat(resp, f'"ID":{resp.ID},"TTL":{resp.TTL},"Error":{json_string(resp.error)}')
+
+    def lease_keep_alive(self, resp: Any) -> None:
+        self._flat(resp, f'"ID":{resp.ID},"TTL":{resp.TTL}')
+
+    def lease_time_to_live(self, resp: Any, keys: bool) -> None:
+        ks = "null" if not resp.keys else "[" + ",".join('"' + base64.b64encode(k).decode() + '"' for k in resp.keys) + "]"
+        self._flat(resp, f'"id":{resp.ID},"ttl":{resp.TTL},"granted-ttl":{resp.grantedTTL},"keys":{ks}')
+
+    def lease_list(self, resp: Any) -> None:
+        self._flat(resp, '"leases":[' + ",".join('{"id":%d}' % item.ID for item in resp.leases) + "]")
+
+    def lease_revoke(self, lease_id: int, resp: Any) -> None:
+        self.message(resp)
+
+    def member_list(self, resp: Any) -> None:
+        if not self.is_hex:
+            self.message(resp)
+            return
+        # etcdctl's hand-built `--hex` document: hex-string IDs, `clientURLS`, no isLearner.
+        # raft_term is decimal as in etcdctl >= 3.5.3 (3.5.0-3.5.2 wrote it in hex, which is not
+        # valid JSON from term 10 on), and the name is JSON-escaped (etcdctl pastes it raw).
+        h = resp.header
+        out = '{"header":{"cluster_id":"%x","member_id":"%x","raft_term":%d}' % (h.cluster_id, h.member_id,
+                                                                                  h.raft_term)
+        for i, m in enumerate(resp.members):
+            out += ',"members":[{' if i == 0 else ",{"
+            out += '"ID":"%x","name":%s,"peerURLs":%s,"clientURLS":%s}' % (
+                m.ID, json_string(m.name), _strs(m.peerURLs), _strs(m.clientURLs))
+            if i == len(resp.members) - 1:
+                out += "]"
+        self.line(out + "}")
+
+    def endpoint_health(self, results: list) -> None:
+        items = []
+        for h in results:
+            s = '{"endpoint":%s,"health":%s,"took":%s' % (json_string(h.ep), _b(h.health), json_string(h.took))
+            if h.error:
+                s += ',"error":' + json_string(h.error)
+            items.append(s + "}")
+        self.line("[" + ",".join(items) + "]")
+
+    def endpoint_status(self, results: list) -> None:
+        self.line("[" + ",".join('{"Endpoint":%s,"Status":%s}' % (json_string(ep), encode(r))
+                                 for ep, r in results) + "]")
+
+    def endpoint_hashkv(self, results: list) -> None:
+        self.line("[" + ",".join('{"Endpoint":%s,"HashKV":%s}' % (json_string(ep), encode(r))
+                                 for ep, r in results) + "]")
+
+    def _last(self, *args: Any) -> None:
+        self.message(args[-1])
+
+    member_add = member_remove = member_update = member_promote = move_leader = alarm = _last
+    auth_status = role_add = role_get = role_delete = role_list = role_grant_permission = _last
+    role_revoke_permission = user_add = user_get = user_list = user_change_password = _last
+    user_grant_role = user_revoke_role = user_delete = _last
+
+
+def _b(v: bool) -> str:
+    return "true" if v else "false"
+
+
+def _strs(vals: Any) -> str:
+    return "null" if not vals else "[" + ",".join(json_string(v) for v in vals) + "]"

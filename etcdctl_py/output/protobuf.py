@@ -17,3 +17,35 @@ class ProtobufPrinter(Printer):
         self.message(resp)
 
     put = delete = txn = message
+
+    def watch(self, resp: Any) -> None:
+        """etcdctl rebuilds a WatchResponse from header, events, compact_revision, canceled, created."""
+        from etcdctl_py.proto.etcdserverpb import rpc_pb2
+
+        wr = rpc_pb2.WatchResponse(compact_revision=resp.compact_revision, canceled=resp.canceled,
+                                   created=resp.created)
+        wr.header.CopyFrom(resp.header)
+        wr.events.extend(resp.events)
+        self.message(wr)
+
+    def _header_only(self, *args: Any) -> None:
+        """Go's lease wrappers embed *ResponseHeader, whose Marshal is the only one they have."""
+        resp = args[0]
+        self.message(resp.header)
+
+    lease_grant = lease_keep_alive = lease_list = lease_time_to_live = _header_only
+
+    def lease_revoke(self, lease_id: int, resp: Any) -> None:
+        from etcdctl_py.output.printer import UnsupportedFormat
+
+        h = resp.header
+        text = f"cluster_id:{h.cluster_id} member_id:{h.member_id} revision:{h.revision} raft_term:{h.raft_term} "
+        raise UnsupportedFormat(f"marshal unsupported for type clientv3.LeaseRevokeResponse ({{{text} {{}} [] 0}})")
+
+    def _last(self, *args: Any) -> None:
+        self.message(args[-1])
+
+    member_add = member_remove = member_update = member_promote = member_list = move_leader = alarm = _last
+    auth_status = role_add = role_get = role_delete = role_list = role_grant_permission = _last
+    role_revoke_permission = user_add = user_get = user_list = user_change_password = _last
+    user_grant_role = user_revoke_role = user_delete = _last

@@ -48,3 +48,164 @@ class SimplePrinter(Printer):
                 self.put(op.response_put)
             elif which == "response_range":
                 self.get(op.response_range)
+
+    # -- watch / lease ----------------------------------------------------------
+    def watch(self, resp: Any) -> None:
+        for ev in resp.events:
+            self.line("DELETE" if ev.type == 1 else "PUT")
+            if ev.HasField("prev_kv"):
+                self.kv(ev.prev_kv)
+            self.kv(ev.kv)
+
+    def lease_grant(self, resp: Any) -> None:
+        self.line("lease %016x granted with TTL(%ds)" % (resp.ID, resp.TTL))
+
+    def lease_revoke(self, lease_id: int, resp: Any) -> None:
+        self.line("lease %016x revoked" % (lease_id))
+
+    def lease_keep_alive(self, resp: Any) -> None:
+        self.line("lease %016x keepalived with TTL(%d)" % (resp.ID, resp.TTL))
+
+    def lease_time_to_live(self, resp: Any, keys: bool) -> None:
+        if resp.grantedTTL == 0 and resp.TTL == -1:
+            self.line("lease %016x already expired" % (resp.ID))
+            return
+        txt = b"lease %016x granted with TTL(%ds), remaining(%ds)" % (resp.ID, resp.grantedTTL, resp.TTL)
+        if keys:
+            txt += b", attached keys([" + b" ".join(resp.keys) + b"])"
+        self.line(txt)
+
+    def lease_list(self, resp: Any) -> None:
+        self.line(f"found {len(resp.leases)} leases")
+        for item in resp.leases:
+            self.line("%016x" % (item.ID))
+
+    # -- cluster / maintenance ----------------------------------------------------
+    def alarm(self, resp: Any) -> None:
+        from etcdctl_py.output.cluster_rows import alarm_text
+
+        for a in resp.alarms:
+            self.line(alarm_text(a))
+
+    def member_add(self, resp: Any) -> None:
+        self.line("Member %16x added to cluster %16x" % (resp.member.ID, resp.header.cluster_id))
+
+    def member_remove(self, member_id: int, resp: Any) -> None:
+        self.line("Member %16x removed from cluster %16x" % (member_id, resp.header.cluster_id))
+
+    def member_update(self, member_id: int, resp: Any) -> None:
+        self.line("Member %16x updated in cluster %16x" % (member_id, resp.header.cluster_id))
+
+    def member_promote(self, member_id: int, resp: Any) -> None:
+        self.line("Member %16x promoted in cluster %16x" % (member_id, resp.header.cluster_id))
+
+    def member_list(self, resp: Any) -> None:
+        from etcdctl_py.output.cluster_rows import member_rows
+
+        for row in member_rows(resp)[1]:
+            self.line(", ".join(row))
+
+    def endpoint_health(self, results: list) -> None:
+        import sys
+
+        for h in results:
+            if not h.error:
+                self.line(f"{h.ep} is healthy: successfully committed proposal: took = {h.took}")
+            else:
+                self.out.flush()
+                sys.stderr.write(f"{h.ep} is unhealthy: failed to commit proposal: {h.error}\n")
+                sys.stderr.flush()
+
+    def endpoint_status(self, results: list) -> None:
+        from etcdctl_py.output.cluster_rows import status_rows
+
+        for row in status_rows(results)[1]:
+            self.line(", ".join(row))
+
+    def endpoint_hashkv(self, results: list) -> None:
+        from etcdctl_py.output.cluster_rows import hashkv_rows
+
+        for row in hashkv_rows(results)[1]:
+            self.line(", ".join(row))
+
+    def move_leader(self, leader: int, target: int, resp: Any) -> None:
+        self.line("Leadership transferred from %x to %x" % (leader, target))
+
+    # -- auth -----------------------------------------------------------------------
+    def auth_status(self, resp: Any) -> None:
+        self.line("Authentication Status: " + ("true" if resp.enabled else "false"))
+        self.line(f"AuthRevision: {resp.authRevision}")
+
+    def role_add(self, role: str, resp: Any) -> None:
+        self.line(f"Role {role} created")
+
+    def role_get(self, role: str, resp: Any) -> None:
+        from etcdctl_py.client.kv import prefix_end
+
+        self.line(f"Role {role}")
+
+        def entry(perm: Any) -> None:
+            if not perm.range_end:
+                self.line(b"\t" + perm.key)
+                return
+            if perm.range_end != b"\x00":
+                txt = b"\t[" + perm.key + b", " + perm.range_end + b")"
+            else:
+                txt = b"\t[" + perm.key + b", <open ended>"
+            # Go's GetPrefixRangeEnd on a string: the empty key's prefix end is "\x00"
+            if (prefix_end(perm.key) if perm.key else b"\x00") == perm.range_end:
+                txt += b" (prefix " + perm.key + b")"
+            self.line(txt)
+
+        self.line("KV Read:")
+        for perm in resp.perm:
+            if perm.permType in (0, 2):
+                entry(perm)
+        self.line("KV Write:")
+        for perm in resp.perm:
+            if perm.permType in (1, 2):
+                entry(perm)
+
+    def role_delete(self, role: str, resp: Any) -> None:
+        self.line(f"Role {role} deleted")
+
+    def role_list(self, resp: Any) -> None:
+        for r in resp.roles:
+            self.line(r)
+
+    def role_grant_permission(self, role: str, resp: Any) -> None:
+        self.line(f"Role {role} updated")
+
+    def role_revoke_permission(self, role: str, key: bytes, end: bytes, resp: Any) -> None:
+        r = role.encode("utf-8", "surrogateescape")
+        if not end:
+            self.line(b"Permission of key " + key + b" is revoked from role " + r)
+        elif end != b"\x00":
+            self.line(b"Permission of range [" + key + b", " + end + b") is revoked from role " + r)
+        else:
+            self.line(b"Permission of range [" + key + b", <open ended> is revoked from role " + r)
+
+    def user_add(self, user: str, resp: Any) -> None:
+        self.line(f"User {user} created")
+
+    def user_get(self, user: str, resp: Any) -> None:
+        self.line(f"User: {user}")
+        self.line("Roles:" + "".join(" " + r for r in resp.roles))
+
+    def user_list(self, resp: Any) -> None:
+        for u in resp.users:
+            self.line(u)
+
+    def user_change_password(self, resp: Any) -> None:
+        self.line("Password updated")
+
+    def user_grant_role(self, user: str, role: str, resp: Any) -> None:
+        self.line(f"Role {role} is granted to user {user}")
+
+    def user_revoke_role(self, user: str, role: str, resp: Any) -> None:
+        self.line(f"Role {role} is revoked from user {user}")
+
+    def user_delete(self, user: str, resp: Any) -> None:
+        self.line(f"User {user} deleted")
+
+

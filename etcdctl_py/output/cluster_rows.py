@@ -1,0 +1,60 @@
+"""Rows shared by the simple and table printers for member list and the endpoint verbs
+(etcdctl's makeMemberListTable / makeEndpoint*Table), and the alarm line text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+ALARM_NAMES = {0: "NONE", 1: "NOSPACE", 2: "CORRUPT"}
+
+
+@dataclass
+class EpHealth:
+    """One `endpoint health` result (etcdctl's epHealth; json keys endpoint/health/took/error)."""
+
+    ep: str
+    health: bool
+    took: str
+    error: str = ""
+
+
+def alarm_text(a: Any) -> str:
+    """gogo-protobuf compact text of an AlarmMember (`%+v`): zero fields omitted, each followed by a space."""
+    out = ""
+    if a.memberID:
+        out += f"memberID:{a.memberID} "
+    if a.alarm:
+        out += f"alarm:{ALARM_NAMES.get(a.alarm, str(a.alarm))} "
+    return out
+
+
+def member_rows(resp: Any) -> tuple[list[str], list[list[str]]]:
+    hdr = ["ID", "Status", "Name", "Peer Addrs", "Client Addrs", "Is Learner"]
+    rows = []
+    for m in resp.members:
+        rows.append(["%x" % m.ID, "started" if m.name else "unstarted", m.name, ",".join(m.peerURLs),
+                     ",".join(m.clientURLs), "true" if m.isLearner else "false"])
+    return hdr, rows
+
+
+def health_rows(results: list[EpHealth]) -> tuple[list[str], list[list[str]]]:
+    hdr = ["endpoint", "health", "took", "error"]
+    return hdr, [[h.ep, "true" if h.health else "false", h.took, h.error] for h in results]
+
+
+def status_rows(results: list[tuple[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    from etcdctl_py.output.humanize import go_bytes
+
+    hdr = ["endpoint", "ID", "version", "db size", "is leader", "is learner", "raft term", "raft index",
+           "raft applied index", "errors"]
+    rows = []
+    for ep, r in results:
+        rows.append([ep, "%x" % r.header.member_id, r.version, go_bytes(r.dbSize),
+                     "true" if r.leader == r.header.member_id else "false", "true" if r.isLearner else "false",
+                     str(r.raftTerm), str(r.raftIndex), str(r.raftAppliedIndex), ", ".join(r.errors)])
+    return hdr, rows
+
+
+def hashkv_rows(results: list[tuple[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    return ["endpoint", "hash"], [[ep, str(r.hash)] for ep, r in results]
