@@ -287,6 +287,44 @@ class Client:
             h = self._handles["maintenance"] = Maintenance(self)
         return h
 
+    def _handle(self, name: str, module: str, cls: str) -> Any:
+        h = self._handles.get(name)
+        if h is None:
+            import importlib
+
+            h = self._handles[name] = getattr(importlib.import_module(module), cls)(self)
+        return h
+
+    @property
+    def watch(self) -> "Any":
+        """Watch handle (etcdctl_py.client.watch.Watch)."""
+        return self._handle("watch", "etcdctl_py.client.watch", "Watch")
+
+    @property
+    def lease(self) -> "Any":
+        """Lease handle (etcdctl_py.client.lease.Lease)."""
+        return self._handle("lease", "etcdctl_py.client.lease", "Lease")
+
+    @property
+    def cluster(self) -> "Any":
+        """Cluster handle (etcdctl_py.client.cluster.Cluster)."""
+        return self._handle("cluster", "etcdctl_py.client.cluster", "Cluster")
+
+    @property
+    def auth(self) -> "Any":
+        """Auth handle (etcdctl_py.client.auth.Auth)."""
+        return self._handle("auth", "etcdctl_py.client.auth", "Auth")
+
+    @property
+    def lock(self) -> "Any":
+        """Lock handle (etcdctl_py.client.lock.Lock)."""
+        return self._handle("lock", "etcdctl_py.client.lock", "Lock")
+
+    @property
+    def election(self) -> "Any":
+        """Election handle (etcdctl_py.client.election.Election)."""
+        return self._handle("election", "etcdctl_py.client.election", "Election")
+
 
 def _serialize(msg: Any) -> bytes:
     return msg.SerializeToString()

@@ -60,3 +60,41 @@ class Maintenance:
         """The backend snapshot as a stream of chunks; each carries `remaining_bytes`, the last one the sha256."""
         return self._c.stream("Maintenance", "Snapshot", rpc_pb2.SnapshotRequest(), rpc_pb2.SnapshotResponse,
                               timeout=timeout)
+
+    # -- alarms / hashkv / move-leader (alarm, endpoint hashkv, move-leader verbs) ---------------------
+
+    def _alarm(self, action: int, member_id: int = 0, alarm: int = 0, timeout: Any = ...) -> rpc_pb2.AlarmResponse:
+        return self._c.unary("Maintenance", "Alarm", rpc_pb2.AlarmRequest(action=action, memberID=member_id,
+                                                                          alarm=alarm),
+                             rpc_pb2.AlarmResponse, timeout=timeout)
+
+    def alarm_list(self, *, timeout: Any = ...) -> rpc_pb2.AlarmResponse:
+        return self._alarm(rpc_pb2.AlarmRequest.GET, timeout=timeout)
+
+    def alarm_activate(self, member_id: int, alarm: int, *, timeout: Any = ...) -> rpc_pb2.AlarmResponse:
+        return self._alarm(rpc_pb2.AlarmRequest.ACTIVATE, member_id, alarm, timeout=timeout)
+
+    def alarm_disarm(self, member_id: int = 0, alarm: int = 0, *, timeout: Any = ...) -> rpc_pb2.AlarmResponse:
+        """Disarm one alarm; with no member and no alarm, every listed alarm one by one (as Go's client does),
+        returning a header-less response that lists what was disarmed."""
+        if member_id or alarm:
+            return self._alarm(rpc_pb2.AlarmRequest.DEACTIVATE, member_id, alarm, timeout=timeout)
+        out = rpc_pb2.AlarmResponse()
+        for a in self.alarm_list(timeout=timeout).alarms:
+            out.alarms.extend(self._alarm(rpc_pb2.AlarmRequest.DEACTIVATE, a.memberID, a.alarm,
+                                          timeout=timeout).alarms)
+        return out
+
+    def hash_kv_of(self, endpoint: str, revision: int = 0, *, timeout: Any = ...) -> rpc_pb2.HashKVResponse:
+        """HashKV of one given member."""
+        sub = self.at(endpoint)
+        try:
+            return sub.unary("Maintenance", "HashKV", rpc_pb2.HashKVRequest(revision=revision),
+                             rpc_pb2.HashKVResponse, timeout=timeout)
+        finally:
+            sub.close()
+
+    def move_leader(self, target_id: int, *, timeout: Any = ...) -> rpc_pb2.MoveLeaderResponse:
+        """Transfer leadership; must be sent to the current leader."""
+        return self._c.unary("Maintenance", "MoveLeader", rpc_pb2.MoveLeaderRequest(targetID=target_id),
+                             rpc_pb2.MoveLeaderResponse, timeout=timeout)

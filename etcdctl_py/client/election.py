@@ -1,0 +1,36 @@
+"""v3election service: campaign for, observe and resign leadership of a named election."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterator
+
+from etcdctl_py.proto.v3electionpb import v3election_pb2 as epb
+
+if TYPE_CHECKING:
+    from etcdctl_py.client.client import Client
+
+
+class Election:
+    def __init__(self, client: "Client"):
+        self._c = client
+
+    def campaign(self, name: bytes, lease: int, value: bytes, *, timeout: Any = None) -> epb.CampaignResponse:
+        """Block until elected; the leader key is `name/<lease hex>`."""
+        return self._c.unary("Election", "Campaign", epb.CampaignRequest(name=name, lease=lease, value=value),
+                             epb.CampaignResponse, timeout=timeout)
+
+    def proclaim(self, leader: epb.LeaderKey, value: bytes, *, timeout: Any = ...) -> epb.ProclaimResponse:
+        return self._c.unary("Election", "Proclaim", epb.ProclaimRequest(leader=leader, value=value),
+                             epb.ProclaimResponse, timeout=timeout)
+
+    def leader(self, name: bytes, *, timeout: Any = ...) -> epb.LeaderResponse:
+        return self._c.unary("Election", "Leader", epb.LeaderRequest(name=name), epb.LeaderResponse,
+                             timeout=timeout)
+
+    def observe(self, name: bytes) -> Iterator[epb.LeaderResponse]:
+        """Every leader change, starting with the current leader (a server stream)."""
+        return self._c.stream("Election", "Observe", epb.LeaderRequest(name=name), epb.LeaderResponse)
+
+    def resign(self, leader: epb.LeaderKey, *, timeout: Any = ...) -> epb.ResignResponse:
+        return self._c.unary("Election", "Resign", epb.ResignRequest(leader=leader), epb.ResignResponse,
+                             timeout=timeout)
