@@ -56,7 +56,11 @@ def run(argv: list[str], *, stdin: bytes | None = None, env: dict[str, str] | No
 
 
 class Pair:
-    """Real etcdctl on server `a`, etcdctl-py on server `b` (same cluster/member IDs)."""
+    """Real etcdctl on server `a`, etcdctl-py on server `b` (same cluster/member IDs).
+
+    `--endpoints <server>` is prepended to every command, unless an argument or environment value
+    contains `{ep}`, which is then replaced by each side's own endpoint.
+    """
 
     def __init__(self, a: etcdproc.EtcdServer, b: etcdproc.EtcdServer, etcdctl: str | None = None):
         self.a, self.b = a, b
@@ -64,10 +68,21 @@ class Pair:
 
     def run(self, args: list[str], *, stdin: bytes | None = None, env: dict[str, str] | None = None,
             endpoints: bool = True, ours: list[str] | None = None) -> tuple[Result, Result]:
+        templated = any("{ep}" in a for a in args) or any("{ep}" in v for v in (env or {}).values())
+        if templated:
+            endpoints = False
+
+        def fill(items, ep):
+            return [a.replace("{ep}", ep) for a in items]
+
+        def fill_env(ep):
+            return None if env is None else {k: v.replace("{ep}", ep) for k, v in env.items()}
+
         ea = ["--endpoints", self.a.endpoint] if endpoints else []
         eb = ["--endpoints", self.b.endpoint] if endpoints else []
-        real = run([self.etcdctl, *ea, *args], stdin=stdin, env=env)
-        mine = run([*(ours or ETCDCTL_PY), *eb, *args], stdin=stdin, env=env)
+        real = run([self.etcdctl, *ea, *fill(args, self.a.endpoint)], stdin=stdin, env=fill_env(self.a.endpoint))
+        mine = run([*(ours or ETCDCTL_PY), *eb, *fill(args, self.b.endpoint)], stdin=stdin,
+                   env=fill_env(self.b.endpoint))
         return real, mine
 
     def check(self, args: list[str], **kw) -> Result:

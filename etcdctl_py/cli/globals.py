@@ -209,7 +209,8 @@ def ask_password(prompt: str) -> str:
             finally:
                 termios.tcsetattr(fd, termios.TCSADRAIN, old)
         else:
-            sys.stderr.write("stty: 'standard input': Inappropriate ioctl for device\n")
+            # speakeasy runs `stty -echo` and `stty echo`; both complain when stdin is not a terminal
+            sys.stderr.write("stty: 'standard input': Inappropriate ioctl for device\n" * 2)
             line = sys.stdin.readline()
     except (OSError, KeyboardInterrupt) as e:
         raise ExitError(EXIT_ERROR, str(e) or "interrupted") from None

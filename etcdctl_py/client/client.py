@@ -85,7 +85,8 @@ class Client:
         self._password = password
         self._token: str | None = None
         self._handles: dict[str, Any] = {}
-        if user is not None:
+        # Like the Go client: a token is fetched only when both name and password are non-empty.
+        if user and password:
             self._authenticate(timeout=dial_timeout)
 
     # ---------------------------------------------------------------- setup
@@ -173,6 +174,8 @@ class Client:
         except EtcdError as e:
             if isinstance(e, DeadlineExceeded):
                 raise
+            if e.message == "etcdserver: authentication is not enabled":
+                return  # the Go client carries on without a token
             raise AuthenticationFailed(e.code, e.message, e.go_desc) from None
         self._token = resp.token
 
