@@ -31,7 +31,7 @@ class Maintenance:
         c = self._c
         sub = Client([endpoint], dial_timeout=c.dial_timeout, command_timeout=c.command_timeout,
                      keepalive_time=c.keepalive_time, keepalive_timeout=c.keepalive_timeout, tls=c.tls,
-                     warn_logger=c.warn_logger)
+                     warn_logger=_first_endpoint_logger(c))
         sub._user, sub._password, sub._token = c._user, c._password, c._token  # share the session token
         return sub
 
@@ -98,3 +98,11 @@ class Maintenance:
         """Transfer leadership; must be sent to the current leader."""
         return self._c.unary("Maintenance", "MoveLeader", rpc_pb2.MoveLeaderRequest(targetID=target_id),
                              rpc_pb2.MoveLeaderResponse, timeout=timeout)
+
+
+def _first_endpoint_logger(c: "Client") -> Any:
+    """Go logs a per-endpoint dial's failures under the parent client's target (its first endpoint)."""
+    if c.warn_logger is None:
+        return None
+    parent_authority = c.endpoints[0].authority
+    return lambda go_error, _authority: c.warn_logger(go_error, parent_authority)
