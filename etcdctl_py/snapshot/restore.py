@@ -236,6 +236,17 @@ def rewrite_db(db_path: str, cl: membership.Cluster, revision_bump: int, log: Za
     """The bbolt part of restore in one write transaction (etcdutl uses three; the contents are the same)."""
     from etcdctl_py.storage import bbolt
 
+    if skip_hash_check:
+        # No sha256 protects a copied db file: run `snapshot status`'s integrity check and full read first.
+        from etcdctl_py.snapshot import status as status_mod
+
+        try:
+            status_mod.status(db_path, lock_timeout=5)
+        except Exception as e:  # noqa: BLE001 - SnapshotStatusError or any engine error on a damaged page
+            if isinstance(e, bbolt.BoltError) or "invalid database" in str(e) or "checksum" in str(e):
+                log.log("panic", CALLER_OPEN_FAIL, "failed to open database", {"path": db_path, "error": _exc_text(e)})
+                raise RestoreError(f"failed to open database: {_exc_text(e)}") from None
+            raise RestoreError(f"invalid database: {_exc_text(e)}") from None
     try:
         db = bbolt.open_db(db_path, writable=True)
     except Exception as e:  # noqa: BLE001 - any failure to read the file means it is not a usable bbolt db
@@ -243,14 +254,12 @@ def rewrite_db(db_path: str, cl: membership.Cluster, revision_bump: int, log: Za
                 {"path": db_path, "error": _exc_text(e)})
         raise RestoreError(f"failed to open database: {_exc_text(e)}") from None
     try:
-        if skip_hash_check and hasattr(bbolt, "check"):
-            # No sha256 protects a copied db file: check the structure before trusting it.
-            errors = list(bbolt.check(db) or [])
-            if errors:
-                raise RestoreError(f"invalid database: {len(errors)} errors found: {errors[0]}")
         n = len(cl.members)
         log.info(CALLER_TRIM, "Trimming membership information from the backend...")
         with db.update() as tx:
+            for name, value in tx.root.items():
+                if value is not None:  # etcd's backend only has buckets at the top
+                    raise RestoreError(f"invalid database: top-level key {name!r} is not a bucket")
             for name in (b"members", b"members_removed"):
                 b = tx.bucket(name)
                 if b is not None:
@@ -282,13 +291,11 @@ def rewrite_db(db_path: str, cl: membership.Cluster, revision_bump: int, log: Za
 def _bump_revision(tx, amount: int, log: ZapLogger) -> None:
     """3.5.10+ --bump-revision: a key at (latest main + amount, 0) with an empty value, scheduled compaction there."""
     kb = tx.bucket(b"key")
-    latest_main = latest_sub = 0
+    latest_main = 0
     if kb is not None:
-        for k in kb.keys():
-            if len(k) >= 17:
-                main, sub = int.from_bytes(k[0:8], "big"), int.from_bytes(k[9:17], "big")
-                if (main, sub) > (latest_main, latest_sub):
-                    latest_main, latest_sub = main, sub
+        last = kb.last()  # revision keys sort by (main, sub): the last one is the latest
+        if last is not None and len(last[0]) >= 17:
+            latest_main = int.from_bytes(last[0][0:8], "big")
     else:
         kb = tx.create_bucket_if_not_exists(b"key")
     new_main = latest_main + amount
