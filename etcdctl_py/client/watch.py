@@ -42,6 +42,7 @@ class WatchStream:
         self._reqs: queue.Queue = queue.Queue()
         self._lock = threading.Lock()
         self.active = 0  # watchers created and not canceled
+        self.on_created: Any = None  # called with the watch id of each created watcher
         md = list(client._metadata(True) or [])
         if require_leader:
             md.append(("hasleader", "true"))
@@ -91,6 +92,8 @@ class WatchStream:
                 if resp.created:
                     with self._lock:
                         self.active += 1
+                    if self.on_created is not None:
+                        self.on_created(resp.watch_id)
                     if not resp.canceled:
                         continue
                 if resp.canceled:
