@@ -39,19 +39,10 @@ def run_restore(ctx: Context) -> int:
 
 
 def _save_command() -> Command:
-    """`snapshot save <filename>` -- TO BE WRITTEN (client side, exit code 5 on failure).
+    """`snapshot save <filename>`: lives in etcdctl_py/cli/snapshot_save.py (client side, exit 5 on failure)."""
+    from etcdctl_py.cli import snapshot_save
 
-    Placeholder so that `etcdctl snapshot --help` lists it like etcdctl; whoever implements save replaces `run`
-    (and may move it to its own module) without touching restore/status.
-    """
-    def run_save(ctx: Context) -> int:
-        from etcdctl_py.cli.cobra import EXIT_INTERRUPTED, ExitError
-
-        if len(ctx.args) != 1:
-            raise ExitError(128, "snapshot save expects one argument")
-        raise ExitError(EXIT_INTERRUPTED, "snapshot save is not implemented yet in etcdctl-py")
-
-    return Command("save <filename>", short="Stores an etcd node backend snapshot to a given file", run=run_save)
+    return snapshot_save.command()
 
 
 def command() -> Command:

@@ -58,8 +58,7 @@ class Maintenance:
 
     def snapshot(self, *, timeout: float | None = None) -> Iterator[rpc_pb2.SnapshotResponse]:
         """The backend snapshot as a stream of chunks; each carries `remaining_bytes`, the last one the sha256."""
-        return self._c.stream("Maintenance", "Snapshot", rpc_pb2.SnapshotRequest(), rpc_pb2.SnapshotResponse,
-                              timeout=timeout)
+        return open_snapshot(self._c, timeout=timeout)
 
     # -- alarms / hashkv / move-leader (alarm, endpoint hashkv, move-leader verbs) ---------------------
 
@@ -106,3 +105,59 @@ def _first_endpoint_logger(c: "Client") -> Any:
         return None
     parent_authority = c.endpoints[0].authority
     return lambda go_error, _authority: c.warn_logger(go_error, parent_authority)
+
+
+def open_snapshot(c: "Client", *, timeout: float | None = None) -> Iterator[rpc_pb2.SnapshotResponse]:
+    """Open the Snapshot stream the way Go's client does and return it once the member has answered.
+
+    Connection failures are retried (across endpoints, with backoff) until `timeout` (None = forever, as etcdctl
+    without --command-timeout), and then end as DeadlineExceeded carrying the last dial error, like Go's
+    "streamer failed to create ClientStream". Later stream errors surface as EtcdError while iterating.
+    """
+    import time
+
+    import grpc
+
+    from etcdctl_py.client import client as cl
+    from etcdctl_py.client.errors import DeadlineExceeded, EtcdError
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    last = ""
+    backoff = 0.025
+    while True:
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            raise DeadlineExceeded(cl._deadline_desc(last))
+        idx = c._current
+        fn = c._method(idx, "Maintenance", "Snapshot", rpc_pb2.SnapshotResponse, "unary_stream")
+        it = fn(rpc_pb2.SnapshotRequest(), timeout=remaining, metadata=c._metadata(True), wait_for_ready=False)
+        try:
+            first = next(it)
+        except StopIteration:
+            return iter(())
+        except grpc.RpcError as e:
+            code, details = e.code(), e.details() or ""
+            if code == grpc.StatusCode.UNAVAILABLE and cl._is_connection_error(details):
+                last = cl._dial_error_text(c.endpoints[idx], details)
+                c._current = (idx + 1) % len(c.endpoints)
+                time.sleep(backoff if remaining is None else max(0.0, min(backoff, remaining)))
+                backoff = min(backoff * 2, 0.5)
+                continue
+            if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+                raise DeadlineExceeded(cl._deadline_desc(last) if last else "context deadline exceeded") from None
+            raise EtcdError(code.value[0], details) from None
+        return _rest(first, it)
+
+
+def _rest(first: rpc_pb2.SnapshotResponse, it: Iterator[Any]) -> Iterator[rpc_pb2.SnapshotResponse]:
+    import grpc
+
+    from etcdctl_py.client.errors import DeadlineExceeded, EtcdError
+
+    yield first
+    try:
+        yield from it
+    except grpc.RpcError as e:
+        if e.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+            raise DeadlineExceeded() from None
+        raise EtcdError(e.code().value[0], e.details() or "") from None

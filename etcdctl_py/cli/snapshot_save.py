@@ -1,0 +1,264 @@
+"""`etcdctl snapshot save <filename>`: stream a member's backend into a file, atomically, with etcdctl 3.5.1's
+zap log lines on stderr and `Snapshot saved at <file>` on stdout. Every failure exits 5 (ExitInterrupted).
+
+The file is written as `<file>.part` (mode 0600), fsynced, renamed over `<file>` and the directory fsynced; the
+part file never survives a failure. Unlike etcdctl we also check the sha256 the server appends.
+
+Ours, on top (defaults unchanged):
+* a progress bar (bytes, rate, ETA from the server's `remaining_bytes`) when stderr is a terminal; rich is
+  imported only then;
+* `--keep N` / `--max-age 30d`: after a successful save, remove older *dated* snapshots next to the new one
+  (see etcdctl_py/cli/snapshot_retention.py) and print what was removed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from typing import Any
+
+from etcdctl_py.cli.cobra import EXIT_INTERRUPTED, Command, Context, Flag
+from etcdctl_py.cli.errors import ExitError, bad_args
+
+SHA_SIZE = 32
+
+
+def command() -> Command:
+    return Command(
+        "save <filename>",
+        short="Stores an etcd node backend snapshot to a given file",
+        run=run,
+        flags=[
+            Flag.int("keep", 0, "After saving, keep only the N newest dated snapshots in the target directory "
+                                "(0: keep all)"),
+            Flag.string("max-age", "", "After saving, remove dated snapshots older than this (e.g. 30d, 12h, 1w)"),
+        ],
+    )
+
+
+def zap_line(level: str, caller: str, msg: str, logger: str | None = None, **fields: Any) -> str:
+    """A zap production JSON line with an epoch `ts`, as etcdctl 3.5.1's snapshot logger writes it."""
+    parts = [f'"level":"{level}"', f'"ts":{time.time()!r}']
+    if logger:
+        parts.append(f'"logger":"{logger}"')
+    parts += [f'"caller":"{caller}"', f'"msg":{json.dumps(msg, ensure_ascii=False)}']
+    parts += [f'"{k}":{json.dumps(v, ensure_ascii=False)}' for k, v in fields.items()]
+    return "{" + ",".join(parts) + "}\n"
+
+
+def _log(line: str) -> None:
+    sys.stderr.write(line)
+    sys.stderr.flush()
+
+
+def go_rel_time(seconds: float) -> str:
+    """go-humanize Time(then) for a moment `seconds` ago: 'now', '1 second ago', '5 seconds ago', '1 minute ago'."""
+    steps = [(1, "now", 0), (2, "1 second ago", 1), (60, "%d seconds ago", 1), (120, "1 minute ago", 1),
+             (3600, "%d minutes ago", 60), (7200, "1 hour ago", 1), (86400, "%d hours ago", 3600),
+             (172800, "1 day ago", 1), (604800, "%d days ago", 86400)]
+    for limit, fmt, unit in steps:
+        if seconds < limit:
+            return fmt % (seconds // unit) if "%d" in fmt else fmt
+    return "%d weeks ago" % (seconds // 604800)
+
+
+def _go_list(items: list[str]) -> str:
+    return "[" + " ".join(items) + "]"
+
+
+def _open_error(path: str, e: OSError) -> str:
+    from etcdctl_py.client.client import _os_error_text
+
+    return f"open {path}: {_os_error_text(e)}"
+
+
+def run(ctx: Context) -> int:
+    from etcdctl_py.cli import globals as g
+    from etcdctl_py.cli import snapshot_retention as retention
+
+    if len(ctx.args) != 1:
+        raise bad_args("snapshot save expects one argument")
+    keep = ctx.get("keep")
+    max_age = None
+    if ctx.get("max-age"):
+        try:
+            max_age = retention.parse_age(ctx.get("max-age"))
+        except ValueError as e:
+            raise bad_args(str(e)) from None
+    if keep < 0:
+        raise bad_args("--keep must be zero or positive")
+    path = ctx.args[0]
+    policy = None
+    if keep or max_age is not None:
+        try:
+            policy = retention.Policy.for_target(path, keep=keep, max_age=max_age, max_age_text=ctx.get("max-age"))
+        except ValueError as e:
+            raise bad_args(str(e)) from None
+    s = g.setup(ctx)
+    eps = [e.strip() for e in ctx.get("endpoints")]
+    if len(eps) != 1:
+        raise ExitError(EXIT_INTERRUPTED, f"snapshot must be requested to one selected node, not multiple {_go_list(eps)}")
+    timeout = s.command_timeout if ctx.changed("command-timeout") else None
+    try:
+        size = save(s, path, eps[0], timeout=timeout)
+    except ExitError:
+        raise
+    except Exception as e:  # noqa: BLE001 - every failure of save is exit 5
+        raise ExitError(EXIT_INTERRUPTED, str(e) or e.__class__.__name__) from None
+    del size
+    sys.stdout.write(f"Snapshot saved at {path}\n")
+    sys.stdout.flush()
+    if policy is not None:
+        try:
+            retention.apply(policy, just_saved=path, out=sys.stdout)
+        except OSError as e:
+            raise ExitError(EXIT_INTERRUPTED, f"retention: {e}") from None
+    return 0
+
+
+def save(s: Any, path: str, endpoint: str, *, timeout: float | None) -> int:
+    """Fetch the snapshot into `path` atomically; returns its size. Raises on any failure (part file removed)."""
+    from etcdctl_py.client.maintenance import open_snapshot
+
+    try:
+        client = s.client()
+    except ExitError as e:
+        raise ExitError(EXIT_INTERRUPTED, e.message) from None
+    part = path + ".part"
+    try:
+        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    except OSError as e:
+        raise ExitError(EXIT_INTERRUPTED, f"could not open {part} ({_open_error(part, e)})") from None
+    ok = False
+    try:
+        _log(zap_line("info", "snapshot/v3_snapshot.go:68", "created temporary db file", path=part))
+        start = time.monotonic()
+        try:
+            stream = open_snapshot(client, timeout=timeout)
+        except Exception as e:
+            go_err = getattr(e, "go_error", str(e))
+            _log(zap_line("error", "v3/retry_interceptor.go:135", "streamer failed to create ClientStream",
+                          logger="client", error=go_err))
+            raise
+        _log(zap_line("info", "v3/maintenance.go:211", "opened snapshot stream; downloading", logger="client"))
+        _log(zap_line("info", "snapshot/v3_snapshot.go:76", "fetching snapshot", endpoint=endpoint))
+        try:
+            size, digest_ok = _copy(stream, fd)
+        except Exception as e:
+            go_err = getattr(e, "go_error", str(e))
+            _log(zap_line("warn", "v3/maintenance.go:222", "failed to receive from snapshot stream; closing",
+                          logger="client", error=go_err))
+            raise
+        _log(zap_line("info", "v3/maintenance.go:219", "completed snapshot read; closing", logger="client"))
+        if size % 512 != SHA_SIZE:
+            raise ExitError(EXIT_INTERRUPTED, f"sha256 checksum not found [bytes: {size}]")
+        if not digest_ok:
+            raise ExitError(EXIT_INTERRUPTED, f"sha256 checksum mismatch: the snapshot stream from {endpoint} is "
+                                              "corrupt")
+        os.fsync(fd)
+        os.close(fd)
+        fd = -1
+        from etcdctl_py.output.humanize import go_bytes
+
+        _log(zap_line("info", "snapshot/v3_snapshot.go:91", "fetched snapshot", endpoint=endpoint,
+                      size=go_bytes(size), took=go_rel_time(time.monotonic() - start)))
+        try:
+            if os.path.isdir(path):  # Go's os.Rename refuses a directory target itself, with EEXIST
+                raise FileExistsError(17, "file exists")
+            os.rename(part, path)
+        except OSError as e:
+            from etcdctl_py.client.client import _os_error_text
+
+            text = "file exists" if isinstance(e, FileExistsError) else _os_error_text(e)
+            raise ExitError(EXIT_INTERRUPTED, f"could not rename {part} to {path} (rename {part} {path}: {text})") \
+                from None
+        _fsync_dir(os.path.dirname(os.path.abspath(path)))
+        ok = True
+        _log(zap_line("info", "snapshot/v3_snapshot.go:100", "saved", path=path))
+        return size
+    finally:
+        if fd >= 0:
+            os.close(fd)
+        if not ok:
+            try:
+                os.remove(part)
+            except OSError:
+                pass
+
+
+def _copy(stream: Any, fd: int) -> tuple[int, bool]:
+    """Write every chunk to fd; (bytes written, appended sha256 matches the data before it)."""
+    h = hashlib.sha256()
+    pending = b""
+    size = 0
+    progress = _progress() if _is_tty() else None
+    try:
+        for resp in stream:
+            blob = resp.blob
+            if progress is not None:
+                progress.update(len(blob), resp.remaining_bytes)
+            view = memoryview(blob)
+            while view:
+                n = os.write(fd, view)
+                view = view[n:]
+            size += len(blob)
+            if len(blob) >= SHA_SIZE:
+                h.update(pending)
+                h.update(memoryview(blob)[:-SHA_SIZE])
+                pending = blob[-SHA_SIZE:]
+            else:
+                data = pending + blob
+                h.update(data[:-SHA_SIZE])
+                pending = data[-SHA_SIZE:]
+    finally:
+        if progress is not None:
+            progress.close()
+    return size, size >= SHA_SIZE and h.digest() == pending
+
+
+def _is_tty() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class _progress:
+    """A rich progress bar on stderr (terminal only): bytes so far, transfer rate and ETA.
+
+    The total is known from the first chunk (its size plus `remaining_bytes`, plus the 32-byte digest)."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
+                                   TransferSpeedColumn)
+
+        self._p = Progress(TextColumn("snapshot"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                           TextColumn("ETA"), TimeRemainingColumn(), console=Console(file=sys.stderr),
+                           transient=False)
+        self._task = None
+        self._p.start()
+
+    def update(self, n: int, remaining: int) -> None:
+        if self._task is None:
+            self._task = self._p.add_task("snapshot", total=n + remaining + SHA_SIZE)
+        self._p.advance(self._task, n)
+
+    def close(self) -> None:
+        self._p.stop()
+
+
+def _fsync_dir(path: str) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
