@@ -252,9 +252,21 @@ def restore_store(members: list[Member]) -> bytes:
 def replace_membership(data: bytes, members: list[Member]) -> bytes:
     """What `etcdutl backup` does to the .snap's store: drop all (removed) members, add the given ones."""
     st = V2Store.load(data)
+    # membersFromStore: a recursive Get of /0/members, then (only if that existed) of /0/removed_members;
+    # each Get counts as a success or a failure in the store's stats.
+    removed: list[str] = []
+    if st._walk(MEMBERS_PREFIX) is None:
+        st.stats["getsFail"] += 1
+    else:
+        st.stats["getsSuccess"] += 1
+        if st._walk(REMOVED_MEMBERS_PREFIX) is None:
+            st.stats["getsFail"] += 1
+        else:
+            st.stats["getsSuccess"] += 1
+            removed = st.member_ids(REMOVED_MEMBERS_PREFIX)
     for mid in st.member_ids(MEMBERS_PREFIX):
         st.delete_dir(f"{MEMBERS_PREFIX}/{mid}")
-    for mid in st.member_ids(REMOVED_MEMBERS_PREFIX):
+    for mid in removed:
         st.delete_dir(f"{REMOVED_MEMBERS_PREFIX}/{mid}")
     for m in sorted(members, key=lambda x: x.id):
         save_member(st, m)

@@ -333,8 +333,14 @@ def wal_files(wal_dir: str) -> list[str]:
     return names
 
 
-def read_wal(wal_dir: str, snap_index: int = 0, snap_term: int = 0) -> WALContents:
-    """wal.OpenForRead(snap) + ReadAll: verify CRCs across all segments from the one holding `snap_index`."""
+def read_wal(wal_dir: str, snap_index: int = 0, snap_term: int = 0, *, require_snapshot: bool = True,
+             tolerate_torn_tail: bool = False) -> WALContents:
+    """wal.OpenForRead(snap) + ReadAll: verify CRCs across all segments from the one holding `snap_index`.
+
+    `require_snapshot=False` returns what was read with `snapshot_found` False instead of raising
+    (ErrSnapshotNotFound); `tolerate_torn_tail` accepts a partially written last record of the last file,
+    as etcd does in read-only mode.
+    """
     names = wal_files(wal_dir)
     if not names:
         raise WALError("wal: file not found")
@@ -348,10 +354,16 @@ def read_wal(wal_dir: str, snap_index: int = 0, snap_term: int = 0) -> WALConten
         raise WALError("wal: file sequence numbers do not increase continuously")
     out = WALContents()
     crc = 0
-    for name in names:
+    for pos, name in enumerate(names):
         with open(os.path.join(wal_dir, name), "rb") as f:
             data = f.read()
-        for off, rec in iter_records(data, name):
+        try:
+            records = iter_records(data, name)
+        except WALError as e:
+            if not (tolerate_torn_tail and pos == len(names) - 1 and "torn record" in str(e)):
+                raise
+            records = iter_records(data[: int(str(e).rsplit("offset ", 1)[1].rstrip(")"))], name)
+        for off, rec in records:
             out.records += 1
             if rec.type == CRC_TYPE:
                 if crc != 0 and rec.crc != crc:
@@ -367,7 +379,7 @@ def read_wal(wal_dir: str, snap_index: int = 0, snap_term: int = 0) -> WALConten
                 raise
             except Exception:  # noqa: BLE001 - protobuf DecodeError inside a CRC-valid record
                 raise WALError(f"wal: cannot decode record data in {name} at offset {off}") from None
-    if not out.snapshot_found:
+    if not out.snapshot_found and require_snapshot:
         raise WALError("wal: snapshot not found")
     return out
 

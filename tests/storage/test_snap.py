@@ -43,6 +43,7 @@ def test_replace_membership():
     st = v2store.V2Store.load(v2store.replace_membership(v2store.restore_store(old), new))
     assert st.member_ids(v2store.MEMBERS_PREFIX) == ["9"]
     assert st.current_index == 3 and st.stats["deleteSuccess"] == 1 and st.stats["createSuccess"] == 2
+    assert (st.stats["getsSuccess"], st.stats["getsFail"]) == (1, 1)
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate", "empty", "zero-crc"])

@@ -1,0 +1,312 @@
+"""`etcdutl backup` (etcdutl 3.5.1): the v2-era offline copy of a *stopped* member, to be started with
+`--force-new-cluster`.
+
+What 3.5.1 does, and so what this does: the newest `.snap` is rewritten with its membership replaced by one dummy
+member (new random ID, name `etcdctl-v2-backup`, peer URL `http://use-flag--force-new-cluster:2080`); WAL entries
+that carry membership (ConfChange, v2 member attributes, cluster_member_attr_set) -- and v3 requests unless
+--with-v3 -- become empty entries at the same index; the WAL keeps its metadata (original node and cluster IDs),
+HardState and entries and gets the snapshot record; the db is copied like bbolt's Tx.WriteTo (or created empty
+without --with-v3) with `cluster` recreated empty and `members` = the dummy member.
+
+Beyond etcdutl: the backup is built in temporary sibling directories and renamed into place, so a failure leaves
+nothing; an existing non-empty --backup-dir (or existing --backup-wal-dir) is refused.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+
+from etcdctl_py.proto.raftpb import raft_pb2
+from etcdctl_py.snapshot.restore import ZapLogger, fsync_dir, go_errno_text
+from etcdctl_py.storage import membership, snap, v2store, wal
+
+DUMMY_NAME = "etcdctl-v2-backup"
+DUMMY_PEER_URL = "http://use-flag--force-new-cluster:2080"
+MEMBER_ATTR_RE = re.compile(r"/0/members/[0-9A-Fa-f]{1,16}/attributes")
+CALLER = "etcdutl/backup_command.go:"
+
+
+class BackupError(Exception):
+    """A fatal backup failure: `message` and `fields` form etcdutl's zap `fatal` line."""
+
+    def __init__(self, message: str, fields: dict | None = None, line: int = 0) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields or {}
+        self.line = line
+
+
+def new_ids(now_ms: int | None = None) -> tuple[int, int]:
+    """idutil.NewGenerator(0, now): (node ID, cluster ID) = 40 bits of Unix milliseconds << 8, plus 1 and 2."""
+    ms = int(time.time() * 1000) if now_ms is None else now_ms
+    suffix = (ms & ((1 << 40) - 1)) << 8
+    mask = (1 << 48) - 1
+    return (suffix + 1) & mask, (suffix + 2) & mask
+
+
+@dataclass
+class BackupResult:
+    node_id: int
+    cluster_id: int
+    snapshot_index: int
+    entries: int
+    noop_entries: int
+
+
+def _go_entry_string(e: raft_pb2.Entry) -> str:
+    """gogo's compact text of a raftpb.Entry (zap.Stringer in the 'ignoring member attribute update' line)."""
+    types = {0: "EntryNormal", 1: "EntryConfChange", 2: "EntryConfChangeV2"}
+    data = "".join(chr(b) if 32 <= b < 127 and chr(b) not in '"\\' else "\\%03o" % b for b in e.Data)
+    return f'Term:{e.Term} Index:{e.Index} Type:{types.get(e.Type, e.Type)} Data:"{data}" '
+
+
+def _parse_v2_request(data: bytes) -> tuple[str, str] | None:
+    """(Method, Path) of an etcdserverpb.Request, or None when the bytes are not one."""
+    try:
+        fields = wal.parse_fields(data)
+    except ValueError:
+        return None
+    method = path = ""
+    for f, w, v in fields:
+        if f == 2 and w == 2:
+            method = bytes(v).decode("utf-8", "replace")
+        elif f == 3 and w == 2:
+            path = bytes(v).decode("utf-8", "replace")
+    return method, path
+
+
+def classify(data: bytes) -> tuple[str, tuple[str, str] | None]:
+    """What translateWAL sees in a normal entry: ('v2'|'v3'|'attr_set'|'plain', v2 request or None)."""
+    try:
+        fields = wal.parse_fields(data)
+    except ValueError:
+        return "v2", _parse_v2_request(data)  # not an InternalRaftRequest: a bare v2 Request
+    v2req = None
+    header = attr_set = False
+    for f, w, v in fields:
+        if f == 2 and w == 2:
+            v2req = _parse_v2_request(bytes(v)) or ("", "")
+        elif f == 100 and w == 2:
+            header = True
+        elif f == 1301 and w == 2:
+            attr_set = True
+    if v2req is not None:
+        return "v2", v2req
+    if attr_set:
+        return "attr_set", None
+    return ("v3" if header else "plain"), None
+
+
+def translate_entries(ents: list[raft_pb2.Entry], with_v3: bool, log: ZapLogger) -> int:
+    """Replace membership (and, without v3, v3) entries by empty normal entries in place; return how many."""
+    n = 0
+    for e in ents:
+        if e.Type == raft_pb2.EntryConfChange:
+            log.info(CALLER + "216", "ignoring EntryConfChange raft entry")
+        else:
+            kind, v2req = classify(e.Data)
+            if v2req is not None and v2req[0] == "PUT" and MEMBER_ATTR_RE.search(v2req[1]):
+                log.info(CALLER + "231", "ignoring member attribute update on",
+                         {"entry": _go_entry_string(e), "v2Req.Path": v2req[1]})
+            elif kind == "attr_set":
+                log.info(CALLER + "243", "ignoring cluster_member_attr_set")
+            elif with_v3 or kind != "v3":
+                continue
+            else:
+                log.info(CALLER + "252", "ignoring v3 raft entry")
+        term, index = e.Term, e.Index
+        e.Clear()
+        e.Term, e.Index, e.Type = term, index, raft_pb2.EntryNormal
+        n += 1
+    return n
+
+
+def copy_db_like_write_to(src: str, dst: str) -> None:
+    """bbolt Tx.WriteTo: meta page 0 = current meta, page 1 = same with txid-1, then pages 2..pgid-1 verbatim."""
+    from etcdctl_py.storage import bbolt
+    from etcdctl_py.storage.bbolt.page import Meta
+
+    db = bbolt.open_db(src, lock_timeout=1.0)
+    try:
+        m, ps = db.meta, db.page_size
+        m0 = Meta(**{**m.__dict__, "checksum": 0})
+        m1 = Meta(**{**m.__dict__, "txid": m.txid - 1, "checksum": 0})
+        fd_in = os.open(src, os.O_RDONLY)
+        fd_out = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            os.write(fd_out, m0.page_bytes(0, ps) + m1.page_bytes(1, ps))
+            off, end = 2 * ps, m.pgid * ps
+            while off < end:
+                chunk = os.pread(fd_in, min(8 << 20, end - off), off)
+                if not chunk:
+                    raise OSError(5, "unexpected EOF")
+                os.write(fd_out, chunk)
+                off += len(chunk)
+            os.fsync(fd_out)
+        finally:
+            os.close(fd_in)
+            os.close(fd_out)
+    finally:
+        db.close()
+
+
+def rewrite_backup_db(path: str, member: membership.Member, commit: int, term: int, with_v3: bool) -> None:
+    """TrimClusterFromBackend + SetBackend + PushMembershipToStorage (+ consistent index without v3)."""
+    from etcdctl_py.storage import bbolt
+
+    db = bbolt.open_db(path, writable=True)
+    try:
+        with db.update() as tx:
+            if tx.bucket(b"cluster") is not None:
+                tx.delete_bucket(b"cluster")
+            members = tx.create_bucket_if_not_exists(b"members")
+            removed = tx.create_bucket_if_not_exists(b"members_removed")
+            tx.create_bucket_if_not_exists(b"cluster")
+            for b in (members, removed):
+                for k in list(b.keys()):
+                    b.delete(k)
+            members.put(member.hex_id.encode(), member.to_json().encode())
+            if not with_v3:
+                meta = tx.create_bucket_if_not_exists(b"meta")
+                meta.put(b"consistent_index", commit.to_bytes(8, "big"))
+                meta.put(b"term", term.to_bytes(8, "big"))
+    finally:
+        db.close()
+
+
+def backup(data_dir: str, backup_dir: str, wal_dir: str = "", backup_wal_dir: str = "", with_v3: bool = True,
+           log: ZapLogger | None = None, now_ms: int | None = None) -> BackupResult:
+    """Write the backup atomically; raises BackupError (nothing left behind then)."""
+    log = log or ZapLogger(None)
+    src_snap = os.path.join(data_dir, "member", "snap")
+    dest_snap = os.path.join(backup_dir, "member", "snap")
+    src_wal = wal_dir or os.path.join(data_dir, "member", "wal")
+    custom_wal = bool(backup_wal_dir)
+    dest_wal = backup_wal_dir or os.path.join(backup_dir, "member", "wal")
+    if os.path.lexists(backup_dir) and (not os.path.isdir(backup_dir) or os.listdir(backup_dir)):
+        raise BackupError("failed creating backup snapshot dir",
+                          {"dest-snap": dest_snap, "error": f"backup dir {membership.go_quote(backup_dir)} exists "
+                                                             "and is not empty"}, 118)
+    if custom_wal and os.path.lexists(dest_wal):
+        raise BackupError("wal.Create failed", {"error": f"backup wal dir {membership.go_quote(dest_wal)} exists"}, 131)
+
+    node_id, cluster_id = new_ids(now_ms)
+    dummy = membership.Member(id=node_id, peer_urls=[DUMMY_PEER_URL], name=DUMMY_NAME)
+    tmp = wal_tmp = None
+    try:
+        try:
+            parent = os.path.dirname(os.path.abspath(backup_dir))
+            os.makedirs(parent, exist_ok=True)
+            import tempfile
+
+            tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(os.path.abspath(backup_dir))}.backup-", dir=parent)
+            os.mkdir(os.path.join(tmp, "member"), 0o700)
+            os.mkdir(os.path.join(tmp, "member", "snap"), 0o700)
+        except OSError as e:
+            raise BackupError("failed creating backup snapshot dir",
+                              {"dest-snap": dest_snap, "error": f"mkdir {backup_dir}: {go_errno_text(e)}"}, 118)
+        tmp_snap = os.path.join(tmp, "member", "snap")
+
+        # .snap
+        walsnap = (0, 0)
+        voters: list[int] | None = None
+        try:
+            names = sorted((n for n in os.listdir(src_snap) if n.endswith(snap.SNAP_SUFFIX)), reverse=True)
+        except OSError as e:
+            raise BackupError("saveSnap(Snapshoter.Load) failed",
+                              {"error": f"open {src_snap}: {go_errno_text(e)}"}, 154)
+        for name in names:
+            try:
+                s = snap.read_snap(os.path.join(src_snap, name))
+            except (snap.SnapError, OSError):
+                continue
+            try:
+                data = v2store.replace_membership(s.data, [dummy])
+            except v2store.V2StoreError as e:
+                raise BackupError("cannot translate v2store", {"error": str(e)}, 173)
+            walsnap, voters = (s.metadata.index, s.metadata.term), [node_id]
+            snap.write_snap(tmp_snap, data, s.metadata.index, s.metadata.term, voters)
+            break
+
+        # WAL
+        try:
+            contents = wal.read_wal(src_wal, walsnap[0], walsnap[1], require_snapshot=False,
+                                    tolerate_torn_tail=True)
+        except wal.WALError as e:
+            msg = str(e)
+            if msg.startswith(("open ", "wal: file not found", "wal: file sequence")):
+                raise BackupError("wal.OpenForRead failed", {"error": msg}, 191)
+            raise BackupError("unexpected error while reading WAL", {"error": msg}, 201)
+        if not contents.snapshot_found:
+            log.warn(CALLER + "198", "failed to find the match snapshot record",
+                     {"walsnap": f'{{"index": {walsnap[0]}, "term": {walsnap[1]}}}', "srcWAL": src_wal})
+            log.warn(CALLER + "199", "etcdctl will add it back. Start auto fixing...")
+        noops = translate_entries(contents.entries, with_v3, log)
+        hs = contents.hard_state
+
+        # db
+        tmp_db = os.path.join(tmp_snap, "db")
+        src_db = os.path.join(src_snap, "db")
+        try:
+            if with_v3:
+                copy_db_like_write_to(src_db, tmp_db)
+            log.info("membership/store.go:141", "Trimming membership information from the backend...")
+            rewrite_backup_db(tmp_db, dummy, hs.commit, hs.term, with_v3)
+        except OSError as e:
+            raise BackupError("bolt.Open FAILED", {"error": f"open {src_db}: {go_errno_text(e)}"}, 277)
+        except Exception as e:  # noqa: BLE001 - bbolt engine errors on a damaged or locked db
+            raise BackupError("bolt.Open FAILED", {"error": str(e) or type(e).__name__}, 277)
+
+        # new WAL, same metadata
+        if custom_wal:
+            wal_tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(os.path.abspath(dest_wal))}.backup-",
+                                       dir=os.path.dirname(os.path.abspath(dest_wal)) or ".")
+            tmp_wal = os.path.join(wal_tmp, "wal")
+        else:
+            tmp_wal = os.path.join(tmp, "member", "wal")
+        try:
+            w = wal.WALWriter(tmp_wal, contents.metadata)
+            ents = [wal.encode_entry(e) for e in contents.entries]
+            w.save(hs.term, hs.vote, hs.commit, ents, contents.entries[-1].Index if contents.entries else 0)
+            w.save_snapshot(walsnap[0], walsnap[1], voters)
+            w.close()
+        except OSError as e:
+            raise BackupError("wal.Create failed", {"error": f"{e.filename or tmp_wal}: {go_errno_text(e)}"}, 131)
+
+        for d in (tmp_snap, os.path.join(tmp, "member"), tmp):
+            fsync_dir(d)
+        if custom_wal:
+            os.rename(tmp_wal, dest_wal)
+        try:
+            os.rename(tmp, backup_dir)
+        except OSError as e:
+            if custom_wal:
+                shutil.rmtree(dest_wal, ignore_errors=True)
+            raise BackupError("failed creating backup snapshot dir",
+                              {"dest-snap": dest_snap, "error": f"rename {backup_dir}: {go_errno_text(e)}"}, 118)
+        fsync_dir(os.path.dirname(os.path.abspath(backup_dir)))
+        tmp = wal_tmp = None
+    finally:
+        for d in (tmp, wal_tmp):
+            if d is not None:
+                shutil.rmtree(d, ignore_errors=True)
+    return BackupResult(node_id=node_id, cluster_id=cluster_id, snapshot_index=walsnap[0],
+                        entries=len(contents.entries), noop_entries=noops)
+
+
+def run_cli(data_dir: str, backup_dir: str, wal_dir: str, backup_wal_dir: str, with_v3: bool) -> int:
+    """etcdutl backup's command body: zap console lines on stderr; a failure is a zap `fatal` line, exit 1."""
+    log = ZapLogger(sys.stderr)
+    try:
+        backup(data_dir, backup_dir, wal_dir, backup_wal_dir, with_v3, log)
+    except BackupError as e:
+        log.log("fatal", CALLER + str(e.line), e.message, e.fields)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
