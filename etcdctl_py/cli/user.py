@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from etcdctl_py.cli.cobra import Command, Context, Flag
-from etcdctl_py.cli.errors import EXIT_BAD_ARGS, ExitError, bad_args
+from etcdctl_py.cli.errors import bad_args
 from etcdctl_py.cli.verbkit import request, session, show
 
 
@@ -35,7 +35,7 @@ def command() -> Command:
 
 def _speakeasy_ask(prompt: str) -> str:
     """speakeasy.Ask: prompt on stdout, echo turned off around the read (without a terminal, each
-    `stty` call complains on stderr), newline on stdout; EOF before any input is an error."""
+    `stty` call complains on stderr), newline on stdout; EOF reads as an empty answer."""
     sys.stdout.write(prompt)
     sys.stdout.flush()
     tty = sys.stdin.isatty()
@@ -61,8 +61,6 @@ def _speakeasy_ask(prompt: str) -> str:
             sys.stderr.write("stty: 'standard input': Inappropriate ioctl for device\n")
     sys.stdout.write("\n")
     sys.stdout.flush()
-    if line == "":
-        raise ExitError(EXIT_BAD_ARGS, "failed to ask password: EOF")
     return line.rstrip("\n").rstrip("\r")
 
 
