@@ -204,6 +204,8 @@ def _require(cmd: Command, *names: str) -> Command:
 
 
 DEPRECATED: dict[int, str] = {}
+# A required flag that another (our own) flag may replace: `restore --output-dir` needs no --data-dir.
+ALTERNATIVES = {"data-dir": "output-dir"}
 
 
 def build_root() -> Command:
@@ -379,7 +381,9 @@ def execute(root: Command, argv: list[str]) -> int:
     if ctx.values.get("help") or not cmd.runnable:
         _write(sys.stdout, usage_text(cmd))
         return 0
-    missing = [n for n in sorted(REQUIRED.get(id(cmd), [])) if not ctx.changed(n)]
+    missing = [n for n in sorted(REQUIRED.get(id(cmd), []))
+               if not ctx.changed(n) and not (n in ALTERNATIVES and ctx.flags.get(ALTERNATIVES[n]) is not None
+                                              and ctx.changed(ALTERNATIVES[n]))]
     if missing:
         return fail("required flag(s) " + ", ".join(f'"{n}"' for n in missing) + " not set")
     ctx.version, ctx.api_version = VERSION, API_VERSION
