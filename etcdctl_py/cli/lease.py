@@ -75,6 +75,20 @@ def run_list(ctx: Context) -> int:
 
 
 def run_keep_alive(ctx: Context) -> int:
+    """Streams renewals until the lease is gone; SIGINT/SIGTERM kill the process like etcdctl (no handler)."""
+    import signal
+
+    from etcdctl_py.cli.watch import die_by_signal
+
+    signal.signal(signal.SIGTERM, lambda *_: die_by_signal(signal.SIGTERM))
+    try:
+        return _keep_alive(ctx)
+    except KeyboardInterrupt:
+        die_by_signal(signal.SIGINT)
+        return 130
+
+
+def _keep_alive(ctx: Context) -> int:
     if len(ctx.args) != 1:
         raise bad_args("lease keep-alive command needs lease ID as argument")
     lid = parse_lease_id(ctx.args[0])
