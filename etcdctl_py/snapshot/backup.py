@@ -282,6 +282,8 @@ def backup(data_dir: str, backup_dir: str, wal_dir: str = "", backup_wal_dir: st
             fsync_dir(d)
         if custom_wal:
             os.rename(tmp_wal, dest_wal)
+            os.rmdir(wal_tmp)
+            wal_tmp = None
         try:
             os.rename(tmp, backup_dir)
         except OSError as e:

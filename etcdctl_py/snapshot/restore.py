@@ -155,9 +155,21 @@ def fsync_dir(path: str) -> None:
         os.close(fd)
 
 
-def _mkdtemp_sibling(target: str, tag: str) -> str:
+def _make_parents(path: str, created: list[str]) -> None:
+    """mkdir -p with mode 0700 per created directory (etcd's CreateDirAll); remember what we made."""
+    missing = []
+    p = os.path.abspath(path)
+    while not os.path.isdir(p):
+        missing.append(p)
+        p = os.path.dirname(p)
+    for d in reversed(missing):
+        os.mkdir(d, 0o700)
+        created.append(d)
+
+
+def _mkdtemp_sibling(target: str, tag: str, created: list[str]) -> str:
     parent = os.path.dirname(os.path.abspath(target)) or "."
-    os.makedirs(parent, exist_ok=True)
+    _make_parents(parent, created)
     return tempfile.mkdtemp(prefix=f".{os.path.basename(os.path.abspath(target))}.{tag}-", dir=parent)
 
 
@@ -368,14 +380,15 @@ def restore(cfg: RestoreConfig, log: ZapLogger | None = None) -> RestoreResult:
     assert local is not None
     custom_wal = bool(cfg.wal_dir)
     tmp = wal_tmp = None
+    created: list[str] = []  # parent directories this call made (removed again on failure)
     try:
         try:
-            tmp = _mkdtemp_sibling(data_dir, "restore")
+            tmp = _mkdtemp_sibling(data_dir, "restore", created)
             tmp_snap = os.path.join(tmp, "member", "snap")
             os.mkdir(os.path.join(tmp, "member"), 0o700)
             os.mkdir(tmp_snap, 0o700)
             if custom_wal:
-                wal_tmp = _mkdtemp_sibling(wal_dir, "restore")
+                wal_tmp = _mkdtemp_sibling(wal_dir, "restore", created)
                 tmp_wal = os.path.join(wal_tmp, "wal")
             else:
                 tmp_wal = os.path.join(tmp, "member", "wal")
@@ -389,13 +402,21 @@ def restore(cfg: RestoreConfig, log: ZapLogger | None = None) -> RestoreResult:
             for d in (tmp_snap, os.path.join(tmp, "member"), tmp):
                 fsync_dir(d)
             _install(tmp, data_dir, wal_tmp, tmp_wal, wal_dir)
+            if wal_tmp is not None:
+                os.rmdir(wal_tmp)  # emptied by the rename of its `wal` into place
         except OSError as e:
             raise go_path_error("write", e.filename or data_dir, e) from None
         tmp = wal_tmp = None
+        created = []
     finally:
         for d in (tmp, wal_tmp):
             if d is not None:
                 shutil.rmtree(d, ignore_errors=True)
+        for d in reversed(created):
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
     log.info(CALLER_RESTORED, "restored snapshot", fields)
     return RestoreResult(data_dir=data_dir, wal_dir=wal_dir, member_id=local.id, cluster_id=cl.cluster_id,
                          members=cl.members)
@@ -404,7 +425,6 @@ def restore(cfg: RestoreConfig, log: ZapLogger | None = None) -> RestoreResult:
 def _install(tmp: str, data_dir: str, wal_tmp: str | None, tmp_wal: str, wal_dir: str) -> None:
     """Rename the finished dirs into place: WAL dir first (if separate), then the data dir; undo on failure."""
     if wal_tmp is not None:
-        os.makedirs(os.path.dirname(os.path.abspath(wal_dir)), exist_ok=True)
         os.rename(tmp_wal, wal_dir)
         fsync_dir(os.path.dirname(os.path.abspath(wal_dir)))
     try:

@@ -125,3 +125,13 @@ def test_entry_classification():
     assert bk.classify(b"\xa2\x06\x02\x08\x01")[0] == "v3"  # header = field 100
     assert bk.classify(b"\xaa\x51\x00")[0] == "attr_set"  # cluster_member_attr_set = field 1301
     assert bk.new_ids(0x1234567890) == ((0x1234567890 << 8) + 1, (0x1234567890 << 8) + 2)
+
+
+def test_backup_wal_dir(stopped_member, tmp_path):
+    bk.backup(str(stopped_member), str(tmp_path / "b"), backup_wal_dir=str(tmp_path / "w"))
+    assert sorted(os.listdir(tmp_path)) == ["b", "w"]
+    assert os.listdir(tmp_path / "w") == ["0000000000000000-0000000000000000.wal"]
+    assert sorted(os.listdir(tmp_path / "b" / "member")) == ["snap"]
+    with pytest.raises(bk.BackupError, match="wal.Create failed"):
+        bk.backup(str(stopped_member), str(tmp_path / "b2"), backup_wal_dir=str(tmp_path / "w"))
+    assert sorted(os.listdir(tmp_path)) == ["b", "w"]

@@ -186,6 +186,7 @@ def test_bad_hash_leaves_nothing(snaps, tmp_path):
 def test_separate_wal_dir(snaps, tmp_path):
     ours(snaps["small"], tmp_path / "d", CLUSTERS["default"], wal_dir=str(tmp_path / "w" / "wal"))
     assert only(tmp_path / "w" / "wal", "*.wal").stat().st_size == wal.SEGMENT_SIZE_BYTES
+    assert [p.name for p in (tmp_path / "w").iterdir()] == ["wal"]
     assert not (tmp_path / "d" / "member" / "wal").exists()
     with pytest.raises(rs.RestoreError, match='wal-dir ".*" exists'):
         ours(snaps["small"], tmp_path / "d2", CLUSTERS["default"], wal_dir=str(tmp_path / "w" / "wal"))
@@ -484,3 +485,13 @@ def test_etcd34_single_small_with_lease(snaps, tmp_path):
         assert json.loads(ctl(srv, "put", "x", "y", "-w", "json").stdout)["header"]["revision"] == rev + 1
     finally:
         srv.stop()
+
+
+def test_missing_parents_are_created_0700_and_removed_on_failure(snaps, tmp_path):
+    ours(snaps["small"], tmp_path / "x" / "y" / "d", CLUSTERS["default"])
+    assert ((tmp_path / "x").stat().st_mode & 0o777) == 0o700
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"\0" * 100)
+    with pytest.raises(rs.RestoreError, match="snapshot missing hash"):
+        ours(bad, tmp_path / "p" / "q" / "d", CLUSTERS["default"], wal_dir=str(tmp_path / "w1" / "w2" / "wal"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.db", "x"]
