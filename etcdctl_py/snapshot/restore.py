@@ -401,6 +401,9 @@ def restore(cfg: RestoreConfig, log: ZapLogger | None = None) -> RestoreResult:
             write_wal_and_snap(tmp_wal, tmp_snap, cl, local)
             for d in (tmp_snap, os.path.join(tmp, "member"), tmp):
                 fsync_dir(d)
+            log.info(CALLER_RESTORED, "restored snapshot", fields)
+            if os.environ.get("ETCD_VERIFY") == "all":
+                verify(tmp, data_dir, log)
             _install(tmp, data_dir, wal_tmp, tmp_wal, wal_dir)
             if wal_tmp is not None:
                 os.rmdir(wal_tmp)  # emptied by the rename of its `wal` into place
@@ -417,9 +420,41 @@ def restore(cfg: RestoreConfig, log: ZapLogger | None = None) -> RestoreResult:
                 os.rmdir(d)
             except OSError:
                 pass
-    log.info(CALLER_RESTORED, "restored snapshot", fields)
     return RestoreResult(data_dir=data_dir, wal_dir=wal_dir, member_id=local.id, cluster_id=cl.cluster_id,
                          members=cl.members)
+
+
+def verify(built_dir: str, data_dir: str, log: ZapLogger) -> None:
+    """ETCD_VERIFY=all (verify.Verify with ExactIndex): consistent index and term equal the WAL's HardState.
+
+    Like etcd it reads the WAL under <data-dir>/member/wal (a separate --wal-dir is not looked at).
+    """
+    from etcdctl_py.storage import bbolt
+
+    log.info("verify/verify.go:57", "verification of persisted state", {"data-dir": data_dir})
+    try:
+        walsnaps = wal.read_wal(os.path.join(built_dir, "member", "wal"), require_snapshot=False).snapshots
+        last = walsnaps[-1] if walsnaps else (0, 0)
+        hs = wal.read_wal(os.path.join(built_dir, "member", "wal"), last[0], last[1]).hard_state
+        with bbolt.open_db(os.path.join(built_dir, "member", "snap", "db")) as db, db.view() as tx:
+            meta = tx.bucket(b"meta")
+            ci = meta.get(b"consistent_index") if meta is not None else None
+            tm = meta.get(b"term") if meta is not None else None
+        index = int.from_bytes(ci, "big") if ci else 0
+        term = int.from_bytes(tm, "big") if tm else 0
+        if index != hs.commit:
+            raise RestoreError(f"backend.ConsistentIndex ({index}) expected == WAL.HardState.commit ({hs.commit})")
+        if term != hs.term:
+            raise RestoreError(f"backend.Term ({term}) expected == WAL.HardState.term, ({hs.term})")
+        if index < last[0]:
+            raise RestoreError(f"backend.ConsistentIndex ({index}) must be >= last snapshot index ({last[0]})")
+    except (RestoreError, wal.WALError, OSError) as e:
+        log.log("error", "verify/verify.go:60", "verification of persisted state failed",
+                {"data-dir": data_dir, "error": str(e)})
+        raise RestoreError(str(e)) from None
+    log.info("verify/verify.go:130", "verification: consistentIndex OK",
+             {"backend-consistent-index": index, "hardstate-commit": hs.commit})
+    log.info("verify/verify.go:68", "verification of persisted state successful", {"data-dir": data_dir})
 
 
 def _install(tmp: str, data_dir: str, wal_tmp: str | None, tmp_wal: str, wal_dir: str) -> None:

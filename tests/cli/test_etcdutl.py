@@ -149,3 +149,12 @@ CTL_CASES = [
 @pytest.mark.parametrize("args", CTL_CASES, ids=lambda a: " ".join(a))
 def test_etcdctl_snapshot_matches(twins, args):
     same([etcdproc.distro_bin("etcdctl")], OURS_CTL, args, *twins)
+
+
+def test_restore_with_etcd_verify_all(twins, monkeypatch):
+    monkeypatch.setenv("ETCD_VERIFY", "all")
+    same([etcdproc.distro_bin("etcdutl")], OURS_UTL, ["snapshot", "restore", "small.db", "--data-dir", "d", "--name",
+                                                      "a", "--initial-cluster", "a=http://127.0.0.1:1,b=http://127.0.0.1:2",
+                                                      "--initial-advertise-peer-urls", "http://127.0.0.1:1"], *twins)
+    assert "verification of persisted state successful" in run(OURS_UTL + ["snapshot", "restore", "small.db",
+                                                                           "--data-dir", "e"], twins[1])[1]
