@@ -79,38 +79,46 @@ def status(path: str, *, lock_timeout: float | None = None, progress: Progress |
     """What `etcdutl snapshot status path` reports, or SnapshotStatusError with its message."""
     db = _open(path, lock_timeout)
     try:
-        with db.view() as tx:
-            try:
-                problems = check(db, tx=tx)
-            except CorruptError as e:
-                raise SnapshotStatusError(f"snapshot file integrity check failed: {e}") from None
-            if problems:
-                raise SnapshotStatusError(
-                    f"snapshot file integrity check failed. {len(problems)} errors found.\n" + "\n".join(problems))
-            total_size = tx.size()
-            h = 0
-            revision = 0
-            total = 0
-            done = 0
-            for name, bucket in tx.buckets():
-                if bucket is None:
-                    raise SnapshotStatusError(f"cannot get hash of bucket {_go_string(name)}")
-                h = crc32c.crc32c(name, h)
-                is_key = name == backend.KEY
-                for buf, off, end in bucket.leaf_pages():
-                    try:
-                        h, n, last = _hash_leaf(buf, off, end, h, is_key)
-                    except CorruptError as e:
-                        raise SnapshotStatusError(f"cannot write bucket {_go_string(name)} : {e}") from None
-                    total += n
-                    if last is not None:
-                        revision = last
-                    if progress is not None:
-                        done += end - off
-                        progress(min(done, total_size), total_size)
-            return SnapshotStatus(hash=h, revision=revision, total_key=total, total_size=total_size)
+        return _status(db, progress)
+    except (CorruptError, struct.error, ValueError, IndexError) as e:
+        # where Go's bbolt would read past the mapping and crash, we say what is broken
+        raise SnapshotStatusError(f"snapshot file is corrupted: {e}") from None
     finally:
         db.close()
+
+
+def _status(db, progress: Progress | None) -> SnapshotStatus:
+    """Check, then hash every bucket in cursor order (etcdutl v3Manager.Status)."""
+    with db.view() as tx:
+        try:
+            problems = check(db, tx=tx)
+        except CorruptError as e:
+            raise SnapshotStatusError(f"snapshot file integrity check failed: {e}") from None
+        if problems:
+            raise SnapshotStatusError(
+                f"snapshot file integrity check failed. {len(problems)} errors found.\n" + "\n".join(problems))
+        total_size = tx.size()
+        h = 0
+        revision = 0
+        total = 0
+        done = 0
+        for name, bucket in tx.buckets():
+            if bucket is None:
+                raise SnapshotStatusError(f"cannot get hash of bucket {_go_string(name)}")
+            h = crc32c.crc32c(name, h)
+            is_key = name == backend.KEY
+            for buf, off, end in bucket.leaf_pages():
+                try:
+                    h, n, last = _hash_leaf(buf, off, end, h, is_key)
+                except CorruptError as e:
+                    raise SnapshotStatusError(f"cannot write bucket {_go_string(name)} : {e}") from None
+                total += n
+                if last is not None:
+                    revision = last
+                if progress is not None:
+                    done += end - off
+                    progress(min(done, total_size), total_size)
+        return SnapshotStatus(hash=h, revision=revision, total_key=total, total_size=total_size)
 
 
 def _go_string(b: bytes) -> str:
@@ -125,15 +133,21 @@ def _hash_leaf(buf, off: int, end: int, h: int, is_key: bool) -> tuple[int, int,
 
     bbolt packs key/value bytes right after the element array in element order, so a normal page
     is hashed with one CRC call over that run; odd layouts and nested buckets go entry by entry.
+    Like bbolt (which reads the mmap in place) element data may point anywhere in the file, and
+    into the zero-filled rest of its last OS page; further than that Go would crash: we raise.
     """
-    if off + PAGE_HEADER_SIZE > end:
+    hard = len(buf)
+    copied = isinstance(buf, (bytes, bytearray))  # an inline bucket read from a copy of its value
+    soft = hard if copied else -(-hard // 4096) * 4096
+    where = "inline bucket" if copied else "file"
+    if off + PAGE_HEADER_SIZE > hard:
         raise CorruptError("page header beyond end of file")
     _pid, _flags, n, _ov = PAGE_HEADER.unpack_from(buf, off)
     if n == 0:
         return h, 0, None
     base = off + PAGE_HEADER_SIZE
-    if base + 16 * n > end:
-        raise CorruptError(f"page {_pid}: {n} elements do not fit in the page")
+    if base + 16 * n > hard:
+        raise CorruptError(f"page {_pid}: {n} elements run beyond end of file")
     e = struct.unpack_from(f"<{4 * n}I", buf, base)
     fl = e[0::4]
     pos = e[1::4]
@@ -144,25 +158,32 @@ def _hash_leaf(buf, off: int, end: int, h: int, is_key: bool) -> tuple[int, int,
         raise CorruptError(f"page {_pid}: key shorter than a revision ({min(ks)} bytes)")
     ends = list(map(_add, map(_add, pos, ks), vs))  # end of element i's data, relative to element i
     last_end = base + 16 * (n - 1) + ends[-1]
-    if last_end > end:
-        raise CorruptError(f"page {_pid}: element data beyond the page")
-    contiguous = not any(fl) and ends[:-1] == list(map((16).__add__, pos[1:]))
-    if contiguous:
+    if last_end <= hard and not any(fl) and ends[:-1] == list(map((16).__add__, pos[1:])):
         h = crc32c.crc32c(buf[base + pos[0]:last_end], h)
     else:
         for i in range(n):
             s = base + 16 * i + pos[i]
-            if s + ks[i] + vs[i] > end:
-                raise CorruptError(f"page {_pid}: element data beyond the page")
-            h = crc32c.crc32c(buf[s:s + ks[i]], h)
+            k_end = s + ks[i]
+            v_end = k_end + (0 if fl[i] & BUCKET_LEAF_FLAG else vs[i])  # bucket values are not read
+            if v_end > soft:
+                raise CorruptError(f"page {_pid}: element data beyond end of {where}")
+            h = crc32c.crc32c(_read(buf, s, k_end, hard), h)
             if not fl[i] & BUCKET_LEAF_FLAG:
-                h = crc32c.crc32c(buf[s + ks[i]:s + ks[i] + vs[i]], h)
+                h = crc32c.crc32c(_read(buf, k_end, v_end, hard), h)
     rev = None
     if is_key:
         s = base + 16 * (n - 1) + pos[-1]
-        (main,) = struct.unpack_from(">q", buf, s)
+        (main,) = struct.unpack(">q", _read(buf, s, s + 8, hard))
         rev = main
     return h, n, rev
+
+
+def _read(buf, a: int, b: int, hard: int) -> bytes:
+    """buf[a:b], zero-filled past the end of the file."""
+    if b <= hard:
+        return buf[a:b]
+    data = buf[a:b]
+    return data + bytes(b - a - len(data))
 
 
 # --- verify -----------------------------------------------------------------------------------

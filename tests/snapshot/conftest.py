@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -17,13 +16,3 @@ import realsnaps  # noqa: E402
 @pytest.fixture(scope="session")
 def real_snaps(tmp_path_factory) -> dict[str, Path]:
     return realsnaps.build(tmp_path_factory.getbasetemp() / "realsnaps")
-
-
-def run(argv: list[str], **kw) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ETCDCTL_")}
-    return subprocess.run(argv, capture_output=True, env=env, timeout=120, **kw)
-
-
-@pytest.fixture(scope="session")
-def etcdutl_py() -> list[str]:
-    return [sys.executable, "-m", "etcdctl_py.cli.etcdutl"]

@@ -18,7 +18,8 @@ from .errors import (
     TxNotWritableError,
     ValueTooLargeError,
 )
-from .node import Node, PageView, decode_page
+from .errors import CorruptError
+from .node import Node, PageView, decode_view
 from .page import (
     BUCKET_HEADER,
     BUCKET_HEADER_SIZE,
@@ -38,28 +39,48 @@ if TYPE_CHECKING:
 class Bucket:
     """A bucket in a transaction. Values of nested-bucket keys read as None (bbolt returns nil)."""
 
-    def __init__(self, tx: "Tx", root: int, sequence: int = 0, inline: bytes | None = None) -> None:
+    def __init__(self, tx: "Tx", root: int, sequence: int = 0, inline: bytes | None = None,
+                 inline_loc: tuple | None = None) -> None:
         self.tx = tx
         self.root = root
         self.sequence = sequence
-        # inline page image (bucket value without its 16-byte header), only when root == 0
-        self.inline: bytes | None = inline
+        # inline page (root == 0): where its image lives, (buffer, offset, end of readable bytes).
+        # Pages read from the file point into the mmap (like bbolt, which reads in place).
+        if inline_loc is None and inline is not None:
+            inline_loc = (inline, 0, len(inline))
+        self.inline_loc = inline_loc
         self.nodes: dict[int, Node] = {}
         self.root_node: Node | None = None
         self.buckets: dict[bytes, Bucket] = {}
         self.fill_percent = DEFAULT_FILL_PERCENT
 
+    @property
+    def inline(self) -> bool:
+        return self.inline_loc is not None
+
     @classmethod
-    def from_value(cls, tx: "Tx", value: bytes) -> "Bucket":
+    def from_value(cls, tx: "Tx", value: bytes, value_off: int | None = None) -> "Bucket":
+        """The bucket a parent's value describes; value_off = where that value sits in the file."""
+        if value_off is not None and value_off % 8 == 0:
+            # bbolt reads an aligned inline page in place (an unaligned one from a copy of the value)
+            buf, limit = tx._mm, tx._limit
+            if value_off + BUCKET_HEADER_SIZE > limit:
+                raise CorruptError(f"bucket header at offset {value_off}: beyond end of file")
+            root, seq = BUCKET_HEADER.unpack_from(buf, value_off)
+            if root == 0:
+                return cls(tx, 0, seq, inline_loc=(buf, value_off + BUCKET_HEADER_SIZE, limit))
+            return cls(tx, root, seq)
         root, seq = BUCKET_HEADER.unpack_from(value, 0)
         inline = bytes(value[BUCKET_HEADER_SIZE:]) if root == 0 else None
         return cls(tx, root, seq, inline)
 
     # --- page / node access ---------------------------------------------------------------
     def _view(self, pgid: int) -> PageView:
-        if self.inline is not None:
-            pid, leaf, keys, vals, flags, ov = decode_page(self.inline, 0, len(self.inline))
-            return PageView(0, leaf, keys, vals, flags, ov)
+        if self.inline_loc is not None:
+            buf, off, limit = self.inline_loc
+            v = decode_view(buf, off, limit)
+            v.pgid = 0
+            return v
         return self.tx.page_view(pgid)
 
     def _ref(self, pgid: int):
@@ -128,9 +149,11 @@ class Bucket:
     # --- iteration -----------------------------------------------------------------------
     def _iter(self, start: bytes = b"") -> Iterator[tuple[bytes, bytes, int]]:
         """Sorted (key, value, flags) from the first key >= start (leaf entries only)."""
-        yield from self._iter_ref(self._root_ref(), start)
+        yield from self._iter_ref(self._root_ref(), start, 0)
 
-    def _iter_ref(self, ref, start: bytes):
+    def _iter_ref(self, ref, start: bytes, depth: int):
+        if depth > 64:
+            raise CorruptError(f"page {ref.pgid}: tree deeper than 64 levels (cycle?)")
         if ref.is_leaf:
             keys = ref.keys
             i = bisect_left(keys, start) if start else 0
@@ -145,7 +168,7 @@ class Bucket:
             if i >= len(keys) or keys[i] != start:
                 i = max(i - 1, 0)
         for j in range(i, len(keys)):
-            yield from self._iter_ref(self._child_ref(ref, j), start if j == i else b"")
+            yield from self._iter_ref(self._child_ref(ref, j), start if j == i else b"", depth + 1)
 
     def items(self, start: bytes = b"") -> Iterator[tuple[bytes, bytes | None]]:
         """Sorted (key, value) pairs from the first key >= start; nested buckets give value None."""
@@ -198,8 +221,10 @@ class Bucket:
         Only for unmodified buckets (read transactions): a fast path for full scans (status hash).
         """
         if self.root == 0:
-            buf = self.inline if self.inline is not None else b""
-            yield buf, 0, len(buf)
+            if self.inline_loc is None:
+                return
+            buf, off, limit = self.inline_loc
+            yield buf, off, limit
             return
         yield from self.tx.leaf_pages(self.root)
 
@@ -226,7 +251,8 @@ class Bucket:
         path, leaf, i = self._seek_leaf(name)
         if i >= len(leaf.keys) or leaf.keys[i] != name or not leaf.flags[i] & BUCKET_LEAF_FLAG:
             return None
-        child = Bucket.from_value(self.tx, leaf.vals[i])
+        voffs = getattr(leaf, "voffs", None)
+        child = Bucket.from_value(self.tx, leaf.vals[i], voffs[i] if voffs else None)
         if self.tx.writable:
             self.buckets[name] = child
         return child
@@ -277,9 +303,9 @@ class Bucket:
             raise IncompatibleValueError()
         self._writable_leaf(name).put(name, name, inline_bucket_value([], []), 0, BUCKET_LEAF_FLAG)
         # A bucket with sub-buckets can no longer be inline (bbolt drops b.page here).
-        if self.inline is not None:
+        if self.inline_loc is not None:
             self.node(self.root, None)
-            self.inline = None
+            self.inline_loc = None
         return self.bucket(name)
 
     def create_bucket_if_not_exists(self, name: bytes) -> "Bucket":
@@ -368,7 +394,7 @@ class Bucket:
         self.root_node.spill()
         self.root_node = self.root_node.root()
         self.root = self.root_node.pgid
-        self.inline = None
+        self.inline_loc = None
 
 
 def bucket_value_root(value: bytes) -> tuple[int, int, bytes | None]:

@@ -90,7 +90,12 @@ def _check(db: "DB", tx: "Tx", strict: bool) -> list[str]:
     def on_page(pos: int, pid: int, flags: int, count: int, overflow: int) -> bool:
         if pid > npg:
             errs.append(f"page {pid}: out of bounds: {npg}")
-        for i in range(overflow + 1):
+        run = overflow + 1
+        if pid + run > npg + 1 + 1024:
+            # a damaged overflow count (bbolt would try to track up to 2^32 ids): clip it
+            errs.append(f"page {pid}: overflow of {overflow} pages runs past the end of the database")
+            run = max(0, min(run, npg + 1 - pid))
+        for i in range(run):
             if mark(pid + i):
                 errs.append(f"page {pid + i}: multiple references")
         if freed.get(pid):

@@ -27,13 +27,35 @@ if TYPE_CHECKING:
     from .bucket import Bucket
 
 
-def decode_page(buf, offset: int, limit: int):
-    """Decode a branch/leaf page at `offset` into (pgid, is_leaf, keys, vals, flags, overflow).
+def _padded(buf, a: int, b: int) -> bytes:
+    """buf[a:b] where the tail past the real bytes reads as zeros (a mapping's last OS page)."""
+    data = buf[a:b]
+    return data + bytes(b - a - len(data))
 
-    `limit` is the end of readable bytes; anything pointing past it raises CorruptError
-    (where Go's bbolt would fault on the mmap).
+
+def _where(buf) -> str:
+    return "inline bucket" if isinstance(buf, (bytes, bytearray)) else "file"
+
+
+def _soft_limit(limit: int) -> int:
+    """Bytes Go's bbolt can read without faulting: the file rounded up to the OS page."""
+    return -(-limit // 4096) * 4096
+
+
+def decode_page(buf, offset: int, limit: int):
+    """Decode a branch/leaf page at `offset` into (pgid, is_leaf, keys, vals, flags, overflow)."""
+    v = decode_view(buf, offset, limit)
+    return v.pgid, v.is_leaf, v.keys, v.vals, v.flags, v.overflow
+
+
+def decode_view(buf, offset: int, limit: int) -> "PageView":
+    """Decode a branch/leaf page at `offset` (pgid = the header's id; voffs = value offsets in buf).
+
+    `limit` is the end of the file; element data may point anywhere inside the file (and its
+    zero-filled last OS page), as bbolt reads it from the mmap; past that raises CorruptError
+    (where Go's bbolt would fault).
     """
-    if offset + PAGE_HEADER_SIZE > limit:
+    if offset + PAGE_HEADER_SIZE > min(limit, len(buf)):
         raise CorruptError(f"page at offset {offset}: beyond end of file")
     pid, pflags, count, overflow = PAGE_HEADER.unpack_from(buf, offset)
     if pflags & LEAF_PAGE:
@@ -43,10 +65,13 @@ def decode_page(buf, offset: int, limit: int):
     else:
         raise CorruptError(f"page {pid}: invalid page type: {pflags:#x}")
     if count == 0:
-        return pid, is_leaf, [], [], ([] if is_leaf else None), overflow
+        return PageView(pid, is_leaf, [], [], ([] if is_leaf else None), overflow, [])
     base = offset + PAGE_HEADER_SIZE
-    if base + 16 * count > limit:
+    if base + 16 * count > min(limit, len(buf)):
         raise CorruptError(f"page {pid}: elements beyond end of file")
+    # an mmap reads as zeros up to the end of the file's last OS page; a copied buffer ends where it ends
+    soft = limit if isinstance(buf, (bytes, bytearray)) else _soft_limit(limit)
+    hard = len(buf)
     if is_leaf:
         e = struct.unpack_from(f"<{4 * count}I", buf, base)
         flags = list(e[0::4])
@@ -54,35 +79,50 @@ def decode_page(buf, offset: int, limit: int):
         ks = e[2::4]
         vs = e[3::4]
         starts = [base + 16 * i + pos[i] for i in range(count)]
-        last = starts[-1] + ks[-1] + vs[-1]
-        if last > limit or max(s + k + v for s, k, v in zip(starts, ks, vs)) > limit:
-            raise CorruptError(f"page {pid}: element data beyond end of file")
-        keys = [buf[s:s + k] for s, k in zip(starts, ks)]
-        vals = [buf[s + k:s + k + v] for s, k, v in zip(starts, ks, vs)]
-        return pid, True, keys, vals, flags, overflow
+        if any(flags):
+            # bbolt reads a nested bucket's value only through its header (at voffs): a damaged
+            # length that points past the file is not a read error for it (valid values are kept whole)
+            vs = tuple(min(v, 16) if f & 1 and s + k + v > soft else v for f, s, k, v in zip(flags, starts, ks, vs))
+        top = max(s + k + v for s, k, v in zip(starts, ks, vs))
+        if top > soft:
+            raise CorruptError(f"page {pid}: element data beyond end of {_where(buf)}")
+        if top <= hard:
+            keys = [buf[s:s + k] for s, k in zip(starts, ks)]
+            vals = [buf[s + k:s + k + v] for s, k, v in zip(starts, ks, vs)]
+        else:
+            keys = [_padded(buf, s, s + k) for s, k in zip(starts, ks)]
+            vals = [_padded(buf, s + k, s + k + v) for s, k, v in zip(starts, ks, vs)]
+        voffs = [s + k for s, k in zip(starts, ks)]
+        return PageView(pid, True, keys, vals, flags, overflow, voffs)
     e = struct.unpack_from("<" + "IIQ" * count, buf, base)
     pos = e[0::3]
     ks = e[1::3]
     kids = list(e[2::3])
     starts = [base + 16 * i + pos[i] for i in range(count)]
-    if max(s + k for s, k in zip(starts, ks)) > limit:
-        raise CorruptError(f"page {pid}: element data beyond end of file")
-    keys = [buf[s:s + k] for s, k in zip(starts, ks)]
-    return pid, False, keys, kids, None, overflow
+    top = max(s + k for s, k in zip(starts, ks))
+    if top > soft:
+        raise CorruptError(f"page {pid}: element data beyond end of {_where(buf)}")
+    if top <= hard:
+        keys = [buf[s:s + k] for s, k in zip(starts, ks)]
+    else:
+        keys = [_padded(buf, s, s + k) for s, k in zip(starts, ks)]
+    return PageView(pid, False, keys, kids, None, overflow, None)
 
 
 class PageView:
     """A decoded page, read-only; what cursors use when no Node is materialised for that page."""
 
-    __slots__ = ("pgid", "is_leaf", "keys", "vals", "flags", "overflow")
+    __slots__ = ("pgid", "is_leaf", "keys", "vals", "flags", "overflow", "voffs")
 
-    def __init__(self, pgid: int, is_leaf: bool, keys: list, vals: list, flags: list | None, overflow: int) -> None:
+    def __init__(self, pgid: int, is_leaf: bool, keys: list, vals: list, flags: list | None, overflow: int,
+                 voffs: list | None = None) -> None:
         self.pgid = pgid
         self.is_leaf = is_leaf
         self.keys = keys
         self.vals = vals
         self.flags = flags
         self.overflow = overflow
+        self.voffs = voffs  # leaf: offset of each value in the file buffer (for inline buckets)
 
 
 class Node:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Iterator
 
 from .bucket import Bucket
 from .errors import CorruptError, TxClosedError, TxNotWritableError
-from .node import PageView, decode_page
+from .node import PageView, decode_view
 from .page import (
     BRANCH_PAGE,
     LEAF_PAGE,
@@ -80,34 +80,37 @@ class Tx:
         off = pgid * ps
         if off + 16 > self._limit:
             raise CorruptError(f"page {pgid}: beyond end of file (meta pgid {self.meta.pgid})")
-        _pid, leaf, keys, vals, flags, overflow = decode_page(self._mm, off, self._limit)
-        end = off + (overflow + 1) * ps
-        if end > self._limit:
-            raise CorruptError(f"page {pgid}: overflow of {overflow} pages runs beyond end of file")
-        v = PageView(pgid, leaf, keys, vals, flags, overflow)
-        if not leaf:
+        # Like bbolt, only what the elements point at must be readable (checked by decode_page);
+        # a damaged overflow count alone is Check's business, not a read error.
+        v = decode_view(self._mm, off, self._limit)
+        v.pgid = pgid
+        if not v.is_leaf:
             self._branch_cache[pgid] = v
         return v
 
     def leaf_pages(self, root: int) -> Iterator[tuple[object, int, int]]:
-        """(mmap, offset, end) of every leaf page under root, in key order (no decoding of leaves)."""
+        """(mmap, offset, end) of every leaf page under root, in key order (no decoding of leaves).
+
+        `end` is where the page's overflow run ends (clipped to the file); element data may point
+        further, as bbolt would read it, up to the end of the file.
+        """
         ps = self.db.page_size
         mm = self._mm
         limit = self._limit
-        stack = [root]
+        stack = [(root, 0)]
         while stack:
-            pgid = stack.pop()
+            pgid, depth = stack.pop()
+            if depth > 64:
+                raise CorruptError(f"page {pgid}: tree deeper than 64 levels (cycle?)")
             off = pgid * ps
             if off + 16 > limit:
                 raise CorruptError(f"page {pgid}: beyond end of file (meta pgid {self.meta.pgid})")
             _id, flags, _count, overflow = PAGE_HEADER.unpack_from(mm, off)
-            end = off + (overflow + 1) * ps
-            if end > limit:
-                raise CorruptError(f"page {pgid}: overflow of {overflow} pages runs beyond end of file")
+            end = min(off + (overflow + 1) * ps, limit)
             if flags & LEAF_PAGE:
                 yield mm, off, end
             elif flags & BRANCH_PAGE:
-                stack.extend(reversed(self.page_view(pgid).vals))
+                stack.extend((k, depth + 1) for k in reversed(self.page_view(pgid).vals))
             else:
                 raise CorruptError(f"page {pgid}: invalid page type: {flags:#x}")
 

@@ -47,6 +47,9 @@ def walk(tx: "Tx", on_page: PageFn, on_missing: MissingFn) -> None:
     mm = tx._mm
     limit = tx._limit
     max_depth = 64
+    # A damaged branch can point back up the tree: Go's bbolt would recurse until it crashes. We
+    # visit pages as often as bbolt would for a DAG, but stop once the total is implausible.
+    budget = [4 * max(tx.meta.pgid, 1) + 1024]
 
     def bucket(root: int) -> None:
         subs: list[int] = []
@@ -57,6 +60,10 @@ def walk(tx: "Tx", on_page: PageFn, on_missing: MissingFn) -> None:
             if pgid < 0 or off + PAGE_HEADER_SIZE > limit:
                 on_missing(pgid, "beyond end of file")
                 continue
+            budget[0] -= 1
+            if budget[0] < 0:
+                on_missing(pgid, "too many page references (cycle in the tree?)")
+                return
             pid, flags, count, overflow = PAGE_HEADER.unpack_from(mm, off)
             descend = on_page(pgid, pid, flags, count, overflow)
             if flags & BRANCH_PAGE:
@@ -75,6 +82,8 @@ def walk(tx: "Tx", on_page: PageFn, on_missing: MissingFn) -> None:
             elif flags & LEAF_PAGE:
                 subs.extend(r for r, _i in sub_bucket_roots(mm, off, count, limit))
         for r in subs:
+            if budget[0] < 0:
+                return
             bucket(r)
 
     if tx.meta.root != 0:
