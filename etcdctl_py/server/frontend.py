@@ -211,7 +211,14 @@ class FrontListener:
                 buf += chunk
             body, buf = buf[:n], buf[n:]
             loop = asyncio.get_running_loop()
-            status, rh, rb = await loop.run_in_executor(None, self.app.handle, method, target, headers, body)
+            v2 = self.app.v2
+            if v2 is not None and hasattr(v2, "serve") and v2.wants(target):
+                res = await v2.serve(method, target, headers, body, reader)  # long-poll waits park here
+                if res is None:
+                    return  # the client hung up during a wait
+                status, rh, rb = res
+            else:
+                status, rh, rb = await loop.run_in_executor(None, self.app.handle, method, target, headers, body)
             from email.utils import formatdate
 
             out = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}"]

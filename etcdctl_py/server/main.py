@@ -161,7 +161,7 @@ class Server:
 
         v2 = None
         if f.bool("enable-v2"):
-            v2 = load_v2(core)
+            v2 = load_v2(core, f.get("initial-cluster-token"))
         app = HttpApp(core, v2)
         ssl_ctx = None
         if f.get("cert-file") and f.get("key-file"):
@@ -291,20 +291,11 @@ def services_auth(core, gauth):
     return AuthService(core, gauth)
 
 
-def load_v2(core):
-    """Mount helper H4's v2 API when it is present."""
-    try:
-        from etcdctl_py.server.v2 import api as v2api  # type: ignore
-    except ImportError:
-        return None
-    api = v2api.V2Api(core) if hasattr(v2api, "V2Api") else None
-    if api is None:
-        return None
+def load_v2(core, token: str = "etcd-cluster"):
+    """The v2 API (`--enable-v2`) with this server's identity; the front listener awaits its serve()."""
+    from etcdctl_py.server.v2.mount import mount
 
-    def handle(method, target, headers, body):
-        return api.handle(method, target, headers, body)
-
-    return handle
+    return mount(core, token)
 
 
 def main(argv: list[str] | None = None) -> int:

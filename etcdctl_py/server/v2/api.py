@@ -344,12 +344,13 @@ class V2Api:
         return self._finish_watch(res)
 
     async def handle_async(self, method: str, path: str, query: str, headers: dict, body: bytes) -> Result:
-        """Like handle(), but a parked wait awaits an asyncio future instead of blocking."""
-        res = self._route(method, path, query, headers, body)
+        """Like handle(), but a parked wait awaits an asyncio future instead of blocking; the
+        request itself runs in the loop's default executor (writes fsync the store file)."""
+        loop = asyncio.get_running_loop()
+        res = await loop.run_in_executor(None, self._route, method, path, query, headers, body)
         if not isinstance(res, _Wait):
             return res
         req, hdr = res.req, res.hdr
-        loop = asyncio.get_running_loop()
         fut: asyncio.Future[Event] = loop.create_future()
 
         def deliver(ev: Event) -> None:

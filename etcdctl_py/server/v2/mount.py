@@ -1,0 +1,87 @@
+"""Mount the v2 API on etcd-py's client port (`etcd-py --enable-v2`).
+
+The front listener (etcdctl_py.server.frontend) hands every `/v2/...` request to
+`V2Mount.serve()`, which it awaits on its asyncio loop: ordinary requests run in a worker
+thread (the store fsyncs its JSON file), a long-poll wait (`?wait=true`) parks on an asyncio
+future so it blocks neither the loop nor a thread, and is cancelled when the client hangs up.
+A daemon thread calls `tick()` every 500 ms (etcd's leader SYNC) so TTL keys expire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+from .api import Result, V2Api, V2Identity, V2Member
+
+TICK_SECONDS = 0.5
+HANGUP_POLL_SECONDS = 0.5
+
+
+def identity_from_core(core: Any, token: str = "etcd-cluster") -> V2Identity:
+    """The v2 view of an EtcdCore: same cluster/member IDs, name and member URLs as the v3 side."""
+    cfg = core.cfg
+    members = [V2Member(m.id, m.name, list(m.peer_urls), list(m.client_urls)) for m in cfg.members]
+    return V2Identity(cfg.cluster_id, cfg.member_id, members, name=cfg.name, token=token or "etcd-cluster",
+                      raft_index=lambda: int(core.raft_index), raft_term=lambda: 2)
+
+
+def is_v2_path(target: str) -> bool:
+    path = target.split("?", 1)[0]
+    return path == "/v2" or path.startswith("/v2/")
+
+
+class V2Mount:
+    """A V2Api plus its expiry ticker, callable from the front listener."""
+
+    def __init__(self, api: V2Api, stopped: threading.Event) -> None:
+        self.api = api
+        self.stopped = stopped
+        self.ticker = threading.Thread(target=self._tick_loop, daemon=True, name="v2-ttl-expiry")
+        self.ticker.start()
+
+    def _tick_loop(self) -> None:
+        while not self.stopped.wait(TICK_SECONDS):
+            try:
+                self.api.tick()
+            except Exception:  # noqa: BLE001 - a failed tick must not stop expiry for good
+                pass
+
+    @staticmethod
+    def wants(target: str) -> bool:
+        return is_v2_path(target)
+
+    def __call__(self, method: str, target: str, headers: dict, body: bytes) -> Result:
+        """Blocking form (a parked wait holds the calling thread)."""
+        path, _, query = target.partition("?")
+        return self.api.handle(method, path, query, headers, body)
+
+    async def serve(self, method: str, target: str, headers: dict, body: bytes,
+                    reader: asyncio.StreamReader | None = None) -> Result | None:
+        """Answer one request; None when the client hung up during a wait (nothing to send)."""
+        path, _, query = target.partition("?")
+        task = asyncio.ensure_future(self.api.handle_async(method, path, query, headers, body))
+        if reader is None:
+            return await task
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=HANGUP_POLL_SECONDS)
+            if done:
+                return task.result()
+            if reader.at_eof():
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
+                return None
+
+
+def mount(core: Any, token: str = "etcd-cluster") -> V2Mount:
+    """Build the v2 API for a running EtcdCore; its store lives in `<data-dir>/v2/store.json`."""
+    api = V2Api(identity_from_core(core, token), core.cfg.data_dir or None)
+    return V2Mount(api, core.stopped)
+
+
+__all__ = ["V2Mount", "identity_from_core", "is_v2_path", "mount"]
+
