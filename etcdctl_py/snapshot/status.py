@@ -22,7 +22,9 @@ import crc32c
 
 from ..storage import backend
 from ..storage.bbolt import BoltError, CorruptError, check, open_db
-from ..storage.bbolt.page import BUCKET_LEAF_FLAG, PAGE_HEADER, PAGE_HEADER_SIZE
+from ..storage.bbolt.node import decode_view
+from ..storage.bbolt.page import BUCKET_LEAF_FLAG, PAGE_HEADER, PAGE_HEADER_SIZE, page_type_name
+from ..storage.bbolt.walk import sub_bucket_roots
 
 Progress = Callable[[int, int], None]
 
@@ -87,8 +89,11 @@ def status(path: str, *, lock_timeout: float | None = None, progress: Progress |
         db.close()
 
 
-def _status(db, progress: Progress | None) -> SnapshotStatus:
-    """Check, then hash every bucket in cursor order (etcdutl v3Manager.Status)."""
+def _status_two_pass(db, progress: Progress | None) -> SnapshotStatus:
+    """Check, then hash every bucket in cursor order (etcdutl v3Manager.Status), straightforwardly.
+
+    The reference for `_status` (one pass), which tests compare it with.
+    """
     with db.view() as tx:
         try:
             problems = check(db, tx=tx)
@@ -119,6 +124,200 @@ def _status(db, progress: Progress | None) -> SnapshotStatus:
                     done += end - off
                     progress(min(done, total_size), total_size)
         return SnapshotStatus(hash=h, revision=revision, total_key=total, total_size=total_size)
+
+
+def _status(db, progress: Progress | None) -> SnapshotStatus:
+    """Tx.Check and the hash in one walk over the file.
+
+    bbolt's Check visits each bucket's pages depth-first (leaves in key order), then its
+    sub-buckets in key order: for etcd's layout (top-level buckets only) that is the very order
+    the hash needs, so both are done together and the hash is dropped if Check found problems.
+    Error texts and their order are those of bbolt 1.3.6's Tx.Check.
+    """
+    with db.view() as tx:
+        meta = tx.meta
+        mm = tx._mm
+        hard = tx._limit
+        ps = db.page_size
+        npg = meta.pgid
+        errs: list[str] = []
+        unpack_hdr = PAGE_HEADER.unpack_from
+        persisted = meta.freelist != 0xFFFFFFFFFFFFFFFF
+        freed = bytearray(npg + 1)
+        freed_extra: set[int] = set()
+        if persisted:
+            from ..storage.bbolt.page import decode_freelist
+
+            try:
+                ids = decode_freelist(mm, meta.freelist * ps, hard)
+            except (ValueError, struct.error) as e:
+                raise CorruptError(f"freelist page {meta.freelist}: {e}") from None
+            for i in ids:
+                if 0 <= i <= npg:
+                    if freed[i]:
+                        errs.append(f"page {i}: already freed")
+                    freed[i] = 1
+                else:
+                    if i in freed_extra:
+                        errs.append(f"page {i}: already freed")
+                    freed_extra.add(i)
+        reach = bytearray(npg + 1)
+        reach_extra: set[int] = set()
+        reach[0] = 1
+        if npg >= 1:
+            reach[1] = 1
+        if persisted:
+            fl = meta.freelist
+            if fl * ps + 16 <= hard:
+                ov = unpack_hdr(mm, fl * ps)[3]
+            else:
+                ov = 0
+            for i in range(fl, fl + min(ov, npg + 1024) + 1):
+                if i <= npg:
+                    reach[i] = 1
+                else:
+                    reach_extra.add(i)
+        budget = [4 * max(npg, 1) + 1024]
+        translate_odd = bytes(b & 1 for b in range(256))
+
+        def visit(pgid: int, leaf_fn) -> list[int]:
+            """Check-walk one bucket's pages (DFS); leaf_fn(off) for leaves; returns nested roots."""
+            nested: list[int] = []
+            stack = [(pgid, 0)]
+            while stack:
+                pg, depth = stack.pop()
+                budget[0] -= 1
+                if budget[0] < 0:
+                    errs.append(f"page {pg}: too many page references (cycle in the tree?)")
+                    return nested
+                off = pg * ps
+                if off + 16 > hard:
+                    errs.append(f"page {pg}: beyond end of file")
+                    continue
+                pid, flags, count, overflow = unpack_hdr(mm, off)
+                if pid > npg:
+                    errs.append(f"page {pid}: out of bounds: {npg}")
+                if overflow == 0 and pid <= npg:
+                    if reach[pid]:
+                        errs.append(f"page {pid}: multiple references")
+                    reach[pid] = 1
+                else:
+                    run = overflow + 1
+                    if pid + run > npg + 1 + 1024:
+                        errs.append(f"page {pid}: overflow of {overflow} pages runs past the end of the database")
+                        run = max(0, min(run, npg + 1 - pid))
+                    for i in range(pid, pid + run):
+                        if i <= npg:
+                            if reach[i]:
+                                errs.append(f"page {i}: multiple references")
+                            reach[i] = 1
+                        else:
+                            if i in reach_extra:
+                                errs.append(f"page {i}: multiple references")
+                            reach_extra.add(i)
+                if persisted and (freed[pid] if pid <= npg else pid in freed_extra):
+                    errs.append(f"page {pid}: reachable freed")
+                elif not flags & 3:
+                    errs.append(f"page {pid}: invalid type: {page_type_name(flags)}")
+                if flags & 1:  # branch: children in order (forEachPage)
+                    if depth >= 64:
+                        errs.append(f"page {pg}: tree deeper than 64 levels (cycle?)")
+                        continue
+                    base = off + 16
+                    if base + 16 * count > hard:
+                        errs.append(f"page {pg}: elements beyond end of file")
+                        continue
+                    kids = struct.unpack_from("<" + "IIQ" * count, mm, base)[2::3]
+                    stack.extend((k, depth + 1) for k in reversed(kids))
+                elif flags & 2:
+                    if leaf_fn is not None:
+                        leaf_fn(off)
+                    if count and off + 16 + 16 * count <= hard and \
+                            b"\x01" in mm[off + 16:off + 16 + 16 * count:16].translate(translate_odd):
+                        nested.extend(r for r, _i in sub_bucket_roots(mm, off, count, hard))
+            return nested
+
+        def check_only(root: int) -> None:
+            for r in visit(root, None):
+                check_only(r)
+
+        # the root bucket's own pages, collecting the top-level entries in order
+        top: list[tuple[bytes, int, int]] = []  # (name, flags, value offset or -1)
+
+        def collect(off: int) -> None:
+            v = decode_view(mm, off, hard)
+            for k, f, vo in zip(v.keys, v.flags, v.voffs):
+                top.append((k, f, vo))
+
+        nested_of_root = visit(meta.root, collect) if meta.root else []
+        del nested_of_root  # the top-level buckets: walked below, in order
+        h = 0
+        revision = 0
+        total = 0
+        done = 0
+        total_size = npg * ps
+        hash_error: str | None = None
+        state = {"h": 0, "n": 0, "rev": 0}
+
+        for name, f, vo in top:
+            if not f & BUCKET_LEAF_FLAG:
+                if hash_error is None:
+                    hash_error = f"cannot get hash of bucket {_go_string(name)}"
+                continue
+            bucket_root, _seq = (0, 0)
+            if vo + 16 <= hard:
+                bucket_root, _seq = struct.unpack_from("<QQ", mm, vo)
+            if hash_error is None:
+                state["h"] = crc32c.crc32c(name, state["h"])
+            is_key = name == backend.KEY
+            if bucket_root == 0:
+                if hash_error is None:
+                    b = tx.root.bucket(name)
+                    for buf, off, end in (b.leaf_pages() if b is not None else ()):
+                        try:
+                            hh, n, last = _hash_leaf(buf, off, end, state["h"], is_key)
+                        except CorruptError as e:
+                            hash_error = f"cannot write bucket {_go_string(name)} : {e}"
+                            break
+                        state["h"] = hh
+                        state["n"] += n
+                        if last is not None:
+                            state["rev"] = last
+                continue
+
+            def leaf(off: int, name=name, is_key=is_key) -> None:
+                nonlocal hash_error, done
+                if hash_error is not None:
+                    return
+                try:
+                    hh, n, last = _hash_leaf(mm, off, hard, state["h"], is_key)
+                except CorruptError as e:
+                    hash_error = f"cannot write bucket {_go_string(name)} : {e}"
+                    return
+                state["h"] = hh
+                state["n"] += n
+                if last is not None:
+                    state["rev"] = last
+                if progress is not None:
+                    done += ps
+                    progress(min(done, total_size), total_size)
+
+            for r in visit(bucket_root, leaf):
+                check_only(r)
+
+        if persisted:
+            for i in range(npg):
+                if not reach[i] and not freed[i]:
+                    errs.append(f"page {i}: unreachable unfreed")
+        if errs:
+            raise SnapshotStatusError(
+                f"snapshot file integrity check failed. {len(errs)} errors found.\n" + "\n".join(errs))
+        if hash_error is not None:
+            raise SnapshotStatusError(hash_error)
+        if progress is not None:
+            progress(total_size, total_size)
+        del h, revision, total
+        return SnapshotStatus(hash=state["h"], revision=state["rev"], total_key=state["n"], total_size=total_size)
 
 
 def _go_string(b: bytes) -> str:
