@@ -90,9 +90,14 @@ class EtcdServer:
     def client_url(self) -> str:
         return f"http://127.0.0.1:{self.client_port}"
 
-    def start(self, wait: bool = True) -> "EtcdServer":
+    def start(self, wait: bool = True, env: dict[str, str] | None = None) -> "EtcdServer":
+        """Start the process with the test runner's environment minus ETCD_*/ETCDCTL_* variables
+        (etcd reads ETCD_<FLAG> and dies when one shadows a flag we pass), plus `env`."""
         log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        clean = {k: v for k, v in os.environ.items() if not k.startswith(("ETCD_", "ETCDCTL_"))}
+        clean.update(env or {})
+        self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     env=clean)
         log.close()
         if wait:
             wait_ready(self.client_url, self.proc)

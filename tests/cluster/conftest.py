@@ -133,11 +133,13 @@ def cluster_compose_env(cluster_members, tmp_path_factory) -> dict[str, str]:
     build = tmp_path_factory.mktemp("etcd-image")
     shutil.copy(HERE / "Dockerfile", build / "Dockerfile")
     shutil.copy(etcdproc.distro_bin("etcd"), build / "etcd")
-    env = {"ETCD_CLUSTER_BUILD_DIR": str(build), "ETCD_INITIAL_CLUSTER": _initial_cluster(cluster_members),
-           "ETCD_CLUSTER_TOKEN": TOKEN}
+    # Not ETCD_*: these land in os.environ (docker-compose interpolates ${...} from there) and every
+    # etcd started later by any test would read ETCD_INITIAL_CLUSTER and die on the flag conflict.
+    env = {"ECPY_BUILD_DIR": str(build), "ECPY_INITIAL_CLUSTER": _initial_cluster(cluster_members),
+           "ECPY_CLUSTER_TOKEN": TOKEN}
     for i, m in enumerate(cluster_members, 1):
-        env[f"ETCD{i}_CLIENT_PORT"] = str(m.client_port)
-        env[f"ETCD{i}_PEER_PORT"] = str(m.peer_port)
+        env[f"ECPY{i}_CLIENT_PORT"] = str(m.client_port)
+        env[f"ECPY{i}_PEER_PORT"] = str(m.peer_port)
     os.environ.update(env)  # docker-compose interpolates ${...} from its environment
     return env
 
