@@ -171,8 +171,11 @@ class Command:
     def __init__(self, use: str, short: str = "", long: str = "", run: Callable[["Context"], int | None] | None = None,
                  flags: Iterable[Flag] = (), persistent_flags: Iterable[Flag] = (), hidden: bool = False,
                  aliases: Iterable[str] = (), suggest_for: Iterable[str] = (), disable_flag_parsing: bool = False,
-                 is_help_command: bool = False):
+                 is_help_command: bool = False, exact_name_only: bool = False):
         self.use, self.short, self.long, self.run = use, short, long, run
+        # exact_name_only: never matched by a unique prefix (a hidden extra verb such as `completion`
+        # must not take `etcdctl comp` away from compaction, as real 3.5.1 resolves it)
+        self.exact_name_only = exact_name_only
         self.flags, self.persistent_flags = list(flags), list(persistent_flags)
         self.hidden, self.aliases, self.suggest_for = hidden, list(aliases), list(suggest_for)
         self.disable_flag_parsing, self.is_help_command = disable_flag_parsing, is_help_command
@@ -255,7 +258,7 @@ class Command:
         for i, c in enumerate(self.commands):
             if c.name == name or name in c.aliases:
                 return self._loaded(i)
-            if name and (c.name.startswith(name) or any(a.startswith(name) for a in c.aliases)):
+            if name and not c.exact_name_only and (c.name.startswith(name) or any(a.startswith(name) for a in c.aliases)):
                 matches.append(i)
         return self._loaded(matches[0]) if len(matches) == 1 else None
 
@@ -270,7 +273,7 @@ class Command:
         for c in self.commands:
             if not c.available():
                 continue
-            if _levenshtein(typed.lower(), c.name.lower()) <= 2 or c.name.lower().startswith(typed.lower()):
+            if levenshtein(typed.lower(), c.name.lower()) <= 2 or c.name.lower().startswith(typed.lower()):
                 out.append(c.name)
             for s in c.suggest_for:
                 if s.lower() == typed.lower():
@@ -295,7 +298,7 @@ class LazyCommand(Command):
         return cmd
 
 
-def _levenshtein(a: str, b: str) -> int:
+def levenshtein(a: str, b: str) -> int:
     prev = list(range(len(b) + 1))
     for i, ca in enumerate(a, 1):
         cur = [i]
@@ -410,7 +413,7 @@ def usage_text(cmd: Command, version: str, api_version: str, with_help: bool = T
         o.append(f"\nAPI VERSION:\n\t{api_version}\n")
         o.append("\n\nCOMMANDS:\n")
         for sub in _all_subcommands(cmd):
-            if sub.runnable:
+            if sub.runnable and not sub.hidden:
                 o.append(f"\t{_relative_name(sub, cmd)}\t{sub.short}\n")
     if cmd.long:
         o.append("\nDESCRIPTION:\n")
@@ -454,7 +457,7 @@ class Context:
         self.changed_flags.add(name)
 
 
-def _strip_flags(args: list[str], flags: dict[str, Flag]) -> list[str]:
+def strip_flags(args: list[str], flags: dict[str, Flag]) -> list[str]:
     """cobra's stripFlags: the non-flag words, used to find the sub-command path."""
     shorts = {f.shorthand: f for f in flags.values() if f.shorthand}
     commands: list[str] = []
@@ -483,7 +486,7 @@ def _has_noopt(f: Flag | None) -> bool:
 def find_command(root: Command, args: list[str]) -> tuple[Command, list[str]]:
     cmd, rest = root, list(args)
     while True:
-        words = _strip_flags(rest, {f.name: f for f in cmd.all_flags()})
+        words = strip_flags(rest, {f.name: f for f in cmd.all_flags()})
         if not words:
             break
         nxt = cmd.find_next(words[0])
@@ -534,7 +537,7 @@ def parse_flags(cmd: Command, args: list[str]) -> Context:
             f = flags.get(name)
             if f is None:
                 if name == "help":
-                    raise _HelpRequested()
+                    raise HelpRequested()
                 raise FlagError(f"unknown flag: --{name}")
             if value is not None:
                 set_value(f, value)
@@ -553,7 +556,7 @@ def parse_flags(cmd: Command, args: list[str]) -> Context:
             f = shorts.get(c)
             if f is None:
                 if c == "h":
-                    raise _HelpRequested()
+                    raise HelpRequested()
                 raise FlagError(f"unknown shorthand flag: '{c}' in -{shorthands}")
             if len(shorthands) > 2 and shorthands[1] == "=":
                 set_value(f, shorthands[2:])
@@ -574,7 +577,7 @@ def parse_flags(cmd: Command, args: list[str]) -> Context:
                    dash_index=dash_index)
 
 
-class _HelpRequested(Exception):
+class HelpRequested(Exception):
     pass
 
 
@@ -596,7 +599,7 @@ def execute(root: Command, argv: list[str], *, version: str, api_version: str,
 
     cmd, rest = find_command(root, argv)
     # cobra's legacyArgs: a root with sub-commands rejects an unknown first word.
-    words = _strip_flags(rest, {f.name: f for f in cmd.all_flags()})
+    words = strip_flags(rest, {f.name: f for f in cmd.all_flags()})
     if cmd.parent is None and cmd.commands and words:
         sugg = cmd.suggestions_for(words[0])
         msg = f'unknown command {gofmt.quote(words[0])} for {gofmt.quote(cmd.command_path())}'
@@ -612,7 +615,7 @@ def execute(root: Command, argv: list[str], *, version: str, api_version: str,
     else:
         try:
             ctx = parse_flags(cmd, rest)
-        except _HelpRequested:
+        except HelpRequested:
             _write(out, usage_text(cmd, version, api_version))
             return EXIT_SUCCESS
         except FlagError as e:
@@ -648,7 +651,7 @@ def _add_help_command(root: Command, version: str, api_version: str) -> None:
 
     def run_help(ctx: Context) -> int:
         target, rest = find_command(root, ctx.args)
-        words = _strip_flags(rest, {f.name: f for f in target.all_flags()})
+        words = strip_flags(rest, {f.name: f for f in target.all_flags()})
         if target.parent is None and target.commands and words:
             sys.stderr.write("Unknown help topic [" + " ".join(f"`{a}`" for a in ctx.args) + "]\n")
             _write(sys.stdout, usage_text(root, version, api_version, with_help=False))

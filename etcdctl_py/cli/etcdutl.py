@@ -333,7 +333,7 @@ def _write(stream, text: str) -> None:  # noqa: ANN001
 def _help_command(root: Command) -> Command:
     def run_help(ctx: Context) -> int:
         target, rest = cobra.find_command(root, ctx.args)
-        words = cobra._strip_flags(rest, {f.name: f for f in target.all_flags()})
+        words = cobra.strip_flags(rest, {f.name: f for f in target.all_flags()})
         if target.parent is None and target.commands and words:
             _write(sys.stderr, "Unknown help topic [" + " ".join(f"`{a}`" for a in ctx.args) + "]\n")
             _write(sys.stderr, usage_text(root, help_flag=False))
@@ -352,10 +352,10 @@ def execute(root: Command, argv: list[str]) -> int:
     if not any(c.is_help_command for c in root.commands):
         root.add(_help_command(root))
     cmd, rest = cobra.find_command(root, argv)
-    words = cobra._strip_flags(rest, {f.name: f for f in cmd.all_flags()})
+    words = cobra.strip_flags(rest, {f.name: f for f in cmd.all_flags()})
     if cmd.parent is None and words:
         sugg = [c.name for c in root.commands if _available(c) and
-                (cobra._levenshtein(words[0].lower(), c.name.lower()) <= 2 or c.name.startswith(words[0]))]
+                (cobra.levenshtein(words[0].lower(), c.name.lower()) <= 2 or c.name.startswith(words[0]))]
         msg = f'unknown command "{words[0]}" for "{cmd.command_path()}"'
         if sugg:
             msg += "\n\nDid you mean this?\n" + "".join(f"\t{s}\n" for s in sugg)
@@ -373,7 +373,7 @@ def execute(root: Command, argv: list[str]) -> int:
 
     try:
         ctx = cobra.parse_flags(cmd, rest)
-    except cobra._HelpRequested:
+    except cobra.HelpRequested:
         _write(sys.stdout, usage_text(cmd))
         return 0
     except cobra.FlagError as e:

@@ -186,7 +186,7 @@ def _op_usage(cmd: Command) -> str:
 def parse_op(line: str) -> Any:
     """One op line -> etcdserverpb.RequestOp, parsed by fresh put/get/del commands like etcdctl."""
     from etcdctl_py.cli import delete, get, put
-    from etcdctl_py.cli.cobra import FlagError, _HelpRequested, _strip_flags, parse_flags
+    from etcdctl_py.cli.cobra import FlagError, HelpRequested, parse_flags, strip_flags
     from etcdctl_py.proto.etcdserverpb import rpc_pb2
 
     args = argify(line)
@@ -194,7 +194,7 @@ def parse_op(line: str) -> Any:
         raise _invalid(f"invalid txn compare request: {line}")
     root = Command("")
     root.add(put.command(), get.command(), delete.command())
-    words = _strip_flags(args, {})
+    words = strip_flags(args, {})
     cmd = root.find_next(words[0]) if words else None
     if cmd is None:
         raise _invalid(f"invalid txn request: {line}")
@@ -205,7 +205,7 @@ def parse_op(line: str) -> Any:
     except FlagError:
         sys.stderr.write(_op_usage(cmd))
         raise _invalid(f"invalid txn request: {line}") from None
-    except _HelpRequested:
+    except HelpRequested:
         raise _invalid(f"invalid txn request: {line}") from None
     if ctx.get("help"):
         raise _invalid(f"invalid txn request: {line}")
