@@ -66,6 +66,40 @@ _REASONS = {200: "OK", 201: "Created", 204: "No Content", 307: "Temporary Redire
             503: "Service Unavailable"}
 
 
+async def _read_chunked(reader: asyncio.StreamReader, buf: bytes) -> tuple[bytes, bytes] | None:
+    """Decode a chunked request body that starts in buf: (body, bytes after it), None on EOF/garbage."""
+    body = b""
+    while True:
+        while b"\r\n" not in buf:
+            chunk = await reader.read(65536)
+            if not chunk or len(buf) > 1 << 16:
+                return None
+            buf += chunk
+        line, buf = buf.split(b"\r\n", 1)
+        try:
+            size = int(line.split(b";", 1)[0].strip(), 16)
+        except ValueError:
+            return None
+        if size == 0:
+            while True:  # trailer lines up to the empty line
+                while b"\r\n" not in buf:
+                    chunk = await reader.read(65536)
+                    if not chunk:
+                        return None
+                    buf += chunk
+                line, buf = buf.split(b"\r\n", 1)
+                if not line:
+                    return body, buf
+        while len(buf) < size + 2:
+            chunk = await reader.read(65536)
+            if not chunk:
+                return None
+            buf += chunk
+        body, buf = body + buf[:size], buf[size + 2:]
+        if len(body) > 1 << 26:
+            return None
+
+
 class FrontListener:
     """asyncio loop in its own thread: sniff, splice to gRPC or serve HTTP/1.1."""
 
@@ -203,13 +237,19 @@ class FrontListener:
                 if ":" in ln:
                     k, v = ln.split(":", 1)
                     headers[k.strip().lower()] = v.strip()
-            n = int(headers.get("content-length", "0") or 0)
-            while len(buf) < n:
-                chunk = await reader.read(65536)
-                if not chunk:
+            if "chunked" in headers.get("transfer-encoding", "").lower():
+                got = await _read_chunked(reader, buf)  # Go's client sends empty v2 bodies chunked
+                if got is None:
                     return
-                buf += chunk
-            body, buf = buf[:n], buf[n:]
+                body, buf = got
+            else:
+                n = int(headers.get("content-length", "0") or 0)
+                while len(buf) < n:
+                    chunk = await reader.read(65536)
+                    if not chunk:
+                        return
+                    buf += chunk
+                body, buf = buf[:n], buf[n:]
             loop = asyncio.get_running_loop()
             v2 = self.app.v2
             if v2 is not None and hasattr(v2, "serve") and v2.wants(target):

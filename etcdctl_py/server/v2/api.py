@@ -356,7 +356,10 @@ class V2Api:
         def deliver(ev: Event) -> None:
             loop.call_soon_threadsafe(lambda: fut.done() or fut.set_result(ev))
 
-        w = self.store.watch(req.path, req.recursive, False, req.since, deliver)
+        try:
+            w = self.store.watch(req.path, req.recursive, False, req.since, deliver)
+        except V2StoreError as e:  # e.g. 401 the requested history has been cleared
+            return self._key_error(e)
         if isinstance(w, Event):
             return self._watch_result(w, w.etcd_index, hdr)
         try:
@@ -374,7 +377,10 @@ class V2Api:
             box.append(ev)
             done.set()
 
-        w = self.store.watch(req.path, req.recursive, False, req.since, deliver)
+        try:
+            w = self.store.watch(req.path, req.recursive, False, req.since, deliver)
+        except V2StoreError as e:  # e.g. 401 the requested history has been cleared
+            return self._key_error(e)
         if isinstance(w, Event):
             return self._watch_result(w, w.etcd_index, hdr)
         try:
