@@ -36,4 +36,8 @@ def build_root() -> Command:
         if not os.path.exists(os.path.join(here, name + ".py")) and not os.path.isdir(os.path.join(here, name)):
             continue  # verb not built yet
         root.add(LazyCommand(_command_name(name), _loader(name)))
+    # Not an etcdctl 3.5.1 verb (3.6 has it): hidden from help and suggestions, matched only by its full name.
+    completion = LazyCommand("completion", _loader("completion"))
+    completion.hidden = completion.exact_name_only = True
+    root.add(completion)
     return root
