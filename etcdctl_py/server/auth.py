@@ -1,44 +1,97 @@
-"""Auth store hook points. Auth (users/roles/permissions) is not implemented yet: AuthStatus answers
-"disabled", every other Auth RPC answers etcd's "authentication is not enabled" style errors so
-clients get a clear message rather than a crash."""
+"""The Auth gRPC service and the per-request identity (token metadata or TLS client-cert CN).
+
+Like etcd 3.5 (etcdserver/v3_server.go): passwords are bcrypt-hashed before the request is
+logged (the WAL never holds a clear password), Authenticate checks the password outside the log
+and then logs an InternalAuthenticateRequest whose index becomes part of the simple token, and
+every other Auth RPC (reads included) is a log entry applied by auth_store.AuthStore.
+"""
 
 from __future__ import annotations
 
-import grpc
+import base64
+import threading
 
+from etcdctl_py.proto.etcdserverpb import raft_internal_pb2 as ri
 from etcdctl_py.proto.etcdserverpb import rpc_pb2 as pb
 from etcdctl_py.proto.etcdserverpb import rpc_pb2_grpc as pbg
 from etcdctl_py.server import errors
+from etcdctl_py.server.auth_store import AuthInfo, AuthStore, hash_password
+from etcdctl_py.server.services import rpc
 
+_RAW = {
+    errors.USER_EMPTY.message: "auth: user name is empty",
+    errors.USER_NOT_FOUND.message: "auth: user not found",
+    errors.PERMISSION_DENIED.message: "auth: permission denied",
+    errors.INVALID_AUTH_TOKEN.message: "auth: invalid auth token",
+}
 
-class AuthStore:
-    def __init__(self, core, bcrypt_cost: int = 10) -> None:
-        self.core = core
-        self.enabled = False
-        self.revision = 1
-
-    def restore(self) -> None:
-        b = self.core.persister.backend.buckets.get(b"auth", {})
-        self.enabled = b.get(b"authEnabled") == b"\x01"
-
-    def apply(self, req):
-        return None
+__all__ = ["AuthInfo", "AuthStore", "GrpcAuth", "AuthService"]
 
 
 class GrpcAuth:
-    """Per-request checks; with auth disabled every request is allowed (as in etcd)."""
+    """Who is calling: etcd's AuthInfoFromCtx (token) then AuthInfoFromTLS (--client-cert-auth)."""
 
-    def __init__(self, store: AuthStore) -> None:
+    def __init__(self, store: AuthStore, client_cert_auth: bool = False) -> None:
         self.store = store
+        self.client_cert_auth = client_cert_auth
         self.peer_cn: dict[int, str] = {}
+        self.lock = threading.Lock()
 
-    def set_peer_cn(self, port: int, cn: str) -> None:
-        self.peer_cn[port] = cn
+    def set_peer_cn(self, port: int, cn: str | None) -> None:
+        """Called by the TLS front listener for each spliced connection (None: connection gone)."""
+        with self.lock:
+            if cn is None:
+                self.peer_cn.pop(port, None)
+            else:
+                self.peer_cn[port] = cn
 
-    def check(self, context, kind: str, request=None) -> str:
-        return ""
+    def info(self, context) -> AuthInfo | None:
+        """The caller's AuthInfo, None when anonymous; INVALID_AUTH_TOKEN for an unknown token."""
+        token = None
+        for k, v in context.invocation_metadata() or ():
+            if k == "token":
+                token = v
+                break
+            if k == "authorization" and token is None:
+                token = v
+        if token is not None:
+            return self.store.user_of_token(token)
+        if self.client_cert_auth:
+            peer = context.peer() or ""
+            try:
+                port = int(peer.rsplit(":", 1)[1])
+            except (IndexError, ValueError):
+                return None
+            with self.lock:
+                cn = self.peer_cn.get(port)
+            if cn is not None:
+                return AuthInfo(cn, self.store.revision)
+        return None
 
-    def watch_permitted(self, context, creq) -> bool:
+    def admin(self, context) -> AuthInfo | None:
+        """The API-layer root check of Defragment/Hash/HashKV/Snapshot and member changes."""
+        ai = self.info(context)
+        self.store.check_admin(ai)
+        return ai
+
+    def admin_raw(self, context) -> AuthInfo | None:
+        """Maintenance's own root check: etcd returns the auth package error unconverted (Unknown)."""
+        try:
+            return self.admin(context)
+        except errors.EtcdError as e:
+            raw = _RAW.get(e.message)
+            if raw is None:
+                raise
+            raise errors.EtcdError(errors.C.UNKNOWN, raw) from None
+
+    def watch_permitted(self, context, key: bytes, end: bytes) -> bool:
+        try:
+            ai = self.info(context)
+            if self.store.enabled:
+                with self.store.core.lock:
+                    self.store.check_range(ai or AuthInfo(), key, end)
+        except errors.EtcdError:
+            return False
         return True
 
 
@@ -46,21 +99,93 @@ class AuthService(pbg.AuthServicer):
     def __init__(self, core, gauth: GrpcAuth) -> None:
         self.core, self.gauth = core, gauth
 
+    def _logged(self, field: str, request, context):
+        ai = self.gauth.info(context)
+        req = ri.InternalRaftRequest()
+        getattr(req, field).CopyFrom(request)
+        return self.core.propose(req, ai)
+
+    @rpc
+    def AuthEnable(self, request, context):
+        return self._logged("auth_enable", request, context)
+
+    @rpc
+    def AuthDisable(self, request, context):
+        return self._logged("auth_disable", request, context)
+
+    @rpc
     def AuthStatus(self, request, context):
-        return pb.AuthStatusResponse(header=self.core.header(), enabled=self.gauth.store.enabled,
-                                     authRevision=self.gauth.store.revision)
+        return self._logged("auth_status", request, context)
 
+    @rpc
+    def Authenticate(self, request, context):
+        store = self.gauth.store
+        while True:
+            checked = store.check_password(request.name, request.password)
+            req = ri.InternalRaftRequest(authenticate=ri.InternalAuthenticateRequest(
+                name=request.name, simple_token=store.tokens.gen_prefix()))
+            resp = self.core.propose(req)
+            if checked == store.revision:
+                return resp
 
-def _not_implemented(name):
-    def fn(self, request, context):
-        context.abort(grpc.StatusCode.UNIMPLEMENTED, f"etcd-py: {name} is not implemented yet")
+    @rpc
+    def UserAdd(self, request, context):
+        r = pb.AuthUserAddRequest()
+        r.CopyFrom(request)
+        if not r.HasField("options") or not r.options.no_password:
+            r.hashedPassword = base64.b64encode(hash_password(r.password, self.gauth.store.bcrypt_cost)).decode()
+            r.password = ""
+        return self._logged("auth_user_add", r, context)
 
-    return fn
+    @rpc
+    def UserGet(self, request, context):
+        return self._logged("auth_user_get", request, context)
 
+    @rpc
+    def UserList(self, request, context):
+        return self._logged("auth_user_list", request, context)
 
-for _n in ["AuthEnable", "AuthDisable", "Authenticate", "UserAdd", "UserGet", "UserList", "UserDelete",
-           "UserChangePassword", "UserGrantRole", "UserRevokeRole", "RoleAdd", "RoleGet", "RoleList",
-           "RoleDelete", "RoleGrantPermission", "RoleRevokePermission"]:
-    setattr(AuthService, _n, _not_implemented(_n))
+    @rpc
+    def UserDelete(self, request, context):
+        return self._logged("auth_user_delete", request, context)
 
-_ = errors
+    @rpc
+    def UserChangePassword(self, request, context):
+        r = pb.AuthUserChangePasswordRequest()
+        r.CopyFrom(request)
+        if r.password:
+            r.hashedPassword = base64.b64encode(hash_password(r.password, self.gauth.store.bcrypt_cost)).decode()
+            r.password = ""
+        return self._logged("auth_user_change_password", r, context)
+
+    @rpc
+    def UserGrantRole(self, request, context):
+        return self._logged("auth_user_grant_role", request, context)
+
+    @rpc
+    def UserRevokeRole(self, request, context):
+        return self._logged("auth_user_revoke_role", request, context)
+
+    @rpc
+    def RoleAdd(self, request, context):
+        return self._logged("auth_role_add", request, context)
+
+    @rpc
+    def RoleGet(self, request, context):
+        return self._logged("auth_role_get", request, context)
+
+    @rpc
+    def RoleList(self, request, context):
+        return self._logged("auth_role_list", request, context)
+
+    @rpc
+    def RoleDelete(self, request, context):
+        return self._logged("auth_role_delete", request, context)
+
+    @rpc
+    def RoleGrantPermission(self, request, context):
+        return self._logged("auth_role_grant_permission", request, context)
+
+    @rpc
+    def RoleRevokePermission(self, request, context):
+        return self._logged("auth_role_revoke_permission", request, context)

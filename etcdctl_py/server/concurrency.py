@@ -30,6 +30,7 @@ class LockService(lpbg.LockServicer):
     def Lock(self, request, context):
         core = self.core
         try:
+            ai = self.gauth.info(context)
             if core.lessor.lookup(request.lease) is None:
                 raise errors.LEASE_NOT_FOUND
             prefix = request.name + b"/"
@@ -40,13 +41,13 @@ class LockService(lpbg.LockServicer):
             owner = pb.RequestOp(request_range=pb.RangeRequest(
                 key=prefix, range_end=_prefix_end(prefix), sort_target=pb.RangeRequest.CREATE,
                 sort_order=pb.RangeRequest.ASCEND, limit=1))
-            resp = core.txn(pb.TxnRequest(compare=[cmp], success=[put, owner], failure=[get, owner]))
+            resp = core.txn(pb.TxnRequest(compare=[cmp], success=[put, owner], failure=[get, owner]), ai)
             my_rev = resp.header.revision
             if not resp.succeeded:
                 my_rev = resp.responses[0].response_range.kvs[0].create_revision
             while context.is_active():
                 rr = core.range(pb.RangeRequest(key=prefix, range_end=_prefix_end(prefix),
-                                                max_create_revision=my_rev - 1, limit=1))
+                                                max_create_revision=my_rev - 1, limit=1), ai)
                 if not rr.kvs:
                     if core.lessor.lookup(request.lease) is None:
                         raise errors.LEASE_NOT_FOUND
@@ -58,7 +59,7 @@ class LockService(lpbg.LockServicer):
 
     def Unlock(self, request, context):
         try:
-            self.core.delete_range(pb.DeleteRangeRequest(key=request.key))
+            self.core.delete_range(pb.DeleteRangeRequest(key=request.key), self.gauth.info(context))
             return lpb.UnlockResponse(header=self.core.header())
         except errors.EtcdError as e:
             context.abort(e.code, e.message)

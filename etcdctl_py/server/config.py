@@ -43,6 +43,7 @@ DEFAULTS: dict[str, str] = {
     "max-request-bytes": "1572864",
     "auth-token": "simple",
     "bcrypt-cost": "10",
+    "auth-token-ttl": "300",
     "listen-metrics-urls": "",
     "peer-cert-file": "", "peer-key-file": "", "peer-trusted-ca-file": "", "peer-client-cert-auth": "false",
     "auto-tls": "false", "peer-auto-tls": "false", "strict-reconfig-check": "true", "enable-pprof": "false",

@@ -16,6 +16,7 @@ from etcdctl_py.proto.etcdserverpb import raft_internal_pb2 as ri
 from etcdctl_py.proto.etcdserverpb import rpc_pb2 as pb
 from etcdctl_py.proto.leasepb import lease_pb2
 from etcdctl_py.server import errors, kv_apply
+from etcdctl_py.server.auth_store import AuthInfo
 from etcdctl_py.server.identity import Member
 from etcdctl_py.server.lessor import Lessor
 from etcdctl_py.server.mvcc import Change, MVCCStore
@@ -107,20 +108,25 @@ class EtcdCore:
             h.revision = self.store.current_rev
 
     # ---- the log -----------------------------------------------------------------------
-    def propose(self, req: ri.InternalRaftRequest, username: str = ""):
-        """Append req to the log, apply it, wait until durable, return the apply result."""
+    def propose(self, req: ri.InternalRaftRequest, ai=None):
+        """Append req to the log, apply it, wait until durable, return the apply result.
+
+        ai (an AuthInfo or None) goes into the entry header as etcd does, so permission checks
+        happen at apply time and are replayed identically.
+        """
         if self.stopped.is_set():
             raise errors.STOPPED
         req.header.ID = self.idgen.next()
-        if username:
-            req.header.username = username
+        if ai is not None and not req.HasField("authenticate"):
+            req.header.username = ai.username
+            req.header.auth_revision = ai.revision
         with self.lock:
             self.raft_index += 1
             index = self.raft_index
             entry = req.SerializeToString()
             changes: list[Change] = []
             try:
-                result, events, changes = self.apply(req)
+                result, events, changes = self.apply(req, index)
             except errors.EtcdError as e:
                 result, events = e, []
             changes.append(Change(b"meta", b"consistent_index", struct.pack(">Q", index)))
@@ -138,17 +144,27 @@ class EtcdCore:
         """Re-apply a logged entry during recovery (no persistence, no waiting)."""
         self.raft_index = max(self.raft_index, index)
         self.applied_index = self.raft_index
+        if self.auth is not None:
+            self.auth.replaying = True
         try:
-            _, _, changes = self.apply(req)
+            _, _, changes = self.apply(req, index)
         except errors.EtcdError:
             changes = []
+        finally:
+            if self.auth is not None:
+                self.auth.replaying = False
         return changes
 
-    def apply(self, req: ri.InternalRaftRequest):
+    def apply(self, req: ri.InternalRaftRequest, index: int = 0):
         """Dispatch one entry. Returns (response, watch events, backend changes)."""
         s = self.store
+        ai = AuthInfo(req.header.username, req.header.auth_revision)
+        if self.auth is not None:
+            r = self.auth.apply(req, ai, index)
+            if r is not None:
+                return r
         if req.HasField("put") or req.HasField("delete_range") or req.HasField("txn"):
-            return self._apply_kv(req)
+            return self._apply_kv(req, ai)
         if req.HasField("compaction"):
             changes = s.compact(req.compaction.revision)
             resp = pb.CompactionResponse(header=pb.ResponseHeader(revision=s.current_rev))
@@ -156,19 +172,37 @@ class EtcdCore:
         if req.HasField("lease_grant"):
             return self._lease_grant(req.lease_grant)
         if req.HasField("lease_revoke"):
+            if self.auth is not None:
+                self.auth.check_lease_puts(ai, req.lease_revoke.ID)
             return self._lease_revoke(req.lease_revoke.ID)
         if req.HasField("alarm"):
             return self._alarm(req.alarm)
-        if self.auth is not None:
-            r = self.auth.apply(req)
-            if r is not None:
-                return r
         return None, [], []
 
-    def _apply_kv(self, req: ri.InternalRaftRequest):
+    def _check_kv_auth(self, req: ri.InternalRaftRequest, ai: AuthInfo) -> None:
+        """authApplierV3: permission checks before the request touches the store."""
+        a = self.auth
+        if a is None or not a.enabled:
+            return
+        if req.HasField("put"):
+            p = req.put
+            a.check_put(ai, p.key)
+            a.check_lease_puts(ai, p.lease)
+            if p.prev_kv:
+                a.check_range(ai, p.key, b"")
+        elif req.HasField("delete_range"):
+            d = req.delete_range
+            a.check_delete(ai, d.key, d.range_end)
+            if d.prev_kv:
+                a.check_range(ai, d.key, d.range_end)
+        else:
+            a.check_txn(ai, req.txn)
+
+    def _apply_kv(self, req: ri.InternalRaftRequest, ai: AuthInfo | None = None):
         s = self.store
         if self.nospace_active() and (req.HasField("put") or (req.HasField("txn") and not kv_apply.is_txn_readonly(req.txn))):
             raise errors.NO_SPACE
+        self._check_kv_auth(req, ai or AuthInfo())
         if req.HasField("put"):
             p = req.put
             if p.lease and self.lessor.lookup(p.lease) is None:
@@ -231,10 +265,24 @@ class EtcdCore:
         return resp, [], changes
 
     # ---- public operations used by the gRPC layer ---------------------------------------
-    def range(self, r: pb.RangeRequest) -> pb.RangeResponse:
+    def _serialized(self, ai, check, read):
+        """etcd's doSerialize: permission check, read, then refuse if the auth store moved on."""
+        a = self.auth
+        if a is not None and a.enabled:
+            check(ai or AuthInfo())
+        out = read()
+        if a is not None and ai is not None and ai.revision != 0 and ai.revision != a.revision:
+            raise errors.AUTH_OLD_REVISION
+        return out
+
+    def range(self, r: pb.RangeRequest, ai=None) -> pb.RangeResponse:
         kv_apply.check_range(r)
-        with self.lock:
-            resp = kv_apply.apply_range(self.store, r)
+
+        def read():
+            with self.lock:
+                return kv_apply.apply_range(self.store, r)
+
+        resp = self._serialized(ai, lambda a: self.auth.check_range(a, r.key, r.range_end), read)
         self.fill(resp.header)
         return resp
 
@@ -249,36 +297,39 @@ class EtcdCore:
                     action=pb.AlarmRequest.ACTIVATE, memberID=self.cfg.member_id, alarm=pb.NOSPACE)))
             raise errors.NO_SPACE
 
-    def put(self, r: pb.PutRequest, user: str = "") -> pb.PutResponse:
+    def put(self, r: pb.PutRequest, ai=None) -> pb.PutResponse:
         kv_apply.check_put(r)
         self.check_quota(len(r.key) + len(r.value) + 64)
-        resp = self.propose(ri.InternalRaftRequest(put=r), user)
+        resp = self.propose(ri.InternalRaftRequest(put=r), ai)
         self.fill(resp.header)
         return resp
 
-    def delete_range(self, r: pb.DeleteRangeRequest, user: str = "") -> pb.DeleteRangeResponse:
+    def delete_range(self, r: pb.DeleteRangeRequest, ai=None) -> pb.DeleteRangeResponse:
         kv_apply.check_delete(r)
-        resp = self.propose(ri.InternalRaftRequest(delete_range=r), user)
+        resp = self.propose(ri.InternalRaftRequest(delete_range=r), ai)
         self.fill(resp.header)
         return resp
 
-    def txn(self, r: pb.TxnRequest, user: str = "") -> pb.TxnResponse:
+    def txn(self, r: pb.TxnRequest, ai=None) -> pb.TxnResponse:
         kv_apply.validate_txn(r)
         if kv_apply.is_txn_readonly(r):
-            with self.lock:
-                resp, _ = kv_apply.apply_txn(self.store, self.lessor, r)
+            def read():
+                with self.lock:
+                    return kv_apply.apply_txn(self.store, self.lessor, r)[0]
+
+            resp = self._serialized(ai, lambda a: self.auth.check_txn(a, r), read)
         else:
             self.check_quota(r.ByteSize())
-            resp = self.propose(ri.InternalRaftRequest(txn=r), user)
+            resp = self.propose(ri.InternalRaftRequest(txn=r), ai)
         self.fill(resp.header)
         return resp
 
-    def compact(self, r: pb.CompactionRequest) -> pb.CompactionResponse:
-        resp = self.propose(ri.InternalRaftRequest(compaction=r))
+    def compact(self, r: pb.CompactionRequest, ai=None) -> pb.CompactionResponse:
+        resp = self.propose(ri.InternalRaftRequest(compaction=r), ai)
         self.fill(resp.header)
         return resp
 
-    def lease_grant(self, r: pb.LeaseGrantRequest) -> pb.LeaseGrantResponse:
+    def lease_grant(self, r: pb.LeaseGrantRequest, ai=None) -> pb.LeaseGrantResponse:
         req = pb.LeaseGrantRequest()
         req.CopyFrom(r)
         if req.ID == 0:
@@ -287,19 +338,25 @@ class EtcdCore:
                 if req.ID and self.lessor.lookup(req.ID) is None:
                     break
         self.check_quota(64)
-        resp = self.propose(ri.InternalRaftRequest(lease_grant=req))
+        resp = self.propose(ri.InternalRaftRequest(lease_grant=req), ai)
         self.fill(resp.header)
         return resp
 
-    def lease_revoke(self, lease_id: int) -> pb.LeaseRevokeResponse:
-        resp = self.propose(ri.InternalRaftRequest(lease_revoke=pb.LeaseRevokeRequest(ID=lease_id)))
+    def lease_revoke(self, lease_id: int, ai=None) -> pb.LeaseRevokeResponse:
+        resp = self.propose(ri.InternalRaftRequest(lease_revoke=pb.LeaseRevokeRequest(ID=lease_id)), ai)
         self.fill(resp.header)
         return resp
 
-    def alarm(self, r: pb.AlarmRequest) -> pb.AlarmResponse:
-        resp = self.propose(ri.InternalRaftRequest(alarm=r))
+    def alarm(self, r: pb.AlarmRequest, ai=None) -> pb.AlarmResponse:
+        resp = self.propose(ri.InternalRaftRequest(alarm=r), ai)
         resp.header.CopyFrom(self.header())
         return resp
+
+    def root_info(self):
+        """etcd's WithRoot: server-internal requests act as root while auth is enabled."""
+        if self.auth is None or not self.auth.enabled:
+            return None
+        return AuthInfo("root", self.auth.revision)
 
     def expire_leases(self) -> None:
         """Revoke expired leases through the log (the lessor's expiry loop)."""
@@ -307,6 +364,6 @@ class EtcdCore:
             expired = self.lessor.expired()
         for lid in expired:
             try:
-                self.lease_revoke(lid)
+                self.lease_revoke(lid, self.root_info())
             except errors.EtcdError:
                 pass

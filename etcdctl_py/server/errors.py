@@ -65,6 +65,9 @@ PERMISSION_NOT_GRANTED = _e(C.FAILED_PRECONDITION, "etcdserver: permission is no
 AUTH_NOT_ENABLED = _e(C.FAILED_PRECONDITION, "etcdserver: authentication is not enabled")
 INVALID_AUTH_TOKEN = _e(C.UNAUTHENTICATED, "etcdserver: invalid auth token")
 INVALID_AUTH_MGMT = _e(C.INVALID_ARGUMENT, "etcdserver: invalid auth management")
+# Not in etcd 3.5.1's gRPC error map: they reach clients as code Unknown with the auth package text.
+AUTH_OLD_REVISION = _e(C.UNKNOWN, "auth: revision in header is old")
+NO_PASSWORD_USER = _e(C.UNKNOWN, "auth: authentication failed, password was given for no password user")
 
 NOT_CAPABLE = _e(C.UNAVAILABLE, "etcdserver: not capable")
 STOPPED = _e(C.UNAVAILABLE, "etcdserver: server stopped")

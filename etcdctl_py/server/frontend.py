@@ -212,8 +212,12 @@ class FrontListener:
                 except Exception:  # noqa: BLE001
                     pass
 
-        await asyncio.gather(pump(reader, uw), pump(ur, writer))
-        uw.close()
+        try:
+            await asyncio.gather(pump(reader, uw), pump(ur, writer))
+        finally:
+            uw.close()
+            if self.on_peer_cn is not None and self.ssl_ctx is not None:
+                self.on_peer_cn(uw.get_extra_info("sockname")[1], None)
 
     async def _http(self, head: bytes, reader, writer) -> None:
         buf = head

@@ -94,6 +94,8 @@ class Server:
             scfg.members = sorted(members, key=lambda m: m.id)
             core = EtcdCore(scfg, persister)
             self.core = core
+            self._attach_auth(core)
+            core.auth.restore(persister.backend.buckets)
             self._restore_state(core, persister)
             core.raft_index = core.applied_index = max(ci, 4)
             for e in entries:
@@ -123,17 +125,15 @@ class Server:
             scfg.cluster_id, scfg.members, scfg.member_id = cid, members, mid
             core = EtcdCore(scfg, persister)
             self.core = core
+            self._attach_auth(core)
             persister.bootstrap(mid, cid, members, client_urls, core.idgen, [])
             core.raft_index = core.applied_index = len(members) + 3
         core.lessor.promote()
         persister.start(core.lock)
 
-        from etcdctl_py.server.auth import AuthStore, GrpcAuth
+        from etcdctl_py.server.auth import GrpcAuth
 
-        auth_store = AuthStore(core, bcrypt_cost=f.int("bcrypt-cost"))
-        auth_store.restore()
-        core.auth = auth_store
-        gauth = GrpcAuth(auth_store)
+        gauth = GrpcAuth(core.auth, client_cert_auth=f.bool("client-cert-auth"))
         self.gauth = gauth
 
         opts = [("grpc.max_receive_message_length", f.int("max-request-bytes") + 1024 * 1024),
@@ -184,6 +184,16 @@ class Server:
         log("info", "ready to serve client requests", self.level)
         log("info", "serving client traffic insecurely; this is strongly discouraged!", self.level,
             address=",".join(listen_client))
+
+    def _attach_auth(self, core) -> None:
+        """The auth store must exist before WAL replay: auth entries are replayed like any other."""
+        from etcdctl_py.server.auth_store import AuthStore
+
+        f = self.flags
+        tok = f.get("auth-token").split(",", 1)[0]
+        if tok != "simple":
+            raise ValueError(f"etcd-py supports only --auth-token=simple (got {f.get('auth-token')!r})")
+        core.auth = AuthStore(core, bcrypt_cost=f.int("bcrypt-cost"), token_ttl=float(f.int("auth-token-ttl")))
 
     def _restore_state(self, core, persister) -> None:
         """Rebuild MVCC, leases and alarms from the loaded db (etcd's restore on start)."""

@@ -29,13 +29,19 @@ def rpc(fn):
 
 
 class Auth:
-    """Per-request authentication hook; replaced by the auth store's checker when present."""
+    """Who is calling; main.py passes auth.GrpcAuth (token / client-cert identity)."""
 
-    def user(self, context) -> str:
-        return ""
+    def info(self, context):
+        return None
 
-    def check(self, context, kind: str, key: bytes = b"", end: bytes = b"") -> str:
-        return ""
+    def admin(self, context):
+        return None
+
+    def admin_raw(self, context):
+        return None
+
+    def watch_permitted(self, context, key: bytes, end: bytes) -> bool:
+        return True
 
 
 class KVService(pbg.KVServicer):
@@ -44,28 +50,23 @@ class KVService(pbg.KVServicer):
 
     @rpc
     def Range(self, request, context):
-        self.auth.check(context, "range", request)
-        return self.core.range(request)
+        return self.core.range(request, self.auth.info(context))
 
     @rpc
     def Put(self, request, context):
-        user = self.auth.check(context, "put", request)
-        return self.core.put(request, user)
+        return self.core.put(request, self.auth.info(context))
 
     @rpc
     def DeleteRange(self, request, context):
-        user = self.auth.check(context, "delete", request)
-        return self.core.delete_range(request, user)
+        return self.core.delete_range(request, self.auth.info(context))
 
     @rpc
     def Txn(self, request, context):
-        user = self.auth.check(context, "txn", request)
-        return self.core.txn(request, user)
+        return self.core.txn(request, self.auth.info(context))
 
     @rpc
     def Compact(self, request, context):
-        self.auth.check(context, "admin", request)
-        return self.core.compact(request)
+        return self.core.compact(request, self.auth.info(context))
 
 
 class LeaseService(pbg.LeaseServicer):
@@ -74,17 +75,14 @@ class LeaseService(pbg.LeaseServicer):
 
     @rpc
     def LeaseGrant(self, request, context):
-        self.auth.check(context, "authenticated", request)
-        return self.core.lease_grant(request)
+        return self.core.lease_grant(request, self.auth.info(context))
 
     @rpc
     def LeaseRevoke(self, request, context):
-        self.auth.check(context, "lease_revoke", request)
-        return self.core.lease_revoke(request.ID)
+        return self.core.lease_revoke(request.ID, self.auth.info(context))
 
     @rpc
     def LeaseTimeToLive(self, request, context):
-        self.auth.check(context, "lease_revoke", request)
         core = self.core
         with core.lock:
             lease = core.lessor.lookup(request.ID)
@@ -98,7 +96,6 @@ class LeaseService(pbg.LeaseServicer):
 
     @rpc
     def LeaseLeases(self, request, context):
-        self.auth.check(context, "authenticated", request)
         core = self.core
         with core.lock:
             resp = pb.LeaseLeasesResponse(header=core.header())
@@ -136,7 +133,9 @@ class WatchService(pbg.WatchServicer):
                     which = req.WhichOneof("request_union")
                     if which == "create_request":
                         creq = req.create_request
-                        if not auth.watch_permitted(context, creq):
+                        wkey = creq.key or b"\x00"
+                        wend = b"" if creq.range_end == b"\x00" else creq.range_end
+                        if not auth.watch_permitted(context, wkey, wend):
                             stream.send(pb.WatchResponse(
                                 header=self.core.header(), watch_id=creq.watch_id, created=True,
                                 canceled=True, cancel_reason="etcdserver: permission denied"))
@@ -184,12 +183,11 @@ class ClusterService(pbg.ClusterServicer):
 
     @rpc
     def MemberList(self, request, context):
-        self.auth.check(context, "authenticated", request)
         return pb.MemberListResponse(header=self._header(), members=self._members())
 
     @rpc
     def MemberUpdate(self, request, context):
-        self.auth.check(context, "admin", request)
+        self.auth.admin(context)
         core = self.core
         m = core.members.get(request.ID)
         if m is None:
@@ -208,19 +206,19 @@ class ClusterService(pbg.ClusterServicer):
 
     @rpc
     def MemberAdd(self, request, context):
-        self.auth.check(context, "admin", request)
+        self.auth.admin(context)
         self._single(context, "add")
 
     @rpc
     def MemberRemove(self, request, context):
-        self.auth.check(context, "admin", request)
+        self.auth.admin(context)
         if request.ID not in self.core.members:
             raise errors.MEMBER_NOT_FOUND
         self._single(context, "remove")
 
     @rpc
     def MemberPromote(self, request, context):
-        self.auth.check(context, "admin", request)
+        self.auth.admin(context)
         if request.ID not in self.core.members:
             raise errors.MEMBER_NOT_FOUND
         raise errors.MEMBER_NOT_LEARNER
@@ -232,12 +230,10 @@ class MaintenanceService(pbg.MaintenanceServicer):
 
     @rpc
     def Alarm(self, request, context):
-        self.auth.check(context, "admin", request)
-        return self.core.alarm(request)
+        return self.core.alarm(request, self.auth.info(context))
 
     @rpc
     def Status(self, request, context):
-        self.auth.check(context, "authenticated", request)
         core = self.core
         with core.lock:
             resp = pb.StatusResponse(
@@ -250,27 +246,27 @@ class MaintenanceService(pbg.MaintenanceServicer):
 
     @rpc
     def Defragment(self, request, context):
-        self.auth.check(context, "admin", request)
+        self.auth.admin_raw(context)
         self.core.persister.defragment()
         return pb.DefragmentResponse(header=self.core.header())
 
     @rpc
     def Hash(self, request, context):
-        self.auth.check(context, "admin", request)
+        self.auth.admin_raw(context)
         with self.core.lock:
             h = self.core.persister.backend_hash()
             return pb.HashResponse(header=self.core.header(), hash=h)
 
     @rpc
     def HashKV(self, request, context):
-        self.auth.check(context, "admin", request)
+        self.auth.admin_raw(context)
         with self.core.lock:
             h, rev, compact = self.core.store.hash_kv(request.revision)
             return pb.HashKVResponse(header=self.core.header(rev), hash=h, compact_revision=compact)
 
     def Snapshot(self, request, context):
         try:
-            self.auth.check(context, "admin", request)
+            self.auth.admin_raw(context)
             image = self.core.persister.snapshot_image()
         except errors.EtcdError as e:
             context.abort(e.code, e.message)
@@ -288,7 +284,6 @@ class MaintenanceService(pbg.MaintenanceServicer):
 
     @rpc
     def MoveLeader(self, request, context):
-        self.auth.check(context, "admin", request)
         m = self.core.members.get(request.targetID)
         if m is None or m.is_learner:
             raise errors.BAD_LEADER_TRANSFEREE
@@ -296,7 +291,6 @@ class MaintenanceService(pbg.MaintenanceServicer):
 
     @rpc
     def Downgrade(self, request, context):
-        self.auth.check(context, "admin", request)
         import re
 
         core = self.core

@@ -69,7 +69,7 @@ _MASKS = [
     (re.compile(r'"ts":"[^"]*"'), '"ts":"T"'),
     (re.compile(r'"ts":[0-9.e+]+'), '"ts":T'),
     (re.compile(r'0xc[0-9a-f]+'), "0xADDR"),
-    (re.compile(r"took = [0-9.]+[µmn]?s"), "took = D"),
+    (re.compile(r"took = [0-9.]+(?:Âµ|µ|m|n)?s"), "took = D"),
     (re.compile(r'"took":"[^"]*"'), '"took":"D"'),
     (re.compile(r'"(dbSize|dbSizeInUse)":\d+'), r'"\1":N'),
     (re.compile(r'"(DBSize)" : \d+'), r'"\1" : N'),
