@@ -23,6 +23,11 @@ def _prefix_end(p: bytes) -> bytes:
     return b"\x00"
 
 
+def _relayed(e: errors.EtcdError) -> grpc.StatusCode:
+    """etcd's lock server relays in-process client errors: code Unknown, same text."""
+    return e.code if e.code == grpc.StatusCode.CANCELLED else grpc.StatusCode.UNKNOWN
+
+
 class LockService(lpbg.LockServicer):
     def __init__(self, core, gauth) -> None:
         self.core, self.gauth = core, gauth
@@ -55,14 +60,14 @@ class LockService(lpbg.LockServicer):
                 time.sleep(0.02)
             context.abort(grpc.StatusCode.CANCELLED, "context canceled")
         except errors.EtcdError as e:
-            context.abort(e.code, e.message)
+            context.abort(_relayed(e), e.message)
 
     def Unlock(self, request, context):
         try:
             self.core.delete_range(pb.DeleteRangeRequest(key=request.key), self.gauth.info(context))
             return lpb.UnlockResponse(header=self.core.header())
         except errors.EtcdError as e:
-            context.abort(e.code, e.message)
+            context.abort(_relayed(e), e.message)
 
 
 def register(gs, core, gauth) -> None:

@@ -153,6 +153,9 @@ class Server:
             concurrency.register(gs, core, gauth)
         except ImportError:
             pass
+        from etcdctl_py.server import election
+
+        election.register(gs, core, gauth)
         gport = gs.add_insecure_port("127.0.0.1:0")
         gs.start()
         self.grpc_server = gs

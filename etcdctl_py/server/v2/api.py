@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl, unquote_to_bytes
 from .errors import (ECODE_INDEX_NAN, ECODE_INVALID_FIELD, ECODE_INVALID_FORM, ECODE_PREV_VALUE_REQUIRED,
                      ECODE_RAFT_INTERNAL, ECODE_REFRESH_TTL_REQUIRED, ECODE_REFRESH_VALUE, ECODE_TTL_NAN,
                      InternalError, V2StoreError)
+from .member_req import parse_peer_urls
 from .store import Event, Store, Watcher, clean
 
 KEYS_PREFIX = "/v2/keys"
@@ -111,8 +112,7 @@ def event_body(ev: Event) -> bytes:
     d: dict = {"action": ev.action, "node": _node_json(ev.node)}
     if ev.prev is not None:
         d["prevNode"] = _node_json(ev.prev)
-    if ev.refresh:
-        d["refresh"] = True
+    # No "refresh" field: etcd answers with Event.Clone(), which drops it.
     return (_go_json(d) + "\n").encode("utf-8")
 
 
@@ -261,6 +261,9 @@ class V2Api:
         loaded = self._load()
         if not loaded:
             self._bootstrap()
+        else:
+            self._publish()
+            self._save()
         self.store.on_change = self._save
 
     # ---- persistence
@@ -309,6 +312,13 @@ class V2Api:
             self.store.set(f"/0/members/{me.id:x}/attributes", False,
                            _go_json({"name": me.name, "clientURLs": list(me.client_urls)}), None)
         self.store.set("/0/version", False, self.identity.cluster_version, None)
+
+    def _publish(self) -> None:
+        """A restarted etcd publishes its attributes again: one more v2 store write (index + 1)."""
+        me = self._member(self.identity.member_id)
+        if me is not None:
+            self.store.set(f"/0/members/{me.id:x}/attributes", False,
+                           _go_json({"name": me.name, "clientURLs": list(me.client_urls)}), None)
 
     def _member(self, mid: int) -> Any:
         for m in self.members:
@@ -482,7 +492,7 @@ class V2Api:
         return {"id": f"{m.id:x}", "name": m.name, "peerURLs": list(m.peer_urls), "clientURLs": list(m.client_urls)}
 
     def _http_error(self, code: int, msg: str) -> Result:
-        return code, [*self._hdrs(), self._cid()], (_go_json({"message": msg}) + "\n").encode()
+        return code, [*self._hdrs(), self._cid()], _go_json({"message": msg}).encode()  # json.Marshal: no \n
 
     def _members(self, method: str, path: str, hl: dict, body: bytes) -> Result:
         if method not in ("GET", "POST", "DELETE", "PUT"):
@@ -501,9 +511,9 @@ class V2Api:
             if isinstance(urls, tuple):
                 return urls
             return self._add_member(urls)
-        if sub == "":
-            return 405, [("Content-Type", "text/plain; charset=utf-8"), ("X-Content-Type-Options", "nosniff")], \
-                b"Method Not Allowed\n"
+        if sub == "":  # getID's http.Error, after the cluster ID header was set
+            return 405, [("Content-Type", "text/plain; charset=utf-8"), ("X-Content-Type-Options", "nosniff"),
+                         self._cid()], b"Method Not Allowed\n"
         try:
             mid = int(sub, 16)
             if mid >= 2**64:
@@ -542,13 +552,9 @@ class V2Api:
         if ctype != "application/json":
             return self._http_error(415, f"Bad Content-Type {ctype}, accept application/json")
         try:
-            d = json.loads(body.decode("utf-8", "replace"))
-            urls = d["peerURLs"]
-            if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
-                raise ValueError
-        except (ValueError, KeyError, TypeError) as e:
-            return self._http_error(400, f"{e}")
-        return sorted(urls)
+            return parse_peer_urls(body)
+        except ValueError as e:
+            return self._http_error(400, str(e))
 
     def _add_member(self, urls: list[str]) -> Result:
         import hashlib

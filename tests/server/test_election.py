@@ -1,0 +1,152 @@
+"""v3election: gRPC Campaign/Proclaim/Leader/Observe/Resign and `etcdctl elect`, real etcd 3.5.1
+vs etcd-py (private twins: election keys embed random lease IDs, so they must not reach the
+shared twins whose hashes other modules compare)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+
+import grpc
+import pytest
+
+import etcdproc
+from conftest import mask
+from etcdctl_py.proto.etcdserverpb import rpc_pb2 as pb
+from etcdctl_py.proto.etcdserverpb import rpc_pb2_grpc as pbg
+from etcdctl_py.proto.v3electionpb import v3election_pb2 as epb
+from etcdctl_py.proto.v3electionpb import v3election_pb2_grpc as epbg
+
+
+@pytest.fixture(scope="module")
+def etwins(server_tmp, etcd_py_bin):
+    real, ours = etcdproc.twins(etcdproc.distro_bin("etcd"), etcd_py_bin, server_tmp, token="elect-twins")
+    yield real, ours
+    real.stop()
+    ours.stop()
+
+
+def _err(fn):
+    try:
+        return fn()
+    except grpc.RpcError as e:
+        return (e.code().name, e.details())
+
+
+def _scenario(endpoint: str) -> tuple[list, dict]:
+    """One fixed sequence of election calls; returns printable results and the lease IDs used."""
+    out: list = []
+    with grpc.insecure_channel(endpoint) as ch:
+        el, lease = epbg.ElectionStub(ch), pbg.LeaseStub(ch)
+        l1 = lease.LeaseGrant(pb.LeaseGrantRequest(TTL=60)).ID
+        l2 = lease.LeaseGrant(pb.LeaseGrantRequest(TTL=60)).ID
+        ids = {"L1": l1, "L2": l2}
+        out.append(_err(lambda: el.Leader(epb.LeaderRequest(name=b"e1"))))
+        c1 = el.Campaign(epb.CampaignRequest(name=b"e1", lease=l1, value=b"v1"))
+        out.append(c1)
+        out.append(el.Leader(epb.LeaderRequest(name=b"e1")))
+        observed: list = []
+        obs = el.Observe(epb.LeaderRequest(name=b"e1"))
+
+        def watch() -> None:
+            try:
+                for r in obs:
+                    observed.append(r)
+            except grpc.RpcError:
+                pass
+
+        t = threading.Thread(target=watch, daemon=True)
+        t.start()
+        second: list = []
+        t2 = threading.Thread(target=lambda: second.append(
+            el.Campaign(epb.CampaignRequest(name=b"e1", lease=l2, value=b"v2"))), daemon=True)
+        t2.start()
+        time.sleep(0.5)
+        out.append(("second blocked", not second))
+        out.append(el.Proclaim(epb.ProclaimRequest(leader=c1.leader, value=b"v1b")))
+        bad = epb.LeaderKey(name=b"e1", key=c1.leader.key, rev=c1.leader.rev + 100, lease=l1)
+        out.append(_err(lambda: el.Proclaim(epb.ProclaimRequest(leader=bad, value=b"x"))))
+        out.append(_err(lambda: el.Proclaim(epb.ProclaimRequest(value=b"x"))))
+        out.append(_err(lambda: el.Resign(epb.ResignRequest())))
+        out.append(el.Resign(epb.ResignRequest(leader=bad)))
+        out.append(el.Leader(epb.LeaderRequest(name=b"e1")))
+        out.append(el.Resign(epb.ResignRequest(leader=c1.leader)))
+        t2.join(10)
+        out.append(second)
+        out.append(el.Leader(epb.LeaderRequest(name=b"e1")))
+        # same value again from the same lease: no new key, no proclaim
+        out.append(el.Campaign(epb.CampaignRequest(name=b"e1", lease=l2, value=b"v2")))
+        # a different value from the same lease: the recipe proclaims it
+        out.append(el.Campaign(epb.CampaignRequest(name=b"e1", lease=l2, value=b"v3")))
+        out.append(_err(lambda: el.Campaign(epb.CampaignRequest(name=b"e2", lease=12345, value=b"x"))))
+        lease.LeaseRevoke(pb.LeaseRevokeRequest(ID=l2))
+        time.sleep(0.5)
+        obs.cancel()
+        t.join(5)
+        out.append(("observed", observed))
+        out.append(_err(lambda: el.Leader(epb.LeaderRequest(name=b"e1"))))
+    return out, ids
+
+
+def _norm(results: list, ids: dict) -> str:
+    text = repr(results)
+    for name, lid in ids.items():
+        text = text.replace(str(lid), name).replace(repr(("%x" % lid).encode())[2:-1], name)
+    return text
+
+
+def test_election_grpc_parity(etwins):
+    real, ours = etwins
+    a = _norm(*_scenario(real.endpoint))
+    b = _norm(*_scenario(ours.endpoint))
+    assert b == a
+    assert "v1b" in a and "election: not leader" in a and "election: no leader" in a
+
+
+def _ctl(endpoint: str, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([etcdproc.distro_bin("etcdctl"), f"--endpoints={endpoint}", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def test_etcdctl_elect_campaign_and_observe(etwins):
+    outs = []
+    for srv in etwins:
+        obs = _ctl(srv.endpoint, "elect", "-l", "ctlelect")
+        time.sleep(0.5)
+        first = _ctl(srv.endpoint, "elect", "ctlelect", "p1")
+        time.sleep(1.0)
+        second = _ctl(srv.endpoint, "elect", "ctlelect", "p2")
+        time.sleep(1.0)
+        first.send_signal(signal.SIGINT)  # resign: p2 takes over
+        f_out, f_err = first.communicate(10)
+        time.sleep(1.0)
+        second.send_signal(signal.SIGINT)
+        s_out, s_err = second.communicate(10)
+        time.sleep(0.5)
+        obs.send_signal(signal.SIGINT)
+        o_out, o_err = obs.communicate(10)
+        norm = lambda b: re.sub(rb"/[0-9a-f]{16}\n", b"/ID\n", b).decode()  # noqa: E731
+        outs.append([(first.returncode, norm(f_out), mask(norm(f_err))),
+                     (second.returncode, norm(s_out), mask(norm(s_err))),
+                     (obs.returncode, norm(o_out), mask(norm(o_err)))])
+    assert outs[1] == outs[0]
+    assert outs[0][2][1] == "ctlelect/ID\np1\nctlelect/ID\np2\n"
+
+
+def test_lock_and_election_relay_client_errors(etwins):
+    """etcd's lock/election servers relay their in-process client's errors as code Unknown."""
+    from etcdctl_py.proto.v3lockpb import v3lock_pb2 as lpb
+    from etcdctl_py.proto.v3lockpb import v3lock_pb2_grpc as lpbg
+
+    got = []
+    for srv in etwins:
+        with grpc.insecure_channel(srv.endpoint) as ch:
+            got.append([_err(lambda: lpbg.LockStub(ch).Lock(lpb.LockRequest(name=b"x", lease=123))),
+                        _err(lambda: epbg.ElectionStub(ch).Campaign(
+                            epb.CampaignRequest(name=b"x", lease=123, value=b"v")))])
+    assert got[1] == got[0]
+    assert got[0][0] == ("UNKNOWN", "etcdserver: requested lease not found")
