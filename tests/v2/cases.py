@@ -1,5 +1,8 @@
 """The ordered v2 command sequence both differential suites replay on two servers.
 
+TTLs here are long on purpose: an expiry in the middle of the suite bumps the etcd index at a
+moment that depends on each server's 500 ms expiry tick, which would make later indexes race.
+
 Each entry: (args, options). Options: stdin text, `unordered` (Go map order of children is
 random, so compare sorted lines), `env`.
 """
@@ -25,7 +28,7 @@ KEY_CASES: list[tuple[list[str], dict]] = [
     (["update", "/foo", "updated"], {}),
     (["-o", "json", "update", "/foo", "updated2"], {}),
     (["update", "/nonexist2", "v"], {}),
-    (["set", "--ttl", "100", "/ttlkey", "v"], {}),
+    (["set", "--ttl", "1000", "/ttlkey", "v"], {}),
     (["-o", "extended", "get", "/ttlkey"], {}),
     (["-o", "json", "get", "/ttlkey"], {}),
     (["set", "--swap-with-value", "wrong", "/foo", "v"], {}),
@@ -79,7 +82,7 @@ KEY_CASES: list[tuple[list[str], dict]] = [
     (["-o", "json", "setdir", "/sdir2"], {}),
     (["setdir", "/sdir"], {}),
     (["updatedir", "/sdir"], {}),
-    (["updatedir", "--ttl", "50", "/sdir"], {}),
+    (["updatedir", "--ttl", "5000", "/sdir"], {}),
     (["-o", "json", "updatedir", "/nodir"], {}),
     (["set", "/plain", "p"], {}),
     (["setdir", "/plain"], {}),
@@ -101,7 +104,7 @@ KEY_CASES: list[tuple[list[str], dict]] = [
     (["-o", "bogus", "get", "/sdir"], {}),
     (["set", "--", "/dash", "-v"], {}),
     (["get", "/dash"], {}),
-    (["set", "/order", "v", "--ttl", "5"], {}),
+    (["set", "/order", "v", "--ttl", "500"], {}),
     (["set", "--ttl=-5", "/neg", "v"], {}),
     (["-o", "extended", "get", "/neg"], {}),
     (["set", "/sp ace/k&y=1", "a b&c=d"], {}),
@@ -120,7 +123,7 @@ KEY_CASES: list[tuple[list[str], dict]] = [
     (["--debug", "get", "/k"], {}),
     (["--debug", "--no-sync", "-o", "json", "set", "/dbg", "v"], {}),
     (["--debug", "rm", "--with-value", "v", "/dbg"], {}),
-    (["--debug", "mk", "--in-order", "--ttl", "30", "/dq", "x"], {}),
+    (["--debug", "mk", "--in-order", "--ttl", "3000", "/dq", "x"], {}),
     (["--debug", "mkdir", "/dd"], {}),
     (["--total-timeout", "1ns", "get", "/k"], {}),
     (["--timeout", "3", "get", "/k"], {}),

@@ -155,6 +155,7 @@ def server_pair(workdir):
     url = f"http://127.0.0.1:{port}"
     etcdproc.wait_ready(url, ours)
     pair = Pair(Side(real_argv(), real.client_url), Side(real_argv(), url))
+    pair.real = real  # type: ignore[attr-defined]
     pair.ours_proc = ours  # type: ignore[attr-defined]
     pair.ours_argv = argv  # type: ignore[attr-defined]
     yield pair
@@ -166,3 +167,26 @@ def server_pair(workdir):
         except subprocess.TimeoutExpired:
             ours.kill()
             ours.wait()
+
+
+def etcd_py_wrapper(dirpath: str) -> str:
+    """A one-file executable running `python -m etcdctl_py.server` (twins() wants one binary path)."""
+    import stat
+
+    path = os.path.join(dirpath, "etcd-py")
+    with open(path, "w") as f:
+        f.write(f"#!/bin/sh\ncd {ROOT}\nexec {sys.executable} -m etcdctl_py.server \"$@\"\n")
+    os.chmod(path, os.stat(path).st_mode | stat.S_IXUSR)
+    return path
+
+
+@pytest.fixture(scope="module")
+def etcdpy_pair(workdir):
+    """Real etcd 3.5.1 --enable-v2 and etcd-py --enable-v2 twins (same IDs); real etcdctl talks to both."""
+    real, ours = etcdproc.twins(etcdproc.distro_bin("etcd"), etcd_py_wrapper(workdir), workdir,
+                                extra=["--enable-v2"])
+    pair = Pair(Side(real_argv(), real.client_url), Side(real_argv(), ours.client_url))
+    pair.servers = (real, ours)  # type: ignore[attr-defined]
+    yield pair
+    real.stop()
+    ours.stop()

@@ -88,6 +88,8 @@ def test_persistence_restart(server_pair):
     import etcdproc
 
     server_pair.same(["set", "/persist", "kept"])
+    server_pair.real.stop()  # a restarted etcd republishes its attributes (index + 1): restart both
+    server_pair.real.start()
     proc = server_pair.ours_proc
     proc.send_signal(signal.SIGTERM)
     proc.wait(10)
