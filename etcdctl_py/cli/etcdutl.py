@@ -153,7 +153,9 @@ def run_snapshot_restore(ctx: Context, stack: str) -> int:
     except KeyboardInterrupt:
         raise ExitError(130, "interrupted") from None
     except OSError as e:
-        raise ExitError(cobra.EXIT_ERROR, rs.go_path_error("write", e.filename or "", e).args[0]) from None
+        from etcdctl_py.storage.fileutil import go_path_error
+
+        raise ExitError(cobra.EXIT_ERROR, go_path_error("write", e.filename or "", e)) from None
     return 0
 
 

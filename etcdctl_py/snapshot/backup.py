@@ -22,8 +22,9 @@ import time
 from dataclasses import dataclass
 
 from etcdctl_py.proto.raftpb import raft_pb2
-from etcdctl_py.snapshot.restore import ZapLogger, fsync_dir, go_errno_text
+from etcdctl_py.snapshot.zaplog import ZapLogger
 from etcdctl_py.storage import membership, snap, v2store, wal
+from etcdctl_py.storage.fileutil import fsync_dir, go_errno_text
 
 DUMMY_NAME = "etcdctl-v2-backup"
 DUMMY_PEER_URL = "http://use-flag--force-new-cluster:2080"

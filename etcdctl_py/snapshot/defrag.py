@@ -21,6 +21,9 @@ from typing import Callable, TextIO
 from ..output.humanize import go_bytes
 from ..storage.bbolt import BoltError, open_db, write_compact
 from ..storage.bbolt.walk import reachable_pages
+from ..storage.fileutil import fsync_dir, go_errno_text
+from ..storage.membership import go_quote
+from .zaplog import ZapLogger
 
 CALLER_DEFRAGMENTING = "backend/backend.go:481"
 CALLER_FINISHED = "backend/backend.go:539"
@@ -88,20 +91,18 @@ def _sizes(db) -> tuple[int, int]:
 def defrag_data_dir(data_dir: str, *, log: TextIO | None = sys.stderr, lock_timeout: float | None = None,
                     on_lock_wait: Callable[[], None] | None = None) -> DefragResult:
     """Defragment DIR/member/snap/db in place (atomically); raises DefragError with the cause."""
-    from .restore import ZapLogger
-
     zap = ZapLogger(log)
     dbp = backend_path(data_dir)
     if on_lock_wait is None and log is not None:
         def on_lock_wait() -> None:
-            log.write(f"waiting for etcd to close and release its lock on {_go_quote(dbp)}. "
+            log.write(f"waiting for etcd to close and release its lock on {go_quote(dbp)}. "
                       "To defrag a running etcd instance, omit --data-dir.\n")
             log.flush()
     start = time.monotonic()
     try:
         st = os.stat(dbp)
     except OSError as e:
-        raise DefragError(f"open {dbp}: {_errno_text(e)}") from None
+        raise DefragError(f"open {dbp}: {go_errno_text(e)}") from None
     if stat.S_ISDIR(st.st_mode):
         raise DefragError(f"open {dbp}: is a directory")
     tmp = None
@@ -110,7 +111,7 @@ def defrag_data_dir(data_dir: str, *, log: TextIO | None = sys.stderr, lock_time
     except BoltError as e:
         raise DefragError(str(e)) from None
     except OSError as e:
-        raise DefragError(f"open {dbp}: {_errno_text(e)}") from None
+        raise DefragError(f"open {dbp}: {go_errno_text(e)}") from None
     try:
         size1, inuse1 = _sizes(db)
         zap.info(CALLER_DEFRAGMENTING, "defragmenting", {
@@ -138,10 +139,10 @@ def defrag_data_dir(data_dir: str, *, log: TextIO | None = sys.stderr, lock_time
     db.close()
     try:
         os.rename(tmp, dbp)
-        _fsync_dir(os.path.dirname(dbp) or ".")
+        fsync_dir(os.path.dirname(dbp) or ".")
     except OSError as e:
         _remove(tmp)
-        raise DefragError(f"rename {tmp} {dbp}: {_errno_text(e)}") from None
+        raise DefragError(f"rename {tmp} {dbp}: {go_errno_text(e)}") from None
     with open_db(dbp) as db2:
         size2, inuse2 = _sizes(db2)
     ns = round((time.monotonic() - start) * 1e9)
@@ -159,29 +160,8 @@ def defrag_data_dir(data_dir: str, *, log: TextIO | None = sys.stderr, lock_time
     return DefragResult(dbp, size1, inuse1, size2, inuse2, took)
 
 
-def _errno_text(e: OSError) -> str:
-    from .status import go_errno_text
-
-    return go_errno_text(e)
-
-
-def _go_quote(s: str) -> str:
-    """Go %q for the simple paths we print."""
-    import json
-
-    return json.dumps(s, ensure_ascii=False)
-
-
 def _remove(path: str) -> None:
     try:
         os.remove(path)
     except OSError:
         pass
-
-
-def _fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

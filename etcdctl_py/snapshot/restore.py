@@ -19,7 +19,10 @@ import tempfile
 from dataclasses import dataclass, field
 
 from etcdctl_py.proto.raftpb import raft_pb2
+from etcdctl_py.snapshot.zaplog import ZapLogger  # also re-exported: `restore.ZapLogger` stays valid
 from etcdctl_py.storage import membership, snap, v2store, wal
+from etcdctl_py.storage.fileutil import fsync_dir
+from etcdctl_py.storage.fileutil import go_path_error as _go_path_error_text
 
 HASH_SIZE = 32
 COPY_CHUNK = 8 << 20
@@ -32,70 +35,6 @@ CALLER_RESTORED = "snapshot/v3_snapshot.go:272"
 CALLER_BUMP = "snapshot/v3_snapshot.go:356"   # etcdutl 3.5.17
 CALLER_COMPACT = "snapshot/v3_snapshot.go:373"
 CALLER_OPEN_FAIL = "backend/backend.go:191"
-
-
-# --------------------------------------------------------------------------- zap console logging
-
-
-def _zap_json_string(s: str) -> str:
-    """zap's JSON string escaping: quotes, backslash and control characters only (no HTML escaping)."""
-    out = ['"']
-    for ch in s:
-        o = ord(ch)
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif o < 0x20:
-            out.append({"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(ch, "\\u%04x" % o))
-        elif 0xD800 <= o <= 0xDFFF:
-            out.append("\ufffd")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
-
-
-def _zap_value(v: object) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_zap_value(x) for x in v) + "]"
-    return _zap_json_string(str(v))
-
-
-class ZapLogger:
-    """etcdutl's logger: zap production config, console encoding, RFC 3339 local time, on stderr.
-
-    Line: `<time>\t<level>\t<caller>\t<message>\t{"k": v, ...}` (fields part omitted when empty).
-    `stream=None` discards everything (library use).
-    """
-
-    def __init__(self, stream) -> None:  # noqa: ANN001 - any text stream
-        self.stream = stream
-
-    @staticmethod
-    def timestamp() -> str:
-        import datetime
-
-        now = datetime.datetime.now().astimezone().replace(microsecond=0)
-        s = now.isoformat()
-        return s[:-6] + "Z" if now.utcoffset() == datetime.timedelta(0) else s
-
-    def log(self, level: str, caller: str, msg: str, fields: dict | None = None) -> None:
-        if self.stream is None:
-            return
-        line = f"{self.timestamp()}\t{level}\t{caller}\t{msg}"
-        if fields:
-            line += "\t{" + ", ".join(f"{_zap_json_string(k)}: {_zap_value(v)}" for k, v in fields.items()) + "}"
-        self.stream.write(line + "\n")
-        self.stream.flush()
-
-    def info(self, caller: str, msg: str, fields: dict | None = None) -> None:
-        self.log("info", caller, msg, fields)
-
-    def warn(self, caller: str, msg: str, fields: dict | None = None) -> None:
-        self.log("warn", caller, msg, fields)
 
 
 class RestoreError(Exception):
@@ -128,15 +67,9 @@ class RestoreResult:
     members: list[membership.Member] = field(default_factory=list)
 
 
-def go_errno_text(e: OSError) -> str:
-    """Go's syscall.Errno text for an OSError (same strings as C, starting lower-case)."""
-    text = os.strerror(e.errno) if e.errno else str(e)
-    return text[:1].lower() + text[1:]
-
-
 def go_path_error(op: str, path: str, e: OSError) -> RestoreError:
-    """Go's *os.PathError text: `<op> <path>: <errno text>`."""
-    return RestoreError(f"{op} {path}: {go_errno_text(e)}")
+    """Go's *os.PathError text (`<op> <path>: <errno text>`) as a RestoreError."""
+    return RestoreError(_go_path_error_text(op, path, e))
 
 
 def _dir_empty(path: str) -> bool:
@@ -145,14 +78,6 @@ def _dir_empty(path: str) -> bool:
             return next(it, None) is None
     except OSError:
         return False
-
-
-def fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _make_parents(path: str, created: list[str]) -> None:

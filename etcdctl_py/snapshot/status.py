@@ -21,6 +21,7 @@ from typing import Callable
 import crc32c
 
 from ..storage import backend
+from ..storage.fileutil import go_path_error
 from ..storage.bbolt import BoltError, CorruptError, check, open_db
 from ..storage.bbolt.node import decode_view
 from ..storage.bbolt.page import BUCKET_LEAF_FLAG, PAGE_HEADER, PAGE_HEADER_SIZE, page_type_name
@@ -46,19 +47,6 @@ class SnapshotStatusError(Exception):
         super().__init__(message)
         self.message = message
         self.exit_code = exit_code
-
-
-def go_errno_text(err: OSError) -> str:
-    """Go's syscall.Errno text (lower-case strerror), e.g. 'no such file or directory'."""
-    if err.errno is None:
-        return str(err)
-    text = os.strerror(err.errno)
-    return text[:1].lower() + text[1:] if text else f"errno {err.errno}"
-
-
-def go_path_error(op: str, path: str, err: OSError) -> str:
-    """Go's *PathError text: '<op> <path>: <errno text>'."""
-    return f"{op} {path}: {go_errno_text(err)}"
 
 
 def _open(path: str, lock_timeout: float | None):

@@ -22,8 +22,9 @@ class MembershipError(ValueError):
 _HEX = "0123456789abcdef"
 
 
-def go_json_string(s: str) -> str:
-    """Go 1.16 encoding/json string encoding (HTML-safe): `<`, `>`, `&`, U+2028/9 and controls escaped."""
+def go_json_string(s: str, html_safe: bool = True) -> str:
+    """Go 1.16 encoding/json string encoding: quotes, backslash and controls escaped; when html_safe (Go's
+    default) also `<`, `>`, `&` and U+2028/9. zap's JSON encoder is the html_safe=False variant."""
     out = ['"']
     for ch in s:
         o = ord(ch)
@@ -31,7 +32,7 @@ def go_json_string(s: str) -> str:
             out.append('\\"')
         elif ch == "\\":
             out.append("\\\\")
-        elif o < 0x20 or ch in "<>&":
+        elif o < 0x20 or (html_safe and ch in "<>&"):
             if ch == "\n":
                 out.append("\\n")
             elif ch == "\r":
@@ -40,7 +41,7 @@ def go_json_string(s: str) -> str:
                 out.append("\\t")
             else:
                 out.append("\\u00" + _HEX[o >> 4] + _HEX[o & 0xF])
-        elif o in (0x2028, 0x2029):
+        elif html_safe and o in (0x2028, 0x2029):
             out.append("\\u%04x" % o)
         elif 0xD800 <= o <= 0xDFFF:  # undecodable byte smuggled in by surrogateescape: Go writes U+FFFD
             out.append("\ufffd")

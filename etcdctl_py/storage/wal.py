@@ -17,6 +17,7 @@ import crc32c
 
 from etcdctl_py.proto.raftpb import raft_pb2
 from etcdctl_py.proto.walpb import record_pb2
+from etcdctl_py.storage.fileutil import fsync_dir
 
 METADATA_TYPE = 1
 ENTRY_TYPE = 2
@@ -168,14 +169,6 @@ def encode_wal_snapshot(index: int, term: int, voters: list[int] | None) -> byte
 # --------------------------------------------------------------------------- writer
 
 
-def _fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _preallocate(fd: int, size: int) -> None:
     """fileutil.Preallocate(extend=true): fallocate, else extend with ftruncate (sparse zeros)."""
     try:
@@ -273,9 +266,9 @@ class WALWriter:
         self._flush(truncate=not self.preallocate)
         os.close(self._fd)
         self._fd = -1
-        _fsync_dir(self.tmp_dir)
+        fsync_dir(self.tmp_dir)
         os.rename(self.tmp_dir, self.wal_dir)
-        _fsync_dir(os.path.dirname(os.path.abspath(self.wal_dir)))
+        fsync_dir(os.path.dirname(os.path.abspath(self.wal_dir)))
 
     def abort(self) -> None:
         if self._fd >= 0:
