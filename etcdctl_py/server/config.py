@@ -44,6 +44,7 @@ DEFAULTS: dict[str, str] = {
     "auth-token": "simple",
     "bcrypt-cost": "10",
     "auth-token-ttl": "300",
+    "experimental-watch-progress-notify-interval": "10m0s",
     "listen-metrics-urls": "",
     "peer-cert-file": "", "peer-key-file": "", "peer-trusted-ca-file": "", "peer-client-cert-auth": "false",
     "auto-tls": "false", "peer-auto-tls": "false", "strict-reconfig-check": "true", "enable-pprof": "false",

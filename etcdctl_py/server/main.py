@@ -142,7 +142,8 @@ class Server:
         gs = grpc.server(futures.ThreadPoolExecutor(max_workers=512), options=opts,
                          maximum_concurrent_rpcs=None)
         pbg.add_KVServicer_to_server(services.KVService(core, gauth), gs)
-        pbg.add_WatchServicer_to_server(services.WatchService(core, gauth), gs)
+        pbg.add_WatchServicer_to_server(services.WatchService(
+            core, gauth, go_duration(f.get("experimental-watch-progress-notify-interval"))), gs)
         pbg.add_LeaseServicer_to_server(services.LeaseService(core, gauth), gs)
         pbg.add_ClusterServicer_to_server(services.ClusterService(core, gauth), gs)
         pbg.add_MaintenanceServicer_to_server(services.MaintenanceService(core, gauth), gs)
@@ -296,6 +297,17 @@ def parse_duration(s: str) -> float:
     for num, unit in re.findall(r"([0-9.]+)(ms|us|ns|h|m|s)", s):
         total += float(num) * units[unit]
     return total
+
+
+def go_duration(s: str) -> float:
+    """A Go time.Duration flag value ("10m0s", "1s", "500ms"; a bare "0" is zero)."""
+    if s.strip() in ("0", ""):
+        return 0.0
+    try:
+        float(s)
+    except ValueError:
+        return parse_duration(s)
+    raise ValueError(f'invalid duration "{s}"')
 
 
 def services_auth(core, gauth):

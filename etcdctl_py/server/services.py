@@ -117,8 +117,9 @@ class LeaseService(pbg.LeaseServicer):
 
 
 class WatchService(pbg.WatchServicer):
-    def __init__(self, core: EtcdCore, auth: Auth) -> None:
+    def __init__(self, core: EtcdCore, auth: Auth, progress_interval: float = 600.0) -> None:
         self.core, self.auth = core, auth
+        self.progress_interval = progress_interval  # --experimental-watch-progress-notify-interval
 
     def Watch(self, request_iterator, context):
         from etcdctl_py.server.watch_hub import WatchStream
@@ -153,9 +154,18 @@ class WatchService(pbg.WatchServicer):
         t = threading.Thread(target=reader, daemon=True, name="watch-reader")
         t.start()
         context.add_callback(stream.close)
+        interval = self.progress_interval
+        next_tick = time.monotonic() + interval if interval > 0 else None
         while True:
+            wait = 1.0
+            if next_tick is not None:
+                now = time.monotonic()
+                if now >= next_tick:
+                    hub.progress_tick(stream)
+                    next_tick = now + interval
+                wait = max(0.01, min(wait, next_tick - now))
             try:
-                item = stream.out.get(timeout=1.0)
+                item = stream.out.get(timeout=wait)
             except queue.Empty:
                 if not context.is_active() or self.core.stopped.is_set():
                     break
@@ -309,4 +319,3 @@ class MaintenanceService(pbg.MaintenanceServicer):
         return pb.DowngradeResponse(header=core.header(), version="3.5.0")
 
 
-_ = time

@@ -18,7 +18,7 @@ MAX_REQUEST_BYTES = 1536 * 1024 + 512  # etcd's default max request bytes plus g
 
 
 class Watcher:
-    __slots__ = ("id", "key", "end", "no_put", "no_delete", "prev_kv", "fragment", "progress", "stream")
+    __slots__ = ("id", "key", "end", "no_put", "no_delete", "prev_kv", "fragment", "progress", "stream", "quiet")
 
     def __init__(self, wid: int, key: bytes, end: bytes | None, creq: pb.WatchCreateRequest,
                  stream: "WatchStream") -> None:
@@ -31,6 +31,7 @@ class Watcher:
         self.fragment = creq.fragment
         self.progress = creq.progress_notify
         self.stream = stream
+        self.quiet = True  # no events sent since the last progress tick
 
     def matches(self, key: bytes) -> bool:
         if self.end is None:
@@ -107,6 +108,7 @@ class WatchHub:
     def _deliver(self, w: Watcher, evs: list, rev: int) -> None:
         resp = pb.WatchResponse(header=self.header(rev), watch_id=w.id)
         resp.events.extend(self._with_prev(w, evs))
+        w.quiet = False
         if w.fragment:
             for part in fragments(resp):
                 w.stream.send(part)
@@ -164,12 +166,14 @@ class WatchHub:
         with self.store.lock:
             stream.send(pb.WatchResponse(header=self.header(self.store.current_rev), watch_id=-1))
 
-    def progress_tick(self) -> None:
-        """Periodic progress notification for watchers that asked for it (etcd: every 10 minutes)."""
+    def progress_tick(self, stream: WatchStream) -> None:
+        """etcd's per-stream progress ticker: a watcher created with progress_notify gets an
+        empty response at the current revision when no events were sent to it since the last tick."""
         with self.store.lock:
-            for w in list(self.watchers):
-                if w.progress:
+            for w in list(stream.watchers.values()):
+                if w.progress and w.quiet:
                     w.stream.send(pb.WatchResponse(header=self.header(self.store.current_rev), watch_id=w.id))
+                w.quiet = True
 
 
 def history(s: MVCCStore, start: int, end: int) -> list:
