@@ -185,7 +185,10 @@ def rewrite_db(db_path: str, cl: membership.Cluster, revision_bump: int, log: Za
                 raise RestoreError(f"failed to open database: {_exc_text(e)}") from None
             raise RestoreError(f"invalid database: {_exc_text(e)}") from None
     try:
-        db = bbolt.open_db(db_path, writable=True)
+        # New pages go at the end of the file: finding the free pages of an etcd file (no persisted
+        # freelist) means walking the whole tree (~1 s and the file's size in RSS on a 1 GiB db) to
+        # save a few pages; etcd derives its free list again when it opens the db.
+        db = bbolt.open_db(db_path, writable=True, reuse_free_pages=False)
     except Exception as e:  # noqa: BLE001 - any failure to read the file means it is not a usable bbolt db
         log.log("panic", CALLER_OPEN_FAIL, "failed to open database",
                 {"path": db_path, "error": _exc_text(e)})
