@@ -129,7 +129,7 @@ def test_etcdctl_elect_campaign_and_observe(etwins):
         time.sleep(0.5)
         obs.send_signal(signal.SIGINT)
         o_out, o_err = obs.communicate(10)
-        norm = lambda b: re.sub(rb"/[0-9a-f]{16}\n", b"/ID\n", b).decode()  # noqa: E731
+        norm = lambda b: re.sub(rb"/[0-9a-f]{1,16}\n", b"/ID\n", b).decode()  # noqa: E731
         outs.append([(first.returncode, norm(f_out), mask(norm(f_err))),
                      (second.returncode, norm(s_out), mask(norm(s_err))),
                      (obs.returncode, norm(o_out), mask(norm(o_err)))])
