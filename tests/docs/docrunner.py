@@ -2,11 +2,12 @@
 
 Rules (also explained in docs/README.md):
 * each page runs in its own scratch directory; its blocks run one after the other with `bash -euo pipefail`;
-  exported variables and the current directory carry over from one block to the next;
+  exported variables and the current directory carry over from one block to the next, as in one terminal;
 * a ```text block that directly follows a ```sh block is that block's expected stdout; in it `…` stands for
   any text within one line (IDs, timestamps, sizes);
 * every `127.0.0.1:PORT` of the page (blocks and outputs) is mapped to a free loopback port, so pages can use
   etcd's usual ports and still run next to anything else;
+  so do shell functions (plain variables do not: `export` what later blocks need);
 * `etcd-py`, `etcdctl-py`, `etcdutl-py` and `python` run this source tree; `etcd` is the real etcd 3.5.1;
 * every block runs in a new session; processes a block leaves in the background (servers) are stopped by
   process group when the page ends.
@@ -136,7 +137,7 @@ class PageRun:
             "set -euo pipefail\n"
             f'cd "$(cat "{state}/cwd")"\n'
             f'source "{state}/env.sh"\n'
-            f"trap 'export -p | grep -v -E \"^declare -x (SHLVL|PWD|OLDPWD|_)=\" > \"{state}/env.sh\"; "
+            f"trap '{{ export -p | grep -v -E \"^declare -x (SHLVL|PWD|OLDPWD|_)=\"; declare -f; }} > \"{state}/env.sh\"; "
             f"pwd > \"{state}/cwd\"' EXIT\n"
             + self.map_ports(b.code))
         out, err = state / f"block{n}.out", state / f"block{n}.err"
