@@ -1,4 +1,4 @@
-"""The v2 HTTP API of etcd-py (`--enable-v2`): /v2/keys, /v2/members, /v2/stats/*, /v2/auth/enable.
+"""The v2 HTTP API of etcd-py (`--enable-v2`): /v2/keys, /v2/members, /v2/machines, /v2/stats/*, /v2/auth/*.
 
 `V2Api.handle()` answers one request synchronously; long-poll watches (`?wait=true`) should go
 through `handle_async()` (asyncio) so a parked watch never blocks other requests. Both return
@@ -22,7 +22,9 @@ from urllib.parse import parse_qsl, unquote_to_bytes
 
 from .errors import (ECODE_INDEX_NAN, ECODE_INVALID_FIELD, ECODE_INVALID_FORM, ECODE_PREV_VALUE_REQUIRED,
                      ECODE_RAFT_INTERNAL, ECODE_REFRESH_TTL_REQUIRED, ECODE_REFRESH_VALUE, ECODE_TTL_NAN,
-                     InternalError, V2StoreError)
+                     ECODE_UNAUTHORIZED, InternalError, V2StoreError)
+from .auth import V2AuthStore
+from .auth_http import AuthHttp
 from .member_req import parse_peer_urls
 from .store import Event, Store, Watcher, clean
 
@@ -257,7 +259,8 @@ class V2Api:
         self._lock = threading.Lock()
         self.members: list[Any] = sorted(identity.members, key=lambda m: m.id)
         self.removed: set[int] = set()
-        self.auth_enabled = False
+        self.auth = V2AuthStore(self.store, self._bump_raft)
+        self.auth_http = AuthHttp(self.auth, _go_json, self._cid, self._not_allowed)
         loaded = self._load()
         if not loaded:
             self._bootstrap()
@@ -412,8 +415,10 @@ class V2Api:
             return self._members(method, path, hl, body)
         if path.startswith("/v2/stats/"):
             return self._stats(method, path[len("/v2/stats/"):])
-        if path.startswith("/v2/auth/") or path == "/v2/auth":
-            return self._auth(method, path)
+        if path.startswith("/v2/auth/"):
+            return self.auth_http.handle(method, path, hl, body)
+        if path == "/v2/machines":
+            return self._machines(method)
         if path == "/version":
             if method != "GET":
                 return self._not_allowed("GET")
@@ -443,6 +448,10 @@ class V2Api:
             r = parse_key_request(method, path, query, hl.get("content-type", ""), body)
         except V2StoreError as e:
             return self._key_error(e)
+        key = unquote_to_bytes(path[len(KEYS_PREFIX):]).decode("utf-8", "surrogateescape")
+        if not self.auth.has_key_access(method, hl.get("authorization", ""), key, r.recursive):
+            e = V2StoreError(ECODE_UNAUTHORIZED, "Insufficient credentials", 0)
+            return e.status, [*self._hdrs(), self._cid(), ("X-Etcd-Index", "0")], e.body()
         if r.method == "GET" and r.wait:
             return _Wait(r, [*self._hdrs(), self._cid()])
         try:
@@ -497,6 +506,8 @@ class V2Api:
     def _members(self, method: str, path: str, hl: dict, body: bytes) -> Result:
         if method not in ("GET", "POST", "DELETE", "PUT"):
             return self._not_allowed("GET", "POST", "DELETE", "PUT")
+        if not self.auth.has_root_access(method, hl.get("authorization", ""), write_only=True):
+            return 401, [("Content-Type", "application/json")], _go_json({"message": "Insufficient credentials"}).encode()
         sub = path[len(MEMBERS_PREFIX):].lstrip("/")
         h = [*self._hdrs(), self._cid()]
         if method == "GET":
@@ -597,11 +608,12 @@ class V2Api:
         return 404, [("Content-Type", "text/plain; charset=utf-8"), ("X-Content-Type-Options", "nosniff")], \
             b"404 page not found\n"
 
-    # ---- auth (v2 auth is answered as "disabled"; see module doc)
-    def _auth(self, method: str, path: str) -> Result:
-        if path == "/v2/auth/enable" and method == "GET":
-            return 200, self._hdrs(), _go_json({"enabled": self.auth_enabled}).encode()
-        return self._http_error(501, "v2 auth is not implemented by etcd-py")
+    # ---- machines
+    def _machines(self, method: str) -> Result:
+        if method not in ("GET", "HEAD"):
+            return self._not_allowed("GET", "HEAD")
+        urls = sorted(u for m in self.members for u in m.client_urls)
+        return 200, [("Content-Type", "text/plain; charset=utf-8")], ", ".join(urls).encode()
 
 
 def _go_duration(sec: float) -> str:

@@ -128,7 +128,7 @@ def _dumps(obj: Any) -> str:
     return _go_json(obj)
 
 
-def _perms_empty(p: dict | None) -> bool:
+def perms_empty(p: dict | None) -> bool:
     return p is None or (not p["kv"]["read"] and not p["kv"]["write"])
 
 
@@ -276,12 +276,7 @@ class V2AuthStore:
             raise
 
     def update_user(self, u: dict) -> dict:
-        try:
-            old = self.get_user(u["user"])
-        except AuthError as e:
-            if e.status == 404:
-                raise AuthError(404, f"User {u['user']} doesn't exist.") from None
-            raise
+        old = self.get_user(u["user"])  # its AuthError passes through unchanged, as in etcd
         new = _merge_user(old, u)
         if _norm_user(old) == _norm_user(new):
             raise AuthError(400, "User not updated. Use grant/revoke/password to update the user.")
@@ -334,12 +329,7 @@ class V2AuthStore:
     def update_role(self, r: dict) -> dict:
         if r["role"] == ROOT:
             raise AuthError(403, f"Cannot modify role {r['role']}: is root role.")
-        try:
-            old = self.get_role(r["role"])
-        except AuthError as e:
-            if e.status == 404:
-                raise AuthError(404, f"Role {r['role']} doesn't exist.") from None
-            raise
+        old = self.get_role(r["role"])  # its AuthError passes through unchanged, as in etcd
         new = _merge_role(old, r)
         if _norm_role(old) == _norm_role(new):
             raise AuthError(400, "Role not updated. Use grant/revoke to update the role.")

@@ -12,7 +12,7 @@ import posixpath
 from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import unquote
 
-from .auth import AuthError, V2AuthStore, role_from_json, role_json, user_from_json, user_json
+from .auth import AuthError, V2AuthStore, perms_empty, role_from_json, role_json, user_from_json, user_json
 from .errors import V2StoreError
 
 if TYPE_CHECKING:
@@ -111,10 +111,10 @@ class AuthHttp:
                 return self._err(400, "Invalid JSON in request body.")
             if role["role"] != name:
                 return self._err(400, "Role JSON name does not match the name in the URL")
-            if _perms_empty(role["grant"]) and _perms_empty(role["revoke"]):
+            if perms_empty(role["grant"]) and perms_empty(role["revoke"]):
                 self.sec.create_role(role)
                 return self._ok(role_json(role), 201)
-            if not _perms_empty(role["permissions"]):
+            if not perms_empty(role["permissions"]):
                 return self._err(400, "Role JSON contains both permissions and grant/revoke")
             return self._ok(role_json(self.sec.update_role(role)))
         except (AuthError, V2StoreError, ValueError) as e:
@@ -194,6 +194,3 @@ class AuthHttp:
         except (AuthError, V2StoreError, ValueError) as e:
             return self._write_error(e)
 
-
-def _perms_empty(p: dict | None) -> bool:
-    return p is None or (not p["kv"]["read"] and not p["kv"]["write"])
