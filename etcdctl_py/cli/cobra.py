@@ -22,7 +22,7 @@ from __future__ import annotations
 import sys
 from typing import Any, Callable, Iterable
 
-from etcdctl_py.output import gofmt
+from etcdctl_py import gofmt
 
 # Exit codes shared by every etcdctl verb (etcdctl's cobrautl).
 EXIT_SUCCESS = 0

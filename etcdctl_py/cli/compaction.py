@@ -29,7 +29,7 @@ def command() -> Command:
 
 def _parse_revision(text: str) -> int:
     """strconv.ParseInt(text, 10, 64) with Go's error text."""
-    from etcdctl_py.output.gofmt import quote
+    from etcdctl_py.gofmt import quote
 
     body = text[1:] if text[:1] in "+-" else text
     if not body or not body.isascii() or not body.isdigit():

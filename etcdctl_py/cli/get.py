@@ -43,7 +43,7 @@ def range_request(ctx: Context, args: list[str]):
         raise bad_args("`--keys-only` and `--count-only` cannot be set at the same time, choose one")
     consistency = ctx.get("consistency")
     if consistency not in ("s", "l"):
-        from etcdctl_py.output.gofmt import quote
+        from etcdctl_py.gofmt import quote
 
         raise bad_feature(f"unknown consistency flag {quote(consistency)}")
     req = rpc_pb2.RangeRequest(serializable=consistency == "s")

@@ -31,7 +31,7 @@ def command() -> Command:
 
 
 def run_grant(ctx: Context) -> int:
-    from etcdctl_py.output.gofmt import parse_int
+    from etcdctl_py.gofmt import parse_int
 
     if len(ctx.args) != 1:
         raise bad_args("lease grant command needs TTL argument")

@@ -34,7 +34,7 @@ def wait_for_signal() -> threading.Event:
 
 def run(ctx: Context) -> int:
     from etcdctl_py.client.session import Session
-    from etcdctl_py.output.gofmt import quote
+    from etcdctl_py.gofmt import quote
 
     if not ctx.args:
         raise bad_args("lock takes a lock name argument and an optional command to execute")

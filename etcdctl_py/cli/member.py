@@ -39,7 +39,7 @@ def _member_id(ctx: Context) -> int:
 
 
 def run_add(ctx: Context) -> int:
-    from etcdctl_py.output.gofmt import quote
+    from etcdctl_py.gofmt import quote
 
     args = ctx.args
     if not args:

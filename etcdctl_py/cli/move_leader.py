@@ -20,7 +20,7 @@ def command() -> Command:
 def run(ctx: Context) -> int:
     import time
 
-    from etcdctl_py.output.gofmt import parse_int
+    from etcdctl_py.gofmt import parse_int
 
     if len(ctx.args) != 1:
         raise bad_args("move-leader command needs 1 argument")

@@ -47,7 +47,7 @@ def command() -> Command:
 
 def put_request(ctx: Context, args: list[str], stdin: bool = True):
     """Validate put's arguments and build the PutRequest (etcdctl's getPutOp)."""
-    from etcdctl_py.output.gofmt import parse_int
+    from etcdctl_py.gofmt import parse_int
     from etcdctl_py.proto.etcdserverpb import rpc_pb2
 
     if not args:

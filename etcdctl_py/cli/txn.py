@@ -47,7 +47,7 @@ class _Scan:
             self.i += 1
 
     def quoted(self) -> str:
-        from etcdctl_py.output.gofmt import unquote
+        from etcdctl_py.gofmt import unquote
 
         self._skip_spaces()
         if self.i >= len(self.s):
@@ -104,7 +104,7 @@ class _Scan:
 
 def parse_compare(line: str) -> Any:
     """One compare line -> etcdserverpb.Compare (etcdctl's parseCompare)."""
-    from etcdctl_py.output.gofmt import parse_int, quote
+    from etcdctl_py.gofmt import parse_int, quote
     from etcdctl_py.proto.etcdserverpb import rpc_pb2
 
     if "(" not in line:
@@ -160,7 +160,7 @@ _TOKEN = re.compile(r"""\"(?:[^"\\]|\\.)*\"|'[^']*'|[^'"\t\n\f\r ]\S*[^'"\t\n\f\
 
 def argify(line: str) -> list[str]:
     """etcdctl's argify: double-quoted (Go-unquoted), single-quoted (quotes stripped) or bare tokens."""
-    from etcdctl_py.output.gofmt import unquote
+    from etcdctl_py.gofmt import unquote
 
     out = []
     for tok in _TOKEN.findall(line):

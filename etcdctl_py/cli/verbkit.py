@@ -43,7 +43,7 @@ def show(fn: Callable[..., Any], *args: Any) -> None:
 
 def parse_hex_u64(text: str, what: str) -> int:
     """A member ID in hex (strconv.ParseUint base 16)."""
-    from etcdctl_py.output.gofmt import parse_int
+    from etcdctl_py.gofmt import parse_int
 
     try:
         return parse_int(text, 16, 64, signed=False)
@@ -53,7 +53,7 @@ def parse_hex_u64(text: str, what: str) -> int:
 
 def parse_lease_id(text: str) -> int:
     """A lease ID in hex (strconv.ParseInt base 16)."""
-    from etcdctl_py.output.gofmt import parse_int
+    from etcdctl_py.gofmt import parse_int
 
     try:
         return parse_int(text, 16, 64)

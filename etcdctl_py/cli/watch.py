@@ -151,7 +151,7 @@ class Printer:
 
     def response(self, resp: Any, exec_args: list[str]) -> None:
         from etcdctl_py.client.watch import cancel_error, is_progress_notify
-        from etcdctl_py.output.gofmt import quote
+        from etcdctl_py.gofmt import quote
 
         with self.lock:
             if resp.canceled:
@@ -183,7 +183,7 @@ class Printer:
 
 def _run_child(argv: list[str], env: dict[str, str]) -> str:
     """Run the exec command like Go's exec.Cmd.Run; '' on success, else Go's error text."""
-    from etcdctl_py.output.gofmt import quote
+    from etcdctl_py.gofmt import quote
 
     try:
         p = subprocess.run(argv, env=env)
@@ -231,7 +231,7 @@ def _run(ctx: Context) -> int:
     env_key = os.environ.get("ETCDCTL_WATCH_KEY", "")
     env_range = os.environ.get("ETCDCTL_WATCH_RANGE_END", "")
     if not env_key and env_range:
-        from etcdctl_py.output.gofmt import quote
+        from etcdctl_py.gofmt import quote
 
         raise bad_args(f"ETCDCTL_WATCH_KEY is empty but got ETCDCTL_WATCH_RANGE_END={quote(env_range)}")
     signal.signal(signal.SIGTERM, lambda *_: die_by_signal(signal.SIGTERM))

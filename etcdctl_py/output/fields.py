@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from etcdctl_py.output.gofmt import quote
+from etcdctl_py.gofmt import quote
 from etcdctl_py.output.printer import Printer
 
 

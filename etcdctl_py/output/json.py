@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from etcdctl_py.output.gofmt import json_string
+from etcdctl_py.gofmt import json_string
 from etcdctl_py.output.printer import Printer
 
 _FD = None  # google.protobuf.descriptor.FieldDescriptor, imported on first use

@@ -12,6 +12,8 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
+from etcdctl_py.gofmt import quote as go_quote  # Go's %q (strconv.Quote)
+
 
 class MembershipError(ValueError):
     """A bad --initial-cluster / --initial-advertise-peer-urls; the message is etcd's."""
@@ -45,29 +47,6 @@ def go_json_string(s: str, html_safe: bool = True) -> str:
             out.append("\\u%04x" % o)
         elif 0xD800 <= o <= 0xDFFF:  # undecodable byte smuggled in by surrogateescape: Go writes U+FFFD
             out.append("\ufffd")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
-
-
-def go_quote(s: str) -> str:
-    """Go's %q of a string (strconv.Quote) for the printable strings that occur in URLs."""
-    out = ['"']
-    for ch in s:
-        o = ord(ch)
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\r":
-            out.append("\\r")
-        elif o < 0x20 or o == 0x7F:
-            out.append("\\x%02x" % o)
-        elif 0xD800 <= o <= 0xDFFF:
-            out.append("\\x%02x" % (o - 0xDC00 if o >= 0xDC80 else 0xFD))
         else:
             out.append(ch)
     out.append('"')

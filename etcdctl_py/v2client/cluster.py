@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 from .errors import NO_ENDPOINTS, ClusterError, PlainError, V2Error
 from .transport import Deadline, Request, Response, Transport
 
+from etcdctl_py.gofmt import quote as go_quote  # Go's %q of the request body
+
 
 class Client:
     """Talks to a list of endpoints like etcd's Go v2 client."""
@@ -141,44 +143,6 @@ def _status_text(code: int) -> str:
         return HTTPStatus(code).phrase
     except ValueError:
         return ""
-
-
-def go_quote(b: bytes) -> str:
-    """Go's %q of a byte string (strconv.Quote on the bytes as a string)."""
-    out = ['"']
-    s = b.decode("utf-8", "surrogateescape")
-    for ch in s:
-        o = ord(ch)
-        if 0xDC80 <= o <= 0xDCFF:
-            out.append(f"\\x{o - 0xDC00:02x}")
-        elif ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch == "\a":
-            out.append("\\a")
-        elif ch == "\b":
-            out.append("\\b")
-        elif ch == "\f":
-            out.append("\\f")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\v":
-            out.append("\\v")
-        elif o < 0x20 or o == 0x7F:
-            out.append(f"\\x{o:02x}")
-        elif ch.isprintable() or ch == " ":
-            out.append(ch)
-        elif o < 0x10000:
-            out.append(f"\\u{o:04x}")
-        else:
-            out.append(f"\\U{o:08x}")
-    out.append('"')
-    return "".join(out)
 
 
 def parse_json(body: bytes, on_error: Callable[[], V2Error]) -> object:

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from etcdctl_py.cli.cobra import _read_csv, tabwriter
-from etcdctl_py.output import gofmt
+from etcdctl_py import gofmt
 
 
 @pytest.mark.parametrize("data,want", [
