@@ -129,6 +129,10 @@ class Server:
             persister.bootstrap(mid, cid, members, client_urls, core.idgen, [])
             core.raft_index = core.applied_index = len(members) + 3
         core.lessor.promote()
+        persister.snapshot_count = f.int("snapshot-count")
+        persister.max_snapshots = f.int("max-snapshots")
+        persister.max_wals = f.int("max-wals")
+        persister.snap_source = lambda: snapshot_v2_store(core)
         persister.start(core.lock)
 
         from etcdctl_py.server.auth import GrpcAuth
@@ -297,6 +301,21 @@ def parse_duration(s: str) -> float:
     for num, unit in re.findall(r"([0-9.]+)(ms|us|ns|h|m|s)", s):
         total += float(num) * units[unit]
     return total
+
+
+def snapshot_v2_store(core) -> tuple[bytes, list[int]]:
+    """The v2 store a .snap carries (membership and cluster version, like etcd's) and the voters."""
+    from etcdctl_py.storage import v2store
+    from etcdctl_py.storage.membership import Member as SMember
+
+    st = v2store.V2Store.new("/0", "/1")
+    members = sorted(core.members.values(), key=lambda m: m.id)
+    for m in members:
+        sm = SMember(m.id, list(m.peer_urls), m.name, list(m.client_urls), m.is_learner)
+        v2store.save_member(st, sm)
+        st.create(f"/0/members/{sm.hex_id}/attributes", sm.attributes_json())
+    st.create("/0/version", "3.5.0")
+    return st.to_json(), [m.id for m in members if not m.is_learner]
 
 
 def go_duration(s: str) -> float:

@@ -259,6 +259,14 @@ class Persister:
         self.stop_ev = threading.Event()
         self.thread: threading.Thread | None = None
         self.db_lock = threading.Lock()
+        # --snapshot-count: after that many entries past the last snapshot, write a .snap, record it
+        # in the WAL and purge old .snap/.wal files (--max-snapshots/--max-wals), as etcd does.
+        self.snapshot_count = 0
+        self.max_snapshots = 5
+        self.max_wals = 5
+        self.snap_index = 0
+        self.snap_source = None  # () -> (v2 store JSON, voters)
+        self.snap_due = threading.Event()
 
     def exists(self) -> bool:
         return os.path.isdir(self.wal_dir) and any(n.endswith(".wal") for n in os.listdir(self.wal_dir))
@@ -313,6 +321,10 @@ class Persister:
                 self.backend.buckets[name] = {k: v for k, v in b.items() if v is not None}
         meta = self.backend.buckets.get(b"meta", {})
         ci = struct.unpack(">Q", meta[b"consistent_index"])[0] if b"consistent_index" in meta else 0
+        snaps = sorted(n for n in os.listdir(self.snap_dir) if n.endswith(".snap")) \
+            if os.path.isdir(self.snap_dir) else []
+        if snaps:
+            self.snap_index = int(snaps[-1][17:33], 16)
         metadata, entries, hs, tail = scan_wal(self.wal_dir)
         node_id, _cluster = walfmt.decode_metadata(metadata)
         self.member_id = node_id
@@ -333,6 +345,8 @@ class Persister:
         seq = self.wal.append([e], walfmt.encode_hard_state(2, self.member_id, index), index)
         self.backend.apply(changes)
         self.pending.append((seq, index, changes))
+        if self.snapshot_count > 0 and index - self.snap_index > self.snapshot_count:
+            self.snap_due.set()
         return seq
 
     def wait(self, seq: int) -> None:
@@ -342,10 +356,53 @@ class Persister:
         while not self.stop_ev.wait(BATCH_INTERVAL):
             try:
                 self.commit()
+                if self.snap_due.is_set():
+                    self.snap_due.clear()
+                    self.snapshot()
             except Exception as e:  # noqa: BLE001 - keep serving; the WAL still has everything
                 import sys
 
-                print(f"etcd-py: backend commit failed: {e}", file=sys.stderr)
+                print(f"etcd-py: backend commit/snapshot failed: {e}", file=sys.stderr)
+
+    # ---- snapshots (--snapshot-count) -------------------------------------------------------
+    def snapshot(self) -> int:
+        """etcd's triggerSnapshot: db committed first (consistent index >= snapshot index), then
+        the WAL snapshot record, then the .snap file, then purge. Returns the snapshot index."""
+        from etcdctl_py.storage import snap as snapfmt
+
+        with self.lock:
+            self.commit_locked_flush()
+            index = self.wal.last_index
+            data, voters = self.snap_source()
+        self.commit()
+        with self.lock:
+            self.wal._write(self.wal._rec(walfmt.SNAPSHOT_TYPE, walfmt.encode_wal_snapshot(index, 2, voters)))
+            os.fdatasync(self.wal.fd)
+        snapfmt.write_snap(self.snap_dir, data, index, 2, voters)
+        _fsync_dir(self.snap_dir)
+        self.snap_index = index
+        self.purge(index)
+        return index
+
+    def purge(self, snap_index: int) -> None:
+        """Keep the newest --max-snapshots .snap files; drop WAL segments wholly before the
+        snapshot (etcd's ReleaseLockTo) while more than --max-wals remain, oldest first."""
+        snaps = sorted(n for n in os.listdir(self.snap_dir) if n.endswith(".snap"))
+        for n in snaps[: max(0, len(snaps) - self.max_snapshots)]:
+            os.unlink(os.path.join(self.snap_dir, n))
+        names = sorted(n for n in os.listdir(self.wal_dir) if n.endswith(".wal"))
+        starts = [walfmt.parse_wal_name(n)[1] for n in names]
+        keep_from = 0
+        for i, st in enumerate(starts):
+            if st <= snap_index:
+                keep_from = i
+        released = names[:keep_from]
+        live = os.path.basename(self.wal.path)
+        removable = max(0, len(names) - self.max_wals)
+        for n in released[:removable]:
+            if n != live:
+                os.unlink(os.path.join(self.wal_dir, n))
+        _fsync_dir(self.wal_dir)
 
     def commit(self) -> None:
         """Write durable pending changes into bbolt in one transaction."""
