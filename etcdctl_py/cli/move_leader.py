@@ -35,6 +35,7 @@ def run(ctx: Context) -> int:
     leader_client, leader_id = None, 0
     for ep in eps:
         sub = c.maintenance.at(ep)
+        sub.warn_logger = c.warn_logger  # Go dials a new client per endpoint: its warn lines name that endpoint
         resp = request(lambda: sub.unary("Maintenance", "Status", _status_req(), _status_resp(),
                                          timeout=max(deadline - time.monotonic(), 0)))
         if resp.header.member_id == resp.leader:
