@@ -53,6 +53,6 @@ def command() -> Command:
                       long="Moved to `etcdctl snapshot restore ...`\n", run=run_restore,
                       flags=etcdutl.restore_flags("Path to the data directory"))
     status = Command("status <filename>", short="[deprecated] Gets backend snapshot status of a given file",
-                     long=STATUS_LONG, run=run_status)
+                     long=STATUS_LONG, run=run_status, flags=etcdutl.status_flags())
     snapshot.add(_save_command(), restore, status)
     return snapshot

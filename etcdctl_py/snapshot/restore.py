@@ -17,12 +17,17 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
+from typing import Callable
 
 from etcdctl_py.proto.raftpb import raft_pb2
 from etcdctl_py.snapshot.zaplog import ZapLogger  # also re-exported: `restore.ZapLogger` stays valid
 from etcdctl_py.storage import membership, snap, v2store, wal
 from etcdctl_py.storage.fileutil import fsync_dir
 from etcdctl_py.storage.fileutil import go_path_error as _go_path_error_text
+
+# (done, total) of one stage, and a factory that starts a named stage (see snapshot/progress.py)
+Progress = Callable[[int, int], None]
+StageProgress = Callable[[str], "Progress | None"]
 
 HASH_SIZE = 32
 COPY_CHUNK = 8 << 20
@@ -101,7 +106,7 @@ def _mkdtemp_sibling(target: str, tag: str, created: list[str]) -> str:
 # --------------------------------------------------------------------------- copy + verify
 
 
-def copy_and_verify(src_path: str, dst_path: str, skip_hash_check: bool) -> None:
+def copy_and_verify(src_path: str, dst_path: str, skip_hash_check: bool, progress: Progress | None = None) -> None:
     """etcdutl's copyAndVerifyDB in one pass: copy, strip the sha256 trailer, verify it (unless skipped)."""
     try:
         src = os.open(src_path, os.O_RDONLY)
@@ -148,6 +153,8 @@ def copy_and_verify(src_path: str, dst_path: str, skip_hash_check: bool) -> None
                         except OSError as e:
                             raise go_path_error("write", dst_path, e) from None
                     left -= n
+                    if progress is not None:
+                        progress(body - left, body)
                 trailer = os.pread(src, HASH_SIZE, body) if has_hash else b""
             if verify:
                 got = h.digest()
@@ -169,7 +176,7 @@ def _go_bytes(b: bytes) -> str:
 
 
 def rewrite_db(db_path: str, cl: membership.Cluster, revision_bump: int, log: ZapLogger,
-               skip_hash_check: bool) -> None:
+               skip_hash_check: bool, progress: Progress | None = None) -> None:
     """The bbolt part of restore in one write transaction (etcdutl uses three; the contents are the same)."""
     from etcdctl_py.storage import bbolt
 
@@ -178,7 +185,7 @@ def rewrite_db(db_path: str, cl: membership.Cluster, revision_bump: int, log: Za
         from etcdctl_py.snapshot import status as status_mod
 
         try:
-            status_mod.status(db_path, lock_timeout=5)
+            status_mod.status(db_path, lock_timeout=5, progress=progress)
         except Exception as e:  # noqa: BLE001 - SnapshotStatusError or any engine error on a damaged page
             if isinstance(e, bbolt.BoltError) or "invalid database" in str(e) or "checksum" in str(e):
                 log.log("panic", CALLER_OPEN_FAIL, "failed to open database", {"path": db_path, "error": _exc_text(e)})
@@ -297,9 +304,14 @@ def _prepare(cfg: RestoreConfig) -> tuple[membership.Cluster, str, str]:
     return cl, data_dir, wal_dir
 
 
-def restore(cfg: RestoreConfig, log: ZapLogger | None = None) -> RestoreResult:
-    """Restore one member's data dir atomically. Raises RestoreError (nothing is left behind then)."""
+def restore(cfg: RestoreConfig, log: ZapLogger | None = None,
+            progress: StageProgress | None = None) -> RestoreResult:
+    """Restore one member's data dir atomically. Raises RestoreError (nothing is left behind then).
+
+    progress, if given, is asked for a callback per long stage: "copy" (and "check" with skip_hash_check).
+    """
     log = log or ZapLogger(None)
+    stage = progress or (lambda _name: None)
     cl, data_dir, wal_dir = _prepare(cfg)
     snap_dir = os.path.join(data_dir, "member", "snap")
     fields = {"path": cfg.snapshot_path, "wal-dir": wal_dir, "data-dir": data_dir, "snap-dir": snap_dir}
@@ -323,8 +335,9 @@ def restore(cfg: RestoreConfig, log: ZapLogger | None = None) -> RestoreResult:
         except OSError as e:
             raise go_path_error("mkdir", data_dir, e) from None
         db_path = os.path.join(tmp_snap, "db")
-        copy_and_verify(cfg.snapshot_path, db_path, cfg.skip_hash_check)
-        rewrite_db(db_path, cl, cfg.revision_bump if cfg.mark_compacted else 0, log, cfg.skip_hash_check)
+        copy_and_verify(cfg.snapshot_path, db_path, cfg.skip_hash_check, stage("copy"))
+        rewrite_db(db_path, cl, cfg.revision_bump if cfg.mark_compacted else 0, log, cfg.skip_hash_check,
+                   stage("check") if cfg.skip_hash_check else None)
         try:
             write_wal_and_snap(tmp_wal, tmp_snap, cl, local)
             for d in (tmp_snap, os.path.join(tmp, "member"), tmp):
@@ -406,7 +419,8 @@ def _install(tmp: str, data_dir: str, wal_tmp: str | None, tmp_wal: str, wal_dir
         raise
 
 
-def restore_all(cfg: RestoreConfig, output_dir: str, log: ZapLogger | None = None) -> list[RestoreResult]:
+def restore_all(cfg: RestoreConfig, output_dir: str, log: ZapLogger | None = None,
+                progress: StageProgress | None = None) -> list[RestoreResult]:
     """Beyond etcdutl: the data dir of every member of --initial-cluster, as `<output_dir>/<name>.etcd`.
 
     Each member's dir is what `restore --name <name> --initial-advertise-peer-urls <its urls>` makes. All
@@ -430,7 +444,8 @@ def restore_all(cfg: RestoreConfig, output_dir: str, log: ZapLogger | None = Non
     done: list[RestoreResult] = []
     try:
         for sub in plans:
-            done.append(restore(sub, log))
+            member = (lambda stage, name=sub.name: progress(f"{name}: {stage}")) if progress else None
+            done.append(restore(sub, log, member))
     except BaseException:
         for r in done:
             shutil.rmtree(r.data_dir, ignore_errors=True)

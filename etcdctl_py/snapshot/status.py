@@ -114,8 +114,8 @@ def _status_two_pass(db, progress: Progress | None) -> SnapshotStatus:
         return SnapshotStatus(hash=h, revision=revision, total_key=total, total_size=total_size)
 
 
-def _status(db, progress: Progress | None) -> SnapshotStatus:
-    """Tx.Check and the hash in one walk over the file.
+def _status(db, progress: Progress | None, counts: dict[bytes, int] | None = None) -> SnapshotStatus:
+    """Tx.Check and the hash in one walk over the file (`counts` gets each top-level bucket's key count).
 
     bbolt's Check visits each bucket's pages depth-first (leaves in key order), then its
     sub-buckets in key order: for etcd's layout (top-level buckets only) that is the very order
@@ -237,21 +237,20 @@ def _status(db, progress: Progress | None) -> SnapshotStatus:
             for k, f, vo in zip(v.keys, v.flags, v.voffs):
                 top.append((k, f, vo))
 
-        nested_of_root = visit(meta.root, collect) if meta.root else []
-        del nested_of_root  # the top-level buckets: walked below, in order
-        h = 0
-        revision = 0
-        total = 0
+        if meta.root:
+            visit(meta.root, collect)  # its nested roots are the top-level buckets: walked below, in order
         done = 0
         total_size = npg * ps
         hash_error: str | None = None
         state = {"h": 0, "n": 0, "rev": 0}
+        starts: list[tuple[bytes, int]] = []  # (bucket, keys counted before it)
 
         for name, f, vo in top:
             if not f & BUCKET_LEAF_FLAG:
                 if hash_error is None:
                     hash_error = f"cannot get hash of bucket {_go_string(name)}"
                 continue
+            starts.append((name, state["n"]))
             bucket_root, _seq = (0, 0)
             if vo + 16 <= hard:
                 bucket_root, _seq = struct.unpack_from("<QQ", mm, vo)
@@ -287,7 +286,7 @@ def _status(db, progress: Progress | None) -> SnapshotStatus:
                 if last is not None:
                     state["rev"] = last
                 if progress is not None:
-                    done += ps
+                    done += ps * (1 + unpack_hdr(mm, off)[3])
                     progress(min(done, total_size), total_size)
 
             for r in visit(bucket_root, leaf):
@@ -304,7 +303,9 @@ def _status(db, progress: Progress | None) -> SnapshotStatus:
             raise SnapshotStatusError(hash_error)
         if progress is not None:
             progress(total_size, total_size)
-        del h, revision, total
+        if counts is not None:
+            ends = [n for _name, n in starts[1:]] + [state["n"]]
+            counts.update((name, end - n) for (name, n), end in zip(starts, ends))
         return SnapshotStatus(hash=state["h"], revision=state["rev"], total_key=state["n"], total_size=total_size)
 
 
@@ -374,12 +375,18 @@ def _read(buf, a: int, b: int, hard: int) -> bytes:
 
 
 # --- verify -----------------------------------------------------------------------------------
+# A progress factory for multi-stage work: called with a stage name when the stage starts, it returns
+# that stage's (done, total) callback, or None for no reporting.
+StageProgress = Callable[[str], "Progress | None"]
+
+
 @dataclass
 class VerifyReport:
-    """Result of a full structural check of a snapshot or db file."""
+    """Result of a full structural check of a snapshot or db file (`snapshot status --verify`)."""
 
     path: str
     ok: bool = True
+    opened: bool = False  # False: not even a bbolt file we could open (problems holds why)
     problems: list[str] = field(default_factory=list)
     page_size: int = 0
     pages: int = 0
@@ -410,9 +417,26 @@ class VerifyReport:
             lines.extend(f"  - {p}" for p in self.problems)
         return "\n".join(lines) + "\n"
 
+    def to_json(self) -> str:
+        """The report as one JSON object (status fields named as etcdutl's JSON printer names them)."""
+        import json
 
-def verify(path: str, *, lock_timeout: float | None = None, progress: Progress | None = None) -> VerifyReport:
-    """Check everything we can about a snapshot/db file; never raises for a damaged file."""
+        st = self.status
+        return json.dumps({
+            "path": self.path, "ok": self.ok, "problems": self.problems, "pageSize": self.page_size,
+            "pages": self.pages, "size": self.size, "fileSize": self.file_size, "txid": self.txid,
+            "trailer": self.trailer, "buckets": self.buckets,
+            "status": None if st is None else {"hash": st.hash, "revision": st.revision, "totalKey": st.total_key,
+                                               "totalSize": st.total_size},
+        }, ensure_ascii=False) + "\n"
+
+
+def verify(path: str, *, lock_timeout: float | None = None, progress: StageProgress | None = None) -> VerifyReport:
+    """Check everything we can about a snapshot/db file; never raises for a damaged file.
+
+    Stages (each reported through `progress`): the sha256 trailer, bbolt's strict structural check (metas,
+    every page reachable once or free, page ids, keys sorted), then status' walk, which also counts keys.
+    """
     rep = VerifyReport(path=path)
     try:
         db = _open(path, lock_timeout)
@@ -420,35 +444,38 @@ def verify(path: str, *, lock_timeout: float | None = None, progress: Progress |
         rep.ok = False
         rep.problems.append(e.message)
         return rep
+    rep.opened = True
+    stage = progress or (lambda _name: None)
     try:
         rep.page_size = db.page_size
         rep.pages = db.meta.pgid
         rep.size = db.size
         rep.file_size = db.file_size
         rep.txid = db.meta.txid
-        rep.trailer = _trailer_state(path, rep.size, rep.file_size)
+        has_trailer = rep.file_size % 512 == 32 and rep.file_size - 32 == rep.size
+        rep.trailer = _trailer_state(path, rep.size, rep.file_size, stage("sha256") if has_trailer else None)
         if rep.trailer == "mismatch":
             rep.problems.append("sha256 trailer does not match the bbolt image")
         try:
-            rep.problems.extend(check(db, strict=True))
-        except (CorruptError, struct.error, ValueError) as e:
+            rep.problems.extend(check(db, strict=True, progress=stage("structure")))
+        except (CorruptError, struct.error, ValueError, IndexError) as e:
             rep.problems.append(str(e))
         if not rep.problems:
-            with db.view() as tx:
-                for name, b in tx.buckets():
-                    rep.buckets[_go_string(name)] = len(b) if b is not None else 0
+            counts: dict[bytes, int] = {}
+            try:
+                rep.status = _status(db, stage("hash"), counts)
+            except SnapshotStatusError as e:
+                rep.problems.append(e.message)
+            except (CorruptError, struct.error, ValueError, IndexError) as e:
+                rep.problems.append(f"snapshot file is corrupted: {e}")
+            rep.buckets = {_go_string(k): n for k, n in counts.items()}
     finally:
         db.close()
-    if not rep.problems:
-        try:
-            rep.status = status(path, lock_timeout=lock_timeout, progress=progress)
-        except SnapshotStatusError as e:
-            rep.problems.append(e.message)
     rep.ok = not rep.problems
     return rep
 
 
-def _trailer_state(path: str, size: int, file_size: int) -> str:
+def _trailer_state(path: str, size: int, file_size: int, progress: Progress | None = None) -> str:
     """'valid'/'mismatch' when the file ends with a 32-byte sha256 of the image (size % 512 == 32)."""
     if file_size % 512 != 32 or file_size < 32:
         return "none"
@@ -463,5 +490,7 @@ def _trailer_state(path: str, size: int, file_size: int) -> str:
                 break
             h.update(chunk)
             left -= len(chunk)
+            if progress is not None:
+                progress(file_size - 32 - left, file_size - 32)
         digest = f.read(32)
     return "valid" if h.digest() == digest else "mismatch"

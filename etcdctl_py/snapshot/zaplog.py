@@ -35,7 +35,7 @@ class ZapLogger:
     `stream=None` discards everything (library use).
     """
 
-    def __init__(self, stream: TextIO | None) -> None:
+    def __init__(self, stream: TextIO | None) -> None:  # any object with write() and flush()
         self.stream = stream
 
     @staticmethod

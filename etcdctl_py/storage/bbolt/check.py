@@ -8,7 +8,7 @@ the file, element offsets inside their page, keys strictly sorted within and acr
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from .errors import CorruptError
 from .node import decode_page
@@ -29,15 +29,19 @@ if TYPE_CHECKING:
     from .tx import Tx
 
 
-def check(db: "DB", *, strict: bool = False, tx: "Tx | None" = None) -> list[str]:
-    """Problems found in the file (empty list = healthy), as readable one-line strings."""
+def check(db: "DB", *, strict: bool = False, tx: "Tx | None" = None,
+          progress: Callable[[int, int], None] | None = None) -> list[str]:
+    """Problems found in the file (empty list = healthy), as readable one-line strings.
+
+    progress(pages done, pages in all) is called while strict mode reads every page (the long part).
+    """
     if tx is None:
         with db.view() as t:
-            return _check(db, t, strict)
-    return _check(db, tx, strict)
+            return _check(db, t, strict, progress)
+    return _check(db, tx, strict, progress)
 
 
-def _check(db: "DB", tx: "Tx", strict: bool) -> list[str]:
+def _check(db: "DB", tx: "Tx", strict: bool, progress: Callable[[int, int], None] | None = None) -> list[str]:
     errs: list[str] = []
     meta = tx.meta
     ps = db.page_size
@@ -119,7 +123,9 @@ def _check(db: "DB", tx: "Tx", strict: bool) -> list[str]:
             errs.append(f"page {i}: unreachable unfreed")
 
     if strict:
-        errs.extend(_check_keys(tx))
+        errs.extend(_check_keys(tx, progress))
+    if progress is not None:
+        progress(npg, npg)
     return errs
 
 
@@ -142,11 +148,14 @@ def _check_metas(db: "DB") -> list[str]:
     return out
 
 
-def _check_keys(tx: "Tx") -> list[str]:
+def _check_keys(tx: "Tx", progress: Callable[[int, int], None] | None = None) -> list[str]:
     """Keys strictly increasing inside every bucket (across pages too); branch keys bound children."""
     out: list[str] = []
+    npg = tx.meta.pgid
+    done = 0
 
     def walk_bucket(name: str, root: int, inline: bytes | None) -> None:
+        nonlocal done
         prev: bytes | None = None
         subs: list[tuple[bytes, bytes]] = []
         if root == 0:
@@ -159,6 +168,9 @@ def _check_keys(tx: "Tx") -> list[str]:
         else:
             pages = _leaves(tx, root, out)
         for pgid, keys, vals, flags in pages:
+            if progress is not None and root:
+                done += 1 + tx.page_header(pgid)[3]
+                progress(min(done, npg), npg)
             for i, k in enumerate(keys):
                 if not k:
                     out.append(f"page {pgid}: empty key in bucket {name}")
