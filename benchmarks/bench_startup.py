@@ -38,6 +38,32 @@ def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
     return dt, cpu
 
 
+BREAKDOWN = r"""
+import time, sys
+t = [time.perf_counter()]
+import grpc; t.append(time.perf_counter())
+from google.protobuf.internal import builder; t.append(time.perf_counter())
+from etcdctl_py.proto.etcdserverpb import rpc_pb2; t.append(time.perf_counter())
+from etcdctl_py.cli.root import build_root; from etcdctl_py.cli import get, globals; build_root(); t.append(time.perf_counter())
+from etcdctl_py.client import Client
+c = Client([sys.argv[1]]); c.kv.range(b"foo"); t.append(time.perf_counter())
+names = ["grpc", "protobuf_runtime", "our_pb2_modules", "our_CLI_modules", "channel+first_RPC"]
+print(" ".join(f"{n}={1000 * (b - a):.1f}" for n, a, b in zip(names, t, t[1:])))
+"""
+
+
+def breakdown(endpoint: str, env: dict[str, str], runs: int) -> None:
+    """Where the time of one `get` goes, measured in-process (medians, ms)."""
+    rows: dict[str, list[float]] = {}
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, "-c", BREAKDOWN, endpoint], capture_output=True, text=True, env=env)
+        for part in out.stdout.split():
+            k, _, v = part.rpartition("=")
+            rows.setdefault(k, []).append(float(v))
+    print("in-process breakdown (median ms): " + ", ".join(
+        f"{k.replace('_', ' ')} {statistics.median(v):.1f}" for k, v in rows.items()))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=30)
@@ -82,6 +108,8 @@ def main() -> int:
         print(f"etcdctl-py / etcdctl (Go), wall:        {med[ours] / med[go]:.2f}x")
         print(f"etcdctl-py / import-grpc floor, wall:   {med[ours] / med[floor]:.2f}x  (target <= 1.25)")
         print(f"etcdctl-py / import-grpc floor, cpu:    {cmed[ours] / cmed[floor]:.2f}x")
+        print()
+        breakdown(srv.endpoint, env, max(5, args.runs // 3))
     finally:
         srv.stop()
         shutil.rmtree(base, ignore_errors=True)
