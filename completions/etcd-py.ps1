@@ -6,7 +6,7 @@ Register-ArgumentCompleter -Native -CommandName 'etcd-py' -ScriptBlock {
     $subs = @{
     }
     $flags = @{
-        '' = @('--advertise-client-urls', '--auth-token', '--auth-token-ttl', '--auto-compaction-mode', '--auto-compaction-retention', '--auto-tls', '--bcrypt-cost', '--cert-file', '--cipher-suites', '--client-cert-auth', '--client-crl-file', '--cors', '--data-dir', '--debug', '--discovery', '--election-timeout', '--enable-grpc-gateway', '--enable-pprof', '--enable-v2', '--experimental-enable-lease-checkpoint', '--experimental-initial-corrupt-check', '--force-new-cluster', '--grpc-keepalive-interval', '--grpc-keepalive-min-time', '--grpc-keepalive-timeout', '--heartbeat-interval', '--host-whitelist', '--initial-advertise-peer-urls', '--initial-cluster', '--initial-cluster-state', '--initial-cluster-token', '--key-file', '--listen-client-urls', '--listen-metrics-urls', '--listen-peer-urls', '--log-level', '--log-outputs', '--logger', '--logger-stdout', '--max-request-bytes', '--max-snapshots', '--max-txn-ops', '--max-wals', '--name', '--peer-auto-tls', '--peer-cert-file', '--peer-client-cert-auth', '--peer-crl-file', '--peer-key-file', '--peer-trusted-ca-file', '--pre-vote', '--proxy', '--quota-backend-bytes', '--snapshot-count', '--strict-reconfig-check', '--trusted-ca-file', '--unsafe-no-fsync', '--version', '--wal-dir')
+        '' = @('--advertise-client-urls', '--auth-token', '--auth-token-ttl', '--auto-compaction-mode', '--auto-compaction-retention', '--auto-tls', '--bcrypt-cost', '--cert-file', '--cipher-suites', '--client-cert-auth', '--client-crl-file', '--cors', '--data-dir', '--debug', '--discovery', '--election-timeout', '--enable-grpc-gateway', '--enable-pprof', '--enable-v2', '--experimental-enable-lease-checkpoint', '--experimental-initial-corrupt-check', '--experimental-watch-progress-notify-interval', '--force-new-cluster', '--grpc-keepalive-interval', '--grpc-keepalive-min-time', '--grpc-keepalive-timeout', '--heartbeat-interval', '--host-whitelist', '--initial-advertise-peer-urls', '--initial-cluster', '--initial-cluster-state', '--initial-cluster-token', '--key-file', '--listen-client-urls', '--listen-metrics-urls', '--listen-peer-urls', '--log-level', '--log-outputs', '--logger', '--logger-stdout', '--max-request-bytes', '--max-snapshots', '--max-txn-ops', '--max-wals', '--name', '--peer-auto-tls', '--peer-cert-file', '--peer-client-cert-auth', '--peer-crl-file', '--peer-key-file', '--peer-trusted-ca-file', '--pre-vote', '--proxy', '--quota-backend-bytes', '--snapshot-count', '--strict-reconfig-check', '--trusted-ca-file', '--unsafe-no-fsync', '--version', '--wal-dir')
     }
     $values = @{
         '--advertise-client-urls' = @()
@@ -35,6 +35,8 @@ Register-ArgumentCompleter -Native -CommandName 'etcd-py' -ScriptBlock {
         '-discovery' = @()
         '--election-timeout' = @()
         '-election-timeout' = @()
+        '--experimental-watch-progress-notify-interval' = @()
+        '-experimental-watch-progress-notify-interval' = @()
         '--grpc-keepalive-interval' = @()
         '-grpc-keepalive-interval' = @()
         '--grpc-keepalive-min-time' = @()

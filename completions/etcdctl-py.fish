@@ -188,6 +188,7 @@ complete -c etcdctl-py -n '__etcdctl_py_at \'snapshot restore\'' -F
 complete -c etcdctl-py -n '__etcdctl_py_at \'snapshot save\'' -l keep -x -d 'After saving, keep only the N newest dated snapshots in the target directory (0: keep all)'
 complete -c etcdctl-py -n '__etcdctl_py_at \'snapshot save\'' -l max-age -x -d 'After saving, remove dated snapshots older than this (e.g. 30d, 12h, 1w)'
 complete -c etcdctl-py -n '__etcdctl_py_at \'snapshot save\'' -F
+complete -c etcdctl-py -n '__etcdctl_py_at \'snapshot status\'' -l verify -d 'Full structural check of the file (every page, checksums, key order, sha256 trailer) with a report; exit 1 when problems are found'
 complete -c etcdctl-py -n '__etcdctl_py_at \'snapshot status\'' -F
 complete -c etcdctl-py -n '__etcdctl_py_at \'txn\'' -l interactive -s i -d 'Input transaction in interactive mode'
 complete -c etcdctl-py -n '__etcdctl_py_at \'user\'' -a add -d 'Adds a new user'

@@ -16,7 +16,7 @@ _etcdutl_py_flags() {
         'defrag') echo '--data-dir --help -h --write-out -w' ;;
         'snapshot') echo '--help -h --write-out -w' ;;
         'snapshot restore') echo '--bump-revision --data-dir --help -h --initial-advertise-peer-urls --initial-cluster --initial-cluster-token --initial-memory-map-size --mark-compacted --name --output-dir --skip-hash-check --wal-dir --write-out -w' ;;
-        'snapshot status') echo '--help -h --write-out -w' ;;
+        'snapshot status') echo '--help -h --verify --write-out -w' ;;
         'version') echo '--help -h --write-out -w' ;;
     esac
 }

@@ -66,4 +66,5 @@ complete -c etcdutl-py -n '__etcdutl_py_at \'snapshot restore\'' -l output-dir -
 complete -c etcdutl-py -n '__etcdutl_py_at \'snapshot restore\'' -l skip-hash-check -d 'Ignore snapshot integrity hash value (required if copied from data directory)'
 complete -c etcdutl-py -n '__etcdutl_py_at \'snapshot restore\'' -l wal-dir -x -a '(__fish_complete_directories)' -d 'Path to the WAL directory (use --data-dir if none given)'
 complete -c etcdutl-py -n '__etcdutl_py_at \'snapshot restore\'' -F
+complete -c etcdutl-py -n '__etcdutl_py_at \'snapshot status\'' -l verify -d 'Full structural check of the file (every page, checksums, key order, sha256 trailer) with a report; exit 1 when problems are found'
 complete -c etcdutl-py -n '__etcdutl_py_at \'snapshot status\'' -F

@@ -13,7 +13,7 @@ Register-ArgumentCompleter -Native -CommandName 'etcdutl-py' -ScriptBlock {
         'defrag' = @('--data-dir', '--help', '-h', '--write-out', '-w')
         'snapshot' = @('--help', '-h', '--write-out', '-w')
         'snapshot restore' = @('--bump-revision', '--data-dir', '--help', '-h', '--initial-advertise-peer-urls', '--initial-cluster', '--initial-cluster-token', '--initial-memory-map-size', '--mark-compacted', '--name', '--output-dir', '--skip-hash-check', '--wal-dir', '--write-out', '-w')
-        'snapshot status' = @('--help', '-h', '--write-out', '-w')
+        'snapshot status' = @('--help', '-h', '--verify', '--write-out', '-w')
         'version' = @('--help', '-h', '--write-out', '-w')
     }
     $values = @{

@@ -1,8 +1,8 @@
 """Descriptions of etcd-py's command-line flags for its man page, reference page and completions.
 
 etcd-py parses etcd's Go-flag style options (etcdctl_py/server/config.py holds names and defaults, nothing else);
-the words here are ours. Flags not listed in USED are accepted so that etcd 3.5 command lines start etcd-py, but
-a single-member server has no use for them.
+the words here are ours. Flags not described in USED get a generic line, so a flag added to config.py shows up in
+the man page and completions the next time docgen runs.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ EXTRA = {
     "version": ("bool", "false", "Print the version and exit."),
 }
 
-COMPAT_ONLY = "Accepted for compatibility with etcd 3.5 command lines; not used by a single-member etcd-py."
+COMPAT_ONLY = "An etcd 3.5 flag, accepted with etcd's syntax and default (see etcd's documentation)."
 
 FILES = {"cert-file", "key-file", "trusted-ca-file", "client-crl-file", "peer-cert-file", "peer-key-file",
          "peer-trusted-ca-file", "peer-crl-file"}
