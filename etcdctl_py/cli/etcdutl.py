@@ -7,7 +7,8 @@ required flags and deprecated commands, which etcdutl uses and etcdctl does not.
 
 Beyond etcdutl 3.5.1 (flags hidden from help so the help stays byte-identical): `snapshot restore
 --bump-revision N --mark-compacted` (etcdutl 3.5.10+), `--initial-memory-map-size` (accepted, no effect) and
-`--output-dir DIR` (restore every member of --initial-cluster into DIR/<name>.etcd).
+`--output-dir DIR` (restore every member of --initial-cluster into DIR/<name>.etcd); `snapshot status --verify`
+(a full structural check with a report). See etcdctl_py/snapshot/EXTRAS.md.
 """
 
 from __future__ import annotations

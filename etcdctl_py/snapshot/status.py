@@ -245,6 +245,20 @@ def _status(db, progress: Progress | None, counts: dict[bytes, int] | None = Non
         state = {"h": 0, "n": 0, "rev": 0}
         starts: list[tuple[bytes, int]] = []  # (bucket, keys counted before it)
 
+        def feed(name: bytes, is_key: bool, buf, off: int, end: int) -> bool:
+            """Hash one leaf page of bucket `name` into the state; False (and hash_error set) if it is bad."""
+            nonlocal hash_error
+            try:
+                hh, n, last = _hash_leaf(buf, off, end, state["h"], is_key)
+            except CorruptError as e:
+                hash_error = f"cannot write bucket {_go_string(name)} : {e}"
+                return False
+            state["h"] = hh
+            state["n"] += n
+            if last is not None:
+                state["rev"] = last
+            return True
+
         for name, f, vo in top:
             if not f & BUCKET_LEAF_FLAG:
                 if hash_error is None:
@@ -257,34 +271,18 @@ def _status(db, progress: Progress | None, counts: dict[bytes, int] | None = Non
             if hash_error is None:
                 state["h"] = crc32c.crc32c(name, state["h"])
             is_key = name == backend.KEY
-            if bucket_root == 0:
+            if bucket_root == 0:  # an inline bucket: its page lives in the value
                 if hash_error is None:
                     b = tx.root.bucket(name)
                     for buf, off, end in (b.leaf_pages() if b is not None else ()):
-                        try:
-                            hh, n, last = _hash_leaf(buf, off, end, state["h"], is_key)
-                        except CorruptError as e:
-                            hash_error = f"cannot write bucket {_go_string(name)} : {e}"
+                        if not feed(name, is_key, buf, off, end):
                             break
-                        state["h"] = hh
-                        state["n"] += n
-                        if last is not None:
-                            state["rev"] = last
                 continue
 
             def leaf(off: int, name=name, is_key=is_key) -> None:
-                nonlocal hash_error, done
-                if hash_error is not None:
+                nonlocal done
+                if hash_error is not None or not feed(name, is_key, mm, off, hard):
                     return
-                try:
-                    hh, n, last = _hash_leaf(mm, off, hard, state["h"], is_key)
-                except CorruptError as e:
-                    hash_error = f"cannot write bucket {_go_string(name)} : {e}"
-                    return
-                state["h"] = hh
-                state["n"] += n
-                if last is not None:
-                    state["rev"] = last
                 if progress is not None:
                     done += ps * (1 + unpack_hdr(mm, off)[3])
                     progress(min(done, total_size), total_size)

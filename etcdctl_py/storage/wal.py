@@ -87,22 +87,12 @@ def parse_fields(data: bytes) -> list[tuple[int, int, int | bytes]]:
             raise ValueError("illegal field number 0")
         if wt == 0:
             out.append((fnum, wt, varint()))
-        elif wt == 1:
-            if i + 8 > n:
-                raise ValueError("truncated fixed64")
-            out.append((fnum, wt, data[i:i + 8]))
-            i += 8
-        elif wt == 2:
-            ln = varint()
+        elif wt in (1, 2, 5):  # fixed64, length-delimited, fixed32
+            ln = 8 if wt == 1 else 4 if wt == 5 else varint()
             if i + ln > n:
-                raise ValueError("truncated bytes")
+                raise ValueError("truncated " + ("bytes" if wt == 2 else f"fixed{8 * ln}"))
             out.append((fnum, wt, data[i:i + ln]))
             i += ln
-        elif wt == 5:
-            if i + 4 > n:
-                raise ValueError("truncated fixed32")
-            out.append((fnum, wt, data[i:i + 4]))
-            i += 4
         else:
             raise ValueError(f"unsupported wire type {wt}")
     return out

@@ -340,47 +340,38 @@ class Node:
                 bucket.nodes.pop(child.pgid, None)
                 child.free()
             return
+        parent = self.parent
         if self.num_children() == 0:
-            self.parent.delete(self.key)
-            self.parent.remove_child(self)
-            bucket.nodes.pop(self.pgid, None)
-            self.free()
-            self.parent.rebalance()
+            self._detach()
+            parent.rebalance()
             return
-        if self.parent.num_children() <= 1:
+        if parent.num_children() <= 1:
             raise CorruptError("parent must have at least 2 children")
-        use_next = self.parent.child_index(self) == 0
-        target = self.next_sibling() if use_next else self.prev_sibling()
-        if use_next:
-            if not target.is_leaf:
-                for pg in target.vals:
-                    c = bucket.nodes.get(pg)
-                    if c is not None:
-                        c.parent.remove_child(c)
-                        c.parent = self
-                        self.children.append(c)
-            self.keys.extend(target.keys)
-            self.vals.extend(target.vals)
-            if self.is_leaf:
-                self.flags.extend(target.flags)
-            self.parent.delete(target.key)
-            self.parent.remove_child(target)
-            bucket.nodes.pop(target.pgid, None)
-            target.free()
+        if parent.child_index(self) == 0:
+            self._absorb(self.next_sibling())  # the first child takes in its right neighbour
         else:
-            if not self.is_leaf:
-                for pg in self.vals:
-                    c = bucket.nodes.get(pg)
-                    if c is not None:
-                        c.parent.remove_child(c)
-                        c.parent = target
-                        target.children.append(c)
-            target.keys.extend(self.keys)
-            target.vals.extend(self.vals)
-            if target.is_leaf:
-                target.flags.extend(self.flags)
-            self.parent.delete(self.key)
-            self.parent.remove_child(self)
-            bucket.nodes.pop(self.pgid, None)
-            self.free()
-        self.parent.rebalance()
+            self.prev_sibling()._absorb(self)  # any other joins its left neighbour
+        parent.rebalance()
+
+    def _absorb(self, src: "Node") -> None:
+        """Append sibling src's entries (and materialised children) to this node, then drop src."""
+        bucket = self.bucket
+        if not src.is_leaf:
+            for pg in src.vals:
+                c = bucket.nodes.get(pg)
+                if c is not None:
+                    c.parent.remove_child(c)
+                    c.parent = self
+                    self.children.append(c)
+        self.keys.extend(src.keys)
+        self.vals.extend(src.vals)
+        if self.is_leaf:
+            self.flags.extend(src.flags)
+        src._detach()
+
+    def _detach(self) -> None:
+        """Remove this node from its parent and the bucket's node cache; its page is freed."""
+        self.parent.delete(self.key)
+        self.parent.remove_child(self)
+        self.bucket.nodes.pop(self.pgid, None)
+        self.free()
