@@ -1,5 +1,5 @@
 """Benchmark: `snapshot status` of a big bbolt file, ours vs real etcdutl 3.5.1, plus the cost of one
-small copy-on-write transaction on it (what restore does after copying the snapshot).
+small copy-on-write transaction on it (what restore does after copying the snapshot), and of `--verify`.
 
     python benchmarks/bench_status.py [--size-mib 1024] [--dir DIR]
 
@@ -74,14 +74,20 @@ def main() -> None:
     assert out_t == out_o, (out_t, out_o)
     print(f"status: etcdutl {theirs:.2f}s, ours {ours:.2f}s, ratio {ours / theirs:.2f}, "
           f"peak RSS of children {rss / 1024:.0f} MiB; output {out_o.strip()}")
+    t = time.perf_counter()
+    r = subprocess.run([sys.executable, "-m", "etcdctl_py.cli.etcdutl", "snapshot", "status", str(db), "--verify"],
+                       capture_output=True, text=True, cwd=str(ROOT))
+    print(f"status --verify (sha256, strict check, hash): {time.perf_counter() - t:.2f}s, exit {r.returncode}")
     code = ("import sys,time; from etcdctl_py.storage.bbolt import open_db\n"
-            "t=time.perf_counter(); db=open_db(sys.argv[1], writable=True)\n"
+            "t=time.perf_counter(); db=open_db(sys.argv[1], writable=True, reuse_free_pages=sys.argv[2]=='1')\n"
             "with db.update() as tx: tx.bucket(b'meta').put(b'term', b'\\0'*8)\n"
             "print(f'{time.perf_counter()-t:.2f}')")
     copy = d / "cow.db"
-    subprocess.run(["cp", str(db), str(copy)], check=True)
-    r = subprocess.run([sys.executable, "-c", code, str(copy)], capture_output=True, text=True, cwd=str(ROOT))
-    print(f"open writable + one small tx (free pages derived by a full tree walk): {r.stdout.strip()}s {r.stderr}")
+    for reuse, what in (("1", "free pages derived by a full tree walk"), ("0", "new pages at the end, as restore does")):
+        subprocess.run(["cp", str(db), str(copy)], check=True)
+        r = subprocess.run([sys.executable, "-c", code, str(copy), reuse], capture_output=True, text=True,
+                           cwd=str(ROOT))
+        print(f"open writable + one small tx ({what}): {r.stdout.strip()}s {r.stderr}")
     copy.unlink()
 
 
