@@ -11,7 +11,7 @@ SUDO=""
 if [ "$(id -u)" != "0" ] && command -v sudo >/dev/null; then SUDO="sudo"; fi
 
 need_apt=()
-for pkg in etcd-server etcd-client jq docker.io docker-compose; do
+for pkg in etcd-server etcd-client jq openssl curl groff man-db zsh fish docker.io docker-compose; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 python3 -c "import venv, ensurepip" 2>/dev/null || need_apt+=("python3-venv")
