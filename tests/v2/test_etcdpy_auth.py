@@ -118,7 +118,7 @@ def _call(url: str, method: str, path: str, body: bytes | None, ctype: str | Non
     if authz:
         req.add_header("Authorization", authz)
     try:
-        with urllib.request.urlopen(req, timeout=10) as r:
+        with urllib.request.urlopen(req, timeout=30) as r:
             st, h, b = r.status, r.headers, r.read()
     except urllib.error.HTTPError as e:
         st, h, b = e.code, e.headers, e.read()

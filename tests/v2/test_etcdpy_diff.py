@@ -97,7 +97,7 @@ def test_quorum_get(etcdpy_pair):
 def _put(url: str, key: str, value: str) -> None:
     req = urllib.request.Request(url + "/v2/keys" + key, data=f"value={value}".encode(), method="PUT",
                                  headers={"Content-Type": "application/x-www-form-urlencoded"})
-    with urllib.request.urlopen(req, timeout=5) as r:
+    with urllib.request.urlopen(req, timeout=30) as r:
         r.read()
 
 
@@ -107,7 +107,7 @@ def _fetch(url: str, path: str, method: str = "GET", data: bytes | None = None,
     if ctype:
         req.add_header("Content-Type", ctype)
     try:
-        with urllib.request.urlopen(req, timeout=5) as r:
+        with urllib.request.urlopen(req, timeout=30) as r:
             return r.status, dict(r.headers), r.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, dict(e.headers), e.read().decode()

@@ -66,7 +66,7 @@ def test_http_bodies(server_pair):
         for path in ("/v2/keys/raw", "/v2/keys/nope", "/v2/keys/?recursive=true&sorted=true", "/v2/members",
                      "/version", "/health"):
             try:
-                with urllib.request.urlopen(side.url + path, timeout=5) as r:
+                with urllib.request.urlopen(side.url + path, timeout=30) as r:
                     res.append((r.status, r.headers.get("X-Etcd-Index"), r.headers.get("X-Etcd-Cluster-Id"),
                                 r.read().decode().replace(side.url, "<EP>")))
             except urllib.error.HTTPError as e:
