@@ -271,10 +271,12 @@ def _frac(v: int, prec: int) -> str:
 
 # ---------------------------------------------------------------- JSON (encoding/json)
 
-def json_string(s: str | bytes) -> str:
-    """A JSON string as Go's encoding/json writes it (HTML-safe escapes, raw UTF-8)."""
+def json_string(s: str | bytes, html_safe: bool = True) -> str:
+    """A JSON string as Go's encoding/json writes it: quotes, backslash and control characters
+    escaped; with `html_safe` (Go's default) also `<`, `>`, `&` and U+2028/9. zap's JSON encoder
+    is the `html_safe=False` variant. Undecodable bytes become U+FFFD, as in Go."""
     if isinstance(s, bytes):
-        s = s.decode("utf-8", "replace")
+        s = s.decode("utf-8", "surrogateescape")
     out = ['"']
     for ch in s:
         o = ord(ch)
@@ -282,15 +284,11 @@ def json_string(s: str | bytes) -> str:
             out.append('\\"')
         elif ch == "\\":
             out.append("\\\\")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif o < 0x20 or ch in "<>&" or o in (0x2028, 0x2029):
+        elif o < 0x20 or (html_safe and ch in "<>&"):
+            out.append({"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(ch) or "\\u%04x" % o)
+        elif html_safe and o in (0x2028, 0x2029):
             out.append("\\u%04x" % o)
-        elif 0xD800 <= o < 0xE000:
+        elif 0xD800 <= o <= 0xDFFF:
             out.append("\ufffd")
         else:
             out.append(ch)

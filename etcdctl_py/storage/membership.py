@@ -12,6 +12,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
+from etcdctl_py.gofmt import json_string as go_json_string  # Go encoding/json strings
 from etcdctl_py.gofmt import quote as go_quote  # Go's %q (strconv.Quote)
 
 
@@ -21,36 +22,6 @@ class MembershipError(ValueError):
 
 # --------------------------------------------------------------------------- Go string helpers
 
-_HEX = "0123456789abcdef"
-
-
-def go_json_string(s: str, html_safe: bool = True) -> str:
-    """Go 1.16 encoding/json string encoding: quotes, backslash and controls escaped; when html_safe (Go's
-    default) also `<`, `>`, `&` and U+2028/9. zap's JSON encoder is the html_safe=False variant."""
-    out = ['"']
-    for ch in s:
-        o = ord(ch)
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif o < 0x20 or (html_safe and ch in "<>&"):
-            if ch == "\n":
-                out.append("\\n")
-            elif ch == "\r":
-                out.append("\\r")
-            elif ch == "\t":
-                out.append("\\t")
-            else:
-                out.append("\\u00" + _HEX[o >> 4] + _HEX[o & 0xF])
-        elif html_safe and o in (0x2028, 0x2029):
-            out.append("\\u%04x" % o)
-        elif 0xD800 <= o <= 0xDFFF:  # undecodable byte smuggled in by surrogateescape: Go writes U+FFFD
-            out.append("\ufffd")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
 
 
 def go_quote_list(items: list[str]) -> str:
