@@ -11,6 +11,7 @@ a new member from the `ETCD_*` lines `member add` printed (the documented way to
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 import shutil
@@ -128,7 +129,7 @@ def etcd_env_lines(stdout: bytes) -> dict[str, str]:
     """The `ETCD_X="..."` lines `member add` prints, as an environment (values are Go %q strings)."""
     env = {}
     for m in re.finditer(rb'^(ETCD_[A-Z_]+)="((?:[^"\\]|\\.)*)"$', stdout, re.M):
-        env[m.group(1).decode()] = m.group(2).decode().encode().decode("unicode_escape")
+        env[m.group(1).decode()] = codecs.escape_decode(m.group(2))[0].decode()  # \" \\ \t \xNN; UTF-8 kept
     return env
 
 

@@ -71,7 +71,7 @@ def test_member_list_with_all_endpoints(cl):
 
 def _sort_entries(b: bytes) -> bytes:
     """Members come in (random) ID order: sort what lists them (in whichever format the output is)."""
-    b = re.sub(rb'ETCD_INITIAL_CLUSTER="([^"]*)"', lambda m: b'ETCD_INITIAL_CLUSTER="' + b",".join(
+    b = re.sub(rb'ETCD_INITIAL_CLUSTER="((?:[^"\\]|\\.)*)"', lambda m: b'ETCD_INITIAL_CLUSTER="' + b",".join(
         sorted(m.group(1).split(b","))) + b'"', b)
     if b.startswith(b'{"header"'):
         doc = json.loads(b)
@@ -81,8 +81,9 @@ def _sort_entries(b: bytes) -> bytes:
     if b.startswith(b"+-"):
         lines = b.split(b"\n")
         return b"\n".join(lines[:3] + sorted(lines[3:-2]) + lines[-2:])
-    if b.startswith(b'"ClusterID" : '):
-        return b"\n\n".join(sorted(b.split(b"\n\n")))
+    if b.startswith(b'"ClusterID" : '):  # header lines, then one block per member starting at its "ID"
+        blocks = re.split(rb'(?m)^(?="ID" : )', b)
+        return blocks[0] + b"".join(sorted(blocks[1:]))
     if re.match(rb"^[0-9a-f]+, (un)?started, ", b):
         return b"\n".join(sorted(b.split(b"\n")))
     return b
@@ -223,3 +224,38 @@ def test_member_errors(cl):
         assert real.rc != 0
     real, _ = both(cl, "member", "promote", voter)
     assert real.stderr.endswith(b"Error: etcdserver: can only promote a learner member\n")
+
+
+def test_member_add_quoted_name_and_two_peer_urls(cl):
+    """ETCD_* lines are Go %q strings: a name with a quote and non-ASCII letters, two peer URLs (the member
+    is listed once per URL in ETCD_INITIAL_CLUSTER); a voter this time, never started, removed again."""
+    from etcdctl_py.client import Client
+
+    urls = f"http://127.0.0.1:{etcdproc.free_port()},http://127.0.0.1:{etcdproc.free_port()}"
+    args = ["member", "add", 'new "m5" ü\t', f"--peer-urls={urls}"]
+    eps = [cl.endpoints[cl.leader()]]
+    out = {}
+    for tool in ("real", "ours"):
+        time.sleep(max(0.0, int(cl.last_add) + 1.05 - time.time()))  # a fresh ID (see test_member_life_cycle)
+        r, _ = _retry(TOOLS[tool], args, eps, lambda r: b"unhealthy cluster" not in r.stderr)
+        cl.last_add = time.time()
+        assert r.rc == 0, r
+        mid = int(re.match(rb"Member +([0-9a-f]+) added", r.stdout).group(1), 16)
+        listed = TOOLS[tool]("member", "list", "-w", "table", endpoints=eps)
+        with Client(eps) as c:
+            c.cluster.member_remove(mid)
+        out[tool] = (mid, r, listed)
+    (rid, real, rlist), (oid, mine, olist) = out["real"], out["ours"]
+
+    def norm(b: bytes) -> bytes:
+        for f in ("%16x", "%x"):
+            b = b.replace((f % oid).encode(), (f % rid).encode())
+        return _sort_entries(b)
+
+    same(args, real, mine, norm)
+    same(["member", "list", "-w", "table"], rlist, olist, norm)
+    env = etcd_env_lines(mine.stdout)
+    assert env["ETCD_NAME"] == 'new "m5" ü\t' and env["ETCD_INITIAL_ADVERTISE_PEER_URLS"] == urls
+    assert b'ETCD_NAME="new \\"m5\\" \xc3\xbc\\t"\n' in real.stdout
+    assert sorted(env["ETCD_INITIAL_CLUSTER"].split(","))[-2:] == sorted(f'new "m5" ü\t={u}' for u in urls.split(","))
+    assert b"| unstarted |" in olist.stdout
