@@ -5,7 +5,12 @@ through `handle_async()` (asyncio) so a parked watch never blocks other requests
 `(status, headers, body)`.
 
 Persistence: the v2 store is saved as JSON to `<data_dir>/v2/store.json` after every change,
-written to a temporary sibling file, fsynced and renamed (atomic on POSIX).
+written to a temporary sibling file, fsynced and renamed (atomic on POSIX). A restart re-publishes
+the member's attributes (one store write), as a restarted etcd does.
+
+Not modelled: /v2/members changes stay in this v2 view (etcd-py's v3 member list is not changed);
+v2 auth by client-certificate CN (`--client-cert-auth` without basic auth) is not looked at; the
+v2 keys of a real etcd data dir (its .snap and WAL) are not imported when etcd-py starts on it.
 """
 
 from __future__ import annotations
