@@ -47,44 +47,61 @@ class Lease:
     def keep_alive(self, lease_id: int, *, once: bool = False,
                    stop: threading.Event | None = None) -> Iterator[rpc_pb2.LeaseKeepAliveResponse]:
         """Renew the lease every TTL/3 seconds, yielding each response; ends when the lease is gone
-        (TTL <= 0), when `stop` is set, or after one response with `once`."""
-        reqs: queue.Queue = queue.Queue()
+        (TTL <= 0), when `stop` is set, or after one response with `once`.
+
+        Like clientv3's lessor, a stream that fails with Unavailable/Internal (its member died) is reopened
+        on the next endpoint after 500 ms, and the renewals go on; if the lease's TTL runs out before a
+        renewal gets through, the lease is taken as expired and the iteration ends."""
+        import time
+
+        import grpc
+
         stop = stop or threading.Event()
-
-        def requests() -> Iterator[rpc_pb2.LeaseKeepAliveRequest]:
-            while True:
-                item = reqs.get()
-                if item is None:
+        expires: float | None = None  # when the lease runs out unless renewed (known after the first answer)
+        first = True
+        while True:
+            reqs: queue.Queue = queue.Queue()
+            reqs.put(rpc_pb2.LeaseKeepAliveRequest(ID=lease_id))
+            c = self._c
+            fn = c._method(c._current, "Lease", "LeaseKeepAlive", rpc_pb2.LeaseKeepAliveResponse, "stream_stream")
+            call = fn(_requests(reqs), metadata=c._metadata(True), wait_for_ready=first)
+            timer: threading.Timer | None = None
+            try:
+                for resp in call:
+                    if resp.TTL <= 0:
+                        return
+                    expires = time.monotonic() + resp.TTL
+                    yield resp
+                    if once or stop.is_set():
+                        return
+                    timer = threading.Timer(max(resp.TTL / 3.0, 0.5),
+                                            lambda q=reqs: q.put(rpc_pb2.LeaseKeepAliveRequest(ID=lease_id)))
+                    timer.daemon = True
+                    timer.start()
+                return
+            except grpc.RpcError as e:
+                code = e.code()
+                if code == grpc.StatusCode.CANCELLED:
                     return
-                yield item
-
-        reqs.put(rpc_pb2.LeaseKeepAliveRequest(ID=lease_id))
-        call = self._c.bidi("Lease", "LeaseKeepAlive", requests(), rpc_pb2.LeaseKeepAliveResponse)
-        timer: threading.Timer | None = None
-        try:
-            for resp in _translate(call):
-                if resp.TTL <= 0:
-                    return
-                yield resp
-                if once or stop.is_set():
-                    return
-                timer = threading.Timer(max(resp.TTL / 3.0, 0.5),
-                                        lambda: reqs.put(rpc_pb2.LeaseKeepAliveRequest(ID=lease_id)))
-                timer.daemon = True
-                timer.start()
-        finally:
-            if timer is not None:
-                timer.cancel()
-            reqs.put(None)
-            call.cancel()
+                if once or code.name not in ("UNAVAILABLE", "INTERNAL"):
+                    raise EtcdError(code.value[0], e.details() or "") from None
+            finally:
+                if timer is not None:
+                    timer.cancel()
+                reqs.put(None)
+                call.cancel()
+            if stop.wait(0.5):  # clientv3's retryConnWait
+                return
+            if expires is not None and time.monotonic() >= expires:
+                return  # not renewed in time: expired as far as this client can tell
+            with c._lock:
+                c._current = (c._current + 1) % len(c.endpoints)
+            first = False
 
 
-def _translate(call: Any) -> Iterator[Any]:
-    import grpc
-
-    try:
-        yield from call
-    except grpc.RpcError as e:
-        if e.code() == grpc.StatusCode.CANCELLED:
+def _requests(reqs: queue.Queue) -> Iterator[Any]:
+    while True:
+        item = reqs.get()
+        if item is None:
             return
-        raise EtcdError(e.code().value[0], e.details() or "") from None
+        yield item

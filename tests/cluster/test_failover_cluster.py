@@ -3,7 +3,8 @@
 * `--endpoints=<dead>,<alive>...`: a port nobody listens on comes first; requests go to the live members.
 * A member stopped mid-way (the cluster keeps its quorum): commands through the remaining endpoints work the
   same, the per-member verbs report the stopped one the same way; then it is started again and catches up.
-* A watch whose member dies keeps watching through another endpoint and misses nothing.
+* A watch whose member dies keeps watching through another endpoint and misses nothing; a lease keep-alive
+  keeps renewing through another endpoint.
 """
 
 from __future__ import annotations
@@ -173,7 +174,7 @@ class LibraryWatch:
         assert [k for _, k, _ in self.seen[0] if k != b"/wf/ready"][-7:] == down[:5] + [b"/wf/after", down[5]]
 
 
-def test_watch_survives_its_member_dying(cluster):
+def test_watch_and_keepalive_survive_their_member_dying(cluster):
     """Both watchers start on member 1 (listed first and, for etcdctl-py, the one it uses); member 1 is stopped,
     keys are written through member 2, then member 1 comes back and more is written through it."""
     from etcdctl_py.client import Client
@@ -184,6 +185,15 @@ def test_watch_survives_its_member_dying(cluster):
         "real": Watcher([etcdproc.distro_bin("etcdctl"), "--endpoints", eps, "watch", "/wf/", "--prefix"]),
         "ours": Watcher([*difftest.ETCDCTL_PY, "--endpoints", eps, "watch", "/wf/", "--prefix"]),
     }
+    with Client(cluster.endpoints[1:2]) as c:
+        lease = c.lease.grant(2).ID
+    keepers = {
+        "real": Watcher([etcdproc.distro_bin("etcdctl"), "--endpoints", eps, "lease", "keep-alive", "%x" % lease]),
+        "ours": Watcher([*difftest.ETCDCTL_PY, "--endpoints", eps, "lease", "keep-alive", "%x" % lease]),
+    }
+    line = b"lease %016x keepalived with TTL(2)\n" % lease
+    for k in keepers.values():
+        k.wait_for(line)
     with Client(cluster.endpoints[1:2]) as c:
         for w in watchers.values():  # both are watching once they print an event
             deadline = time.monotonic() + 15
@@ -197,6 +207,13 @@ def test_watch_survives_its_member_dying(cluster):
                 c.kv.put(f"/wf/while-down/{i}".encode(), b"v%d" % i)
         for w in watchers.values():
             w.wait_for(b"/wf/while-down/4\nv4\n")
+        # the keep-alives go on through another member for longer than the lease's TTL
+        counts = {n: k.out.count(line) for n, k in keepers.items()}
+        time.sleep(3)
+        for n, k in keepers.items():
+            assert k.p.poll() is None and k.out.count(line) >= counts[n] + 3, (n, bytes(k.out))
+        with Client(cluster.endpoints[1:2]) as c:
+            assert c.lease.time_to_live(lease).TTL > 0
     finally:
         cluster.start(0)
     with Client(cluster.endpoints[:1]) as c:
@@ -207,6 +224,10 @@ def test_watch_survives_its_member_dying(cluster):
         w.wait_for(b"DELETE\n/wf/while-down/0\n")
         results[name] = w.stop()
     real, mine = results["real"], results["ours"]
+    kept = {n: k.stop() for n, k in keepers.items()}
+    for out, err, rc in kept.values():
+        assert set(out.splitlines(keepends=True)) == {line} and err == b"", (out, err)
+    assert kept["ours"][2] == kept["real"][2]  # death by SIGINT
 
     def events(out: bytes) -> bytes:
         return re.sub(rb"^(PUT\n/wf/ready\n1\n)+", b"", out)  # how many readiness puts each saw is timing
