@@ -632,17 +632,21 @@ def execute(root: Command, argv: list[str], *, version: str, api_version: str,
     if not cmd.runnable:
         _write(out, usage_text(cmd, version, api_version))
         return EXIT_SUCCESS
+    return run_command(cmd, ctx)
+
+
+def run_command(cmd: Command, ctx: Context) -> int:
+    """Run a parsed command: its exit code, or `Error: <message>` on stderr for an ExitError."""
     try:
-        code = cmd.run(ctx)
+        return int(cmd.run(ctx) or 0)
     except ExitError as e:
         try:
             sys.stdout.flush()
         except (BrokenPipeError, ValueError):
             pass
         if e.message is not None:
-            _write(err, f"Error: {e.message}\n")
+            _write(sys.stderr, f"Error: {e.message}\n")
         return e.code
-    return int(code or 0)
 
 
 def _add_help_command(root: Command, version: str, api_version: str) -> None:

@@ -436,16 +436,7 @@ def execute(root: Command, argv: list[str]) -> int:
     if missing:
         return fail("required flag(s) " + ", ".join(f'"{n}"' for n in missing) + " not set")
     ctx.version, ctx.api_version = VERSION, API_VERSION
-    try:
-        return int(cmd.run(ctx) or 0)
-    except ExitError as e:
-        try:
-            sys.stdout.flush()
-        except (BrokenPipeError, ValueError):
-            pass
-        if e.message is not None:
-            _write(sys.stderr, f"Error: {e.message}\n")
-        return e.code
+    return cobra.run_command(cmd, ctx)
 
 
 def main(argv: list[str] | None = None) -> int:
