@@ -257,7 +257,7 @@ class FrontListener:
             loop = asyncio.get_running_loop()
             v2 = self.app.v2
             if v2 is not None and hasattr(v2, "serve") and v2.wants(target):
-                res = await v2.serve(method, target, headers, body, reader)  # long-poll waits park here
+                res = await v2.serve(method, target, headers, body, reader, writer)  # waits park here
                 if res is None:
                     return  # the client hung up during a wait
                 status, rh, rb = res

@@ -147,3 +147,25 @@ def test_tls_server_no_client_cert_known_difference(tls_server_pair, certs):
     assert real.rc == ours.rc == 4
     assert "error #0: remote error: tls: bad certificate" in real.err
     assert ours.err == real.err.replace("remote error: tls: bad certificate", "EOF")
+
+
+CERT_AUTH_STEPS = [
+    ["user", "add", "root:rootpw"],
+    ["auth", "enable"],
+    ["role", "revoke", "--path", "/*", "--write", "guest"],
+    ["user", "list"],
+    ["set", "/t/cn", "by-cert"],
+    ["-o", "extended", "get", "/t/cn"],
+    ["-u", "root:wrong", "user", "list"],
+    ["-u", "root:wrong", "set", "/t/cn", "x"],
+    ["-u", "root:rootpw", "role", "get", "guest"],
+    ["auth", "disable"],
+    ["user", "remove", "root"],
+]
+
+
+@pytest.mark.parametrize("args", CERT_AUTH_STEPS, ids=lambda a: " ".join(a))
+def test_tls_server_v2_auth_by_client_cert(tls_server_pair, certs, args):
+    """With --client-cert-auth and no basic auth, the client certificate's CN ("root") is the v2 user."""
+    r = tls_server_pair.same(_flags(certs) + args)
+    assert (r.rc != 0) == ("root:wrong" in args), r.err

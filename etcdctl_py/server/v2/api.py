@@ -361,11 +361,12 @@ class V2Api:
             return res
         return self._finish_watch(res)
 
-    async def handle_async(self, method: str, path: str, query: str, headers: dict, body: bytes) -> Result:
+    async def handle_async(self, method: str, path: str, query: str, headers: dict, body: bytes,
+                           client_cn: str | None = None) -> Result:
         """Like handle(), but a parked wait awaits an asyncio future instead of blocking; the
         request itself runs in the loop's default executor (writes fsync the store file)."""
         loop = asyncio.get_running_loop()
-        res = await loop.run_in_executor(None, self._route, method, path, query, headers, body)
+        res = await loop.run_in_executor(None, self._route, method, path, query, headers, body, client_cn)
         if not isinstance(res, _Wait):
             return res
         req, hdr = res.req, res.hdr
@@ -412,16 +413,18 @@ class V2Api:
         h = [*hdr, ("X-Etcd-Index", str(start_index)), ("X-Raft-Index", str(ri)), ("X-Raft-Term", str(rt))]
         return 200, h, event_body(ev)
 
-    def _route(self, method: str, path: str, query: str, headers: dict, body: bytes) -> Any:
+    def _route(self, method: str, path: str, query: str, headers: dict, body: bytes,
+               client_cn: str | None = None) -> Any:
+        """client_cn: the TLS client certificate's CN when client-cert auth is on (else None)."""
         hl = {k.lower(): v for k, v in headers.items()}
         if path == KEYS_PREFIX or path.startswith(KEYS_PREFIX + "/"):
-            return self._keys(method, path, query, hl, body)
+            return self._keys(method, path, query, hl, body, client_cn)
         if path == MEMBERS_PREFIX or path.startswith(MEMBERS_PREFIX + "/"):
-            return self._members(method, path, hl, body)
+            return self._members(method, path, hl, body, client_cn)
         if path.startswith("/v2/stats/"):
             return self._stats(method, path[len("/v2/stats/"):])
         if path.startswith("/v2/auth/"):
-            return self.auth_http.handle(method, path, hl, body)
+            return self.auth_http.handle(method, path, hl, body, client_cn)
         if path == "/v2/machines":
             return self._machines(method)
         if path == "/version":
@@ -446,7 +449,7 @@ class V2Api:
             e.cause = e.cause[len(STORE_KEYS_PREFIX):]
         return e.status, [*self._hdrs(), self._cid(), ("X-Etcd-Index", str(e.index))], e.body()
 
-    def _keys(self, method: str, path: str, query: str, hl: dict, body: bytes) -> Any:
+    def _keys(self, method: str, path: str, query: str, hl: dict, body: bytes, client_cn: str | None = None) -> Any:
         if method not in ("HEAD", "GET", "PUT", "POST", "DELETE"):
             return self._not_allowed("HEAD", "GET", "PUT", "POST", "DELETE")
         try:
@@ -454,7 +457,7 @@ class V2Api:
         except V2StoreError as e:
             return self._key_error(e)
         key = unquote_to_bytes(path[len(KEYS_PREFIX):]).decode("utf-8", "surrogateescape")
-        if not self.auth.has_key_access(method, hl.get("authorization", ""), key, r.recursive):
+        if not self.auth.has_key_access(method, hl.get("authorization", ""), key, r.recursive, client_cn):
             e = V2StoreError(ECODE_UNAUTHORIZED, "Insufficient credentials", 0)
             return e.status, [*self._hdrs(), self._cid(), ("X-Etcd-Index", "0")], e.body()
         if r.method == "GET" and r.wait:
@@ -508,10 +511,10 @@ class V2Api:
     def _http_error(self, code: int, msg: str) -> Result:
         return code, [*self._hdrs(), self._cid()], _go_json({"message": msg}).encode()  # json.Marshal: no \n
 
-    def _members(self, method: str, path: str, hl: dict, body: bytes) -> Result:
+    def _members(self, method: str, path: str, hl: dict, body: bytes, client_cn: str | None = None) -> Result:
         if method not in ("GET", "POST", "DELETE", "PUT"):
             return self._not_allowed("GET", "POST", "DELETE", "PUT")
-        if not self.auth.has_root_access(method, hl.get("authorization", ""), write_only=True):
+        if not self.auth.has_root_access(method, hl.get("authorization", ""), write_only=True, cn=client_cn):
             return 401, [("Content-Type", "application/json")], _go_json({"message": "Insufficient credentials"}).encode()
         sub = path[len(MEMBERS_PREFIX):].lstrip("/")
         h = [*self._hdrs(), self._cid()]

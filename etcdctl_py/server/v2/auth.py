@@ -376,27 +376,43 @@ class V2AuthStore:
             return None
         return u if check_password(u["password"], creds[1]) else None
 
-    def has_root_access(self, method: str, authorization: str, write_only: bool = False) -> bool:
+    def user_from_cn(self, cn: str) -> dict | None:
+        """userFromClientCertificate (the leaf certificate's CN only)."""
+        try:
+            return self.get_user(cn)
+        except (AuthError, V2StoreError, ValueError):
+            return None
+
+    def has_root_access(self, method: str, authorization: str, cn: str | None = None,
+                        write_only: bool = False) -> bool:
+        """cn: the client certificate's CN when --client-cert-auth is on, else None."""
         if write_only and method in ("GET", "HEAD"):
             return True
         if not self.auth_enabled():
             return True
-        u = self.user_from_basic_auth(authorization)
+        if authorization == "" and cn is not None:
+            u = self.user_from_cn(cn)
+        else:
+            u = self.user_from_basic_auth(authorization)
         return u is not None and ROOT in (u["roles"] or [])
 
-    def has_key_access(self, method: str, authorization: str, key: str, recursive: bool) -> bool:
+    def has_key_access(self, method: str, authorization: str, key: str, recursive: bool,
+                       cn: str | None = None) -> bool:
         if not self.auth_enabled():
             return True
         write = method not in ("GET", "HEAD")
         if authorization == "":
-            try:
-                guest = self.get_role(GUEST)
-            except (AuthError, V2StoreError, ValueError):
+            u = self.user_from_cn(cn) if cn is not None else None
+            if u is None:
+                try:
+                    guest = self.get_role(GUEST)
+                except (AuthError, V2StoreError, ValueError):
+                    return False
+                return has_key_access(guest, key, write, False)
+        else:
+            u = self.user_from_basic_auth(authorization)
+            if u is None:
                 return False
-            return has_key_access(guest, key, write, False)
-        u = self.user_from_basic_auth(authorization)
-        if u is None:
-            return False
         for name in u["roles"] or []:
             try:
                 role = self.get_role(name)

@@ -48,10 +48,10 @@ class AuthHttp:
         return self._err(401, "Insufficient credentials", with_cid=False)
 
     # -- routing
-    def handle(self, method: str, raw_path: str, hl: dict, body: bytes) -> "Result":
+    def handle(self, method: str, raw_path: str, hl: dict, body: bytes, cn: str | None = None) -> "Result":
         path = unquote(raw_path, errors="surrogateescape")
         sub = path[len(AUTH_PREFIX):]
-        authz = hl.get("authorization", "")
+        authz = (hl.get("authorization", ""), cn)
         if sub == "/roles":
             return self._base_roles(method, authz)
         if sub.startswith("/roles/"):
@@ -83,10 +83,10 @@ class AuthHttp:
         return obj
 
     # -- roles
-    def _base_roles(self, method: str, authz: str) -> "Result":
+    def _base_roles(self, method: str, authz: tuple[str, str | None]) -> "Result":
         if method != "GET":
             return self.not_allowed("GET")
-        if not self.sec.has_root_access(method, authz):
+        if not self.sec.has_root_access(method, *authz):
             return self._no_auth()
         try:
             roles = [self.sec.get_role(n) for n in self.sec.all_roles()]
@@ -94,10 +94,10 @@ class AuthHttp:
             return self._write_error(e)
         return self._ok({"roles": [role_json(r) for r in roles] or None})
 
-    def _for_role(self, method: str, authz: str, name: str, body: bytes) -> "Result":
+    def _for_role(self, method: str, authz: tuple[str, str | None], name: str, body: bytes) -> "Result":
         if method not in ("GET", "PUT", "DELETE"):
             return self.not_allowed("GET", "PUT", "DELETE")
-        if not self.sec.has_root_access(method, authz):
+        if not self.sec.has_root_access(method, *authz):
             return self._no_auth()
         try:
             if method == "GET":
@@ -134,10 +134,10 @@ class AuthHttp:
             out["roles"] = roles
         return out
 
-    def _base_users(self, method: str, authz: str) -> "Result":
+    def _base_users(self, method: str, authz: tuple[str, str | None]) -> "Result":
         if method != "GET":
             return self.not_allowed("GET")
-        if not self.sec.has_root_access(method, authz):
+        if not self.sec.has_root_access(method, *authz):
             return self._no_auth()
         try:
             users = [self._user_with_roles(self.sec.get_user(n), True) for n in self.sec.all_users()]
@@ -145,10 +145,10 @@ class AuthHttp:
             return self._write_error(e)
         return self._ok({"users": users or None})
 
-    def _for_user(self, method: str, authz: str, name: str, body: bytes) -> "Result":
+    def _for_user(self, method: str, authz: tuple[str, str | None], name: str, body: bytes) -> "Result":
         if method not in ("GET", "PUT", "DELETE"):
             return self.not_allowed("GET", "PUT", "DELETE")
-        if not self.sec.has_root_access(method, authz):
+        if not self.sec.has_root_access(method, *authz):
             return self._no_auth()
         try:
             if method == "GET":
@@ -177,10 +177,10 @@ class AuthHttp:
             return self._write_error(e)
 
     # -- enable / disable
-    def _enable_disable(self, method: str, authz: str) -> "Result":
+    def _enable_disable(self, method: str, authz: tuple[str, str | None]) -> "Result":
         if method not in ("GET", "PUT", "DELETE"):
             return self.not_allowed("GET", "PUT", "DELETE")
-        if not self.sec.has_root_access(method, authz, write_only=True):
+        if not self.sec.has_root_access(method, *authz, write_only=True):
             return self._no_auth()
         try:
             enabled = self.sec.auth_enabled()

@@ -10,6 +10,7 @@ A daemon thread calls `tick()` every 500 ms (etcd's leader SYNC) so TTL keys exp
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 from typing import Any
 
@@ -25,6 +26,22 @@ def identity_from_core(core: Any, token: str = "etcd-cluster") -> V2Identity:
     members = [V2Member(m.id, m.name, list(m.peer_urls), list(m.client_urls)) for m in cfg.members]
     return V2Identity(cfg.cluster_id, cfg.member_id, members, name=cfg.name, token=token or "etcd-cluster",
                       raft_index=lambda: int(core.raft_index), raft_term=lambda: 2)
+
+
+def client_cert_cn(writer: asyncio.StreamWriter | None) -> str | None:
+    """The verified client certificate's CN when the listener requires client certs (etcd's
+    --client-cert-auth), "" if it has none; None when client-cert auth is off."""
+    if writer is None:
+        return None
+    sslobj = writer.get_extra_info("ssl_object")
+    if sslobj is None or sslobj.context.verify_mode != ssl.CERT_REQUIRED:
+        return None
+    cert = writer.get_extra_info("peercert") or {}
+    for rdn in cert.get("subject", ()):
+        for k, v in rdn:
+            if k == "commonName":
+                return v
+    return ""
 
 
 def is_v2_path(target: str) -> bool:
@@ -58,10 +75,12 @@ class V2Mount:
         return self.api.handle(method, path, query, headers, body)
 
     async def serve(self, method: str, target: str, headers: dict, body: bytes,
-                    reader: asyncio.StreamReader | None = None) -> Result | None:
+                    reader: asyncio.StreamReader | None = None,
+                    writer: asyncio.StreamWriter | None = None) -> Result | None:
         """Answer one request; None when the client hung up during a wait (nothing to send)."""
         path, _, query = target.partition("?")
-        task = asyncio.ensure_future(self.api.handle_async(method, path, query, headers, body))
+        task = asyncio.ensure_future(self.api.handle_async(method, path, query, headers, body,
+                                                           client_cn=client_cert_cn(writer)))
         if reader is None:
             return await task
         while True:
