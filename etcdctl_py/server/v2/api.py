@@ -9,8 +9,9 @@ written to a temporary sibling file, fsynced and renamed (atomic on POSIX). A re
 the member's attributes (one store write), as a restarted etcd does.
 
 Not modelled: /v2/members changes stay in this v2 view (etcd-py's v3 member list is not changed);
-v2 auth by client-certificate CN (`--client-cert-auth` without basic auth) is not looked at; the
-v2 keys of a real etcd data dir (its .snap and WAL) are not imported when etcd-py starts on it.
+v2 auth by client certificate looks at the leaf certificate's CN only (etcd also tries the CNs of
+the verified chain); the v2 keys of a real etcd data dir (its .snap and WAL) are not imported when
+etcd-py starts on it.
 """
 
 from __future__ import annotations
