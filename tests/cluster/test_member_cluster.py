@@ -81,8 +81,8 @@ def _sort_entries(b: bytes) -> bytes:
         if "members" in doc:
             doc["members"].sort(key=lambda m: m.get("peerURLs", []))
         return json.dumps(doc, sort_keys=True).encode()
-    if b.startswith(b"+-"):
-        lines = b.split(b"\n")
+    if b.startswith(b"+-"):  # an ID shorter than 16 hex digits is padded: compare rows without padding
+        lines = [re.sub(rb"[- ]+", b" ", x) for x in b.split(b"\n")]
         return b"\n".join(lines[:3] + sorted(lines[3:-2]) + lines[-2:])
     if b.startswith(b'"ClusterID" : '):  # header lines, then one block per member starting at its "ID"
         blocks = re.split(rb'(?m)^(?="ID" : )', b)
