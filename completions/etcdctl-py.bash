@@ -4,9 +4,10 @@
 
 _etcdctl_py_subs() {
     case "$1" in
-        '') echo 'alarm auth compaction completion defrag del elect endpoint get lease lock make-mirror member move-leader put role snapshot txn user version watch' ;;
+        '') echo 'alarm auth check compaction completion defrag del elect endpoint get lease lock make-mirror member move-leader put role snapshot txn user version watch' ;;
         'alarm') echo 'disarm list' ;;
         'auth') echo 'disable enable status' ;;
+        'check') echo 'datascale perf' ;;
         'endpoint') echo 'hashkv health status' ;;
         'lease') echo 'grant keep-alive list revoke timetolive' ;;
         'member') echo 'add list promote remove update' ;;
@@ -26,6 +27,9 @@ _etcdctl_py_flags() {
         'auth disable') echo '--cacert --cert --command-timeout --debug --dial-timeout --discovery-srv -d --discovery-srv-name --endpoints --help -h --hex --insecure-discovery --insecure-skip-tls-verify --insecure-transport --keepalive-time --keepalive-timeout --key --password --user --write-out -w' ;;
         'auth enable') echo '--cacert --cert --command-timeout --debug --dial-timeout --discovery-srv -d --discovery-srv-name --endpoints --help -h --hex --insecure-discovery --insecure-skip-tls-verify --insecure-transport --keepalive-time --keepalive-timeout --key --password --user --write-out -w' ;;
         'auth status') echo '--cacert --cert --command-timeout --debug --dial-timeout --discovery-srv -d --discovery-srv-name --endpoints --help -h --hex --insecure-discovery --insecure-skip-tls-verify --insecure-transport --keepalive-time --keepalive-timeout --key --password --user --write-out -w' ;;
+        'check') echo '--cacert --cert --command-timeout --debug --dial-timeout --discovery-srv -d --discovery-srv-name --endpoints --help -h --hex --insecure-discovery --insecure-skip-tls-verify --insecure-transport --keepalive-time --keepalive-timeout --key --password --user --write-out -w' ;;
+        'check datascale') echo '--auto-compact --auto-defrag --cacert --cert --command-timeout --debug --dial-timeout --discovery-srv -d --discovery-srv-name --endpoints --help -h --hex --insecure-discovery --insecure-skip-tls-verify --insecure-transport --keepalive-time --keepalive-timeout --key --load --password --prefix --user --write-out -w' ;;
+        'check perf') echo '--auto-compact --auto-defrag --cacert --cert --command-timeout --debug --dial-timeout --discovery-srv -d --discovery-srv-name --endpoints --help -h --hex --insecure-discovery --insecure-skip-tls-verify --insecure-transport --keepalive-time --keepalive-timeout --key --load --password --prefix --user --write-out -w' ;;
         'compaction') echo '--cacert --cert --command-timeout --debug --dial-timeout --discovery-srv -d --discovery-srv-name --endpoints --help -h --hex --insecure-discovery --insecure-skip-tls-verify --insecure-transport --keep-revisions --keepalive-time --keepalive-timeout --key --password --physical --user --write-out -w' ;;
         'completion') echo '--cacert --cert --command-timeout --debug --dial-timeout --discovery-srv -d --discovery-srv-name --endpoints --help -h --hex --insecure-discovery --insecure-skip-tls-verify --insecure-transport --keepalive-time --keepalive-timeout --key --password --program --user --write-out -w' ;;
         'defrag') echo '--cacert --cert --cluster --command-timeout --data-dir --debug --dial-timeout --discovery-srv -d --discovery-srv-name --endpoints --help -h --hex --insecure-discovery --insecure-skip-tls-verify --insecure-transport --keepalive-time --keepalive-timeout --key --password --rolling --user --write-out -w' ;;
@@ -80,7 +84,7 @@ _etcdctl_py_flags() {
 # succeeds when the flag $1 takes a value (so the next word is that value)
 _etcdctl_py_takes_value() {
     case "$1" in
-        --bump-revision|--cacert|--cert|--checkpoint|--command-timeout|--consistency|--data-dir|--dest-cacert|--dest-cert|--dest-key|--dest-password|--dest-prefix|--dest-user|--dial-timeout|--discovery-srv|-d|--discovery-srv-name|--endpoints|--initial-advertise-peer-urls|--initial-cluster|--initial-cluster-token|--initial-memory-map-size|--keep|--keep-revisions|--keepalive-time|--keepalive-timeout|--key|--lease|--limit|--max-age|--max-txn-ops|--name|--new-user-password|--order|--output-dir|--password|--peer-urls|--prefix|--program|--rev|--sort-by|--ttl|--user|--wal-dir|--write-out|-w) return 0 ;;
+        --bump-revision|--cacert|--cert|--checkpoint|--command-timeout|--consistency|--data-dir|--dest-cacert|--dest-cert|--dest-key|--dest-password|--dest-prefix|--dest-user|--dial-timeout|--discovery-srv|-d|--discovery-srv-name|--endpoints|--initial-advertise-peer-urls|--initial-cluster|--initial-cluster-token|--initial-memory-map-size|--keep|--keep-revisions|--keepalive-time|--keepalive-timeout|--key|--lease|--limit|--load|--max-age|--max-txn-ops|--name|--new-user-password|--order|--output-dir|--password|--peer-urls|--prefix|--program|--rev|--sort-by|--ttl|--user|--wal-dir|--write-out|-w) return 0 ;;
     esac
     return 1
 }

@@ -4,9 +4,10 @@
 Register-ArgumentCompleter -Native -CommandName 'etcdctl-py' -ScriptBlock {
     param($wordToComplete, $commandAst, $cursorPosition)
     $subs = @{
-        '' = @('alarm', 'auth', 'compaction', 'completion', 'defrag', 'del', 'elect', 'endpoint', 'get', 'lease', 'lock', 'make-mirror', 'member', 'move-leader', 'put', 'role', 'snapshot', 'txn', 'user', 'version', 'watch')
+        '' = @('alarm', 'auth', 'check', 'compaction', 'completion', 'defrag', 'del', 'elect', 'endpoint', 'get', 'lease', 'lock', 'make-mirror', 'member', 'move-leader', 'put', 'role', 'snapshot', 'txn', 'user', 'version', 'watch')
         'alarm' = @('disarm', 'list')
         'auth' = @('disable', 'enable', 'status')
+        'check' = @('datascale', 'perf')
         'endpoint' = @('hashkv', 'health', 'status')
         'lease' = @('grant', 'keep-alive', 'list', 'revoke', 'timetolive')
         'member' = @('add', 'list', 'promote', 'remove', 'update')
@@ -23,6 +24,9 @@ Register-ArgumentCompleter -Native -CommandName 'etcdctl-py' -ScriptBlock {
         'auth disable' = @('--cacert', '--cert', '--command-timeout', '--debug', '--dial-timeout', '--discovery-srv', '-d', '--discovery-srv-name', '--endpoints', '--help', '-h', '--hex', '--insecure-discovery', '--insecure-skip-tls-verify', '--insecure-transport', '--keepalive-time', '--keepalive-timeout', '--key', '--password', '--user', '--write-out', '-w')
         'auth enable' = @('--cacert', '--cert', '--command-timeout', '--debug', '--dial-timeout', '--discovery-srv', '-d', '--discovery-srv-name', '--endpoints', '--help', '-h', '--hex', '--insecure-discovery', '--insecure-skip-tls-verify', '--insecure-transport', '--keepalive-time', '--keepalive-timeout', '--key', '--password', '--user', '--write-out', '-w')
         'auth status' = @('--cacert', '--cert', '--command-timeout', '--debug', '--dial-timeout', '--discovery-srv', '-d', '--discovery-srv-name', '--endpoints', '--help', '-h', '--hex', '--insecure-discovery', '--insecure-skip-tls-verify', '--insecure-transport', '--keepalive-time', '--keepalive-timeout', '--key', '--password', '--user', '--write-out', '-w')
+        'check' = @('--cacert', '--cert', '--command-timeout', '--debug', '--dial-timeout', '--discovery-srv', '-d', '--discovery-srv-name', '--endpoints', '--help', '-h', '--hex', '--insecure-discovery', '--insecure-skip-tls-verify', '--insecure-transport', '--keepalive-time', '--keepalive-timeout', '--key', '--password', '--user', '--write-out', '-w')
+        'check datascale' = @('--auto-compact', '--auto-defrag', '--cacert', '--cert', '--command-timeout', '--debug', '--dial-timeout', '--discovery-srv', '-d', '--discovery-srv-name', '--endpoints', '--help', '-h', '--hex', '--insecure-discovery', '--insecure-skip-tls-verify', '--insecure-transport', '--keepalive-time', '--keepalive-timeout', '--key', '--load', '--password', '--prefix', '--user', '--write-out', '-w')
+        'check perf' = @('--auto-compact', '--auto-defrag', '--cacert', '--cert', '--command-timeout', '--debug', '--dial-timeout', '--discovery-srv', '-d', '--discovery-srv-name', '--endpoints', '--help', '-h', '--hex', '--insecure-discovery', '--insecure-skip-tls-verify', '--insecure-transport', '--keepalive-time', '--keepalive-timeout', '--key', '--load', '--password', '--prefix', '--user', '--write-out', '-w')
         'compaction' = @('--cacert', '--cert', '--command-timeout', '--debug', '--dial-timeout', '--discovery-srv', '-d', '--discovery-srv-name', '--endpoints', '--help', '-h', '--hex', '--insecure-discovery', '--insecure-skip-tls-verify', '--insecure-transport', '--keep-revisions', '--keepalive-time', '--keepalive-timeout', '--key', '--password', '--physical', '--user', '--write-out', '-w')
         'completion' = @('--cacert', '--cert', '--command-timeout', '--debug', '--dial-timeout', '--discovery-srv', '-d', '--discovery-srv-name', '--endpoints', '--help', '-h', '--hex', '--insecure-discovery', '--insecure-skip-tls-verify', '--insecure-transport', '--keepalive-time', '--keepalive-timeout', '--key', '--password', '--program', '--user', '--write-out', '-w')
         'defrag' = @('--cacert', '--cert', '--cluster', '--command-timeout', '--data-dir', '--debug', '--dial-timeout', '--discovery-srv', '-d', '--discovery-srv-name', '--endpoints', '--help', '-h', '--hex', '--insecure-discovery', '--insecure-skip-tls-verify', '--insecure-transport', '--keepalive-time', '--keepalive-timeout', '--key', '--password', '--rolling', '--user', '--write-out', '-w')
@@ -102,6 +106,7 @@ Register-ArgumentCompleter -Native -CommandName 'etcdctl-py' -ScriptBlock {
         '--key' = ':file'
         '--lease' = @()
         '--limit' = @()
+        '--load' = @()
         '--max-age' = @()
         '--max-txn-ops' = @()
         '--name' = @()
