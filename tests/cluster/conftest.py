@@ -37,8 +37,12 @@ TOKEN = "etcdctl-py-cluster"
 
 
 def docker_available() -> bool:
-    """True when a docker daemon answers and docker-compose is installed."""
+    """True when a docker daemon answers, docker-compose is installed and pytest-docker is importable."""
+    import importlib.util
+
     if shutil.which("docker") is None or shutil.which("docker-compose") is None:
+        return False
+    if importlib.util.find_spec("pytest_docker") is None:
         return False
     try:
         return subprocess.run(["docker", "info"], capture_output=True, timeout=20).returncode == 0
@@ -181,6 +185,10 @@ def three_node_cluster(request, cluster_members, tmp_path_factory):
                                        timeout=60.0, pause=0.2)
         yield cluster
         return
+    import warnings
+
+    warnings.warn("tests/cluster: no docker daemon / docker-compose / pytest-docker here; the three members run "
+                  "as local etcd processes instead (start one with tests/cluster/dockerd.sh start)")
     base = str(tmp_path_factory.mktemp("cluster3"))
     binary = etcdproc.distro_bin("etcd")
     procs = []
