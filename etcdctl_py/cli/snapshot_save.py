@@ -190,33 +190,60 @@ def save(s: Any, path: str, endpoint: str, *, timeout: float | None) -> int:
 
 
 def _copy(stream: Any, fd: int) -> tuple[int, bool]:
-    """Write every chunk to fd; (bytes written, appended sha256 matches the data before it)."""
-    h = hashlib.sha256()
-    pending = b""
+    """Write every chunk to fd; (bytes written, appended sha256 matches the data before it).
+
+    Writing and hashing run on a second thread: both release the GIL (a syscall, hashlib on large buffers), so
+    they overlap with receiving the next chunks instead of adding to the wall time."""
+    import queue
+    import threading
+
+    chunks: "queue.SimpleQueue[bytes | None]" = queue.SimpleQueue()
+    result: list[Any] = []
+
+    def sink() -> None:
+        h = hashlib.sha256()
+        pending = b""
+        try:
+            while (blob := chunks.get()) is not None:
+                view = memoryview(blob)
+                while view:
+                    n = os.write(fd, view)
+                    view = view[n:]
+                if len(blob) >= SHA_SIZE:
+                    h.update(pending)
+                    h.update(memoryview(blob)[:-SHA_SIZE])
+                    pending = blob[-SHA_SIZE:]
+                else:
+                    data = pending + blob
+                    h.update(data[:-SHA_SIZE])
+                    pending = data[-SHA_SIZE:]
+            result.append(len(pending) == SHA_SIZE and h.digest() == pending)
+        except BaseException as e:  # noqa: BLE001 - re-raised by the receiving thread
+            result.append(e)
+            while chunks.get() is not None:
+                pass
+
+    t = threading.Thread(target=sink, daemon=True, name="snapshot-writer")
+    t.start()
     size = 0
     progress = _progress() if _is_tty() else None
     try:
         for resp in stream:
             blob = resp.blob
+            chunks.put(blob)
+            size += len(blob)
             if progress is not None:
                 progress.update(len(blob), resp.remaining_bytes)
-            view = memoryview(blob)
-            while view:
-                n = os.write(fd, view)
-                view = view[n:]
-            size += len(blob)
-            if len(blob) >= SHA_SIZE:
-                h.update(pending)
-                h.update(memoryview(blob)[:-SHA_SIZE])
-                pending = blob[-SHA_SIZE:]
-            else:
-                data = pending + blob
-                h.update(data[:-SHA_SIZE])
-                pending = data[-SHA_SIZE:]
+            if result:  # the writer failed: stop receiving
+                break
     finally:
+        chunks.put(None)
+        t.join()
         if progress is not None:
             progress.close()
-    return size, size >= SHA_SIZE and h.digest() == pending
+    if isinstance(result[0], BaseException):
+        raise result[0]
+    return size, bool(result[0])
 
 
 def _is_tty() -> bool:

@@ -98,6 +98,8 @@ ERRORS = [
     ["make-mirror", "--help"],
     ["make-mirror", "--nosuch", "x"],
     ["make-mirror", "x", "--no-dest-prefix=maybe"],
+    ["make-mirror", "127.0.0.1:1", "--dest-cacert", "/nonexistent.pem"],
+    ["make-mirror", "127.0.0.1:1", "--dest-cert", "/nonexistent.pem", "--dest-key", "/nonexistent.pem"],
 ]
 
 
