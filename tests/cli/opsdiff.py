@@ -37,3 +37,13 @@ def help_without(real: bytes, ours: bytes, extra_flags: list[str]) -> None:
     if len(kept) == len(ours.split(b"\n")):
         assert ours == real  # no extra flag shown: byte-identical, tabs included
     assert _TABS.sub(b"\t", b"\n".join(kept)) == _TABS.sub(b"\t", real)
+
+
+def put_both(pair: difftest.Pair, items: list[tuple[str, str]]) -> None:
+    """The same puts on both twins, through the client library (fast setup; the verbs under test run as CLIs)."""
+    from etcdctl_py.client import Client
+
+    for srv in (pair.a, pair.b):
+        with Client([srv.endpoint]) as c:
+            for k, v in items:
+                c.kv.put(k.encode(), v.encode())

@@ -10,13 +10,12 @@ import pytest
 
 import difftest
 import etcdproc
-from opsdiff import check_masked
+from opsdiff import check_masked, put_both
 
 
 @pytest.fixture(scope="module")
 def pair(twin_pair):
-    for i in range(50):
-        twin_pair.check(["put", f"d{i}", "x" * 200])
+    put_both(twin_pair, [(f"d{i}", "x" * 200) for i in range(50)])
     twin_pair.check(["del", "d", "--prefix"])
     return twin_pair
 

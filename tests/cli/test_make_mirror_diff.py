@@ -15,7 +15,7 @@ import pytest
 
 import difftest
 import etcdproc
-from opsdiff import check_masked, help_without
+from opsdiff import check_masked, help_without, put_both
 
 EXTRA = ("max-txn-ops", "until-synced", "checkpoint")
 
@@ -123,8 +123,7 @@ def test_mirror_everything_then_updates_with_30s_count(quad):
     """Full copy of the keyspace, then puts, deletes, a multi-op txn and a range delete through the watch; after
     30 s both print the same running count."""
     pair = quad[0]
-    for i in range(25):
-        pair.check(["put", f"all/{i:02d}", f"value {i}"])
+    put_both(pair, [(f"all/{i:02d}", f"value {i}") for i in range(25)])
     base = _count(pair.b.endpoint, "")
     txn = b"\nput all/t1 one\nput all/t2 two\ndel all/0\n\n\n"
     writes = [["put", "all/new", "n"], ["del", "all/01"], ["put", "all/02", "changed"],
@@ -134,8 +133,7 @@ def test_mirror_everything_then_updates_with_30s_count(quad):
     del r, m
     # the txn path (several ops in one revision) and the count line, in a run longer than 30 s
     pair.check(["del", "", "--from-key"])
-    for i in range(5):
-        pair.check(["put", f"long/{i}", "x"])
+    put_both(pair, [(f"long/{i}", "x") for i in range(5)])
 
     def txn_write() -> None:
         pair.check(["txn"], stdin=txn.replace(b"all/", b"long/"))

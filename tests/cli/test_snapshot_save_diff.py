@@ -14,15 +14,14 @@ import pytest
 
 import difftest
 import etcdproc
-from opsdiff import check_masked, help_without
+from opsdiff import check_masked, help_without, put_both
 
 EXTRA = ("keep", "max-age")
 
 
 @pytest.fixture(scope="module")
 def pair(twin_pair):
-    for i in range(40):
-        twin_pair.check(["put", f"s{i}", "v" * (i * 10)])
+    put_both(twin_pair, [(f"s{i}", "v" * (i * 10)) for i in range(40)])
     return twin_pair
 
 
