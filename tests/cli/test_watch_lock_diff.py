@@ -106,7 +106,7 @@ def test_watch_live_put_then_sigint(d):
 
 def _lock_mask(b: bytes) -> bytes:
     """The lock/leader key ends in the session's lease ID (random per server); the revision matches."""
-    b = re.sub(rb"/[0-9a-f]{16}", b"/LEASE", b)
+    b = re.sub(rb"/[0-9a-f]{1,16}\b", b"/LEASE", b)
     b = re.sub(rb'"key":"[A-Za-z0-9+/=]+"', b'"key":K', b)
     return re.sub(rb'"lease":[0-9]+', b'"lease":L', b)
 
