@@ -22,7 +22,7 @@ def command() -> Command:
         flags=[
             Flag.bool("physical", False, "'true' to wait for compaction to physically remove all old revisions"),
             Flag.int("keep-revisions", 0, "Compact to (current revision - N) instead of taking a <revision> argument",
-                     kind="int64"),
+                     kind="int64", hidden=True),
         ],
     )
 

@@ -34,7 +34,7 @@ def command() -> Command:
         flags=[
             Flag.string("data-dir", "", "Optional. If present, defragments a data directory not in use by etcd."),
             Flag.bool("rolling", False, "Check health, defragment followers one at a time and the leader last, "
-                                        "re-checking health after each member; stop at the first failure"),
+                                        "re-checking health after each member; stop at the first failure", hidden=True),
         ],
     )
 

@@ -44,11 +44,11 @@ def command() -> Command:
             Flag.string("dest-password", "", "Destination password for authentication (if this option is used, "
                                              "--user option shouldn't include password)"),
             Flag.int("max-txn-ops", 128, "Maximum number of operations permitted in a transaction during syncing "
-                                         "updates.", kind="uint"),
+                                         "updates.", kind="uint", hidden=True),
             Flag.bool("until-synced", False, "Exit 0 once the initial copy is done and the watch has caught up "
-                                             "with the source"),
+                                             "with the source", hidden=True),
             Flag.string("checkpoint", "", "File that records the last mirrored revision; resume from it on "
-                                          "restart (full sync if that revision was compacted)"),
+                                          "restart (full sync if that revision was compacted)", hidden=True),
         ],
     )
 

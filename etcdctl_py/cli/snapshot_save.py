@@ -33,8 +33,8 @@ def command() -> Command:
         run=run,
         flags=[
             Flag.int("keep", 0, "After saving, keep only the N newest dated snapshots in the target directory "
-                                "(0: keep all)"),
-            Flag.string("max-age", "", "After saving, remove dated snapshots older than this (e.g. 30d, 12h, 1w)"),
+                                "(0: keep all)", hidden=True),
+            Flag.string("max-age", "", "After saving, remove dated snapshots older than this (e.g. 30d, 12h, 1w)", hidden=True),
         ],
     )
 
