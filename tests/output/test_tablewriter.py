@@ -66,7 +66,7 @@ def test_endpoint_hashkv_table_matches_real_etcdctl(named_server):
 
 
 def _capture_tables(name: str) -> list[str]:
-    path = Path("/work/shared/reference/etcdctl-captures") / name
+    path = Path(__file__).resolve().parents[3] / "shared" / "reference" / "etcdctl-captures" / name
     if not path.exists():
         pytest.fail(f"missing capture {path}")
     tables, cur = [], []
