@@ -46,3 +46,49 @@ def twin_pair(tmp_path_factory, etcd_bin):
     yield difftest.Pair(a, b)
     a.stop()
     b.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_leftover_children():
+    """Safety net: at the end of the session, stop any server process this pytest started and a
+    fixture forgot (children of this process only, by pid)."""
+    yield
+    import signal
+    import time
+
+    me = str(os.getpid())
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue
+        if fields[1] == me and (b"etcd" in cmd):
+            pids.append(int(entry))
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            pass
+    deadline = time.monotonic() + 5
+    while pids and time.monotonic() < deadline:
+        pids = [p for p in pids if os.path.exists(f"/proc/{p}") and _alive(p)]
+        time.sleep(0.1)
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

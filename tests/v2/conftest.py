@@ -160,6 +160,7 @@ def server_pair(workdir):
     pair.ours_argv = argv  # type: ignore[attr-defined]
     yield pair
     real.stop()
+    ours = pair.ours_proc  # a test may have restarted our server: stop the process running now
     if ours.poll() is None:
         ours.send_signal(signal.SIGTERM)
         try:
