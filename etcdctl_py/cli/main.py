@@ -66,7 +66,19 @@ def _quiet_stdout() -> None:
 
 
 def run() -> None:
-    sys.exit(main())
+    """Console entry: run, flush, and leave without the interpreter's teardown.
+
+    Every verb has finished its work when main() returns (files fsynced and closed, children
+    waited for, leases revoked), so unwinding modules, grpc's channels and the garbage collector
+    only costs time: about 12 ms of a ~110 ms `get`. Output is flushed first.
+    """
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (BrokenPipeError, ValueError, OSError):
+            pass
+    os._exit(code)
 
 
 if __name__ == "__main__":
