@@ -21,7 +21,7 @@ def command() -> Command:
 
 def delete_request(ctx: Context, args: list[str]):
     """Validate del's arguments and build the DeleteRangeRequest (etcdctl's getDelOp)."""
-    from etcdctl_py.client.kv import prefix_end
+    from etcdctl_py.client.kv import key_range
     from etcdctl_py.proto.etcdserverpb import rpc_pb2
 
     if len(args) == 0 or len(args) > 2:
@@ -35,16 +35,7 @@ def delete_request(ctx: Context, args: list[str]):
         if prefix or from_key:
             raise bad_args("too many arguments, only accept one argument when `--prefix` or `--from-key` is set")
         req.range_end = args[1].encode("utf-8", "surrogateescape")
-    if prefix:
-        if not key:
-            key, req.range_end = b"\x00", b"\x00"
-        else:
-            req.range_end = prefix_end(key)
-    if from_key:
-        if not key:
-            key = b"\x00"
-        req.range_end = b"\x00"
-    req.key = key
+    req.key, req.range_end = key_range(key, req.range_end, prefix=prefix, from_key=from_key)
     return req
 
 

@@ -31,7 +31,7 @@ def command() -> Command:
 
 def range_request(ctx: Context, args: list[str]):
     """Validate get's arguments and build the RangeRequest (etcdctl's getGetOp), in etcdctl's order."""
-    from etcdctl_py.client.kv import prefix_end
+    from etcdctl_py.client.kv import key_range
     from etcdctl_py.proto.etcdserverpb import rpc_pb2
 
     if not args:
@@ -65,16 +65,7 @@ def range_request(ctx: Context, args: list[str]):
     if sort_target == 0 and sort_order == 1:
         sort_order = 0  # the Go client drops ASCEND-by-KEY: it is the server's natural order
     req.sort_order, req.sort_target = sort_order, sort_target
-    if prefix:
-        if not key:
-            key, req.range_end = b"\x00", b"\x00"
-        else:
-            req.range_end = prefix_end(key)
-    if from_key:
-        if not key:
-            key = b"\x00"
-        req.range_end = b"\x00"
-    req.key = key
+    req.key, req.range_end = key_range(key, req.range_end, prefix=prefix, from_key=from_key)
     req.keys_only = ctx.get("keys-only")
     req.count_only = ctx.get("count-only")
     return req

@@ -9,7 +9,7 @@ from urllib.parse import quote, urlencode
 
 from .cluster import Client, parse_json
 from .errors import EMPTY_BODY, INVALID_JSON, EtcdError, PlainError
-from .gojson import go_string
+from etcdctl_py.gofmt import json_string as go_string  # Go encoding/json strings
 from .transport import Deadline, Request, Response as HTTPResponse
 
 KEYS_PREFIX = "/v2/keys"
