@@ -51,13 +51,7 @@ class FieldsPrinter(Printer):
         self.hdr(resp.header)
         self.line(f'"Succeeded" : {go_bool(resp.succeeded)}')
         for op in resp.responses:
-            which = op.WhichOneof("response")
-            if which == "response_delete_range":
-                self.delete(op.response_delete_range)
-            elif which == "response_put":
-                self.put(op.response_put)
-            elif which == "response_range":
-                self.get(op.response_range)
+            self.txn_op(op)
 
     # -- watch / lease ----------------------------------------------------------
     def watch(self, resp: Any) -> None:

@@ -55,6 +55,16 @@ class Printer:
     def txn(self, resp: Any) -> None:
         self.unsupported(resp)
 
+    def txn_op(self, op: Any) -> None:
+        """Print one response of a txn with this format's get/put/del rendering (etcdctl's type switch)."""
+        which = op.WhichOneof("response")
+        if which == "response_delete_range":
+            self.delete(op.response_delete_range)
+        elif which == "response_put":
+            self.put(op.response_put)
+        elif which == "response_range":
+            self.get(op.response_range)
+
     # -- watch / lease (etcdctl's printer interface, one method each) ---------
     def watch(self, resp: Any) -> None:
         self.unsupported(resp)

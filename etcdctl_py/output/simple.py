@@ -41,13 +41,7 @@ class SimplePrinter(Printer):
         self.line("SUCCESS" if resp.succeeded else "FAILURE")
         for op in resp.responses:
             self.line()
-            which = op.WhichOneof("response")
-            if which == "response_delete_range":
-                self.delete(op.response_delete_range)
-            elif which == "response_put":
-                self.put(op.response_put)
-            elif which == "response_range":
-                self.get(op.response_range)
+            self.txn_op(op)
 
     # -- watch / lease ----------------------------------------------------------
     def watch(self, resp: Any) -> None:
