@@ -163,7 +163,7 @@ def _clients(ctx: Context, n: int) -> list[Any]:
 
 def _prefix_is_empty(c: Any, prefix: bytes, what: str, quoted_hint: bool) -> None:
     from etcdctl_py.client.kv import prefix_end
-    from etcdctl_py.output.gofmt import quote
+    from etcdctl_py.gofmt import quote
 
     try:
         resp = c.kv.range(prefix, prefix_end(prefix) if prefix else b"\x00", limit=1, timeout=None)
