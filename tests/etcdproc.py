@@ -198,6 +198,17 @@ def twins(binary_a: str, binary_b: str, base_dir: str, *, extra: list[str] | Non
     return a, b
 
 
+def etcd_py_wrapper(dirpath: str) -> str:
+    """A one-file executable that runs etcd-py from this checkout (twins() wants one binary path).
+
+    `exec` keeps the pid, so stopping the wrapper by pid stops the server."""
+    path = os.path.join(dirpath, "etcd-py")
+    with open(path, "w") as f:
+        f.write(f"#!/bin/sh\ncd {ROOT}\nexec {sys.executable} -m etcdctl_py.server \"$@\"\n")
+    os.chmod(path, os.stat(path).st_mode | stat.S_IXUSR)
+    return path
+
+
 def etcd_py_argv() -> list[str]:
     """How to start our own server (etcd-py) from the source tree."""
     return [sys.executable, "-m", "etcdctl_py.server"]

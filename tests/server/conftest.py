@@ -18,13 +18,7 @@ import etcdproc  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 
 
-def etcd_py_wrapper(dirpath: str) -> str:
-    """A one-file executable that runs `python -m etcdctl_py.server` (twins() wants one binary path)."""
-    path = os.path.join(dirpath, "etcd-py")
-    with open(path, "w") as f:
-        f.write(f"#!/bin/sh\ncd {ROOT}\nexec {sys.executable} -m etcdctl_py.server \"$@\"\n")
-    os.chmod(path, os.stat(path).st_mode | stat.S_IXUSR)
-    return path
+etcd_py_wrapper = etcdproc.etcd_py_wrapper
 
 
 @pytest.fixture(scope="session")
