@@ -171,6 +171,8 @@ def _health(c: "Client", members: list[MemberState]) -> tuple[bool, int, list[st
 
 
 def _rolling(ctx: Context, s: "Session") -> int:
+    """Health gate, then one member at a time (followers first, leader last); the first failed defragment or
+    failed health check ends the run with a summary of what was done, what failed and what was skipped."""
     from etcdctl_py.output.humanize import go_bytes
     from etcdctl_py.proto.etcdserverpb import rpc_pb2
 
@@ -194,9 +196,9 @@ def _rolling(ctx: Context, s: "Session") -> int:
         raise ExitError(EXIT_ERROR, "cluster is not healthy; not defragmenting any member")
     lname = next((m.name for m in members if m.id == leader), format(leader, "x"))
     _out(f"Cluster healthy: {len(members)} members, leader {lname}")
-    done: set[int] = set()
+    done: list[MemberState] = []
     while len(done) < len(members):
-        todo = [m for m in members if m.id not in done]
+        todo = [m for m in members if m not in done]
         followers = [m for m in todo if m.id != leader]
         m = followers[0] if followers else todo[0]
         role = "leader" if m.id == leader else "follower"
@@ -205,22 +207,31 @@ def _rolling(ctx: Context, s: "Session") -> int:
             c.maintenance.defragment(m.url)
         except Exception as e:  # noqa: BLE001
             _err(f"Failed to defragment etcd member[{m.url}] ({e})")
-            _report_left(members, done | {m.id})
-            return EXIT_ERROR
-        done.add(m.id)
+            _report_stop(members, done, [m])
+            raise ExitError(EXIT_ERROR, f"defragmenting {role} {m.name} failed; stopped after "
+                                        f"{len(done)} of {len(members)} members") from None
+        done.append(m)
         ok, leader, problems = _health(c, members)
         _out(f"Finished defragmenting etcd member[{m.url}] ({role} {m.name}, db size {go_bytes(before)} -> "
              f"{go_bytes(m.db_size) if not m.error else '?'})")
         if not ok:
             for p in problems:
                 _err(f"unhealthy: {p}")
-            _report_left(members, done)
-            raise ExitError(EXIT_ERROR, f"cluster is not healthy after defragmenting {m.name}; stopping")
+            _report_stop(members, done, [x for x in members if x.error])
+            raise ExitError(EXIT_ERROR, f"cluster is not healthy after defragmenting {m.name}; stopped after "
+                                        f"{len(done)} of {len(members)} members")
     _out(f"Cluster healthy: all {len(members)} members defragmented")
     return 0
 
 
-def _report_left(members: list[MemberState], done: set[int]) -> None:
-    left = [m.name for m in members if m.id not in done]
-    if left:
-        _err("Not defragmented: " + ", ".join(left))
+def _report_stop(members: list[MemberState], done: list[MemberState], failed: list[MemberState]) -> None:
+    """Where a stopped run left the cluster: one stderr line each for the defragmented members (in the order they
+    were done), the member(s) that failed (its defragment, or its health check) and those never tried."""
+    skipped = [m for m in members if m not in done and m not in failed]
+
+    def names(ms: list[MemberState]) -> str:
+        return ", ".join(m.name for m in ms) or "none"
+
+    _err(f"Defragmented: {names(done)}")
+    _err(f"Failed: {names(failed)}")
+    _err(f"Skipped: {names(skipped)}")
