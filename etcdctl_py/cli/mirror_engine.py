@@ -5,6 +5,8 @@ R, 1000 at a time, and Put each one on the destination, in key order -- one Put 
 destination's revisions come out the same.
 Phase 2 (updates): watch the source from R+1 and apply each revision's events as one destination Txn, split at
 `max_txn_ops` operations (etcdctl 3.6's --max-txn-ops).
+The watch is read ahead into memory by a thread, as clientv3 does, so a slow destination never leaves a backlog
+on the source, where a compaction would cancel the lagging watcher.
 
 Key rewriting is etcdctl's `strings.Replace(key, prefix, destPrefix, 1)`: the first occurrence, anywhere.
 
@@ -17,9 +19,10 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from etcdctl_py.proto.etcdserverpb import rpc_pb2
 
@@ -175,7 +178,7 @@ class Mirror:
             stream.on_created = lambda _wid: detector.start()
         stream.watch(key, end, start_revision=start_rev)
         try:
-            for wr in stream:
+            for wr in _drained(stream):
                 if wr.compact_revision != 0:
                     if from_checkpoint and self.revision < start_rev:
                         raise CheckpointCompacted(start_rev - 1, wr.compact_revision)
@@ -233,6 +236,33 @@ class Mirror:
     def close(self) -> None:
         if self._watch is not None:
             self._watch.close()
+
+
+_END = object()
+
+
+def _drained(stream: Iterable[rpc_pb2.WatchResponse]) -> Iterator[rpc_pb2.WatchResponse]:
+    """Yield the stream's responses, read ahead by a thread into an unbounded queue, as clientv3's watcher buffers
+    them: while a destination write is slow, the source keeps sending, so a backlog is not left on the server, where
+    etcd would drop the lagging watcher once it compacts past it (etcdctl keeps mirroring then)."""
+    q: queue.SimpleQueue = queue.SimpleQueue()
+
+    def read() -> None:
+        try:
+            for wr in stream:
+                q.put(wr)
+        except BaseException as e:  # noqa: BLE001 - re-raised by the consumer, in order
+            q.put(e)
+        q.put(_END)
+
+    threading.Thread(target=read, daemon=True, name="mirror-watch").start()
+    while True:
+        item = q.get()
+        if item is _END:
+            return
+        if isinstance(item, BaseException):
+            raise item
+        yield item
 
 
 
