@@ -177,10 +177,12 @@ class AuthStore:
         return rev
 
     def user_of_token(self, token: str) -> AuthInfo:
-        user = self.tokens.lookup(token, self.core.applied_index)
-        if user is None:
+        hit = self.tokens.lookup(token, self.core.applied_index)
+        if hit is None:
             raise errors.INVALID_AUTH_TOKEN
-        return AuthInfo(user, self.revision)
+        if isinstance(hit, tuple):  # a JWT carries the auth revision it was signed at
+            return AuthInfo(*hit)
+        return AuthInfo(hit, self.revision)
 
     # ---- apply -------------------------------------------------------------------------
     def _commit_revision(self, changes: list[Change]) -> None:

@@ -195,13 +195,19 @@ class Server:
 
     def _attach_auth(self, core) -> None:
         """The auth store must exist before WAL replay: auth entries are replayed like any other."""
+        from etcdctl_py.server.auth_jwt import token_provider
         from etcdctl_py.server.auth_store import AuthStore
 
         f = self.flags
-        tok = f.get("auth-token").split(",", 1)[0]
-        if tok != "simple":
-            raise ValueError(f"etcd-py supports only --auth-token=simple (got {f.get('auth-token')!r})")
         core.auth = AuthStore(core, bcrypt_cost=f.int("bcrypt-cost"), token_ttl=float(f.int("auth-token-ttl")))
+        try:
+            tokens = token_provider(f.get("auth-token"), lambda: core.auth.revision,
+                                    lambda msg, keys: log("warn", msg, self.level, keys=keys))
+        except ConfigError as e:
+            log("warn", "failed to create token provider", self.level, error=str(e))
+            raise
+        if tokens is not None:  # None: simple tokens, the store's default
+            core.auth.tokens = tokens
 
     def _restore_state(self, core, persister) -> None:
         """Rebuild MVCC, leases and alarms from the loaded db (etcd's restore on start)."""
