@@ -148,7 +148,7 @@ def test_etcdctl_same_answers(pairs, method):
     assert both(pair, "get", "app/k", "-w", "json", ALICE)[0] == 0
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", [*METHODS, "PS256"])
 def test_tokens_same_layout_and_accepted_across(pairs, method):
     real, ours = pairs(method)
     tr, to = _authenticate(real.endpoint), _authenticate(ours.endpoint)
@@ -216,6 +216,30 @@ def test_verify_only_public_key(pairs):
     assert _call(vo[0].endpoint, _get(b"vo"), t_ours) == _call(vo[1].endpoint, _get(b"vo"), t_real) \
         == ("UNKNOWN", "auth: revision in header is old")
     assert _call(vo[0].endpoint, _get(b"vo"), "x.y.z") == _call(vo[1].endpoint, _get(b"vo"), "x.y.z") == INVALID
+
+
+def test_tokens_survive_restart(tmp_path, keys, etcd_py_bin):
+    """Unlike simple tokens a JWT lives in no server's memory: it stays valid across restarts."""
+    opt = token_opt(keys, "HS256").replace(f"ttl={TTL}", "ttl=1m")
+    real, ours = etcdproc.twins(etcdproc.distro_bin("etcd"), etcd_py_bin, str(tmp_path), token="jwt-restart",
+                                extra=["--auth-token", opt, "--bcrypt-cost", "4"])
+    try:
+        for s in (real, ours):
+            _setup(Ctl(s.endpoint))
+        toks = {s.endpoint: _authenticate(s.endpoint) for s in (real, ours)}
+        put = lambda ch, md: pbg.KVStub(ch).Put(pb.PutRequest(key=b"app/r", value=b"1"), metadata=md).header.revision
+        assert [_call(s.endpoint, put, toks[s.endpoint])[0] for s in (real, ours)] == ["OK", "OK"]
+        for s in (real, ours):
+            s.stop()
+            s.start()
+        got = [_call(s.endpoint, _get(b"app/r"), toks[s.endpoint]) for s in (real, ours)]
+        assert got == [("OK", [(b"app/r", b"1")])] * 2
+        # the twins share key and auth revision, so each accepts the other's pre-restart token
+        assert _call(ours.endpoint, _get(b"app/r"), toks[real.endpoint]) == got[0]
+        assert _call(real.endpoint, _get(b"app/r"), toks[ours.endpoint]) == got[0]
+    finally:
+        real.stop()
+        ours.stop()
 
 
 def _fatal(srv: etcdproc.EtcdServer, timeout: float = 20) -> tuple[int | None, str, str]:
