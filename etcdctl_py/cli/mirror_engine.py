@@ -30,7 +30,9 @@ if TYPE_CHECKING:
     from etcdctl_py.client import Client
 
 BATCH_LIMIT = 1000
+PAGES_AHEAD = 1024  # etcd's syncer buffers this many pages of the initial copy
 COMPACTED = "etcdserver: mvcc: required revision has been compacted"
+_END = object()  # end of a read-ahead queue
 
 
 class MirrorError(Exception):
@@ -140,24 +142,57 @@ class Mirror:
         return resp.count
 
     def full_sync(self, rev: int, on_key: Callable[[], None] | None = None) -> None:
-        """Copy every key as of `rev`, one Put each, in key order."""
+        """Copy every key as of `rev`, one Put each, in key order.
+
+        The pages are read ahead by a thread (up to PAGES_AHEAD of them), as etcd's syncer does: the reads of
+        revision `rev` finish long before a slow copy does, so a compaction during the copy does not cut it short
+        (the watch from `rev`+1 reports it afterwards, as in etcdctl). A failed read ends the copy after the pages
+        read before it, with that read's error."""
+        stop = threading.Event()
+        pages: queue.Queue = queue.Queue(maxsize=PAGES_AHEAD)
+        threading.Thread(target=self._read_pages, args=(rev, pages, stop), daemon=True,
+                         name="mirror-base").start()
+        try:
+            while True:
+                resp = pages.get()
+                if resp is _END:
+                    break
+                if isinstance(resp, MirrorError):
+                    raise resp
+                for kv in resp.kvs:
+                    self._put(self.rewrite(kv.key), kv.value)
+                    with self._lock:
+                        self.total += 1
+                    if on_key is not None:
+                        on_key()
+        finally:
+            stop.set()
+        self.revision = rev
+
+    def _read_pages(self, rev: int, pages: queue.Queue, stop: threading.Event) -> None:
+        def hand(item: object) -> bool:
+            while not stop.is_set():
+                try:
+                    pages.put(item, timeout=0.2)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
         key, end = self._range()
         while True:
             req = rpc_pb2.RangeRequest(key=key, range_end=end, limit=BATCH_LIMIT, revision=rev)
             try:
                 resp = self.src.unary("KV", "Range", req, rpc_pb2.RangeResponse, timeout=None)
-            except Exception as e:  # noqa: BLE001
-                raise MirrorError(str(e)) from None
-            for kv in resp.kvs:
-                self._put(self.rewrite(kv.key), kv.value)
-                with self._lock:
-                    self.total += 1
-                if on_key is not None:
-                    on_key()
+            except Exception as e:  # noqa: BLE001 - handed to the copying thread
+                hand(MirrorError(str(e)))
+                return
+            if not hand(resp):
+                return
             if not resp.more or not resp.kvs:
-                break
+                hand(_END)
+                return
             key = resp.kvs[-1].key + b"\x00"
-        self.revision = rev
 
     # ------------------------------------------------------------------ phase 2
     def watch(self, start_rev: int, *, on_synced: Callable[[int], bool] | None = None,
@@ -237,8 +272,6 @@ class Mirror:
         if self._watch is not None:
             self._watch.close()
 
-
-_END = object()
 
 
 def _drained(stream: Iterable[rpc_pb2.WatchResponse]) -> Iterator[rpc_pb2.WatchResponse]:

@@ -118,26 +118,27 @@ def _compact_both(pair) -> int:
     return revs[0]
 
 
-def test_compacted_between_copy_and_watch(quad):
+@pytest.mark.parametrize("n", [600, 1500], ids=["one-page", "two-pages"])
+def test_compacted_between_copy_and_watch(quad, n):
     """The source compacts past the initial copy's revision R while the copy is still being written to the
     destination: the watch from R+1 is refused (compacted), so both exit 1 with etcd's ErrCompacted, after copying
     every key of revision R and nothing later. The destination is paused (SIGSTOP) during the copy, so the
     compaction surely lands before the watch is created."""
     pair, x, y = quad
-    n = 600  # one page (etcd's syncer pages by 1000): both copy the whole base before anything can fail
-    put_both(pair, [(f"cmp/{i:03d}", f"v{i}") for i in range(n)])
+    pfx = f"cmp{n}/"
+    put_both(pair, [(f"{pfx}{i:04d}", f"v{i}") for i in range(n)])
     sides = [([pair.etcdctl], pair.a, x), (difftest.ETCDCTL_PY, pair.b, y)]
     running: list[tuple[subprocess.Popen, etcdproc.EtcdServer]] = []
     try:
         for argv, src, dst in sides:
             running.append((_start([*argv, "--endpoints", src.endpoint, "make-mirror", dst.endpoint,
-                                    "--prefix", "cmp/"]), dst))
+                                    "--prefix", pfx]), dst))
             with _client(dst.endpoint) as d:
-                _wait(lambda: _count(d, b"cmp/") > 0, f"the first copied key on {dst.endpoint}")
+                _wait(lambda: _count(d, pfx.encode()) > 0, f"the first copied key on {dst.endpoint}")
             dst.proc.send_signal(signal.SIGSTOP)
         # both mirrors are stuck in their copy of revision R; the source moves on (R+1, R+2) and compacts at
         # R+2, so a watch from R+1 is refused (a compaction at R+1 would still allow it)
-        put_both(pair, [("cmp/late", "after the base revision"), ("elsewhere", "moves the revision on")])
+        put_both(pair, [(f"{pfx}late", "after the base revision"), ("elsewhere", "moves the revision on")])
         _compact_both(pair)
     except BaseException:
         for p, dst in running:
@@ -150,9 +151,9 @@ def test_compacted_between_copy_and_watch(quad):
     _same(real, ours)
     assert (real.rc, real.stdout, real.stderr) == (1, b"", COMPACTED), real
     with _client(x.endpoint) as cx, _client(y.endpoint) as cy:
-        got_x, got_y = _dump(cx, b"cmp/"), _dump(cy, b"cmp/")
+        got_x, got_y = _dump(cx, pfx.encode()), _dump(cy, pfx.encode())
     assert got_x == got_y and len(got_x) == n, (len(got_x), len(got_y))
-    assert b"cmp/late" not in {k for k, *_ in got_x}
+    assert f"{pfx}late".encode() not in {k for k, *_ in got_x}
 
 
 
@@ -251,3 +252,84 @@ def test_slow_destination_keeps_the_watch(quad):
 def _relative(dump: list[tuple[bytes, bytes, int, int, int]]) -> list[tuple[bytes, bytes, int, int, int]]:
     base = min(c for _, _, c, _, _ in dump)
     return [(k, v, c - base, m - base, ver) for k, v, c, m, ver in dump]
+
+
+# ------------------------------------------------------------------ TLS destination
+
+PW = "mirror-pw"
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory) -> dict[str, str]:
+    """A CA, a server certificate for 127.0.0.1 and a client certificate whose CN is no user of the destination
+    (so with auth on, the certificate alone grants nothing: --dest-user decides), and a second, unrelated CA."""
+    d = str(tmp_path_factory.mktemp("certs"))
+    c = tlscerts.make_certs(d, client_cn="mirror-client")
+    other = os.path.join(d, "other")
+    os.mkdir(other)
+    c["other_ca"] = tlscerts.make_certs(other)["ca"]
+    return c
+
+
+def _wait_https(srv: etcdproc.EtcdServer, certs: dict[str, str]) -> None:
+    ctx = ssl.create_default_context(cafile=certs["ca"])
+    ctx.load_cert_chain(certs["client_cert"], certs["client_key"])
+
+    def up() -> bool:
+        if srv.proc.poll() is not None:
+            raise RuntimeError(f"etcd exited with {srv.proc.returncode}: {srv.log()}")
+        try:
+            with urllib.request.urlopen(f"https://127.0.0.1:{srv.client_port}/health", timeout=2, context=ctx) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    _wait(up, f"https etcd on {srv.client_port}", step=0.05)
+
+
+def _tls_twins(etcd_bin: str, base: str, certs: dict[str, str], token: str):
+    """Two identical-ID real etcd servers serving only https, with --client-cert-auth."""
+    shared_peer = etcdproc.free_port()
+    servers = []
+    for _ in range(2):
+        s = etcdproc.make_server(etcd_bin, base, name="twin", advertise_peer_port=shared_peer, token=token,
+                                 extra=["--cert-file", certs["server_cert"], "--key-file", certs["server_key"],
+                                        "--trusted-ca-file", certs["ca"], "--client-cert-auth"])
+        http = f"http://127.0.0.1:{s.client_port}"
+        s.argv = [a.replace(http, f"https://127.0.0.1:{s.client_port}") for a in s.argv]
+        servers.append(s.start(wait=False))
+    try:
+        for s in servers:
+            _wait_https(s, certs)
+    except BaseException:
+        for s in servers:
+            s.stop()
+        raise
+    return servers
+
+
+@pytest.fixture(scope="module")
+def tls_dests(tmp_path_factory, etcd_bin, certs):
+    x, y = _tls_twins(etcd_bin, str(tmp_path_factory.mktemp("tlsdests")), certs, "tls-dest")
+    yield x, y
+    x.stop()
+    y.stop()
+
+
+@pytest.fixture(scope="module")
+def auth_dests(tmp_path_factory, etcd_bin, certs):
+    """TLS twins with auth enabled: user root (password PW, role root) is the only user."""
+    x, y = _tls_twins(etcd_bin, str(tmp_path_factory.mktemp("authdests")), certs, "auth-dest")
+    try:
+        for s in (x, y):
+            with _client(f"https://{s.endpoint}", certs) as c:
+                c.auth.user_add("root", PW)
+                c.auth.user_grant_role("root", "root")
+                c.auth.auth_enable()
+    except BaseException:
+        x.stop()
+        y.stop()
+        raise
+    yield x, y
+    x.stop()
+    y.stop()
