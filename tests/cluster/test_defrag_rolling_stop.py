@@ -190,11 +190,12 @@ def test_killed_follower_stops_the_run(cluster):
         f"Skipped: {leader.server.name}",
         f"Error: defragmenting follower {second.server.name} failed; stopped after 1 of 3 members",
     ], r
-    # On the servers: the leader was never defragmented; the dead member neither (restart it and look).
-    assert _db_size(leader) == sizes[leader.id]
+    # On the servers: the leader was never defragmented; the dead member neither (restart it and look). A file
+    # only shrinks through a defragment (new raft entries may still add a page).
+    assert _db_size(leader) >= sizes[leader.id]
     assert _db_size(first) < sizes[first.id] // 4
     second.server.start()
-    assert _db_size(second) == sizes[second.id]
+    assert _db_size(second) >= sizes[second.id]
 
 
 def test_frozen_leader_fails_the_health_check(cluster):
@@ -229,4 +230,4 @@ def test_frozen_leader_fails_the_health_check(cluster):
                       f"2 of 3 members", r
     assert not any(ln.startswith("Failed to defragment") for ln in err)
     assert _db_size(second) < sizes[second.id] // 4
-    assert _db_size(leader) == sizes[leader.id]
+    assert _db_size(leader) >= sizes[leader.id]  # the deposed leader may have appended a page since

@@ -8,8 +8,14 @@ Persistence: the v2 store is saved as JSON to `<data_dir>/v2/store.json` after e
 written to a temporary sibling file, fsynced and renamed (atomic on POSIX). A restart re-publishes
 the member's attributes (one store write), as a restarted etcd does.
 
-Not modelled: /v2/members changes stay in this v2 view (etcd-py's v3 member list is not changed);
-v2 auth by client certificate looks at the leaf certificate's CN only (etcd also tries the CNs of
+Membership: /v2/members reads and changes a `Membership` (etcdctl_py.server.membership). On etcd-py it is the
+one over the server's own member dict, the one the v3 Cluster service's MemberList answers from (wired in
+mount.py), so `ETCDCTL_API=2 etcdctl member add` shows up in the v3 `member list` and a member changed on the v3
+side shows up here (its /0/members store nodes are written when the v2 API next answers, as etcd's apply does).
+Membership changes made here are durable in the store file ("added"/"removed"/"peer_urls") and re-applied to the
+server's member dict at start; they are not written to the WAL or the backend's members bucket.
+
+Not modelled: v2 auth by client certificate looks at the leaf certificate's CN only (etcd also tries the CNs of
 the verified chain); the v2 keys of a real etcd data dir (its .snap and WAL) are not imported when
 etcd-py starts on it.
 """
@@ -33,6 +39,9 @@ from .auth import V2AuthStore
 from .auth_http import AuthHttp
 from .member_req import parse_peer_urls
 from .store import Event, Store, Watcher, clean
+from ..identity import Member
+from ..membership import (ERR_ID_EXISTS, ERR_ID_NOT_FOUND, ERR_ID_REMOVED, ERR_PEER_URL_EXISTS, Membership,
+                          MembershipError)
 
 KEYS_PREFIX = "/v2/keys"
 MEMBERS_PREFIX = "/v2/members"
@@ -63,9 +72,10 @@ class V2Member:
 class V2Identity:
     """What the v2 API needs to know about the server it is mounted on.
 
-    `members` may hold etcdctl_py.server.identity.Member objects (duck-typed). The optional
-    callables let the server engineer route membership changes and raft numbers to the real
-    server; without them the API keeps membership in memory (enough for a one-node etcd-py).
+    `members` may hold etcdctl_py.server.identity.Member objects (duck-typed): the members at start.
+    `membership` (an etcdctl_py.server.membership.Membership) routes member reads and changes to the
+    server's own member list; without it the API keeps membership in memory. The raft callables
+    give the server's raft numbers.
     """
 
     cluster_id: int
@@ -77,6 +87,7 @@ class V2Identity:
     cluster_version: str = "3.5.0"
     raft_index: Callable[[], int] | None = None
     raft_term: Callable[[], int] | None = None
+    membership: Any = None
     start_time: float = field(default_factory=time.time)
 
 
@@ -263,8 +274,11 @@ class V2Api:
         self.data_dir = data_dir
         self._raft_index = 5
         self._lock = threading.Lock()
-        self.members: list[Any] = sorted(identity.members, key=lambda m: m.id)
-        self.removed: set[int] = set()
+        self._members_lock = threading.RLock()  # member changes and their /0/members store nodes, in order
+        self.membership = identity.membership if identity.membership is not None else Membership(
+            {m.id: m for m in identity.members}, token=identity.token)
+        self._base = {m.id: list(m.peer_urls) for m in identity.members}  # as started: what the file adds to
+        self._seen: dict[int, tuple] = {}  # members as the /0/members store nodes last described them
         self.auth = V2AuthStore(self.store, self._bump_raft)
         self.auth_http = AuthHttp(self.auth, _go_json, self._cid, self._not_allowed)
         loaded = self._load()
@@ -273,7 +287,16 @@ class V2Api:
         else:
             self._publish()
             self._save()
+        self._seen = self._member_view()
         self.store.on_change = self._save
+
+    @property
+    def members(self) -> list[Any]:
+        return self.membership.list()
+
+    @property
+    def removed(self) -> set[int]:
+        return self.membership.removed
 
     # ---- persistence
     def _state_path(self) -> str | None:
@@ -287,11 +310,9 @@ class V2Api:
             d = json.load(fh)
         self.store.load_state(d["store"])
         self._raft_index = d.get("raft_index", self._raft_index)
-        self.removed = set(d.get("removed", []))
-        extra = [V2Member(m["id"], m["name"], m["peer_urls"], m["client_urls"]) for m in d.get("added", [])]
-        known = {m.id for m in self.members}
-        self.members = sorted([m for m in self.members if m.id not in self.removed] +
-                              [m for m in extra if m.id not in known and m.id not in self.removed], key=lambda m: m.id)
+        added = [Member(m["id"], m["name"], m["peer_urls"], m["client_urls"], m.get("is_learner", False))
+                 for m in d.get("added", [])]
+        self.membership.restore(added, d.get("removed", []), {int(k, 16): v for k, v in d.get("peer_urls", {}).items()})
         return True
 
     def _save(self) -> None:
@@ -299,10 +320,13 @@ class V2Api:
         if not p:
             return
         os.makedirs(os.path.dirname(p), exist_ok=True)
-        base_ids = {m.id for m in self.identity.members}
+        members = self.members
         d = {"store": self.store.to_state(), "raft_index": self._raft_index, "removed": sorted(self.removed),
-             "added": [{"id": m.id, "name": m.name, "peer_urls": list(m.peer_urls), "client_urls": list(m.client_urls)}
-                       for m in self.members if m.id not in base_ids]}
+             "added": [{"id": m.id, "name": m.name, "peer_urls": list(m.peer_urls), "client_urls": list(m.client_urls),
+                        "is_learner": bool(getattr(m, "is_learner", False))}
+                       for m in members if m.id not in self._base],
+             "peer_urls": {f"{m.id:x}": list(m.peer_urls) for m in members
+                           if m.id in self._base and list(m.peer_urls) != self._base[m.id]}}
         tmp = p + ".tmp"
         with open(tmp, "w", encoding="utf-8", errors="surrogateescape") as fh:
             json.dump(d, fh, ensure_ascii=False)
@@ -418,6 +442,7 @@ class V2Api:
                client_cn: str | None = None) -> Any:
         """client_cn: the TLS client certificate's CN when client-cert auth is on (else None)."""
         hl = {k.lower(): v for k, v in headers.items()}
+        self._sync_members()
         if path == KEYS_PREFIX or path.startswith(KEYS_PREFIX + "/"):
             return self._keys(method, path, query, hl, body, client_cn)
         if path == MEMBERS_PREFIX or path.startswith(MEMBERS_PREFIX + "/"):
@@ -509,8 +534,62 @@ class V2Api:
     def _member_json(self, m: Any) -> dict:
         return {"id": f"{m.id:x}", "name": m.name, "peerURLs": list(m.peer_urls), "clientURLs": list(m.client_urls)}
 
+    @staticmethod
+    def _raft_attributes(m: Any) -> str:
+        """etcd's RaftAttributes JSON (isLearner omitted when false)."""
+        d: dict = {"peerURLs": list(m.peer_urls)}
+        if getattr(m, "is_learner", False):
+            d["isLearner"] = True
+        return _go_json(d)
+
+    def _member_view(self) -> dict[int, tuple]:
+        return {m.id: (tuple(m.peer_urls), bool(getattr(m, "is_learner", False))) for m in self.members}
+
+    def _sync_members(self) -> None:
+        """Write the /0/members store nodes for member changes made elsewhere (the v3 Cluster service), like
+        etcd's ConfChange apply does: raftAttributes for an added or updated member, removed_members for a
+        removed one."""
+        with self._members_lock:
+            now = self._member_view()
+            if now == self._seen:
+                return
+            for mid in sorted(self._seen.keys() - now.keys()):
+                self._store_removed(mid)
+            for m in self.members:
+                old = self._seen.get(m.id)
+                if old is None:
+                    self._store_added(m)
+                elif old != now[m.id]:
+                    self._store_updated(m)
+            self._seen = now
+
+    def _store_added(self, m: Any) -> None:
+        self._bump_raft()
+        self.store.create(f"/0/members/{m.id:x}/raftAttributes", False, self._raft_attributes(m), False, None)
+
+    def _store_updated(self, m: Any) -> None:
+        self._bump_raft()
+        self.store.set(f"/0/members/{m.id:x}/raftAttributes", False, self._raft_attributes(m), None)
+
+    def _store_removed(self, mid: int) -> None:
+        self._bump_raft()
+        self.store.delete(f"/0/members/{mid:x}", True, True)
+        self.store.create(f"/0/removed_members/{mid:x}", False, "removed", False, None)
+
     def _http_error(self, code: int, msg: str) -> Result:
         return code, [*self._hdrs(), self._cid()], _go_json({"message": msg}).encode()  # json.Marshal: no \n
+
+    def _change_failed(self, err: MembershipError, mid: int = 0, deleting: bool = False) -> Result:
+        """v2http's membersHandler error mapping (only DELETE maps a removed ID to 410); anything else is
+        etcdhttp.WriteError's opaque 500."""
+        msg = str(err)
+        if msg in (ERR_ID_EXISTS, ERR_PEER_URL_EXISTS):
+            return self._http_error(409, msg)
+        if msg == ERR_ID_NOT_FOUND:
+            return self._http_error(404, f"No such member: {mid:x}")
+        if msg == ERR_ID_REMOVED and deleting:
+            return self._http_error(410, f"Member permanently removed: {mid:x}")
+        return self._http_error(500, "Internal Server Error")
 
     def _members(self, method: str, path: str, hl: dict, body: bytes, client_cn: str | None = None) -> Result:
         if method not in ("GET", "POST", "DELETE", "PUT"):
@@ -541,28 +620,24 @@ class V2Api:
         except ValueError:
             return self._http_error(404, f"No such member: {sub}")
         if method == "DELETE":
-            if mid in self.removed:
-                return self._http_error(410, f"Member permanently removed: {mid:x}")
-            m = self._member(mid)
-            if m is None:
-                return self._http_error(404, f"No such member: {mid:x}")
-            self._bump_raft()
-            self.members = [x for x in self.members if x.id != mid]
-            self.removed.add(mid)
-            self.store.delete(f"/0/members/{mid:x}", True, True)
-            self.store.create(f"/0/removed_members/{mid:x}", False, "removed", False, None)
+            with self._members_lock:
+                try:
+                    self.membership.remove(mid)
+                except MembershipError as e:
+                    return self._change_failed(e, mid, deleting=True)
+                self._store_removed(mid)
+                self._seen = self._member_view()
             return 204, [*CORS, self._cid()], b""
         urls = self._peer_urls(hl, body)
         if isinstance(urls, tuple):
             return urls
-        m = self._member(mid)
-        if m is None:
-            return self._http_error(404, f"No such member: {mid:x}")
-        if any(u in x.peer_urls for x in self.members if x.id != mid for u in urls):
-            return self._http_error(409, "membership: peerURL exists")
-        self._bump_raft()
-        m.peer_urls = list(urls)
-        self.store.set(f"/0/members/{mid:x}/raftAttributes", False, _go_json({"peerURLs": list(urls)}), None)
+        with self._members_lock:
+            try:
+                m = self.membership.update(mid, urls)
+            except MembershipError as e:
+                return self._change_failed(e, mid)
+            self._store_updated(m)
+            self._seen = self._member_view()
         return 204, [*CORS, self._cid()], b""
 
     def _peer_urls(self, hl: dict, body: bytes) -> list[str] | Result:
@@ -577,21 +652,13 @@ class V2Api:
             return self._http_error(400, str(e))
 
     def _add_member(self, urls: list[str]) -> Result:
-        import hashlib
-        import struct
-
-        if any(u in m.peer_urls for m in self.members for u in urls):
-            return self._http_error(409, "membership: peerURL exists")
-        # etcd's NewMember mixes the current time into the ID of a runtime-added member.
-        seed = ("".join(sorted(urls)) + self.identity.token + str(int(time.time()))).encode()
-        mid = struct.unpack(">Q", hashlib.sha1(seed).digest()[:8])[0]
-        started = [m for m in self.members if m.name]
-        if len(started) < (len(self.members) + 1) // 2 + 1:
-            return self._http_error(500, "etcdserver: re-configuration failed due to not enough started members")
-        self._bump_raft()
-        m = V2Member(mid, "", list(urls), [])
-        self.members = sorted([*self.members, m], key=lambda x: x.id)
-        self.store.create(f"/0/members/{mid:x}/raftAttributes", False, _go_json({"peerURLs": list(urls)}), False, None)
+        with self._members_lock:
+            try:
+                m = self.membership.add(urls)
+            except MembershipError as e:
+                return self._change_failed(e)
+            self._store_added(m)
+            self._seen = self._member_view()
         return 201, [*self._hdrs(), self._cid()], (_go_json(self._member_json(m)) + "\n").encode()
 
     # ---- stats

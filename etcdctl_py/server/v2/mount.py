@@ -14,6 +14,7 @@ import ssl
 import threading
 from typing import Any
 
+from ..membership import Membership
 from .api import Result, V2Api, V2Identity, V2Member
 
 TICK_SECONDS = 0.5
@@ -21,11 +22,15 @@ HANGUP_POLL_SECONDS = 0.5
 
 
 def identity_from_core(core: Any, token: str = "etcd-cluster") -> V2Identity:
-    """The v2 view of an EtcdCore: same cluster/member IDs, name and member URLs as the v3 side."""
+    """The v2 view of an EtcdCore: same cluster/member IDs and name; its members are the core's own member dict
+    (the one the v3 Cluster service lists), read and changed through a Membership under the core's lock."""
     cfg = core.cfg
-    members = [V2Member(m.id, m.name, list(m.peer_urls), list(m.client_urls)) for m in cfg.members]
+    members = [V2Member(m.id, m.name, list(m.peer_urls), list(m.client_urls)) for m in core.members.values()]
+    backend = getattr(getattr(core, "persister", None), "backend", None)  # IDs removed before (etcd's bucket)
+    removed = [int(k, 16) for k in backend.buckets.get(b"members_removed", {})] if backend is not None else []
+    shared = Membership(core.members, core.lock, token=token or "etcd-cluster", removed=removed)
     return V2Identity(cfg.cluster_id, cfg.member_id, members, name=cfg.name, token=token or "etcd-cluster",
-                      raft_index=lambda: int(core.raft_index), raft_term=lambda: 2)
+                      raft_index=lambda: int(core.raft_index), raft_term=lambda: 2, membership=shared)
 
 
 def client_cert_cn(writer: asyncio.StreamWriter | None) -> str | None:
