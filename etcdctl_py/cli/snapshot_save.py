@@ -77,12 +77,14 @@ def _open_error(path: str, e: OSError) -> str:
 
 def run(ctx: Context) -> int:
     from etcdctl_py.cli import globals as g
-    from etcdctl_py.cli import snapshot_retention as retention
 
     if len(ctx.args) != 1:
         raise bad_args("snapshot save expects one argument")
     keep = ctx.get("keep")
     max_age = None
+    retention: Any = None
+    if keep or ctx.get("max-age"):  # the retention module (pathlib, dataclasses: ~6 ms) only when asked for
+        from etcdctl_py.cli import snapshot_retention as retention
     if ctx.get("max-age"):
         try:
             max_age = retention.parse_age(ctx.get("max-age"))
@@ -137,7 +139,7 @@ def save(s: Any, path: str, endpoint: str, *, timeout: float | None) -> int:
         _log(zap_line("info", "snapshot/v3_snapshot.go:68", "created temporary db file", path=part))
         start = time.monotonic()
         try:
-            stream = open_snapshot(client, timeout=timeout)
+            stream = open_snapshot(client, timeout=timeout, raw=True)
         except Exception as e:
             go_err = getattr(e, "go_error", str(e))
             _log(zap_line("error", "v3/retry_interceptor.go:135", "streamer failed to create ClientStream",
@@ -197,27 +199,28 @@ def _copy(stream: Any, fd: int) -> tuple[int, bool]:
     import queue
     import threading
 
-    chunks: "queue.SimpleQueue[bytes | None]" = queue.SimpleQueue()
+    chunks: "queue.SimpleQueue[memoryview | bytes | None]" = queue.SimpleQueue()
     result: list[Any] = []
 
     def sink() -> None:
         h = hashlib.sha256()
-        pending = b""
+        tail = b""  # the last SHA_SIZE bytes so far: the digest, if the stream ends here
         try:
-            while (blob := chunks.get()) is not None:
-                view = memoryview(blob)
+            while (chunk := chunks.get()) is not None:
+                blob = memoryview(chunk)
+                view = blob
                 while view:
                     n = os.write(fd, view)
                     view = view[n:]
                 if len(blob) >= SHA_SIZE:
-                    h.update(pending)
-                    h.update(memoryview(blob)[:-SHA_SIZE])
-                    pending = blob[-SHA_SIZE:]
+                    h.update(tail)
+                    h.update(blob[:-SHA_SIZE])
+                    tail = bytes(blob[-SHA_SIZE:])
                 else:
-                    data = pending + blob
+                    data = tail + bytes(blob)
                     h.update(data[:-SHA_SIZE])
-                    pending = data[-SHA_SIZE:]
-            result.append(len(pending) == SHA_SIZE and h.digest() == pending)
+                    tail = data[-SHA_SIZE:]
+            result.append(len(tail) == SHA_SIZE and h.digest() == tail)
         except BaseException as e:  # noqa: BLE001 - re-raised by the receiving thread
             result.append(e)
             while chunks.get() is not None:
