@@ -271,6 +271,20 @@ def _number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
+def _go_int64(v: float) -> int:
+    """Go's int64(float64) on amd64: truncation; NaN, infinities and overflow give the minimum."""
+    if not math.isfinite(v) or abs(v) >= 2 ** 63:
+        return -(2 ** 63)
+    return int(v)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"invalid JSON literal {name}")  # Go's encoding/json has no NaN/Infinity
+
+
+_JSON = json.JSONDecoder(parse_constant=_no_constant)
+
+
 # ---- the provider ----------------------------------------------------------------------
 class JwtTokens:
     """Signs and verifies etcd's JWTs; the same interface auth_store uses for SimpleTokens."""
@@ -361,11 +375,11 @@ class JwtTokens:
         if len(parts) != 3:
             return None
         try:
-            header = json.loads(unb64url(parts[0]).decode("utf-8", "replace"))
+            header = _JSON.decode(unb64url(parts[0]).decode("utf-8", "replace"))
             raw = unb64url(parts[1]).decode("utf-8", "replace")
-            claims, _ = json.JSONDecoder().raw_decode(raw.lstrip(" \t\r\n"))  # trailing bytes ignored
+            claims, _ = _JSON.raw_decode(raw.lstrip(" \t\r\n"))  # like json.Decoder: trailing bytes ignored
             sig = unb64url(parts[2])
-        except (ValueError, UnicodeError):
+        except (ValueError, UnicodeError, RecursionError):
             return None
         if not isinstance(header, dict) or not isinstance(claims, dict):
             return None
@@ -374,12 +388,12 @@ class JwtTokens:
         now = math.floor(time.time())
         for name, ok in (("exp", lambda v: now <= v), ("iat", lambda v: now >= v), ("nbf", lambda v: now >= v)):
             v = claims.get(name)
-            if _number(v) and int(v) != 0 and not ok(int(v)):
+            if _number(v) and _go_int64(v) != 0 and not ok(_go_int64(v)):
                 return None
         if not self._verify(f"{parts[0]}.{parts[1]}".encode(), sig):
             return None
         user, rev = claims.get("username"), claims.get("revision")
-        if not isinstance(user, str) or not _number(rev) or rev < 0:
+        if not isinstance(user, str) or not _number(rev) or not 0 <= rev < 2 ** 64:
             return None
         return user, int(rev)
 

@@ -91,8 +91,9 @@ def pairs(tmp_path_factory, keys, etcd_py_bin):
 
     yield get
     for real, ours in started.values():
-        real.stop()
-        ours.stop()
+        for srv in (real, ours):
+            srv.stop()
+            etcdproc.cleanup_dir(srv.data_dir)  # each data dir holds a 64 MB preallocated WAL
 
 
 def both(pair, *args: str):
@@ -238,8 +239,9 @@ def test_tokens_survive_restart(tmp_path, keys, etcd_py_bin):
         assert _call(ours.endpoint, _get(b"app/r"), toks[real.endpoint]) == got[0]
         assert _call(real.endpoint, _get(b"app/r"), toks[ours.endpoint]) == got[0]
     finally:
-        real.stop()
-        ours.stop()
+        for srv in (real, ours):
+            srv.stop()
+            etcdproc.cleanup_dir(srv.data_dir)
 
 
 def _fatal(srv: etcdproc.EtcdServer, timeout: float = 20) -> tuple[int | None, str, str]:
@@ -277,12 +279,16 @@ def test_bad_options_fail_like_etcd(tmp_path, keys, etcd_py_bin):
         "jwt,sign-method=ES256,priv-key=" + k["rsa1.key"],
         "jwt,sign-method=ES256,pub-key=" + k["rsa.pub"],
         "jwt,sign-method=RS256,pub-key=" + k["rsa.key"],
+        "jwt,sign-method=RS256,priv-key=" + k["rsa.pub"],
     ]
 
     def run(case: tuple[int, str, str]):
         i, binary, opt = case
         srv = etcdproc.make_server(binary, str(tmp_path), name=f"bad{i}", extra=["--auth-token", opt])
-        return _fatal(srv)
+        try:
+            return _fatal(srv)
+        finally:
+            etcdproc.cleanup_dir(srv.data_dir)  # etcd creates its WAL before it reads the token option
 
     jobs = [(i, b, opt) for i, opt in enumerate(cases) for b in (etcdproc.distro_bin("etcd"), etcd_py_bin)]
     with ThreadPoolExecutor(6) as ex:
