@@ -42,6 +42,11 @@ def new_member_id(peer_urls: Iterable[str], token: str, now: float) -> int:
     return struct.unpack(">Q", hashlib.sha1(seed).digest()[:8])[0]
 
 
+def _learner(m: Any) -> bool:
+    """Members may be any object with id/name/peer_urls/client_urls (the standalone v2 server's have no flag)."""
+    return bool(getattr(m, "is_learner", False))
+
+
 class Membership:
     """The member dict (id -> Member) the server answers from, its lock and the IDs removed so far."""
 
@@ -61,7 +66,7 @@ class Membership:
             return self.members.get(member_id)
 
     def _voters(self) -> list[Any]:
-        return [m for m in self.members.values() if not getattr(m, "is_learner", False)]
+        return [m for m in self.members.values() if not _learner(m)]
 
     def _ready_to_add_voter(self) -> bool:
         voters = self._voters()
@@ -93,7 +98,7 @@ class Membership:
                 raise MembershipError(ERR_ID_EXISTS)
             if self._peer_urls_taken(peer_urls):
                 raise MembershipError(ERR_PEER_URL_EXISTS)
-            if is_learner and sum(1 for m in self.members.values() if m.is_learner) + 1 > MAX_LEARNERS:
+            if is_learner and sum(1 for m in self.members.values() if _learner(m)) + 1 > MAX_LEARNERS:
                 raise MembershipError(ERR_TOO_MANY_LEARNERS)
             m = Member(mid, "", list(peer_urls), [], is_learner)
             self.members[mid] = m
@@ -103,7 +108,7 @@ class Membership:
         """MemberRemove; the ID can never come back."""
         with self.lock:
             m = self.members.get(member_id)
-            if (m is None or not m.is_learner) and not self._ready_to_remove_voter(member_id):
+            if not _learner(m) and not self._ready_to_remove_voter(member_id):
                 raise MembershipError(ERR_NOT_ENOUGH_STARTED)
             if member_id in self.removed:
                 raise MembershipError(ERR_ID_REMOVED)

@@ -53,11 +53,11 @@ def _db_size(m: Member) -> int:
     return _status(m).dbSize
 
 
-def _start_cluster(base: str) -> list[Member]:
+def _start_cluster(base: str, members: list[Member]) -> list[Member]:
+    """Start the three members into `members` (so the caller can stop whatever started if this fails)."""
     binary = etcdproc.distro_bin("etcd")
     ports = [(etcdproc.free_port(), etcdproc.free_port()) for _ in NAMES]
     initial = ",".join(f"{n}=http://127.0.0.1:{p}" for n, (_, p) in zip(NAMES, ports))
-    members = []
     for n, (cp, pp) in zip(NAMES, ports):
         srv = etcdproc.EtcdServer(name=n, data_dir=os.path.join(base, n), client_port=cp, peer_port=pp,
                                   log_path=os.path.join(base, f"{n}.log"))
@@ -99,8 +99,9 @@ def _leader(members: list[Member]) -> Member:
 def cluster():
     """A fresh fragmented three-member cluster per test (one member gets killed or frozen)."""
     base = tempfile.mkdtemp(prefix="etcdctl-py-rolling-stop-")
-    members = _start_cluster(base)
+    members: list[Member] = []
     try:
+        _start_cluster(base, members)
         _fragment(members)
         yield members
     finally:
