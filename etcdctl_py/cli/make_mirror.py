@@ -8,10 +8,14 @@ Ours, on top (defaults unchanged):
 * a progress bar for the initial copy when stderr is a terminal (rich imported only then);
 * `--checkpoint FILE`: remember the last fully mirrored source revision; on restart resume the watch from there
   instead of copying everything again, falling back to a full sync if the source compacted that revision.
+* a destination that does not answer within --dial-timeout at start is an error (exit 2, `Error: context deadline
+  exceeded` after the client's warn line), as etcdctl already reports it with --dest-user; without that flag
+  etcdctl waits for it forever, saying nothing.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -68,18 +72,41 @@ def _dest_client(ctx: Context, endpoint: str) -> Any:
                 pw = g.ask_password("Destination Password: ")
             user, password = name, pw
     tls = None
+    cert, key = ctx.get("dest-cert"), ctx.get("dest-key")
+    if bool(cert) != bool(key):  # Go's TLSInfo wants both halves before it reads either file
+        raise ExitError(EXIT_BAD_ARGS, f"KeyFile and CertFile must both be present[key: {key}, cert: {cert}]")
     if ctx.get("dest-cert") or ctx.get("dest-key") or ctx.get("dest-cacert") \
             or not ctx.get("dest-insecure-transport") or endpoint.strip().startswith(("https://", "unixs://")):
         tls = TLSConfig(ca_file=ctx.get("dest-cacert"), cert_file=ctx.get("dest-cert"), key_file=ctx.get("dest-key"))
+    dial_timeout = ctx.get("dial-timeout") / g.SECOND
     try:
-        return Client([endpoint], dial_timeout=ctx.get("dial-timeout") / g.SECOND, command_timeout=None,
-                      keepalive_time=ctx.get("keepalive-time") / g.SECOND,
-                      keepalive_timeout=ctx.get("keepalive-timeout") / g.SECOND, tls=tls,
-                      user=user or None, password=password, warn_logger=g.client_warn_line)
+        dst = Client([endpoint], dial_timeout=dial_timeout, command_timeout=None,
+                     keepalive_time=ctx.get("keepalive-time") / g.SECOND,
+                     keepalive_timeout=ctx.get("keepalive-timeout") / g.SECOND, tls=tls,
+                     user=user or None, password=password, warn_logger=g.client_warn_line)
+        if not (user and password):
+            _reach(dst, dial_timeout)
+        return dst
     except ConfigError as e:
         raise ExitError(EXIT_BAD_ARGS, str(e)) from None
     except (AuthenticationFailed, DeadlineExceeded) as e:
         raise ExitError(EXIT_BAD_CONNECTION, str(e)) from None
+
+
+def _reach(dst: Any, timeout: float) -> None:
+    """Ours: the destination must answer within --dial-timeout. etcdctl checks this only when it logs in
+    (--dest-user); without it a destination it cannot reach (down, wrong CA, no client certificate, plain client
+    against TLS) makes it wait forever, silently. Any answer from the server counts, an error included: the copy
+    reports those as etcdctl does. A miss raises DeadlineExceeded, after the client's warn line, as the login does."""
+    from etcdctl_py.client import DeadlineExceeded, EtcdError
+    from etcdctl_py.proto.etcdserverpb import rpc_pb2
+
+    try:
+        dst.unary("Maintenance", "Status", rpc_pb2.StatusRequest(), rpc_pb2.StatusResponse, timeout=timeout)
+    except DeadlineExceeded:
+        raise
+    except EtcdError:
+        pass
 
 
 def run(ctx: Context) -> int:
@@ -90,6 +117,8 @@ def run(ctx: Context) -> int:
         raise bad_args("make-mirror takes one destination argument")
     if ctx.get("max-txn-ops") < 1:
         raise bad_args("--max-txn-ops must be at least 1")
+    # grpc's core logs TLS handshake failures to stderr, which etcdctl never does (read at grpc's import)
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     dst = _dest_client(ctx, ctx.args[0])
     s = g.setup(ctx)
     src = s.client()
@@ -131,8 +160,6 @@ class _Terminated(BaseException):
 
 def _die_by(sig: int) -> None:
     """End like etcdctl, which has no handler: killed by the signal (a parent sees 130/143 from the shell)."""
-    import os
-
     try:
         sys.stdout.flush()
         sys.stderr.flush()

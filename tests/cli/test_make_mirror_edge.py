@@ -157,6 +157,14 @@ def test_compacted_between_copy_and_watch(quad, n):
 
 
 
+
+def test_no_rev_flag(quad):
+    """etcdctl 3.5.1 cannot start a mirror at a chosen revision (3.6's --rev): both refuse the flag alike, so a
+    compacted start revision can only come from the source compacting under a running mirror (the tests here)."""
+    pair, x, _ = quad
+    check_masked(pair, ["make-mirror", "--rev", "2", x.endpoint], extra_flags=EXTRA)
+
+
 FLOOD, BLOB = 500, 100_000  # 50 MB of events: far more than TCP and gRPC buffers hold between etcd and a client
 
 
@@ -333,3 +341,154 @@ def auth_dests(tmp_path_factory, etcd_bin, certs):
     yield x, y
     x.stop()
     y.stop()
+
+
+def _tls_args(certs: dict[str, str], ca: str = "ca") -> list[str]:
+    return ["--dest-cacert", certs[ca], "--dest-cert", certs["client_cert"], "--dest-key", certs["client_key"]]
+
+
+def _dest_client(srv: etcdproc.EtcdServer, certs: dict[str, str], auth: bool):
+    return _client(f"https://{srv.endpoint}", certs, **({"user": "root", "password": PW} if auth else {}))
+
+
+def _mirror_into(pair, dests, certs: dict[str, str], prefix: str, args: list[str], *, auth: bool = False,
+                 scheme: str = "https://") -> None:
+    """Both mirrors copy three keys and follow two more writes into TLS destinations; then SIGINT. Same exit,
+    output and destination contents (revisions included)."""
+    x, y = dests
+    put_both(pair, [(f"{prefix}{i}", f"value {i}") for i in range(3)])
+    running = [_start([*argv, "--endpoints", src.endpoint, "make-mirror", f"{scheme}{dst.endpoint}",
+                       "--prefix", prefix, *args])
+               for argv, src, dst in (([pair.etcdctl], pair.a, x), (difftest.ETCDCTL_PY, pair.b, y))]
+    try:
+        for dst in dests:
+            with _dest_client(dst, certs, auth) as d:
+                _wait(lambda: _count(d, prefix.encode()) == 3, f"the copy on {dst.endpoint}", step=0.02)
+        put_both(pair, [(f"{prefix}late", "L"), (f"{prefix}0", "changed")])
+        for dst in dests:
+            with _dest_client(dst, certs, auth) as d:
+                _wait(lambda: d.kv.get(f"{prefix}late".encode()) == b"L"
+                      and d.kv.get(f"{prefix}0".encode()) == b"changed", f"the updates on {dst.endpoint}",
+                      step=0.02)
+    finally:
+        real, ours = (_interrupt(p) for p in running)
+    _same(real, ours)
+    assert (real.rc, real.stdout, real.stderr) == (-signal.SIGINT, b"", b""), real
+    with _dest_client(x, certs, auth) as cx, _dest_client(y, certs, auth) as cy:
+        got = _dump(cx, prefix.encode())
+        assert got == _dump(cy, prefix.encode()) and len(got) == 4
+
+
+@pytest.mark.parametrize("scheme,extra", [
+    ("https://", ["--dest-insecure-transport=false"]),
+    ("", ["--dest-insecure-transport=false"]),  # no scheme: the TLS flags alone decide
+    ("", []),  # --dest-insecure-transport keeps its default (true): given certificates still mean TLS
+], ids=["https", "no-scheme", "insecure-transport-default"])
+def test_tls_destination(quad, tls_dests, certs, scheme, extra):
+    pfx = f"tls-{len(scheme)}-{len(extra)}/"
+    _mirror_into(quad[0], tls_dests, certs, pfx, [*_tls_args(certs), *extra], scheme=scheme)
+
+
+@pytest.mark.parametrize("user", [["--dest-user", "root", "--dest-password", PW], ["--dest-user", f"root:{PW}"]],
+                         ids=["dest-password", "user-colon-password"])
+def test_tls_destination_with_auth(quad, auth_dests, certs, user):
+    pfx = f"auth-{len(user)}/"
+    _mirror_into(quad[0], auth_dests, certs, pfx, [*_tls_args(certs), "--dest-insecure-transport=false", *user],
+                 auth=True)
+
+
+def _run_both(pair, dests, args_for, *, timeout: float = 20) -> tuple[difftest.Result, difftest.Result]:
+    """Both make-mirrors, started together; args_for(dest) gives each side's arguments after `make-mirror`."""
+    x, y = dests
+    procs = [_start([*argv, "--endpoints", src.endpoint, "make-mirror", *args_for(dst)])
+             for argv, src, dst in (([pair.etcdctl], pair.a, x), (difftest.ETCDCTL_PY, pair.b, y))]
+    return _finish(procs[0], timeout), _finish(procs[1], timeout)
+
+
+@pytest.mark.parametrize("which", ["missing-key-file", "cert-without-key", "key-without-cert"])
+def test_tls_flag_errors(quad, tls_dests, certs, which):
+    """Bad TLS flags end both before any connection: exit 128 and Go's TLSInfo message."""
+    args = {"missing-key-file": ["--dest-cacert", certs["ca"], "--dest-cert", certs["client_cert"],
+                                 "--dest-key", os.path.join(os.path.dirname(certs["ca"]), "no-such.key")],
+            "cert-without-key": ["--dest-cacert", certs["ca"], "--dest-cert", certs["client_cert"]],
+            "key-without-cert": ["--dest-key", certs["client_key"]]}[which]
+    real, ours = _run_both(quad[0], tls_dests, lambda d: [f"https://{d.endpoint}", *args], timeout=10)
+    _same(real, ours)
+    assert real.rc == 128 and real.stderr.startswith(b"Error: ") and real.stderr.count(b"\n") == 1, real
+
+
+def _warn_and_error(r: difftest.Result, ports: tuple[int, ...]) -> tuple[dict, bytes]:
+    """The client's JSON warn line (timestamp, pointer, port masked; the gRPC error cut after its code, since Go's
+    and grpcio's transport texts differ) and the Error line."""
+    import json
+
+    lines = difftest.mask_stderr(r.stderr, ports).split(b"\n")
+    assert len(lines) == 3 and lines[2] == b"", r
+    warn = json.loads(lines[0])
+    warn["error"] = warn["error"].split(" desc = ")[0]
+    return warn, lines[1]
+
+
+@pytest.mark.parametrize("which", ["wrong-ca", "plain-client"])
+def test_tls_unreachable_with_login(quad, auth_dests, certs, which):
+    """With --dest-user, etcdctl logs in while it builds the client, bounded by --dial-timeout: a destination it
+    cannot talk TLS to ends it with exit 2, a warn line and `Error: context deadline exceeded`."""
+    args = {"wrong-ca": _tls_args(certs, "other_ca"), "plain-client": []}[which]
+    scheme = "https://" if args else ""
+    real, ours = _run_both(quad[0], auth_dests, lambda d: [f"{scheme}{d.endpoint}", "--dest-user", f"root:{PW}",
+                                                           "--dial-timeout", "1s", *args])
+    ports = tuple(d.client_port for d in auth_dests)
+    assert _warn_and_error(ours, ports) == _warn_and_error(real, ports), (real, ours)
+    assert (ours.rc, ours.stdout) == (real.rc, real.stdout) == (2, b""), (real, ours)
+    assert real.stderr.endswith(b"\nError: context deadline exceeded\n"), real
+
+
+@pytest.mark.parametrize("which", ["bad-password", "unknown-user", "no-user"])
+def test_tls_auth_refused(quad, auth_dests, certs, which):
+    """The destination answers but refuses: a bad login ends both at once (exit 2); without --dest-user the client
+    certificate's CN (no user there) may not write, so the first copied key fails (exit 1, permission denied)."""
+    user = {"bad-password": ["--dest-user", "root:wrong"], "unknown-user": ["--dest-user", "ghost",
+                                                                             "--dest-password", PW],
+            "no-user": []}[which]
+    pair = quad[0]
+    put_both(pair, [("refused/k", "v")])
+    real, ours = _run_both(pair, auth_dests, lambda d: [f"https://{d.endpoint}", "--prefix", "refused/",
+                                                        *_tls_args(certs), *user])
+    _same(real, ours, tuple(d.client_port for d in auth_dests))
+    want = (b"Error: etcdserver: permission denied\n" if which == "no-user"
+            else b"Error: etcdserver: authentication failed, invalid user ID or password\n")
+    assert (real.rc, real.stdout) == (1 if which == "no-user" else 2, b"") and real.stderr.endswith(want), real
+
+
+@pytest.mark.parametrize("which", ["wrong-ca", "no-client-cert", "plain-client", "https-without-ca",
+                                   "destination-down"])
+def test_unreachable_destination(quad, tls_dests, certs, which):
+    """Without --dest-user, real etcdctl 3.5.1 never checks the destination: its first Put waits for a connection
+    that cannot come, forever and silently (checked here for dial-timeout + 1.5 s, then it is interrupted).
+    etcdctl-py instead gives the destination --dial-timeout to answer, then ends the way etcdctl does when its login
+    cannot connect (exit 2, the client's warn line, `Error: context deadline exceeded`)."""
+    args = {"wrong-ca": _tls_args(certs, "other_ca"), "no-client-cert": ["--dest-cacert", certs["ca"]],
+            "plain-client": [], "https-without-ca": [], "destination-down": []}[which]
+    scheme = "https://" if which in ("wrong-ca", "no-client-cert", "https-without-ca") else ""
+    down = f"127.0.0.1:{etcdproc.free_port()}"
+    pair, (x, y) = quad[0], tls_dests
+    put_both(pair, [("unreached/k", "v")])
+    procs = []
+    for argv, src, dst in (([pair.etcdctl], pair.a, x), (difftest.ETCDCTL_PY, pair.b, y)):
+        target = down if which == "destination-down" else f"{scheme}{dst.endpoint}"
+        procs.append(_start([*argv, "--endpoints", src.endpoint, "make-mirror", target, "--prefix", "unreached/",
+                             "--dial-timeout", "1s", *args]))
+    t0 = time.monotonic()
+    ours = _finish(procs[1], timeout=10)
+    took = time.monotonic() - t0
+    time.sleep(max(0.0, 2.5 - took))
+    still_waiting = procs[0].poll() is None
+    real = _interrupt(procs[0])
+    assert still_waiting and (real.rc, real.stdout, real.stderr) == (-signal.SIGINT, b"", b""), real
+    assert ours.rc == 2 and ours.stdout == b"" and took < 6, (ours, took)
+    warn, error = _warn_and_error(ours, (y.client_port, int(down.split(":")[1])))
+    assert error == b"Error: context deadline exceeded", ours
+    assert warn["msg"] == "retrying of unary invoker failed" and warn["error"] == "rpc error: code = DeadlineExceeded"
+    for dst in (x, y):
+        with _dest_client(dst, certs, False) as d:
+            assert _count(d, b"unreached/") == 0
