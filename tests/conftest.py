@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 
 import pytest
@@ -46,6 +47,7 @@ def twin_pair(tmp_path_factory, etcd_bin):
     yield difftest.Pair(a, b)
     a.stop()
     b.stop()
+    shutil.rmtree(base, ignore_errors=True)  # two 64 MB WAL files per pair: free them before the next module
 
 
 @pytest.fixture(scope="session", autouse=True)
