@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Iterator
 
+from etcdctl_py.snapshot_wire import SNAPSHOT_PATH, SnapshotChunk, parse_snapshot_response
+
 if TYPE_CHECKING:
     from etcdctl_py.client.client import Client
     from etcdctl_py.proto.etcdserverpb import rpc_pb2
@@ -132,7 +134,7 @@ def open_snapshot(c: "Client", *, timeout: float | None = None,
     without --command-timeout), and then end as DeadlineExceeded carrying the last dial error, like Go's
     "streamer failed to create ClientStream". Later stream errors surface as EtcdError while iterating.
 
-    With `raw`, chunks are SnapshotChunk views parsed straight from the wire (parse_snapshot_response): no
+    With `raw`, chunks are SnapshotChunk views parsed straight from the wire (snapshot_wire.parse_snapshot_response): no
     protobuf message is built per 32 KiB chunk and etcdctl_py.proto is not imported.
     """
     import time
@@ -152,7 +154,7 @@ def open_snapshot(c: "Client", *, timeout: float | None = None,
         idx = c._current
         if raw:
             # SnapshotRequest has no fields: its encoding is empty
-            fn = c._channel(idx).unary_stream(SNAPSHOT_METHOD, request_serializer=None,
+            fn = c._channel(idx).unary_stream(SNAPSHOT_PATH, request_serializer=None,
                                               response_deserializer=parse_snapshot_response)
             request: Any = b""
         else:
@@ -191,112 +193,3 @@ def _rest(first: Any, it: Iterator[Any]) -> Iterator[Any]:
         if e.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
             raise DeadlineExceeded() from None
         raise EtcdError(e.code().value[0], e.details() or "") from None
-
-
-# -- SnapshotResponse straight from the wire -------------------------------------------------------------------
-
-SNAPSHOT_METHOD = "/etcdserverpb.Maintenance/Snapshot"
-
-
-class SnapshotChunk:
-    """The two SnapshotResponse fields a snapshot download needs. `blob` is a memoryview into the received
-    message (no copy); `remaining_bytes` is what the member still has to send after this chunk."""
-
-    __slots__ = ("blob", "remaining_bytes")
-
-    def __init__(self, blob: memoryview | bytes, remaining_bytes: int) -> None:
-        self.blob = blob
-        self.remaining_bytes = remaining_bytes
-
-
-class WireError(ValueError):
-    """The bytes are not a valid protobuf encoding (what SnapshotResponse.FromString would reject)."""
-
-
-_MASK64 = (1 << 64) - 1
-
-
-def parse_snapshot_response(data: bytes) -> SnapshotChunk:
-    """Decode an etcdserverpb.SnapshotResponse from its protobuf encoding without building a message.
-
-    Field 2 (remaining_bytes, uint64 varint) and field 3 (blob, bytes) are kept, the last occurrence winning as in
-    protobuf; the header (field 1) and every other field (of newer etcd versions, unknown, groups) are checked
-    and skipped, so whatever the generated parser rejects is rejected here too (WireError)."""
-    n = len(data)
-    blob: memoryview | bytes = b""
-    remaining = 0
-    i = 0
-    while i < n:
-        key, i = _tag(data, i, n)
-        field, wire = key >> 3, key & 7
-        if wire == 2:
-            size, i = _varint(data, i, n)
-            end = i + size
-            if end > n:
-                raise WireError("truncated length-delimited field")
-            if field == 3:
-                blob = memoryview(data)[i:end]
-            elif field == 1:  # ResponseHeader: protobuf parses it eagerly, so its framing must be valid
-                j = i
-                while j < end:
-                    k, j = _tag(data, j, end)
-                    j = _skip(data, j, end, k)
-            i = end
-        elif wire == 0 and field == 2:
-            value, i = _varint(data, i, n)
-            remaining = value & _MASK64
-        else:
-            i = _skip(data, i, n, key)
-    return SnapshotChunk(blob, remaining)
-
-
-def _varint(data: bytes, i: int, n: int) -> tuple[int, int]:
-    """A base-128 varint at data[i:n] (at most 10 bytes, as protobuf allows) -> (value, next index)."""
-    b = data[i] if i < n else -1
-    if 0 <= b < 0x80:
-        return b, i + 1
-    value = shift = 0
-    for j in range(i, min(i + 10, n)):
-        b = data[j]
-        value |= (b & 0x7F) << shift
-        if b < 0x80:
-            return value, j + 1
-        shift += 7
-    raise WireError("truncated or overlong varint")
-
-
-def _tag(data: bytes, i: int, n: int, in_group: bool = False) -> tuple[int, int]:
-    """A field tag: a varint of at most 5 bytes that fits 32 bits, with a field number other than 0 (protobuf
-    lets field number 0 pass inside a skipped group, so we do too)."""
-    key, j = _varint(data, i, n)
-    if j - i > 5 or key >> 32 or (key < 8 and not in_group):
-        raise WireError("bad tag")
-    return key, j
-
-
-def _skip(data: bytes, i: int, n: int, key: int) -> int:
-    """Skip the value of the field tagged `key` at data[i:n] -> the index after it (a group up to and including
-    its matching end-group tag). An end-group tag here has no group to close."""
-    wire = key & 7
-    if wire == 0:
-        return _varint(data, i, n)[1]
-    if wire == 1 or wire == 5:
-        i += 8 if wire == 1 else 4
-    elif wire == 2:
-        size, i = _varint(data, i, n)
-        i += size
-    elif wire == 3:
-        while True:
-            if i >= n:
-                raise WireError("unterminated group")
-            k, i = _tag(data, i, n, in_group=True)
-            if k & 7 == 4:
-                if k >> 3 != key >> 3:
-                    raise WireError("mismatched end-group")
-                return i
-            i = _skip(data, i, n, k)
-    else:
-        raise WireError(f"wire type {wire}")
-    if i > n:
-        raise WireError("truncated field")
-    return i

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 import difftest
 import etcdproc
 from etcdctl_py.client import Client
-from etcdctl_py.client.maintenance import WireError, open_snapshot, parse_snapshot_response
+from etcdctl_py.client.maintenance import open_snapshot
+from etcdctl_py.snapshot_wire import WireError, parse_snapshot_response
 from etcdctl_py.proto.etcdserverpb import rpc_pb2
 
 # -- a protobuf encoder for the test inputs (independent of both parsers) -------------------------------------

@@ -1,0 +1,401 @@
+"""A member's snapshot as it comes off the wire, without grpc or protobuf.
+
+* `parse_snapshot_response`: etcdserverpb.SnapshotResponse decoded by hand (no message object per 32 KiB chunk);
+* `open_plain`: the Maintenance/Snapshot call made over a plain-TCP HTTP/2 connection of our own.
+
+Why: `snapshot save` is a start-up-bound command for snapshots of tens of MB. Importing grpc and protobuf and
+starting grpc's channel costs ~60 ms before the first byte (Go's etcdctl needs ~15 ms in all), and grpc-python
+spends more CPU per received chunk than the whole Go client, which shows on a loaded 2-core machine. This module
+imports nothing but `socket`.
+
+`open_plain` serves only the simple case (a literal IP endpoint, no TLS, no auth token). Until the first chunk has
+arrived it raises `Unsupported` for anything it does not expect (refused connection, a trailers-only error reply,
+a non-200 status, ...) so the caller can make the same call through grpc, whose errors and retries are the ones
+users know; nothing has been consumed by then. After the first chunk, a broken connection raises
+`StreamBroken`/`StreamTimeout`, and a stream the server ends early (RST_STREAM, or trailers before the digest)
+just ends: the caller's sha256 check notices and may fetch again through grpc to learn the server's error.
+Response headers are never decoded (no HPACK state is needed for that), only checked for `:status: 200`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Iterator
+
+# -- SnapshotResponse straight from the wire -------------------------------------------------------------------
+
+
+class SnapshotChunk:
+    """The two SnapshotResponse fields a snapshot download needs. `blob` is a memoryview into the received
+    message (no copy); `remaining_bytes` is what the member still has to send after this chunk."""
+
+    __slots__ = ("blob", "remaining_bytes")
+
+    def __init__(self, blob: memoryview | bytes, remaining_bytes: int) -> None:
+        self.blob = blob
+        self.remaining_bytes = remaining_bytes
+
+
+class WireError(ValueError):
+    """The bytes are not a valid protobuf encoding (what SnapshotResponse.FromString would reject)."""
+
+
+_MASK64 = (1 << 64) - 1
+
+
+def parse_snapshot_response(data: bytes) -> SnapshotChunk:
+    """Decode an etcdserverpb.SnapshotResponse from its protobuf encoding without building a message.
+
+    Field 2 (remaining_bytes, uint64 varint) and field 3 (blob, bytes) are kept, the last occurrence winning as in
+    protobuf; the header (field 1) and every other field (of newer etcd versions, unknown, groups) are checked
+    and skipped, so whatever the generated parser rejects is rejected here too (WireError)."""
+    n = len(data)
+    blob: memoryview | bytes = b""
+    remaining = 0
+    i = 0
+    while i < n:
+        key, i = _tag(data, i, n)
+        field, wire = key >> 3, key & 7
+        if wire == 2:
+            size, i = _varint(data, i, n)
+            end = i + size
+            if end > n:
+                raise WireError("truncated length-delimited field")
+            if field == 3:
+                blob = memoryview(data)[i:end]
+            elif field == 1:  # ResponseHeader: protobuf parses it eagerly, so its framing must be valid
+                j = i
+                while j < end:
+                    k, j = _tag(data, j, end)
+                    j = _skip(data, j, end, k)
+            i = end
+        elif wire == 0 and field == 2:
+            value, i = _varint(data, i, n)
+            remaining = value & _MASK64
+        else:
+            i = _skip(data, i, n, key)
+    return SnapshotChunk(blob, remaining)
+
+
+def _varint(data: bytes, i: int, n: int) -> tuple[int, int]:
+    """A base-128 varint at data[i:n] (at most 10 bytes, as protobuf allows) -> (value, next index)."""
+    b = data[i] if i < n else -1
+    if 0 <= b < 0x80:
+        return b, i + 1
+    value = shift = 0
+    for j in range(i, min(i + 10, n)):
+        b = data[j]
+        value |= (b & 0x7F) << shift
+        if b < 0x80:
+            return value, j + 1
+        shift += 7
+    raise WireError("truncated or overlong varint")
+
+
+def _tag(data: bytes, i: int, n: int, in_group: bool = False) -> tuple[int, int]:
+    """A field tag: a varint of at most 5 bytes that fits 32 bits, with a field number other than 0 (protobuf
+    lets field number 0 pass inside a skipped group, so we do too)."""
+    key, j = _varint(data, i, n)
+    if j - i > 5 or key >> 32 or (key < 8 and not in_group):
+        raise WireError("bad tag")
+    return key, j
+
+
+def _skip(data: bytes, i: int, n: int, key: int) -> int:
+    """Skip the value of the field tagged `key` at data[i:n] -> the index after it (a group up to and including
+    its matching end-group tag). An end-group tag here has no group to close."""
+    wire = key & 7
+    if wire == 0:
+        return _varint(data, i, n)[1]
+    if wire == 1 or wire == 5:
+        i += 8 if wire == 1 else 4
+    elif wire == 2:
+        size, i = _varint(data, i, n)
+        i += size
+    elif wire == 3:
+        while True:
+            if i >= n:
+                raise WireError("unterminated group")
+            k, i = _tag(data, i, n, in_group=True)
+            if k & 7 == 4:
+                if k >> 3 != key >> 3:
+                    raise WireError("mismatched end-group")
+                return i
+            i = _skip(data, i, n, k)
+    else:
+        raise WireError(f"wire type {wire}")
+    if i > n:
+        raise WireError("truncated field")
+    return i
+
+
+# -- the Snapshot call over our own HTTP/2 connection -----------------------------------------------------------
+
+SNAPSHOT_PATH = "/etcdserverpb.Maintenance/Snapshot"
+
+
+class Unsupported(Exception):
+    """The plain path cannot serve this call (before any chunk arrived): make it through grpc instead."""
+
+
+class StreamBroken(Exception):
+    """The connection broke after chunks had arrived; `text` is what Go's client would say."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+class StreamTimeout(Exception):
+    """The call's deadline passed after chunks had arrived."""
+
+
+class _Ended(Exception):
+    """The server ended the stream without a normal end (RST_STREAM, non-200 status, compressed message)."""
+
+
+_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+_DATA, _HEADERS, _RST_STREAM, _SETTINGS, _PING, _GOAWAY, _CONTINUATION = 0, 1, 3, 4, 6, 7, 9
+_END_STREAM, _ACK, _END_HEADERS, _PADDED, _PRIORITY = 0x1, 0x1, 0x4, 0x8, 0x20
+_WINDOW = 2**31 - 1  # our receive window, connection and stream: the server never waits for us
+_REFILL = 2**30  # top the windows up again after this many bytes (snapshots over 2 GiB)
+_STREAM = 1
+
+
+def plain_target(endpoint: str) -> tuple[str, int, str] | None:
+    """(ip, port, authority) for a plain-TCP endpoint written with a literal IP (`IP:port`, `http://IP:port`,
+    `[v6]:port`); None for anything else (host names are left to grpc's resolver, TLS and unix sockets to grpc)."""
+    import socket
+
+    rest = endpoint[7:] if endpoint.startswith("http://") else endpoint
+    if "://" in rest or "/" in rest:
+        return None
+    host, sep, port = rest.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        return None
+    if host.startswith("[") and host.endswith("]"):
+        host, family = host[1:-1], socket.AF_INET6
+    else:
+        family = socket.AF_INET
+    try:
+        socket.inet_pton(family, host)
+    except (OSError, ValueError):
+        return None
+    return host, int(port), rest
+
+
+def _frame(kind: int, flags: int, stream: int, payload: bytes = b"") -> bytes:
+    return len(payload).to_bytes(3, "big") + bytes((kind, flags)) + stream.to_bytes(4, "big") + payload
+
+
+def _hpack_literal(name: str, value: str) -> bytes:
+    """A header field as an HPACK literal without indexing, new name, no Huffman coding."""
+    out = bytearray(b"\x00")
+    for s in (name.encode(), value.encode()):
+        n = len(s)
+        if n < 127:
+            out.append(n)
+        else:
+            out.append(127)
+            n -= 127
+            while n >= 128:
+                out.append(n & 0x7F | 0x80)
+                n >>= 7
+            out.append(n)
+        out += s
+    return bytes(out)
+
+
+class _Conn:
+    """One HTTP/2 connection carrying one Snapshot call; yields the gRPC messages of the response."""
+
+    def __init__(self, sock: "object", deadline: float | None, keepalive: tuple[float, float]) -> None:
+        self.sock = sock
+        self.deadline = deadline
+        self.keepalive_time, self.keepalive_timeout = keepalive
+        self.buf = bytearray()
+        self.scratch = bytearray(1 << 18)
+        self.headers_seen = 0
+        self.unacked = 0
+        self.ping_sent: float | None = None
+
+    def _recv(self) -> None:
+        """Append what the socket has to self.buf, keeping the deadline and the keepalive."""
+        import socket
+
+        while True:
+            now = time.monotonic()
+            wait = self.keepalive_time if self.ping_sent is None else self.ping_sent + self.keepalive_timeout - now
+            if self.deadline is not None:
+                if self.deadline <= now:
+                    raise StreamTimeout()
+                wait = min(wait, self.deadline - now)
+            self.sock.settimeout(max(wait, 0.001))  # type: ignore[attr-defined]
+            try:
+                n = self.sock.recv_into(self.scratch)  # type: ignore[attr-defined]
+            except socket.timeout:
+                now = time.monotonic()
+                if self.deadline is not None and self.deadline <= now:
+                    raise StreamTimeout() from None
+                if self.ping_sent is not None and now >= self.ping_sent + self.keepalive_timeout:
+                    raise StreamBroken("keepalive ping failed to receive ACK within timeout") from None
+                if self.ping_sent is None:
+                    self._send(_frame(_PING, 0, 0, b"etcdctlp"))
+                    self.ping_sent = now
+                continue
+            except OSError as e:
+                raise StreamBroken(f"error reading from server: {_errno_text(e)}") from None
+            if n == 0:
+                raise StreamBroken("error reading from server: EOF")
+            self.ping_sent = None  # the peer is alive
+            self.buf += memoryview(self.scratch)[:n]
+            return
+
+    def _send(self, data: bytes) -> None:
+        try:
+            self.sock.sendall(data)  # type: ignore[attr-defined]
+        except OSError as e:
+            raise StreamBroken(f"error writing to server: {_errno_text(e)}") from None
+
+    def messages(self) -> Iterator[bytes]:
+        """The response's gRPC messages, in order; returns at the trailers. Raises _Ended, StreamBroken,
+        StreamTimeout."""
+        buf = self.buf
+        pos = 0
+        msg = bytearray()
+        block = bytearray()  # a header block being collected across CONTINUATION frames
+        block_ends_stream = False
+        while True:
+            if len(buf) - pos < 9:
+                del buf[:pos]
+                pos = 0
+                self._recv()
+                continue
+            length = int.from_bytes(buf[pos:pos + 3], "big")
+            if len(buf) - pos < 9 + length:
+                if pos:
+                    del buf[:pos]
+                    pos = 0
+                self._recv()
+                continue
+            kind, flags = buf[pos + 3], buf[pos + 4]
+            stream = int.from_bytes(buf[pos + 5:pos + 9], "big") & 0x7FFFFFFF
+            start, end = pos + 9, pos + 9 + length
+            pos = end
+            if kind == _DATA and stream == _STREAM:
+                self.unacked += length
+                if self.unacked >= _REFILL:
+                    inc = self.unacked.to_bytes(4, "big")
+                    self._send(_frame(8, 0, 0, inc) + _frame(8, 0, _STREAM, inc))
+                    self.unacked = 0
+                if flags & _PADDED:
+                    end -= buf[start]
+                    start += 1
+                msg += memoryview(buf)[start:end]
+                while len(msg) >= 5:
+                    if msg[0] != 0:
+                        raise _Ended("compressed message")
+                    size = int.from_bytes(msg[1:5], "big")
+                    if len(msg) < 5 + size:
+                        break
+                    yield bytes(memoryview(msg)[5:5 + size])
+                    del msg[:5 + size]
+                if flags & _END_STREAM:
+                    raise _Ended("stream ended without trailers")
+            elif kind in (_HEADERS, _CONTINUATION) and stream == _STREAM:
+                if kind == _HEADERS:
+                    block_ends_stream = bool(flags & _END_STREAM)
+                    if flags & _PADDED:
+                        end -= buf[start]
+                        start += 1
+                    if flags & _PRIORITY:
+                        start += 5
+                    block = bytearray(buf[start:end])
+                else:
+                    block += buf[start:end]
+                if flags & _END_HEADERS:
+                    self.headers_seen += 1
+                    if self.headers_seen == 1 and not _status_200(block):
+                        raise _Ended("status is not 200")
+                    if block_ends_stream:
+                        if self.headers_seen == 1:
+                            raise _Ended("trailers-only response")
+                        if msg:
+                            raise _Ended("trailers inside a message")
+                        return
+            elif kind == _RST_STREAM and stream == _STREAM:
+                raise _Ended("RST_STREAM")
+            elif kind == _SETTINGS and not flags & _ACK:
+                self._send(_frame(_SETTINGS, _ACK, 0))
+            elif kind == _PING and not flags & _ACK:
+                self._send(_frame(_PING, _ACK, 0, bytes(buf[start:end])))
+            elif kind == _GOAWAY and int.from_bytes(buf[start:start + 4], "big") & 0x7FFFFFFF < _STREAM:
+                raise _Ended("GOAWAY before our stream")
+            # WINDOW_UPDATE, PRIORITY, PING acks, other streams: nothing to do
+
+
+def _status_200(block: bytes) -> bool:
+    """Whether an HPACK header block starts with `:status: 200` (static table entry 8), after any dynamic table
+    size updates. Servers send :status first and, being in the static table, as the single byte 0x88."""
+    i = 0
+    while i < len(block) and block[i] & 0xE0 == 0x20:  # dynamic table size update, 5-bit prefix integer
+        if block[i] & 0x1F == 0x1F:
+            i += 1
+            while i < len(block) and block[i] & 0x80:
+                i += 1
+        i += 1
+    return i < len(block) and block[i] == 0x88
+
+
+def _errno_text(e: OSError) -> str:
+    import os
+
+    return os.strerror(e.errno).lower() if e.errno else str(e)
+
+
+def open_plain(target: tuple[str, int, str], *, deadline: float | None, connect_timeout: float,
+               keepalive: tuple[float, float] = (10.0, 6.0)) -> Iterator[SnapshotChunk]:
+    """Start the Snapshot call on a plain-TCP HTTP/2 connection and wait for the first chunk.
+
+    Returns an iterator over every chunk (the first included). Raises Unsupported when the call could not get
+    that far (nothing consumed: make it through grpc)."""
+    import socket
+
+    host, port, authority = target
+    now = time.monotonic()
+    timeout = connect_timeout if deadline is None else min(connect_timeout, deadline - now)
+    if timeout <= 0:
+        raise Unsupported("no time left")
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout)
+    except OSError as e:
+        raise Unsupported(str(e)) from None
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        headers = b"".join(_hpack_literal(k, v) for k, v in (
+            (":method", "POST"), (":scheme", "http"), (":path", SNAPSHOT_PATH), (":authority", authority),
+            ("content-type", "application/grpc"), ("te", "trailers"), ("user-agent", "etcdctl-py")))
+        settings = (2).to_bytes(2, "big") + (0).to_bytes(4, "big") + (4).to_bytes(2, "big") + \
+            _WINDOW.to_bytes(4, "big")  # no server push; our stream window
+        sock.sendall(_PREFACE + _frame(_SETTINGS, 0, 0, settings)
+                     + _frame(8, 0, 0, (_WINDOW - 65535).to_bytes(4, "big"))
+                     + _frame(_HEADERS, _END_HEADERS, _STREAM, headers)
+                     + _frame(_DATA, _END_STREAM, _STREAM, b"\x00\x00\x00\x00\x00"))  # the empty SnapshotRequest
+        conn = _Conn(sock, deadline, keepalive)
+        messages = conn.messages()
+        first = parse_snapshot_response(next(messages))
+    except (OSError, StopIteration, _Ended, StreamBroken, StreamTimeout, WireError) as e:
+        sock.close()
+        raise Unsupported(str(e) or e.__class__.__name__) from None
+    return _chunks(sock, first, messages)
+
+
+def _chunks(sock: "object", first: SnapshotChunk, messages: Iterator[bytes]) -> Iterator[SnapshotChunk]:
+    try:
+        yield first
+        for m in messages:
+            yield parse_snapshot_response(m)
+    except (_Ended, WireError):
+        return  # ended early: the digest check tells, and the caller may ask again through grpc
+    finally:
+        sock.close()  # type: ignore[attr-defined]
