@@ -245,7 +245,9 @@ class Client:
                                            else "context deadline exceeded")
                     self._warn(err)
                     raise err
-                if (code == grpc.StatusCode.UNAUTHENTICATED and details in TOKEN_RETRY_MESSAGES
+                # clientv3 matches the error text whatever the code: v3lock/v3election relay an expired
+                # token as code Unknown, and the unlock after a long hold must still sign in again
+                if (details in TOKEN_RETRY_MESSAGES
                         and with_token and self._user is not None and not refreshed):
                     refreshed = True
                     self._authenticate(timeout=self.dial_timeout)

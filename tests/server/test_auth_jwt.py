@@ -324,3 +324,16 @@ def test_etcdctl_py_against_jwt_server(pairs):
         last = lambda s: [ln for ln in s.splitlines() if ln.startswith("Error:")][-1:]
         assert last(b[2]) == last(a[2]), (args, a[2], b[2])
     assert ctl_py("get", "app/py", ALICE)[1] == "app/py\nv\n"
+
+
+def test_etcdctl_py_lock_outlives_its_token(pairs):
+    """etcdctl-py `lock` held past the token's ttl: the unlock (v3lock relays the expired token as code Unknown)
+    signs in again, as clientv3 does, on real etcd and on etcd-py alike; the lock key is gone afterwards."""
+    real, ours = pairs("HS256")
+    lock = ["lock", "app/lk2", "--", "sh", "-c", "sleep 3.2; echo held"]
+    procs = [subprocess.Popen([*etcdproc.etcdctl_py_argv(), f"--endpoints={s.endpoint}", ALICE, *lock],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for s in (real, ours)]
+    outs = [p.communicate(timeout=30) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert [o[0] for o in outs] == ["held\n"] * 2
+    assert both((real, ours), "get", "--prefix", "app/lk2", ALICE)[:2] == (0, "")
