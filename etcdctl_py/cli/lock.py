@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 
+from etcdctl_py.cli import grpclog
 from etcdctl_py.cli.cobra import Command, Context, Flag
 from etcdctl_py.cli.errors import EXIT_ERROR, ExitError, bad_args
 from etcdctl_py.cli.verbkit import request, session, show
@@ -66,7 +67,7 @@ def run(ctx: Context) -> int:
     if cmd_args:
         env = {"ETCD_LOCK_KEY": key.decode("utf-8", "surrogateescape"),
                "ETCD_LOCK_REV": str(lresp.header.revision)}
-        env = {**os.environ, **env}
+        env = grpclog.child_env({**os.environ, **env})
         sys.stdout.flush()
         try:
             p = subprocess.Popen(cmd_args, env=env)

@@ -41,7 +41,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _v3(argv: list[str]) -> int:
+    from etcdctl_py.cli import grpclog
     from etcdctl_py.cli.cobra import execute
+
+    grpclog.silence()
     from etcdctl_py.cli.root import build_root
 
     return execute(build_root(), argv, version=ETCD_VERSION, api_version=API_VERSION)

@@ -117,8 +117,6 @@ def run(ctx: Context) -> int:
         raise bad_args("make-mirror takes one destination argument")
     if ctx.get("max-txn-ops") < 1:
         raise bad_args("--max-txn-ops must be at least 1")
-    # grpc's core logs TLS handshake failures to stderr, which etcdctl never does (read at grpc's import)
-    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     dst = _dest_client(ctx, ctx.args[0])
     s = g.setup(ctx)
     src = s.client()

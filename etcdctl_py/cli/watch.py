@@ -185,8 +185,10 @@ def _run_child(argv: list[str], env: dict[str, str]) -> str:
     """Run the exec command like Go's exec.Cmd.Run; '' on success, else Go's error text."""
     from etcdctl_py.gofmt import quote
 
+    from etcdctl_py.cli import grpclog
+
     try:
-        p = subprocess.run(argv, env=env)
+        p = subprocess.run(argv, env=grpclog.child_env(env))
     except FileNotFoundError:
         if "/" in argv[0]:
             return f"fork/exec {argv[0]}: no such file or directory"

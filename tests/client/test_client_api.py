@@ -164,3 +164,27 @@ def test_tls_cli_matches_etcdctl(tls_server, etcdctl_bin):
         real = difftest.run([etcdctl_bin, *flags, *args])
         mine = difftest.run([*difftest.ETCDCTL_PY, *flags, *args])
         assert (mine.stdout, mine.rc, mine.stderr) == (real.stdout, real.rc, real.stderr), args
+
+
+def test_tls_failures_print_no_grpc_core_lines(tls_server, etcdctl_bin, tmp_path):
+    """A wrong CA or no client certificate: etcdctl prints its zap warning and `Error:` line only; grpc-core's
+    own `I... Handshake failed` lines must not reach our stderr (and GRPC_VERBOSITY must not leak into the
+    environment of a command we run)."""
+    import difftest
+    import tlscerts
+
+    srv, certs = tls_server
+    other = tlscerts.make_certs(str(tmp_path))
+    ep = ["--endpoints", f"https://{srv.endpoint}", "--command-timeout", "1s"]
+    for flags in (["--cacert", other["ca"], "--cert", certs["client_cert"], "--key", certs["client_key"]],
+                  ["--cacert", certs["ca"]]):
+        real = difftest.run([etcdctl_bin, *ep, *flags, "get", "k"])
+        mine = difftest.run([*difftest.ETCDCTL_PY, *ep, *flags, "get", "k"])
+        assert (mine.rc, mine.stdout) == (real.rc, real.stdout) == (1, b""), flags
+        lines = mine.stderr.decode().splitlines()
+        assert lines[-1] == real.stderr.decode().splitlines()[-1] == "Error: context deadline exceeded"
+        assert all(ln.startswith('{"level":"warn"') for ln in lines[:-1]), lines
+    good = ["--cacert", certs["ca"], "--cert", certs["client_cert"], "--key", certs["client_key"]]
+    r = difftest.run([*difftest.ETCDCTL_PY, *ep, *good, "lock", "grpclog-lock", "--", "env"])
+    assert r.rc == 0 and b"ETCD_LOCK_KEY=" in r.stdout
+    assert b"GRPC_VERBOSITY" not in r.stdout
