@@ -221,7 +221,7 @@ def test_watch_and_keepalive_survive_their_member_dying(cluster):
         c.kv.delete(b"/wf/while-down/0")
     results = {}
     for name, w in watchers.items():
-        w.wait_for(b"DELETE\n/wf/while-down/0\n")
+        w.wait_for(b"DELETE\n/wf/while-down/0\n\n")  # key line, then the (empty) value line
         results[name] = w.stop()
     real, mine = results["real"], results["ours"]
     kept = {n: k.stop() for n, k in keepers.items()}

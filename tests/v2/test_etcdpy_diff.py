@@ -159,6 +159,10 @@ def test_http_bodies(etcdpy_pair):
     for side in (etcdpy_pair.a, etcdpy_pair.b):
         res = []
         for method, path, data, ctype in RAW:
+            if method in ("PUT", "DELETE") and path.startswith("/v2/members/"):
+                # real etcd can drop a membership change proposed right after one it rejected (raft still
+                # counts the rejected one as pending) and answers 500 after its timeout: let it settle
+                time.sleep(0.5)
             st, h, body = _fetch(side.url, path, method, data, ctype)
             body = re.sub(r'"expiration":"[^"]*"', "<T>", body.replace(side.url, "<EP>"))
             body = re.sub(r'"ttl":\d+', '"ttl":N', body)
