@@ -15,14 +15,18 @@ from dataclasses import dataclass, field
 from etcdctl_py.proto.etcdserverpb import raft_internal_pb2 as ri
 from etcdctl_py.proto.etcdserverpb import rpc_pb2 as pb
 from etcdctl_py.proto.leasepb import lease_pb2
+from etcdctl_py.proto.raftpb import raft_pb2
 from etcdctl_py.server import errors, kv_apply
 from etcdctl_py.server.auth_store import AuthInfo
 from etcdctl_py.server.identity import Member
 from etcdctl_py.server.lessor import Lessor
+from etcdctl_py.server.membership import Membership, MembershipError
 from etcdctl_py.server.mvcc import Change, MVCCStore
 from etcdctl_py.server.watch_hub import WatchHub
 
 import struct
+
+from google.protobuf.message import DecodeError
 
 RAFT_TERM = 2
 SERVER_VERSION = "3.5.1"
@@ -49,7 +53,7 @@ class ServerConfig:
 class NullPersister:
     """Memory only (tests of the state machine); the WAL persister has the same interface."""
 
-    def append(self, index: int, entry: bytes, changes: list[Change]) -> int:
+    def append(self, index: int, entry: bytes, changes: list[Change], etype: int = 0) -> int:
         return index
 
     def wait(self, seq: int) -> None:
@@ -88,6 +92,9 @@ class EtcdCore:
         self.applied_index = BOOT_INDEX
         self.alarms: list[tuple[int, int]] = []  # (member id, alarm type)
         self.members = {m.id: m for m in cfg.members}
+        # the one Membership over self.members (v3 Cluster service and /v2/members); its changes are logged here
+        self.membership = Membership(self.members, self.lock, local_id=cfg.member_id)
+        self.membership.conf_log = self.propose_conf_change
         self.idgen = IdGen(cfg.member_id)
         self.watch = WatchHub(self.store, self.header)
         self.auth = None  # set by server when the auth store is available
@@ -139,6 +146,40 @@ class EtcdCore:
         if isinstance(result, errors.EtcdError):
             raise result
         return result
+
+    def propose_conf_change(self, cc: raft_pb2.ConfChange, apply):
+        """etcd's configure(): a ConfChange entry (ID from the request ID generator) appended like any other entry;
+        `apply` (Membership.apply_conf_change) validates and applies it. A refused change still takes its index."""
+        if self.stopped.is_set():
+            raise errors.STOPPED
+        cc.id = self.idgen.next()
+        with self.lock:
+            self.raft_index += 1
+            index = self.raft_index
+            err: MembershipError | None = None
+            try:
+                result, changes = apply()
+            except MembershipError as e:
+                result, changes, err = None, [], e
+            changes = changes + [Change(b"meta", b"consistent_index", struct.pack(">Q", index)),
+                                 Change(b"meta", b"term", struct.pack(">Q", RAFT_TERM))]
+            self.applied_index = index
+            seq = self.persister.append(index, cc.SerializeToString(), changes, etype=raft_pb2.EntryConfChange)
+        self.persister.wait(seq)
+        if err is not None:
+            raise err
+        return result
+
+    def replay_conf_change(self, index: int, data: bytes) -> list[Change]:
+        """Re-apply a logged ConfChange during recovery (a refused one changes nothing, as when it was made)."""
+        self.raft_index = max(self.raft_index, index)
+        self.applied_index = self.raft_index
+        try:
+            cc = raft_pb2.ConfChange.FromString(data)
+            with self.lock:
+                return self.membership.apply_conf_change(cc)[1]
+        except (MembershipError, DecodeError, ValueError, KeyError):  # refused, or not a ConfChange etcd-py knows
+            return []
 
     def replay(self, index: int, req: ri.InternalRaftRequest) -> list[Change]:
         """Re-apply a logged entry during recovery (no persistence, no waiting)."""

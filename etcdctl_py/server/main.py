@@ -86,7 +86,8 @@ class Server:
                                       d.get("clientURLs", []), d.get("isLearner", False)))
             from etcdctl_py.server.identity import cluster_id
 
-            scfg.cluster_id = cluster_id([m.id for m in members])
+            # the WAL metadata's cluster ID: the members bucket changes with member add/remove, the ID does not
+            scfg.cluster_id = persister.cluster_id or cluster_id([m.id for m in members])
             for m in members:
                 if m.id == node_id:
                     m.name = f.get("name")
@@ -95,20 +96,24 @@ class Server:
             core = EtcdCore(scfg, persister)
             self.core = core
             self._attach_auth(core)
+            core.membership.load_backend(persister.backend.buckets)
             core.auth.restore(persister.backend.buckets)
             self._restore_state(core, persister)
             core.raft_index = core.applied_index = max(ci, 4)
             for e in entries:
-                if e.Type != 0 or not e.Data:
+                if e.Type == 1 and e.Data:  # EntryConfChange: a member added/removed/updated/promoted
+                    changes = core.replay_conf_change(e.Index, e.Data)
+                elif e.Type != 0 or not e.Data:
                     core.raft_index = core.applied_index = e.Index
                     continue
-                req = ri.InternalRaftRequest()
-                try:
-                    req.ParseFromString(e.Data)
-                except Exception:  # noqa: BLE001 - a v2 entry: nothing to apply in v3
-                    core.raft_index = core.applied_index = e.Index
-                    continue
-                changes = core.replay(e.Index, req)
+                else:
+                    req = ri.InternalRaftRequest()
+                    try:
+                        req.ParseFromString(e.Data)
+                    except Exception:  # noqa: BLE001 - a v2 entry: nothing to apply in v3
+                        core.raft_index = core.applied_index = e.Index
+                        continue
+                    changes = core.replay(e.Index, req)
                 changes_meta = [c for c in changes]
                 from etcdctl_py.server.mvcc import Change
 
@@ -128,6 +133,10 @@ class Server:
             self._attach_auth(core)
             persister.bootstrap(mid, cid, members, client_urls, core.idgen, [])
             core.raft_index = core.applied_index = len(members) + 3
+        core.membership.warn = lambda msg, **kv: log("warn", msg, self.level, **kv)
+        for mid in core.membership.foreign_voters():
+            log("warn", "voting member etcd-py never runs raft with (real etcd on this data dir waits for it)",
+                self.level, **{"member-id": f"{mid:x}"})
         core.lessor.promote()
         persister.snapshot_count = f.int("snapshot-count")
         persister.max_snapshots = f.int("max-snapshots")
@@ -309,19 +318,24 @@ def parse_duration(s: str) -> float:
     return total
 
 
-def snapshot_v2_store(core) -> tuple[bytes, list[int]]:
-    """The v2 store a .snap carries (membership and cluster version, like etcd's) and the voters."""
+def snapshot_v2_store(core) -> tuple[bytes, list[int], list[int]]:
+    """The v2 store a .snap carries (membership incl. removed IDs and cluster version, like etcd's) and raft's
+    voters and learners (an updated learner is listed as a voter but is still a raft learner)."""
     from etcdctl_py.storage import v2store
     from etcdctl_py.storage.membership import Member as SMember
 
     st = v2store.V2Store.new("/0", "/1")
+    ms = core.membership
     members = sorted(core.members.values(), key=lambda m: m.id)
     for m in members:
         sm = SMember(m.id, list(m.peer_urls), m.name, list(m.client_urls), m.is_learner)
         v2store.save_member(st, sm)
-        st.create(f"/0/members/{sm.hex_id}/attributes", sm.attributes_json())
+        if m.name or m.client_urls:  # etcd has no attributes node for a member that never started
+            st.create(f"/0/members/{sm.hex_id}/attributes", sm.attributes_json())
+    for mid in sorted(ms.removed):
+        st.create(f"{v2store.REMOVED_MEMBERS_PREFIX}/{mid:x}", "")  # unsafeDeleteMemberFromStore: empty value
     st.create("/0/version", "3.5.0")
-    return st.to_json(), [m.id for m in members if not m.is_learner]
+    return st.to_json(), sorted(ms.voters), sorted(ms.learners)
 
 
 def go_duration(s: str) -> float:

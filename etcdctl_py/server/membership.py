@@ -1,25 +1,33 @@
-"""etcd-py's member list and its changes (add, remove, update peer URLs), in one place.
+"""etcd-py's member list and its changes (add, remove, update peer URLs, promote), in one place.
 
-The v3 Cluster service's MemberList reads `core.members`; the v2 API's /v2/members changes it through a
-`Membership` over that same dict (wired in etcdctl_py.server.v2.mount), so a member added with
+One `Membership` per server (`EtcdCore.membership`), over the core's member dict and lock: the v3 Cluster service
+and the v2 API's /v2/members (etcdctl_py.server.v2.mount) both change members through it, so a member added with
 `ETCDCTL_API=2 etcdctl member add` is in the v3 `member list` and the other way round.
 
-The checks are etcd 3.5's with --strict-reconfig-check (its default), in its order: quorum checks before the
-request is proposed (RaftCluster.IsReadyToAddVotingMember / IsReadyToRemoveVotingMember), then
-ValidateConfigurationChange (removed IDs first, then existence and peer-URL clashes). A member counts as started
-once it has a name (etcd: published attributes); in etcd-py only the local member ever starts. etcd-py runs no raft,
-so adding a second voter does not cost it its quorum the way it does a real one-member etcd.
+A change goes the way etcd 3.5 sends it through raft: the checks made before proposing (--strict-reconfig-check, its
+default: RaftCluster.IsReadyToAddVotingMember / IsReadyToRemoveVotingMember / IsReadyToPromoteMember and
+isLearnerReady), then a raftpb.ConfChange entry (AddNode, AddLearnerNode, RemoveNode, UpdateNode; a promotion is
+AddNode with `"isPromote":true` in its context) handed to `conf_log` (the core appends it to the WAL), whose apply
+(`apply_conf_change`) runs ValidateConfigurationChange and, if that passes, changes the members, the removed IDs
+and raft's ConfState and returns the backend changes (`members`, `members_removed`, `meta/confState`). A change
+refused at apply still took its log index, as in etcd. Replaying the WAL after a restart calls the same apply.
+
+A member counts as started once it has a name (etcd: published attributes); in etcd-py only the local member ever
+starts, and no other member ever catches up with its log, so a promotion is never "in sync with leader".
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import struct
 import threading
 import time
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
+from etcdctl_py.proto.raftpb import raft_pb2
 from etcdctl_py.server.identity import Member
+from etcdctl_py.server.mvcc import Change
 
 MAX_LEARNERS = 1  # etcd 3.5's maxLearners
 
@@ -32,14 +40,55 @@ ERR_ID_REMOVED = "membership: ID removed"
 ERR_ID_EXISTS = "membership: ID exists"
 ERR_ID_NOT_FOUND = "membership: ID not found"
 ERR_PEER_URL_EXISTS = "membership: peerURL exists"
+ERR_MEMBER_NOT_LEARNER = "membership: can only promote a learner member"
 ERR_TOO_MANY_LEARNERS = "membership: too many learner members in cluster"
 ERR_NOT_ENOUGH_STARTED = "etcdserver: re-configuration failed due to not enough started members"
+ERR_LEARNER_NOT_READY = "etcdserver: can only promote a learner member which is in sync with leader"
+
+VOTER_WARNING = ("added a voting member; etcd-py runs no raft and keeps serving alone, but real etcd started on this "
+                 "data dir will count it for its quorum and commit nothing until it has started")
+
+ADD, REMOVE, UPDATE, ADD_LEARNER = (raft_pb2.ConfChangeAddNode, raft_pb2.ConfChangeRemoveNode,
+                                    raft_pb2.ConfChangeUpdateNode, raft_pb2.ConfChangeAddLearnerNode)
+
+# (conf change, apply) -> apply's result; raises the MembershipError apply raised. The core's version logs the entry.
+ConfLog = Callable[[raft_pb2.ConfChange, Callable[[], tuple[Any, list[Change]]]], Any]
 
 
-def new_member_id(peer_urls: Iterable[str], token: str, now: float) -> int:
-    """etcd's NewMember for a runtime-added member: sha1(sorted peer URLs + token + Unix seconds)[:8]."""
-    seed = ("".join(sorted(peer_urls)) + token + str(int(now))).encode()
+def new_member_id(peer_urls: Iterable[str], now: float) -> int:
+    """etcd's NewMember for a runtime-added member (its cluster name argument is ""): sha1(sorted peer URLs +
+    Unix seconds)[:8], big-endian."""
+    seed = ("".join(sorted(peer_urls)) + str(int(now))).encode()
     return struct.unpack(">Q", hashlib.sha1(seed).digest()[:8])[0]
+
+
+def _go_json(d: Any) -> str:
+    """encoding/json's compact form with its HTML escaping."""
+    s = json.dumps(d, separators=(",", ":"), ensure_ascii=False)
+    return s.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def member_json(m: Any) -> str:
+    """membership.Member as json.Marshal writes it (ConfChange context, `members` bucket): a nil peer list is null."""
+    d: dict = {"id": m.id, "peerURLs": list(m.peer_urls) if m.peer_urls else None}
+    if _learner(m):
+        d["isLearner"] = True
+    if m.name:
+        d["name"] = m.name
+    if m.client_urls:
+        d["clientURLs"] = list(m.client_urls)
+    return _go_json(d)
+
+
+def conf_state_json(voters: Iterable[int], learners: Iterable[int]) -> bytes:
+    """raftpb.ConfState as etcd stores it in meta/confState (empty lists omitted, auto_leave always there)."""
+    d: dict = {}
+    if voters:
+        d["voters"] = sorted(voters)
+    if learners:
+        d["learners"] = sorted(learners)
+    d["auto_leave"] = False
+    return json.dumps(d, separators=(",", ":")).encode()
 
 
 def _learner(m: Any) -> bool:
@@ -48,15 +97,22 @@ def _learner(m: Any) -> bool:
 
 
 class Membership:
-    """The member dict (id -> Member) the server answers from, its lock and the IDs removed so far."""
+    """The member dict (id -> Member) the server answers from, its lock, the IDs removed so far and raft's view
+    (voters / learners: an updated learner stays a raft learner although etcd 3.5.1 lists it as a voter)."""
 
     def __init__(self, members: dict[int, Any], lock: Any = None, *, token: str = "etcd-cluster",
-                 removed: Iterable[int] = ()) -> None:
+                 removed: Iterable[int] = (), local_id: int = 0) -> None:
         self.members = members
         self.lock = lock if lock is not None else threading.RLock()
         self.token = token or "etcd-cluster"
         self.removed: set[int] = set(removed)
+        self.local_id = local_id
+        self.voters: set[int] = {m.id for m in members.values() if not _learner(m)}
+        self.learners: set[int] = {m.id for m in members.values() if _learner(m)}
+        self.conf_log: ConfLog | None = None  # None: changes live in memory only (the standalone v2 server)
+        self.warn: Callable[..., None] = lambda msg, **fields: None
 
+    # ---- reads ----------------------------------------------------------------------------------------------
     def list(self) -> list[Any]:
         with self.lock:
             return sorted(self.members.values(), key=lambda m: m.id)
@@ -65,6 +121,17 @@ class Membership:
         with self.lock:
             return self.members.get(member_id)
 
+    def load_backend(self, buckets: dict[bytes, dict[bytes, bytes]]) -> None:
+        """Removed IDs and raft's ConfState as the db holds them (before the WAL entries after it are replayed)."""
+        with self.lock:
+            self.removed |= {int(k, 16) for k in buckets.get(b"members_removed", {})}
+            raw = buckets.get(b"meta", {}).get(b"confState")
+            if raw:
+                cs = json.loads(raw)
+                self.voters = set(cs.get("voters") or [])
+                self.learners = set(cs.get("learners") or [])
+
+    # ---- the checks etcd makes before proposing ---------------------------------------------------------------
     def _voters(self) -> list[Any]:
         return [m for m in self.members.values() if not _learner(m)]
 
@@ -80,29 +147,33 @@ class Membership:
         rest = [m for m in self._voters() if m.id != member_id]
         return sum(1 for m in rest if m.name) >= len(rest) // 2 + 1
 
-    def _peer_urls_taken(self, urls: Iterable[str], except_id: int = 0) -> bool:
-        taken = {u for m in self.members.values() if m.id != except_id for u in m.peer_urls}
-        return any(u in taken for u in urls)
+    def _ready_to_promote(self) -> bool:
+        voters = self._voters()  # the learner counts as a started future voter
+        return 1 + sum(1 for m in voters if m.name) >= (1 + len(voters)) // 2 + 1
 
+    def _learner_ready(self, member_id: int) -> bool:
+        """isLearnerReady: a member raft tracks must have caught up with the leader; only the local one ever has."""
+        return member_id == self.local_id or member_id not in (self.voters | self.learners)
+
+    # ---- changes --------------------------------------------------------------------------------------------
     def add(self, peer_urls: list[str], *, is_learner: bool = False, now: float | None = None,
             member_id: int | None = None) -> Member:
-        """MemberAdd: a new unstarted member (no name, no client URLs). `member_id` re-applies a known member."""
+        """MemberAdd: a new unstarted member (no name, no client URLs)."""
         with self.lock:
             if not is_learner and not self._ready_to_add_voter():
                 raise MembershipError(ERR_NOT_ENOUGH_STARTED)
-            mid = member_id if member_id is not None else new_member_id(
-                peer_urls, self.token, time.time() if now is None else now)
-            if mid in self.removed:
-                raise MembershipError(ERR_ID_REMOVED)
-            if mid in self.members:
-                raise MembershipError(ERR_ID_EXISTS)
-            if self._peer_urls_taken(peer_urls):
-                raise MembershipError(ERR_PEER_URL_EXISTS)
-            if is_learner and sum(1 for m in self.members.values() if _learner(m)) + 1 > MAX_LEARNERS:
-                raise MembershipError(ERR_TOO_MANY_LEARNERS)
-            m = Member(mid, "", list(peer_urls), [], is_learner)
-            self.members[mid] = m
-            return m
+        mid = member_id if member_id is not None else new_member_id(peer_urls, time.time() if now is None else now)
+        m = Member(mid, "", list(peer_urls), [], is_learner)
+        cc = raft_pb2.ConfChange(type=ADD_LEARNER if is_learner else ADD, node_id=mid, context=member_json(m).encode())
+        added = self._propose(cc)
+        if not is_learner:
+            self.warn(VOTER_WARNING, **{"added-member-id": f"{mid:x}", "peer-urls": list(peer_urls)})
+        return added
+
+    def foreign_voters(self) -> list[int]:
+        """Voting members other than this server: real etcd needs them for its quorum, etcd-py ignores them."""
+        with self.lock:
+            return sorted(v for v in self.voters if v != self.local_id)
 
     def remove(self, member_id: int) -> Any:
         """MemberRemove; the ID can never come back."""
@@ -110,41 +181,124 @@ class Membership:
             m = self.members.get(member_id)
             if not _learner(m) and not self._ready_to_remove_voter(member_id):
                 raise MembershipError(ERR_NOT_ENOUGH_STARTED)
-            if member_id in self.removed:
-                raise MembershipError(ERR_ID_REMOVED)
-            if m is None:
-                raise MembershipError(ERR_ID_NOT_FOUND)
-            del self.members[member_id]
-            self.removed.add(member_id)
-            return m
+        return self._propose(raft_pb2.ConfChange(type=REMOVE, node_id=member_id))
 
     def update(self, member_id: int, peer_urls: list[str]) -> Any:
-        """MemberUpdate: new peer URLs. The name and client URLs stay; the learner flag does not: etcd 3.5.1 replaces
-        the member's whole RaftAttributes with {peerURLs} (UpdateRaftAttributes), so an updated learner is listed
-        as a voter from then on."""
+        """MemberUpdate: new peer URLs, kept in the order given. The name and client URLs stay; the learner flag
+        does not: etcd 3.5.1 replaces the member's whole RaftAttributes with {peerURLs} (UpdateRaftAttributes), so
+        an updated learner is listed as a voter from then on (raft still counts it as a learner)."""
+        ctx = member_json(Member(member_id, "", list(peer_urls)))
+        return self._propose(raft_pb2.ConfChange(type=UPDATE, node_id=member_id, context=ctx.encode()))
+
+    def promote(self, member_id: int) -> Any:
+        """MemberPromote: refused unless the learner is in sync with the leader, which in etcd-py it never is."""
         with self.lock:
-            if member_id in self.removed:
-                raise MembershipError(ERR_ID_REMOVED)
-            m = self.members.get(member_id)
-            if m is None:
-                raise MembershipError(ERR_ID_NOT_FOUND)
-            if self._peer_urls_taken(peer_urls, except_id=member_id):
-                raise MembershipError(ERR_PEER_URL_EXISTS)
-            m.peer_urls = list(peer_urls)
+            if not self._learner_ready(member_id):
+                raise MembershipError(ERR_LEARNER_NOT_READY)
+            if not self._ready_to_promote():
+                raise MembershipError(ERR_NOT_ENOUGH_STARTED)
+        ctx = _go_json({"id": member_id, "peerURLs": None, "isPromote": True})
+        return self._propose(raft_pb2.ConfChange(type=ADD, node_id=member_id, context=ctx.encode()))
+
+    def _propose(self, cc: raft_pb2.ConfChange) -> Any:
+        if self.conf_log is None:
+            with self.lock:
+                return self.apply_conf_change(cc)[0]
+        return self.conf_log(cc, lambda: self.apply_conf_change(cc))
+
+    def apply_conf_change(self, cc: raft_pb2.ConfChange) -> tuple[Any, list[Change]]:
+        """etcd's applyConfChange under the caller's lock: ValidateConfigurationChange (MembershipError, nothing
+        changed), then the member list, raft's ConfState and the backend changes. Returns (member, changes)."""
+        mid = cc.node_id
+        ctx = json.loads(cc.context) if cc.context else {}
+        if not isinstance(ctx, dict):
+            ctx = {}
+        promote = bool(ctx.get("isPromote"))
+        urls = list(ctx.get("peerURLs") or [])
+        self._validate(cc.type, mid, promote, urls, bool(ctx.get("isLearner")))
+        changes: list[Change] = []
+        m: Any = None
+        if cc.type in (ADD, ADD_LEARNER):
+            if cc.type == ADD:
+                self.voters.add(mid)
+                self.learners.discard(mid)
+            else:
+                self.learners.add(mid)
+            if promote:
+                m = self.members[mid]
+                m.is_learner = False
+            else:
+                m = Member(mid, ctx.get("name") or "", urls, list(ctx.get("clientURLs") or []),
+                           bool(ctx.get("isLearner")))
+                self.members[mid] = m
+            changes.append(Change(b"members", b"%x" % mid, member_json(m).encode()))
+        elif cc.type == REMOVE:
+            self.voters.discard(mid)
+            self.learners.discard(mid)
+            m = self.members.pop(mid)
+            self.removed.add(mid)
+            changes.append(Change(b"members", b"%x" % mid, None))
+            changes.append(Change(b"members_removed", b"%x" % mid, b"removed"))
+        else:
+            m = self.members[mid]
+            m.peer_urls = urls
             m.is_learner = False
-            return m
+            changes.append(Change(b"members", b"%x" % mid, member_json(m).encode()))
+        changes.append(Change(b"meta", b"confState", conf_state_json(self.voters, self.learners)))
+        return m, changes
+
+    def _validate(self, ctype: int, mid: int, promote: bool, urls: list[str], learner: bool) -> None:
+        """etcd's ValidateConfigurationChange, in its order."""
+        if mid in self.removed:
+            raise MembershipError(ERR_ID_REMOVED)
+        if ctype in (ADD, ADD_LEARNER):
+            if promote:
+                if mid not in self.members:
+                    raise MembershipError(ERR_ID_NOT_FOUND)
+                if not _learner(self.members[mid]):
+                    raise MembershipError(ERR_MEMBER_NOT_LEARNER)
+                return
+            if mid in self.members:
+                raise MembershipError(ERR_ID_EXISTS)
+            if self._peer_urls_taken(urls):
+                raise MembershipError(ERR_PEER_URL_EXISTS)
+            if learner and sum(1 for m in self.members.values() if _learner(m)) + 1 > MAX_LEARNERS:
+                raise MembershipError(ERR_TOO_MANY_LEARNERS)
+        elif ctype == REMOVE:
+            if mid not in self.members:
+                raise MembershipError(ERR_ID_NOT_FOUND)
+        elif ctype == UPDATE:
+            if mid not in self.members:
+                raise MembershipError(ERR_ID_NOT_FOUND)
+            if self._peer_urls_taken(urls, except_id=mid):
+                raise MembershipError(ERR_PEER_URL_EXISTS)
+        else:
+            raise MembershipError(f"unknown ConfChange type {ctype}")
+
+    def _peer_urls_taken(self, urls: Iterable[str], except_id: int | None = None) -> bool:
+        taken = {u for m in self.members.values() if m.id != except_id for u in m.peer_urls}
+        return any(u in taken for u in urls)
 
     def restore(self, added: Iterable[Any] = (), removed: Iterable[int] = (),
                 peer_urls: dict[int, list[str]] | None = None) -> None:
-        """Re-apply changes saved earlier (no checks: they were checked when made)."""
+        """Re-apply changes the v2 API saved in its own file (no checks: they were checked when made).
+
+        With a `conf_log` every change is in the WAL already and the member dict was rebuilt from it: only members
+        the file knows and the log does not (data dirs from before changes were logged) are added back, and saved
+        peer URLs are ignored (a later logged update may have replaced them)."""
+        durable = self.conf_log is not None
         with self.lock:
             for m in added:
                 if m.id not in self.members and m.id not in self.removed:
                     self.members[m.id] = m
-            for mid, urls in (peer_urls or {}).items():
-                if mid in self.members:  # an update, which also drops the learner flag (see update())
-                    self.members[mid].peer_urls = list(urls)
-                    self.members[mid].is_learner = False
+                    (self.learners if _learner(m) else self.voters).add(m.id)
+            if not durable:
+                for mid, urls in (peer_urls or {}).items():
+                    if mid in self.members:  # an update, which also drops the learner flag (see update())
+                        self.members[mid].peer_urls = list(urls)
+                        self.members[mid].is_learner = False
             for mid in removed:
                 self.members.pop(mid, None)
+                self.voters.discard(mid)
+                self.learners.discard(mid)
                 self.removed.add(mid)

@@ -256,6 +256,7 @@ class Persister:
         self.lock: threading.RLock | None = None
         self.pending: list[tuple[int, int, list[Change]]] = []  # (wal seq, index, changes)
         self.member_id = 0
+        self.cluster_id = 0
         self.stop_ev = threading.Event()
         self.thread: threading.Thread | None = None
         self.db_lock = threading.Lock()
@@ -265,7 +266,7 @@ class Persister:
         self.max_snapshots = 5
         self.max_wals = 5
         self.snap_index = 0
-        self.snap_source = None  # () -> (v2 store JSON, voters)
+        self.snap_source = None  # () -> (v2 store JSON, voters[, learners])
         self.snap_due = threading.Event()
 
     def exists(self) -> bool:
@@ -278,6 +279,7 @@ class Persister:
         os.makedirs(self.data_dir, mode=0o700, exist_ok=True)
         os.makedirs(self.snap_dir, mode=0o700, exist_ok=True)
         self.member_id = member_id
+        self.cluster_id = cluster_id
         meta = walfmt.encode_metadata(member_id, cluster_id)
         self.wal = WalLog.create(self.wal_dir, meta)
         entries = []
@@ -326,7 +328,7 @@ class Persister:
         if snaps:
             self.snap_index = int(snaps[-1][17:33], 16)
         metadata, entries, hs, tail = scan_wal(self.wal_dir)
-        node_id, _cluster = walfmt.decode_metadata(metadata)
+        node_id, self.cluster_id = walfmt.decode_metadata(metadata)  # the cluster ID survives member changes
         self.member_id = node_id
         last = entries[-1].Index if entries else ci
         self.wal = WalLog(self.wal_dir, metadata, tail["crc"], tail["seq"], tail["offset"], tail["path"], last)
@@ -339,9 +341,10 @@ class Persister:
         self.thread.start()
 
     # ---- the write path -------------------------------------------------------------------
-    def append(self, index: int, entry: bytes, changes: list[Change]) -> int:
-        """Called under the core lock: WAL append (not yet synced) + in-memory backend update."""
-        e = walfmt.encode_entry((raft_pb2.EntryNormal, 2, index, entry))
+    def append(self, index: int, entry: bytes, changes: list[Change], etype: int = raft_pb2.EntryNormal) -> int:
+        """Called under the core lock: WAL append (not yet synced) + in-memory backend update. `etype` is
+        raft_pb2.EntryConfChange for a membership change (`entry` a raftpb.ConfChange)."""
+        e = walfmt.encode_entry((etype, 2, index, entry))
         seq = self.wal.append([e], walfmt.encode_hard_state(2, self.member_id, index), index)
         self.backend.apply(changes)
         self.pending.append((seq, index, changes))
@@ -373,12 +376,19 @@ class Persister:
         with self.lock:
             self.commit_locked_flush()
             index = self.wal.last_index
-            data, voters = self.snap_source()
+            data, voters, *rest = self.snap_source()
+            learners = list(rest[0]) if rest else []
         self.commit()
         with self.lock:
-            self.wal._write(self.wal._rec(walfmt.SNAPSHOT_TYPE, walfmt.encode_wal_snapshot(index, 2, voters)))
+            self.wal._write(self.wal._rec(walfmt.SNAPSHOT_TYPE, _wal_snapshot(index, voters, learners)))
             os.fdatasync(self.wal.fd)
-        snapfmt.write_snap(self.snap_dir, data, index, 2, voters)
+        if learners:  # raft's ConfState names the learners too (a member added with `member add --learner`)
+            md = raft_pb2.SnapshotMetadata(conf_state=_conf_state(voters, learners), index=index, term=2)
+            snap = raft_pb2.Snapshot(data=data, metadata=md).SerializeToString()
+            snapfmt.write_and_sync(os.path.join(self.snap_dir, snapfmt.snap_name(2, index)),
+                                   snapfmt.encode_snap_file(snap), 0o666)
+        else:
+            snapfmt.write_snap(self.snap_dir, data, index, 2, voters)
         _fsync_dir(self.snap_dir)
         self.snap_index = index
         self.purge(index)
@@ -512,6 +522,17 @@ class Persister:
             self.wal.close()
         if self.db is not None:
             self.db.close()
+
+
+def _conf_state(voters: list[int], learners: list[int]) -> raft_pb2.ConfState:
+    return raft_pb2.ConfState(voters=voters, learners=learners, auto_leave=False)
+
+
+def _wal_snapshot(index: int, voters: list[int], learners: list[int]) -> bytes:
+    """walpb.Snapshot with the ConfState etcd 3.5 records (learners included when there are any)."""
+    if not learners:
+        return walfmt.encode_wal_snapshot(index, 2, voters)
+    return record_pb2.Snapshot(index=index, term=2, conf_state=_conf_state(voters, learners)).SerializeToString()
 
 
 def _member_json_no_clients(m) -> str:

@@ -13,6 +13,10 @@ from etcdctl_py.proto.etcdserverpb import rpc_pb2 as pb
 from etcdctl_py.proto.etcdserverpb import rpc_pb2_grpc as pbg
 from etcdctl_py.server import errors
 from etcdctl_py.server.core import RAFT_TERM, SERVER_VERSION, EtcdCore
+from etcdctl_py.server.identity import ConfigError, parse_urls
+from etcdctl_py.server.membership import (ERR_ID_EXISTS, ERR_ID_NOT_FOUND, ERR_ID_REMOVED, ERR_LEARNER_NOT_READY,
+                                          ERR_MEMBER_NOT_LEARNER, ERR_NOT_ENOUGH_STARTED, ERR_PEER_URL_EXISTS,
+                                          ERR_TOO_MANY_LEARNERS, MembershipError)
 
 
 def rpc(fn):
@@ -176,62 +180,78 @@ class WatchService(pbg.WatchServicer):
 
 
 class ClusterService(pbg.ClusterServicer):
+    """etcd's v3rpc ClusterServer over the core's one Membership (shared with /v2/members): every change is a
+    ConfChange entry in the WAL, checked and applied the way etcd 3.5.1 does (etcdctl_py.server.membership)."""
+
     def __init__(self, core: EtcdCore, auth: Auth) -> None:
         self.core, self.auth = core, auth
 
     def _members(self):
-        out = []
-        for m in sorted(self.core.members.values(), key=lambda m: m.id):
-            pm = pb.Member(ID=m.id, name=m.name, peerURLs=m.peer_urls, clientURLs=m.client_urls,
-                           isLearner=m.is_learner)
-            out.append(pm)
-        return out
+        with self.core.lock:
+            return [pb.Member(ID=m.id, name=m.name, peerURLs=m.peer_urls, clientURLs=m.client_urls,
+                              isLearner=getattr(m, "is_learner", False))
+                    for m in sorted(self.core.members.values(), key=lambda m: m.id)]
 
     def _header(self):
         c = self.core.cfg
         return pb.ResponseHeader(cluster_id=c.cluster_id, member_id=c.member_id, raft_term=RAFT_TERM)
+
+    def _change(self, fn, *args, **kw):
+        """Run a Membership change; its refusal becomes etcd's gRPC error (togRPCError)."""
+        try:
+            return fn(*args, **kw)
+        except MembershipError as e:
+            raise _MEMBERSHIP_GRPC.get(str(e), errors.EtcdError(grpc.StatusCode.UNKNOWN, str(e))) from None
 
     @rpc
     def MemberList(self, request, context):
         return pb.MemberListResponse(header=self._header(), members=self._members())
 
     @rpc
-    def MemberUpdate(self, request, context):
-        self.auth.admin(context)
-        core = self.core
-        m = core.members.get(request.ID)
-        if m is None:
-            raise errors.MEMBER_NOT_FOUND
-        urls = sorted(request.peerURLs)
-        for other in core.members.values():
-            if other.id != m.id and set(other.peer_urls) & set(urls):
-                raise errors.PEER_URL_EXIST
-        core.update_member_peer_urls(m.id, list(request.peerURLs))
-        return pb.MemberUpdateResponse(header=self._header(), members=self._members())
-
-    def _single(self, context, what: str):
-        context.abort(grpc.StatusCode.UNIMPLEMENTED,
-                      f"etcd-py: member {what} is not supported by this single-member server; "
-                      "migrate the data dir to real etcd to grow the cluster")
-
-    @rpc
     def MemberAdd(self, request, context):
+        try:
+            urls = sorted(u for raw in request.peerURLs for u in parse_urls(raw))  # types.NewURLs
+            if len(urls) != len(request.peerURLs):
+                raise ConfigError("empty URL")
+        except ConfigError:
+            raise errors.MEMBER_BAD_URLS from None
         self.auth.admin(context)
-        self._single(context, "add")
+        m = self._change(self.core.membership.add, urls, is_learner=request.isLearner)
+        return pb.MemberAddResponse(header=self._header(), members=self._members(),
+                                    member=pb.Member(ID=m.id, peerURLs=m.peer_urls, isLearner=m.is_learner))
 
     @rpc
     def MemberRemove(self, request, context):
         self.auth.admin(context)
-        if request.ID not in self.core.members:
-            raise errors.MEMBER_NOT_FOUND
-        self._single(context, "remove")
+        self._change(self.core.membership.remove, request.ID)
+        return pb.MemberRemoveResponse(header=self._header(), members=self._members())
+
+    @rpc
+    def MemberUpdate(self, request, context):
+        self.auth.admin(context)
+        self._change(self.core.membership.update, request.ID, list(request.peerURLs))
+        return pb.MemberUpdateResponse(header=self._header(), members=self._members())
 
     @rpc
     def MemberPromote(self, request, context):
         self.auth.admin(context)
-        if request.ID not in self.core.members:
-            raise errors.MEMBER_NOT_FOUND
-        raise errors.MEMBER_NOT_LEARNER
+        self._change(self.core.membership.promote, request.ID)
+        return pb.MemberPromoteResponse(header=self._header(), members=self._members())
+
+
+# v3rpc's toGRPCErrorMap for membership errors (a removed ID reads as "member not found").
+_MEMBERSHIP_GRPC = {
+    ERR_ID_REMOVED: errors.MEMBER_NOT_FOUND,
+    ERR_ID_NOT_FOUND: errors.MEMBER_NOT_FOUND,
+    ERR_ID_EXISTS: errors.MEMBER_EXIST,
+    ERR_PEER_URL_EXISTS: errors.PEER_URL_EXIST,
+    ERR_MEMBER_NOT_LEARNER: errors.MEMBER_NOT_LEARNER,
+    ERR_TOO_MANY_LEARNERS: errors.EtcdError(grpc.StatusCode.FAILED_PRECONDITION,
+                                            "etcdserver: too many learner members in cluster"),
+    # rpctypes.ErrMemberNotEnoughStarted is an EtcdError, not a gRPC status: it reaches clients as code Unknown
+    ERR_NOT_ENOUGH_STARTED: errors.EtcdError(grpc.StatusCode.UNKNOWN, ERR_NOT_ENOUGH_STARTED),
+    ERR_LEARNER_NOT_READY: errors.EtcdError(grpc.StatusCode.FAILED_PRECONDITION, ERR_LEARNER_NOT_READY),
+}
 
 
 class MaintenanceService(pbg.MaintenanceServicer):

@@ -21,14 +21,19 @@ TICK_SECONDS = 0.5
 HANGUP_POLL_SECONDS = 0.5
 
 
-def identity_from_core(core: Any, token: str = "etcd-cluster") -> V2Identity:
-    """The v2 view of an EtcdCore: same cluster/member IDs and name; its members are the core's own member dict
-    (the one the v3 Cluster service lists), read and changed through a Membership under the core's lock."""
+def identity_from_core(core: Any, token: str = "etcd-cluster", membership: Membership | None = None) -> V2Identity:
+    """The v2 view of an EtcdCore: same cluster/member IDs and name; its members are the server's one Membership
+    (`core.membership`, the one the v3 Cluster service changes and lists), so v2 and v3 see the same changes and
+    both go to the WAL as ConfChange entries. `membership` overrides it (a core without one gets its own, over the
+    core's member dict and lock, with the removed IDs of its db)."""
     cfg = core.cfg
-    members = [V2Member(m.id, m.name, list(m.peer_urls), list(m.client_urls)) for m in core.members.values()]
-    backend = getattr(getattr(core, "persister", None), "backend", None)  # IDs removed before (etcd's bucket)
-    removed = [int(k, 16) for k in backend.buckets.get(b"members_removed", {})] if backend is not None else []
-    shared = Membership(core.members, core.lock, token=token or "etcd-cluster", removed=removed)
+    shared = membership if membership is not None else getattr(core, "membership", None)
+    if shared is None:
+        backend = getattr(getattr(core, "persister", None), "backend", None)
+        removed = [int(k, 16) for k in backend.buckets.get(b"members_removed", {})] if backend is not None else []
+        shared = Membership(core.members, core.lock, token=token or "etcd-cluster", removed=removed,
+                            local_id=cfg.member_id)
+    members = [V2Member(m.id, m.name, list(m.peer_urls), list(m.client_urls)) for m in shared.list()]
     return V2Identity(cfg.cluster_id, cfg.member_id, members, name=cfg.name, token=token or "etcd-cluster",
                       raft_index=lambda: int(core.raft_index), raft_term=lambda: 2, membership=shared)
 
