@@ -245,8 +245,8 @@ class _Conn:
                 continue
             except OSError as e:
                 raise StreamBroken(f"error reading from server: {_errno_text(e)}") from None
-            if n == 0:
-                raise StreamBroken("error reading from server: EOF")
+            if n == 0:  # Go's framer: EOF between frames, "unexpected EOF" inside one
+                raise StreamBroken("error reading from server: " + ("unexpected EOF" if self.buf else "EOF"))
             self.ping_sent = None  # the peer is alive
             self.buf += memoryview(self.scratch)[:n]
             return

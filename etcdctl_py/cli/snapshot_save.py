@@ -149,10 +149,15 @@ def save(s: Any, path: str, endpoint: str, *, timeout: float | None) -> int:
             try:
                 stream = _open_grpc(client or _client(s), deadline)
             except Exception as e:
-                go_err = getattr(e, "go_error", str(e))
-                _log(zap_line("error", "v3/retry_interceptor.go:135", "streamer failed to create ClientStream",
-                              logger="client", error=go_err))
-                raise
+                if _sent_by_member(e):
+                    # Go's stream opens without waiting for the member; its refusal (auth, no leader, ...) comes
+                    # from the first Recv, logged as a failed read below
+                    stream = _raising(e)
+                else:
+                    go_err = getattr(e, "go_error", str(e))
+                    _log(zap_line("error", "v3/retry_interceptor.go:135", "streamer failed to create ClientStream",
+                                  logger="client", error=go_err))
+                    raise
         _log(zap_line("info", "v3/maintenance.go:211", "opened snapshot stream; downloading", logger="client"))
         _log(zap_line("info", "snapshot/v3_snapshot.go:76", "fetching snapshot", endpoint=endpoint))
         try:
@@ -164,10 +169,16 @@ def save(s: Any, path: str, endpoint: str, *, timeout: float | None) -> int:
                 os.lseek(fd, 0, os.SEEK_SET)
                 size, digest_ok = _copy(_open_grpc(_client(s), deadline), fd)
         except Exception as e:
-            go_err = getattr(e, "go_error", str(e))
-            _log(zap_line("warn", "v3/maintenance.go:222", "failed to receive from snapshot stream; closing",
-                          logger="client", error=go_err))
-            raise
+            go_err = getattr(e, "go_error", None)
+            _log(zap_line("warn", "v3/maintenance.go:221", "failed to receive from snapshot stream; closing",
+                          logger="client", error=go_err or str(e)))
+            if go_err is None:
+                raise
+            # etcdctl ends with the stream's status error as it is (`Error: rpc error: code = ...`), except for
+            # its own deadline, which reads `Error: context deadline exceeded`
+            from etcdctl_py.client.errors import DeadlineExceeded
+
+            raise ExitError(EXIT_INTERRUPTED, str(e) if isinstance(e, DeadlineExceeded) else go_err) from None
         _log(zap_line("info", "v3/maintenance.go:219", "completed snapshot read; closing", logger="client"))
         if size % 512 != SHA_SIZE:
             raise ExitError(EXIT_INTERRUPTED, f"sha256 checksum not found [bytes: {size}]")
@@ -245,6 +256,18 @@ def _open_grpc(client: Any, deadline: float | None) -> Any:
     from etcdctl_py.client.maintenance import open_snapshot
 
     return open_snapshot(client, timeout=None if deadline is None else deadline - time.monotonic(), raw=True)
+
+
+def _sent_by_member(e: Exception) -> bool:
+    """A status the member answered with (not a dial failure, which ends as DeadlineExceeded)."""
+    from etcdctl_py.client.errors import DeadlineExceeded, EtcdError
+
+    return isinstance(e, EtcdError) and not isinstance(e, DeadlineExceeded)
+
+
+def _raising(e: Exception) -> Any:
+    raise e
+    yield  # noqa: unreachable - makes this a generator
 
 
 def _translated(stream: Any) -> Any:
