@@ -97,6 +97,11 @@ class Server:
             self.core = core
             self._attach_auth(core)
             core.membership.load_backend(persister.backend.buckets)
+            from etcdctl_py.server.membership import snapshot_membership
+
+            snap_members = snapshot_membership(persister.snap_dir) if persister.snap_index else None
+            if snap_members is not None or persister.applied_conf_changes:  # etcd's view: .snap + WAL, not the db
+                core.membership.rebuild(*(snap_members or ([], set())), persister.applied_conf_changes)
             core.auth.restore(persister.backend.buckets)
             self._restore_state(core, persister)
             core.raft_index = core.applied_index = max(ci, 4)

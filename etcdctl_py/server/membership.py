@@ -25,6 +25,8 @@ import threading
 import time
 from typing import Any, Callable, Iterable
 
+from google.protobuf.message import DecodeError
+
 from etcdctl_py.proto.raftpb import raft_pb2
 from etcdctl_py.server.identity import Member
 from etcdctl_py.server.mvcc import Change
@@ -109,6 +111,7 @@ class Membership:
         self.local_id = local_id
         self.voters: set[int] = {m.id for m in members.values() if not _learner(m)}
         self.learners: set[int] = {m.id for m in members.values() if _learner(m)}
+        self.stored: set[int] = set(members)  # IDs in the db's `members` bucket (etcd only ever adds a key there)
         self.conf_log: ConfLog | None = None  # None: changes live in memory only (the standalone v2 server)
         self.warn: Callable[..., None] = lambda msg, **fields: None
 
@@ -125,11 +128,32 @@ class Membership:
         """Removed IDs and raft's ConfState as the db holds them (before the WAL entries after it are replayed)."""
         with self.lock:
             self.removed |= {int(k, 16) for k in buckets.get(b"members_removed", {})}
+            self.stored = {int(k, 16) for k in buckets.get(b"members", {})}
             raw = buckets.get(b"meta", {}).get(b"confState")
             if raw:
                 cs = json.loads(raw)
                 self.voters = set(cs.get("voters") or [])
                 self.learners = set(cs.get("learners") or [])
+
+    def rebuild(self, base: Iterable[Any], removed: Iterable[int], conf_changes: Iterable[bytes]) -> None:
+        """etcd's membership at start: the newest .snap's v2 store (`base`, `removed`; nothing without a .snap)
+        plus every ConfChange the WAL holds after it up to the db's consistent index, applied without touching the
+        db (etcd's ApplyV2storeOnly). The db's `members` bucket is not the truth: etcd 3.5 never rewrites a key
+        there, so updates and promotions are missing from it. The local member keeps the name and client URLs the
+        server was started with."""
+        with self.lock:
+            local = self.members.get(self.local_id)
+            self.members.clear()
+            self.members.update({m.id: m for m in base})
+            self.removed |= set(removed)
+            for data in conf_changes:
+                try:
+                    self.apply_conf_change(raft_pb2.ConfChange.FromString(data), v3=False)
+                except (MembershipError, DecodeError, ValueError, KeyError):
+                    pass  # refused when it was made, too
+            m = self.members.get(self.local_id)
+            if m is not None and local is not None:
+                m.name, m.client_urls = local.name, list(local.client_urls)
 
     # ---- the checks etcd makes before proposing ---------------------------------------------------------------
     def _voters(self) -> list[Any]:
@@ -206,9 +230,11 @@ class Membership:
                 return self.apply_conf_change(cc)[0]
         return self.conf_log(cc, lambda: self.apply_conf_change(cc))
 
-    def apply_conf_change(self, cc: raft_pb2.ConfChange) -> tuple[Any, list[Change]]:
+    def apply_conf_change(self, cc: raft_pb2.ConfChange, v3: bool = True) -> tuple[Any, list[Change]]:
         """etcd's applyConfChange under the caller's lock: ValidateConfigurationChange (MembershipError, nothing
-        changed), then the member list, raft's ConfState and the backend changes. Returns (member, changes)."""
+        changed), then the member list, raft's ConfState and (`v3`) the backend changes, as etcd 3.5.1 makes them:
+        a member's key is written only if it is not there yet (unsafeSaveMemberToBackend), so an update or a
+        promotion leaves the bucket as it was. Returns (member, changes)."""
         mid = cc.node_id
         ctx = json.loads(cc.context) if cc.context else {}
         if not isinstance(ctx, dict):
@@ -231,18 +257,24 @@ class Membership:
                 m = Member(mid, ctx.get("name") or "", urls, list(ctx.get("clientURLs") or []),
                            bool(ctx.get("isLearner")))
                 self.members[mid] = m
-            changes.append(Change(b"members", b"%x" % mid, member_json(m).encode()))
         elif cc.type == REMOVE:
             self.voters.discard(mid)
             self.learners.discard(mid)
             m = self.members.pop(mid)
             self.removed.add(mid)
-            changes.append(Change(b"members", b"%x" % mid, None))
-            changes.append(Change(b"members_removed", b"%x" % mid, b"removed"))
         else:
             m = self.members[mid]
             m.peer_urls = urls
             m.is_learner = False
+        if not v3:
+            return m, changes
+        if cc.type == REMOVE:
+            changes.append(Change(b"members_removed", b"%x" % mid, b"removed"))
+            if mid in self.stored:
+                self.stored.discard(mid)
+                changes.append(Change(b"members", b"%x" % mid, None))
+        elif mid not in self.stored:
+            self.stored.add(mid)
             changes.append(Change(b"members", b"%x" % mid, member_json(m).encode()))
         changes.append(Change(b"meta", b"confState", conf_state_json(self.voters, self.learners)))
         return m, changes
@@ -302,3 +334,36 @@ class Membership:
                 self.voters.discard(mid)
                 self.learners.discard(mid)
                 self.removed.add(mid)
+
+
+def snapshot_membership(snap_dir: str) -> tuple[list[Member], set[int]] | None:
+    """The members and removed IDs in the newest .snap's v2 store (/0/members/<id>/raftAttributes and attributes,
+    /0/removed_members/<id>), or None without a readable .snap."""
+    from etcdctl_py.storage import snap as snapfmt
+    from etcdctl_py.storage import v2store
+
+    snap = snapfmt.load_newest(snap_dir)
+    if snap is None:
+        return None
+    try:
+        zero = (v2store.V2Store.load(snap.data).root.children or {}).get("0")
+    except v2store.V2StoreError:
+        return None
+    dirs = zero.children if zero is not None and zero.children is not None else {}
+    members = []
+    for hexid, node in sorted(((dirs.get("members") and dirs["members"].children) or {}).items()):
+        kids = node.children or {}
+        try:
+            raft = json.loads(kids["raftAttributes"].value) if "raftAttributes" in kids else {}
+            attrs = json.loads(kids["attributes"].value) if "attributes" in kids else {}
+            members.append(Member(int(hexid, 16), attrs.get("name") or "", list(raft.get("peerURLs") or []),
+                                  list(attrs.get("clientURLs") or []), bool(raft.get("isLearner"))))
+        except (ValueError, TypeError, AttributeError):
+            continue
+    removed = set()
+    for hexid in ((dirs.get("removed_members") and dirs["removed_members"].children) or {}):
+        try:
+            removed.add(int(hexid, 16))
+        except ValueError:
+            continue
+    return members, removed

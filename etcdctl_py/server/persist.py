@@ -257,6 +257,7 @@ class Persister:
         self.pending: list[tuple[int, int, list[Change]]] = []  # (wal seq, index, changes)
         self.member_id = 0
         self.cluster_id = 0
+        self.applied_conf_changes: list[bytes] = []
         self.stop_ev = threading.Event()
         self.thread: threading.Thread | None = None
         self.db_lock = threading.Lock()
@@ -284,8 +285,8 @@ class Persister:
         self.wal = WalLog.create(self.wal_dir, meta)
         entries = []
         for i, m in enumerate(members, start=1):
-            cc = raft_pb2.ConfChange(id=0, type=raft_pb2.ConfChangeAddNode, node_id=m.id,
-                                     context=m.json().encode())
+            ctx = m.json() if m.id != member_id else _member_json_no_clients(m)  # etcd: name, no client URLs yet
+            cc = raft_pb2.ConfChange(id=0, type=raft_pb2.ConfChangeAddNode, node_id=m.id, context=ctx.encode())
             entries.append(walfmt.encode_entry((raft_pb2.EntryConfChange, 1, i, cc.SerializeToString())))
         n = len(members)
         self.wal.append(entries, walfmt.encode_hard_state(1, 0, n), n)
@@ -333,6 +334,9 @@ class Persister:
         last = entries[-1].Index if entries else ci
         self.wal = WalLog(self.wal_dir, metadata, tail["crc"], tail["seq"], tail["offset"], tail["path"], last)
         self.wal.state = hs.SerializeToString()
+        # ConfChanges the db already has applied (but whose updates it does not hold: see Membership.rebuild)
+        self.applied_conf_changes = [e.Data for e in entries if e.Type == raft_pb2.EntryConfChange
+                                     and self.snap_index < e.Index <= ci]
         return ci, [e for e in entries if e.Index > ci], node_id
 
     def start(self, lock: threading.RLock) -> None:
