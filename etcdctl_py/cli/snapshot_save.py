@@ -13,8 +13,6 @@ Ours, on top (defaults unchanged):
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import sys
 import time
@@ -44,9 +42,18 @@ def zap_line(level: str, caller: str, msg: str, logger: str | None = None, **fie
     parts = [f'"level":"{level}"', f'"ts":{time.time()!r}']
     if logger:
         parts.append(f'"logger":"{logger}"')
-    parts += [f'"caller":"{caller}"', f'"msg":{json.dumps(msg, ensure_ascii=False)}']
-    parts += [f'"{k}":{json.dumps(v, ensure_ascii=False)}' for k, v in fields.items()]
+    parts += [f'"caller":"{caller}"', f'"msg":{_json_str(msg)}']
+    parts += [f'"{k}":{_json_str(v)}' for k, v in fields.items()]
     return "{" + ",".join(parts) + "}\n"
+
+
+def _json_str(v: Any) -> str:
+    """json.dumps(v, ensure_ascii=False), with strings that need no escaping done without importing json."""
+    if isinstance(v, str) and v.isprintable() and '"' not in v and "\\" not in v:
+        return f'"{v}"'
+    import json
+
+    return json.dumps(v, ensure_ascii=False)
 
 
 def _log(line: str) -> None:
@@ -223,7 +230,7 @@ def _client(s: Any) -> Any:
         raise ExitError(EXIT_INTERRUPTED, e.message) from None
 
 
-def _plain_target(s: Any) -> tuple[str, int, str] | None:
+def _plain_target(s: Any) -> tuple[int, str, int, str] | None:
     """Where our own HTTP/2 connection can fetch the snapshot: the one endpoint, a literal IP on plain TCP, no TLS
     flag, no user (the same conditions under which the grpc client would dial without TLS or a token)."""
     ctx = s.ctx
@@ -238,7 +245,7 @@ def _plain_target(s: Any) -> tuple[str, int, str] | None:
     return plain_target(eps[0].strip())
 
 
-def _open_plain(s: Any, target: tuple[str, int, str], deadline: float | None) -> Any:
+def _open_plain(s: Any, target: tuple[int, str, int, str], deadline: float | None) -> Any:
     """The snapshot stream over our own connection, or None when grpc should make the call."""
     from etcdctl_py.cli.globals import SECOND
     from etcdctl_py.snapshot_wire import Unsupported, open_plain
@@ -286,21 +293,32 @@ def _translated(stream: Any) -> Any:
         raise DeadlineExceeded() from None
 
 
-def _copy(stream: Any, fd: int) -> tuple[int, bool]:
-    """Write every chunk to fd; (bytes written, appended sha256 matches the data before it).
+class _Writer:
+    """Writes and hashes the chunks on a second thread. Both release the GIL (a syscall, hashlib on large
+    buffers), so they overlap with receiving the next chunks instead of adding to the wall time. Even importing
+    hashlib (loading OpenSSL, ~2.5 ms) happens there, while the first chunks are coming in."""
 
-    Writing and hashing run on a second thread: both release the GIL (a syscall, hashlib on large buffers), so
-    they overlap with receiving the next chunks instead of adding to the wall time."""
-    import queue
-    import threading
+    def __init__(self, fd: int) -> None:
+        import threading
 
-    chunks: "queue.SimpleQueue[memoryview | bytes | None]" = queue.SimpleQueue()
-    result: list[Any] = []
-
-    def sink() -> None:
-        h = hashlib.sha256()
-        tail = b""  # the last SHA_SIZE bytes so far: the digest, if the stream ends here
         try:
+            from _queue import SimpleQueue  # what queue.SimpleQueue is, without queue's own imports
+        except ImportError:  # pragma: no cover - other Pythons
+            from queue import SimpleQueue
+
+        self.fd = fd
+        self.chunks: Any = SimpleQueue()
+        self.result: list[Any] = []
+        self.thread = threading.Thread(target=self._run, daemon=True, name="snapshot-writer")
+        self.thread.start()
+
+    def _run(self) -> None:
+        fd, chunks = self.fd, self.chunks
+        try:
+            import hashlib
+
+            h = hashlib.sha256()
+            tail = b""  # the last SHA_SIZE bytes so far: the digest, if the stream ends here
             while (chunk := chunks.get()) is not None:
                 blob = memoryview(chunk)
                 view = blob
@@ -315,33 +333,43 @@ def _copy(stream: Any, fd: int) -> tuple[int, bool]:
                     data = tail + bytes(blob)
                     h.update(data[:-SHA_SIZE])
                     tail = data[-SHA_SIZE:]
-            result.append(len(tail) == SHA_SIZE and h.digest() == tail)
+            self.result.append(len(tail) == SHA_SIZE and h.digest() == tail)
         except BaseException as e:  # noqa: BLE001 - re-raised by the receiving thread
-            result.append(e)
+            self.result.append(e)
             while chunks.get() is not None:
                 pass
 
-    t = threading.Thread(target=sink, daemon=True, name="snapshot-writer")
-    t.start()
+    def close(self) -> Any:
+        """Stop the thread; its result: whether the digest matched, or the exception it failed with."""
+        self.chunks.put(None)
+        self.thread.join()
+        return self.result[0]
+
+
+def _copy(stream: Any, fd: int) -> tuple[int, bool]:
+    """Write every chunk to fd; (bytes written, appended sha256 matches the data before it)."""
+    # Both kinds of stream come with their first chunk received: a thread started before would have competed for
+    # the GIL with connecting
+    writer = _Writer(fd)
+    put, failed = writer.chunks.put, writer.result
     size = 0
     progress = _progress() if _is_tty() else None
     try:
         for resp in stream:
             blob = resp.blob
-            chunks.put(blob)
+            put(blob)
             size += len(blob)
             if progress is not None:
                 progress.update(len(blob), resp.remaining_bytes)
-            if result:  # the writer failed: stop receiving
+            if failed:  # the writer failed: stop receiving
                 break
     finally:
-        chunks.put(None)
-        t.join()
+        result = writer.close()
         if progress is not None:
             progress.close()
-    if isinstance(result[0], BaseException):
-        raise result[0]
-    return size, bool(result[0])
+    if isinstance(result, BaseException):
+        raise result
+    return size, bool(result)
 
 
 def _is_tty() -> bool:

@@ -61,9 +61,9 @@ def _masked(r: difftest.Result, tmp_path, *ports: int) -> tuple[int, bytes, byte
 
 
 @pytest.mark.parametrize("endpoint,expected", [
-    ("127.0.0.1:2379", ("127.0.0.1", 2379, "127.0.0.1:2379")),
-    ("http://127.0.0.1:2379", ("127.0.0.1", 2379, "127.0.0.1:2379")),
-    ("[::1]:2379", ("::1", 2379, "[::1]:2379")),
+    ("127.0.0.1:2379", (socket.AF_INET, "127.0.0.1", 2379, "127.0.0.1:2379")),
+    ("http://127.0.0.1:2379", (socket.AF_INET, "127.0.0.1", 2379, "127.0.0.1:2379")),
+    ("[::1]:2379", (socket.AF_INET6, "::1", 2379, "[::1]:2379")),
     ("https://127.0.0.1:2379", None),
     ("localhost:2379", None),  # a host name: grpc resolves it
     ("unix://sock", None),
@@ -91,7 +91,7 @@ def test_status_200(block, ok):
 def test_refused_connection_is_unsupported():
     port = etcdproc.free_port()
     with pytest.raises(Unsupported):
-        open_plain(("127.0.0.1", port, f"127.0.0.1:{port}"), deadline=None, connect_timeout=1)
+        open_plain((socket.AF_INET, "127.0.0.1", port, f"127.0.0.1:{port}"), deadline=None, connect_timeout=1)
 
 
 # -- against real servers --------------------------------------------------------------------------------------
