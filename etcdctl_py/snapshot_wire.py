@@ -219,6 +219,7 @@ class _Conn:
         self.headers_seen = 0
         self.unacked = 0
         self.ping_sent: float | None = None
+        self.timeout = -1.0
 
     def _recv(self) -> None:
         """Append what the socket has to self.buf, keeping the deadline and the keepalive."""
@@ -229,7 +230,10 @@ class _Conn:
                 if self.deadline <= now:
                     raise StreamTimeout()
                 wait = min(wait, self.deadline - now)
-            self.sock.settimeout(max(wait, 0.001))  # type: ignore[attr-defined]
+            wait = max(wait, 0.001)
+            if abs(wait - self.timeout) > 0.005:  # a syscall; a few ms late is fine for keepalive and deadline
+                self.sock.settimeout(wait)  # type: ignore[attr-defined]
+                self.timeout = wait
             try:
                 n = self.sock.recv_into(self.scratch)  # type: ignore[attr-defined]
             except TimeoutError:  # socket.timeout
