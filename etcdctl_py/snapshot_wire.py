@@ -247,12 +247,21 @@ class _Conn:
                     self.ping_sent = now
                 continue
             except OSError as e:
-                raise StreamBroken(f"error reading from server: {_errno_text(e)}") from None
+                raise StreamBroken(f"error reading from server: read tcp {self._addrs()}: read: {_errno_text(e)}") \
+                    from None
             if n == 0:  # Go's framer: EOF between frames, "unexpected EOF" inside one
                 raise StreamBroken("error reading from server: " + ("unexpected EOF" if self.buf else "EOF"))
             self.ping_sent = None  # the peer is alive
             self.buf += memoryview(self.scratch)[:n]
             return
+
+    def _addrs(self) -> str:
+        """`local->remote` as Go prints a TCP connection (IPv6 hosts in brackets)."""
+        try:
+            ends = [self.sock.getsockname(), self.sock.getpeername()]  # type: ignore[attr-defined]
+        except OSError:
+            return "?->?"
+        return "->".join(f"[{a[0]}]:{a[1]}" if ":" in a[0] else f"{a[0]}:{a[1]}" for a in ends)
 
     def _send(self, data: bytes) -> None:
         try:

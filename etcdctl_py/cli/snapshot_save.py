@@ -22,6 +22,7 @@ from etcdctl_py.cli.cobra import EXIT_INTERRUPTED, Command, Context, Flag
 from etcdctl_py.cli.errors import ExitError, bad_args
 
 SHA_SIZE = 32
+_BACKLOG = 64 << 20  # at most this much received but not yet written (then TCP holds the member back)
 
 
 def command() -> Command:
@@ -309,6 +310,7 @@ class _Writer:
         self.fd = fd
         self.chunks: Any = SimpleQueue()
         self.result: list[Any] = []
+        self.written = 0  # bytes out of the queue; the receiver holds back when too far ahead (a slow disk)
         self.thread = threading.Thread(target=self._run, daemon=True, name="snapshot-writer")
         self.thread.start()
 
@@ -325,6 +327,7 @@ class _Writer:
                 while view:
                     n = os.write(fd, view)
                     view = view[n:]
+                self.written += len(blob)
                 if len(blob) >= SHA_SIZE:
                     h.update(tail)
                     h.update(blob[:-SHA_SIZE])
@@ -363,6 +366,8 @@ def _copy(stream: Any, fd: int) -> tuple[int, bool]:
                 progress.update(len(blob), resp.remaining_bytes)
             if failed:  # the writer failed: stop receiving
                 break
+            while size - writer.written > _BACKLOG and not failed:  # the disk is slower than the network
+                time.sleep(0.002)
     finally:
         result = writer.close()
         if progress is not None:

@@ -263,3 +263,20 @@ def test_rst_stream_mid_stream_is_fetched_again_through_grpc(member, tmp_path):
     assert (tmp_path / "ours.db").read_bytes() == (tmp_path / "real.db").read_bytes()
     assert len(mine.stderr.splitlines()) == 6 and b"warn" not in mine.stderr
     assert sorted(os.listdir(tmp_path)) == ["ours.db", "real.db"]
+
+
+def test_slow_writer_holds_the_receiver_back(member, tmp_path, monkeypatch, capsys):
+    """With a tiny backlog allowance the receiver keeps waiting for the writer; the file is still etcdctl's."""
+    from etcdctl_py.cli import main as cli_main
+    from etcdctl_py.cli import snapshot_save
+
+    monkeypatch.setattr(snapshot_save, "_BACKLOG", 1)
+    sleeps = []
+    real_sleep = time.sleep
+    monkeypatch.setattr(time, "sleep", lambda s: (sleeps.append(s), real_sleep(s)))
+    assert cli_main.main(["--endpoints", member.endpoint, "snapshot", "save", str(tmp_path / "ours.db")]) == 0
+    monkeypatch.undo()
+    assert capsys.readouterr().out == f"Snapshot saved at {tmp_path / 'ours.db'}\n"
+    assert sleeps  # it did wait for the writer
+    assert _save([ETCDCTL], member.endpoint, tmp_path / "real.db").rc == 0
+    assert (tmp_path / "ours.db").read_bytes() == (tmp_path / "real.db").read_bytes()
