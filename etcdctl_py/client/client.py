@@ -101,12 +101,19 @@ class Client:
             except OSError as e:
                 raise ConfigError(f"open {path}: {_os_error_text(e)}") from None
 
+        # Go's TLSInfo.ClientConfig order: both halves of the key pair named, cert read, key read, then the CA
+        cert = key = None
+        if tls.cert_file or tls.key_file:
+            if not (tls.cert_file and tls.key_file):
+                raise ConfigError(f"KeyFile and CertFile must both be present[key: {tls.key_file or ''}, "
+                                  f"cert: {tls.cert_file or ''}]")
+            cert, key = read(tls.cert_file), read(tls.key_file)
+            from etcdctl_py.client.pemcheck import key_pair_error
+
+            bad = key_pair_error(cert, key)
+            if bad:
+                raise ConfigError(bad)
         ca = read(tls.ca_file) if tls.ca_file else None
-        cert = read(tls.cert_file) if tls.cert_file else None
-        key = read(tls.key_file) if tls.key_file else None
-        if (cert is None) != (key is None):
-            # Go's tls.X509KeyPair needs both halves
-            raise ConfigError("tls: failed to find any PEM data in " + ("key" if key is None else "certificate") + " input")
         return grpc.ssl_channel_credentials(root_certificates=ca, private_key=key, certificate_chain=cert)
 
     def _channel(self, idx: int) -> grpc.Channel:
