@@ -101,16 +101,21 @@ class EtcdCore:
         self.stopped = threading.Event()
         self.downgrade_enabled = False
 
+    @property
+    def raft_term(self) -> int:
+        """The term etcd-py writes and reports: the persister's (never below what the data dir already holds)."""
+        return getattr(self.persister, "term", RAFT_TERM)
+
     # ---- headers -----------------------------------------------------------------------
     def header(self, rev: int | None = None) -> pb.ResponseHeader:
         return pb.ResponseHeader(cluster_id=self.cfg.cluster_id, member_id=self.cfg.member_id,
                                  revision=self.store.current_rev if rev is None else rev,
-                                 raft_term=RAFT_TERM)
+                                 raft_term=self.raft_term)
 
     def fill(self, h: pb.ResponseHeader) -> None:
         h.cluster_id = self.cfg.cluster_id
         h.member_id = self.cfg.member_id
-        h.raft_term = RAFT_TERM
+        h.raft_term = self.raft_term
         if h.revision == 0:
             h.revision = self.store.current_rev
 
@@ -137,7 +142,7 @@ class EtcdCore:
             except errors.EtcdError as e:
                 result, events = e, []
             changes.append(Change(b"meta", b"consistent_index", struct.pack(">Q", index)))
-            changes.append(Change(b"meta", b"term", struct.pack(">Q", RAFT_TERM)))
+            changes.append(Change(b"meta", b"term", struct.pack(">Q", self.raft_term)))
             self.applied_index = index
             seq = self.persister.append(index, entry, changes)
             if events:
@@ -162,7 +167,7 @@ class EtcdCore:
             except MembershipError as e:
                 result, changes, err = None, [], e
             changes = changes + [Change(b"meta", b"consistent_index", struct.pack(">Q", index)),
-                                 Change(b"meta", b"term", struct.pack(">Q", RAFT_TERM))]
+                                 Change(b"meta", b"term", struct.pack(">Q", self.raft_term))]
             self.applied_index = index
             seq = self.persister.append(index, cc.SerializeToString(), changes, etype=raft_pb2.EntryConfChange)
         self.persister.wait(seq)

@@ -257,6 +257,9 @@ class Persister:
         self.pending: list[tuple[int, int, list[Change]]] = []  # (wal seq, index, changes)
         self.member_id = 0
         self.cluster_id = 0
+        # raft term of the entries we write: 2 (etcd's first election) on a new data dir, never lower than the
+        # term already in the WAL (real etcd may have run on this data dir and reached a later term)
+        self.term = 2
         self.applied_conf_changes: list[bytes] = []
         self.stop_ev = threading.Event()
         self.thread: threading.Thread | None = None
@@ -334,6 +337,7 @@ class Persister:
         last = entries[-1].Index if entries else ci
         self.wal = WalLog(self.wal_dir, metadata, tail["crc"], tail["seq"], tail["offset"], tail["path"], last)
         self.wal.state = hs.SerializeToString()
+        self.term = max(2, hs.term, entries[-1].Term if entries else 0)
         # ConfChanges the db already has applied (but whose updates it does not hold: see Membership.rebuild)
         self.applied_conf_changes = [e.Data for e in entries if e.Type == raft_pb2.EntryConfChange
                                      and self.snap_index < e.Index <= ci]
@@ -348,8 +352,8 @@ class Persister:
     def append(self, index: int, entry: bytes, changes: list[Change], etype: int = raft_pb2.EntryNormal) -> int:
         """Called under the core lock: WAL append (not yet synced) + in-memory backend update. `etype` is
         raft_pb2.EntryConfChange for a membership change (`entry` a raftpb.ConfChange)."""
-        e = walfmt.encode_entry((etype, 2, index, entry))
-        seq = self.wal.append([e], walfmt.encode_hard_state(2, self.member_id, index), index)
+        e = walfmt.encode_entry((etype, self.term, index, entry))
+        seq = self.wal.append([e], walfmt.encode_hard_state(self.term, self.member_id, index), index)
         self.backend.apply(changes)
         self.pending.append((seq, index, changes))
         if self.snapshot_count > 0 and index - self.snap_index > self.snapshot_count:
@@ -384,15 +388,15 @@ class Persister:
             learners = list(rest[0]) if rest else []
         self.commit()
         with self.lock:
-            self.wal._write(self.wal._rec(walfmt.SNAPSHOT_TYPE, _wal_snapshot(index, voters, learners)))
+            self.wal._write(self.wal._rec(walfmt.SNAPSHOT_TYPE, _wal_snapshot(index, voters, learners, self.term)))
             os.fdatasync(self.wal.fd)
         if learners:  # raft's ConfState names the learners too (a member added with `member add --learner`)
-            md = raft_pb2.SnapshotMetadata(conf_state=_conf_state(voters, learners), index=index, term=2)
+            md = raft_pb2.SnapshotMetadata(conf_state=_conf_state(voters, learners), index=index, term=self.term)
             snap = raft_pb2.Snapshot(data=data, metadata=md).SerializeToString()
-            snapfmt.write_and_sync(os.path.join(self.snap_dir, snapfmt.snap_name(2, index)),
+            snapfmt.write_and_sync(os.path.join(self.snap_dir, snapfmt.snap_name(self.term, index)),
                                    snapfmt.encode_snap_file(snap), 0o666)
         else:
-            snapfmt.write_snap(self.snap_dir, data, index, 2, voters)
+            snapfmt.write_snap(self.snap_dir, data, index, self.term, voters)
         _fsync_dir(self.snap_dir)
         self.snap_index = index
         self.purge(index)
@@ -532,11 +536,11 @@ def _conf_state(voters: list[int], learners: list[int]) -> raft_pb2.ConfState:
     return raft_pb2.ConfState(voters=voters, learners=learners, auto_leave=False)
 
 
-def _wal_snapshot(index: int, voters: list[int], learners: list[int]) -> bytes:
+def _wal_snapshot(index: int, voters: list[int], learners: list[int], term: int = 2) -> bytes:
     """walpb.Snapshot with the ConfState etcd 3.5 records (learners included when there are any)."""
     if not learners:
-        return walfmt.encode_wal_snapshot(index, 2, voters)
-    return record_pb2.Snapshot(index=index, term=2, conf_state=_conf_state(voters, learners)).SerializeToString()
+        return walfmt.encode_wal_snapshot(index, term, voters)
+    return record_pb2.Snapshot(index=index, term=term, conf_state=_conf_state(voters, learners)).SerializeToString()
 
 
 def _member_json_no_clients(m) -> str:

@@ -12,7 +12,7 @@ import grpc
 from etcdctl_py.proto.etcdserverpb import rpc_pb2 as pb
 from etcdctl_py.proto.etcdserverpb import rpc_pb2_grpc as pbg
 from etcdctl_py.server import errors
-from etcdctl_py.server.core import RAFT_TERM, SERVER_VERSION, EtcdCore
+from etcdctl_py.server.core import SERVER_VERSION, EtcdCore
 from etcdctl_py.server.identity import ConfigError, parse_urls
 from etcdctl_py.server.membership import (ERR_ID_EXISTS, ERR_ID_NOT_FOUND, ERR_ID_REMOVED, ERR_LEARNER_NOT_READY,
                                           ERR_MEMBER_NOT_LEARNER, ERR_NOT_ENOUGH_STARTED, ERR_PEER_URL_EXISTS,
@@ -194,7 +194,7 @@ class ClusterService(pbg.ClusterServicer):
 
     def _header(self):
         c = self.core.cfg
-        return pb.ResponseHeader(cluster_id=c.cluster_id, member_id=c.member_id, raft_term=RAFT_TERM)
+        return pb.ResponseHeader(cluster_id=c.cluster_id, member_id=c.member_id, raft_term=self.core.raft_term)
 
     def _change(self, fn, *args, **kw):
         """Run a Membership change; its refusal becomes etcd's gRPC error (togRPCError)."""
@@ -268,7 +268,7 @@ class MaintenanceService(pbg.MaintenanceServicer):
         with core.lock:
             resp = pb.StatusResponse(
                 header=core.header(), version=SERVER_VERSION, dbSize=core.persister.db_size(),
-                leader=core.cfg.member_id, raftIndex=core.raft_index, raftTerm=RAFT_TERM,
+                leader=core.cfg.member_id, raftIndex=core.raft_index, raftTerm=core.raft_term,
                 raftAppliedIndex=core.applied_index, dbSizeInUse=core.persister.db_size_in_use())
             for mid, a in core.alarms:
                 resp.errors.append(f"memberID:{mid} alarm:{pb.AlarmType.Name(a)} ")

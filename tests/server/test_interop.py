@@ -84,3 +84,46 @@ def test_real_etcd_starts_on_etcd_py_data_dir(tmp_path, etcd_py_bin):
         assert json.loads(out)["header"]["revision"] == want["revision"] + 1
     finally:
         real.stop()
+
+
+def _wal_terms(data_dir: str) -> list[int]:
+    from etcdctl_py.server.persist import scan_wal
+
+    _, entries, hs, _ = scan_wal(os.path.join(data_dir, "member", "wal"))
+    return [e.Term for e in entries] + [hs.term]
+
+
+def test_round_trip_real_etcd_then_etcd_py_then_real_etcd(tmp_path, etcd_py_bin):
+    """Real etcd restarted a few times has moved to a later raft term; etcd-py continuing that data dir must not
+    write entries with an older term (raft's log terms never go down), and real etcd must start on it again."""
+    real_bin = etcdproc.distro_bin("etcd")
+    real = etcdproc.make_server(real_bin, str(tmp_path), name="trip")
+    real.start()
+    assert Ctl(real.endpoint)("put", "trip/a", "1")[0] == 0
+    for _ in range(2):  # each restart of a one-member etcd is a new election: term + 1
+        real.stop()
+        real.start()
+    rctl = Ctl(real.endpoint)
+    assert rctl("put", "trip/b", "2")[0] == 0
+    term_real = json.loads(rctl("endpoint", "status", "-w", "json")[1])[0]["Status"]["raftTerm"]
+    real.stop()
+    assert term_real >= 4
+    ours = etcdproc.EtcdServer(name="trip", data_dir=real.data_dir, client_port=real.client_port,
+                               peer_port=real.peer_port, argv=[etcd_py_bin, *real.argv[1:]],
+                               log_path=str(tmp_path / "ours-trip.log"))
+    ours.start()
+    try:
+        octl = Ctl(ours.endpoint)
+        rc, out, err = octl("put", "trip/c", "3", "-w", "json")
+        assert rc == 0, err
+        assert json.loads(out)["header"]["raft_term"] >= term_real
+    finally:
+        ours.stop()
+    terms = _wal_terms(real.data_dir)
+    assert terms == sorted(terms) and terms[-1] >= term_real, terms
+    real.start()
+    try:
+        rc, out, err = Ctl(real.endpoint)("get", "trip/", "--prefix", "--print-value-only")
+        assert (rc, out) == (0, "1\n2\n3\n"), err
+    finally:
+        real.stop()

@@ -35,7 +35,7 @@ def identity_from_core(core: Any, token: str = "etcd-cluster", membership: Membe
                             local_id=cfg.member_id)
     members = [V2Member(m.id, m.name, list(m.peer_urls), list(m.client_urls)) for m in shared.list()]
     return V2Identity(cfg.cluster_id, cfg.member_id, members, name=cfg.name, token=token or "etcd-cluster",
-                      raft_index=lambda: int(core.raft_index), raft_term=lambda: 2, membership=shared)
+                      raft_index=lambda: int(core.raft_index), raft_term=lambda: int(core.raft_term), membership=shared)
 
 
 def client_cert_cn(writer: asyncio.StreamWriter | None) -> str | None:
