@@ -92,3 +92,25 @@ def test_etcd_py_bad_flags(args, tmp_path):
     res = difftest.run([PY, "-m", "etcdctl_py.server", "--data-dir", str(tmp_path / "d"), *args], timeout=60)
     _assert_clean(res, args)
     assert res.rc != 0
+
+
+@pytest.mark.parametrize("damage", ["random wal and db", "empty wal", "db only"])
+def test_etcd_py_damaged_data_dir(damage, tmp_path):
+    """A damaged data dir stops etcd-py with one fatal log line and exit 1, never a traceback."""
+    d = tmp_path / "d"
+    (d / "member" / "wal").mkdir(parents=True)
+    (d / "member" / "snap").mkdir()
+    wal = d / "member" / "wal" / "0000000000000000-0000000000000000.wal"
+    if damage == "random wal and db":
+        wal.write_bytes(os.urandom(5000))
+        (d / "member" / "snap" / "db").write_bytes(os.urandom(8192))
+    elif damage == "empty wal":
+        wal.write_bytes(b"")
+    else:
+        (d / "member" / "snap" / "db").write_bytes(os.urandom(8192))
+    res = difftest.run([PY, "-m", "etcdctl_py.server", "--data-dir", str(d),
+                        "--listen-client-urls", "http://127.0.0.1:0", "--advertise-client-urls", "http://127.0.0.1:2379",
+                        "--listen-peer-urls", "http://127.0.0.1:0"], timeout=60)
+    _assert_clean(res, damage)
+    assert res.rc == 1
+    assert b'"level":"fatal"' in res.stderr

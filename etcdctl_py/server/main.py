@@ -388,6 +388,13 @@ def main(argv: list[str] | None = None) -> int:
             "debug", error=str(e))
         srv.stop()
         return 1
+    except Exception as e:  # noqa: BLE001 - e.g. a damaged data dir: one fatal log line, never a traceback
+        log("fatal", "failed to start etcd-py", "debug", error=f"{type(e).__name__}: {e}")
+        try:
+            srv.stop()
+        except Exception:  # noqa: BLE001
+            pass
+        return 1
 
     def on_signal(signum, frame) -> None:
         srv.stop_ev.set()

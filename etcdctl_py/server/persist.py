@@ -319,6 +319,12 @@ class Persister:
 
     def recover(self) -> tuple[int, list[raft_pb2.Entry], int]:
         """Load the db into memory and return (consistent index, WAL entries after it, member id)."""
+        # the WAL first: a data dir without member metadata is refused before anything is written into it
+        metadata, entries, hs, tail = scan_wal(self.wal_dir)
+        node_id, self.cluster_id = walfmt.decode_metadata(metadata)  # the cluster ID survives member changes
+        if node_id == 0:  # real etcd panics here ("cannot use none as id")
+            raise ValueError(f"cannot use none as id: the WAL in {self.wal_dir} holds no member metadata "
+                             "(empty or damaged data dir)")
         self.db = DB(self.db_path, writable=True)
         with self.db.view() as tx:
             for name, b in tx.buckets():
@@ -331,8 +337,6 @@ class Persister:
             if os.path.isdir(self.snap_dir) else []
         if snaps:
             self.snap_index = int(snaps[-1][17:33], 16)
-        metadata, entries, hs, tail = scan_wal(self.wal_dir)
-        node_id, self.cluster_id = walfmt.decode_metadata(metadata)  # the cluster ID survives member changes
         self.member_id = node_id
         last = entries[-1].Index if entries else ci
         self.wal = WalLog(self.wal_dir, metadata, tail["crc"], tail["seq"], tail["offset"], tail["path"], last)
