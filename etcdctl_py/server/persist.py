@@ -280,8 +280,8 @@ class Persister:
     def bootstrap(self, member_id: int, cluster_id: int, members, local_client_urls: list[str],
                   idgen, changes: list[Change]) -> None:
         """Create a data dir exactly like a fresh etcd (ConfChange, election, publish, version)."""
-        os.makedirs(self.data_dir, mode=0o700, exist_ok=True)
-        os.makedirs(self.snap_dir, mode=0o700, exist_ok=True)
+        for d in (self.data_dir, self.member_dir, self.snap_dir):  # etcd's private dir mode at every level
+            os.makedirs(d, mode=0o700, exist_ok=True)
         self.member_id = member_id
         self.cluster_id = cluster_id
         meta = walfmt.encode_metadata(member_id, cluster_id)

@@ -70,6 +70,8 @@ def test_real_etcd_starts_on_etcd_py_data_dir(tmp_path, etcd_py_bin):
     want = _dump(ctl)
     rc, hash_ours, _ = ctl("endpoint", "hashkv", "-w", "json")
     ours.stop()  # clean stop (SIGTERM)
+    for sub in ("", "member", "member/wal", "member/snap"):  # etcd's private dir mode, or real etcd warns
+        assert os.stat(os.path.join(ours.data_dir, sub)).st_mode & 0o777 == 0o700, sub
     real = etcdproc.EtcdServer(name="mig", data_dir=ours.data_dir, client_port=ours.client_port,
                                peer_port=ours.peer_port, argv=[etcdproc.distro_bin("etcd"), *ours.argv[1:]],
                                log_path=str(tmp_path / "real-mig.log"))

@@ -12,8 +12,9 @@ Membership: /v2/members reads and changes a `Membership` (etcdctl_py.server.memb
 one over the server's own member dict, the one the v3 Cluster service's MemberList answers from (wired in
 mount.py), so `ETCDCTL_API=2 etcdctl member add` shows up in the v3 `member list` and a member changed on the v3
 side shows up here (its /0/members store nodes are written when the v2 API next answers, as etcd's apply does).
-Membership changes made here are durable in the store file ("added"/"removed"/"peer_urls") and re-applied to the
-server's member dict at start; they are not written to the WAL or the backend's members bucket.
+On etcd-py every change goes through the server's Membership, which writes it to the WAL as a raft ConfChange
+and to the backend's members buckets, as etcd does; the store file's "added"/"removed"/"peer_urls" copies are
+what the standalone v2 server (no WAL) keeps, and are only re-applied at start where the WAL does not hold them.
 
 Not modelled: v2 auth by client certificate looks at the leaf certificate's CN only (etcd also tries the CNs of
 the verified chain); the v2 keys of a real etcd data dir (its .snap and WAL) are not imported when
