@@ -10,7 +10,9 @@ Rules (also explained in docs/README.md):
   so do shell functions (plain variables do not: `export` what later blocks need);
 * `etcd-py`, `etcdctl-py`, `etcdutl-py` and `python` run this source tree; `etcd` is the real etcd 3.5.1;
 * every block runs in a new session; processes a block leaves in the background (servers) are stopped by
-  process group when the page ends.
+  process group when the page ends, and a page that wrote a docker-compose.yml gets `docker-compose down` (its
+  three-member clusters are real etcd in containers on the host network; tests/cluster/dockerd.sh starts the
+  daemon, as scripts/test.sh does).
 """
 
 from __future__ import annotations
@@ -170,7 +172,11 @@ class PageRun:
         return out
 
     def stop_all(self) -> None:
-        """SIGTERM, then SIGKILL, every process group this page's blocks created (background servers)."""
+        """SIGTERM, then SIGKILL, every process group this page's blocks created (background servers); remove the
+        page's docker-compose containers, if it made any, even when the page failed halfway."""
+        if (self.work / "docker-compose.yml").exists():
+            subprocess.run(["docker-compose", "down", "-t", "2"], cwd=self.work, capture_output=True, timeout=120,
+                           env={k: v for k, v in os.environ.items() if not k.startswith(("ETCDCTL_", "ETCD_"))})
         alive = []
         for g in self.groups:
             try:
