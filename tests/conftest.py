@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
 
 import pytest
@@ -11,6 +12,13 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 
 import etcdproc  # noqa: E402
+
+# A suite started in the background by a non-interactive shell (`bash -c '... &'`, nohup) inherits SIGINT/SIGQUIT
+# ignored, and exec keeps them ignored in every child: the etcdctl processes the tests stop with Ctrl-C's signal
+# would never die. Take the default back here so children start with it.
+for _sig in (signal.SIGINT, signal.SIGQUIT):
+    if signal.getsignal(_sig) == signal.SIG_IGN:
+        signal.signal(_sig, signal.default_int_handler if _sig == signal.SIGINT else signal.SIG_DFL)
 
 
 @pytest.fixture(scope="session")
