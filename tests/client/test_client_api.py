@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import os
 import time
 
 import etcdproc
@@ -185,6 +186,12 @@ def test_tls_failures_print_no_grpc_core_lines(tls_server, etcdctl_bin, tmp_path
         assert lines[-1] == real.stderr.decode().splitlines()[-1] == "Error: context deadline exceeded"
         assert all(ln.startswith('{"level":"warn"') for ln in lines[:-1]), lines
     good = ["--cacert", certs["ca"], "--cert", certs["client_cert"], "--key", certs["client_key"]]
-    r = difftest.run([*difftest.ETCDCTL_PY, *ep, *good, "lock", "grpclog-lock", "--", "env"])
-    assert r.rc == 0 and b"ETCD_LOCK_KEY=" in r.stdout
+    # (other tests run the CLI in this process, which sets the variable here: start from an environment without it)
+    clean = {k: v for k, v in os.environ.items() if k != "GRPC_VERBOSITY" and not k.startswith("ETCDCTL_")}
+    lock = [*difftest.ETCDCTL_PY, *ep, *good, "lock", "grpclog-lock", "--", "env"]
+    r = subprocess.run(lock, env=clean, capture_output=True, timeout=30)
+    assert r.returncode == 0 and b"ETCD_LOCK_KEY=" in r.stdout
     assert b"GRPC_VERBOSITY" not in r.stdout
+    # a user's own setting is theirs: it reaches the command unchanged
+    r = subprocess.run(lock, env={**clean, "GRPC_VERBOSITY": "ERROR"}, capture_output=True, timeout=30)
+    assert r.returncode == 0 and b"GRPC_VERBOSITY=ERROR\n" in r.stdout
