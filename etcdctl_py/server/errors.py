@@ -40,9 +40,8 @@ LEASE_TTL_TOO_LARGE = _e(C.OUT_OF_RANGE, "etcdserver: too large lease TTL")
 
 MEMBER_EXIST = _e(C.FAILED_PRECONDITION, "etcdserver: member ID already exist")
 PEER_URL_EXIST = _e(C.FAILED_PRECONDITION, "etcdserver: Peer URLs already exists")
-MEMBER_NOT_ENOUGH_STARTED = _e(
-    C.FAILED_PRECONDITION, "etcdserver: re-configuration failed due to not enough started members"
-)
+# rpctypes.ErrMemberNotEnoughStarted is an EtcdError, not a gRPC status: it reaches clients as code Unknown
+MEMBER_NOT_ENOUGH_STARTED = _e(C.UNKNOWN, "etcdserver: re-configuration failed due to not enough started members")
 MEMBER_BAD_URLS = _e(C.INVALID_ARGUMENT, "etcdserver: given member URLs are invalid")
 MEMBER_NOT_FOUND = _e(C.NOT_FOUND, "etcdserver: member not found")
 MEMBER_NOT_LEARNER = _e(C.FAILED_PRECONDITION, "etcdserver: can only promote a learner member")

@@ -248,8 +248,7 @@ _MEMBERSHIP_GRPC = {
     ERR_MEMBER_NOT_LEARNER: errors.MEMBER_NOT_LEARNER,
     ERR_TOO_MANY_LEARNERS: errors.EtcdError(grpc.StatusCode.FAILED_PRECONDITION,
                                             "etcdserver: too many learner members in cluster"),
-    # rpctypes.ErrMemberNotEnoughStarted is an EtcdError, not a gRPC status: it reaches clients as code Unknown
-    ERR_NOT_ENOUGH_STARTED: errors.EtcdError(grpc.StatusCode.UNKNOWN, ERR_NOT_ENOUGH_STARTED),
+    ERR_NOT_ENOUGH_STARTED: errors.MEMBER_NOT_ENOUGH_STARTED,
     ERR_LEARNER_NOT_READY: errors.EtcdError(grpc.StatusCode.FAILED_PRECONDITION, ERR_LEARNER_NOT_READY),
 }
 

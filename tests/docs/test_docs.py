@@ -31,8 +31,20 @@ def test_the_guide_has_its_pages():
         assert n in names, n
 
 
+def _docker_answers() -> bool:
+    import subprocess
+
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
 @pytest.mark.parametrize("page", PAGES, ids=[p.stem for p in PAGES])
 def test_page(page, tmp_path, bindir):
+    if "docker-compose up" in page.read_text():
+        assert _docker_answers(), (f"{page.name} runs a cluster in docker-compose and no docker daemon answers: "
+                                   "start one with `tests/cluster/dockerd.sh start` (scripts/test.sh does)")
     run = docrunner.PageRun(page, tmp_path, bindir)
     n = run.run()
     assert n > 0
