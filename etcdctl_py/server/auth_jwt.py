@@ -286,19 +286,9 @@ _JSON = json.JSONDecoder(parse_constant=_no_constant)
 
 
 # ---- the provider ----------------------------------------------------------------------
-class JwtTokens:
-    """Signs and verifies etcd's JWTs; the same interface auth_store uses for SimpleTokens."""
+class _StatelessTokens:
+    """The simple-token provider's hooks, which mean nothing for tokens no server keeps state for."""
 
-    def __init__(self, method: Method, signing_key: Any, verify_key: Any, ttl: float,
-                 verify_only: bool, revision: Callable[[], int]) -> None:
-        self.method = method
-        self.signing_key = signing_key
-        self.verify_key = verify_key
-        self.ttl = ttl
-        self.verify_only = verify_only
-        self.revision = revision
-
-    # simple-token hooks that mean nothing for self-contained tokens
     def enable(self) -> None:
         pass
 
@@ -311,6 +301,19 @@ class JwtTokens:
     @staticmethod
     def gen_prefix() -> str:
         return ""
+
+
+class JwtTokens(_StatelessTokens):
+    """Signs and verifies etcd's JWTs; the same interface auth_store uses for SimpleTokens."""
+
+    def __init__(self, method: Method, signing_key: Any, verify_key: Any, ttl: float,
+                 verify_only: bool, revision: Callable[[], int]) -> None:
+        self.method = method
+        self.signing_key = signing_key
+        self.verify_key = verify_key
+        self.ttl = ttl
+        self.verify_only = verify_only
+        self.revision = revision
 
     def _hash(self):
         from cryptography.hazmat.primitives import hashes
@@ -398,21 +401,8 @@ class JwtTokens:
         return user, int(rev)
 
 
-class NopTokens:
+class NopTokens(_StatelessTokens):
     """`--auth-token ""`: etcd's nop provider; nobody can authenticate and no token is valid."""
-
-    def enable(self) -> None:
-        pass
-
-    def disable(self) -> None:
-        pass
-
-    def invalidate_user(self, user: str) -> None:
-        pass
-
-    @staticmethod
-    def gen_prefix() -> str:
-        return ""
 
     def assign(self, user: str, prefix: str, index: int) -> str:
         raise errors.AUTH_FAILED
