@@ -153,12 +153,7 @@ class Mirror:
         threading.Thread(target=self._read_pages, args=(rev, pages, stop), daemon=True,
                          name="mirror-base").start()
         try:
-            while True:
-                resp = pages.get()
-                if resp is _END:
-                    break
-                if isinstance(resp, MirrorError):
-                    raise resp
+            for resp in _consume(pages):
                 for kv in resp.kvs:
                     self._put(self.rewrite(kv.key), kv.value)
                     with self._lock:
@@ -289,6 +284,11 @@ def _drained(stream: Iterable[rpc_pb2.WatchResponse]) -> Iterator[rpc_pb2.WatchR
         q.put(_END)
 
     threading.Thread(target=read, daemon=True, name="mirror-watch").start()
+    yield from _consume(q)
+
+
+def _consume(q: "queue.Queue | queue.SimpleQueue") -> Iterator:
+    """What a reader thread put on `q`, in order, up to _END; an exception it put there is raised here."""
     while True:
         item = q.get()
         if item is _END:

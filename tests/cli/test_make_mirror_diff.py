@@ -20,14 +20,6 @@ from opsdiff import check_masked, help_without, put_both
 EXTRA = ("max-txn-ops", "until-synced", "checkpoint")
 
 
-@pytest.fixture(scope="module")
-def quad(twin_pair, tmp_path_factory, etcd_bin):
-    x, y = etcdproc.twins(etcd_bin, etcd_bin, str(tmp_path_factory.mktemp("dests")), token="dest-token")
-    yield twin_pair, x, y
-    x.stop()
-    y.stop()
-
-
 def _env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("ETCDCTL_")}
 
