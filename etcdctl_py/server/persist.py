@@ -5,6 +5,9 @@
 * Backend changes are committed to the bbolt db in batches (every 100 ms) together with
   meta/consistent_index, but only for entries whose WAL record is already durable.
 * Recovery: load the db, then replay WAL entries after its consistent index.
+* A failed write, fsync or allocation of the WAL or the db ends the process with one fatal line (etcd's
+  lg.Fatal): nothing is acknowledged that is not in the fsynced WAL, and the db's meta page never points past
+  what was written, so a restart (after space is freed) recovers every acknowledged write.
 """
 
 from __future__ import annotations
@@ -21,8 +24,10 @@ from etcdctl_py.proto.etcdserverpb import etcdserver_pb2
 from etcdctl_py.proto.raftpb import raft_pb2
 from etcdctl_py.proto.walpb import record_pb2
 from etcdctl_py.server.mvcc import Change
+from etcdctl_py.server.zaplog import fatal, os_error_text
 from etcdctl_py.storage import wal as walfmt
 from etcdctl_py.storage.bbolt.db import DB
+from etcdctl_py.storage.fileutil import fsync_dir, preallocate, pwrite_all
 
 BUCKETS = [b"alarm", b"auth", b"authRoles", b"authUsers", b"cluster", b"key", b"lease", b"members",
            b"members_removed", b"meta"]
@@ -104,10 +109,9 @@ class WalLog:
         path = os.path.join(tmp, walfmt.wal_name(0, 0))
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            os.posix_fallocate(fd, 0, walfmt.SEGMENT_SIZE_BYTES)
-        except OSError:
-            pass
-        os.close(fd)
+            preallocate(fd, walfmt.SEGMENT_SIZE_BYTES)
+        finally:
+            os.close(fd)
         log = WalLog(tmp, metadata, 0, 0, 0, path, 0)
         buf = bytearray(walfmt.encode_frame(walfmt.encode_record(walfmt.CRC_TYPE, 0, None)))
         buf += log._rec(walfmt.METADATA_TYPE, metadata)
@@ -116,7 +120,7 @@ class WalLog:
         os.fsync(log.fd)
         os.close(log.fd)
         os.rename(tmp, wal_dir)
-        _fsync_dir(os.path.dirname(os.path.abspath(wal_dir)))
+        fsync_dir(os.path.dirname(os.path.abspath(wal_dir)))
         return WalLog(wal_dir, metadata, log.crc, 0, log.offset, os.path.join(wal_dir, walfmt.wal_name(0, 0)), 0)
 
     def _rec(self, rtype: int, data: bytes) -> bytes:
@@ -124,10 +128,7 @@ class WalLog:
         return walfmt.encode_frame(walfmt.encode_record(rtype, self.crc, data))
 
     def _write(self, data: bytes) -> None:
-        view = memoryview(data)
-        off = 0
-        while off < len(view):
-            off += os.pwrite(self.fd, view[off:], self.offset + off)
+        pwrite_all(self.fd, data, self.offset)
         self.offset += len(data)
 
     def append(self, entries: list[bytes], hard_state: bytes, last_index: int) -> int:
@@ -150,10 +151,7 @@ class WalLog:
         self.seq += 1
         self.path = os.path.join(self.wal_dir, walfmt.wal_name(self.seq, self.last_index + 1))
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.posix_fallocate(fd, 0, walfmt.SEGMENT_SIZE_BYTES)
-        except OSError:
-            pass
+        preallocate(fd, walfmt.SEGMENT_SIZE_BYTES)
         self.fd = fd
         self.offset = 0
         buf = bytearray(walfmt.encode_frame(walfmt.encode_record(walfmt.CRC_TYPE, self.crc, None)))
@@ -162,7 +160,7 @@ class WalLog:
             buf += self._rec(walfmt.STATE_TYPE, self.state)
         self._write(bytes(buf))
         os.fsync(self.fd)
-        _fsync_dir(self.wal_dir)
+        fsync_dir(self.wal_dir)
 
     def sync(self, seq: int, lock: threading.RLock) -> None:
         """Group commit: one fdatasync covers every batch appended before it started."""
@@ -183,14 +181,6 @@ class WalLog:
             os.close(self.fd)
         except OSError:
             pass
-
-
-def _fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def scan_wal(wal_dir: str) -> tuple[bytes, list[raft_pb2.Entry], raft_pb2.HardState, dict]:
@@ -272,6 +262,7 @@ class Persister:
         self.snap_index = 0
         self.snap_source = None  # () -> (v2 store JSON, voters[, learners])
         self.snap_due = threading.Event()
+        self.fatal = fatal  # ends the process: a storage fault is never survived (tests may observe it instead)
 
     def exists(self) -> bool:
         return os.path.isdir(self.wal_dir) and any(n.endswith(".wal") for n in os.listdir(self.wal_dir))
@@ -357,7 +348,10 @@ class Persister:
         """Called under the core lock: WAL append (not yet synced) + in-memory backend update. `etype` is
         raft_pb2.EntryConfChange for a membership change (`entry` a raftpb.ConfChange)."""
         e = walfmt.encode_entry((etype, self.term, index, entry))
-        seq = self.wal.append([e], walfmt.encode_hard_state(self.term, self.member_id, index), index)
+        try:
+            seq = self.wal.append([e], walfmt.encode_hard_state(self.term, self.member_id, index), index)
+        except OSError as err:
+            self._wal_fault(err)
         self.backend.apply(changes)
         self.pending.append((seq, index, changes))
         if self.snapshot_count > 0 and index - self.snap_index > self.snapshot_count:
@@ -365,19 +359,25 @@ class Persister:
         return seq
 
     def wait(self, seq: int) -> None:
-        self.wal.sync(seq, self.lock)
+        """Return once the entry appended as `seq` is fsynced: only then may its request be answered."""
+        try:
+            self.wal.sync(seq, self.lock)
+        except OSError as err:
+            self._wal_fault(err)
+
+    def _wal_fault(self, err: OSError) -> None:
+        """etcd's raft node: `failed to save Raft hard state and entries` is fatal (the entry may be half written)."""
+        self.fatal("failed to save Raft hard state and entries", error=os_error_text("write", self.wal.path, err))
 
     def _committer(self) -> None:
         while not self.stop_ev.wait(BATCH_INTERVAL):
-            try:
-                self.commit()
-                if self.snap_due.is_set():
-                    self.snap_due.clear()
+            self.commit()
+            if self.snap_due.is_set():
+                self.snap_due.clear()
+                try:
                     self.snapshot()
-            except Exception as e:  # noqa: BLE001 - keep serving; the WAL still has everything
-                import sys
-
-                print(f"etcd-py: backend commit/snapshot failed: {e}", file=sys.stderr)
+                except Exception as err:  # noqa: BLE001 - etcd: a failed snapshot save is fatal
+                    self.fatal("failed to save snapshot", error=os_error_text("write", self.snap_dir, err))
 
     # ---- snapshots (--snapshot-count) -------------------------------------------------------
     def snapshot(self) -> int:
@@ -401,7 +401,7 @@ class Persister:
                                    snapfmt.encode_snap_file(snap), 0o666)
         else:
             snapfmt.write_snap(self.snap_dir, data, index, self.term, voters)
-        _fsync_dir(self.snap_dir)
+        fsync_dir(self.snap_dir)
         self.snap_index = index
         self.purge(index)
         return index
@@ -424,7 +424,7 @@ class Persister:
         for n in released[:removable]:
             if n != live:
                 os.unlink(os.path.join(self.wal_dir, n))
-        _fsync_dir(self.wal_dir)
+        fsync_dir(self.wal_dir)
 
     def commit(self) -> None:
         """Write durable pending changes into bbolt in one transaction."""
@@ -442,18 +442,26 @@ class Persister:
             for _, _, changes in batch:
                 for c in changes:
                     merged[(c.bucket, c.key)] = c.value
-            with self.db.update() as tx:
-                cache = {}
-                for (bname, k), v in merged.items():
-                    b = cache.get(bname)
-                    if b is None:
-                        b = tx.create_bucket_if_not_exists(bname)
-                        cache[bname] = b
-                    if v is None:
-                        if b.get(k) is not None:
-                            b.delete(k)
-                    else:
-                        b.put(k, v)
+            try:
+                self._write_batch(merged)
+            except Exception as err:  # noqa: BLE001 - etcd's batch_tx: `failed to commit tx` is fatal
+                # the batch is no longer pending: going on would let a later commit move consistent_index past it
+                self.fatal("failed to commit tx", error=os_error_text("write", self.db_path, err))
+
+    def _write_batch(self, merged: dict[tuple[bytes, bytes], bytes | None]) -> None:
+        """One bbolt transaction with the merged changes of a batch (its meta/consistent_index last written wins)."""
+        with self.db.update() as tx:
+            cache = {}
+            for (bname, k), v in merged.items():
+                b = cache.get(bname)
+                if b is None:
+                    b = tx.create_bucket_if_not_exists(bname)
+                    cache[bname] = b
+                if v is None:
+                    if b.get(k) is not None:
+                        b.delete(k)
+                else:
+                    b.put(k, v)
 
     def _commit_all(self) -> None:
         with self.db.update() as tx:
@@ -509,18 +517,35 @@ class Persister:
                 self.commit_locked_flush()
                 snap = Backend()
                 snap.buckets = {n: dict(b) for n, b in self.backend.buckets.items()}
-                self.pending.clear()
+                covered = len(self.pending)  # what the new file holds; later entries stay pending for it
             tmp = self.db_path + ".tmp.defrag"
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            snap.write_db(tmp)
-            self.db.close()
-            os.rename(tmp, self.db_path)
-            self.db = DB(self.db_path, writable=True)
+            try:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+                snap.write_db(tmp)  # committed with fdatasync
+            except BaseException:
+                # etcd's defrag: the old db is untouched and still current; the client gets the error
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+                raise
+            try:
+                self.db.close()
+                os.rename(tmp, self.db_path)
+                fsync_dir(self.snap_dir)
+                self.db = DB(self.db_path, writable=True)
+            except Exception as err:  # noqa: BLE001 - etcd: failing to swap in the defragmented db is fatal
+                self.fatal("failed to rename tmp database", error=os_error_text("rename", tmp, err))
+            with self.lock:
+                del self.pending[:covered]
 
     def commit_locked_flush(self) -> None:
         """Make every appended entry durable (called with the core lock held)."""
-        os.fdatasync(self.wal.fd)
+        try:
+            os.fdatasync(self.wal.fd)
+        except OSError as err:
+            self._wal_fault(err)
         self.wal.synced = self.wal.written
 
     def close(self) -> None:

@@ -29,3 +29,35 @@ def fsync_dir(path: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def pwrite_all(fd: int, data: bytes | bytearray | memoryview, offset: int) -> None:
+    """Write every byte of `data` at `offset` or raise: a short write (a disk filling up) is never taken as done.
+
+    bbolt and the WAL write a meta page or a record only after the bytes it points at; a silently short write
+    before it would leave a valid-looking pointer to garbage."""
+    view = memoryview(data).cast("B")
+    done = 0
+    while done < len(view):
+        n = os.pwrite(fd, view[done:], offset + done)
+        if n <= 0:
+            import errno
+
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        done += n
+
+
+def preallocate(fd: int, size: int) -> None:
+    """etcd's fileutil.Preallocate(extend=true): reserve real blocks so later writes and mmap reads cannot fail for
+    lack of space (a sparse hole read through a shared mapping on a full tmpfs is a SIGBUS); where the file system
+    cannot fallocate, extend with ftruncate as etcd does. ENOSPC is raised, never swallowed."""
+    import errno
+
+    try:
+        os.posix_fallocate(fd, 0, size)
+    except OSError as e:
+        if e.errno in (errno.EOPNOTSUPP, errno.EINVAL, getattr(errno, "ENOTSUP", errno.EOPNOTSUPP)):
+            if os.fstat(fd).st_size < size:
+                os.ftruncate(fd, size)
+        else:
+            raise

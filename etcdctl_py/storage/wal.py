@@ -17,7 +17,7 @@ import crc32c
 
 from etcdctl_py.proto.raftpb import raft_pb2
 from etcdctl_py.proto.walpb import record_pb2
-from etcdctl_py.storage.fileutil import fsync_dir
+from etcdctl_py.storage.fileutil import fsync_dir, preallocate, pwrite_all
 
 METADATA_TYPE = 1
 ENTRY_TYPE = 2
@@ -159,19 +159,6 @@ def encode_wal_snapshot(index: int, term: int, voters: list[int] | None) -> byte
 # --------------------------------------------------------------------------- writer
 
 
-def _preallocate(fd: int, size: int) -> None:
-    """fileutil.Preallocate(extend=true): fallocate, else extend with ftruncate (sparse zeros)."""
-    try:
-        os.posix_fallocate(fd, 0, size)
-    except OSError as e:
-        import errno
-
-        if e.errno in (errno.EOPNOTSUPP, errno.EINVAL, getattr(errno, "ENOTSUP", errno.EOPNOTSUPP)):
-            os.ftruncate(fd, size)
-        else:
-            raise
-
-
 class WALWriter:
     """Creates a WAL like wal.Create + Save + SaveSnapshot, in a `<dir>.tmp` renamed into place on close().
 
@@ -203,7 +190,7 @@ class WALWriter:
     def _open_segment(self, path: str) -> int:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         if self.preallocate:
-            _preallocate(fd, SEGMENT_SIZE_BYTES)
+            preallocate(fd, SEGMENT_SIZE_BYTES)
         return fd
 
     def _save_crc(self, prev: int) -> None:
@@ -230,10 +217,7 @@ class WALWriter:
             self.last_index = index
 
     def _flush(self, truncate: bool) -> None:
-        view = memoryview(self.buf)
-        off = 0
-        while off < len(view):
-            off += os.pwrite(self._fd, view[off:], off)
+        pwrite_all(self._fd, self.buf, 0)
         if truncate or len(self.buf) > SEGMENT_SIZE_BYTES:
             os.ftruncate(self._fd, len(self.buf))
         os.fsync(self._fd)

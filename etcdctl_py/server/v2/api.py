@@ -329,11 +329,16 @@ class V2Api:
              "peer_urls": {f"{m.id:x}": list(m.peer_urls) for m in members
                            if m.id in self._base and list(m.peer_urls) != self._base[m.id]}}
         tmp = p + ".tmp"
-        with open(tmp, "w", encoding="utf-8", errors="surrogateescape") as fh:
-            json.dump(d, fh, ensure_ascii=False)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, p)
+        try:
+            with open(tmp, "w", encoding="utf-8", errors="surrogateescape") as fh:
+                json.dump(d, fh, ensure_ascii=False)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, p)
+        except OSError as err:  # the change is applied in memory but not durable: end, as etcd does on a failed save
+            from etcdctl_py.server.zaplog import fatal, os_error_text
+
+            fatal("failed to save v2 store", error=os_error_text("write", tmp, err))
 
     def _bootstrap(self) -> None:
         """The internal writes a fresh etcd 3.5 makes (member raftAttributes, attributes, cluster version),

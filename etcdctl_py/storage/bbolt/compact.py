@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from typing import Iterable, Mapping
 
+from ..fileutil import pwrite_all
 from .page import (
     BUCKET_HEADER,
     BUCKET_LEAF_FLAG,
@@ -53,11 +54,8 @@ class _PageSink:
     def flush(self) -> None:
         if self._buf:
             data = b"".join(self._buf)
-            view = memoryview(data)
-            while view:
-                n = os.pwrite(self.fd, view, self._offset)
-                self._offset += n
-                view = view[n:]
+            pwrite_all(self.fd, data, self._offset)
+            self._offset += len(data)
             self._buf = []
             self._buffered = 0
 
@@ -184,11 +182,11 @@ def write_compact(path: str, buckets: Mapping[bytes, Iterable[tuple[bytes, bytes
         pgid = sink.next_pgid
         freelist = PGID_NO_FREELIST
         if freelist_page:
-            os.pwrite(fd, encode_freelist(2, [], page_size), 2 * page_size)
+            pwrite_all(fd, encode_freelist(2, [], page_size), 2 * page_size)
             freelist = 2
         for slot, tid in ((0, txid), (1, txid - 1)):
             m = Meta(page_size=page_size, root=root, freelist=freelist, pgid=pgid, txid=tid)
-            os.pwrite(fd, m.page_bytes(slot, page_size), slot * page_size)
+            pwrite_all(fd, m.page_bytes(slot, page_size), slot * page_size)
         # bbolt reads the first 4 KiB to find the page size: tiny files get zero padding
         os.ftruncate(fd, max(pgid * page_size, 4096))
         os.fsync(fd)

@@ -32,7 +32,9 @@ from .page import (
     PageHeader,
     decode_freelist,
 )
+from ..fileutil import preallocate, pwrite_all
 from .tx import Tx
+
 
 def _meta_error(msg: str) -> BoltError:
     from .errors import ChecksumError, VersionMismatchError
@@ -83,7 +85,7 @@ class DB:
             buf[i * page_size:(i + 1) * page_size] = m.page_bytes(i, page_size)
         buf[2 * page_size:2 * page_size + 16] = PageHeader(2, FREELIST_PAGE, 0, 0).pack()
         buf[3 * page_size:3 * page_size + 16] = PageHeader(3, LEAF_PAGE, 0, 0).pack()
-        os.pwrite(self._fd, bytes(buf), 0)
+        pwrite_all(self._fd, buf, 0)
         os.fdatasync(self._fd)
 
     def _load(self) -> None:
@@ -225,28 +227,31 @@ class DB:
 
     # --- commit --------------------------------------------------------------------------
     def _commit(self, tx: Tx, pages: dict[int, bytes], meta: Meta, freed: list[int]) -> None:
+        """Pages, fdatasync, then the meta page, fdatasync (bbolt's order). Any failure raises before the meta page
+        is written, so the file still opens at the previous transaction: the space the file grows into is
+        allocated first (no sparse hole to fault on) and every write is checked for completeness."""
         ps = self.page_size
         need = meta.pgid * ps
         if os.fstat(self._fd).st_size < need:
-            os.ftruncate(self._fd, need)
-        run_start = None
+            preallocate(self._fd, need)
+        run_start = 0
         chunks: list[bytes] = []
         next_off = -1
         for pgid in sorted(pages):
             data = pages[pgid]
             off = pgid * ps
             if off != next_off and chunks:
-                os.pwrite(self._fd, b"".join(chunks), run_start)
+                pwrite_all(self._fd, b"".join(chunks), run_start)
                 chunks = []
             if not chunks:
                 run_start = off
             chunks.append(data)
             next_off = off + len(data)
         if chunks:
-            os.pwrite(self._fd, b"".join(chunks), run_start)
+            pwrite_all(self._fd, b"".join(chunks), run_start)
         os.fdatasync(self._fd)
         slot = meta.txid % 2
-        os.pwrite(self._fd, meta.page_bytes(slot, ps), slot * ps)
+        pwrite_all(self._fd, meta.page_bytes(slot, ps), slot * ps)
         os.fdatasync(self._fd)
         meta = meta.with_checksum()
         if slot == 0:
