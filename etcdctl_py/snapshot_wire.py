@@ -11,7 +11,9 @@ imports nothing but `_socket` (the C half of `socket`).
 `open_plain` serves only the simple case (a literal IP endpoint, no TLS, no auth token). Until the first chunk has
 arrived it raises `Unsupported` for anything it does not expect (refused connection, a trailers-only error reply,
 a non-200 status, ...) so the caller can make the same call through grpc, whose errors and retries are the ones
-users know; nothing has been consumed by then. After the first chunk, a broken connection raises
+users know; nothing has been consumed by then. `dial` makes its connection (or, for any literal-IP endpoint, only
+checks that the member can be reached): refused attempts are tried again until the dial deadline, then
+`Unreachable` carries Go's dial error, so that a dead member ends `snapshot save` instead of hanging it. After the first chunk, a broken connection raises
 `StreamBroken`/`StreamTimeout`, and a stream the server ends early (RST_STREAM, or trailers before the digest)
 just ends: the caller's sha256 check notices and may fetch again through grpc to learn the server's error.
 Response headers are never decoded (no HPACK state is needed for that), only checked for `:status: 200`.
@@ -150,6 +152,15 @@ class StreamTimeout(Exception):
     """The call's deadline passed after chunks had arrived."""
 
 
+class Unreachable(Exception):
+    """No TCP connection before the dial deadline; `text` is Go's error for the last refused attempt
+    (`dial tcp 127.0.0.1:9: connect: connection refused`), empty when the attempts only timed out."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text or "dial timeout")
+        self.text = text
+
+
 class _Ended(Exception):
     """The server ended the stream without a normal end (RST_STREAM, non-200 status, compressed message)."""
 
@@ -162,13 +173,17 @@ _REFILL = 2**30  # top the windows up again after this many bytes (snapshots ove
 _STREAM = 1
 
 
-def plain_target(endpoint: str) -> tuple[int, str, int, str] | None:
+def plain_target(endpoint: str, schemes: tuple[str, ...] = ("http://",)) -> tuple[int, str, int, str] | None:
     """(address family, ip, port, authority) for a plain-TCP endpoint written with a literal IP (`IP:port`,
     `http://IP:port`, `[v6]:port`); None for anything else (host names are left to grpc's resolver, TLS and unix
-    sockets to grpc)."""
+    sockets to grpc). `schemes=("http://", "https://")` also takes TLS endpoints (for `dial`'s reachability check)."""
     import _socket
 
-    rest = endpoint[7:] if endpoint.startswith("http://") else endpoint
+    rest = endpoint
+    for scheme in schemes:
+        if endpoint.startswith(scheme):
+            rest = endpoint[len(scheme):]
+            break
     if "://" in rest or "/" in rest:
         return None
     host, sep, port = rest.rpartition(":")
@@ -365,29 +380,59 @@ def _errno_text(e: OSError) -> str:
     return os.strerror(e.errno).lower() if e.errno else str(e)
 
 
-def open_plain(target: tuple[int, str, int, str], *, deadline: float | None, connect_timeout: float,
-               keepalive: tuple[float, float] = (10.0, 6.0)) -> Iterator[SnapshotChunk]:
-    """Start the Snapshot call on a plain-TCP HTTP/2 connection and wait for the first chunk.
-
-    Returns an iterator over every chunk (the first included). Raises Unsupported when the call could not get
-    that far (nothing consumed: make it through grpc)."""
+def dial(target: tuple[int, str, int, str], deadline: float, *, retry: bool = True) -> "object":
+    """A connected TCP socket to `target`. A refused attempt is made again (after 25 ms, doubling up to 0.5 s, the
+    way the grpc client keeps reconnecting) until `deadline`; then, or after the first failure without `retry`,
+    Unreachable."""
     # _socket is what the socket module wraps: all we need here (a literal IP, no resolver), without the ~2 ms
     # that importing socket (selectors, enum classes) costs
     import _socket
 
     family, host, port, authority = target
-    now = time.monotonic()
-    timeout = connect_timeout if deadline is None else min(connect_timeout, deadline - now)
-    if timeout <= 0:
-        raise Unsupported("no time left")
-    sock = _socket.socket(family, _socket.SOCK_STREAM)
+    backoff = 0.025
+    last = ""
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise Unreachable(last)
+        sock = _socket.socket(family, _socket.SOCK_STREAM)
+        try:
+            sock.settimeout(remaining)
+            sock.connect((host, port))
+            return sock
+        except TimeoutError:
+            sock.close()
+            raise Unreachable(last) from None
+        except OSError as e:
+            sock.close()
+            last = f"dial tcp {authority}: connect: {_errno_text(e)}"
+        if not retry:
+            raise Unreachable(last)
+        time.sleep(max(0.0, min(backoff, deadline - time.monotonic())))
+        backoff = min(backoff * 2, 0.5)
+
+
+def open_plain(target: tuple[int, str, int, str], *, deadline: float | None, connect_timeout: float,
+               keepalive: tuple[float, float] = (10.0, 6.0), sock: "object | None" = None) -> Iterator[SnapshotChunk]:
+    """Start the Snapshot call on a plain-TCP HTTP/2 connection (`sock`, already connected by `dial`, or a new
+    one) and wait for the first chunk.
+
+    Returns an iterator over every chunk (the first included). Raises Unsupported when the call could not get
+    that far (nothing consumed: make it through grpc); `sock` is closed then."""
+    import _socket
+
+    authority = target[3]
+    if sock is None:
+        now = time.monotonic()
+        timeout = connect_timeout if deadline is None else min(connect_timeout, deadline - now)
+        if timeout <= 0:
+            raise Unsupported("no time left")
+        try:
+            sock = dial(target, time.monotonic() + timeout, retry=False)
+        except Unreachable as e:
+            raise Unsupported(str(e)) from None
     try:
-        sock.settimeout(timeout)
-        sock.connect((host, port))
-    except OSError as e:
-        sock.close()
-        raise Unsupported(str(e)) from None
-    try:
+        sock.settimeout(connect_timeout)  # for sending the request; _Conn sets its own while receiving
         sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
         headers = b"".join(_hpack_literal(k, v) for k, v in (
             (":method", "POST"), (":scheme", "http"), (":path", SNAPSHOT_PATH), (":authority", authority),

@@ -19,6 +19,7 @@ ctx.cmd). It returns an exit code (None = 0) or raises `ExitError(code, message)
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any, Callable, Iterable
 
@@ -364,11 +365,12 @@ def tabwriter(text: str, tabwidth: int = 8, padding: int = 1) -> str:
     return "\n".join(out) + ("\n" if ends_nl else "")
 
 
-def flag_usages(flags: Iterable[Flag]) -> str:
-    """Flag lines as etcd's usage template prints them (alphabetical, deprecated hidden)."""
+def flag_usages(flags: Iterable[Flag], hidden: bool = False) -> str:
+    """Flag lines as etcd's usage template prints them (alphabetical, deprecated left out); the visible flags, or
+    with `hidden` only the hidden ones (our extras)."""
     lines = []
     for f in sorted(flags, key=lambda f: f.name):
-        if f.deprecated or f.hidden:
+        if f.deprecated or f.hidden != hidden:
             continue
         s = f"  -{f.shorthand}, --{f.name}" if f.shorthand else f"      --{f.name}"
         opt = f.no_opt_default is not None
@@ -397,8 +399,9 @@ def _relative_name(cmd: Command, start: Command) -> str:
     return " ".join(parts)
 
 
-def usage_text(cmd: Command, version: str, api_version: str, with_help: bool = True) -> str:
-    """The usage/help text (etcd's cobrautl template, laid out by tabwriter)."""
+def usage_text(cmd: Command, version: str, api_version: str, with_help: bool = True, extras: bool = False) -> str:
+    """The usage/help text (etcd's cobrautl template, laid out by tabwriter). `extras` (ETCDCTL_PY_EXTRAS=1) adds
+    the command's hidden sub-commands and flags, after its options; without it the text is etcdctl 3.5.1's."""
     root = cmd.root()
     o = ["NAME:\n"]
     if cmd.parent is None:
@@ -423,12 +426,72 @@ def usage_text(cmd: Command, version: str, api_version: str, with_help: bool = T
     if local:
         o.append("\nOPTIONS:\n")
         o.append(flag_usages(local))
+    if extras:
+        o.append(_extras_sections(cmd, version))
     inherited = cmd.inherited_flags()
     if inherited:
         o.append("\nGLOBAL OPTIONS:\n")
         o.append(flag_usages(inherited))
     o.append("\n")
     return tabwriter("".join(o))
+
+
+# ---------------------------------------------------------------- our extras, hidden from --help
+
+EXTRAS_ENV = "ETCDCTL_PY_EXTRAS"
+
+
+def extras_wanted() -> bool:
+    """ETCDCTL_PY_EXTRAS=1 (any value but empty, 0 or false): --help also lists the command's hidden extras."""
+    return os.environ.get(EXTRAS_ENV, "").lower() not in ("", "0", "false")
+
+
+def hidden_extras(root: Command, upstream_hidden: Callable[[Command], bool] = lambda c: False
+                  ) -> list[tuple[Command, Flag | None]]:
+    """Our extras, read from the command tree: every hidden command (with each of its flags, none of which --help
+    shows) and every hidden flag, as (command, None) or (command, flag), in help order. `upstream_hidden` names
+    hidden commands that are the upstream tool's own (etcdutl's deprecated `snapshot save`), left out."""
+    out: list[tuple[Command, Flag | None]] = []
+
+    def walk(c: Command) -> None:
+        flags = sorted((f for f in c.local_flags(with_help=False) if not f.deprecated), key=lambda f: f.name)
+        if c.hidden:
+            out.append((c, None))
+        out.extend((c, f) for f in flags if c.hidden or f.hidden)
+        for sub in c.sorted_commands():
+            if not sub.is_help_command and not upstream_hidden(sub):
+                walk(sub)
+
+    walk(root)
+    return out
+
+
+def extras_text(root: Command, prog: str, upstream: str,
+                upstream_hidden: Callable[[Command], bool] = lambda c: False) -> str:
+    """What `<prog> help extras` prints: one line per hidden extra command and flag, with its description."""
+    rows = []
+    for c, f in hidden_extras(root, upstream_hidden):
+        path = c.command_path().partition(" ")[2]
+        rows.append((f"{path} --{f.name}".strip() if f else path, f.usage if f else c.short + " (command)"))
+    width = max((len(r[0]) for r in rows), default=0)
+    head = (f"Extras of {prog}: commands and flags that {upstream} does not have. They change no default, and\n"
+            f"--help leaves them out so that its text stays {upstream}'s; {EXTRAS_ENV}=1 adds them to the\n"
+            f"--help of their command (e.g. `{EXTRAS_ENV}=1 {prog} snapshot restore --help`).\n\n")
+    return head + "".join(f"  {name.ljust(width)}  {desc}\n" for name, desc in rows)
+
+
+def _extras_sections(cmd: Command, version: str) -> str:
+    """The EXTRA COMMANDS / EXTRA OPTIONS sections of `cmd`'s help (our hidden sub-commands and flags)."""
+    tool = cmd.root().name
+    o = ""
+    subs = [c for c in _all_subcommands(cmd) if c.hidden and c.runnable]
+    if subs:
+        o += f"\nEXTRA COMMANDS ({tool}-py, not in {tool} {version}):\n"
+        o += "".join(f"\t{_relative_name(c, cmd)}\t{c.short}\n" for c in subs)
+    hidden = flag_usages(cmd.local_flags(with_help=False), hidden=True)
+    if hidden:
+        o += f"\nEXTRA OPTIONS ({tool}-py, not in {tool} {version}):\n" + hidden
+    return o
 
 
 # ---------------------------------------------------------------- parsing
@@ -616,7 +679,7 @@ def execute(root: Command, argv: list[str], *, version: str, api_version: str,
         try:
             ctx = parse_flags(cmd, rest)
         except HelpRequested:
-            _write(out, usage_text(cmd, version, api_version))
+            _write(out, usage_text(cmd, version, api_version, extras=extras_wanted()))
             return EXIT_SUCCESS
         except FlagError as e:
             _write(err, f"Error: {e}\n")
@@ -626,11 +689,11 @@ def execute(root: Command, argv: list[str], *, version: str, api_version: str,
                 _write(err, f"Error: {e}\n")
             return EXIT_ERROR
         if ctx.values.get("help"):
-            _write(out, usage_text(cmd, version, api_version))
+            _write(out, usage_text(cmd, version, api_version, extras=extras_wanted()))
             return EXIT_SUCCESS
     ctx.version, ctx.api_version = version, api_version
     if not cmd.runnable:
-        _write(out, usage_text(cmd, version, api_version))
+        _write(out, usage_text(cmd, version, api_version, extras=extras_wanted()))
         return EXIT_SUCCESS
     return run_command(cmd, ctx)
 
@@ -656,11 +719,14 @@ def _add_help_command(root: Command, version: str, api_version: str) -> None:
     def run_help(ctx: Context) -> int:
         target, rest = find_command(root, ctx.args)
         words = strip_flags(rest, {f.name: f for f in target.all_flags()})
+        if target.parent is None and words == ["extras"]:  # ours: etcdctl has no such topic
+            _write(sys.stdout, extras_text(root, root.name + "-py", f"{root.name} {version}"))
+            return EXIT_SUCCESS
         if target.parent is None and target.commands and words:
             sys.stderr.write("Unknown help topic [" + " ".join(f"`{a}`" for a in ctx.args) + "]\n")
             _write(sys.stdout, usage_text(root, version, api_version, with_help=False))
             return EXIT_SUCCESS
-        _write(sys.stdout, usage_text(target, version, api_version))
+        _write(sys.stdout, usage_text(target, version, api_version, extras=extras_wanted()))
         return EXIT_SUCCESS
 
     help_cmd = Command(

@@ -23,44 +23,9 @@ API_VERSION = "3.5"
 
 OUTPUT_FORMATS = ("fields", "json", "protobuf", "simple", "table")
 
-# --------------------------------------------------------------------------- the Go stack etcdutl logs
-
-_GO = "/tmp/etcd-release-3.5.1/etcd/release/etcd"
-_MOD = "/home/remote/sbatsche/.gvm/pkgsets/go1.16.3/global/pkg/mod"
-_COBRA = f"{_MOD}/github.com/spf13/cobra@v1.1.3/command.go"
-_RUNTIME = "/home/remote/sbatsche/.gvm/gos/go1.16.3/src/runtime/proc.go:225"
-
-
-def _stack(frames: list[tuple[str, str]]) -> str:
-    return "\n".join(f"{fn}\n\t{loc}" for fn, loc in frames)
-
-
-_HEAD = [
-    ("go.etcd.io/etcd/etcdutl/v3/snapshot.(*v3Manager).Restore", f"{_GO}/etcdutl/snapshot/v3_snapshot.go:257"),
-    ("go.etcd.io/etcd/etcdutl/v3/etcdutl.SnapshotRestoreCommandFunc", f"{_GO}/etcdutl/etcdutl/snapshot_command.go:147"),
-]
-_COBRA_FRAMES = [
-    ("github.com/spf13/cobra.(*Command).execute", f"{_COBRA}:856"),
-    ("github.com/spf13/cobra.(*Command).ExecuteC", f"{_COBRA}:960"),
-    ("github.com/spf13/cobra.(*Command).Execute", f"{_COBRA}:897"),
-]
-# The `stack` field of "restoring snapshot" as the 3.5.1 binaries print it (zap.Stack of the Go call chain).
-ETCDUTL_RESTORE_STACK = _stack(_HEAD + [
-    ("go.etcd.io/etcd/etcdutl/v3/etcdutl.snapshotRestoreCommandFunc", f"{_GO}/etcdutl/etcdutl/snapshot_command.go:117"),
-    *_COBRA_FRAMES,
-    ("main.Start", f"{_GO}/etcdutl/ctl.go:50"),
-    ("main.main", f"{_GO}/etcdutl/main.go:23"),
-    ("runtime.main", _RUNTIME),
-])
-ETCDCTL_RESTORE_STACK = _stack(_HEAD + [
-    ("go.etcd.io/etcd/etcdctl/v3/ctlv3/command.snapshotRestoreCommandFunc",
-     f"{_GO}/etcdctl/ctlv3/command/snapshot_command.go:128"),
-    *_COBRA_FRAMES,
-    ("go.etcd.io/etcd/etcdctl/v3/ctlv3.Start", f"{_GO}/etcdctl/ctlv3/ctl.go:107"),
-    ("go.etcd.io/etcd/etcdctl/v3/ctlv3.MustStart", f"{_GO}/etcdctl/ctlv3/ctl.go:111"),
-    ("main.main", f"{_GO}/etcdctl/main.go:59"),
-    ("runtime.main", _RUNTIME),
-])
+# etcdctl_py/cli/snapshot.py (etcdctl's deprecated `snapshot restore`) still passes this to run_snapshot_restore.
+# The restore log used to copy the Go stack the 3.5.1 binaries log there; it no longer does (see restore.py).
+ETCDCTL_RESTORE_STACK = ""
 
 
 # --------------------------------------------------------------------------- shared command bodies
@@ -159,7 +124,7 @@ def restore_flags(data_dir_usage: str) -> list[Flag]:
     ]
 
 
-def run_snapshot_restore(ctx: Context, stack: str) -> int:
+def run_snapshot_restore(ctx: Context, _legacy_stack: str = "") -> int:
     """SnapshotRestoreCommandFunc (+ --output-dir): zap log lines on stderr, nothing on stdout."""
     if len(ctx.args) != 1:
         raise ExitError(cobra.EXIT_BAD_ARGS, "snapshot restore requires exactly one argument")
@@ -179,7 +144,6 @@ def run_snapshot_restore(ctx: Context, stack: str) -> int:
         skip_hash_check=ctx.get("skip-hash-check"),
         revision_bump=bump,
         mark_compacted=mark,
-        stack=stack,
     )
     from etcdctl_py.snapshot import progress as progress_mod
 
@@ -210,7 +174,7 @@ def run_snapshot_restore(ctx: Context, stack: str) -> int:
 
 
 def _run_restore(ctx: Context) -> int:
-    return run_snapshot_restore(ctx, ETCDUTL_RESTORE_STACK)
+    return run_snapshot_restore(ctx)
 
 
 def _run_save(ctx: Context) -> int:
@@ -296,12 +260,13 @@ _PFLAG_TYPE = {"string": "string", "int": "int", "int64": "int", "uint": "uint",
                "duration": "duration", "stringSlice": "strings", "stringArray": "stringArray", "bool": ""}
 
 
-def pflag_usages(flags: list[Flag]) -> str:
-    """pflag FlagSet.FlagUsages(): sorted, `  -w, --name type` column padded to the longest, then the usage."""
+def pflag_usages(flags: list[Flag], hidden: bool = False) -> str:
+    """pflag FlagSet.FlagUsages(): sorted, `  -w, --name type` column padded to the longest, then the usage. With
+    `hidden`, only the hidden flags (our extras) instead of the visible ones."""
     lines = []
     maxlen = 0
     for f in sorted(flags, key=lambda f: f.name):
-        if f.hidden or f.deprecated:
+        if f.hidden != hidden or f.deprecated:
             continue
         line = f"  -{f.shorthand}, --{f.name}" if f.shorthand else f"      --{f.name}"
         varname = _PFLAG_TYPE.get(f.kind, f.kind)
@@ -344,10 +309,11 @@ def _name_padding(c: Command) -> int:
     return max(11, max(len(s.name) for s in c.parent.commands))
 
 
-def usage_text(cmd: Command, help_flag: bool = True) -> str:
+def usage_text(cmd: Command, help_flag: bool = True, extras: bool = False) -> str:
     """cobra 1.1.3's default usage template (etcdutl sets the help template to `{{.UsageString}}`).
 
     `help_flag=False`: cobra had not yet added -h/--help to the command (the `help <unknown>` path).
+    `extras` (ETCDCTL_PY_EXTRAS=1): an `Extra Flags:` section with the command's hidden flags, after its own.
     """
     subs = [c for c in cmd.sorted_commands() if _available(c) or c.name == "help"]
     has_subs = any(_available(c) for c in cmd.commands)
@@ -363,6 +329,9 @@ def usage_text(cmd: Command, help_flag: bool = True) -> str:
     local = [f for f in cmd.local_flags() if not f.hidden and (help_flag or f.name != "help")]
     if local:
         s += "\n\nFlags:\n" + pflag_usages(local).rstrip()
+    hidden = pflag_usages(cmd.local_flags(), hidden=True) if extras else ""
+    if hidden:
+        s += f"\n\nExtra Flags (etcdutl-py, not in etcdutl {VERSION}):\n" + hidden.rstrip()
     inherited = [f for f in cmd.inherited_flags() if not f.hidden]
     if inherited:
         s += "\n\nGlobal Flags:\n" + pflag_usages(inherited).rstrip()
@@ -383,11 +352,15 @@ def _help_command(root: Command) -> Command:
     def run_help(ctx: Context) -> int:
         target, rest = cobra.find_command(root, ctx.args)
         words = cobra.strip_flags(rest, {f.name: f for f in target.all_flags()})
+        if target.parent is None and words == ["extras"]:  # ours: etcdutl has no such topic
+            _write(sys.stdout, cobra.extras_text(root, "etcdutl-py", f"etcdutl {VERSION}",
+                                                 lambda c: id(c) in DEPRECATED))
+            return 0
         if target.parent is None and target.commands and words:
             _write(sys.stderr, "Unknown help topic [" + " ".join(f"`{a}`" for a in ctx.args) + "]\n")
             _write(sys.stderr, usage_text(root, help_flag=False))
             return 0
-        _write(sys.stdout, usage_text(target))
+        _write(sys.stdout, usage_text(target, extras=cobra.extras_wanted()))
         return 0
 
     return Command("help [command]", short="Help about any command",
@@ -423,12 +396,12 @@ def execute(root: Command, argv: list[str]) -> int:
     try:
         ctx = cobra.parse_flags(cmd, rest)
     except cobra.HelpRequested:
-        _write(sys.stdout, usage_text(cmd))
+        _write(sys.stdout, usage_text(cmd, extras=cobra.extras_wanted()))
         return 0
     except cobra.FlagError as e:
         return fail(str(e))
     if ctx.values.get("help") or not cmd.runnable:
-        _write(sys.stdout, usage_text(cmd))
+        _write(sys.stdout, usage_text(cmd, extras=cobra.extras_wanted()))
         return 0
     missing = [n for n in sorted(REQUIRED.get(id(cmd), []))
                if not ctx.changed(n) and not (n in ALTERNATIVES and ctx.flags.get(ALTERNATIVES[n]) is not None

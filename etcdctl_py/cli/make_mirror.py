@@ -8,9 +8,11 @@ Ours, on top (defaults unchanged):
 * a progress bar for the initial copy when stderr is a terminal (rich imported only then);
 * `--checkpoint FILE`: remember the last fully mirrored source revision; on restart resume the watch from there
   instead of copying everything again, falling back to a full sync if the source compacted that revision.
-* a destination that does not answer within --dial-timeout at start is an error (exit 2, `Error: context deadline
-  exceeded` after the client's warn line), as etcdctl already reports it with --dest-user; without that flag
-  etcdctl waits for it forever, saying nothing.
+* a destination or source that does not answer within --dial-timeout at start is an error (exit 2, `Error: context
+  deadline exceeded` after the client's warn line), as etcdctl already reports it with --dest-user / --user;
+  without those flags etcdctl waits for it forever, saying nothing (and prints `0` every 30 s);
+* with --until-synced, a --command-timeout given on the command line (or ETCDCTL_COMMAND_TIMEOUT) bounds the
+  whole run: `Error: context deadline exceeded`, exit 1, if it is not in sync by then.
 """
 
 from __future__ import annotations
@@ -97,9 +99,13 @@ def _reach(dst: Any, timeout: float) -> None:
     """Ours: the destination must answer within --dial-timeout. etcdctl checks this only when it logs in
     (--dest-user); without it a destination it cannot reach (down, wrong CA, no client certificate, plain client
     against TLS) makes it wait forever, silently. Any answer from the server counts, an error included: the copy
-    reports those as etcdctl does. A miss raises DeadlineExceeded, after the client's warn line, as the login does."""
+    reports those as etcdctl does. A miss raises DeadlineExceeded, after the client's warn line, as the login does.
+    --dial-timeout 0 means no bound (as in Go): nothing is checked then."""
     from etcdctl_py.client import DeadlineExceeded, EtcdError
     from etcdctl_py.proto.etcdserverpb import rpc_pb2
+
+    if timeout <= 0:
+        return
 
     try:
         dst.unary("Maintenance", "Status", rpc_pb2.StatusRequest(), rpc_pb2.StatusResponse, timeout=timeout)
@@ -107,6 +113,23 @@ def _reach(dst: Any, timeout: float) -> None:
         raise
     except EtcdError:
         pass
+
+
+def _source_client(ctx: Context, s: Any) -> Any:
+    """The source (global flags). As with the destination, ours: it must answer within --dial-timeout. etcdctl
+    checks that only when --user makes it log in (exit 2 when it cannot connect, as here); otherwise it waits for
+    a source it cannot reach forever."""
+    from etcdctl_py.cli import globals as g
+    from etcdctl_py.client import DeadlineExceeded
+
+    src = s.client()
+    auth = ctx.values.get("_auth")
+    if not (auth and auth[0] and auth[1]):  # a login has already reached it (within --dial-timeout)
+        try:
+            _reach(src, ctx.get("dial-timeout") / g.SECOND)
+        except DeadlineExceeded as e:
+            raise ExitError(EXIT_BAD_CONNECTION, str(e)) from None
+    return src
 
 
 def run(ctx: Context) -> int:
@@ -119,7 +142,8 @@ def run(ctx: Context) -> int:
         raise bad_args("--max-txn-ops must be at least 1")
     dst = _dest_client(ctx, ctx.args[0])
     s = g.setup(ctx)
-    src = s.client()
+    src = _source_client(ctx, s)
+    bound = s.command_timeout if ctx.get("until-synced") and ctx.changed("command-timeout") else None
     prefix = ctx.get("prefix").encode("utf-8", "surrogateescape")
     m = Mirror(src, dst, prefix=prefix, dest_prefix=b"", max_txn_ops=ctx.get("max-txn-ops"))
     stop = threading.Event()
@@ -134,7 +158,7 @@ def run(ctx: Context) -> int:
     saver = _CheckpointSaver(ckpt_path, m) if ckpt_path else None
     killed_by = 0
     try:
-        return _in_worker(lambda: _mirror(ctx, m, saver))
+        return _in_worker(lambda: _mirror(ctx, m, saver), bound)
     except MirrorError as e:
         raise ExitError(EXIT_ERROR, str(e)) from None
     except KeyboardInterrupt:
@@ -167,11 +191,15 @@ def _die_by(sig: int) -> None:
     os.kill(os.getpid(), sig)
 
 
-def _in_worker(fn: Any) -> int:
+def _in_worker(fn: Any, timeout: float | None = None) -> int:
     """Run fn in a thread so that SIGINT/SIGTERM reach the main thread at once (a blocked gRPC stream read
-    would hold them off), then return its result or raise its exception here."""
+    would hold them off), then return its result or raise its exception here. After `timeout` seconds (if
+    given), give up on it: `context deadline exceeded` (the thread is left to the process's exit)."""
+    import time
+
     result: list[Any] = []
     done = threading.Event()
+    deadline = None if timeout is None else time.monotonic() + timeout
 
     def body() -> None:
         try:
@@ -182,8 +210,9 @@ def _in_worker(fn: Any) -> int:
             done.set()
 
     threading.Thread(target=body, daemon=True, name="make-mirror").start()
-    while not done.wait(0.2):
-        pass
+    while not done.wait(0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic()))):
+        if deadline is not None and time.monotonic() >= deadline:
+            raise ExitError(EXIT_ERROR, "context deadline exceeded")
     kind, value = result[0]
     if kind == "err":
         raise value

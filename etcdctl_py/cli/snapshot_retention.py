@@ -132,7 +132,8 @@ def apply(policy: Policy, *, just_saved: str, out: TextIO, now: float | None = N
         removed.append(s.path)
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(s.mtime))
         out.write(f"Removed old snapshot {s.path} ({go_bytes(s.size)}, saved {stamp}, {why})\n")
-    out.write(f"Retention ({policy.describe()}): {len(snaps) - len(removed)} snapshots kept, "
+    kept = len(snaps) - len(removed)
+    out.write(f"Retention ({policy.describe()}): {kept} snapshot{'' if kept == 1 else 's'} kept, "
               f"{len(removed)} removed in {policy.directory}\n")
     out.flush()
     return removed

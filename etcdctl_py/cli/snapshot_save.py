@@ -8,7 +8,9 @@ Ours, on top (defaults unchanged):
 * a progress bar (bytes, rate, ETA from the server's `remaining_bytes`) when stderr is a terminal; rich is
   imported only then;
 * `--keep N` / `--max-age 30d`: after a successful save, remove older *dated* snapshots next to the new one
-  (see etcdctl_py/cli/snapshot_retention.py) and print what was removed.
+  (see etcdctl_py/cli/snapshot_retention.py) and print what was removed;
+* a member that cannot be reached within --dial-timeout ends the save (exit 5, before any file is made), as
+  etcdctl ends it when its --user login cannot connect; etcdctl without a user waits forever (cron jobs hang).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Any
+from typing import Any, NoReturn
 
 from etcdctl_py.cli.cobra import EXIT_INTERRUPTED, Command, Context, Flag
 from etcdctl_py.cli.errors import ExitError, bad_args
@@ -134,28 +136,48 @@ def save(s: Any, path: str, endpoint: str, *, timeout: float | None) -> int:
 
     A plain-TCP endpoint written as a literal IP, without TLS or a user, is fetched over our own HTTP/2
     connection (etcdctl_py.snapshot_wire: no grpc/protobuf import, less CPU per chunk); everything else, and
-    anything that path does not expect before the first chunk, goes through grpc as before."""
+    anything that path does not expect before the first chunk, goes through grpc as before.
+
+    Ours: a member that cannot be reached within --dial-timeout ends the save with the client's warning and
+    `Error: context deadline exceeded` before any file is made (etcdctl waits for it forever, unless its
+    --command-timeout ends first: then the save fails as etcdctl's does)."""
+    from etcdctl_py.cli.globals import SECOND
+
+    start = time.monotonic()
+    deadline = None if timeout is None else start + timeout
+    dial_timeout = s.ctx.get("dial-timeout") / SECOND
+    # the dial bound is ours only if it ends first; --dial-timeout 0 means none, as in Go
+    bounded = dial_timeout > 0 and (deadline is None or start + dial_timeout < deadline)
+    probe_within = dial_timeout if bounded else None
     target = _plain_target(s)
+    until = start + dial_timeout if deadline is None else min(start + dial_timeout, deadline)
+    sock = _dial(s, until, bounded)
+    if sock is None:
+        target = None  # not a literal IP, or refused while --command-timeout bounds the save: grpc, as etcdctl
+    elif target is None:
+        sock.close()  # only checked (TLS, a user): grpc makes the call
+        sock = None
     client = None
     if target is None:
-        client = _client(s)
+        client = _grpc_client(s, probe_within)
     part = path + ".part"
     try:
         fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     except OSError as e:
+        if sock is not None:
+            sock.close()
         raise ExitError(EXIT_INTERRUPTED, f"could not open {part} ({_open_error(part, e)})") from None
     ok = False
     try:
         _log(zap_line("info", "snapshot/v3_snapshot.go:68", "created temporary db file", path=part))
-        start = time.monotonic()
-        deadline = None if timeout is None else start + timeout
         stream = None
         if target is not None:
-            stream = _open_plain(s, target, deadline)
+            stream = _open_plain(s, target, deadline, sock)
         plain = stream is not None
         if stream is None:
+            client = client or _grpc_client(s, probe_within)
             try:
-                stream = _open_grpc(client or _client(s), deadline)
+                stream = _open_grpc(client, deadline)
             except Exception as e:
                 if _sent_by_member(e):
                     # Go's stream opens without waiting for the member; its refusal (auth, no leader, ...) comes
@@ -175,7 +197,7 @@ def save(s: Any, path: str, endpoint: str, *, timeout: float | None) -> int:
                 # through grpc, so ask again that way; a good answer replaces what we have.
                 os.ftruncate(fd, 0)
                 os.lseek(fd, 0, os.SEEK_SET)
-                size, digest_ok = _copy(_open_grpc(_client(s), deadline), fd)
+                size, digest_ok = _copy(_open_grpc(client or _client(s), deadline), fd)
         except Exception as e:
             go_err = getattr(e, "go_error", None)
             _log(zap_line("warn", "v3/maintenance.go:221", "failed to receive from snapshot stream; closing",
@@ -246,8 +268,8 @@ def _plain_target(s: Any) -> tuple[int, str, int, str] | None:
     return plain_target(eps[0].strip())
 
 
-def _open_plain(s: Any, target: tuple[int, str, int, str], deadline: float | None) -> Any:
-    """The snapshot stream over our own connection, or None when grpc should make the call."""
+def _open_plain(s: Any, target: tuple[int, str, int, str], deadline: float | None, sock: Any) -> Any:
+    """The snapshot stream over our own connection (`sock`, from _dial), or None when grpc should make the call."""
     from etcdctl_py.cli.globals import SECOND
     from etcdctl_py.snapshot_wire import Unsupported, open_plain
 
@@ -255,9 +277,63 @@ def _open_plain(s: Any, target: tuple[int, str, int, str], deadline: float | Non
     keepalive = (max(ctx.get("keepalive-time") / SECOND, 10.0), ctx.get("keepalive-timeout") / SECOND)
     try:
         return open_plain(target, deadline=deadline, connect_timeout=ctx.get("dial-timeout") / SECOND,
-                          keepalive=keepalive)
+                          keepalive=keepalive, sock=sock)
     except Unsupported:
         return None
+
+
+def _dial(s: Any, until: float, bounded: bool) -> Any:
+    """For an endpoint written as a literal IP (plain or TLS): a TCP connection to it, or None (a host name or a
+    unix socket; or refused while etcdctl's own --command-timeout bounds the save). When the dial bound is ours
+    (`bounded`), refused attempts go on until `until`, and then the save ends as a failed dial (no file made)."""
+    from etcdctl_py.snapshot_wire import Unreachable, dial, plain_target
+
+    eps = s.ctx.get("endpoints")
+    target = plain_target(eps[0].strip(), ("http://", "https://")) if len(eps) == 1 else None
+    if target is None:
+        return None
+    try:
+        return dial(target, until, retry=bounded)
+    except Unreachable as e:
+        if not bounded:
+            return None
+        from etcdctl_py.client.client import _deadline_desc
+        from etcdctl_py.client.errors import DeadlineExceeded
+
+        _unreachable(target[3], DeadlineExceeded(_deadline_desc(e.text)))
+
+
+def _grpc_client(s: Any, probe_within: float | None) -> Any:
+    """The session's grpc client; with `probe_within`, the member must answer it (anything, an error included)
+    within that many seconds, else the save ends as a failed dial. A client with a user has already logged in,
+    which the Go client bounds by --dial-timeout too."""
+    client = _client(s)
+    auth = s.ctx.values.get("_auth")
+    if probe_within is None or (auth and auth[0] and auth[1]):
+        return client
+    from etcdctl_py.client.errors import DeadlineExceeded, EtcdError
+    from etcdctl_py.proto.etcdserverpb import rpc_pb2
+
+    logger, client.warn_logger = client.warn_logger, None  # this check's own warning is the snapshot logger's
+    try:
+        client.unary("Maintenance", "Status", rpc_pb2.StatusRequest(), rpc_pb2.StatusResponse, timeout=probe_within)
+    except DeadlineExceeded as e:
+        _unreachable(client.endpoints[0].authority, e)
+    except EtcdError:
+        pass  # the member answered: the Snapshot call reports its refusal as etcdctl does
+    finally:
+        client.warn_logger = logger
+    return client
+
+
+def _unreachable(authority: str, err: Any) -> NoReturn:
+    """End the save as etcdctl ends it when its client cannot reach the member within --dial-timeout (as with
+    --user, whose login is bounded by it): clientv3's warning, in the snapshot logger's format, then
+    `Error: context deadline exceeded`, exit 5."""
+    ptr = "0xc000%06x" % (os.getpid() * 0x80 & 0xFFFF80 | 0x100000)  # a Go pointer, as in every client warn line
+    _log(zap_line("warn", "v3/retry_interceptor.go:62", "retrying of unary invoker failed", logger="client",
+                  target=f"etcd-endpoints://{ptr}/{authority}", attempt=0, error=err.go_error))
+    raise ExitError(EXIT_INTERRUPTED, str(err))
 
 
 def _open_grpc(client: Any, deadline: float | None) -> Any:

@@ -74,6 +74,10 @@ def extensions(programs: list[ProgramSpec]) -> str:
          "Commands and flags that etcdctl 3.5.1 / etcdutl 3.5.1 do not have. None of them changes a default:",
          "a command line that works with the 3.5.1 tools behaves the same here. The ones marked *hidden* are left",
          "out of `--help`, so that help text stays byte-identical to 3.5.1; the others are listed by `--help`.", "",
+         "From a terminal, `etcdctl-py help extras` and `etcdutl-py help extras` list the hidden ones, one line",
+         "each; with `ETCDCTL_PY_EXTRAS=1` set, a command's `--help` adds its own under `EXTRA OPTIONS` (etcdutl-py:",
+         "`Extra Flags`), e.g. `ETCDCTL_PY_EXTRAS=1 etcdctl-py snapshot save --help`. Both read the command trees,",
+         "as this page does.", "",
          "| Program | Command | Flag | Description |", "|---|---|---|---|"]
     for p in programs:
         if p.style != "cobra":

@@ -60,7 +60,6 @@ class RestoreConfig:
     skip_hash_check: bool = False
     revision_bump: int = 0
     mark_compacted: bool = False
-    stack: str = ""  # the `stack` field of the first log line (etcdutl's or etcdctl's Go stack)
 
 
 @dataclass
@@ -315,7 +314,9 @@ def restore(cfg: RestoreConfig, log: ZapLogger | None = None,
     cl, data_dir, wal_dir = _prepare(cfg)
     snap_dir = os.path.join(data_dir, "member", "snap")
     fields = {"path": cfg.snapshot_path, "wal-dir": wal_dir, "data-dir": data_dir, "snap-dir": snap_dir}
-    log.info(CALLER_RESTORING, "restoring snapshot", {**fields, "stack": cfg.stack} if cfg.stack else fields)
+    # etcdutl adds a `stack` field here (zap.Stack: Go function names, its build machine's source paths): nothing
+    # a reader or a script of ours can use, so only the fields that describe this restore are logged
+    log.info(CALLER_RESTORING, "restoring snapshot", fields)
     local = cl.local
     assert local is not None
     custom_wal = bool(cfg.wal_dir)

@@ -203,6 +203,15 @@ def test_max_age_and_keep(pair, tmp_path):
     assert r2.stdout.decode().splitlines()[-1] == f"Retention (max age 1w): 3 snapshots kept, 1 removed in {tmp_path}"
 
 
+def test_retention_summary_counts_one_snapshot_in_the_singular(pair, tmp_path):
+    assert _ours_save(pair, tmp_path / "etcd-20261101.db").rc == 0
+    _age(tmp_path / "etcd-20261101.db", 1)
+    r = _ours_save(pair, tmp_path / "etcd-20261102.db", "--keep", "1")
+    assert r.rc == 0, r
+    assert r.stdout.decode().splitlines()[-1] == f"Retention (keep 1): 1 snapshot kept, 1 removed in {tmp_path}"
+    assert os.listdir(tmp_path) == ["etcd-20261102.db"]
+
+
 @pytest.mark.parametrize("extra,err", [
     (["--keep", "2"], b"Error: --keep/--max-age need a dated snapshot name (digits in it, e.g. "
                       b"snapshot-$(date +%Y%m%d-%H%M%S).db), not 'plain.db'\n"),

@@ -21,7 +21,7 @@ import etcdproc
 from etcdctl_py.client import Client
 from etcdctl_py.client.maintenance import open_snapshot
 from etcdctl_py.proto.etcdserverpb import rpc_pb2
-from etcdctl_py.snapshot_wire import Unsupported, _status_200, open_plain, plain_target
+from etcdctl_py.snapshot_wire import Unreachable, Unsupported, _status_200, dial, open_plain, plain_target
 
 ETCDCTL = etcdproc.distro_bin("etcdctl")
 
@@ -86,6 +86,33 @@ def test_plain_target(endpoint, expected):
 ])
 def test_status_200(block, ok):
     assert _status_200(block) is ok
+
+
+def test_tls_endpoints_are_dial_targets_only():
+    assert plain_target("https://127.0.0.1:2379") is None
+    assert plain_target("https://127.0.0.1:2379", ("http://", "https://")) == (socket.AF_INET, "127.0.0.1", 2379,
+                                                                              "127.0.0.1:2379")
+    assert plain_target("unix://sock", ("http://", "https://")) is None
+
+
+def test_dial_gives_up_at_the_deadline_with_gos_dial_error():
+    port = etcdproc.free_port()
+    with pytest.raises(Unreachable) as e:
+        dial((socket.AF_INET, "127.0.0.1", port, f"127.0.0.1:{port}"), time.monotonic() + 0.3)
+    assert e.value.text == f"dial tcp 127.0.0.1:{port}: connect: connection refused"
+
+
+def test_dial_connects_to_a_listener_that_comes_late():
+    """Refused attempts are made again until the deadline: a listener that appears meanwhile is connected to."""
+    late = socket.socket()
+    late.bind(("127.0.0.1", 0))
+    port = late.getsockname()[1]
+    threading.Timer(0.3, late.listen, args=(1,)).start()
+    try:
+        sock = dial((socket.AF_INET, "127.0.0.1", port, f"127.0.0.1:{port}"), time.monotonic() + 30)
+        sock.close()
+    finally:
+        late.close()
 
 
 def test_refused_connection_is_unsupported():
