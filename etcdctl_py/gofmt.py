@@ -9,17 +9,50 @@ from __future__ import annotations
 # ---------------------------------------------------------------- %q quoting
 
 _ESC = {0x07: "\\a", 0x08: "\\b", 0x0C: "\\f", 0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t", 0x0B: "\\v",
-        0x5C: "\\\\", 0x22: '\\"'}
+        0x5C: "\\\\", 0x22: '\\"',
+        0x7F: "\\u007f"}  # Go 1.16 (etcd 3.5.1's) quotes DEL as a \u rune; `\x7f` came with Go 1.18
+
+
+# The code points Unicode 14.0 assigned. Python 3.11's tables are Unicode 14; etcdctl 3.5.1 is built
+# with Go 1.16, whose tables are Unicode 13: there these are unassigned, so not printable.
+_UNICODE_14 = (
+    (0x61D, 0x61D), (0x870, 0x88E), (0x890, 0x891), (0x898, 0x89F), (0x8B5, 0x8B5), (0x8C8, 0x8D2), (0xC3C, 0xC3C),
+    (0xC5D, 0xC5D), (0xCDD, 0xCDD), (0x170D, 0x170D), (0x1715, 0x1715), (0x171F, 0x171F), (0x180F, 0x180F),
+    (0x1AC1, 0x1ACE), (0x1B4C, 0x1B4C), (0x1B7D, 0x1B7E), (0x1DFA, 0x1DFA), (0x20C0, 0x20C0), (0x2C2F, 0x2C2F),
+    (0x2C5F, 0x2C5F), (0x2E53, 0x2E5D), (0x9FFD, 0x9FFF), (0xA7C0, 0xA7C1), (0xA7D0, 0xA7D1), (0xA7D3, 0xA7D3),
+    (0xA7D5, 0xA7D9), (0xA7F2, 0xA7F4), (0xFBC2, 0xFBC2), (0xFD40, 0xFD4F), (0xFDCF, 0xFDCF), (0xFDFE, 0xFDFF),
+    (0x10570, 0x1057A), (0x1057C, 0x1058A), (0x1058C, 0x10592), (0x10594, 0x10595), (0x10597, 0x105A1),
+    (0x105A3, 0x105B1), (0x105B3, 0x105B9), (0x105BB, 0x105BC), (0x10780, 0x10785), (0x10787, 0x107B0),
+    (0x107B2, 0x107BA), (0x10F70, 0x10F89), (0x11070, 0x11075), (0x110C2, 0x110C2), (0x116B9, 0x116B9),
+    (0x11740, 0x11746), (0x11AB0, 0x11ABF), (0x12F90, 0x12FF2), (0x16A70, 0x16ABE), (0x16AC0, 0x16AC9),
+    (0x1AFF0, 0x1AFF3), (0x1AFF5, 0x1AFFB), (0x1AFFD, 0x1AFFE), (0x1B11F, 0x1B122), (0x1CF00, 0x1CF2D),
+    (0x1CF30, 0x1CF46), (0x1CF50, 0x1CFC3), (0x1D1E9, 0x1D1EA), (0x1DF00, 0x1DF1E), (0x1E290, 0x1E2AE),
+    (0x1E7E0, 0x1E7E6), (0x1E7E8, 0x1E7EB), (0x1E7ED, 0x1E7EE), (0x1E7F0, 0x1E7FE), (0x1F6DD, 0x1F6DF),
+    (0x1F7F0, 0x1F7F0), (0x1F979, 0x1F979), (0x1F9CC, 0x1F9CC), (0x1FA7B, 0x1FA7C), (0x1FAA9, 0x1FAAC),
+    (0x1FAB7, 0x1FABA), (0x1FAC3, 0x1FAC5), (0x1FAD7, 0x1FAD9), (0x1FAE0, 0x1FAE7), (0x1FAF0, 0x1FAF6),
+    (0x2A6DE, 0x2A6DF), (0x2B735, 0x2B738),
+)
+_unicode_14_re = None
+
+
+def unicode_14_chars() -> "re.Pattern[str]":  # noqa: F821 - re is imported on first use
+    """A compiled pattern matching any code point first assigned in Unicode 14.0."""
+    global _unicode_14_re
+    if _unicode_14_re is None:
+        import re
+
+        _unicode_14_re = re.compile("[" + "".join(f"{chr(a)}-{chr(b)}" for a, b in _UNICODE_14) + "]")
+    return _unicode_14_re
 
 
 def _is_print(ch: str) -> bool:
-    """Go's unicode.IsPrint: letters, marks, numbers, punctuation, symbols and ASCII space."""
+    """Go 1.16's unicode.IsPrint: letters, marks, numbers, punctuation, symbols and ASCII space."""
     if ch == " ":
         return True
     import unicodedata  # only non-ASCII text gets here
 
     cat = unicodedata.category(ch)
-    return cat[0] in "LMNPS"
+    return cat[0] in "LMNPS" and not unicode_14_chars().match(ch)
 
 
 def quote(data: bytes | str) -> str:
@@ -127,7 +160,7 @@ def parse_int(s: str, base: int = 0, bits: int = 64, signed: bool = True) -> int
     if signed and t[:1] in ("+", "-"):
         neg = t[0] == "-"
         t = t[1:]
-    if not t:
+    if not t or (base == 0 and t[0] == "_"):  # Go: an underscore must follow a digit or a base prefix
         raise syntax
     b = base
     underscores_ok = False
@@ -184,12 +217,46 @@ def parse_bool(s: str) -> bool:
 
 _UNITS = {"ns": 1, "us": 1000, "µs": 1000, "μs": 1000, "ms": 1000_000, "s": 1000_000_000,
           "m": 60 * 1000_000_000, "h": 3600 * 1000_000_000}
+_INT64_MAX = (1 << 63) - 1
+
+
+def _time_quote(s: str) -> str:
+    """The quoting of Go 1.16's time package errors: plain double quotes, nothing escaped (unlike %q)."""
+    return '"' + s + '"'
+
+
+def _leading_int(s: str) -> tuple[int, str]:
+    """Go's time.leadingInt: the leading decimal digits; ValueError when they overflow an int64."""
+    i, x = 0, 0
+    while i < len(s) and "0" <= s[i] <= "9":
+        if x > _INT64_MAX // 10:
+            raise ValueError("time: bad [0-9]*")
+        x = x * 10 + ord(s[i]) - 48
+        if x > _INT64_MAX:
+            raise ValueError("time: bad [0-9]*")
+        i += 1
+    return x, s[i:]
+
+
+def _leading_fraction(s: str) -> tuple[int, float, str]:
+    """Go's time.leadingFraction: digits after the point (later digits dropped once they would overflow)."""
+    i, x, scale, overflow = 0, 0, 1.0, False
+    while i < len(s) and "0" <= s[i] <= "9":
+        if not overflow:
+            if x > _INT64_MAX // 10 or x * 10 + ord(s[i]) - 48 > _INT64_MAX:
+                overflow = True
+            else:
+                x = x * 10 + ord(s[i]) - 48
+                scale *= 10
+        i += 1
+    return x, scale, s[i:]
 
 
 def parse_duration(s: str) -> int:
-    """Go's time.ParseDuration, returning nanoseconds. Raises ValueError with Go's message."""
+    """Go 1.16's time.ParseDuration, returning nanoseconds: int64 arithmetic for the whole part, Go's float64
+    formula for a fraction, Go's overflow checks. Raises ValueError with Go's message."""
     orig = s
-    bad = ValueError(f"time: invalid duration {quote(orig)}")
+    bad = ValueError("time: invalid duration " + _time_quote(orig))
     neg = False
     if s[:1] in ("-", "+"):
         neg = s[0] == "-"
@@ -198,40 +265,44 @@ def parse_duration(s: str) -> int:
         return 0
     if not s:
         raise bad
-    total = 0.0
+    total = 0
     while s:
-        i = 0
-        while i < len(s) and s[i].isdigit():
-            i += 1
-        int_part = s[:i]
-        s = s[i:]
-        frac_part = ""
-        if s.startswith("."):
-            s = s[1:]
-            j = 0
-            while j < len(s) and s[j].isdigit():
-                j += 1
-            frac_part = s[:j]
-            s = s[j:]
-        if not int_part and not frac_part:
+        if not (s[0] == "." or "0" <= s[0] <= "9"):
             raise bad
-        j = 0
-        while j < len(s) and s[j] != "." and not s[j].isdigit():
-            j += 1
-        unit = s[:j]
-        s = s[j:]
-        if not unit:
-            raise ValueError(f"time: missing unit in duration {quote(orig)}")
+        before = len(s)
+        try:
+            v, s = _leading_int(s)
+        except ValueError:
+            raise bad from None
+        pre = before != len(s)
+        f, scale, post = 0, 1.0, False
+        if s[:1] == ".":
+            s = s[1:]
+            before = len(s)
+            f, scale, s = _leading_fraction(s)
+            post = before != len(s)
+        if not pre and not post:
+            raise bad
+        i = 0
+        while i < len(s) and s[i] != "." and not "0" <= s[i] <= "9":
+            i += 1
+        if i == 0:
+            raise ValueError("time: missing unit in duration " + _time_quote(orig))
+        unit, s = s[:i], s[i:]
         if unit not in _UNITS:
-            raise ValueError(f"time: unknown unit {quote(unit)} in duration {quote(orig)}")
+            raise ValueError("time: unknown unit " + _time_quote(unit) + " in duration " + _time_quote(orig))
         mult = _UNITS[unit]
-        total += int(int_part or "0") * mult
-        if frac_part:
-            total += int(frac_part) * mult / (10 ** len(frac_part))
-    if total > (1 << 63) - 1:
-        raise bad
-    v = int(total)
-    return -v if neg else v
+        if v > _INT64_MAX // mult:
+            raise bad
+        v *= mult
+        if f > 0:
+            v += int(float(f) * (float(mult) / scale))
+            if v > _INT64_MAX:
+                raise bad
+        total += v
+        if total > _INT64_MAX:
+            raise bad
+    return -total if neg else total
 
 
 def format_duration(ns: int) -> str:

@@ -16,6 +16,7 @@ from etcdctl_py.proto.etcdserverpb import rpc_pb2 as pb
 from etcdctl_py.proto.etcdserverpb import rpc_pb2_grpc as pbg
 from etcdctl_py.server import errors
 from etcdctl_py.server.auth_store import AuthInfo, AuthStore, hash_password
+from etcdctl_py.server.grpclink import key_of_peer
 from etcdctl_py.server.services import rpc
 
 _RAW = {
@@ -34,21 +35,23 @@ class GrpcAuth:
     def __init__(self, store: AuthStore, client_cert_auth: bool = False) -> None:
         self.store = store
         self.client_cert_auth = client_cert_auth
-        self.peer_cn: dict[int, str] = {}
+        self.peer_cn: dict[str, str] = {}  # grpclink.peer_key of a spliced connection -> its verified CN
         self.lock = threading.Lock()
 
-    def set_peer_cn(self, port: int, cn: str | None) -> None:
-        """Called by the TLS front listener for each spliced connection (None: connection gone)."""
+    def set_peer_cn(self, key: str, cn: str | None) -> None:
+        """Called only by the TLS front listener, before it connects from the private socket path `key`
+        and again with None when that connection is gone."""
         with self.lock:
             if cn is None:
-                self.peer_cn.pop(port, None)
+                self.peer_cn.pop(key, None)
             else:
-                self.peer_cn[port] = cn
+                self.peer_cn[key] = cn
 
     def info(self, context) -> AuthInfo | None:
         """The caller's AuthInfo, None when anonymous; INVALID_AUTH_TOKEN for an unknown token."""
         token = None
-        for k, v in context.invocation_metadata() or ():
+        metadata = context.invocation_metadata() or ()
+        for k, v in metadata:
             if k == "token":
                 token = v
                 break
@@ -57,16 +60,18 @@ class GrpcAuth:
         if token is not None:
             return self.store.user_of_token(token)
         if self.client_cert_auth:
-            peer = context.peer() or ""
-            try:
-                port = int(peer.rsplit(":", 1)[1])
-            except (IndexError, ValueError):
-                return None
-            with self.lock:
-                cn = self.peer_cn.get(port)
-            if cn is not None:
-                return AuthInfo(cn, self.store.revision)
+            return self._tls_info(context, metadata)
         return None
+
+    def _tls_info(self, context, metadata) -> AuthInfo | None:
+        """etcd's AuthInfoFromTLS: the CN the front listener verified for this very connection; a
+        connection it did not register (anyone else reaching grpcio) has none, and a gRPC-gateway
+        request (grpcgateway-accept metadata) never uses the CN."""
+        with self.lock:
+            cn = self.peer_cn.get(key_of_peer(context.peer() or ""))
+        if cn is None or any(k == "grpcgateway-accept" for k, _ in metadata):
+            return None
+        return AuthInfo(cn, self.store.revision)
 
     def admin(self, context) -> AuthInfo | None:
         """The API-layer root check of Defragment/Hash/HashKV/Snapshot and member changes."""

@@ -34,6 +34,11 @@ CLUSTER_VERSION = "3.5.0"
 # A fresh etcd has applied 4 entries: its ConfChange, the leader's empty entry, the member
 # attribute publish and the cluster version.
 BOOT_INDEX = 4
+# etcd's default --max-request-bytes (embed.DefaultMaxRequestBytes) and the backend quota's cost of a request
+# beyond its keys and values (etcdserver/quota.go)
+DEFAULT_MAX_REQUEST_BYTES = 1536 * 1024
+QUOTA_KV_OVERHEAD = 256
+QUOTA_LEASE_OVERHEAD = 64
 
 
 @dataclass
@@ -43,11 +48,12 @@ class ServerConfig:
     cluster_id: int = 0
     member_id: int = 0
     members: list[Member] = field(default_factory=list)
-    quota_backend_bytes: int = 2 * 1024 * 1024 * 1024
+    quota_backend_bytes: int = 2 * 1024 * 1024 * 1024  # the quota in force: main resolves the flag (config.py)
     snapshot_count: int = 100000
     auto_compaction_mode: str = "periodic"
     auto_compaction_retention: str = "0"
-    max_txn_ops: int = 128
+    max_txn_ops: int = kv_apply.MAX_TXN_OPS
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
 
 
 class NullPersister:
@@ -132,10 +138,14 @@ class EtcdCore:
         if ai is not None and not req.HasField("authenticate"):
             req.header.username = ai.username
             req.header.auth_revision = ai.revision
+        entry = req.SerializeToString()
+        if len(entry) > self.cfg.max_request_bytes:  # processInternalRaftRequestOnce: the whole entry counts
+            raise errors.REQUEST_TOO_LARGE
         with self.lock:
+            if self.stopped.is_set():  # checked again under the lock: nothing is appended once stop() holds it
+                raise errors.STOPPED
             self.raft_index += 1
             index = self.raft_index
-            entry = req.SerializeToString()
             changes: list[Change] = []
             try:
                 result, events, changes = self.apply(req, index)
@@ -159,6 +169,8 @@ class EtcdCore:
             raise errors.STOPPED
         cc.id = self.idgen.next()
         with self.lock:
+            if self.stopped.is_set():
+                raise errors.STOPPED
             self.raft_index += 1
             index = self.raft_index
             err: MembershipError | None = None
@@ -333,19 +345,21 @@ class EtcdCore:
         return resp
 
     def check_quota(self, cost: int) -> None:
-        """etcd's backend quota: refuse (and raise NOSPACE) when the db would exceed the quota."""
-        quota = self.cfg.quota_backend_bytes
-        if quota <= 0:
-            quota = 2 * 1024 * 1024 * 1024
-        if self.persister.db_size() + cost > quota:
-            if not self.nospace_active():
-                self.propose(ri.InternalRaftRequest(alarm=pb.AlarmRequest(
-                    action=pb.AlarmRequest.ACTIVATE, memberID=self.cfg.member_id, alarm=pb.NOSPACE)))
-            raise errors.NO_SPACE
+        """etcd's quotaAlarmer, which runs before any other check of a Put, Txn or LeaseGrant: the request fits
+        only if db size + its cost stays below the quota; otherwise every refusal proposes a NOSPACE alarm (a
+        log entry each time, as in etcd, whether or not the alarm is already raised) and answers NOSPACE."""
+        if self.persister.db_size() + cost < self.cfg.quota_backend_bytes:
+            return
+        try:
+            self.propose(ri.InternalRaftRequest(alarm=pb.AlarmRequest(
+                action=pb.AlarmRequest.ACTIVATE, memberID=self.cfg.member_id, alarm=pb.NOSPACE)))
+        except errors.EtcdError:  # etcd ignores the alarm request's own outcome
+            pass
+        raise errors.NO_SPACE
 
     def put(self, r: pb.PutRequest, ai=None) -> pb.PutResponse:
+        self.check_quota(quota_cost_put(r))
         kv_apply.check_put(r)
-        self.check_quota(len(r.key) + len(r.value) + 64)
         resp = self.propose(ri.InternalRaftRequest(put=r), ai)
         self.fill(resp.header)
         return resp
@@ -357,7 +371,8 @@ class EtcdCore:
         return resp
 
     def txn(self, r: pb.TxnRequest, ai=None) -> pb.TxnResponse:
-        kv_apply.validate_txn(r)
+        self.check_quota(quota_cost_txn(r))  # every txn, read-only ones too (cost 0), as quotaKVServer.Txn
+        kv_apply.validate_txn(r, self.cfg.max_txn_ops)
         if kv_apply.is_txn_readonly(r):
             def read():
                 with self.lock:
@@ -365,7 +380,6 @@ class EtcdCore:
 
             resp = self._serialized(ai, lambda a: self.auth.check_txn(a, r), read)
         else:
-            self.check_quota(r.ByteSize())
             resp = self.propose(ri.InternalRaftRequest(txn=r), ai)
         self.fill(resp.header)
         return resp
@@ -376,6 +390,7 @@ class EtcdCore:
         return resp
 
     def lease_grant(self, r: pb.LeaseGrantRequest, ai=None) -> pb.LeaseGrantResponse:
+        self.check_quota(QUOTA_LEASE_OVERHEAD)  # quotaLeaseServer: before an ID is chosen
         req = pb.LeaseGrantRequest()
         req.CopyFrom(r)
         if req.ID == 0:
@@ -383,7 +398,6 @@ class EtcdCore:
                 req.ID = self.idgen.next() & 0x7FFFFFFFFFFFFFFF
                 if req.ID and self.lessor.lookup(req.ID) is None:
                     break
-        self.check_quota(64)
         resp = self.propose(ri.InternalRaftRequest(lease_grant=req), ai)
         self.fill(resp.header)
         return resp
@@ -413,3 +427,16 @@ class EtcdCore:
                 self.lease_revoke(lid, self.root_info())
             except errors.EtcdError:
                 pass
+
+
+def quota_cost_put(r: pb.PutRequest) -> int:
+    """etcd's costPut: what a put may add to the backend."""
+    return QUOTA_KV_OVERHEAD + len(r.key) + len(r.value)
+
+
+def quota_cost_txn(r: pb.TxnRequest) -> int:
+    """etcd's costTxn: the costlier branch, counting only its top-level puts (nested txns and deletes cost 0)."""
+    def branch(ops) -> int:
+        return sum(quota_cost_put(op.request_put) for op in ops if op.WhichOneof("request") == "request_put")
+
+    return max(branch(r.success), branch(r.failure))

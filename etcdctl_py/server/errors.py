@@ -75,3 +75,22 @@ WRONG_DOWNGRADE_VERSION_FORMAT = _e(C.INVALID_ARGUMENT, "etcdserver: wrong downg
 INVALID_DOWNGRADE_TARGET = _e(C.INVALID_ARGUMENT, "etcdserver: invalid downgrade target version")
 NO_INFLIGHT_DOWNGRADE = _e(C.FAILED_PRECONDITION, "etcdserver: no inflight downgrade job")
 CORRUPT = _e(C.DATA_LOSS, "etcdserver: corrupt cluster")
+
+
+# grpc-go's own refusals, which etcd's clients see as they are (grpcio words them differently)
+def grpc_recv_too_large(size: int, limit: int) -> EtcdError:
+    """grpc-go's refusal of a request above the server's receive limit (etcd: max-request-bytes + 512 KiB)."""
+    return _e(C.RESOURCE_EXHAUSTED, f"grpc: received message larger than max ({size} vs. {limit})")
+
+
+def grpc_send_too_large(size: int, limit: int) -> EtcdError:
+    """grpc-go's refusal to send a response above the server's send limit (etcd: math.MaxInt32)."""
+    return _e(C.RESOURCE_EXHAUSTED, f"grpc: trying to send message larger than max ({size} vs. {limit})")
+
+
+def grpc_unmarshal_failed(reason: str, streaming: bool) -> EtcdError:
+    """grpc-go's answer to a request that is not a valid message of the method's type (its unary and its
+    streaming receive paths word it differently)."""
+    if streaming:
+        return _e(C.INTERNAL, f"grpc: failed to unmarshal the received message {reason}")
+    return _e(C.INTERNAL, f"grpc: error unmarshalling request: {reason}")

@@ -16,27 +16,25 @@ class ConfigError(Exception):
 
 
 def parse_urls(text: str) -> list[str]:
-    """Comma-separated URLs, validated like etcd's types.NewURLs and sorted by string."""
-    out = []
-    for raw in text.split(","):
-        u = raw.strip()
-        if not u:
-            continue
-        if "://" not in u:
-            raise ConfigError(f'URL scheme must be http, https, unix, or unixs: {u}')
-        scheme, rest = u.split("://", 1)
-        scheme = scheme.lower()
-        if scheme not in ("http", "https", "unix", "unixs"):
-            raise ConfigError(f"URL scheme must be http, https, unix, or unixs: {u}")
-        if "/" in rest and rest.split("/", 1)[1] != "":
-            raise ConfigError(f'URL must not contain a path: {u}')
-        rest = rest.rstrip("/") if rest.endswith("/") and False else rest
-        if "/" in rest:
-            raise ConfigError(f'URL must not contain a path: {u}')
-        if scheme in ("http", "https") and ":" not in rest.rsplit("]", 1)[-1]:
-            raise ConfigError(f'URL address does not have the form "host:port": {u}')
-        out.append(f"{scheme}://{rest}")
-    return sorted(out)
+    """Comma-separated URLs as etcd's types.NewURLs(strings.Split(text, ",")) reads them: Go's url.Parse,
+    scheme/host:port/path checks with etcd's texts (an empty element is an error too), canonical and sorted.
+
+    The rules themselves live in storage.membership.parse_urls (shared with etcdutl's restore)."""
+    from etcdctl_py.storage.membership import MembershipError
+    from etcdctl_py.storage.membership import parse_urls as new_urls
+
+    try:
+        return new_urls(text.split(","))
+    except MembershipError as e:
+        raise ConfigError(str(e)) from None
+
+
+def url_host(url: str) -> str:
+    """The host[:port] part (Go's url.URL.Host) of a URL that parse_urls returned."""
+    rest = url.split("://", 1)[1] if "://" in url else url.split(":", 1)[-1]
+    for sep in "/?#":
+        rest = rest.split(sep, 1)[0]
+    return rest.rsplit("@", 1)[-1]
 
 
 def member_id(peer_urls: list[str], token: str) -> int:

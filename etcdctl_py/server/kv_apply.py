@@ -10,7 +10,7 @@ from etcdctl_py.proto.etcdserverpb import rpc_pb2 as pb
 from etcdctl_py.server import errors
 from etcdctl_py.server.mvcc import MVCCStore, WriteTxn, gte_range
 
-MAX_TXN_OPS = 128
+MAX_TXN_OPS = 128  # etcd's DefaultMaxTxnOps; the server passes its --max-txn-ops
 
 
 # ---- request validation (before the request is proposed) -------------------------------------
@@ -111,8 +111,9 @@ def check_intervals(reqs) -> tuple[set[bytes], _Dels]:
     return puts, dels
 
 
-def validate_txn(r: pb.TxnRequest) -> None:
-    check_txn(r)
+def validate_txn(r: pb.TxnRequest, max_ops: int = MAX_TXN_OPS) -> None:
+    """kvServer.Txn's checks before the request is proposed: op counts and keys, then duplicate keys."""
+    check_txn(r, max_ops)
     check_intervals(r.success)
     check_intervals(r.failure)
 

@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import socket
-import ssl
 import struct
 import sys
 import threading
@@ -15,31 +14,52 @@ from concurrent import futures
 
 from etcdctl_py.server import config as cfgmod
 from etcdctl_py.server.identity import ConfigError, Member, derive_cluster, parse_urls
-
-
-def log(level: str, msg: str, min_level: str, **fields) -> None:
-    order = {"debug": 0, "info": 1, "warn": 2, "error": 3, "panic": 4, "fatal": 5}
-    if order.get(level, 1) < order.get(min_level, 1):
-        return
-    rec = {"level": level, "ts": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
-           "caller": "etcd-py", "msg": msg, **fields}
-    sys.stderr.write(json.dumps(rec, separators=(",", ":")) + "\n")
-    sys.stderr.flush()
+from etcdctl_py.server.zaplog import log
 
 
 def _bind_host(url: str) -> tuple[str, int, str]:
-    scheme, rest = url.split("://", 1)
-    host, port = rest.rsplit(":", 1)
+    """(host, port, scheme) to listen on for a client URL (Go's url.URL.Host; query, path and userinfo aside)."""
+    from etcdctl_py.server.identity import url_host
+
+    scheme = url.split("://", 1)[0].lower()
+    host, _, port = url_host(url).rpartition(":")
     host = host.strip("[]")
     if host in ("localhost", ""):
         host = "127.0.0.1"  # never resolve names
     return host, int(port), scheme
 
 
-def free_loopback_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _listen(url: str) -> socket.socket:
+    """A listening socket for a client URL, bound before the data dir is touched (etcd binds its listeners first:
+    a busy port fails start-up with nothing created)."""
+    from etcdctl_py.storage.fileutil import go_errno_text
+
+    host, port, _ = _bind_host(url)
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(1024)
+    except OSError as e:
+        sock.close()
+        shown = f"[{host}]" if ":" in host else host
+        raise ConfigError(f"listen tcp {shown}:{port}: bind: {go_errno_text(e)}") from None
+    return sock
+
+
+class QuorumError(ConfigError):
+    """Other voting members in the cluster: etcd-py runs no raft, so alone it can never be their quorum."""
+
+
+def _foreign_voters_text(ids: list[int], fresh: bool) -> str:
+    names = ", ".join(f"{i:x}" for i in ids)
+    if fresh:
+        return (f"--initial-cluster names {len(ids)} other voting member(s) ({names}): etcd-py runs a single member "
+                "and no raft, so it could never reach their quorum; give only this member in --initial-cluster")
+    return (f"the cluster in this data dir has {len(ids)} other voting member(s) ({names}): etcd-py runs a single "
+            "member and no raft, so it would serve without their quorum (split brain); start once with "
+            "--force-new-cluster to make this member a one-member cluster (the others are removed), or remove "
+            "them from the cluster first")
 
 
 class Server:
@@ -50,7 +70,9 @@ class Server:
         self.level = flags.get("log-level")
         self.stop_ev = threading.Event()
         self.fronts = []
+        self.sockets: list[tuple[str, socket.socket]] = []  # bound before the data dir is touched
         self.grpc_server = None
+        self.created: str | None = None
         self.core = None
         self.persister = None
 
@@ -68,11 +90,22 @@ class Server:
         adv_peer = parse_urls(f.get("initial-advertise-peer-urls"))
         listen_client = [u.strip() for u in f.get("listen-client-urls").split(",") if u.strip()]
         data_dir = f.get("data-dir")
+        # TLS files and client ports first, as etcd configures its listeners: a refusal here creates nothing
+        ssl_ctx = None
+        if f.get("cert-file") and f.get("key-file") and any(_bind_host(u)[2] == "https" for u in listen_client):
+            from etcdctl_py.server.frontend import server_ssl_context  # http-only URLs ignore the files, as etcd
+
+            ssl_ctx = server_ssl_context(f.get("cert-file"), f.get("key-file"), f.get("trusted-ca-file"),
+                                         f.bool("client-cert-auth"))
+        for url in listen_client:
+            self.sockets.append((url, _listen(url)))
         persister = Persister(data_dir)
+        # what this start creates, removed again if it fails (etcd leaves no half-made data dir behind)
+        self.created = next((p for p in (data_dir, persister.member_dir) if not os.path.exists(p)), None)
         self.persister = persister
         scfg = ServerConfig(name=f.get("name"), data_dir=data_dir,
-                            quota_backend_bytes=f.int("quota-backend-bytes"),
-                            snapshot_count=f.int("snapshot-count"),
+                            quota_backend_bytes=cfgmod.backend_quota(f),
+                            snapshot_count=cfgmod.snapshot_count(f),
                             auto_compaction_mode=f.get("auto-compaction-mode"),
                             auto_compaction_retention=f.get("auto-compaction-retention"),
                             max_txn_ops=f.int("max-txn-ops"))
@@ -101,10 +134,11 @@ class Server:
 
             snap_members = snapshot_membership(persister.snap_dir) if persister.snap_index else None
             if snap_members is not None or persister.applied_conf_changes:  # etcd's view: .snap + WAL, not the db
-                core.membership.rebuild(*(snap_members or ([], set())), persister.applied_conf_changes)
+                core.membership.rebuild(snap_members, persister.applied_conf_changes)
             core.auth.restore(persister.backend.buckets)
             self._restore_state(core, persister)
-            core.raft_index = core.applied_index = max(ci, 4)
+            # the next entry follows the last one in the WAL (a restored dir ends at its member count, not at 4)
+            core.raft_index = core.applied_index = max(ci, persister.wal.last_index)
             for e in entries:
                 if e.Type == 1 and e.Data:  # EntryConfChange: a member added/removed/updated/promoted
                     changes = core.replay_conf_change(e.Index, e.Data)
@@ -123,15 +157,21 @@ class Server:
                 from etcdctl_py.server.mvcc import Change
 
                 changes_meta.append(Change(b"meta", b"consistent_index", struct.pack(">Q", e.Index)))
-                changes_meta.append(Change(b"meta", b"term", struct.pack(">Q", 2)))
+                changes_meta.append(Change(b"meta", b"term", struct.pack(">Q", persister.term)))
                 persister.backend.apply(changes_meta)
                 persister.pending.append((0, e.Index, changes_meta))
+            # the replayed entries reach the db before anything is served: a disk still full fails start-up here
+            persister.lock = core.lock
+            persister.commit()
             log("info", "recovered from data dir", self.level, **{"data-dir": data_dir,
                                                                   "consistent-index": ci,
                                                                   "replayed-entries": len(entries)})
         else:
             cid, members, mid = derive_cluster(f.get("name"), f.get("initial-cluster"), adv_peer,
                                                f.get("initial-cluster-token"), client_urls)
+            others = sorted(m.id for m in members if m.id != mid)
+            if others:
+                raise QuorumError(_foreign_voters_text(others, fresh=True))
             scfg.cluster_id, scfg.members, scfg.member_id = cid, members, mid
             core = EtcdCore(scfg, persister)
             self.core = core
@@ -139,29 +179,39 @@ class Server:
             persister.bootstrap(mid, cid, members, client_urls, core.idgen, [])
             core.raft_index = core.applied_index = len(members) + 3
         core.membership.warn = lambda msg, **kv: log("warn", msg, self.level, **kv)
-        for mid in core.membership.foreign_voters():
-            log("warn", "voting member etcd-py never runs raft with (real etcd on this data dir waits for it)",
-                self.level, **{"member-id": f"{mid:x}"})
+        force = f.bool("force-new-cluster")
+        if core.membership.foreign_voters() and not force:
+            raise QuorumError(_foreign_voters_text(core.membership.foreign_voters(), fresh=False))
         core.lessor.promote()
-        persister.snapshot_count = f.int("snapshot-count")
+        persister.snapshot_count = cfgmod.snapshot_count(f)
         persister.max_snapshots = f.int("max-snapshots")
         persister.max_wals = f.int("max-wals")
         persister.snap_source = lambda: snapshot_v2_store(core)
         persister.start(core.lock)
+        if force and core.membership.others():
+            # etcd's restartAsStandaloneNode: every other member removed through the log, this one left alone
+            removed = core.membership.force_new_cluster()
+            log("info", "forcing restart member", self.level,
+                **{"cluster-id": f"{core.cfg.cluster_id:x}", "local-member-id": f"{core.cfg.member_id:x}",
+                   "commit-index": core.raft_index, "removed-member-ids": [f"{i:x}" for i in removed]})
 
         from etcdctl_py.server.auth import GrpcAuth
 
         gauth = GrpcAuth(core.auth, client_cert_auth=f.bool("client-cert-auth"))
         self.gauth = gauth
 
-        opts = [("grpc.max_receive_message_length", f.int("max-request-bytes") + 1024 * 1024),
-                ("grpc.max_send_message_length", 2 ** 31 - 1),
+        max_request_bytes = f.int("max-request-bytes")
+        core.cfg.max_request_bytes = max_request_bytes  # proposals above it: "etcdserver: request is too large"
+        # grpcio's own size limits are off: services.MessageLimits enforces grpc-go's, with grpc-go's texts
+        opts = [("grpc.max_receive_message_length", -1),
+                ("grpc.max_send_message_length", -1),
                 ("grpc.so_reuseport", 0)]
-        gs = grpc.server(futures.ThreadPoolExecutor(max_workers=512), options=opts,
-                         maximum_concurrent_rpcs=None)
+        self.executor = futures.ThreadPoolExecutor(max_workers=512)  # stop() waits for its handlers
+        gs = grpc.server(self.executor, options=opts, maximum_concurrent_rpcs=None,
+                         interceptors=[services.MessageLimits(max_request_bytes + services.GRPC_OVERHEAD_BYTES)])
         pbg.add_KVServicer_to_server(services.KVService(core, gauth), gs)
         pbg.add_WatchServicer_to_server(services.WatchService(
-            core, gauth, go_duration(f.get("experimental-watch-progress-notify-interval"))), gs)
+            core, gauth, f.duration("experimental-watch-progress-notify-interval")), gs)
         pbg.add_LeaseServicer_to_server(services.LeaseService(core, gauth), gs)
         pbg.add_ClusterServicer_to_server(services.ClusterService(core, gauth), gs)
         pbg.add_MaintenanceServicer_to_server(services.MaintenanceService(core, gauth), gs)
@@ -175,7 +225,9 @@ class Server:
         from etcdctl_py.server import election
 
         election.register(gs, core, gauth)
-        gport = gs.add_insecure_port("127.0.0.1:0")
+        from etcdctl_py.server.grpclink import GrpcLink
+
+        self.link = GrpcLink.bind(gs, data_dir)  # grpcio listens only on a unix socket in a private 0700 dir
         gs.start()
         self.grpc_server = gs
 
@@ -185,21 +237,13 @@ class Server:
         if f.bool("enable-v2"):
             v2 = load_v2(core, f.get("initial-cluster-token"))
         app = HttpApp(core, v2)
-        ssl_ctx = None
-        if f.get("cert-file") and f.get("key-file"):
-            ssl_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            ssl_ctx.load_cert_chain(f.get("cert-file"), f.get("key-file"))
-            ssl_ctx.set_alpn_protocols(["h2", "http/1.1"])
-            if f.get("trusted-ca-file"):
-                ssl_ctx.load_verify_locations(f.get("trusted-ca-file"))
-            if f.bool("client-cert-auth"):
-                ssl_ctx.verify_mode = ssl.CERT_REQUIRED
-        for url in listen_client:
+        for url, sock in self.sockets:
             host, port, scheme = _bind_host(url)
             ctx = ssl_ctx if scheme == "https" else None
-            fl = FrontListener(host, port, gport, app, ctx, on_peer_cn=gauth.set_peer_cn)
+            fl = FrontListener(host, port, self.link, app, ctx, on_peer_cn=gauth.set_peer_cn, sock=sock)
             fl.start()
             self.fronts.append(fl)
+        self.sockets = []  # owned by the listeners now
 
         threading.Thread(target=self._lease_loop, daemon=True, name="lease-expiry").start()
         threading.Thread(target=self._compaction_loop, daemon=True, name="auto-compaction").start()
@@ -260,67 +304,57 @@ class Server:
                 log("warn", "lease expiry failed", self.level, error=str(e))
 
     def _compaction_loop(self) -> None:
-        """--auto-compaction-mode periodic (retention as hours or Go duration) / revision."""
-        f = self.flags
-        mode = f.get("auto-compaction-mode")
-        ret = f.get("auto-compaction-retention")
-        if ret in ("", "0"):
-            return
-        from etcdctl_py.proto.etcdserverpb import rpc_pb2 as pb
+        """--auto-compaction-*: etcd's v3compactor (etcdctl_py/server/compactor.py)."""
+        from etcdctl_py.server import compactor
 
-        if mode == "revision":
-            keep = int(ret)
-            while not self.stop_ev.wait(300 if keep > 0 else 1):
-                rev = self.core.store.current_rev - keep
-                if rev > max(self.core.store.compact_main_rev, 0):
-                    try:
-                        self.core.compact(pb.CompactionRequest(revision=rev))
-                    except Exception:  # noqa: BLE001
-                        pass
-            return
-        period = parse_duration(ret)
-        if period <= 0:
-            return
-        history: list[tuple[float, int]] = []
-        interval = period if period < 3600 else period / 10
-        while not self.stop_ev.wait(min(interval, 1.0)):
-            now = time.monotonic()
-            history.append((now, self.core.store.current_rev))
-            due = [r for t, r in history if now - t >= period]
-            if due:
-                rev = due[-1]
-                history = [(t, r) for t, r in history if now - t < period]
-                if rev > max(self.core.store.compact_main_rev, 0):
-                    try:
-                        self.core.compact(pb.CompactionRequest(revision=rev))
-                    except Exception:  # noqa: BLE001
-                        pass
+        compactor.run(self.core, self.flags, self.stop_ev)
 
     def stop(self) -> None:
+        """etcd's Etcd.Close: client connections end at once (open watches and unanswered requests see their
+        socket close, as with etcd), then nothing more is appended to the log, the handlers and loops that were
+        mid-request finish, and only then is the log synced, committed and closed: every acknowledged write, and
+        every write that was appended, is durable when the process exits."""
         self.stop_ev.set()
+        for _, sock in self.sockets:  # bound, but start() failed before a listener took them over
+            sock.close()
+        self.sockets = []
         for fl in self.fronts:
             fl.stop()
-        if self.core is not None:
-            self.core.stopped.set()
         if self.grpc_server is not None:
-            self.grpc_server.stop(0.5).wait(2)
+            self.grpc_server.stop(None).wait(5)  # cancels every RPC still open
+        if self.core is not None:
+            with self.core.lock:  # core.propose checks `stopped` under this lock: no append after this point
+                self.core.stopped.set()
+        self._finish_in_flight(5.0)
+        if getattr(self, "link", None) is not None:
+            self.link.remove()  # the private socket dir goes with the server
         if self.persister is not None and self.core is not None:
             self.persister.close()
 
+    def abandon(self) -> None:
+        """After a failed start: stop what runs and remove the data dir (or member/) this start created."""
+        try:
+            self.stop()
+        except Exception:  # noqa: BLE001 - a half-started server: the start-up error is what gets reported
+            pass
+        if self.created is not None:
+            import shutil
 
-def parse_duration(s: str) -> float:
-    """etcd: a plain number is hours; otherwise a Go duration like 30m, 1h30m, 10s."""
-    import re
+            shutil.rmtree(self.created, ignore_errors=True)
+            self.created = None
 
-    try:
-        return float(int(s)) * 3600
-    except ValueError:
-        pass
-    total = 0.0
-    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001, "us": 1e-6, "ns": 1e-9}
-    for num, unit in re.findall(r"([0-9.]+)(ms|us|ns|h|m|s)", s):
-        total += float(num) * units[unit]
-    return total
+    def _finish_in_flight(self, timeout: float) -> None:
+        """Wait (bounded) for gRPC handlers and the lease/compaction loops still inside a proposal: one of them
+        may be waiting for its WAL sync, which must not race the persister closing the WAL."""
+        executor = getattr(self, "executor", None)
+        waiters = []
+        if executor is not None:
+            waiters.append(threading.Thread(target=executor.shutdown, daemon=True, name="drain-grpc"))
+            waiters[-1].start()
+        deadline = time.monotonic() + timeout
+        loops = [t for t in threading.enumerate() if t.name in ("lease-expiry", "auto-compaction")]
+        for t in waiters + loops:
+            t.join(max(0.0, deadline - time.monotonic()))
 
 
 def snapshot_v2_store(core) -> tuple[bytes, list[int], list[int]]:
@@ -343,17 +377,6 @@ def snapshot_v2_store(core) -> tuple[bytes, list[int], list[int]]:
     return st.to_json(), sorted(ms.voters), sorted(ms.learners)
 
 
-def go_duration(s: str) -> float:
-    """A Go time.Duration flag value ("10m0s", "1s", "500ms"; a bare "0" is zero)."""
-    if s.strip() in ("0", ""):
-        return 0.0
-    try:
-        float(s)
-    except ValueError:
-        return parse_duration(s)
-    raise ValueError(f'invalid duration "{s}"')
-
-
 def services_auth(core, gauth):
     from etcdctl_py.server.auth import AuthService
 
@@ -367,45 +390,144 @@ def load_v2(core, token: str = "etcd-cluster"):
     return mount(core, token)
 
 
+# Go's os.Signal names, as etcd logs them
+_SIGNAL_NAMES = {signal.SIGTERM: "terminated", signal.SIGINT: "interrupt"}
+
+
+def shut_down(srv: Server, signum: int | None) -> int:
+    """etcd's interrupt handling (osutil.HandleInterrupts around Etcd.Close): the same log lines, then the process
+    ends by the signal it got (a shell sees 143 for SIGTERM, 130 for SIGINT), as etcd re-raises it."""
+    f = srv.flags
+    if signum is not None:
+        log("info", "received signal; shutting down", srv.level, signal=_SIGNAL_NAMES.get(signum, str(signum)))
+    fields = {"name": f.get("name"), "data-dir": f.get("data-dir"),
+              "advertise-peer-urls": _url_list(f.get("initial-advertise-peer-urls")),
+              "advertise-client-urls": _url_list(f.get("advertise-client-urls"))}
+    log("info", "closing etcd server", srv.level, **fields)
+    _log_leadership_transfer(srv)
+    try:
+        srv.stop()
+    except Exception as e:  # noqa: BLE001 - a failure while closing is logged, never a traceback
+        log("error", "failed to close etcd server", srv.level, error=str(e))
+    log("info", "closed etcd server", srv.level, **fields)
+    if signum is None or os.getpid() == 1:  # etcd as pid 1 exits 0: the kernel would not deliver the signal
+        return 0
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+    return 128 + signum  # not reached: the default action ends the process
+
+
+def _url_list(value: str) -> list[str]:
+    return [u.strip() for u in value.split(",") if u.strip()]
+
+
+def _log_leadership_transfer(srv: Server) -> None:
+    """EtcdServer.Stop's leadership transfer: a lone voter skips it; with voters that never run (etcd-py has no
+    raft peers) there is no connected transferee, which etcd reports as an unhealthy cluster."""
+    core = srv.core
+    if core is None:
+        return
+    mid = f"{core.cfg.member_id:x}"
+    if len(core.membership.voters) <= 1:
+        log("info", "skipped leadership transfer for single voting member cluster", srv.level,
+            **{"local-member-id": mid, "current-leader-member-id": mid})
+    else:
+        log("warn", "leadership transfer failed", srv.level,
+            **{"local-member-id": mid, "error": "etcdserver: unhealthy cluster"})
+
+
 def main(argv: list[str] | None = None) -> int:
+    """etcd's startEtcdOrProxyV2 for one member: flags, ETCD_* and --config-file read and checked as etcd does
+    (config.py), etcd's start-up checks, then serve until SIGTERM/SIGINT."""
+    prog = sys.argv[0] if argv is None else "etcd-py"
     argv = sys.argv[1:] if argv is None else argv
     try:
         flags = cfgmod.parse(argv)
     except cfgmod.FlagError as e:
-        if str(e) == "help":
-            print("Usage:\n\n  etcd-py [flags]\n    Start an etcd-compatible single-member server.\n")
-            return 0
-        sys.stderr.write(f"{e}\n")
-        return 2
-    if flags.values.get("version") == "true":
+        return _refuse_flags(e, [prog, *argv])
+    if flags.version:
         print("etcd Version: 3.5.1\nGit SHA: etcd-py\nGo Version: go1.16.3\nGo OS/Arch: linux/amd64")
         return 0
+    log("info", "Running: ", flags.level, args=[prog, *argv])
+    for level, msg, fields in flags.notes:
+        log(level, msg, flags.level, **fields)
+    try:
+        cfgmod.check_startup(flags)
+    except cfgmod.ListenerError as e:
+        log("fatal", "listener failed", "debug", error=str(e))
+        return 1
+    except ConfigError as e:
+        return _refuse_start(flags.level, str(e))
     srv = Server(flags)
     try:
         srv.start()
     except (ConfigError, cfgmod.FlagError, OSError, ValueError) as e:
-        log("fatal", "discovery failed" if isinstance(e, ConfigError) else "failed to start etcd-py",
-            "debug", error=str(e))
-        srv.stop()
+        srv.abandon()
+        if isinstance(e, QuorumError):
+            log("fatal", "etcd-py cannot serve this cluster alone", "debug", error=str(e))
+            return 1
+        if isinstance(e, ConfigError):
+            return _refuse_start(flags.level, str(e))
+        from etcdctl_py.server.frontend import TLSConfigError
+
+        log("fatal", "listener failed" if isinstance(e, TLSConfigError) else "failed to start etcd-py", "debug",
+            error=str(e))
         return 1
     except Exception as e:  # noqa: BLE001 - e.g. a damaged data dir: one fatal log line, never a traceback
+        srv.abandon()
         log("fatal", "failed to start etcd-py", "debug", error=f"{type(e).__name__}: {e}")
-        try:
-            srv.stop()
-        except Exception:  # noqa: BLE001
-            pass
         return 1
 
+    received: list[int] = []
+
     def on_signal(signum, frame) -> None:
+        received.append(signum)  # a second signal during shutdown changes nothing, as in etcd
         srv.stop_ev.set()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     while not srv.stop_ev.wait(1.0):
         pass
-    log("info", "received signal; shutting down", srv.level)
-    srv.stop()
-    return 0
+    return shut_down(srv, received[0] if received else None)
+
+
+def _refuse_flags(e: Exception, args: list[str]) -> int:
+    """What etcd prints, and its exit code, for a command line it does not start with."""
+    if isinstance(e, cfgmod.HelpRequested):
+        sys.stderr.write(cfgmod.usage())
+        sys.stdout.write(cfgmod.help_text())
+        return 0
+    if isinstance(e, cfgmod.UsageError):  # Go's flag package: the error, then the usage text
+        sys.stderr.write(f"{e}\n{cfgmod.usage()}")
+        return 2
+    if isinstance(e, cfgmod.GoPanic):
+        sys.stderr.write(f"panic: {e}\n")
+        return 2
+    if isinstance(e, cfgmod.PlainFatal):
+        sys.stderr.write(f"{e}\n")
+        return 1
+    if isinstance(e, cfgmod.EnvConflict):
+        log("fatal", "conflicting environment variable is shadowed by corresponding command-line flag (either unset "
+            "environment variable or disable flag))", "debug", **{"environment-variable": str(e)})
+        return 1
+    level = e.level if isinstance(e, cfgmod.VerifyError) else "info"
+    log("info", "Running: ", level, args=args)
+    log("warn", "failed to verify flags", level, error=str(e))
+    if isinstance(e, cfgmod.VerifyError) and e.unset_advertise:
+        log("warn", "advertise client URLs are not set", level, error=str(e))
+    return 1
+
+
+def _refuse_start(level: str, error: str) -> int:
+    """etcd's start-up failure: "failed to start etcd", then the fatal "discovery failed", exit 1."""
+    log("warn", "failed to start etcd", level, error=error)
+    log("fatal", "discovery failed", "debug", error=error)
+    return 1
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ import json
 import struct
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from google.protobuf.message import DecodeError
@@ -47,8 +48,9 @@ ERR_TOO_MANY_LEARNERS = "membership: too many learner members in cluster"
 ERR_NOT_ENOUGH_STARTED = "etcdserver: re-configuration failed due to not enough started members"
 ERR_LEARNER_NOT_READY = "etcdserver: can only promote a learner member which is in sync with leader"
 
-VOTER_WARNING = ("added a voting member; etcd-py runs no raft and keeps serving alone, but real etcd started on this "
-                 "data dir will count it for its quorum and commit nothing until it has started")
+VOTER_WARNING = ("added a voting member; etcd-py runs no raft and keeps serving alone until it stops, but it will not "
+                 "start again on this data dir without --force-new-cluster (alone it is no quorum), and real etcd "
+                 "started on it will count the member for its quorum and commit nothing until it has started")
 
 ADD, REMOVE, UPDATE, ADD_LEARNER = (raft_pb2.ConfChangeAddNode, raft_pb2.ConfChangeRemoveNode,
                                     raft_pb2.ConfChangeUpdateNode, raft_pb2.ConfChangeAddLearnerNode)
@@ -135,17 +137,23 @@ class Membership:
                 self.voters = set(cs.get("voters") or [])
                 self.learners = set(cs.get("learners") or [])
 
-    def rebuild(self, base: Iterable[Any], removed: Iterable[int], conf_changes: Iterable[bytes]) -> None:
-        """etcd's membership at start: the newest .snap's v2 store (`base`, `removed`; nothing without a .snap)
-        plus every ConfChange the WAL holds after it up to the db's consistent index, applied without touching the
-        db (etcd's ApplyV2storeOnly). The db's `members` bucket is not the truth: etcd 3.5 never rewrites a key
-        there, so updates and promotions are missing from it. The local member keeps the name and client URLs the
-        server was started with."""
+    def rebuild(self, snap: SnapMembership | None, conf_changes: Iterable[bytes]) -> None:
+        """etcd's membership at start: the newest .snap (members, removed IDs, raft's ConfState; nothing without a
+        .snap) plus every ConfChange the WAL holds after it up to the db's consistent index, applied without
+        touching the db (etcd's ApplyV2storeOnly). The db is not the truth: etcd 3.5 never rewrites a key in its
+        `members` bucket, so updates and promotions are missing from it, and a db restored by etcdutl keeps the
+        source cluster's meta/confState. The local member keeps the name and client URLs the server was started
+        with."""
         with self.lock:
             local = self.members.get(self.local_id)
             self.members.clear()
-            self.members.update({m.id: m for m in base})
-            self.removed |= set(removed)
+            # the db's removed IDs already hold the removals about to be replayed: start from the .snap's
+            if snap is not None:
+                self.members.update({m.id: m for m in snap.members})
+                self.removed = set(snap.removed)
+                self.voters, self.learners = set(snap.voters), set(snap.learners)
+            else:
+                self.removed, self.voters, self.learners = set(), set(), set()
             for data in conf_changes:
                 try:
                     self.apply_conf_change(raft_pb2.ConfChange.FromString(data), v3=False)
@@ -198,6 +206,26 @@ class Membership:
         """Voting members other than this server: real etcd needs them for its quorum, etcd-py ignores them."""
         with self.lock:
             return sorted(v for v in self.voters if v != self.local_id)
+
+    def others(self) -> list[int]:
+        """Every member raft tracks besides this server (voters and learners), as etcd's getIDs lists them."""
+        with self.lock:
+            return sorted((self.voters | self.learners) - {self.local_id})
+
+    def force_new_cluster(self) -> list[int]:
+        """etcd's --force-new-cluster (restartAsStandaloneNode's createConfigChangeEnts): a RemoveNode ConfChange
+        for every other member, logged and applied without the started-members checks, so this member is left
+        as the only one. Returns the removed IDs."""
+        removed = []
+        for mid in self.others():
+            cc = raft_pb2.ConfChange(type=REMOVE, node_id=mid)
+            if self.conf_log is None:
+                with self.lock:
+                    self.apply_conf_change(cc)
+            else:
+                self.conf_log(cc, lambda cc=cc: self.apply_conf_change(cc))
+            removed.append(mid)
+        return removed
 
     def remove(self, member_id: int) -> Any:
         """MemberRemove; the ID can never come back."""
@@ -336,9 +364,20 @@ class Membership:
                 self.removed.add(mid)
 
 
-def snapshot_membership(snap_dir: str) -> tuple[list[Member], set[int]] | None:
+@dataclass
+class SnapMembership:
+    """What the newest .snap says of the cluster: its v2 store's members and removed IDs, and raft's ConfState
+    (voters, learners) from its metadata."""
+
+    members: list[Member]
+    removed: set[int]
+    voters: set[int]
+    learners: set[int]
+
+
+def snapshot_membership(snap_dir: str) -> SnapMembership | None:
     """The members and removed IDs in the newest .snap's v2 store (/0/members/<id>/raftAttributes and attributes,
-    /0/removed_members/<id>), or None without a readable .snap."""
+    /0/removed_members/<id>) and its ConfState, or None without a readable .snap."""
     from etcdctl_py.storage import snap as snapfmt
     from etcdctl_py.storage import v2store
 
@@ -366,4 +405,5 @@ def snapshot_membership(snap_dir: str) -> tuple[list[Member], set[int]] | None:
             removed.add(int(hexid, 16))
         except ValueError:
             continue
-    return members, removed
+    cs = snap.metadata.conf_state
+    return SnapMembership(members, removed, set(cs.voters), set(cs.learners))

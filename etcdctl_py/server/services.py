@@ -32,6 +32,149 @@ def rpc(fn):
     return wrapper
 
 
+# v3rpc.Server: grpc's receive limit is --max-request-bytes plus this much framing headroom; its send limit is
+# math.MaxInt32 (the server refuses proposals above --max-request-bytes itself: core.propose).
+GRPC_OVERHEAD_BYTES = 512 * 1024
+MAX_SEND_BYTES = 2 ** 31 - 1
+
+
+class _Refused:
+    """Stands in for a request grpc-go would not have handed to etcd: the handler answers with `error`."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: errors.EtcdError) -> None:
+        self.error = error
+
+
+class MessageLimits(grpc.ServerInterceptor):
+    """grpc-go's message size limits, with its codes and texts, on every method of the server.
+
+    grpcio's own limits answer with other texts, so the server runs with them off and this interceptor measures
+    each raw request in the deserializer (a refused one reaches the handler as a _Refused, which aborts the call
+    the way grpc-go's recv does) and serializes each response itself to compare it with the send limit."""
+
+    def __init__(self, max_recv: int, max_send: int = MAX_SEND_BYTES) -> None:
+        self.max_recv, self.max_send = max_recv, max_send
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+
+    def intercept_service(self, continuation, handler_call_details):
+        handler = continuation(handler_call_details)
+        if handler is None:
+            return None
+        method = handler_call_details.method
+        known = self._wrapped.get(method)
+        if known is None or known[0] is not handler:
+            known = (handler, self._wrap(handler))
+            self._wrapped[method] = known
+        return known[1]
+
+    def _wrap(self, h: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        parse, ser = self._parser(h.request_deserializer, h.request_streaming), h.response_serializer
+        if h.unary_unary is not None:
+            fn = h.unary_unary
+            return grpc.unary_unary_rpc_method_handler(
+                lambda req, ctx: self._encode(fn(self._checked(req, ctx), ctx), ser, ctx), parse)
+        if h.unary_stream is not None:
+            fn = h.unary_stream
+            return grpc.unary_stream_rpc_method_handler(
+                lambda req, ctx: self._encode_all(fn(self._checked(req, ctx), ctx), ser, ctx), parse)
+        if h.stream_unary is not None:
+            fn = h.stream_unary
+            return grpc.stream_unary_rpc_method_handler(
+                lambda reqs, ctx: self._encode(fn(self._checked_all(reqs, ctx), ctx), ser, ctx), parse)
+        fn = h.stream_stream
+        return grpc.stream_stream_rpc_method_handler(
+            lambda reqs, ctx: self._encode_all(fn(self._checked_all(reqs, ctx), ctx), ser, ctx), parse)
+
+    def _parser(self, deserialize, streaming: bool):
+        limit = self.max_recv
+
+        def parse(raw: bytes):
+            if len(raw) > limit:
+                return _Refused(errors.grpc_recv_too_large(len(raw), limit))
+            if deserialize is None:
+                return raw
+            try:
+                return deserialize(raw)
+            except Exception as e:  # noqa: BLE001 - not a message of this type: grpc-go's unmarshal error
+                reason = "unexpected EOF" if wire_truncated(raw) else str(e)  # gogoproto's io.ErrUnexpectedEOF
+                return _Refused(errors.grpc_unmarshal_failed(reason, streaming))
+
+        return parse
+
+    @staticmethod
+    def _checked(req, context):
+        if isinstance(req, _Refused):
+            context.abort(req.error.code, req.error.message)
+        return req
+
+    @classmethod
+    def _checked_all(cls, reqs, context):
+        """The request stream as the handler reads it; a refused message ends the call with its error (the
+        abort raises in whichever thread reads, and grpcio answers with the status it recorded)."""
+        for req in reqs:
+            yield cls._checked(req, context)
+
+    def _encode(self, resp, serialize, context) -> bytes:
+        if serialize is None:
+            return resp
+        try:
+            data = serialize(resp)
+        except Exception as e:  # noqa: BLE001 - e.g. protobuf refuses a message over 2 GiB
+            context.abort(grpc.StatusCode.INTERNAL, f"grpc: error while marshaling: {e}")
+        if len(data) > self.max_send:
+            err = errors.grpc_send_too_large(len(data), self.max_send)
+            context.abort(err.code, err.message)
+        return data
+
+    def _encode_all(self, resps, serialize, context):
+        try:
+            for resp in resps:
+                yield self._encode(resp, serialize, context)
+        finally:
+            close = getattr(resps, "close", None)
+            if close is not None:
+                close()  # an aborted stream's handler still runs its clean-up
+
+
+def wire_truncated(raw: bytes) -> bool:
+    """Whether protobuf wire data runs past its end (a varint, fixed-size or length-delimited field cut short)."""
+    i, n = 0, len(raw)
+
+    def varint(i: int) -> tuple[int, int] | None:
+        value = shift = 0
+        while i < n:
+            b = raw[i]
+            value |= (b & 0x7F) << shift
+            i, shift = i + 1, shift + 7
+            if b < 0x80:
+                return value, i
+        return None
+
+    while i < n:
+        got = varint(i)
+        if got is None:
+            return True
+        tag, i = got
+        wire = tag & 7
+        if wire == 0:
+            got = varint(i)
+            if got is None:
+                return True
+            i = got[1]
+        elif wire in (1, 5):
+            i += 8 if wire == 1 else 4
+        elif wire == 2:
+            got = varint(i)
+            if got is None:
+                return True
+            i = got[1] + got[0]
+        else:  # groups or an invalid wire type: malformed, not truncated
+            return False
+    return i > n
+
+
 class Auth:
     """Who is calling; main.py passes auth.GrpcAuth (token / client-cert identity)."""
 
@@ -133,6 +276,8 @@ class WatchService(pbg.WatchServicer):
         auth = self.auth
 
         def reader() -> None:
+            """etcd's recvLoop. The end of the requests is the client's half-close, not the end of the stream:
+            events keep coming until the client cancels (context callback) or the server stops."""
             try:
                 for req in request_iterator:
                     which = req.WhichOneof("request_union")
@@ -150,9 +295,7 @@ class WatchService(pbg.WatchServicer):
                         hub.cancel(stream, req.cancel_request.watch_id)
                     elif which == "progress_request":
                         hub.progress(stream)
-            except Exception:  # noqa: BLE001 - client went away
-                pass
-            finally:
+            except Exception:  # noqa: BLE001 - the client went away, or sent a message grpc refuses
                 stream.close()
 
         t = threading.Thread(target=reader, daemon=True, name="watch-reader")
@@ -320,21 +463,9 @@ class MaintenanceService(pbg.MaintenanceServicer):
 
     @rpc
     def Downgrade(self, request, context):
-        import re
+        """As etcd 3.5.1: no admin check (the real server lets anyone call it); see downgrade.py."""
+        from etcdctl_py.server.downgrade import downgrade
 
-        core = self.core
-        if request.action == pb.DowngradeRequest.CANCEL:
-            if not core.downgrade_enabled:
-                raise errors.NO_INFLIGHT_DOWNGRADE
-            core.downgrade_enabled = False
-            return pb.DowngradeResponse(header=core.header(), version="3.5.0")
-        m = re.fullmatch(r"v?(\d+)\.(\d+)(?:\.(\d+))?", request.version)
-        if not m:
-            raise errors.WRONG_DOWNGRADE_VERSION_FORMAT
-        if (int(m.group(1)), int(m.group(2))) != (3, 4):
-            raise errors.INVALID_DOWNGRADE_TARGET
-        if request.action == pb.DowngradeRequest.ENABLE:
-            core.downgrade_enabled = True
-        return pb.DowngradeResponse(header=core.header(), version="3.5.0")
+        return downgrade(self.core, self.auth, request, context)
 
 
