@@ -41,6 +41,8 @@ def endpoints_from_cluster(ctx: Context, s: Any) -> list[str]:
     ctx.values["_auth"] = None
     try:
         c = g._new_client(ctx)
+    except ExitError as e:
+        raise ExitError(EXIT_ERROR, e.message) from None  # etcdctl's endpointsFromCluster exits 1 on any of them
     finally:
         ctx.values["_auth"] = saved
     try:
@@ -67,17 +69,13 @@ def _health_warn(go_error: str, authority: str) -> None:
 
 def _check_one(ctx: Context, ep: str, timeout: float, out: list, lock: threading.Lock) -> None:
     from etcdctl_py.cli import globals as g
-    from etcdctl_py.client import Client, TLSConfig
+    from etcdctl_py.client import Client
     from etcdctl_py.client.errors import EtcdError
     from etcdctl_py.output.cluster_rows import EpHealth
     from etcdctl_py.output.humanize import go_duration
 
     auth = ctx.values.get("_auth")
-    tls = None
-    if ctx.get("cert") or ctx.get("key") or ctx.get("cacert") or not ctx.get("insecure-transport") \
-            or ep.startswith(("https://", "unixs://")):
-        tls = TLSConfig(ca_file=ctx.get("cacert"), cert_file=ctx.get("cert"), key_file=ctx.get("key"),
-                        insecure_skip_verify=ctx.get("insecure-skip-tls-verify"))
+    tls = g.tls_config(ctx)
     try:
         cli = Client([ep], dial_timeout=ctx.get("dial-timeout") / g.SECOND, command_timeout=timeout,
                      keepalive_time=ctx.get("keepalive-time") / g.SECOND,
@@ -117,8 +115,12 @@ def _check_one(ctx: Context, ep: str, timeout: float, out: list, lock: threading
 
 
 def run_health(ctx: Context) -> int:
+    from etcdctl_py.cli import globals as g
+
     s = session(ctx)
     eps = endpoints_from_cluster(ctx, s)
+    if eps:
+        g.check_tls_files(ctx)  # etcdctl builds every endpoint's configuration before it checks any
     results: list = []
     lock = threading.Lock()
     threads = [threading.Thread(target=_check_one, args=(ctx, ep, s.command_timeout, results, lock), daemon=True)

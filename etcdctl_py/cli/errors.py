@@ -44,4 +44,11 @@ def from_exception(err: BaseException, code: int = EXIT_ERROR) -> ExitError:
         return ExitError(EXIT_BAD_ARGS, str(err))
     if isinstance(err, EtcdError):
         return ExitError(code, str(err))
+    if isinstance(err, UnicodeEncodeError) and isinstance(err.object, str):
+        return ExitError(code, NOT_UTF8)
     return ExitError(code, str(err) or err.__class__.__name__)
+
+
+# protobuf's string fields carry UTF-8 only, where Go sends any bytes (docs/compatibility.md, "Deliberate
+# differences"); the value itself is not shown: it may be a password
+NOT_UTF8 = "a user name, role name or password is not UTF-8: etcdctl-py can send only UTF-8 text there"

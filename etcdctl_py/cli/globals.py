@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from etcdctl_py.cli.cobra import Context, Flag
 from etcdctl_py.cli.errors import EXIT_BAD_ARGS, EXIT_BAD_CONNECTION, EXIT_ERROR, ExitError, bad_feature
 
 if TYPE_CHECKING:
-    from etcdctl_py.client import Client
+    from etcdctl_py.client import Client, TLSConfig
     from etcdctl_py.output.printer import Printer
 
 SECOND = 1_000_000_000
@@ -219,14 +219,34 @@ def ask_password(prompt: str) -> str:
     return line.rstrip("\r\n")
 
 
-def _new_client(ctx: Context) -> "Client":
-    from etcdctl_py.client import AuthenticationFailed, Client, ConfigError, DeadlineExceeded, TLSConfig
+def tls_config(ctx: Context) -> "TLSConfig | None":
+    """etcdctl's newClientCfg: a TLS configuration when a file is named or --insecure-transport=false. Which
+    endpoints use it (or TLS without it, for https:// and unixs://) is the client's business, as in clientv3."""
+    from etcdctl_py.client import TLSConfig
 
-    tls = None
-    if ctx.get("cert") or ctx.get("key") or ctx.get("cacert") or not ctx.get("insecure-transport") \
-            or any(e.strip().startswith(("https://", "unixs://")) for e in ctx.get("endpoints")):
-        tls = TLSConfig(ca_file=ctx.get("cacert"), cert_file=ctx.get("cert"), key_file=ctx.get("key"),
-                        insecure_skip_verify=ctx.get("insecure-skip-tls-verify"))
+    if ctx.get("cert") or ctx.get("key") or ctx.get("cacert") or not ctx.get("insecure-transport"):
+        return TLSConfig(ca_file=ctx.get("cacert"), cert_file=ctx.get("cert"), key_file=ctx.get("key"),
+                         insecure_skip_verify=ctx.get("insecure-skip-tls-verify"))
+    return None
+
+
+def check_tls_files(ctx: Context) -> None:
+    """Read the TLS files now, as etcdctl's newClientCfg does before any client exists (bad ones: exit 128)."""
+    from etcdctl_py.client import ConfigError
+    from etcdctl_py.client.client import load_tls
+
+    tls = tls_config(ctx)
+    if tls is not None:
+        try:
+            load_tls(tls)
+        except ConfigError as e:
+            raise ExitError(EXIT_BAD_ARGS, str(e)) from None
+
+
+def _new_client(ctx: Context) -> "Client":
+    from etcdctl_py.client import AuthenticationFailed, Client, ConfigError, DeadlineExceeded, NoAvailableEndpoints
+
+    tls = tls_config(ctx)
     auth = ctx.values.get("_auth")
     try:
         return Client(
@@ -242,5 +262,5 @@ def _new_client(ctx: Context) -> "Client":
         )
     except ConfigError as e:
         raise ExitError(EXIT_BAD_ARGS, str(e)) from None
-    except (AuthenticationFailed, DeadlineExceeded) as e:
+    except (AuthenticationFailed, DeadlineExceeded, NoAvailableEndpoints) as e:
         raise ExitError(EXIT_BAD_CONNECTION, str(e)) from None

@@ -14,6 +14,11 @@ from etcdctl_py import API_VERSION, ETCD_VERSION
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    # Go writes a message's bytes as they are: an argument or stdin byte that is not UTF-8 (held as a surrogate
+    # since Python decoded it) goes back out as that byte, not as `\udcff`
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="surrogateescape")
     api = os.environ.pop("ETCDCTL_API", "")
     try:
         if api in ("", "3"):

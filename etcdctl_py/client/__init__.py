@@ -7,8 +7,14 @@
 """
 
 from etcdctl_py.client.client import Client, TLSConfig
-from etcdctl_py.client.errors import AuthenticationFailed, ConfigError, DeadlineExceeded, EtcdError
+from etcdctl_py.client.errors import (
+    AuthenticationFailed,
+    ConfigError,
+    DeadlineExceeded,
+    EtcdError,
+    NoAvailableEndpoints,
+)
 from etcdctl_py.client.kv import prefix_end
 
 __all__ = ["Client", "TLSConfig", "EtcdError", "DeadlineExceeded", "AuthenticationFailed", "ConfigError",
-           "prefix_end"]
+           "NoAvailableEndpoints", "prefix_end"]

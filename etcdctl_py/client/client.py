@@ -19,16 +19,32 @@ from typing import Any, Callable, Iterator, Sequence
 
 import grpc
 
-from etcdctl_py.client.endpoints import Endpoint, parse_endpoint
+from etcdctl_py.client.endpoints import CREDS_DROP, CREDS_OPTIONAL, Endpoint, parse_endpoint
 from etcdctl_py.client.errors import (
     TOKEN_RETRY_MESSAGES,
     AuthenticationFailed,
     ConfigError,
     DeadlineExceeded,
     EtcdError,
+    NoAvailableEndpoints,
 )
 
 MAX_RECV = 2**31 - 1  # the Go client's default MaxCallRecvMsgSize (math.MaxInt32)
+
+# Go's grpc.DialContext fails when its (non-blocking) dial context is already over by the time it returns:
+# always below ~5µs, by chance up to ~100µs. Below this many seconds we fail the same way, every time.
+DIAL_TIMEOUT_FLOOR = 5e-6
+
+# Timeouts past this many seconds (a Go duration reaches 292 years) are no deadline at all for grpc,
+# whose C core would overflow and expire the call at once.
+NO_DEADLINE_PAST = 10 * 365 * 86400.0
+
+
+def grpc_timeout(seconds: float | None) -> float | None:
+    """A timeout grpc can take: None for none, or for one too far away to matter."""
+    if seconds is None or seconds > NO_DEADLINE_PAST:
+        return None
+    return seconds
 
 
 class TLSConfig:
@@ -67,8 +83,6 @@ class Client:
         password: str | None = None,
         warn_logger: WarnLogger | None = None,
     ):
-        if not endpoints:
-            raise ConfigError("no endpoints given")
         self.endpoints: list[Endpoint] = [parse_endpoint(e) for e in endpoints]
         self.dial_timeout = dial_timeout
         self.command_timeout = command_timeout
@@ -76,7 +90,13 @@ class Client:
         self.keepalive_timeout = keepalive_timeout
         self.tls = tls
         self.warn_logger = warn_logger
-        self._credentials = self._make_credentials(tls) if (tls is not None or any(e.secure for e in self.endpoints)) else None
+        # etcdctl reads the TLS files before clientv3.New looks at the endpoints
+        self._tls_credentials = self._make_credentials(tls) if tls is not None else None
+        if not self.endpoints:
+            raise NoAvailableEndpoints()
+        self._credentials = self._endpoint_credentials(self.endpoints[0])
+        if 0 < dial_timeout < DIAL_TIMEOUT_FLOOR:
+            raise DeadlineExceeded()
         self._channels: dict[int, grpc.Channel] = {}
         self._methods: dict[tuple[int, str, str], Any] = {}
         self._current = 0
@@ -99,7 +119,7 @@ class Client:
                 with open(path, "rb") as f:
                     return f.read()
             except OSError as e:
-                raise ConfigError(f"open {path}: {_os_error_text(e)}") from None
+                raise ConfigError(_read_error(path, e)) from None
 
         # Go's TLSInfo.ClientConfig order: both halves of the key pair named, cert read, key read, then the CA
         cert = key = None
@@ -116,6 +136,15 @@ class Client:
         ca = read(tls.ca_file) if tls.ca_file else None
         return grpc.ssl_channel_credentials(root_certificates=ca, private_key=key, certificate_chain=cert)
 
+    def _endpoint_credentials(self, ep: Endpoint) -> grpc.ChannelCredentials | None:
+        """clientv3's credentialsForEndpoint, which it applies to the first endpoint for every connection:
+        http:// drops TLS, https:// and unixs:// require it (system roots without --cacert), others use --cacert &c."""
+        if ep.creds == CREDS_DROP:
+            return None
+        if ep.creds == CREDS_OPTIONAL or self._tls_credentials is not None:
+            return self._tls_credentials
+        return self._make_credentials(TLSConfig())
+
     def _channel(self, idx: int) -> grpc.Channel:
         ch = self._channels.get(idx)
         if ch is None:
@@ -123,18 +152,18 @@ class Client:
             opts = [
                 ("grpc.max_receive_message_length", MAX_RECV),
                 ("grpc.max_send_message_length", MAX_RECV),
-                ("grpc.keepalive_time_ms", int(max(self.keepalive_time, 10.0) * 1000)),
-                ("grpc.keepalive_timeout_ms", int(self.keepalive_timeout * 1000)),
+                ("grpc.keepalive_time_ms", _option_ms(max(self.keepalive_time, 10.0))),
+                ("grpc.keepalive_timeout_ms", _option_ms(self.keepalive_timeout)),
                 ("grpc.enable_retries", 0),
                 ("grpc.initial_reconnect_backoff_ms", 100),
                 ("grpc.max_reconnect_backoff_ms", 1000),
             ]
             creds = self._credentials
-            if creds is None and ep.secure:
-                creds = self._make_credentials(self.tls)
             if creds is not None:
                 if self.tls is not None and self.tls.server_name:
                     opts.append(("grpc.ssl_target_name_override", self.tls.server_name))
+                elif ep.target.startswith("unix:") and ep.server_name:
+                    opts.append(("grpc.ssl_target_name_override", ep.server_name))
                 if self.tls is not None and self.tls.insecure_skip_verify:
                     creds = self._trust_server_certificate(ep)
                 ch = grpc.secure_channel(ep.target, creds, options=opts)
@@ -147,9 +176,8 @@ class Client:
         """--insecure-skip-tls-verify: grpcio cannot skip verification, so trust what the server shows."""
         import ssl
 
-        host, _, port = ep.authority.rpartition(":")
         try:
-            pem = ssl.get_server_certificate((host, int(port)), timeout=self.dial_timeout)
+            pem = ssl.get_server_certificate((ep.host, ep.port), timeout=self.dial_timeout) if ep.host else ""
         except (OSError, ValueError):
             pem = ""
         tls = self.tls or TLSConfig()
@@ -193,7 +221,7 @@ class Client:
 
     # ---------------------------------------------------------------- calls
     def _method(self, idx: int, service: str, method: str, resp_type: Any, kind: str) -> Any:
-        key = (idx, service + "/" + method, kind)
+        key = (idx, service + "/" + method, kind, resp_type)  # KV.range_raw keeps Range's wire bytes
         m = self._methods.get(key)
         if m is None:
             pkg = "etcdserverpb"
@@ -233,7 +261,8 @@ class Client:
                 raise err
             fn = self._method(idx, service, method, resp_type, "unary_unary")
             try:
-                return fn(request, timeout=remaining, metadata=self._metadata(with_token), wait_for_ready=False)
+                return fn(request, timeout=grpc_timeout(remaining), metadata=self._metadata(with_token),
+                          wait_for_ready=False)
             except grpc.RpcError as e:
                 code = e.code()
                 details = e.details() or ""
@@ -259,7 +288,7 @@ class Client:
                     refreshed = True
                     self._authenticate(timeout=self.dial_timeout)
                     continue
-                err = EtcdError(code.value[0], details)
+                err = EtcdError.from_status(code.value[0], details)
                 self._warn(err)
                 raise err
 
@@ -267,7 +296,7 @@ class Client:
                timeout: float | None = None) -> Iterator[Any]:
         """A server-streaming request (e.g. Snapshot); errors surface as EtcdError while iterating."""
         fn = self._method(self._current, service, method, resp_type, "unary_stream")
-        it = fn(request, timeout=timeout, metadata=self._metadata(True), wait_for_ready=True)
+        it = fn(request, timeout=grpc_timeout(timeout), metadata=self._metadata(True), wait_for_ready=True)
         return _translate_stream(it)
 
     def bidi(self, service: str, method: str, requests: Iterator[Any], resp_type: Any) -> Iterator[Any]:
@@ -338,6 +367,16 @@ class Client:
         return self._handle("election", "etcdctl_py.client.election", "Election")
 
 
+def load_tls(tls: TLSConfig) -> grpc.ChannelCredentials:
+    """Read and check the TLS files (Go's TLSInfo.ClientConfig); raises ConfigError with Go's text."""
+    return Client._make_credentials(tls)
+
+
+def _option_ms(seconds: float) -> int:
+    """A duration as a grpc channel option (a C int of milliseconds): Go durations reach 292 years."""
+    return max(0, min(int(seconds * 1000), 2**31 - 1))
+
+
 def _serialize(msg: Any) -> bytes:
     return msg.SerializeToString()
 
@@ -349,7 +388,7 @@ def _translate_stream(it: Iterator[Any]) -> Iterator[Any]:
         code = e.code()
         if code == grpc.StatusCode.DEADLINE_EXCEEDED:
             raise DeadlineExceeded() from None
-        raise EtcdError(code.value[0], e.details() or "") from None
+        raise EtcdError.from_status(code.value[0], e.details() or "") from None
 
 
 def _is_connection_error(details: str) -> bool:
@@ -361,13 +400,15 @@ def _is_connection_error(details: str) -> bool:
 
 
 def _dial_error_text(ep: Endpoint, details: str) -> str:
+    """Go's text for a failed dial of `ep`, from grpc-core's `details`."""
+    if ep.dial_error:
+        return ep.dial_error
     d = details.lower()
-    if "connection refused" in d:
-        if ep.target.startswith("unix:"):
-            return f"dial unix {ep.authority}: connect: connection refused"
-        return f"dial tcp {ep.authority}: connect: connection refused"
-    if "no such file" in d:
-        return f"dial unix {ep.authority}: connect: no such file or directory"
+    for needle, errno_text in (("connection refused", "connection refused"),
+                               ("no such file", "no such file or directory"),
+                               ("permission denied", "permission denied")):
+        if needle in d:
+            return f"dial {ep.dial_addr}: connect: {errno_text}"
     return details
 
 
@@ -383,3 +424,11 @@ def _os_error_text(e: OSError) -> str:
 
     return {errno.ENOENT: "no such file or directory", errno.EACCES: "permission denied",
             errno.EISDIR: "is a directory"}.get(e.errno or 0, (e.strerror or str(e)).lower())
+
+
+def _read_error(path: str, e: OSError) -> str:
+    """Go's ioutil.ReadFile error: a directory opens fine and fails on read."""
+    import errno
+
+    op = "read" if e.errno == errno.EISDIR else "open"
+    return f"{op} {path}: {_os_error_text(e)}"

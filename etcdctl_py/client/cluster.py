@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Sequence
 
+from etcdctl_py.client.goaddr import new_urls
 from etcdctl_py.proto.etcdserverpb import rpc_pb2
 
 if TYPE_CHECKING:
@@ -16,6 +17,8 @@ class Cluster:
 
     def member_add(self, peer_urls: Sequence[str], learner: bool = False, *,
                    timeout: Any = ...) -> rpc_pb2.MemberAddResponse:
+        """Raises ValueError (etcd's types.NewURLs text) before sending, as clientv3 does, for bad peer URLs."""
+        new_urls(list(peer_urls))
         return self._c.unary("Cluster", "MemberAdd", rpc_pb2.MemberAddRequest(peerURLs=list(peer_urls),
                                                                             isLearner=learner),
                              rpc_pb2.MemberAddResponse, timeout=timeout)
@@ -26,6 +29,8 @@ class Cluster:
 
     def member_update(self, member_id: int, peer_urls: Sequence[str], *,
                       timeout: Any = ...) -> rpc_pb2.MemberUpdateResponse:
+        """Raises ValueError for bad peer URLs, like member_add."""
+        new_urls(list(peer_urls))
         return self._c.unary("Cluster", "MemberUpdate",
                              rpc_pb2.MemberUpdateRequest(ID=member_id, peerURLs=list(peer_urls)),
                              rpc_pb2.MemberUpdateResponse, timeout=timeout)

@@ -84,7 +84,7 @@ class Lease:
                 if code == grpc.StatusCode.CANCELLED:
                     return
                 if once or code.name not in ("UNAVAILABLE", "INTERNAL"):
-                    raise EtcdError(code.value[0], e.details() or "") from None
+                    raise EtcdError.from_status(code.value[0], e.details() or "") from None
             finally:
                 if timer is not None:
                     timer.cancel()

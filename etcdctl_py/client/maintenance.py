@@ -177,7 +177,7 @@ def open_snapshot(c: "Client", *, timeout: float | None = None,
                 continue
             if code == grpc.StatusCode.DEADLINE_EXCEEDED:
                 raise DeadlineExceeded(cl._deadline_desc(last) if last else "context deadline exceeded") from None
-            raise EtcdError(code.value[0], details) from None
+            raise EtcdError.from_status(code.value[0], details) from None
         return _rest(first, it)
 
 
@@ -192,4 +192,4 @@ def _rest(first: Any, it: Iterator[Any]) -> Iterator[Any]:
     except grpc.RpcError as e:
         if e.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
             raise DeadlineExceeded() from None
-        raise EtcdError(e.code().value[0], e.details() or "") from None
+        raise EtcdError.from_status(e.code().value[0], e.details() or "") from None

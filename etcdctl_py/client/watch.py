@@ -213,7 +213,7 @@ class WatchStream:
                 if code == grpc.StatusCode.CANCELLED or self._closed:
                     return
                 if code.name not in _RETRY_CODES:
-                    raise EtcdError(code.value[0], e.details() or "") from None
+                    raise EtcdError.from_status(code.value[0], e.details() or "") from None
             time.sleep(backoff)
             backoff = min(backoff * 1.25, _MAX_BACKOFF)
             gen = self._reopen(gen)
