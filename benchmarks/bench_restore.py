@@ -1,6 +1,6 @@
 """Benchmark: `etcdutl-py snapshot restore` vs real `etcdutl snapshot restore` (3.5.1) on a big snapshot.
 
-    python benchmarks/bench_restore.py [--size-mib 256] [--runs 3] [--workdir DIR] [--clean]
+    python -m benchmarks.bench_restore [--size-mib 256] [--runs 3] [--workdir DIR] [--clean]
 
 Builds (once, cached in the work dir) a snapshot of about --size-mib MiB with a real etcd 3.5.1 on 127.0.0.1
 (1 MiB values written over gRPC, then `etcdctl snapshot save`), then restores it alternately with both tools as
@@ -19,11 +19,9 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
+from tests import etcdproc
 
-import etcdproc  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def build_snapshot(workdir: Path, size_mib: int) -> Path:

@@ -3,7 +3,7 @@
 * real `etcdctl check perf --load=s` and `--load=m` against each server (pass/fail + etcdctl's summary);
 * put and range throughput (grpc clients from threads) and the etcd-py / etcd ratios.
 
-Usage: python benchmarks/bench_server.py [--loads s,m] [--seconds 5]
+Usage: python -m benchmarks.bench_server [--loads s,m] [--seconds 5]
 """
 
 from __future__ import annotations
@@ -16,15 +16,13 @@ import tempfile
 import threading
 import time
 
+import grpc
+
+from etcdctl_py.proto.etcdserverpb import rpc_pb2 as pb
+from etcdctl_py.proto.etcdserverpb import rpc_pb2_grpc as pbg
+from tests import etcdproc
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tests"))
-sys.path.insert(0, ROOT)
-
-import etcdproc  # noqa: E402
-import grpc  # noqa: E402
-
-from etcdctl_py.proto.etcdserverpb import rpc_pb2 as pb  # noqa: E402
-from etcdctl_py.proto.etcdserverpb import rpc_pb2_grpc as pbg  # noqa: E402
 
 
 def wrapper(d: str) -> str:

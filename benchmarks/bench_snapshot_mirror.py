@@ -1,7 +1,7 @@
 """Benchmark: `snapshot save` throughput and `make-mirror` of 100k keys, etcdctl-py vs real etcdctl 3.5.1, against
 real etcd 3.5.1 servers on loopback (started and stopped by this script).
 
-    python benchmarks/bench_snapshot_mirror.py [--keys 100000] [--value-size 256] [--snapshot-runs 15] [--no-mirror]
+    python -m benchmarks.bench_snapshot_mirror [--keys 100000] [--value-size 256] [--snapshot-runs 15] [--no-mirror]
 
 Targets (issue 5): snapshot save throughput >= 0.9x etcdctl's; make-mirror of 100k keys <= 1.5x etcdctl's time.
 Mirror time is measured the same way for both tools: from process start until the destination holds every key
@@ -16,6 +16,7 @@ snapshot read", the fsync until "fetched snapshot", the rename and directory fsy
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -23,14 +24,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import json
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tests"))
-sys.path.insert(0, ROOT)
+from tests import etcdproc
 
-import etcdproc  # noqa: E402
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 PY = [sys.executable, "-m", "etcdctl_py"]
 

@@ -5,7 +5,7 @@ loopback; we report medians and two ratios:
   * etcdctl-py / etcdctl (Go)        — what users feel;
   * etcdctl-py / `python -c "import grpc"` — what is ours to fix (target <= 1.25).
 
-    python benchmarks/bench_startup.py [--runs 30]
+    python -m benchmarks.bench_startup [--runs 30]
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
-import etcdproc  # noqa: E402
+from tests import etcdproc
 
 
 def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:

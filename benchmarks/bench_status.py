@@ -1,7 +1,7 @@
 """Benchmark: `snapshot status` of a big bbolt file, ours vs real etcdutl 3.5.1, plus the cost of one
 small copy-on-write transaction on it (what restore does after copying the snapshot), and of `--verify`.
 
-    python benchmarks/bench_status.py [--size-mib 1024] [--dir DIR]
+    python -m benchmarks.bench_status [--size-mib 1024] [--dir DIR]
 
 Builds an etcd-shaped db (key bucket of 17-byte revisions -> ~1 KiB values, meta bucket) with our
 compact writer, then times each tool (best of N runs, warm page cache) and prints the ratio and
@@ -20,8 +20,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
 
 def build(path: Path, size_mib: int) -> None:
@@ -58,7 +56,7 @@ def main() -> None:
     ap.add_argument("--dir", default=None)
     ap.add_argument("--runs", type=int, default=3)
     a = ap.parse_args()
-    import etcdproc
+    from tests import etcdproc
 
     d = Path(a.dir or tempfile.mkdtemp(prefix="bench-status-"))
     d.mkdir(parents=True, exist_ok=True)

@@ -27,19 +27,26 @@ _etcd_py_values() {
         --auth-token|-auth-token) echo 'simple jwt' ;;
         --auto-compaction-mode|-auto-compaction-mode) echo 'periodic revision' ;;
         --cert-file|-cert-file) return 10 ;;
+        --client-cert-file|-client-cert-file) return 10 ;;
         --client-crl-file|-client-crl-file) return 10 ;;
+        --client-key-file|-client-key-file) return 10 ;;
+        --config-file|-config-file) return 10 ;;
         --data-dir|-data-dir) return 11 ;;
+        --discovery-fallback|-discovery-fallback) echo 'exit proxy' ;;
         --initial-cluster-state|-initial-cluster-state) echo 'new existing' ;;
         --key-file|-key-file) return 10 ;;
         --log-level|-log-level) echo 'debug info warn error panic fatal' ;;
         --log-outputs|-log-outputs) echo 'default stderr stdout' ;;
-        --logger|-logger) echo 'zap capnslog' ;;
+        --logger|-logger) echo 'zap' ;;
         --peer-cert-file|-peer-cert-file) return 10 ;;
+        --peer-client-cert-file|-peer-client-cert-file) return 10 ;;
+        --peer-client-key-file|-peer-client-key-file) return 10 ;;
         --peer-crl-file|-peer-crl-file) return 10 ;;
         --peer-key-file|-peer-key-file) return 10 ;;
         --peer-trusted-ca-file|-peer-trusted-ca-file) return 10 ;;
         --proxy|-proxy) echo 'off readonly on' ;;
         --trusted-ca-file|-trusted-ca-file) return 10 ;;
+        --v2-deprecation|-v2-deprecation) echo 'not-yet write-only write-only-drop-data gone' ;;
         --wal-dir|-wal-dir) return 11 ;;
         *) return 12 ;;
     esac

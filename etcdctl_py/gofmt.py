@@ -6,6 +6,9 @@ JSON escaping leak into what users see, so we reproduce them exactly here.
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 # ---------------------------------------------------------------- %q quoting
 
 _ESC = {0x07: "\\a", 0x08: "\\b", 0x0C: "\\f", 0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t", 0x0B: "\\v",
@@ -94,6 +97,18 @@ def quote(data: bytes | str) -> str:
         i += size
     out.append('"')
     return "".join(out)
+
+
+def quote_sharp(s: str) -> str:
+    """Go's `%#q`: a raw `backquoted` string when strconv.CanBackquote allows it, else `%q`."""
+    data = s.encode("utf-8", "surrogateescape")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return quote(data)
+    if any((c < " " and c != "\t") or c in "`\x7f\ufeff" for c in text):
+        return quote(data)
+    return "`" + text + "`"
 
 
 def unquote(s: str) -> bytes:
@@ -342,26 +357,67 @@ def _frac(v: int, prec: int) -> str:
 
 # ---------------------------------------------------------------- JSON (encoding/json)
 
+_JSON_ESCAPED_HTML = re.compile("[\x00-\x1f\"\\\\<>&\u2028\u2029\ud800-\udfff]")
+_JSON_ESCAPED_PLAIN = re.compile("[\x00-\x1f\"\\\\\ud800-\udfff]")
+_JSON_SHORT = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _json_escape(m: re.Match[str]) -> str:
+    ch = m.group(0)
+    if "\ud800" <= ch <= "\udfff":  # an undecodable byte (surrogateescape): Go writes the escaped U+FFFD
+        return "\\ufffd"
+    return _JSON_SHORT.get(ch) or f"\\u{ord(ch):04x}"
+
+
 def json_string(s: str | bytes, html_safe: bool = True) -> str:
     """A JSON string as Go's encoding/json writes it: quotes, backslash and control characters
-    escaped; with `html_safe` (Go's default) also `<`, `>`, `&` and U+2028/9. zap's JSON encoder
-    is the `html_safe=False` variant. Undecodable bytes become U+FFFD, as in Go."""
+    escaped (only \\n, \\r, \\t in short form); with `html_safe` (Go's default) also `<`, `>`, `&` and
+    U+2028/9. zap's JSON encoder is the `html_safe=False` variant. Each undecodable byte becomes
+    `\\ufffd`, as in Go."""
     if isinstance(s, bytes):
         s = s.decode("utf-8", "surrogateescape")
-    out = ['"']
-    for ch in s:
-        o = ord(ch)
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif o < 0x20 or (html_safe and ch in "<>&"):
-            out.append({"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(ch) or "\\u%04x" % o)
-        elif html_safe and o in (0x2028, 0x2029):
-            out.append("\\u%04x" % o)
-        elif 0xD800 <= o <= 0xDFFF:
-            out.append("\ufffd")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
+    return '"' + (_JSON_ESCAPED_HTML if html_safe else _JSON_ESCAPED_PLAIN).sub(_json_escape, s) + '"'
+
+
+def go_json(obj: Any, sort_keys: bool = False) -> str:
+    """encoding/json's Marshal of plain values (dict, list, tuple, str, bytes as text, int, float, bool, None):
+    compact, strings as json_string() writes them. A dict keeps its order (a Go struct's fields) unless
+    `sort_keys` (a Go map, whose keys json.Marshal sorts)."""
+    if obj is None:
+        return "null"
+    if isinstance(obj, bool):
+        return "true" if obj else "false"
+    if isinstance(obj, int):
+        return str(obj)
+    if isinstance(obj, float):
+        return _go_float(obj)
+    if isinstance(obj, (str, bytes)):
+        return json_string(obj)
+    if isinstance(obj, dict):
+        items = sorted(obj.items()) if sort_keys else obj.items()
+        return "{" + ",".join(json_string(str(k)) + ":" + go_json(v, sort_keys) for k, v in items) + "}"
+    if isinstance(obj, (list, tuple)):
+        return "[" + ",".join(go_json(v, sort_keys) for v in obj) + "]"
+    raise TypeError(f"json: unsupported type: {type(obj).__name__}")
+
+
+def go_struct(*fields: tuple[str, Any, str]) -> dict[str, Any]:
+    """A Go struct as encoding/json writes it, for go_json(): (name, value, tag) in field order, where tag ""
+    keeps the field always, "omitempty" drops a zero value (false, 0, "", nil, an empty list or map) and "ptr"
+    (a pointer field, omitempty or not) drops only nil."""
+    return {name: value for name, value, tag in fields
+            if tag == "" or (value is not None if tag == "ptr" else bool(value))}
+
+
+def _go_float(f: float) -> str:
+    """encoding/json's float64: the shortest form, plain between 1e-6 and 1e21, else exponent with no
+    leading zero (1e-07 -> 1e-7)."""
+    if f != f or f in (float("inf"), float("-inf")):
+        raise ValueError(f"json: unsupported value: {f!r}")
+    if f != 0 and not 1e-6 <= abs(f) < 1e21:
+        mant, _, exp = repr(f).partition("e")
+        return f"{mant.removesuffix('.0')}e{exp[0]}{exp[1:].lstrip('0')}"
+    from decimal import Decimal
+
+    text = format(Decimal(repr(f)), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text

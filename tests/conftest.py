@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-import shutil
 import signal
-import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))
-
-import etcdproc  # noqa: E402
+from tests import difftest, etcdproc
+from tests.snapshot import realsnaps
 
 # A suite started in the background by a non-interactive shell (`bash -c '... &'`, nohup) inherits SIGINT/SIGQUIT
 # ignored, and exec keeps them ignored in every child: the etcdctl processes the tests stop with Ctrl-C's signal
@@ -48,14 +48,19 @@ def real_etcd(tmp_path, etcd_bin):
 @pytest.fixture(scope="module")
 def twin_pair(tmp_path_factory, etcd_bin):
     """Two real etcd 3.5.1 servers with identical IDs: real etcdctl talks to one, etcdctl-py to the other."""
-    import difftest
+    with etcdproc.scratch_dir(tmp_path_factory, "twins") as base:  # two 64 MB WAL files: gone with the module
+        a, b = etcdproc.twins(etcd_bin, etcd_bin, str(base))
+        yield difftest.Pair(a, b)
+        a.stop()
+        b.stop()
 
-    base = str(tmp_path_factory.mktemp("twins"))
-    a, b = etcdproc.twins(etcd_bin, etcd_bin, base)
-    yield difftest.Pair(a, b)
-    a.stop()
-    b.stop()
-    shutil.rmtree(base, ignore_errors=True)  # two 64 MB WAL files per pair: free them before the next module
+
+@pytest.fixture(scope="session")
+def real_snaps(tmp_path_factory) -> Iterator[dict[str, Path]]:
+    """Snapshots saved from a real etcd 3.5.1 (tests/snapshot/realsnaps.py), built once per session, for the
+    snapshot, storage and etcdutl tests; removed when the session ends."""
+    with etcdproc.scratch_dir(tmp_path_factory, "realsnaps") as base:
+        yield realsnaps.build(base)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -63,37 +68,19 @@ def _stop_leftover_children():
     """Safety net: at the end of the session, stop any server process this pytest started and a
     fixture forgot (children of this process only, by pid)."""
     yield
-    import signal
-    import time
+    pids = etcdproc.child_pids(os.getpid(), b"etcd")
+    for pid in pids:
+        _kill(pid, signal.SIGTERM)
+    try:
+        etcdproc.wait_until(lambda: not any(_alive(p) for p in pids), 5, "leftover servers to stop", step=0.1)
+    except TimeoutError:
+        for pid in pids:
+            _kill(pid, signal.SIGKILL)
 
-    me = str(os.getpid())
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                cmd = f.read()
-        except OSError:
-            continue
-        if fields[1] == me and (b"etcd" in cmd):
-            pids.append(int(entry))
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except OSError:
-            pass
-    deadline = time.monotonic() + 5
-    while pids and time.monotonic() < deadline:
-        pids = [p for p in pids if os.path.exists(f"/proc/{p}") and _alive(p)]
-        time.sleep(0.1)
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
+
+def _kill(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):  # it ended on its own meanwhile
+        os.kill(pid, sig)
 
 
 def _alive(pid: int) -> bool:

@@ -14,7 +14,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-import etcdproc
+from tests import etcdproc
 
 ETCDCTL_PY = [sys.executable, "-m", "etcdctl_py"]
 

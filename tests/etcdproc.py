@@ -12,14 +12,23 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import stat
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    import pytest
+
+T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,21 +62,56 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_ready(client_url: str, proc: subprocess.Popen | None = None, timeout: float = 20.0) -> None:
-    """Poll /health (served by etcd and etcd-py) until the server answers."""
+def wait_until(predicate: Callable[[], T], timeout: float = 10.0, what: str = "the condition",
+               step: float = 0.05) -> T:
+    """Poll `predicate` until it returns a true value, and return that value.
+
+    The one way tests wait for another process to act (never a bare sleep: a fixed sleep is either too short on
+    a busy machine or wasted time on an idle one). Raises TimeoutError naming `what` after `timeout` seconds;
+    an exception raised by `predicate` (a server that died) ends the wait at once."""
     deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(step)
+
+
+def wait_ready(client_url: str, proc: subprocess.Popen | None = None, timeout: float = 20.0,
+               context: ssl.SSLContext | None = None) -> None:
+    """Poll /health (served by etcd and etcd-py; over https with `context`) until the server answers.
+
+    Raises RuntimeError if `proc` exits first, TimeoutError (with the last connection error) otherwise."""
+    last: list[Exception] = []
+
+    def healthy() -> bool:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"server exited early with {proc.returncode}")
         try:
-            with urllib.request.urlopen(client_url + "/health", timeout=1) as r:
-                if r.status == 200:
-                    return
+            with urllib.request.urlopen(client_url + "/health", timeout=1, context=context) as r:
+                return r.status == 200
         except Exception as e:  # noqa: BLE001 - any failure means "not yet"
-            last = e
-        time.sleep(0.05)
-    raise TimeoutError(f"{client_url} not ready: {last}")
+            last[:] = [e]
+            return False
+
+    try:
+        wait_until(healthy, timeout, f"{client_url}/health")
+    except TimeoutError:
+        raise TimeoutError(f"{client_url} not ready: {last[0] if last else None}") from None
+
+
+def watchers(client_url: str) -> int:
+    """How many watches the server holds: etcd's `etcd_debugging_mvcc_watcher_total` gauge from /metrics.
+
+    What a test waits on before a write that a just-started watch must see. etcd-py does not export it (yet):
+    KeyError then."""
+    with urllib.request.urlopen(client_url + "/metrics", timeout=5) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith("etcd_debugging_mvcc_watcher_total "):
+                return int(float(line.split()[1]))
+    raise KeyError(f"{client_url}/metrics has no etcd_debugging_mvcc_watcher_total")
 
 
 @dataclass
@@ -218,5 +262,37 @@ def etcdctl_py_argv() -> list[str]:
     return [sys.executable, "-m", "etcdctl_py"]
 
 
-def cleanup_dir(path: str) -> None:
+def child_pids(pid: int, marker: bytes = b"") -> list[int]:
+    """Live (not zombie) child processes of `pid` whose command line contains `marker`, read from /proc."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue  # ended while we looked
+        if fields[1] == str(pid) and fields[0] != "Z" and marker in cmd:
+            found.append(int(entry))
+    return found
+
+
+def cleanup_dir(path: str | Path) -> None:
+    """Remove a test's scratch dir (servers there must be stopped first); a missing dir is fine."""
     shutil.rmtree(path, ignore_errors=True)
+
+
+@contextmanager
+def scratch_dir(factory: pytest.TempPathFactory, name: str) -> Iterator[Path]:
+    """A module- or session-scoped fixture's dir under pytest's basetemp, removed when the fixture ends.
+
+    pytest keeps the whole basetemp of a run with a failure, and etcd preallocates 64 MB WAL segments: a
+    module's servers must not outlive it on disk. Stop the servers inside the `with` block."""
+    path = factory.mktemp(name)
+    try:
+        yield path
+    finally:
+        cleanup_dir(path)

@@ -15,9 +15,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))
-
-import etcdproc  # noqa: E402
+from tests import etcdproc
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = [sys.executable, "-m", "etcdctl_py"]

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-import difftest
+from tests import difftest
 
 PY = sys.executable
 DEAD = "--endpoints=127.0.0.1:1"

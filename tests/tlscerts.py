@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import ssl
 import subprocess
 
 
@@ -22,3 +23,10 @@ def make_certs(d: str, client_cn: str = "root") -> dict[str, str]:
     return {k: os.path.join(d, f) for k, f in (("ca", "ca.pem"), ("server_cert", "server.pem"),
                                                 ("server_key", "server.key"), ("client_cert", "client.pem"),
                                                 ("client_key", "client.key"))}
+
+
+def client_context(certs: dict[str, str]) -> ssl.SSLContext:
+    """An https client context that trusts certs["ca"] and presents the client certificate (for /health polls)."""
+    ctx = ssl.create_default_context(cafile=certs["ca"])
+    ctx.load_cert_chain(certs["client_cert"], certs["client_key"])
+    return ctx

@@ -5,8 +5,7 @@ from __future__ import annotations
 import sys
 
 from etcdctl_py.cli.cobra import Command, Context
-from etcdctl_py.cli.errors import bad_args
-from etcdctl_py.cli.verbkit import request, session, show
+from etcdctl_py.cli.verbkit import exact_args, failure, print_reply, request, session
 
 ROOT_ROLE_MISSING = "etcdserver: root user does not have root role"
 
@@ -20,12 +19,9 @@ def command() -> Command:
 
 
 def run_status(ctx: Context) -> int:
-    if ctx.args:
-        raise bad_args("auth status command does not accept any arguments")
-    s = session(ctx)
-    resp = request(lambda: s.client().auth.auth_status(timeout=s.command_timeout))
-    show(s.printer.auth_status, resp)
-    return 0
+    exact_args(ctx, 0, "auth status command does not accept any arguments")
+    return print_reply(ctx, lambda s: s.client().auth.auth_status(timeout=s.command_timeout),
+                       lambda p, resp: p.auth_status(resp))
 
 
 def run_enable(ctx: Context) -> int:
@@ -34,8 +30,7 @@ def run_enable(ctx: Context) -> int:
 
     from etcdctl_py.client.errors import EtcdError
 
-    if ctx.args:
-        raise bad_args("auth enable command does not accept any arguments")
+    exact_args(ctx, 0, "auth enable command does not accept any arguments")
     s = session(ctx)
     c = s.client()
     deadline = time.monotonic() + s.command_timeout
@@ -49,7 +44,7 @@ def run_enable(ctx: Context) -> int:
             break
         except EtcdError as e:
             if str(e) != ROOT_ROLE_MISSING:
-                request(lambda: (_ for _ in ()).throw(e))
+                raise failure(e) from None
             request(lambda: c.auth.role_add("root", timeout=left()))
             request(lambda: c.auth.user_grant_role("root", "root", timeout=left()))
     sys.stdout.write("Authentication Enabled\n")
@@ -57,8 +52,7 @@ def run_enable(ctx: Context) -> int:
 
 
 def run_disable(ctx: Context) -> int:
-    if ctx.args:
-        raise bad_args("auth disable command does not accept any arguments")
+    exact_args(ctx, 0, "auth disable command does not accept any arguments")
     s = session(ctx)
     request(lambda: s.client().auth.auth_disable(timeout=s.command_timeout))
     sys.stdout.write("Authentication Disabled\n")

@@ -18,11 +18,17 @@ import statistics
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from etcdctl_py.cli.cobra import Command, Context, Flag
 from etcdctl_py.cli.errors import EXIT_ERROR, EXIT_INVALID_INPUT, ExitError, bad_feature, from_exception
+from etcdctl_py.cli.verbkit import arg_bytes
+from etcdctl_py.keyrange import prefix_end
+
+if TYPE_CHECKING:
+    from etcdctl_py.client import Client
 
 ALIASES = {"s": "s", "small": "s", "m": "m", "medium": "m", "l": "l", "large": "l", "xl": "xl", "xLarge": "xl"}
 PERF = {"s": (150, 50, 60), "m": (1000, 200, 60), "l": (8000, 500, 60), "xl": (15000, 1000, 60)}
@@ -82,7 +88,7 @@ class TextBar:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def start(self) -> "TextBar":
+    def start(self) -> TextBar:
         self._print()
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self._thread.start()
@@ -142,6 +148,16 @@ class Report:
             else:
                 self.errors[err] = self.errors.get(err, 0) + 1
 
+    def put(self, c: Client, key: bytes, value: bytes) -> None:
+        """One timed Put, its latency or its error counted."""
+        st = time.monotonic()
+        try:
+            c.kv.put(key, value, timeout=None)
+            err = None
+        except Exception as e:  # noqa: BLE001 - counted like etcdctl's report
+            err = str(e)
+        self.add(time.monotonic() - st, err)
+
 
 def _random_key(prefix: bytes, ksize: int) -> bytes:
     """binary.PutVarint(k, rand.Int63n(MaxInt64)) into a zeroed ksize buffer, after the prefix."""
@@ -155,32 +171,33 @@ def _random_key(prefix: bytes, ksize: int) -> bytes:
     return prefix + bytes(buf) + bytes(ksize - len(buf))
 
 
-def _clients(ctx: Context, n: int) -> list[Any]:
+def _clients(ctx: Context, n: int) -> list[Client]:
     from etcdctl_py.cli import globals as g
 
     return [g._new_client(ctx) for _ in range(n)]
 
 
-def _prefix_is_empty(c: Any, prefix: bytes, what: str, quoted_hint: bool) -> None:
-    from etcdctl_py.client.kv import prefix_end
+def _under(prefix: bytes) -> tuple[bytes, bytes]:
+    """The key range of --prefix (every key for an empty one)."""
+    return prefix, prefix_end(prefix) if prefix else b"\x00"
+
+
+def _prefix_is_empty(c: Client, prefix: bytes, quoted_hint: bool) -> None:
     from etcdctl_py.gofmt import quote
 
     try:
-        resp = c.kv.range(prefix, prefix_end(prefix) if prefix else b"\x00", limit=1, timeout=None)
+        resp = c.kv.range(*_under(prefix), limit=1, timeout=None)
     except Exception as e:  # noqa: BLE001
         raise from_exception(e) from None
     if resp.kvs:
         p = prefix.decode("utf-8", "surrogateescape")
         hint = f"'etcdctl del --prefix {p}'" if quoted_hint else f"etcdctl del --prefix {p}"
         raise ExitError(EXIT_INVALID_INPUT, f"prefix {quote(p)} has keys. Delete with {hint} first")
-    del what
 
 
-def _cleanup(c: Any, prefix: bytes, compact: bool) -> None:
-    from etcdctl_py.client.kv import prefix_end
-
+def _cleanup(c: Client, prefix: bytes, compact: bool) -> None:
     try:
-        resp = c.kv.delete(prefix, prefix_end(prefix) if prefix else b"\x00", timeout=30)
+        resp = c.kv.delete(*_under(prefix), timeout=30)
     except Exception as e:  # noqa: BLE001 - etcdctl reports and carries on
         sys.stdout.write(f"FAIL: Cleanup failed during key deletion: ERROR({e})\n")
         return
@@ -188,7 +205,7 @@ def _cleanup(c: Any, prefix: bytes, compact: bool) -> None:
         _compact(c, resp.header.revision)
 
 
-def _compact(c: Any, rev: int) -> None:
+def _compact(c: Client, rev: int) -> None:
     sys.stdout.write(f"Compacting with revision {rev}\n")
     sys.stdout.flush()
     try:
@@ -198,7 +215,7 @@ def _compact(c: Any, rev: int) -> None:
     sys.stdout.write(f"Compacted with revision {rev}\n")
 
 
-def _defrag_all(c: Any) -> None:
+def _defrag_all(c: Client) -> None:
     for ep in c.endpoints:
         sys.stdout.write(f'Defragmenting "{ep.raw}"\n')
         sys.stdout.flush()
@@ -227,44 +244,59 @@ def _load(ctx: Context) -> str:
 
 def run_perf(ctx: Context) -> int:
     from etcdctl_py.cli import globals as g
-    from etcdctl_py.proto.etcdserverpb import rpc_pb2
 
     model = _load(ctx)
     limit, nclients, duration = PERF[model]
     g.setup(ctx)
     clients = _clients(ctx, nclients)
-    prefix = ctx.get("prefix").encode("utf-8", "surrogateescape")
-    _prefix_is_empty(clients[0], prefix, "perf", quoted_hint=True)
-    value = bytes(1024)
-    bar = TextBar(duration).start()
-    report = Report()
-    end = time.monotonic() + duration
-    started = time.monotonic()
-    lock = threading.Lock()
-    next_slot = [time.monotonic()]
+    prefix = arg_bytes(ctx.get("prefix"))
+    _prefix_is_empty(clients[0], prefix, quoted_hint=True)
+    report, took = _perf_load(clients, prefix, limit, duration)
+    _cleanup(clients[0], prefix, ctx.get("auto-compact"))
+    if ctx.get("auto-defrag"):
+        _defrag_all(clients[0])
+    ok = not _errors_block(report)
+    ok = _perf_verdict(report, took, limit) and ok
+    sys.stdout.write("PASS\n" if ok else "FAIL\n")
+    sys.stdout.flush()
+    _close_all(clients)
+    return 0 if ok else EXIT_ERROR
 
-    def take_token() -> bool:
-        """golang.org/x/time/rate with burst 1: one request every 1/limit s, until the 60 s are over."""
-        with lock:
-            t = max(next_slot[0], time.monotonic())
-            next_slot[0] = t + 1.0 / limit
-        if t >= end:
+
+class _RateLimiter:
+    """golang.org/x/time/rate with burst 1: one request every 1/limit s, until `end`."""
+
+    def __init__(self, limit: int, end: float):
+        self._gap, self._end = 1.0 / limit, end
+        self._next = time.monotonic()
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        """Wait for the next slot; False once the time is over."""
+        with self._lock:
+            t = max(self._next, time.monotonic())
+            self._next = t + self._gap
+        if t >= self._end:
             return False
         delay = t - time.monotonic()
         if delay > 0:
             time.sleep(delay)
         return True
 
-    def worker(c: Any) -> None:
-        while take_token():
-            req = rpc_pb2.PutRequest(key=_random_key(prefix, 256), value=value)
-            st = time.monotonic()
-            try:
-                c.unary("KV", "Put", req, rpc_pb2.PutResponse, timeout=None)
-                err = None
-            except Exception as e:  # noqa: BLE001 - counted like etcdctl's report
-                err = str(e)
-            report.add(time.monotonic() - st, err)
+
+def _perf_load(clients: list[Client], prefix: bytes, limit: int, duration: int) -> tuple[Report, float]:
+    """`duration` seconds of rate-limited puts (256-byte keys, 1 KiB values) from every client, with a bar of the
+    seconds; on SIGINT the keys are deleted first, as etcdctl 3.5 does. The report, and the seconds it took."""
+    bar = TextBar(duration).start()
+    report = Report()
+    limiter = _RateLimiter(limit, time.monotonic() + duration)
+    started = time.monotonic()
+    stop = threading.Event()
+    value = bytes(1024)
+
+    def worker(c: Client) -> None:
+        while limiter.take():
+            report.put(c, _random_key(prefix, 256), value)
 
     def ticker() -> None:
         for _ in range(duration):
@@ -272,50 +304,50 @@ def run_perf(ctx: Context) -> int:
                 return
             bar.add(1)
 
-    stop = threading.Event()
     threading.Thread(target=ticker, daemon=True).start()
-    threads = [threading.Thread(target=worker, args=(c,), daemon=True) for c in clients]
     try:
-        for t in threads:
-            t.start()
-        for t in threads:
-            while t.is_alive():
-                t.join(0.2)
+        _run_all(clients, worker)
     except KeyboardInterrupt:
         stop.set()
         bar.stop()
-        _cleanup(clients[0], prefix, False)  # etcdctl 3.5 cleans up on SIGINT
+        _cleanup(clients[0], prefix, False)
         raise
-    total = time.monotonic() - started
+    took = time.monotonic() - started
     stop.set()
     bar.stop()
-    _cleanup(clients[0], prefix, ctx.get("auto-compact"))
-    if ctx.get("auto-defrag"):
-        _defrag_all(clients[0])
-    ok = not _errors_block(report)
-    rps = len(report.lats) / total if total > 0 else 0.0
+    return report, took
+
+
+def _perf_verdict(report: Report, took: float, limit: int) -> bool:
+    """etcdctl's three checks, one line each: throughput above 90% of the limit, the slowest request at most 0.5 s,
+    the latencies' standard deviation at most 0.1 s."""
+    rps = len(report.lats) / took if took > 0 else 0.0
     slowest = max(report.lats, default=0.0)
     stddev = statistics.pstdev(report.lats) if report.lats else 0.0
-    if rps / limit <= 0.9:
-        sys.stdout.write(f"FAIL: Throughput too low: {int(rps) + 1} writes/s\n")
-        ok = False
-    else:
-        sys.stdout.write(f"PASS: Throughput is {int(rps) + 1} writes/s\n")
-    if slowest > 0.5:
-        sys.stdout.write(f"Slowest request took too long: {slowest:f}s\n")
-        ok = False
-    else:
-        sys.stdout.write(f"PASS: Slowest request took {slowest:f}s\n")
-    if stddev > 0.1:
-        sys.stdout.write(f"Stddev too high: {stddev:f}s\n")
-        ok = False
-    else:
-        sys.stdout.write(f"PASS: Stddev is {stddev:f}s\n")
-    sys.stdout.write("PASS\n" if ok else "FAIL\n")
-    sys.stdout.flush()
+    checks = [
+        (rps / limit > 0.9, f"PASS: Throughput is {int(rps) + 1} writes/s",
+         f"FAIL: Throughput too low: {int(rps) + 1} writes/s"),
+        (slowest <= 0.5, f"PASS: Slowest request took {slowest:f}s", f"Slowest request took too long: {slowest:f}s"),
+        (stddev <= 0.1, f"PASS: Stddev is {stddev:f}s", f"Stddev too high: {stddev:f}s"),
+    ]
+    for passed, good, bad in checks:
+        sys.stdout.write((good if passed else bad) + "\n")
+    return all(passed for passed, _, _ in checks)
+
+
+def _run_all(clients: list[Client], worker: Callable[[Client], None]) -> None:
+    """One worker thread per client, until every one is done (joined in short waits, so that SIGINT gets through)."""
+    threads = [threading.Thread(target=worker, args=(c,), daemon=True) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        while t.is_alive():
+            t.join(0.2)
+
+
+def _close_all(clients: list[Client]) -> None:
     for c in clients:
         c.close()
-    return 0 if ok else EXIT_ERROR
 
 
 def resident_memory(endpoint: str, ctx: Context) -> float:
@@ -356,61 +388,26 @@ def resident_memory(endpoint: str, ctx: Context) -> float:
 
 def run_datascale(ctx: Context) -> int:
     from etcdctl_py.cli import globals as g
-    from etcdctl_py.proto.etcdserverpb import rpc_pb2
 
     model = _load(ctx)
     limit, kv_size, nclients = DATASCALE[model]
     g.setup(ctx)
     clients = _clients(ctx, nclients)
-    eps = [e.strip() for e in ctx.get("endpoints")]
-    prefix = ctx.get("prefix").encode("utf-8", "surrogateescape")
-    _prefix_is_empty(clients[0], prefix, "datascale", quoted_hint=False)
-    before = resident_memory(eps[0], ctx)
+    endpoint = ctx.get("endpoints")[0].strip()
+    prefix = arg_bytes(ctx.get("prefix"))
+    _prefix_is_empty(clients[0], prefix, quoted_hint=False)
+    before = _memory(endpoint, ctx, "before")
     if before == 0:
-        sys.stdout.write("FAIL: Could not read process_resident_memory_bytes before the put operations.\n")
-        sys.stdout.flush()
         return EXIT_ERROR
     sys.stdout.write(f"Start data scale check for work load [{limit} key-value pairs, {kv_size} bytes per "
                      f"key-value, {nclients} concurrent clients].\n")
-    bar = TextBar(limit).start()
-    report = Report()
-    value = bytes(512)
-    remaining = [limit]
-    lock = threading.Lock()
-
-    def worker(c: Any) -> None:
-        while True:
-            with lock:
-                if remaining[0] <= 0:
-                    return
-                remaining[0] -= 1
-            req = rpc_pb2.PutRequest(key=_random_key(prefix, 512), value=value)
-            st = time.monotonic()
-            try:
-                c.unary("KV", "Put", req, rpc_pb2.PutResponse, timeout=None)
-                err = None
-            except Exception as e:  # noqa: BLE001
-                err = str(e)
-            report.add(time.monotonic() - st, err)
-            bar.add(1)
-
-    threads = [threading.Thread(target=worker, args=(c,), daemon=True) for c in clients]
-    for t in threads:
-        t.start()
-    for t in threads:
-        while t.is_alive():
-            t.join(0.2)
-    bar.finish()
-    after = resident_memory(eps[0], ctx)
+    report = _datascale_load(clients, prefix, limit)
+    after = _memory(endpoint, ctx, "after")
     if after == 0:
-        sys.stdout.write("FAIL: Could not read process_resident_memory_bytes after the put operations.\n")
-        sys.stdout.flush()
         return EXIT_ERROR
-    from etcdctl_py.client.kv import prefix_end
-
     try:
-        dresp = clients[0].kv.delete(prefix, prefix_end(prefix) if prefix else b"\x00", timeout=None)
-    except Exception as e:  # noqa: BLE001
+        dresp = clients[0].kv.delete(*_under(prefix), timeout=None)
+    except Exception as e:  # noqa: BLE001 - mapped to etcdctl's error line
         raise from_exception(e) from None
     if ctx.get("auto-compact"):
         _compact(clients[0], dresp.header.revision)
@@ -422,9 +419,39 @@ def run_datascale(ctx: Context) -> int:
     mb = (after - before) / (1024 * 1024)
     sys.stdout.write(f"PASS: Approximate system memory used : {_go_float2(mb)} MB.\n")
     sys.stdout.flush()
-    for c in clients:
-        c.close()
+    _close_all(clients)
     return 0
+
+
+def _memory(endpoint: str, ctx: Context, when: str) -> float:
+    """The member's resident memory `when` ("before"/"after") the puts; 0 after etcdctl's FAIL line."""
+    rss = resident_memory(endpoint, ctx)
+    if rss == 0:
+        sys.stdout.write(f"FAIL: Could not read process_resident_memory_bytes {when} the put operations.\n")
+        sys.stdout.flush()
+    return rss
+
+
+def _datascale_load(clients: list[Client], prefix: bytes, limit: int) -> Report:
+    """`limit` puts (512-byte keys and values) shared by the clients, as fast as they go, with a bar of the count."""
+    bar = TextBar(limit).start()
+    report = Report()
+    value = bytes(512)
+    remaining = [limit]
+    lock = threading.Lock()
+
+    def worker(c: Client) -> None:
+        while True:
+            with lock:
+                if remaining[0] <= 0:
+                    return
+                remaining[0] -= 1
+            report.put(c, _random_key(prefix, 512), value)
+            bar.add(1)
+
+    _run_all(clients, worker)
+    bar.finish()
+    return report
 
 
 def _go_float2(x: float) -> str:

@@ -12,6 +12,8 @@ Use:
     root.add(get)
     sys.exit(execute(root, sys.argv[1:], version="3.5.1", api_version="3.5"))
 
+The help is laid out by etcd's cobrautl template (etcdctl, `CtlTemplate`, the default) or by cobra's own default
+template (`template=DefaultTemplate`: etcdutl). Commands may be `deprecated` and flags `required`, as in cobra.
 `run(ctx)` receives a `Context` (ctx.args, ctx.get("flag-name"), ctx.changed("flag-name"),
 ctx.cmd). It returns an exit code (None = 0) or raises `ExitError(code, message)`, which prints
 `Error: <message>` on stderr like etcdctl's ExitWithError.
@@ -19,30 +21,15 @@ ctx.cmd). It returns an exit code (None = 0) or raises `ExitError(code, message)
 
 from __future__ import annotations
 
+import builtins
 import os
 import sys
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from etcdctl_py import gofmt
-
-# Exit codes shared by every etcdctl verb (etcdctl's cobrautl).
-EXIT_SUCCESS = 0
-EXIT_ERROR = 1
-EXIT_BAD_CONNECTION = 2
-EXIT_INVALID_INPUT = 3
-EXIT_BAD_FEATURE = 4
-EXIT_INTERRUPTED = 5
-EXIT_IO = 6
-EXIT_BAD_ARGS = 128
-
-
-class ExitError(Exception):
-    """Ends the command: `Error: <message>` on stderr (unless message is None) and exit `code`."""
-
-    def __init__(self, code: int, message: str | None):
-        super().__init__(message)
-        self.code = code
-        self.message = message
+from etcdctl_py.cli.errors import EXIT_ERROR, EXIT_SUCCESS, ExitError
+from etcdctl_py.tabwriter import tabwrite
 
 
 class FlagError(Exception):
@@ -53,36 +40,42 @@ class FlagError(Exception):
 
 class Flag:
     """One pflag flag. `kind` is the pflag value type: bool, string, int, int64, uint, uint64,
-    duration, stringSlice, stringArray."""
+    duration, stringSlice, stringArray.
 
-    __slots__ = ("name", "kind", "default", "usage", "shorthand", "hidden", "deprecated", "no_opt_default")
+    `required` is cobra's MarkFlagRequired (checked before the command runs); `required_unless` names a flag of
+    ours that may stand in for a required one (etcdutl `snapshot restore --output-dir` needs no --data-dir)."""
+
+    __slots__ = ("name", "kind", "default", "usage", "shorthand", "hidden", "deprecated", "no_opt_default",
+                 "required", "required_unless")
 
     def __init__(self, name: str, kind: str, default: Any, usage: str, shorthand: str = "", hidden: bool = False,
-                 deprecated: str = "", no_opt_default: str | None = None):
+                 deprecated: str = "", no_opt_default: str | None = None, required: bool = False,
+                 required_unless: str = ""):
         self.name, self.kind, self.default, self.usage = name, kind, default, usage
         self.shorthand, self.hidden, self.deprecated = shorthand, hidden, deprecated
         # pflag NoOptDefVal: the value a flag given without `=value` takes ("true" for bools)
         self.no_opt_default = "true" if kind == "bool" and no_opt_default is None else no_opt_default
+        self.required, self.required_unless = required, required_unless
 
     # constructors that read like pflag's
     @classmethod
-    def bool(cls, name: str, default: bool, usage: str, shorthand: str = "", **kw: Any) -> "Flag":
+    def bool(cls, name: str, default: bool, usage: str, shorthand: str = "", **kw: Any) -> Flag:
         return cls(name, "bool", default, usage, shorthand, **kw)
 
     @classmethod
-    def string(cls, name: str, default: str, usage: str, shorthand: str = "", **kw: Any) -> "Flag":
+    def string(cls, name: str, default: str, usage: str, shorthand: str = "", **kw: Any) -> Flag:
         return cls(name, "string", default, usage, shorthand, **kw)
 
     @classmethod
-    def int(cls, name: str, default: int, usage: str, shorthand: str = "", kind: str = "int", **kw: Any) -> "Flag":
+    def int(cls, name: str, default: int, usage: str, shorthand: str = "", kind: str = "int", **kw: Any) -> Flag:
         return cls(name, kind, default, usage, shorthand, **kw)
 
     @classmethod
-    def duration(cls, name: str, default_ns: int, usage: str, shorthand: str = "", **kw: Any) -> "Flag":
+    def duration(cls, name: str, default_ns: builtins.int, usage: str, shorthand: str = "", **kw: Any) -> Flag:
         return cls(name, "duration", default_ns, usage, shorthand, **kw)
 
     @classmethod
-    def string_slice(cls, name: str, default: list[str], usage: str, shorthand: str = "", **kw: Any) -> "Flag":
+    def string_slice(cls, name: str, default: list[str], usage: str, shorthand: str = "", **kw: Any) -> Flag:
         return cls(name, "stringSlice", list(default), usage, shorthand, **kw)
 
     def render(self, value: Any) -> str:
@@ -99,7 +92,11 @@ class Flag:
     def def_value(self) -> str:
         return self.render(self.default)
 
-    def convert(self, text: str, current: Any, changed: bool) -> Any:
+    def initial(self) -> Any:
+        """The value before any parsing: the default (a fresh copy of a list default)."""
+        return list(self.default) if isinstance(self.default, list) else self.default
+
+    def convert(self, text: str, current: Any, changed: builtins.bool) -> Any:
         """Parse a textual value the way pflag's Value.Set does; raises ValueError(go message)."""
         k = self.kind
         if k == "bool":
@@ -129,35 +126,49 @@ def _read_csv(text: str) -> list[str]:
         return []
     if '"' not in text:
         return text.split(",")
-    fields, i, n = [], 0, len(text)
+    fields: list[str] = []
+    i, n = 0, len(text)
     while True:
-        if i < n and text[i] == '"':
-            buf, i = [], i + 1
-            while True:
-                j = text.find('"', i)
-                if j < 0:
-                    raise ValueError('parse error on line 1, column %d: extraneous or missing " in quoted-field' % (n + 1))
-                buf.append(text[i:j])
-                if j + 1 < n and text[j + 1] == '"':
-                    buf.append('"')
-                    i = j + 2
-                    continue
-                i = j + 1
-                break
-            if i < n and text[i] != ",":
-                raise ValueError('parse error on line 1, column %d: extraneous or missing " in quoted-field' % (i + 1))
-            fields.append("".join(buf))
-        else:
-            j = text.find(",", i)
-            j = n if j < 0 else j
-            field = text[i:j]
-            if '"' in field:
-                raise ValueError('parse error on line 1, column %d: bare " in non-quoted-field' % (i + field.index('"') + 1))
-            fields.append(field)
-            i = j
+        field, i = _quoted_field(text, i + 1) if i < n and text[i] == '"' else _bare_field(text, i)
+        fields.append(field)
         if i >= n:
             return fields
         i += 1  # skip the comma
+
+
+_CSV_QUOTE_ERROR = 'extraneous or missing " in quoted-field'
+
+
+def _csv_error(column: int, what: str) -> ValueError:
+    return ValueError(f"parse error on line 1, column {column}: {what}")
+
+
+def _quoted_field(text: str, i: int) -> tuple[str, int]:
+    """The field whose opening quote is before `i` (`""` inside is a quote), and where it ends."""
+    n, buf = len(text), []
+    while True:
+        j = text.find('"', i)
+        if j < 0:
+            raise _csv_error(n + 1, _CSV_QUOTE_ERROR)
+        buf.append(text[i:j])
+        if j + 1 < n and text[j + 1] == '"':
+            buf.append('"')
+            i = j + 2
+            continue
+        i = j + 1
+        break
+    if i < n and text[i] != ",":
+        raise _csv_error(i + 1, _CSV_QUOTE_ERROR)
+    return "".join(buf), i
+
+
+def _bare_field(text: str, i: int) -> tuple[str, int]:
+    j = text.find(",", i)
+    j = len(text) if j < 0 else j
+    field = text[i:j]
+    if '"' in field:
+        raise _csv_error(i + field.index('"') + 1, 'bare " in non-quoted-field')
+    return field, j
 
 
 def _help_flag(cmd_name: str) -> Flag:
@@ -167,13 +178,18 @@ def _help_flag(cmd_name: str) -> Flag:
 # ---------------------------------------------------------------- commands
 
 class Command:
-    """A cobra command: `use` is its usage line (first word = name), `run` its action."""
+    """A cobra command: `use` is its usage line (first word = name), `run` its action.
 
-    def __init__(self, use: str, short: str = "", long: str = "", run: Callable[["Context"], int | None] | None = None,
+    `deprecated` is cobra's Command.Deprecated: the command still runs, after printing `Command "x" is deprecated,
+    <text>`, and help and suggestions leave it out (etcdutl's `snapshot save`)."""
+
+    def __init__(self, use: str, short: str = "", long: str = "", run: Callable[[Context], int | None] | None = None,
                  flags: Iterable[Flag] = (), persistent_flags: Iterable[Flag] = (), hidden: bool = False,
                  aliases: Iterable[str] = (), suggest_for: Iterable[str] = (), disable_flag_parsing: bool = False,
-                 is_help_command: bool = False, exact_name_only: bool = False):
+                 is_help_command: bool = False, exact_name_only: bool = False, deprecated: str = "",
+                 disable_flags_in_use_line: bool = False):
         self.use, self.short, self.long, self.run = use, short, long, run
+        self.deprecated, self.disable_flags_in_use_line = deprecated, disable_flags_in_use_line
         # exact_name_only: never matched by a unique prefix (a hidden extra verb such as `completion`
         # must not take `etcdctl comp` away from compaction, as real 3.5.1 resolves it)
         self.exact_name_only = exact_name_only
@@ -187,7 +203,7 @@ class Command:
     def name(self) -> str:
         return self.use.split(" ", 1)[0]
 
-    def add(self, *cmds: "Command") -> "Command":
+    def add(self, *cmds: Command) -> Command:
         for c in cmds:
             c.parent = self
             self.commands.append(c)
@@ -197,7 +213,7 @@ class Command:
     def runnable(self) -> bool:
         return self.run is not None
 
-    def root(self) -> "Command":
+    def root(self) -> Command:
         c = self
         while c.parent is not None:
             c = c.parent
@@ -207,9 +223,12 @@ class Command:
         return self.name if self.parent is None else self.parent.command_path() + " " + self.name
 
     def available(self) -> bool:
-        return not self.hidden and not self.is_help_command
+        """cobra's IsAvailableCommand: listed in help and suggestions."""
+        if self.hidden or self.deprecated or self.is_help_command:
+            return False
+        return self.runnable or any(c.available() for c in self.commands)
 
-    def sorted_commands(self) -> list["Command"]:
+    def sorted_commands(self) -> list[Command]:
         self.load_children()
         return sorted(self.commands, key=lambda c: c.name)
 
@@ -250,20 +269,21 @@ class Command:
 
     def use_line(self) -> str:
         line = self.use if self.parent is None else self.parent.command_path() + " " + self.use
-        if "[flags]" not in line and self.all_flags():
+        if "[flags]" not in line and self.all_flags() and not self.disable_flags_in_use_line:
             line += " [flags]"
         return line
 
-    def find_next(self, name: str) -> "Command | None":
+    def find_next(self, name: str) -> Command | None:
         matches = []
         for i, c in enumerate(self.commands):
             if c.name == name or name in c.aliases:
                 return self._loaded(i)
-            if name and not c.exact_name_only and (c.name.startswith(name) or any(a.startswith(name) for a in c.aliases)):
+            prefix_of = c.name.startswith(name) or any(a.startswith(name) for a in c.aliases)
+            if name and not c.exact_name_only and prefix_of:
                 matches.append(i)
         return self._loaded(matches[0]) if len(matches) == 1 else None
 
-    def _loaded(self, i: int) -> "Command":
+    def _loaded(self, i: int) -> Command:
         c = self.commands[i]
         if isinstance(c, LazyCommand):
             c = self.commands[i] = c.load()
@@ -293,6 +313,10 @@ class LazyCommand(Command):
         super().__init__(name)
         self._loader = loader
 
+    def available(self) -> bool:
+        """A verb registered lazily is a real, runnable (or group) verb: available unless hidden."""
+        return not self.hidden
+
     def load(self) -> Command:
         cmd = self._loader()
         cmd.parent = self.parent
@@ -310,60 +334,6 @@ def levenshtein(a: str, b: str) -> int:
 
 
 # ---------------------------------------------------------------- help text
-
-def tabwriter(text: str, tabwidth: int = 8, padding: int = 1) -> str:
-    """Go text/tabwriter with minwidth 0, padchar TAB (the settings etcdctl's usage uses)."""
-    ends_nl = text.endswith("\n")
-    raw_lines = text.split("\n")
-    if ends_nl:
-        raw_lines = raw_lines[:-1]
-    lines = [ln.split("\t") for ln in raw_lines]
-    out: list[str] = []
-    widths: list[int] = []
-
-    def pad(textw: int, cellw: int) -> str:
-        cellw = (cellw + tabwidth - 1) // tabwidth * tabwidth
-        n = cellw - textw
-        return "\t" * ((n + tabwidth - 1) // tabwidth)
-
-    def write_lines(line0: int, line1: int) -> None:
-        for i in range(line0, line1):
-            cells = lines[i]
-            parts = []
-            for j, c in enumerate(cells):
-                parts.append(c)
-                if j < len(widths) and j < len(cells) - 1:
-                    parts.append(pad(len(c), widths[j]))
-            out.append("".join(parts))
-
-    def fmt(line0: int, line1: int) -> None:
-        column = len(widths)
-        this = line0
-        while this < line1:
-            if column >= len(lines[this]) - 1:
-                this += 1
-                continue
-            write_lines(line0, this)
-            line0 = this
-            width = 0
-            while this < line1 and column < len(lines[this]) - 1:
-                width = max(width, len(lines[this][column]) + padding)
-                this += 1
-            widths.append(width)
-            fmt(line0, this)
-            widths.pop()
-            line0 = this
-        write_lines(line0, line1)
-
-    # A line without a cell (no TAB) flushes the writer: format each section independently.
-    start = 0
-    for i, cells in enumerate(lines):
-        if len(cells) == 1:
-            fmt(start, i + 1)
-            start = i + 1
-    fmt(start, len(lines))
-    return "\n".join(out) + ("\n" if ends_nl else "")
-
 
 def flag_usages(flags: Iterable[Flag], hidden: bool = False) -> str:
     """Flag lines as etcd's usage template prints them (alphabetical, deprecated left out); the visible flags, or
@@ -433,7 +403,129 @@ def usage_text(cmd: Command, version: str, api_version: str, with_help: bool = T
         o.append("\nGLOBAL OPTIONS:\n")
         o.append(flag_usages(inherited))
     o.append("\n")
-    return tabwriter("".join(o))
+    return tabwrite("".join(o))
+
+
+# cobra's own default usage template, which etcdutl uses (and etcdctl for a bad txn op line): `Usage:`,
+# `Available Commands:`, `Flags:`, `Global Flags:`, flags laid out by pflag's FlagUsages.
+
+_PFLAG_TYPE = {"string": "string", "int": "int", "int64": "int", "uint": "uint", "uint64": "uint",
+               "duration": "duration", "stringSlice": "strings", "stringArray": "stringArray", "bool": ""}
+
+
+def pflag_usages(flags: Iterable[Flag], hidden: bool = False) -> str:
+    """pflag FlagSet.FlagUsages(): sorted, `  -w, --name type` column padded to the longest, then the usage. With
+    `hidden`, only the hidden flags (our extras) instead of the visible ones."""
+    cells = [(_pflag_name_cell(f), _pflag_usage_cell(f))
+             for f in sorted(flags, key=lambda f: f.name) if f.hidden == hidden and not f.deprecated]
+    width = max((len(name) for name, _ in cells), default=0)
+    indent = "\n" + " " * (width + 3)  # pflag's wrap() without a terminal width: later lines under the first
+    return "".join(f"{name.ljust(width)}   {usage.replace(chr(10), indent)}\n" for name, usage in cells)
+
+
+def _pflag_name_cell(f: Flag) -> str:
+    line = f"  -{f.shorthand}, --{f.name}" if f.shorthand else f"      --{f.name}"
+    varname = _PFLAG_TYPE.get(f.kind, f.kind)
+    if varname:
+        line += " " + varname
+    if f.no_opt_default is not None and f.kind != "bool":
+        line += f'[="{f.no_opt_default}"]' if f.kind == "string" else f"[={f.no_opt_default}]"
+    return line
+
+
+def _pflag_usage_cell(f: Flag) -> str:
+    if _zero_default(f):
+        return f.usage
+    return f.usage + f" (default {gofmt.quote(f.def_value) if f.kind == 'string' else f.def_value})"
+
+
+def _zero_default(f: Flag) -> bool:
+    """pflag's defaultIsZeroValue: such a default is not shown."""
+    if f.kind in ("bool", "stringSlice", "stringArray"):
+        return not f.default
+    if f.kind == "string":
+        return f.default == ""
+    return f.default == 0
+
+
+def _name_padding(c: Command) -> int:
+    """cobra's NamePadding: the longest sibling name, at least 11."""
+    if c.parent is None:
+        return 11
+    return max(11, max(len(s.name) for s in c.parent.commands))
+
+
+def default_usage_text(cmd: Command, version: str, with_help: bool = True, extras: bool = False) -> str:
+    """cobra 1.1.3's default usage template. `with_help=False`: cobra had not yet added -h/--help to the command
+    (the `help <unknown>` path). `extras` (ETCDCTL_PY_EXTRAS=1): an `Extra Flags:` section with the command's
+    hidden flags, after its own."""
+    subs = [c for c in cmd.sorted_commands() if c.available() or c.name == "help"]
+    has_subs = any(c.available() for c in cmd.commands)
+    s = "Usage:"
+    if cmd.runnable:
+        s += "\n  " + cmd.use_line()
+    if has_subs:
+        s += f"\n  {cmd.command_path()} [command]"
+        s += "\n\nAvailable Commands:"
+        s += "".join("\n  " + c.name.ljust(_name_padding(c)) + " " + c.short for c in subs)
+    local = [f for f in cmd.local_flags(with_help) if not f.hidden]
+    if local:
+        s += "\n\nFlags:\n" + pflag_usages(local).rstrip()
+    hidden = pflag_usages(cmd.local_flags(), hidden=True) if extras else ""
+    if hidden:
+        tool = cmd.root().name
+        s += f"\n\nExtra Flags ({tool}-py, not in {tool} {version}):\n" + hidden.rstrip()
+    inherited = [f for f in cmd.inherited_flags() if not f.hidden]
+    if inherited:
+        s += "\n\nGlobal Flags:\n" + pflag_usages(inherited).rstrip()
+    if has_subs:
+        s += f'\n\nUse "{cmd.command_path()} [command] --help" for more information about a command.'
+    return s + "\n"
+
+
+class Template:
+    """How a program prints usage: the text of a command's usage, and where cobra's Usage() writes it."""
+
+    # True: the program's usage func writes to stdout itself (etcdctl's), bypassing cobra's output (stderr)
+    usage_on_stdout = False
+
+    def __init__(self, version: str, api_version: str) -> None:
+        self.version, self.api_version = version, api_version
+
+    def text(self, cmd: Command, with_help: bool = True, extras: bool = False) -> str:
+        raise NotImplementedError
+
+    def usage(self, cmd: Command, with_help: bool = True) -> None:
+        """cobra's c.Usage()."""
+        _write(sys.stdout if self.usage_on_stdout else sys.stderr, self.text(cmd, with_help))
+
+    def usage_string(self, cmd: Command) -> str:
+        """cobra's c.UsageString(): what the usage func wrote into cobra's buffer (nothing, for etcdctl's, which
+        writes to stdout itself)."""
+        if self.usage_on_stdout:
+            self.usage(cmd)
+            return ""
+        return self.text(cmd)
+
+    def help(self, cmd: Command) -> None:
+        """cobra's help func: the usage on stdout, plus our hidden extras when ETCDCTL_PY_EXTRAS asks for them."""
+        _write(sys.stdout, self.text(cmd, extras=extras_wanted()))
+
+
+class CtlTemplate(Template):
+    """etcd's cobrautl template (etcdctl)."""
+
+    usage_on_stdout = True
+
+    def text(self, cmd: Command, with_help: bool = True, extras: bool = False) -> str:
+        return usage_text(cmd, self.version, self.api_version, with_help, extras)
+
+
+class DefaultTemplate(Template):
+    """cobra's default template (etcdutl, whose help template is `{{.UsageString}}`)."""
+
+    def text(self, cmd: Command, with_help: bool = True, extras: bool = False) -> str:
+        return default_usage_text(cmd, self.version, with_help, extras)
 
 
 # ---------------------------------------------------------------- our extras, hidden from --help
@@ -446,11 +538,10 @@ def extras_wanted() -> bool:
     return os.environ.get(EXTRAS_ENV, "").lower() not in ("", "0", "false")
 
 
-def hidden_extras(root: Command, upstream_hidden: Callable[[Command], bool] = lambda c: False
-                  ) -> list[tuple[Command, Flag | None]]:
+def hidden_extras(root: Command) -> list[tuple[Command, Flag | None]]:
     """Our extras, read from the command tree: every hidden command (with each of its flags, none of which --help
-    shows) and every hidden flag, as (command, None) or (command, flag), in help order. `upstream_hidden` names
-    hidden commands that are the upstream tool's own (etcdutl's deprecated `snapshot save`), left out."""
+    shows) and every hidden flag, as (command, None) or (command, flag), in help order. Deprecated commands are
+    the upstream tool's own (etcdutl's `snapshot save`), not extras: left out."""
     out: list[tuple[Command, Flag | None]] = []
 
     def walk(c: Command) -> None:
@@ -459,18 +550,17 @@ def hidden_extras(root: Command, upstream_hidden: Callable[[Command], bool] = la
             out.append((c, None))
         out.extend((c, f) for f in flags if c.hidden or f.hidden)
         for sub in c.sorted_commands():
-            if not sub.is_help_command and not upstream_hidden(sub):
+            if not sub.is_help_command and not sub.deprecated:
                 walk(sub)
 
     walk(root)
     return out
 
 
-def extras_text(root: Command, prog: str, upstream: str,
-                upstream_hidden: Callable[[Command], bool] = lambda c: False) -> str:
+def extras_text(root: Command, prog: str, upstream: str) -> str:
     """What `<prog> help extras` prints: one line per hidden extra command and flag, with its description."""
     rows = []
-    for c, f in hidden_extras(root, upstream_hidden):
+    for c, f in hidden_extras(root):
         path = c.command_path().partition(" ")[2]
         rows.append((f"{path} --{f.name}".strip() if f else path, f.usage if f else c.short + " (command)"))
     width = max((len(r[0]) for r in rows), default=0)
@@ -563,85 +653,101 @@ def find_command(root: Command, args: list[str]) -> tuple[Command, list[str]]:
 
 def parse_flags(cmd: Command, args: list[str]) -> Context:
     """pflag's interspersed parsing of `args` against every flag visible to `cmd`."""
-    flag_list = cmd.all_flags()
-    flags = {f.name: f for f in flag_list}
-    shorts = {f.shorthand: f for f in flag_list if f.shorthand}
-    values = {f.name: (list(f.default) if isinstance(f.default, list) else f.default) for f in flag_list}
-    changed: set[str] = set()
+    p = _Pflags(cmd, args)
     positional: list[str] = []
     dash_index = -1
-
-    def set_value(f: Flag, text: str) -> None:
-        try:
-            values[f.name] = f.convert(text, values[f.name], f.name in changed)
-        except ValueError as e:
-            fname = f"-{f.shorthand}, --{f.name}" if f.shorthand else f"--{f.name}"
-            raise FlagError(f"invalid argument {gofmt.quote(text)} for {gofmt.quote(fname)} flag: {e}") from None
-        changed.add(f.name)
-
-    i = 0
-    while i < len(args):
-        s = args[i]
-        i += 1
-        if len(s) == 0 or s[0] != "-" or len(s) == 1:
+    while p.more():
+        s = p.take()
+        if len(s) < 2 or s[0] != "-":
             positional.append(s)
-            continue
-        if s[1] == "-":
-            if len(s) == 2:  # "--"
-                dash_index = len(positional)
-                positional.extend(args[i:])
-                break
-            name = s[2:]
-            if not name or name[0] in "-=":
-                raise FlagError(f"bad flag syntax: {s}")
-            value = None
-            if "=" in name:
-                name, value = name.split("=", 1)
-            f = flags.get(name)
-            if f is None:
-                if name == "help":
-                    raise HelpRequested()
-                raise FlagError(f"unknown flag: --{name}")
-            if value is not None:
-                set_value(f, value)
-            elif f.no_opt_default is not None:
-                set_value(f, f.no_opt_default)
-            elif i < len(args):
-                set_value(f, args[i])
-                i += 1
-            else:
-                raise FlagError(f"flag needs an argument: {s}")
-            continue
-        # shorthand cluster
-        shorthands = s[1:]
-        while shorthands:
-            c = shorthands[0]
-            f = shorts.get(c)
-            if f is None:
-                if c == "h":
-                    raise HelpRequested()
-                raise FlagError(f"unknown shorthand flag: '{c}' in -{shorthands}")
-            if len(shorthands) > 2 and shorthands[1] == "=":
-                set_value(f, shorthands[2:])
-                shorthands = ""
-            elif f.no_opt_default is not None:
-                set_value(f, f.no_opt_default)
-                shorthands = shorthands[1:]
-            elif len(shorthands) > 1:
-                set_value(f, shorthands[1:])
-                shorthands = ""
-            elif i < len(args):
-                set_value(f, args[i])
-                i += 1
-                shorthands = ""
-            else:
-                raise FlagError(f"flag needs an argument: '{c}' in -{shorthands}")
-    return Context(cmd=cmd, args=positional, values=values, changed_flags=changed, flags=flags,
+        elif s == "--":
+            dash_index = len(positional)
+            positional.extend(p.take_rest())
+        elif s[1] == "-":
+            p.long_flag(s)
+        else:
+            shorthands = s[1:]
+            while shorthands:
+                shorthands = p.shorthand(shorthands)
+    return Context(cmd=cmd, args=positional, values=p.values, changed_flags=p.changed, flags=p.flags,
                    dash_index=dash_index)
 
 
+class _Pflags:
+    """pflag's FlagSet while it parses a command line: the flags, their values, the words not yet read."""
+
+    def __init__(self, cmd: Command, args: list[str]) -> None:
+        flag_list = cmd.all_flags()
+        self.flags = {f.name: f for f in flag_list}
+        self.shorts = {f.shorthand: f for f in flag_list if f.shorthand}
+        self.values = {f.name: f.initial() for f in flag_list}
+        self.changed: set[str] = set()
+        self.args, self.i = args, 0
+
+    def more(self) -> bool:
+        return self.i < len(self.args)
+
+    def take(self) -> str:
+        self.i += 1
+        return self.args[self.i - 1]
+
+    def take_rest(self) -> list[str]:
+        rest, self.i = self.args[self.i:], len(self.args)
+        return rest
+
+    def set(self, f: Flag, text: str) -> None:
+        try:
+            self.values[f.name] = f.convert(text, self.values[f.name], f.name in self.changed)
+        except ValueError as e:
+            fname = f"-{f.shorthand}, --{f.name}" if f.shorthand else f"--{f.name}"
+            raise FlagError(f"invalid argument {gofmt.quote(text)} for {gofmt.quote(fname)} flag: {e}") from None
+        self.changed.add(f.name)
+
+    def long_flag(self, s: str) -> None:
+        """`--name`, `--name=value` or `--name value`."""
+        name = s[2:]
+        if name[0] in "-=":
+            raise FlagError(f"bad flag syntax: {s}")
+        name, eq, value = name.partition("=")
+        f = self.flags.get(name)
+        if f is None:
+            if name == "help":
+                raise HelpRequested()
+            raise FlagError(f"unknown flag: --{name}")
+        if eq:
+            self.set(f, value)
+        elif f.no_opt_default is not None:
+            self.set(f, f.no_opt_default)
+        elif self.more():
+            self.set(f, self.take())
+        else:
+            raise FlagError(f"flag needs an argument: {s}")
+
+    def shorthand(self, shorthands: str) -> str:
+        """The first flag of a `-abc` cluster; returns what is left of the cluster."""
+        c = shorthands[0]
+        f = self.shorts.get(c)
+        if f is None:
+            if c == "h":
+                raise HelpRequested()
+            raise FlagError(f"unknown shorthand flag: '{c}' in -{shorthands}")
+        if len(shorthands) > 2 and shorthands[1] == "=":
+            self.set(f, shorthands[2:])
+            return ""
+        if f.no_opt_default is not None:
+            self.set(f, f.no_opt_default)
+            return shorthands[1:]
+        if len(shorthands) > 1:
+            self.set(f, shorthands[1:])
+            return ""
+        if self.more():
+            self.set(f, self.take())
+            return ""
+        raise FlagError(f"flag needs an argument: '{c}' in -{shorthands}")
+
+
 class HelpRequested(Exception):
-    pass
+    """pflag's ErrHelp (-h/--help not defined as a flag of the command): cobra prints the help, exit 0."""
 
 
 # ---------------------------------------------------------------- execution
@@ -652,54 +758,70 @@ def _write(stream: Any, text: str) -> None:
 
 
 def execute(root: Command, argv: list[str], *, version: str, api_version: str,
-            final_error: bool = True) -> int:
-    """Run the command line like cobra's ExecuteC followed by etcdctl's ExitWithError.
-
-    `final_error` reproduces etcdctl's main printing `Error: <err>` once more after cobra did.
-    """
-    out, err = sys.stdout, sys.stderr
-    _add_help_command(root, version, api_version)
-
+            template: type[Template] = CtlTemplate) -> int:
+    """Run the command line like cobra's ExecuteC followed by the main of etcdctl/etcdutl, whose ExitWithError
+    prints a failure's `Error: <err>` once more after cobra did. `template`: etcdctl's (default) or cobra's own."""
+    tmpl = template(version, api_version)
+    add_help_command(root, tmpl)
     cmd, rest = find_command(root, argv)
     # cobra's legacyArgs: a root with sub-commands rejects an unknown first word.
     words = strip_flags(rest, {f.name: f for f in cmd.all_flags()})
     if cmd.parent is None and cmd.commands and words:
-        sugg = cmd.suggestions_for(words[0])
-        msg = f'unknown command {gofmt.quote(words[0])} for {gofmt.quote(cmd.command_path())}'
-        if sugg:
-            msg += "\n\nDid you mean this?\n" + "".join(f"\t{s}\n" for s in sugg)
-        _write(err, f"Error: {msg}\nRun '{cmd.command_path()} --help' for usage.\n")
-        if final_error:
-            _write(err, f"Error: {msg}\n")
+        return _unknown_command(cmd, words[0])
+    if cmd.deprecated:
+        _write(sys.stderr, f"Command {gofmt.quote(cmd.name)} is deprecated, {cmd.deprecated}\n")
+    try:
+        ctx = _prepare(cmd, rest)
+    except HelpRequested:
+        tmpl.help(cmd)
+        return EXIT_SUCCESS
+    except FlagError as e:
+        _write(sys.stderr, f"Error: {e}\n")
+        _write(sys.stderr, tmpl.usage_string(cmd) + "\n")
+        _write(sys.stderr, f"Error: {e}\n")
         return EXIT_ERROR
+    ctx.version, ctx.api_version = version, api_version
+    return run_command(cmd, ctx)
 
+
+def _unknown_command(cmd: Command, word: str) -> int:
+    """`Error: unknown command "x" for "etcdctl"` with cobra's suggestions, twice (cobra's, then main's)."""
+    msg = f"unknown command {gofmt.quote(word)} for {gofmt.quote(cmd.command_path())}"
+    sugg = cmd.suggestions_for(word)
+    if sugg:
+        msg += "\n\nDid you mean this?\n" + "".join(f"\t{s}\n" for s in sugg)
+    _write(sys.stderr, f"Error: {msg}\nRun '{cmd.command_path()} --help' for usage.\n")
+    _write(sys.stderr, f"Error: {msg}\n")
+    return EXIT_ERROR
+
+
+def _prepare(cmd: Command, rest: list[str]) -> Context:
+    """cobra's execute() up to the run: HelpRequested when help is asked for or the command is not runnable,
+    FlagError for a bad flag or a required flag not given."""
     if cmd.disable_flag_parsing:
         ctx = Context(cmd=cmd, args=rest, values={}, changed_flags=set(), flags={})
     else:
-        try:
-            ctx = parse_flags(cmd, rest)
-        except HelpRequested:
-            _write(out, usage_text(cmd, version, api_version, extras=extras_wanted()))
-            return EXIT_SUCCESS
-        except FlagError as e:
-            _write(err, f"Error: {e}\n")
-            _write(out, usage_text(cmd, version, api_version))
-            _write(err, "\n")
-            if final_error:
-                _write(err, f"Error: {e}\n")
-            return EXIT_ERROR
+        ctx = parse_flags(cmd, rest)
         if ctx.values.get("help"):
-            _write(out, usage_text(cmd, version, api_version, extras=extras_wanted()))
-            return EXIT_SUCCESS
-    ctx.version, ctx.api_version = version, api_version
+            raise HelpRequested()
     if not cmd.runnable:
-        _write(out, usage_text(cmd, version, api_version, extras=extras_wanted()))
-        return EXIT_SUCCESS
-    return run_command(cmd, ctx)
+        raise HelpRequested()
+    _check_required(ctx)
+    return ctx
+
+
+def _check_required(ctx: Context) -> None:
+    """cobra's validateRequiredFlags, in flag name order."""
+    missing = [f.name for f in sorted(ctx.flags.values(), key=lambda f: f.name)
+               if f.required and not ctx.changed(f.name)
+               and not (f.required_unless in ctx.flags and ctx.changed(f.required_unless))]
+    if missing:
+        raise FlagError("required flag(s) " + ", ".join(gofmt.quote(n) for n in missing) + " not set")
 
 
 def run_command(cmd: Command, ctx: Context) -> int:
     """Run a parsed command: its exit code, or `Error: <message>` on stderr for an ExitError."""
+    assert cmd.run is not None, "execute() shows the help of a command that is not runnable"
     try:
         return int(cmd.run(ctx) or 0)
     except ExitError as e:
@@ -712,29 +834,24 @@ def run_command(cmd: Command, ctx: Context) -> int:
         return e.code
 
 
-def _add_help_command(root: Command, version: str, api_version: str) -> None:
+def add_help_command(root: Command, template: Template) -> None:
+    """cobra's default `help [command]` (once per tree), with our `help extras` topic."""
     if any(c.is_help_command for c in root.commands):
         return
 
     def run_help(ctx: Context) -> int:
         target, rest = find_command(root, ctx.args)
         words = strip_flags(rest, {f.name: f for f in target.all_flags()})
-        if target.parent is None and words == ["extras"]:  # ours: etcdctl has no such topic
-            _write(sys.stdout, extras_text(root, root.name + "-py", f"{root.name} {version}"))
-            return EXIT_SUCCESS
-        if target.parent is None and target.commands and words:
-            sys.stderr.write("Unknown help topic [" + " ".join(f"`{a}`" for a in ctx.args) + "]\n")
-            _write(sys.stdout, usage_text(root, version, api_version, with_help=False))
-            return EXIT_SUCCESS
-        _write(sys.stdout, usage_text(target, version, api_version, extras=extras_wanted()))
+        if target.parent is None and words == ["extras"]:  # ours: etcdctl/etcdutl have no such topic
+            _write(sys.stdout, extras_text(root, root.name + "-py", f"{root.name} {template.version}"))
+        elif target.parent is None and target.commands and words:
+            _write(sys.stderr, "Unknown help topic [" + " ".join(gofmt.quote_sharp(a) for a in ctx.args) + "]\n")
+            template.usage(root, with_help=False)
+        else:
+            template.help(target)
         return EXIT_SUCCESS
 
-    help_cmd = Command(
-        "help [command]",
-        short="Help about any command",
-        long="Help provides help for any command in the application.\n"
-             "Simply type " + root.name + " help [path to command] for full details.",
-        run=run_help,
-        is_help_command=True,
-    )
-    root.add(help_cmd)
+    root.add(Command("help [command]", short="Help about any command",
+                     long="Help provides help for any command in the application.\n"
+                          "Simply type " + root.name + " help [path to command] for full details.",
+                     run=run_help, is_help_command=True))

@@ -2,15 +2,19 @@
 
 etcdctl 3.5.1 has no such verb, so root.py registers it hidden (out of COMMANDS and "Did you mean this?") and
 matched by its full name only (`etcdctl-py comp` stays compaction, as in 3.5.1). The script is generated from
-the live command tree by etcdctl_py.docgen, the same code that writes the committed completions/ directory.
+the live command tree by etcdctl_py.docgen, the same code that writes the committed completions/ directory: this
+verb checks its arguments, then runs docgen's entry point (`python -m etcdctl_py.docgen --completion SHELL`) in its
+place, so the command line never imports the generator that reads it.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+from typing import NoReturn
 
 from etcdctl_py.cli.cobra import Command, Context, Flag
-from etcdctl_py.cli.errors import EXIT_BAD_ARGS, ExitError
+from etcdctl_py.cli.errors import EXIT_BAD_ARGS, EXIT_ERROR, ExitError
 
 SHELLS = ("bash", "zsh", "fish", "powershell")
 PROGRAMS = ("etcdctl-py", "etcdutl-py", "etcd-py")
@@ -35,14 +39,17 @@ def command() -> Command:
                                       "the command to complete: etcdctl-py, etcdutl-py or etcd-py")])
 
 
-def run(ctx: Context) -> int:
+def run(ctx: Context) -> NoReturn:
     if len(ctx.args) != 1 or ctx.args[0] not in SHELLS:
         raise ExitError(EXIT_BAD_ARGS, "completion needs one argument: bash, zsh, fish or powershell")
     program = ctx.get("program")
     if program not in PROGRAMS:
         raise ExitError(EXIT_BAD_ARGS, f"unknown --program {program!r}: etcdctl-py, etcdutl-py or etcd-py")
-    from etcdctl_py.docgen import completions  # lazy: only this verb pays for loading the whole tree
-
-    sys.stdout.write(completions.script(ctx.args[0], program))
+    # The scripts come from every program's command tree, which only docgen, the layer above the trees, reads:
+    # docgen's own entry point prints the script, in this process's place.
+    argv = [sys.executable, "-m", "etcdctl_py.docgen", "--completion", ctx.args[0], "--program", program]
     sys.stdout.flush()
-    return 0
+    try:
+        os.execv(sys.executable, argv)
+    except OSError as e:
+        raise ExitError(EXIT_ERROR, f"cannot run {' '.join(argv[1:])}: {e.strerror}") from None

@@ -21,6 +21,7 @@ from etcdctl_py.cli.errors import EXIT_ERROR, ExitError, bad_args
 if TYPE_CHECKING:
     from etcdctl_py.cli.globals import Session
     from etcdctl_py.client import Client
+    from etcdctl_py.proto.etcdserverpb import rpc_pb2
 
 DEPRECATED = "Use `etcdutl defrag` instead. The --data-dir is going to be decomissioned in v3.6.\n\n"
 
@@ -52,7 +53,6 @@ def _err(line: str) -> None:
 def cluster_client_urls(ctx: Context) -> list[str]:
     """etcdctl's endpointsFromCluster: every member's client URLs (member list without auth), else --endpoints."""
     from etcdctl_py.cli import globals as g
-    from etcdctl_py.proto.etcdserverpb import rpc_pb2
 
     if not ctx.get("cluster"):
         return [e.strip() for e in ctx.get("endpoints")]
@@ -63,13 +63,18 @@ def cluster_client_urls(ctx: Context) -> list[str]:
     finally:
         ctx.values["_auth"] = saved
     try:
-        resp = c.unary("Cluster", "MemberList", rpc_pb2.MemberListRequest(linearizable=True),
-                       rpc_pb2.MemberListResponse)
-    except Exception as e:  # noqa: BLE001 - etcdctl's wording
-        raise ExitError(EXIT_ERROR, f"failed to fetch endpoints from etcd cluster member list: {e}") from None
+        resp = _member_list(c)
     finally:
         c.close()
     return [u for m in resp.members for u in m.clientURLs]
+
+
+def _member_list(c: Client) -> rpc_pb2.MemberListResponse:
+    """The members, or etcdctl's error for a failed MemberList."""
+    try:
+        return c.cluster.member_list()
+    except Exception as e:  # noqa: BLE001 - etcdctl's wording
+        raise ExitError(EXIT_ERROR, f"failed to fetch endpoints from etcd cluster member list: {e}") from None
 
 
 def run(ctx: Context) -> int:
@@ -123,37 +128,32 @@ class MemberState:
     error: str = ""
 
 
-def _member_health(c: "Client", m: MemberState) -> MemberState:
+def _member_health(c: Client, m: MemberState) -> MemberState:
     """etcdctl endpoint health's test (a quorum read of "health"; permission denied counts as healthy), plus Status
     for the leader, the DB size and alarms. CORRUPT alarms make a member unhealthy; NOSPACE does not (defrag is the
     cure for it)."""
-    from etcdctl_py.proto.etcdserverpb import rpc_pb2
-
-    sub = c.maintenance.at(m.url)
-    sub.warn_logger = None
-    try:
+    with c.at(m.url) as sub:
+        sub.warn_logger = None
         try:
-            sub.unary("KV", "Range", rpc_pb2.RangeRequest(key=b"health"), rpc_pb2.RangeResponse)
-        except Exception as e:  # noqa: BLE001
+            sub.kv.range(b"health")
+        except Exception as e:  # noqa: BLE001 - the member's answer is the verdict
             if "permission denied" not in str(e):
                 m.error = str(e)
                 return m
         try:
-            st = sub.unary("Maintenance", "Status", rpc_pb2.StatusRequest(), rpc_pb2.StatusResponse)
-        except Exception as e:  # noqa: BLE001
+            st = sub.maintenance.status()
+        except Exception as e:  # noqa: BLE001 - the member's answer is the verdict
             m.error = str(e)
             return m
-        m.db_size, m.leader = st.dbSize, st.leader
-        if st.leader == 0:
-            m.error = "no leader"
-        elif any("CORRUPT" in e for e in st.errors):
-            m.error = "active alarm: CORRUPT"
-    finally:
-        sub.close()
+    m.db_size, m.leader = st.dbSize, st.leader
+    if st.leader == 0:
+        m.error = "no leader"
+    elif any("CORRUPT" in e for e in st.errors):
+        m.error = "active alarm: CORRUPT"
     return m
 
 
-def _health(c: "Client", members: list[MemberState]) -> tuple[bool, int, list[str]]:
+def _health(c: Client, members: list[MemberState]) -> tuple[bool, int, list[str]]:
     """(all healthy and agreeing on one leader, leader id, problems)."""
     problems = []
     leaders = set()
@@ -170,18 +170,13 @@ def _health(c: "Client", members: list[MemberState]) -> tuple[bool, int, list[st
     return not problems, leader, problems
 
 
-def _rolling(ctx: Context, s: "Session") -> int:
+def _rolling(ctx: Context, s: Session) -> int:
     """Health gate, then one member at a time (followers first, leader last); the first failed defragment or
     failed health check ends the run with a summary of what was done, what failed and what was skipped."""
-    from etcdctl_py.output.humanize import go_bytes
-    from etcdctl_py.proto.etcdserverpb import rpc_pb2
+    from etcdctl_py.humanize import go_bytes
 
     c = s.client()
-    try:
-        resp = c.unary("Cluster", "MemberList", rpc_pb2.MemberListRequest(linearizable=True),
-                       rpc_pb2.MemberListResponse)
-    except Exception as e:  # noqa: BLE001
-        raise ExitError(EXIT_ERROR, f"failed to fetch endpoints from etcd cluster member list: {e}") from None
+    resp = _member_list(c)
     members = []
     for m in resp.members:
         if m.isLearner:

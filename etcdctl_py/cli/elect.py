@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import sys
 import threading
+from typing import TYPE_CHECKING, Any
 
 from etcdctl_py.cli.cobra import Command, Context, Flag
 from etcdctl_py.cli.errors import EXIT_ERROR, ExitError, bad_args
-from etcdctl_py.cli.lock import wait_for_signal
-from etcdctl_py.cli.verbkit import request, session, show
+from etcdctl_py.cli.lock import hold, until_signal, wait_for_signal
+from etcdctl_py.cli.verbkit import arg_bytes, request, session, show
+
+if TYPE_CHECKING:
+    from etcdctl_py.cli.globals import Session as GlobalSession
+    from etcdctl_py.client import Client
 
 
 def command() -> Command:
@@ -32,18 +37,15 @@ def run(ctx: Context) -> int:
     return campaign(s, c, args[0], args[1])
 
 
-def _b(text: str) -> bytes:
-    return text.encode("utf-8", "surrogateescape")
-
-
-def observe(s, c, name: str) -> int:  # noqa: ANN001
+def observe(s: GlobalSession, c: Client, name: str) -> int:
+    """Print the leader's key-value at each change of leader, until SIGINT/SIGTERM."""
     from etcdctl_py.client.session import Session
     from etcdctl_py.proto.etcdserverpb import rpc_pb2
 
     sigs = wait_for_signal()
     sess = request(lambda: Session(c, 60))
-    state: dict = {}
-    stream = c.election.observe(_b(name))
+    state: dict[str, Any] = {}
+    stream = c.election.observe(arg_bytes(name))
 
     def pump() -> None:
         try:
@@ -52,7 +54,7 @@ def observe(s, c, name: str) -> int:  # noqa: ANN001
                 resp.header.CopyFrom(lr.header)
                 show(s.printer.get, resp)
                 sys.stdout.buffer.flush()
-        except BaseException as e:  # noqa: BLE001
+        except BaseException as e:  # noqa: BLE001 - handed to the main thread, which ends the verb with it
             state["err"] = e
         state["done"] = True
 
@@ -63,41 +65,20 @@ def observe(s, c, name: str) -> int:  # noqa: ANN001
             if isinstance(state.get("err"), ExitError):
                 raise state["err"]
             raise ExitError(EXIT_ERROR, "elect: observer lost")
-    stream.cancel() if hasattr(stream, "cancel") else None
     sess.close()
     return 0
 
 
-def campaign(s, c, name: str, proposal: str) -> int:  # noqa: ANN001
+def campaign(s: GlobalSession, c: Client, name: str, proposal: str) -> int:
+    """Campaign until elected, print the leader key-value, hold leadership until SIGINT/SIGTERM, resign."""
     from etcdctl_py.client.session import Session
 
     sigs = wait_for_signal()
     sess = request(lambda: Session(c, 60))
-    result: dict = {}
-
-    def run_campaign() -> None:
-        try:
-            result["resp"] = c.election.campaign(_b(name), sess.lease_id, _b(proposal), timeout=None)
-        except Exception as e:  # noqa: BLE001
-            result["err"] = e
-
-    t = threading.Thread(target=run_campaign, daemon=True)
-    t.start()
-    while t.is_alive():
-        t.join(0.05)
-        if sigs.is_set():
-            sess.close()
-            raise ExitError(EXIT_ERROR, "context canceled")
-    if "err" in result:
-        sess.close()
-        request(lambda: (_ for _ in ()).throw(result["err"]))
-    leader = result["resp"].leader
+    won = until_signal(lambda: c.election.campaign(arg_bytes(name), sess.lease_id, arg_bytes(proposal), timeout=None),
+                       sigs, sess)
+    leader = won.leader
     resp = request(lambda: c.kv.range(leader.key, timeout=None))
     show(s.printer.get, resp)
     sys.stdout.buffer.flush()
-    while not sigs.wait(0.1):
-        if sess.done.is_set():
-            raise ExitError(EXIT_ERROR, "elect: session expired")
-    request(lambda: c.election.resign(leader))
-    sess.close()
-    return 0
+    return hold(sigs, sess, "elect: session expired", lambda: c.election.resign(leader))

@@ -55,7 +55,7 @@ def endpoints_from_cluster(ctx: Context, s: Any) -> list[str]:
 
 # ---------------------------------------------------------------- health
 
-_PTR = "0xc000%06x" % random.randrange(0x100000, 0xFFFFFF)
+_PTR = f"0xc000{random.randrange(0x100000, 0xFFFFFF):06x}"
 
 
 def _health_warn(go_error: str, authority: str) -> None:

@@ -1,18 +1,58 @@
-"""One place that maps every failure to etcdctl's `Error: ...` text and exit code."""
+"""One place for etcdctl's exit codes, for mapping every failure to its `Error: ...` text and exit code, and for
+ending the process as etcdctl ends.
+
+The exit codes are the one table for every command line here: etcdctl v3 (and etcdutl, which shares its codes),
+and etcdctl v2.
+"""
 
 from __future__ import annotations
 
-from etcdctl_py.cli.cobra import (  # noqa: F401 - re-exported for verb modules
-    EXIT_BAD_ARGS,
-    EXIT_BAD_CONNECTION,
-    EXIT_BAD_FEATURE,
-    EXIT_ERROR,
-    EXIT_INTERRUPTED,
-    EXIT_INVALID_INPUT,
-    EXIT_IO,
-    EXIT_SUCCESS,
-    ExitError,
-)
+import os
+import signal
+import sys
+from typing import TextIO
+
+# etcdctl v3 and etcdutl (etcd's pkg/cobrautl)
+EXIT_SUCCESS = 0
+EXIT_ERROR = 1
+EXIT_BAD_CONNECTION = 2
+EXIT_INVALID_INPUT = 3  # txn, watch
+EXIT_BAD_FEATURE = 4  # a valid flag with an unsupported value
+EXIT_INTERRUPTED = 5
+EXIT_IO = 6
+EXIT_BAD_ARGS = 128  # v2 too: etcdctl 3.5's v2 commands exit 128 for bad arguments as well
+EXIT_PROMPT_INTERRUPTED = 255  # a signal during a password prompt: speakeasy's os.Exit(-1)
+
+# etcdctl v2's own names (ctlv2/command/error.go) for two of the numbers above
+EXIT_SERVER_ERROR = 4
+EXIT_CLUSTER_NOT_HEALTHY = 5
+
+
+class ExitError(Exception):
+    """Ends the command: `Error: <message>` on stderr (unless message is None) and exit `code`."""
+
+    def __init__(self, code: int, message: str | None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def flush_quietly(*streams: TextIO) -> None:
+    """Flush what is left to print before the process ends; a reader that has gone (EPIPE) or a closed stream can be
+    told nothing more, so neither is a failure at this point."""
+    for stream in streams:
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # BrokenPipeError is an OSError; ValueError: the stream is closed
+            pass
+
+
+def die_by_signal(sig: int) -> None:
+    """End as etcdctl ends on SIGINT/SIGTERM, for which it has no handler: killed by the signal (a shell shows
+    130/143), after flushing what was printed."""
+    flush_quietly(sys.stdout, sys.stderr)
+    signal.signal(sig, signal.SIG_DFL)
+    os.kill(os.getpid(), sig)
 
 
 def bad_args(message: str) -> ExitError:

@@ -4,29 +4,25 @@ from __future__ import annotations
 
 from etcdctl_py.cli.cobra import Command, Context, Flag
 from etcdctl_py.cli.errors import EXIT_BAD_ARGS, ExitError, bad_args, bad_feature
+from etcdctl_py.cli.verbkit import verb
 
 SORT_ORDERS = {"": 0, "ASCEND": 1, "DESCEND": 2}
 SORT_TARGETS = {"": 0, "KEY": 0, "VERSION": 1, "CREATE": 2, "MODIFY": 3, "VALUE": 4}
 
 
 def command() -> Command:
-    return Command(
-        "get [options] <key> [range_end]",
-        short="Gets the key or a range of keys",
-        run=run,
-        flags=[
-            Flag.string("consistency", "l", "Linearizable(l) or Serializable(s)"),
-            Flag.string("order", "", "Order of results; ASCEND or DESCEND (ASCEND by default)"),
-            Flag.string("sort-by", "", "Sort target; CREATE, KEY, MODIFY, VALUE, or VERSION"),
-            Flag.int("limit", 0, "Maximum number of results", kind="int64"),
-            Flag.bool("prefix", False, "Get keys with matching prefix"),
-            Flag.bool("from-key", False, "Get keys that are greater than or equal to the given key using byte compare"),
-            Flag.int("rev", 0, "Specify the kv revision", kind="int64"),
-            Flag.bool("keys-only", False, "Get only the keys"),
-            Flag.bool("count-only", False, "Get only the count"),
-            Flag.bool("print-value-only", False, 'Only write values when using the "simple" output format'),
-        ],
-    )
+    return verb("get [options] <key> [range_end]", "Gets the key or a range of keys", run,
+                Flag.string("consistency", "l", "Linearizable(l) or Serializable(s)"),
+                Flag.string("order", "", "Order of results; ASCEND or DESCEND (ASCEND by default)"),
+                Flag.string("sort-by", "", "Sort target; CREATE, KEY, MODIFY, VALUE, or VERSION"),
+                Flag.int("limit", 0, "Maximum number of results", kind="int64"),
+                Flag.bool("prefix", False, "Get keys with matching prefix"),
+                Flag.bool("from-key", False,
+                          "Get keys that are greater than or equal to the given key using byte compare"),
+                Flag.int("rev", 0, "Specify the kv revision", kind="int64"),
+                Flag.bool("keys-only", False, "Get only the keys"),
+                Flag.bool("count-only", False, "Get only the count"),
+                Flag.bool("print-value-only", False, 'Only write values when using the "simple" output format'))
 
 
 def range_request(ctx: Context, args: list[str]):
@@ -78,7 +74,7 @@ def run(ctx: Context) -> int:
     req = range_request(ctx, ctx.args)
     s = g.setup(ctx)
     try:
-        resp = s.client().kv.range_request(req)
+        raw = s.client().kv.range_raw(req)
     except Exception as e:  # noqa: BLE001 - mapped to etcdctl's error line
         raise from_exception(e) from None
     p = s.printer
@@ -88,7 +84,9 @@ def run(ctx: Context) -> int:
     if value_only and p.name != "simple":
         raise ExitError(EXIT_BAD_ARGS, "print-value-only is only for `--write-out=simple`")
     try:
-        p.get(resp, value_only=value_only)
+        p.get_raw(raw, value_only=value_only)
+    except BrokenPipeError:
+        raise  # a reader that stopped early (`| head`): main() ends quietly, as etcdctl does
     except Exception as e:  # noqa: BLE001
         raise from_exception(e) from None
     return 0

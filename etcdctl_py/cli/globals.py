@@ -7,18 +7,28 @@ environment (warnings / fatal conflict) → --debug dump → endpoints → TLS e
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from etcdctl_py.cli.cobra import Context, Flag
-from etcdctl_py.cli.errors import EXIT_BAD_ARGS, EXIT_BAD_CONNECTION, EXIT_ERROR, ExitError, bad_feature
+from etcdctl_py.cli.errors import (
+    EXIT_BAD_ARGS,
+    EXIT_BAD_CONNECTION,
+    EXIT_ERROR,
+    EXIT_PROMPT_INTERRUPTED,
+    ExitError,
+    bad_feature,
+)
 
 if TYPE_CHECKING:
     from etcdctl_py.client import Client, TLSConfig
     from etcdctl_py.output.printer import Printer
 
 SECOND = 1_000_000_000
+NO_TTY = "stty: 'standard input': Inappropriate ioctl for device\n"  # what `stty` says when stdin is no terminal
 
 GLOBAL_FLAGS: list[Flag] = [
     Flag.string_slice("endpoints", ["127.0.0.1:2379"], "gRPC endpoints"),
@@ -31,13 +41,14 @@ GLOBAL_FLAGS: list[Flag] = [
     Flag.duration("keepalive-timeout", 6 * SECOND, "keepalive timeout for client connections"),
     Flag.bool("insecure-transport", True, "disable transport security for client connections"),
     Flag.bool("insecure-discovery", True, "accept insecure SRV records describing cluster endpoints"),
-    Flag.bool("insecure-skip-tls-verify", False,
-              "skip server certificate verification (CAUTION: this option should be enabled only for testing purposes)"),
+    Flag.bool("insecure-skip-tls-verify", False, "skip server certificate verification (CAUTION: this option should be "
+                                                 "enabled only for testing purposes)"),
     Flag.string("cert", "", "identify secure client using this TLS certificate file"),
     Flag.string("key", "", "identify secure client using this TLS key file"),
     Flag.string("cacert", "", "verify certificates of TLS-enabled secure servers using this CA bundle"),
     Flag.string("user", "", "username[:password] for authentication (prompt if password is not supplied)"),
-    Flag.string("password", "", "password for authentication (if this option is used, --user option shouldn't include password)"),
+    Flag.string("password", "", "password for authentication (if this option is used, --user option shouldn't "
+                                "include password)"),
     Flag.string("discovery-srv", "", "domain name to query for SRV records describing cluster endpoints", "d"),
     Flag.string("discovery-srv-name", "", "service name to query when using DNS discovery"),
 ]
@@ -104,7 +115,7 @@ def apply_env(ctx: Context, extra_known: tuple[str, ...] = ()) -> None:
                 try:
                     ctx.set_from_text(name, val)
                 except ValueError:
-                    pass
+                    pass  # etcdctl ignores a value its flag cannot parse: the default stays
     for env_key, env_val in os.environ.items():
         if env_key in used:
             continue
@@ -127,14 +138,14 @@ class Session:
 
     def __init__(self, ctx: Context):
         self.ctx = ctx
-        self.printer: "Printer" = None  # type: ignore[assignment]
-        self._client: "Client | None" = None
+        self.printer: Printer = None  # type: ignore[assignment]
+        self._client: Client | None = None
 
     @property
     def command_timeout(self) -> float:
         return self.ctx.get("command-timeout") / SECOND
 
-    def client(self) -> "Client":
+    def client(self) -> Client:
         if self._client is None:
             self._client = _new_client(self.ctx)
         return self._client
@@ -192,34 +203,47 @@ def _auth(ctx: Context) -> None:
 
 
 def ask_password(prompt: str) -> str:
-    """speakeasy.Ask: the prompt on stdout, the answer read without echo (a line from stdin if no TTY)."""
+    """speakeasy.Ask: the prompt on stdout, the answer read with echo off, a newline on stdout; EOF reads as "".
+
+    A signal during the prompt ends the process with exit 255 and no message, as speakeasy's os.Exit(-1) does."""
     sys.stdout.write(prompt)
     sys.stdout.flush()
     try:
-        if sys.stdin.isatty():
-            import termios
-
-            fd = sys.stdin.fileno()
-            old = termios.tcgetattr(fd)
-            new = termios.tcgetattr(fd)
-            new[3] &= ~termios.ECHO
-            try:
-                termios.tcsetattr(fd, termios.TCSADRAIN, new)
-                line = sys.stdin.readline()
-            finally:
-                termios.tcsetattr(fd, termios.TCSADRAIN, old)
-        else:
-            # speakeasy runs `stty -echo` and `stty echo`; both complain when stdin is not a terminal
-            sys.stderr.write("stty: 'standard input': Inappropriate ioctl for device\n" * 2)
+        with _echo_off():
             line = sys.stdin.readline()
-    except (OSError, KeyboardInterrupt) as e:
-        raise ExitError(EXIT_ERROR, str(e) or "interrupted") from None
+    except KeyboardInterrupt:
+        raise ExitError(EXIT_PROMPT_INTERRUPTED, None) from None
+    except OSError as e:
+        raise ExitError(EXIT_ERROR, str(e)) from None
     sys.stdout.write("\n")
     sys.stdout.flush()
     return line.rstrip("\r\n")
 
 
-def tls_config(ctx: Context) -> "TLSConfig | None":
+@contextlib.contextmanager
+def _echo_off() -> Iterator[None]:
+    """speakeasy's `stty -echo` before the read and `stty echo` after it; without a terminal, each complains."""
+    if not sys.stdin.isatty():
+        sys.stderr.write(NO_TTY)
+        try:
+            yield
+        finally:
+            sys.stderr.write(NO_TTY)
+        return
+    import termios
+
+    fd = sys.stdin.fileno()
+    old = termios.tcgetattr(fd)
+    new = termios.tcgetattr(fd)
+    new[3] &= ~termios.ECHO
+    termios.tcsetattr(fd, termios.TCSADRAIN, new)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, old)
+
+
+def tls_config(ctx: Context) -> TLSConfig | None:
     """etcdctl's newClientCfg: a TLS configuration when a file is named or --insecure-transport=false. Which
     endpoints use it (or TLS without it, for https:// and unixs://) is the client's business, as in clientv3."""
     from etcdctl_py.client import TLSConfig
@@ -233,17 +257,16 @@ def tls_config(ctx: Context) -> "TLSConfig | None":
 def check_tls_files(ctx: Context) -> None:
     """Read the TLS files now, as etcdctl's newClientCfg does before any client exists (bad ones: exit 128)."""
     from etcdctl_py.client import ConfigError
-    from etcdctl_py.client.client import load_tls
 
     tls = tls_config(ctx)
     if tls is not None:
         try:
-            load_tls(tls)
+            tls.read()
         except ConfigError as e:
             raise ExitError(EXIT_BAD_ARGS, str(e)) from None
 
 
-def _new_client(ctx: Context) -> "Client":
+def _new_client(ctx: Context) -> Client:
     from etcdctl_py.client import AuthenticationFailed, Client, ConfigError, DeadlineExceeded, NoAvailableEndpoints
 
     tls = tls_config(ctx)

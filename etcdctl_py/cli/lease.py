@@ -78,7 +78,7 @@ def run_keep_alive(ctx: Context) -> int:
     """Streams renewals until the lease is gone; SIGINT/SIGTERM kill the process like etcdctl (no handler)."""
     import signal
 
-    from etcdctl_py.cli.watch import die_by_signal
+    from etcdctl_py.cli.errors import die_by_signal
 
     signal.signal(signal.SIGTERM, lambda *_: die_by_signal(signal.SIGTERM))
     try:
@@ -100,11 +100,11 @@ def _keep_alive(ctx: Context) -> int:
         return 0
     it = lease.keep_alive(lid)
     while True:
-        resp = request(lambda: next(it, None), EXIT_BAD_CONNECTION)
-        if resp is None:
+        renewed = request(lambda: next(it, None), EXIT_BAD_CONNECTION)
+        if renewed is None:
             break
-        show(s.printer.lease_keep_alive, resp)
+        show(s.printer.lease_keep_alive, renewed)
         sys.stdout.buffer.flush()
     if s.printer.name == "simple":
-        sys.stdout.write("lease %016x expired or revoked.\n" % lid)
+        sys.stdout.write(f"lease {lid:016x} expired or revoked.\n")
     return 0

@@ -17,46 +17,41 @@ Ours, on top (defaults unchanged):
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 import threading
 from typing import Any
 
 from etcdctl_py.cli.cobra import Command, Context, Flag
-from etcdctl_py.cli.errors import EXIT_BAD_ARGS, EXIT_BAD_CONNECTION, EXIT_ERROR, ExitError, bad_args
+from etcdctl_py.cli.errors import EXIT_BAD_ARGS, EXIT_BAD_CONNECTION, EXIT_ERROR, ExitError, bad_args, die_by_signal
+from etcdctl_py.cli.verbkit import arg_bytes, verb
 
 REPORT_INTERVAL = 30.0
 CHECKPOINT_EVERY = 1.0  # seconds between checkpoint writes while events flow
 
 
 def command() -> Command:
-    return Command(
-        "make-mirror [options] <destination>",
-        short="Makes a mirror at the destination etcd cluster",
-        run=run,
-        flags=[
-            Flag.string("prefix", "", "Key-value prefix to mirror"),
-            Flag.string("dest-prefix", "", "destination prefix to mirror a prefix to a different prefix in the "
-                                           "destination cluster"),
-            Flag.bool("no-dest-prefix", False, "mirror key-values to the root of the destination cluster"),
-            Flag.string("dest-cert", "", "Identify secure client using this TLS certificate file for the "
-                                         "destination cluster"),
-            Flag.string("dest-key", "", "Identify secure client using this TLS key file"),
-            Flag.string("dest-cacert", "", "Verify certificates of TLS enabled secure servers using this CA bundle"),
-            Flag.bool("dest-insecure-transport", True, "Disable transport security for client connections"),
-            Flag.string("dest-user", "", "Destination username[:password] for authentication (prompt if password "
-                                         "is not supplied)"),
-            Flag.string("dest-password", "", "Destination password for authentication (if this option is used, "
-                                             "--user option shouldn't include password)"),
-            Flag.int("max-txn-ops", 128, "Maximum number of operations permitted in a transaction during syncing "
-                                         "updates.", kind="uint", hidden=True),
-            Flag.bool("until-synced", False, "Exit 0 once the initial copy is done and the watch has caught up "
-                                             "with the source", hidden=True),
-            Flag.string("checkpoint", "", "File that records the last mirrored revision; resume from it on "
-                                          "restart (full sync if that revision was compacted)", hidden=True),
-        ],
-    )
+    return verb("make-mirror [options] <destination>", "Makes a mirror at the destination etcd cluster", run,
+                Flag.string("prefix", "", "Key-value prefix to mirror"),
+                Flag.string("dest-prefix", "", "destination prefix to mirror a prefix to a different prefix in the "
+                                               "destination cluster"),
+                Flag.bool("no-dest-prefix", False, "mirror key-values to the root of the destination cluster"),
+                Flag.string("dest-cert", "", "Identify secure client using this TLS certificate file for the "
+                                             "destination cluster"),
+                Flag.string("dest-key", "", "Identify secure client using this TLS key file"),
+                Flag.string("dest-cacert", "", "Verify certificates of TLS enabled secure servers using this CA "
+                                               "bundle"),
+                Flag.bool("dest-insecure-transport", True, "Disable transport security for client connections"),
+                Flag.string("dest-user", "", "Destination username[:password] for authentication (prompt if "
+                                             "password is not supplied)"),
+                Flag.string("dest-password", "", "Destination password for authentication (if this option is used, "
+                                                 "--user option shouldn't include password)"),
+                Flag.int("max-txn-ops", 128, "Maximum number of operations permitted in a transaction during "
+                                             "syncing updates.", kind="uint", hidden=True),
+                Flag.bool("until-synced", False, "Exit 0 once the initial copy is done and the watch has caught up "
+                                                 "with the source", hidden=True),
+                Flag.string("checkpoint", "", "File that records the last mirrored revision; resume from it on "
+                                              "restart (full sync if that revision was compacted)", hidden=True))
 
 
 def _dest_client(ctx: Context, endpoint: str) -> Any:
@@ -102,17 +97,15 @@ def _reach(dst: Any, timeout: float) -> None:
     reports those as etcdctl does. A miss raises DeadlineExceeded, after the client's warn line, as the login does.
     --dial-timeout 0 means no bound (as in Go): nothing is checked then."""
     from etcdctl_py.client import DeadlineExceeded, EtcdError
-    from etcdctl_py.proto.etcdserverpb import rpc_pb2
 
     if timeout <= 0:
         return
-
     try:
-        dst.unary("Maintenance", "Status", rpc_pb2.StatusRequest(), rpc_pb2.StatusResponse, timeout=timeout)
+        dst.maintenance.status(timeout=timeout)
     except DeadlineExceeded:
         raise
     except EtcdError:
-        pass
+        pass  # an answer all the same: the member is there
 
 
 def _source_client(ctx: Context, s: Any) -> Any:
@@ -144,7 +137,7 @@ def run(ctx: Context) -> int:
     s = g.setup(ctx)
     src = _source_client(ctx, s)
     bound = s.command_timeout if ctx.get("until-synced") and ctx.changed("command-timeout") else None
-    prefix = ctx.get("prefix").encode("utf-8", "surrogateescape")
+    prefix = arg_bytes(ctx.get("prefix"))
     m = Mirror(src, dst, prefix=prefix, dest_prefix=b"", max_txn_ops=ctx.get("max-txn-ops"))
     stop = threading.Event()
 
@@ -173,22 +166,11 @@ def run(ctx: Context) -> int:
             saver.flush()
         m.close()
         if killed_by:
-            _die_by(killed_by)
+            die_by_signal(killed_by)
 
 
 class _Terminated(BaseException):
     """SIGTERM while a checkpoint is kept: unwind (saving it), then die by the signal."""
-
-
-def _die_by(sig: int) -> None:
-    """End like etcdctl, which has no handler: killed by the signal (a parent sees 130/143 from the shell)."""
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except (OSError, ValueError):
-        pass
-    signal.signal(sig, signal.SIG_DFL)
-    os.kill(os.getpid(), sig)
 
 
 def _in_worker(fn: Any, timeout: float | None = None) -> int:
@@ -223,11 +205,11 @@ def _dest_prefix(ctx: Context) -> bytes:
     if ctx.get("no-dest-prefix") and ctx.get("dest-prefix"):
         raise bad_args("`--dest-prefix` and `--no-dest-prefix` cannot be set at the same time, choose one")
     if not ctx.get("no-dest-prefix") and not ctx.get("dest-prefix"):
-        return ctx.get("prefix").encode("utf-8", "surrogateescape")
-    return ctx.get("dest-prefix").encode("utf-8", "surrogateescape")
+        return arg_bytes(ctx.get("prefix"))
+    return arg_bytes(ctx.get("dest-prefix"))
 
 
-def _mirror(ctx: Context, m: Any, saver: "_CheckpointSaver | None") -> int:
+def _mirror(ctx: Context, m: Any, saver: _CheckpointSaver | None) -> int:
     from etcdctl_py.cli.mirror_engine import CheckpointCompacted
 
     until_synced = ctx.get("until-synced")
@@ -341,7 +323,7 @@ class _CheckpointSaver:
         import time
 
         now = time.monotonic()
-        if force or now - self._last_write >= 1.0:
+        if force or now - self._last_write >= CHECKPOINT_EVERY:
             self._write(rev)
             self._last_write = now
 

@@ -17,17 +17,21 @@ every event before it was applied), used by --until-synced.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
 import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
 
 from etcdctl_py.proto.etcdserverpb import rpc_pb2
+from etcdctl_py.storage.fileutil import fsync_dir
 
 if TYPE_CHECKING:
     from etcdctl_py.client import Client
+    from etcdctl_py.client.watch import WatchStream
 
 BATCH_LIMIT = 1000
 PAGES_AHEAD = 1024  # etcd's syncer buffers this many pages of the initial copy
@@ -55,7 +59,7 @@ class Checkpoint:
     revision: int
 
     @classmethod
-    def load(cls, path: str) -> "Checkpoint | None":
+    def load(cls, path: str) -> Checkpoint | None:
         try:
             with open(path, encoding="utf-8") as f:
                 d = json.load(f)
@@ -79,18 +83,12 @@ class Checkpoint:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-        try:
-            fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        except OSError:
-            pass
+        with contextlib.suppress(OSError):  # the rename is done; a directory some filesystems cannot fsync is no error
+            fsync_dir(d)
 
 
 class Mirror:
-    def __init__(self, src: "Client", dst: "Client", *, prefix: bytes, dest_prefix: bytes, max_txn_ops: int = 128):
+    def __init__(self, src: Client, dst: Client, *, prefix: bytes, dest_prefix: bytes, max_txn_ops: int = 128):
         self.src, self.dst = src, dst
         self.prefix, self.dest_prefix = prefix, dest_prefix
         self.max_txn_ops = max_txn_ops
@@ -98,7 +96,7 @@ class Mirror:
         self.revision = 0  # every source event up to this revision is on the destination
         self.cluster_id = 0
         self._lock = threading.Lock()
-        self._watch = None
+        self._watch: WatchStream | None = None
 
     # ------------------------------------------------------------------ helpers
     def rewrite(self, key: bytes) -> bytes:
@@ -113,33 +111,29 @@ class Mirror:
 
     def _put(self, key: bytes, value: bytes) -> None:
         try:
-            self.dst.unary("KV", "Put", rpc_pb2.PutRequest(key=key, value=value), rpc_pb2.PutResponse, timeout=None)
-        except Exception as e:  # noqa: BLE001
+            self.dst.kv.put(key, value, timeout=None)
+        except Exception as e:  # noqa: BLE001 - ends the mirror with etcdctl's error line
             raise MirrorError(str(e)) from None
 
     def _txn(self, ops: list[rpc_pb2.RequestOp]) -> None:
         try:
-            self.dst.unary("KV", "Txn", rpc_pb2.TxnRequest(success=ops), rpc_pb2.TxnResponse, timeout=None)
-        except Exception as e:  # noqa: BLE001
+            self.dst.kv.txn(success=ops, timeout=None)
+        except Exception as e:  # noqa: BLE001 - ends the mirror with etcdctl's error line
             raise MirrorError(str(e)) from None
 
     # ------------------------------------------------------------------ phase 1
     def base_revision(self) -> int:
         """etcd's syncer: the revision of a Get("foo") (so read access to "foo" is needed, as in etcdctl)."""
         try:
-            resp = self.src.unary("KV", "Range", rpc_pb2.RangeRequest(key=b"foo"), rpc_pb2.RangeResponse,
-                                  timeout=None)
-        except Exception as e:  # noqa: BLE001
+            resp = self.src.kv.range(b"foo", timeout=None)
+        except Exception as e:  # noqa: BLE001 - ends the mirror with etcdctl's error line
             raise MirrorError(str(e)) from None
         self.cluster_id = resp.header.cluster_id
         return resp.header.revision
 
     def count_at(self, rev: int) -> int:
         key, end = self._range()
-        resp = self.src.unary("KV", "Range", rpc_pb2.RangeRequest(key=key, range_end=end, revision=rev,
-                                                                   count_only=True), rpc_pb2.RangeResponse,
-                              timeout=None)
-        return resp.count
+        return self.src.kv.range(key, end, revision=rev, count_only=True, timeout=None).count
 
     def full_sync(self, rev: int, on_key: Callable[[], None] | None = None) -> None:
         """Copy every key as of `rev`, one Put each, in key order.
@@ -178,7 +172,7 @@ class Mirror:
         while True:
             req = rpc_pb2.RangeRequest(key=key, range_end=end, limit=BATCH_LIMIT, revision=rev)
             try:
-                resp = self.src.unary("KV", "Range", req, rpc_pb2.RangeResponse, timeout=None)
+                resp = self.src.kv.range_request(req, timeout=None)
             except Exception as e:  # noqa: BLE001 - handed to the copying thread
                 hand(MirrorError(str(e)))
                 return
@@ -203,7 +197,7 @@ class Mirror:
         key, end = self._range()
         stream = self.src.watch.stream(require_leader=False)
         self._watch = stream
-        detector = _SyncDetector(self, stream) if on_synced is not None else None
+        detector = _SyncDetector(self, stream, on_synced) if on_synced is not None else None
         if detector is not None:
             stream.on_created = lambda _wid: detector.start()
         stream.watch(key, end, start_revision=start_rev)
@@ -216,11 +210,11 @@ class Mirror:
                 if wr.canceled:
                     raise MirrorError(wr.cancel_reason or "watch canceled by the server")
                 if is_progress_notify(wr):
-                    if detector is not None and detector.progress(wr.header.revision) and on_synced(self.revision):
+                    if detector is not None and detector.progress(wr.header.revision) and detector.synced():
                         return
                     continue
                 self._apply(wr.events, on_progress)
-                if detector is not None and detector.applied() and on_synced(self.revision):
+                if detector is not None and detector.applied() and detector.synced():
                     return
         except Exception as e:
             if isinstance(e, (MirrorError, CheckpointCompacted)):
@@ -287,7 +281,7 @@ def _drained(stream: Iterable[rpc_pb2.WatchResponse]) -> Iterator[rpc_pb2.WatchR
     yield from _consume(q)
 
 
-def _consume(q: "queue.Queue | queue.SimpleQueue") -> Iterator:
+def _consume(q: queue.Queue | queue.SimpleQueue) -> Iterator:
     """What a reader thread put on `q`, in order, up to _END; an exception it put there is raised here."""
     while True:
         item = q.get()
@@ -311,8 +305,8 @@ class _SyncDetector:
 
     PERIOD = 0.3
 
-    def __init__(self, m: "Mirror", stream: object):
-        self.m, self.stream = m, stream
+    def __init__(self, m: Mirror, stream: WatchStream, on_synced: Callable[[int], bool]):
+        self.m, self.stream, self.on_synced = m, stream, on_synced
         self.target = 0
         self.stop = threading.Event()
         self._events = 0
@@ -323,9 +317,7 @@ class _SyncDetector:
 
     def _run(self) -> None:
         try:
-            resp = self.m.src.unary("KV", "Range", rpc_pb2.RangeRequest(key=b"foo", count_only=True),
-                                    rpc_pb2.RangeResponse, timeout=None)
-            self.target = resp.header.revision
+            self.target = self.m.src.kv.range(b"foo", count_only=True, timeout=None).header.revision
         except Exception:  # noqa: BLE001 - the watch loop reports source failures
             return
         while not self.stop.wait(self.PERIOD):
@@ -343,3 +335,7 @@ class _SyncDetector:
             self.m.revision = max(self.m.revision, rev)
             return True
         return False
+
+    def synced(self) -> bool:
+        """Caught up: tell the caller (its answer says whether the watch ends here)."""
+        return self.on_synced(self.m.revision)

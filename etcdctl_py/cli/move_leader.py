@@ -7,9 +7,16 @@ it once, as etcdctl >= 3.5.5 does.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING
+
 from etcdctl_py.cli.cobra import Command, Context
 from etcdctl_py.cli.errors import bad_args
 from etcdctl_py.cli.verbkit import request, session, show
+
+if TYPE_CHECKING:
+    from etcdctl_py.client import Client
 
 
 def command() -> Command:
@@ -29,34 +36,29 @@ def run(ctx: Context) -> int:
     except ValueError as e:
         raise bad_args(str(e)) from None
     s = session(ctx)
-    c = s.client()
     deadline = time.monotonic() + s.command_timeout
+
+    def left() -> float:
+        return max(deadline - time.monotonic(), 0)
+
     eps = [e.strip() for e in ctx.get("endpoints")]
-    leader_client, leader_id = None, 0
-    for ep in eps:
-        sub = c.maintenance.at(ep)
-        sub.warn_logger = c.warn_logger  # Go dials a new client per endpoint: its warn lines name that endpoint
-        resp = request(lambda: sub.unary("Maintenance", "Status", _status_req(), _status_resp(),
-                                         timeout=max(deadline - time.monotonic(), 0)))
-        if resp.header.member_id == resp.leader:
-            leader_client, leader_id = sub, resp.leader
-            break
-        sub.close()
-    if leader_client is None:
+    leader = _find_leader(s.client(), eps, left)
+    if leader is None:
         raise bad_args("no leader endpoint given at [" + " ".join(eps) + "]")
-    mresp = request(lambda: leader_client.maintenance.move_leader(target,
-                                                                  timeout=max(deadline - time.monotonic(), 0)))
+    leader_client, leader_id = leader
+    with leader_client:
+        mresp = request(lambda: leader_client.maintenance.move_leader(target, timeout=left()))
     show(s.printer.move_leader, leader_id, target, mresp)
     return 0
 
 
-def _status_req():  # noqa: ANN202
-    from etcdctl_py.proto.etcdserverpb import rpc_pb2
-
-    return rpc_pb2.StatusRequest()
-
-
-def _status_resp():  # noqa: ANN202
-    from etcdctl_py.proto.etcdserverpb import rpc_pb2
-
-    return rpc_pb2.StatusResponse
+def _find_leader(c: Client, eps: list[str], left: Callable[[], float]) -> tuple[Client, int] | None:
+    """The first endpoint whose member is the leader: a client of its own, and the leader's ID."""
+    for ep in eps:
+        sub = c.at(ep)
+        sub.warn_logger = c.warn_logger  # Go dials a new client per endpoint: its warn lines name that endpoint
+        resp = request(partial(sub.maintenance.status, timeout=left()))
+        if resp.header.member_id == resp.leader:
+            return sub, resp.leader
+        sub.close()
+    return None

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 from etcdctl_py.cli.cobra import Command, Context, Flag
 from etcdctl_py.cli.errors import bad_args
+from etcdctl_py.cli.verbkit import arg_bytes, print_reply, verb
+
+if TYPE_CHECKING:
+    from etcdctl_py.proto.etcdserverpb import rpc_pb2
 
 LONG = """
 Puts the given key into the store.
@@ -31,35 +36,30 @@ NEEDS = "put command needs 1 argument and input from stdin or 2 arguments"
 
 
 def command() -> Command:
-    return Command(
-        "put [options] <key> <value> (<value> can also be given from stdin)",
-        short="Puts the given key into the store",
-        long=LONG,
-        run=run,
-        flags=[
-            Flag.string("lease", "0", "lease ID (in hexadecimal) to attach to the key"),
-            Flag.bool("prev-kv", False, "return the previous key-value pair before modification"),
-            Flag.bool("ignore-value", False, "updates the key using its current value"),
-            Flag.bool("ignore-lease", False, "updates the key using its current lease"),
-        ],
-    )
+    return verb("put [options] <key> <value> (<value> can also be given from stdin)",
+                "Puts the given key into the store", run,
+                Flag.string("lease", "0", "lease ID (in hexadecimal) to attach to the key"),
+                Flag.bool("prev-kv", False, "return the previous key-value pair before modification"),
+                Flag.bool("ignore-value", False, "updates the key using its current value"),
+                Flag.bool("ignore-lease", False, "updates the key using its current lease"),
+                long=LONG)
 
 
-def put_request(ctx: Context, args: list[str], stdin: bool = True):
+def put_request(ctx: Context, args: list[str], stdin: bool = True) -> rpc_pb2.PutRequest:
     """Validate put's arguments and build the PutRequest (etcdctl's getPutOp)."""
     from etcdctl_py.gofmt import parse_int
     from etcdctl_py.proto.etcdserverpb import rpc_pb2
 
     if not args:
         raise bad_args(NEEDS)
-    key = args[0].encode("utf-8", "surrogateescape")
+    key = arg_bytes(args[0])
     ignore_value = ctx.get("ignore-value")
     if ignore_value and len(args) > 1:
         raise bad_args("put command needs only 1 argument when 'ignore-value' is set")
     value = b""
     if not ignore_value:
         if len(args) > 1:
-            value = args[1].encode("utf-8", "surrogateescape")
+            value = arg_bytes(args[1])
         else:
             data = sys.stdin.buffer.read() if (stdin and sys.stdin is not None) else b""
             if not data:
@@ -74,16 +74,5 @@ def put_request(ctx: Context, args: list[str], stdin: bool = True):
 
 
 def run(ctx: Context) -> int:
-    from etcdctl_py.cli import globals as g
-    from etcdctl_py.cli.errors import from_exception
-    from etcdctl_py.proto.etcdserverpb import rpc_pb2
-
     req = put_request(ctx, ctx.args)
-    s = g.setup(ctx)
-    try:
-        c = s.client()
-        resp = c.unary("KV", "Put", req, rpc_pb2.PutResponse)
-        s.printer.put(resp)
-    except Exception as e:  # noqa: BLE001 - mapped to etcdctl's error line
-        raise from_exception(e) from None
-    return 0
+    return print_reply(ctx, lambda s: s.client().kv.put_request(req), lambda p, resp: p.put(resp))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from etcdctl_py.cli.cobra import Command, Context, Flag
 from etcdctl_py.cli.errors import bad_args
-from etcdctl_py.cli.verbkit import request, session, show
+from etcdctl_py.cli.verbkit import arg_bytes, auth_verb, request, session, show
 
 
 def command() -> Command:
@@ -30,16 +30,12 @@ def command() -> Command:
     return root
 
 
-def _b(s: str) -> bytes:
-    return s.encode("utf-8", "surrogateescape")
-
-
 def perm_range(ctx: Context, args: list[str]) -> tuple[bytes, bytes]:
     """etcdctl's permRange: the key and range end a permission covers."""
-    from etcdctl_py.client.kv import prefix_end
+    from etcdctl_py.keyrange import prefix_end
 
     prefix, from_key = ctx.get("prefix"), ctx.get("from-key")
-    key = _b(args[0])
+    key = arg_bytes(args[0])
     if not key:
         if prefix and from_key:
             raise bad_args("--from-key and --prefix flags are mutually exclusive")
@@ -54,43 +50,13 @@ def perm_range(ctx: Context, args: list[str]) -> tuple[bytes, bytes]:
         raise bad_args("unexpected endkey argument with --prefix flag")
     if from_key:
         raise bad_args("unexpected endkey argument with --from-key flag")
-    return key, _b(args[1])
+    return key, arg_bytes(args[1])
 
 
-def run_add(ctx: Context) -> int:
-    if len(ctx.args) != 1:
-        raise bad_args("role add command requires role name as its argument")
-    s = session(ctx)
-    resp = request(lambda: s.client().auth.role_add(ctx.args[0], timeout=None))
-    show(s.printer.role_add, ctx.args[0], resp)
-    return 0
-
-
-def run_delete(ctx: Context) -> int:
-    if len(ctx.args) != 1:
-        raise bad_args("role delete command requires role name as its argument")
-    s = session(ctx)
-    resp = request(lambda: s.client().auth.role_delete(ctx.args[0], timeout=None))
-    show(s.printer.role_delete, ctx.args[0], resp)
-    return 0
-
-
-def run_get(ctx: Context) -> int:
-    if len(ctx.args) != 1:
-        raise bad_args("role get command requires role name as its argument")
-    s = session(ctx)
-    resp = request(lambda: s.client().auth.role_get(ctx.args[0], timeout=None))
-    show(s.printer.role_get, ctx.args[0], resp)
-    return 0
-
-
-def run_list(ctx: Context) -> int:
-    if ctx.args:
-        raise bad_args("role list command requires no arguments")
-    s = session(ctx)
-    resp = request(lambda: s.client().auth.role_list(timeout=None))
-    show(s.printer.role_list, resp)
-    return 0
+run_add = auth_verb("role_add", 1, "role add command requires role name as its argument")
+run_delete = auth_verb("role_delete", 1, "role delete command requires role name as its argument")
+run_get = auth_verb("role_get", 1, "role get command requires role name as its argument")
+run_list = auth_verb("role_list", 0, "role list command requires no arguments")
 
 
 def run_grant(ctx: Context) -> int:
@@ -116,5 +82,5 @@ def run_revoke(ctx: Context) -> int:
     key, end = perm_range(ctx, args[1:])
     s = session(ctx)
     resp = request(lambda: s.client().auth.role_revoke_permission(args[0], key, end, timeout=None))
-    show(s.printer.role_revoke_permission, args[0], _b(args[1]), end, resp)
+    show(s.printer.role_revoke_permission, args[0], arg_bytes(args[1]), end, resp)
     return 0

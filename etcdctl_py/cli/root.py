@@ -4,7 +4,7 @@ etcdctl's registration order (which decides the order of "Did you mean this?" su
 from __future__ import annotations
 
 import importlib
-import os
+from collections.abc import Callable
 
 from etcdctl_py.cli.cobra import Command, LazyCommand
 from etcdctl_py.cli.globals import GLOBAL_FLAGS
@@ -20,7 +20,7 @@ def _command_name(module: str) -> str:
     return {"delete": "del"}.get(module, module.replace("_", "-"))
 
 
-def _loader(module: str):
+def _loader(module: str) -> Callable[[], Command]:
     def load() -> Command:
         return importlib.import_module(f"etcdctl_py.cli.{module}").command()
 
@@ -31,10 +31,7 @@ def build_root() -> Command:
     """The root with every verb registered lazily: only the verb being run is imported."""
     root = Command("etcdctl", short="A simple command line client for etcd3.", persistent_flags=list(GLOBAL_FLAGS),
                    suggest_for=["etcdctl"])
-    here = os.path.dirname(__file__)
     for name in VERB_MODULES:
-        if not os.path.exists(os.path.join(here, name + ".py")) and not os.path.isdir(os.path.join(here, name)):
-            continue  # verb not built yet
         root.add(LazyCommand(_command_name(name), _loader(name)))
     # Not an etcdctl 3.5.1 verb (3.6 has it): hidden from help and suggestions, matched only by its full name.
     completion = LazyCommand("completion", _loader("completion"))

@@ -35,7 +35,7 @@ def run_restore(ctx: Context) -> int:
     _deprecated("restore")
     from etcdctl_py.cli import etcdutl  # lazy: keeps `etcdctl-py get` start-up lean
 
-    return etcdutl.run_snapshot_restore(ctx, etcdutl.ETCDCTL_RESTORE_STACK)
+    return etcdutl.run_snapshot_restore(ctx)
 
 
 def _save_command() -> Command:

@@ -50,7 +50,7 @@ class Policy:
     max_age_text: str = ""
 
     @classmethod
-    def for_target(cls, path: str, *, keep: int, max_age: float | None, max_age_text: str = "") -> "Policy":
+    def for_target(cls, path: str, *, keep: int, max_age: float | None, max_age_text: str = "") -> Policy:
         base = os.path.basename(path)
         pat = name_pattern(base)
         if pat is None:
@@ -122,7 +122,7 @@ def select(policy: Policy, snaps: list[Snapshot], just_saved: str, now: float) -
 
 def apply(policy: Policy, *, just_saved: str, out: TextIO, now: float | None = None) -> list[str]:
     """Remove what the policy selects, printing one line per file and a summary; returns the removed paths."""
-    from etcdctl_py.output.humanize import go_bytes
+    from etcdctl_py.humanize import go_bytes
 
     now = time.time() if now is None else now
     snaps = candidates(policy)

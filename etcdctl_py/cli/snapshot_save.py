@@ -15,13 +15,18 @@ Ours, on top (defaults unchanged):
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from etcdctl_py.cli.cobra import EXIT_INTERRUPTED, Command, Context, Flag
-from etcdctl_py.cli.errors import ExitError, bad_args
+from etcdctl_py.cli.cobra import Command, Context, Flag
+from etcdctl_py.cli.errors import EXIT_INTERRUPTED, ExitError, bad_args
+from etcdctl_py.storage.fileutil import fsync_dir, go_errno_text, go_path_error
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 SHA_SIZE = 32
 _BACKLOG = 64 << 20  # at most this much received but not yet written (then TCP holds the member back)
@@ -35,7 +40,8 @@ def command() -> Command:
         flags=[
             Flag.int("keep", 0, "After saving, keep only the N newest dated snapshots in the target directory "
                                 "(0: keep all)", hidden=True),
-            Flag.string("max-age", "", "After saving, remove dated snapshots older than this (e.g. 30d, 12h, 1w)", hidden=True),
+            Flag.string("max-age", "", "After saving, remove dated snapshots older than this (e.g. 30d, 12h, 1w)",
+                        hidden=True),
         ],
     )
 
@@ -72,17 +78,11 @@ def go_rel_time(seconds: float) -> str:
     for limit, fmt, unit in steps:
         if seconds < limit:
             return fmt % (seconds // unit) if "%d" in fmt else fmt
-    return "%d weeks ago" % (seconds // 604800)
+    return f"{seconds // 604800} weeks ago"
 
 
 def _go_list(items: list[str]) -> str:
     return "[" + " ".join(items) + "]"
-
-
-def _open_error(path: str, e: OSError) -> str:
-    from etcdctl_py.client.client import _os_error_text
-
-    return f"open {path}: {_os_error_text(e)}"
 
 
 def run(ctx: Context) -> int:
@@ -112,7 +112,8 @@ def run(ctx: Context) -> int:
     s = g.setup(ctx)
     eps = [e.strip() for e in ctx.get("endpoints")]
     if len(eps) != 1:
-        raise ExitError(EXIT_INTERRUPTED, f"snapshot must be requested to one selected node, not multiple {_go_list(eps)}")
+        raise ExitError(EXIT_INTERRUPTED,
+                        f"snapshot must be requested to one selected node, not multiple {_go_list(eps)}")
     timeout = s.command_timeout if ctx.changed("command-timeout") else None
     try:
         size = save(s, path, eps[0], timeout=timeout)
@@ -141,98 +142,25 @@ def save(s: Any, path: str, endpoint: str, *, timeout: float | None) -> int:
     Ours: a member that cannot be reached within --dial-timeout ends the save with the client's warning and
     `Error: context deadline exceeded` before any file is made (etcdctl waits for it forever, unless its
     --command-timeout ends first: then the save fails as etcdctl's does)."""
-    from etcdctl_py.cli.globals import SECOND
-
-    start = time.monotonic()
-    deadline = None if timeout is None else start + timeout
-    dial_timeout = s.ctx.get("dial-timeout") / SECOND
-    # the dial bound is ours only if it ends first; --dial-timeout 0 means none, as in Go
-    bounded = dial_timeout > 0 and (deadline is None or start + dial_timeout < deadline)
-    probe_within = dial_timeout if bounded else None
-    target = _plain_target(s)
-    until = start + dial_timeout if deadline is None else min(start + dial_timeout, deadline)
-    sock = _dial(s, until, bounded)
-    if sock is None:
-        target = None  # not a literal IP, or refused while --command-timeout bounds the save: grpc, as etcdctl
-    elif target is None:
-        sock.close()  # only checked (TLS, a user): grpc makes the call
-        sock = None
-    client = None
-    if target is None:
-        client = _grpc_client(s, probe_within)
+    src = _Source(s, timeout)
     part = path + ".part"
     try:
         fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     except OSError as e:
-        if sock is not None:
-            sock.close()
-        raise ExitError(EXIT_INTERRUPTED, f"could not open {part} ({_open_error(part, e)})") from None
+        src.close()
+        raise ExitError(EXIT_INTERRUPTED, f"could not open {part} ({go_path_error('open', part, e)})") from None
     ok = False
     try:
         _log(zap_line("info", "snapshot/v3_snapshot.go:68", "created temporary db file", path=part))
-        stream = None
-        if target is not None:
-            stream = _open_plain(s, target, deadline, sock)
-        plain = stream is not None
-        if stream is None:
-            client = client or _grpc_client(s, probe_within)
-            try:
-                stream = _open_grpc(client, deadline)
-            except Exception as e:
-                if _sent_by_member(e):
-                    # Go's stream opens without waiting for the member; its refusal (auth, no leader, ...) comes
-                    # from the first Recv, logged as a failed read below
-                    stream = _raising(e)
-                else:
-                    go_err = getattr(e, "go_error", str(e))
-                    _log(zap_line("error", "v3/retry_interceptor.go:135", "streamer failed to create ClientStream",
-                                  logger="client", error=go_err))
-                    raise
-        _log(zap_line("info", "v3/maintenance.go:211", "opened snapshot stream; downloading", logger="client"))
-        _log(zap_line("info", "snapshot/v3_snapshot.go:76", "fetching snapshot", endpoint=endpoint))
-        try:
-            size, digest_ok = _copy(_translated(stream) if plain else stream, fd)
-            if plain and not (size % 512 == SHA_SIZE and digest_ok):
-                # The server ended our HTTP/2 stream early (RST_STREAM, error trailers): its error is only known
-                # through grpc, so ask again that way; a good answer replaces what we have.
-                os.ftruncate(fd, 0)
-                os.lseek(fd, 0, os.SEEK_SET)
-                size, digest_ok = _copy(_open_grpc(client or _client(s), deadline), fd)
-        except Exception as e:
-            go_err = getattr(e, "go_error", None)
-            _log(zap_line("warn", "v3/maintenance.go:221", "failed to receive from snapshot stream; closing",
-                          logger="client", error=go_err or str(e)))
-            if go_err is None:
-                raise
-            # etcdctl ends with the stream's status error as it is (`Error: rpc error: code = ...`), except for
-            # its own deadline, which reads `Error: context deadline exceeded`
-            from etcdctl_py.client.errors import DeadlineExceeded
-
-            raise ExitError(EXIT_INTERRUPTED, str(e) if isinstance(e, DeadlineExceeded) else go_err) from None
-        _log(zap_line("info", "v3/maintenance.go:219", "completed snapshot read; closing", logger="client"))
-        if size % 512 != SHA_SIZE:
-            raise ExitError(EXIT_INTERRUPTED, f"sha256 checksum not found [bytes: {size}]")
-        if not digest_ok:
-            raise ExitError(EXIT_INTERRUPTED, f"sha256 checksum mismatch: the snapshot stream from {endpoint} is "
-                                              "corrupt")
+        size = _fetch(src, fd, endpoint)
         os.fsync(fd)
         os.close(fd)
         fd = -1
-        from etcdctl_py.output.humanize import go_bytes
+        from etcdctl_py.humanize import go_bytes
 
         _log(zap_line("info", "snapshot/v3_snapshot.go:91", "fetched snapshot", endpoint=endpoint,
-                      size=go_bytes(size), took=go_rel_time(time.monotonic() - start)))
-        try:
-            if os.path.isdir(path):  # Go's os.Rename refuses a directory target itself, with EEXIST
-                raise FileExistsError(17, "file exists")
-            os.rename(part, path)
-        except OSError as e:
-            from etcdctl_py.client.client import _os_error_text
-
-            text = "file exists" if isinstance(e, FileExistsError) else _os_error_text(e)
-            raise ExitError(EXIT_INTERRUPTED, f"could not rename {part} to {path} (rename {part} {path}: {text})") \
-                from None
-        _fsync_dir(os.path.dirname(os.path.abspath(path)))
+                      size=go_bytes(size), took=go_rel_time(time.monotonic() - src.start)))
+        _rename(part, path)
         ok = True
         _log(zap_line("info", "snapshot/v3_snapshot.go:100", "saved", path=path))
         return size
@@ -240,10 +168,105 @@ def save(s: Any, path: str, endpoint: str, *, timeout: float | None) -> int:
         if fd >= 0:
             os.close(fd)
         if not ok:
-            try:
+            with contextlib.suppress(OSError):  # a part file already gone is what we want
                 os.remove(part)
-            except OSError:
-                pass
+
+
+class _Source:
+    """Where one save's snapshot comes from: our own HTTP/2 connection (`sock` to `target`) or grpc (`client`)."""
+
+    def __init__(self, s: Any, timeout: float | None):
+        from etcdctl_py.cli.globals import SECOND
+
+        self.s = s
+        self.start = time.monotonic()
+        self.deadline = None if timeout is None else self.start + timeout
+        dial_timeout = s.ctx.get("dial-timeout") / SECOND
+        # the dial bound is ours only if it ends first; --dial-timeout 0 means none, as in Go
+        bounded = dial_timeout > 0 and (self.deadline is None or self.start + dial_timeout < self.deadline)
+        self.probe_within = dial_timeout if bounded else None
+        self.target = _plain_target(s)
+        until = self.start + dial_timeout if self.deadline is None else min(self.start + dial_timeout, self.deadline)
+        self.sock = _dial(s, until, bounded)
+        if self.sock is None:
+            self.target = None  # not a literal IP, or refused while --command-timeout bounds the save: grpc, as etcdctl
+        elif self.target is None:
+            self.sock.close()  # only checked (TLS, a user): grpc makes the call
+            self.sock = None
+        self.client = _grpc_client(s, self.probe_within) if self.target is None else None
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+
+    def open(self) -> tuple[Any, bool]:
+        """The snapshot stream, and whether it is our own HTTP/2 one (else grpc's)."""
+        if self.target is not None:
+            stream = _open_plain(self.s, self.target, self.deadline, self.sock)
+            if stream is not None:
+                return _translated(stream), True
+        self.client = self.client or _grpc_client(self.s, self.probe_within)
+        try:
+            return _open_grpc(self.client, self.deadline), False
+        except Exception as e:
+            if _sent_by_member(e):
+                # Go's stream opens without waiting for the member; its refusal (auth, no leader, ...) comes
+                # from the first Recv, logged as a failed read below
+                return _raising(e), False
+            go_err = getattr(e, "go_error", str(e))
+            _log(zap_line("error", "v3/retry_interceptor.go:135", "streamer failed to create ClientStream",
+                          logger="client", error=go_err))
+            raise
+
+    def reopen_grpc(self) -> Any:
+        """The stream again, through grpc: the server ended ours early, and only grpc learns why."""
+        return _open_grpc(self.client or _client(self.s), self.deadline)
+
+
+def _fetch(src: _Source, fd: int, endpoint: str) -> int:
+    """Receive the snapshot into `fd` and check its sha256 trailer; the number of bytes received."""
+    stream, plain = src.open()
+    _log(zap_line("info", "v3/maintenance.go:211", "opened snapshot stream; downloading", logger="client"))
+    _log(zap_line("info", "snapshot/v3_snapshot.go:76", "fetching snapshot", endpoint=endpoint))
+    try:
+        size, digest_ok = _copy(stream, fd)
+        if plain and not (size % 512 == SHA_SIZE and digest_ok):
+            # The server ended our HTTP/2 stream early (RST_STREAM, error trailers): its error is only known
+            # through grpc, so ask again that way; a good answer replaces what we have.
+            os.ftruncate(fd, 0)
+            os.lseek(fd, 0, os.SEEK_SET)
+            size, digest_ok = _copy(src.reopen_grpc(), fd)
+    except Exception as e:
+        go_err = getattr(e, "go_error", None)
+        _log(zap_line("warn", "v3/maintenance.go:221", "failed to receive from snapshot stream; closing",
+                      logger="client", error=go_err or str(e)))
+        if go_err is None:
+            raise
+        # etcdctl ends with the stream's status error as it is (`Error: rpc error: code = ...`), except for
+        # its own deadline, which reads `Error: context deadline exceeded`
+        from etcdctl_py.client.errors import DeadlineExceeded
+
+        raise ExitError(EXIT_INTERRUPTED, str(e) if isinstance(e, DeadlineExceeded) else go_err) from None
+    _log(zap_line("info", "v3/maintenance.go:219", "completed snapshot read; closing", logger="client"))
+    if size % 512 != SHA_SIZE:
+        raise ExitError(EXIT_INTERRUPTED, f"sha256 checksum not found [bytes: {size}]")
+    if not digest_ok:
+        raise ExitError(EXIT_INTERRUPTED, f"sha256 checksum mismatch: the snapshot stream from {endpoint} is corrupt")
+    return size
+
+
+def _rename(part: str, path: str) -> None:
+    """Move the finished part file into place, as Go's os.Rename, and make the new name durable."""
+    try:
+        if os.path.isdir(path):  # Go's os.Rename refuses a directory target itself, with EEXIST
+            raise FileExistsError(17, "file exists")
+        os.rename(part, path)
+    except OSError as e:
+        text = "file exists" if isinstance(e, FileExistsError) else go_errno_text(e)
+        raise ExitError(EXIT_INTERRUPTED, f"could not rename {part} to {path} (rename {part} {path}: {text})") \
+            from None
+    with contextlib.suppress(OSError):  # the rename is done; a directory some filesystems cannot fsync is no error
+        fsync_dir(os.path.dirname(os.path.abspath(path)))
 
 
 def _client(s: Any) -> Any:
@@ -297,10 +320,10 @@ def _dial(s: Any, until: float, bounded: bool) -> Any:
     except Unreachable as e:
         if not bounded:
             return None
-        from etcdctl_py.client.client import _deadline_desc
         from etcdctl_py.client.errors import DeadlineExceeded
+        from etcdctl_py.client.retry import deadline_desc
 
-        _unreachable(target[3], DeadlineExceeded(_deadline_desc(e.text)))
+        _unreachable(target[3], DeadlineExceeded(deadline_desc(e.text)))
 
 
 def _grpc_client(s: Any, probe_within: float | None) -> Any:
@@ -312,11 +335,10 @@ def _grpc_client(s: Any, probe_within: float | None) -> Any:
     if probe_within is None or (auth and auth[0] and auth[1]):
         return client
     from etcdctl_py.client.errors import DeadlineExceeded, EtcdError
-    from etcdctl_py.proto.etcdserverpb import rpc_pb2
 
     logger, client.warn_logger = client.warn_logger, None  # this check's own warning is the snapshot logger's
     try:
-        client.unary("Maintenance", "Status", rpc_pb2.StatusRequest(), rpc_pb2.StatusResponse, timeout=probe_within)
+        client.maintenance.status(timeout=probe_within)
     except DeadlineExceeded as e:
         _unreachable(client.endpoints[0].authority, e)
     except EtcdError:
@@ -351,7 +373,7 @@ def _sent_by_member(e: Exception) -> bool:
 
 def _raising(e: Exception) -> Any:
     raise e
-    yield  # noqa: unreachable - makes this a generator
+    yield  # unreachable: makes this a generator
 
 
 def _translated(stream: Any) -> Any:
@@ -467,13 +489,19 @@ class _progress:
 
     def __init__(self) -> None:
         from rich.console import Console
-        from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
-                                   TransferSpeedColumn)
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
 
         self._p = Progress(TextColumn("snapshot"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                            TextColumn("ETA"), TimeRemainingColumn(), console=Console(file=sys.stderr),
                            transient=False)
-        self._task = None
+        self._task: TaskID | None = None
         self._p.start()
 
     def update(self, n: int, remaining: int) -> None:
@@ -483,16 +511,3 @@ class _progress:
 
     def close(self) -> None:
         self._p.stop()
-
-
-def _fsync_dir(path: str) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -20,9 +20,11 @@ from typing import Any, BinaryIO
 
 from etcdctl_py.cli.cobra import Command, Context, Flag
 from etcdctl_py.cli.errors import EXIT_INVALID_INPUT, ExitError, bad_args
+from etcdctl_py.cli.verbkit import arg_bytes
 
-OPS = {"=": 0, ">": 1, "<": 2, "!=": 3}  # etcdserverpb.Compare.CompareResult
-TARGETS = {"ver": 0, "version": 0, "c": 1, "create": 1, "m": 2, "mod": 2, "val": 3, "value": 3, "lease": 4}
+OPS = {"=": "EQUAL", ">": "GREATER", "<": "LESS", "!=": "NOT_EQUAL"}  # etcdserverpb.Compare.CompareResult
+TARGETS = {"ver": "VERSION", "version": "VERSION", "c": "CREATE", "create": "CREATE", "m": "MOD", "mod": "MOD",
+           "val": "VALUE", "value": "VALUE", "lease": "LEASE"}  # etcdserverpb.Compare.CompareTarget
 
 
 def command() -> Command:
@@ -124,7 +126,7 @@ def parse_compare(line: str) -> Any:
         val = sc.quoted()
         n = 3
     except ValueError:
-        pass
+        pass  # the scan stops at the first part that does not parse: `n` says how far it got
     if n != 3:
         if n < 2:
             op = ""
@@ -134,19 +136,19 @@ def parse_compare(line: str) -> Any:
     if op not in OPS:
         raise _invalid(f"malformed comparison: {line} (unknown operator {op}; use =, !=, > or <)")
     t = TARGETS[target]
-    if t == 4:
+    if t == "LEASE":
         raise _invalid(f"lease comparisons are not supported in txn: {line}")
-    cmp = rpc_pb2.Compare(result=OPS[op], target=t, key=key.encode("utf-8", "surrogateescape"))
-    if t == 3:
-        cmp.value = val.encode("utf-8", "surrogateescape")
+    cmp = rpc_pb2.Compare(result=OPS[op], target=t, key=arg_bytes(key))
+    if t == "VALUE":
+        cmp.value = arg_bytes(val)
         return cmp
     try:
         v = parse_int(val, 10, 64)
     except ValueError:
         raise _invalid(f"invalid txn compare request: {line}") from None
-    if t == 0:
+    if t == "VERSION":
         cmp.version = v
-    elif t == 1:
+    elif t == "CREATE":
         cmp.create_revision = v
     else:
         cmp.mod_revision = v
@@ -226,7 +228,7 @@ def _read_line(stream: BinaryIO) -> str:
 
 
 def read_section(stream: BinaryIO, parse: Any) -> list[Any]:
-    out = []
+    out: list[Any] = []
     while True:
         line = _read_line(stream)
         if not line:

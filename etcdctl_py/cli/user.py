@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sys
+from functools import partial
 
 from etcdctl_py.cli.cobra import Command, Context, Flag
 from etcdctl_py.cli.errors import bad_args
-from etcdctl_py.cli.verbkit import request, session, show
+from etcdctl_py.cli.verbkit import auth_verb, exact_args, request, session, show
 
 
 def command() -> Command:
@@ -33,42 +34,14 @@ def command() -> Command:
 
 # ---------------------------------------------------------------- passwords
 
-def _speakeasy_ask(prompt: str) -> str:
-    """speakeasy.Ask: prompt on stdout, echo turned off around the read (without a terminal, each
-    `stty` call complains on stderr), newline on stdout; EOF reads as an empty answer."""
-    sys.stdout.write(prompt)
-    sys.stdout.flush()
-    tty = sys.stdin.isatty()
-    if not tty:
-        sys.stderr.write("stty: 'standard input': Inappropriate ioctl for device\n")
-    old = None
-    if tty:
-        import termios
-
-        fd = sys.stdin.fileno()
-        old = termios.tcgetattr(fd)
-        new = termios.tcgetattr(fd)
-        new[3] &= ~termios.ECHO
-        termios.tcsetattr(fd, termios.TCSADRAIN, new)
-    try:
-        line = sys.stdin.readline()
-    finally:
-        if old is not None:
-            import termios
-
-            termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, old)
-        else:
-            sys.stderr.write("stty: 'standard input': Inappropriate ioctl for device\n")
-    sys.stdout.write("\n")
-    sys.stdout.flush()
-    return line.rstrip("\n").rstrip("\r")
-
-
 def read_password_interactive(name: str) -> str:
-    p1 = _speakeasy_ask(f"Password of {name}: ")
+    """etcdctl's readPasswordInteractive: the password twice, without echo."""
+    from etcdctl_py.cli.globals import ask_password
+
+    p1 = ask_password(f"Password of {name}: ")
     if not p1:
         raise bad_args("empty password")
-    p2 = _speakeasy_ask(f"Type password of {name} again for confirmation: ")
+    p2 = ask_password(f"Type password of {name} again for confirmation: ")
     if p1 != p2:
         raise bad_args("given passwords are different")
     return p1
@@ -86,9 +59,7 @@ def scan_word() -> str:
 # ---------------------------------------------------------------- verbs
 
 def run_add(ctx: Context) -> int:
-    if len(ctx.args) != 1:
-        raise bad_args("user add command requires user name as its argument")
-    arg = ctx.args[0]
+    (arg,) = exact_args(ctx, 1, "user add command requires user name as its argument")
     password, no_password = "", ctx.get("no-password")
     if no_password:
         user = arg
@@ -107,19 +78,14 @@ def run_add(ctx: Context) -> int:
     return 0
 
 
-def run_delete(ctx: Context) -> int:
-    if len(ctx.args) != 1:
-        raise bad_args("user delete command requires user name as its argument")
-    s = session(ctx)
-    resp = request(lambda: s.client().auth.user_delete(ctx.args[0], timeout=None))
-    show(s.printer.user_delete, ctx.args[0], resp)
-    return 0
+run_delete = auth_verb("user_delete", 1, "user delete command requires user name as its argument")
+run_list = auth_verb("user_list", 0, "user list command requires no arguments")
+run_grant = auth_verb("user_grant_role", 2, "user grant command requires user name and role name as its argument")
+run_revoke = auth_verb("user_revoke_role", 2, "user revoke-role requires user name and role name as its argument")
 
 
 def run_get(ctx: Context) -> int:
-    if len(ctx.args) != 1:
-        raise bad_args("user get command requires user name as its argument")
-    name = ctx.args[0]
+    (name,) = exact_args(ctx, 1, "user get command requires user name as its argument")
     s = session(ctx)
     c = s.client()
     resp = request(lambda: c.auth.user_get(name, timeout=None))
@@ -130,47 +96,16 @@ def run_get(ctx: Context) -> int:
     for role in resp.roles:
         sys.stdout.write("\n")
         sys.stdout.flush()
-        rresp = request(lambda: c.auth.role_get(role, timeout=None))
+        rresp = request(partial(c.auth.role_get, role, timeout=None))
         show(s.printer.role_get, role, rresp)
         sys.stdout.buffer.flush()
     return 0
 
 
-def run_list(ctx: Context) -> int:
-    if ctx.args:
-        raise bad_args("user list command requires no arguments")
-    s = session(ctx)
-    resp = request(lambda: s.client().auth.user_list(timeout=None))
-    show(s.printer.user_list, resp)
-    return 0
-
-
 def run_passwd(ctx: Context) -> int:
-    if len(ctx.args) != 1:
-        raise bad_args("user passwd command requires user name as its argument")
-    name = ctx.args[0]
+    (name,) = exact_args(ctx, 1, "user passwd command requires user name as its argument")
     password = read_password_interactive(name) if ctx.get("interactive") else scan_word()
     s = session(ctx)
     resp = request(lambda: s.client().auth.user_change_password(name, password, timeout=None))
     show(s.printer.user_change_password, resp)
-    return 0
-
-
-def run_grant(ctx: Context) -> int:
-    if len(ctx.args) != 2:
-        raise bad_args("user grant command requires user name and role name as its argument")
-    user, role = ctx.args
-    s = session(ctx)
-    resp = request(lambda: s.client().auth.user_grant_role(user, role, timeout=None))
-    show(s.printer.user_grant_role, user, role, resp)
-    return 0
-
-
-def run_revoke(ctx: Context) -> int:
-    if len(ctx.args) != 2:
-        raise bad_args("user revoke-role requires user name and role name as its argument")
-    user, role = ctx.args
-    s = session(ctx)
-    resp = request(lambda: s.client().auth.user_revoke_role(user, role, timeout=None))
-    show(s.printer.user_revoke_role, user, role, resp)
     return 0

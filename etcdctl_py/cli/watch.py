@@ -14,10 +14,20 @@ import subprocess
 import sys
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from etcdctl_py.cli.cobra import Command, Context, Flag
-from etcdctl_py.cli.errors import EXIT_BAD_ARGS, EXIT_INTERRUPTED, EXIT_INVALID_INPUT, ExitError, bad_args
+from etcdctl_py.cli.errors import (
+    EXIT_BAD_ARGS,
+    EXIT_INTERRUPTED,
+    EXIT_INVALID_INPUT,
+    ExitError,
+    bad_args,
+    die_by_signal,
+)
+
+if TYPE_CHECKING:
+    from etcdctl_py.cli.globals import Session
 
 BAD_NUM = "bad number of arguments"
 BAD_NUM_ENV = "bad number of arguments (found conflicting environment key)"
@@ -122,22 +132,17 @@ def parse_interactive(words: list[str], env_key: str, env_range: str) -> WatchSp
 
 def watch_range(spec: WatchSpec) -> tuple[bytes, bytes]:
     """etcdctl's getWatchChan argument rules -> (key, range_end); ValueError(message) when invalid."""
-    from etcdctl_py.client.kv import prefix_end
+    from etcdctl_py.cli.verbkit import arg_bytes
+    from etcdctl_py.keyrange import key_range
 
     if not spec.args:
         raise ValueError(BAD_NUM)
-    key = spec.args[0].encode("utf-8", "surrogateescape")
     end = b""
     if len(spec.args) == 2:
         if spec.prefix:
             raise ValueError(EXCLUSIVE)
-        end = spec.args[1].encode("utf-8", "surrogateescape")
-    if spec.prefix:
-        if not key:
-            key, end = b"\x00", b"\x00"
-        else:
-            end = prefix_end(key)
-    return key, end
+        end = arg_bytes(spec.args[1])
+    return key_range(arg_bytes(spec.args[0]), end, prefix=spec.prefix)
 
 
 # ---------------------------------------------------------------- printing
@@ -183,9 +188,8 @@ class Printer:
 
 def _run_child(argv: list[str], env: dict[str, str]) -> str:
     """Run the exec command like Go's exec.Cmd.Run; '' on success, else Go's error text."""
-    from etcdctl_py.gofmt import quote
-
     from etcdctl_py.cli import grpclog
+    from etcdctl_py.gofmt import quote
 
     try:
         p = subprocess.run(argv, env=grpclog.child_env(env))
@@ -205,16 +209,6 @@ def _run_child(argv: list[str], env: dict[str, str]) -> str:
 def _signal_name(n: int) -> str:
     names = {1: "hangup", 2: "interrupt", 9: "killed", 15: "terminated", 13: "broken pipe", 6: "aborted"}
     return names.get(n, f"signal {n}")
-
-
-def die_by_signal(sig: int) -> None:
-    """etcdctl has no handler for SIGINT/SIGTERM: end the same way, killed by the signal."""
-    try:
-        sys.stdout.flush()
-    except Exception:  # noqa: BLE001
-        pass
-    signal.signal(sig, signal.SIG_DFL)
-    os.kill(os.getpid(), sig)
 
 
 # ---------------------------------------------------------------- run
@@ -264,69 +258,82 @@ def _run(ctx: Context) -> int:
     raise ExitError(EXIT_INTERRUPTED, "watch is canceled by the server")
 
 
-def _interactive(s: Any, env_key: str, env_range: str) -> int:
-    from etcdctl_py.cli.txn import argify
+def _interactive(s: Session, env_key: str, env_range: str) -> int:
+    return _Interactive(s, env_key, env_range).run()
 
-    c = s.client()
-    stream = c.watch.stream()
-    out = Printer(s.printer)
-    specs: dict[int, WatchSpec] = {}  # by creation order = server watch id order on this stream
-    pending: list[WatchSpec] = []
-    lock = threading.Lock()
-    reader_error: list[BaseException] = []
 
-    def pump() -> None:
-        try:
-            for resp in stream:
-                with lock:
-                    targets = list(specs.values()) if resp.watch_id == -1 else [specs.get(resp.watch_id)]
-                for spec in targets:
-                    if spec is not None:
-                        out.response(resp, spec.exec_args)
-                if resp.canceled:
-                    with lock:
-                        specs.pop(resp.watch_id, None)
-        except BaseException as e:  # noqa: BLE001 - handed to the main thread
-            reader_error.append(e)
+class _Interactive:
+    """`watch -i`: `watch ...` and `progress` lines read from stdin, every watch on one stream; each response is
+    printed (and its command run) for the watch it belongs to."""
 
-    def on_created(watch_id: int) -> None:
-        with lock:
-            if pending:
-                specs[watch_id] = pending.pop(0)
+    def __init__(self, s: Session, env_key: str, env_range: str):
+        self.stream = s.client().watch.stream()
+        self.out = Printer(s.printer)
+        self.env_key, self.env_range = env_key, env_range
+        self.specs: dict[int, WatchSpec] = {}  # by creation order = server watch id order on this stream
+        self.pending: list[WatchSpec] = []
+        self.lock = threading.Lock()
+        self.reader_error: list[BaseException] = []
+        self.stream.on_created = self._created
 
-    stream.on_created = on_created
-    threading.Thread(target=pump, daemon=True).start()
-    stdin = sys.stdin.buffer
-    while True:
-        raw = stdin.readline()
-        if reader_error:
-            raise reader_error[0]
-        if not raw.endswith(b"\n"):
-            sys.stdout.flush()
-            raise ExitError(EXIT_INVALID_INPUT, "error reading watch request line: EOF")
-        line = raw[:-1].decode("utf-8", "surrogateescape")
+    def run(self) -> int:
+        threading.Thread(target=self._pump, daemon=True).start()
+        stdin = sys.stdin.buffer
+        while True:
+            raw = stdin.readline()
+            if self.reader_error:
+                raise self.reader_error[0]
+            if not raw.endswith(b"\n"):
+                sys.stdout.flush()
+                raise ExitError(EXIT_INVALID_INPUT, "error reading watch request line: EOF")
+            self._command(raw[:-1].decode("utf-8", "surrogateescape"))
+
+    def _command(self, line: str) -> None:
+        from etcdctl_py.cli.txn import argify
+
         words = argify(line)
         if not words:
             _warn(f"Invalid command: {line} (watch and progress supported)")
-            continue
-        if words[0] == "watch":
-            if len(words) < 2 and not env_key:
-                _warn(f"Invalid command {line} (command type or key is not provided)")
-                continue
-            spec = parse_interactive(words, env_key, env_range)
-            try:
-                key, end = watch_range(spec)
-            except ValueError as e:
-                _warn(f"Invalid command {line} ({e})")
-                continue
-            with lock:
-                pending.append(spec)
-            stream.watch(key, end, start_revision=spec.rev, prev_kv=spec.prev_kv,
-                         progress_notify=spec.progress_notify)
+        elif words[0] == "watch":
+            self._watch(line, words)
         elif words[0] == "progress":
-            stream.request_progress()
+            self.stream.request_progress()
         else:
             _warn(f"Invalid command {line} (only support watch)")
+
+    def _watch(self, line: str, words: list[str]) -> None:
+        if len(words) < 2 and not self.env_key:
+            _warn(f"Invalid command {line} (command type or key is not provided)")
+            return
+        spec = parse_interactive(words, self.env_key, self.env_range)
+        try:
+            key, end = watch_range(spec)
+        except ValueError as e:
+            _warn(f"Invalid command {line} ({e})")
+            return
+        with self.lock:
+            self.pending.append(spec)
+        self.stream.watch(key, end, start_revision=spec.rev, prev_kv=spec.prev_kv,
+                          progress_notify=spec.progress_notify)
+
+    def _pump(self) -> None:
+        try:
+            for resp in self.stream:
+                with self.lock:
+                    targets = list(self.specs.values()) if resp.watch_id == -1 else [self.specs.get(resp.watch_id)]
+                for spec in targets:
+                    if spec is not None:
+                        self.out.response(resp, spec.exec_args)
+                if resp.canceled:
+                    with self.lock:
+                        self.specs.pop(resp.watch_id, None)
+        except BaseException as e:  # noqa: BLE001 - handed to the main thread
+            self.reader_error.append(e)
+
+    def _created(self, watch_id: int) -> None:
+        with self.lock:
+            if self.pending:
+                self.specs[watch_id] = self.pending.pop(0)
 
 
 def _warn(text: str) -> None:

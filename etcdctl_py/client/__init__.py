@@ -4,9 +4,15 @@
     with Client(["127.0.0.1:2379"]) as c:
         c.kv.put(b"k", b"v")
         print(c.kv.get(b"k"))
+
+The errors, TLSConfig and prefix_end are plain Python; `Client` (and with it grpc) is imported on first use, so the
+v2 client can share TLSConfig without loading grpc.
 """
 
-from etcdctl_py.client.client import Client, TLSConfig
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from etcdctl_py.client.errors import (
     AuthenticationFailed,
     ConfigError,
@@ -14,7 +20,20 @@ from etcdctl_py.client.errors import (
     EtcdError,
     NoAvailableEndpoints,
 )
-from etcdctl_py.client.kv import prefix_end
+from etcdctl_py.client.tls import TLSConfig
+from etcdctl_py.keyrange import prefix_end
+
+if TYPE_CHECKING:
+    from etcdctl_py.client.client import Client
 
 __all__ = ["Client", "TLSConfig", "EtcdError", "DeadlineExceeded", "AuthenticationFailed", "ConfigError",
            "NoAvailableEndpoints", "prefix_end"]
+
+
+def __getattr__(name: str) -> object:
+    """`Client` on first use (PEP 562): importing the package's light parts does not load grpc."""
+    if name == "Client":
+        from etcdctl_py.client.client import Client
+
+        return Client
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,85 +2,89 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeVar
 
 from etcdctl_py.proto.authpb import auth_pb2
 from etcdctl_py.proto.etcdserverpb import rpc_pb2 as pb
 
 if TYPE_CHECKING:
-    from etcdctl_py.client.client import Client
+    from etcdctl_py.client.client import Client, Decoder, Request
+    from etcdctl_py.client.retry import Timeout
 
-PERM_TYPES = {"READ": 0, "WRITE": 1, "READWRITE": 2}
+R = TypeVar("R")
+
+PERM_TYPES: dict[str, auth_pb2.Permission.Type] = {"READ": auth_pb2.Permission.READ, "WRITE": auth_pb2.Permission.WRITE,
+                                   "READWRITE": auth_pb2.Permission.READWRITE}
 
 
 class Auth:
     """Typed wrapper around etcd's Auth service. `timeout=None` waits forever (etcdctl's user/role verbs)."""
 
-    def __init__(self, client: "Client"):
+    def __init__(self, client: Client):
         self._c = client
 
-    def _call(self, method: str, req: Any, resp_type: Any, timeout: Any) -> Any:
+    def _call(self, method: str, req: Request, resp_type: Decoder[R], timeout: Timeout) -> R:
         return self._c.unary("Auth", method, req, resp_type, timeout=timeout)
 
-    def auth_enable(self, *, timeout: Any = ...) -> pb.AuthEnableResponse:
+    def auth_enable(self, *, timeout: Timeout = ...) -> pb.AuthEnableResponse:
         return self._call("AuthEnable", pb.AuthEnableRequest(), pb.AuthEnableResponse, timeout)
 
-    def auth_disable(self, *, timeout: Any = ...) -> pb.AuthDisableResponse:
+    def auth_disable(self, *, timeout: Timeout = ...) -> pb.AuthDisableResponse:
         return self._call("AuthDisable", pb.AuthDisableRequest(), pb.AuthDisableResponse, timeout)
 
-    def auth_status(self, *, timeout: Any = ...) -> pb.AuthStatusResponse:
+    def auth_status(self, *, timeout: Timeout = ...) -> pb.AuthStatusResponse:
         return self._call("AuthStatus", pb.AuthStatusRequest(), pb.AuthStatusResponse, timeout)
 
     # users
     def user_add(self, name: str, password: str = "", *, no_password: bool = False,
-                 timeout: Any = ...) -> pb.AuthUserAddResponse:
+                 timeout: Timeout = ...) -> pb.AuthUserAddResponse:
         req = pb.AuthUserAddRequest(name=name, password=password)
         req.options.CopyFrom(auth_pb2.UserAddOptions(no_password=no_password))
         return self._call("UserAdd", req, pb.AuthUserAddResponse, timeout)
 
-    def user_delete(self, name: str, *, timeout: Any = ...) -> pb.AuthUserDeleteResponse:
+    def user_delete(self, name: str, *, timeout: Timeout = ...) -> pb.AuthUserDeleteResponse:
         return self._call("UserDelete", pb.AuthUserDeleteRequest(name=name), pb.AuthUserDeleteResponse, timeout)
 
-    def user_get(self, name: str, *, timeout: Any = ...) -> pb.AuthUserGetResponse:
+    def user_get(self, name: str, *, timeout: Timeout = ...) -> pb.AuthUserGetResponse:
         return self._call("UserGet", pb.AuthUserGetRequest(name=name), pb.AuthUserGetResponse, timeout)
 
-    def user_list(self, *, timeout: Any = ...) -> pb.AuthUserListResponse:
+    def user_list(self, *, timeout: Timeout = ...) -> pb.AuthUserListResponse:
         return self._call("UserList", pb.AuthUserListRequest(), pb.AuthUserListResponse, timeout)
 
     def user_change_password(self, name: str, password: str, *,
-                             timeout: Any = ...) -> pb.AuthUserChangePasswordResponse:
+                             timeout: Timeout = ...) -> pb.AuthUserChangePasswordResponse:
         return self._call("UserChangePassword", pb.AuthUserChangePasswordRequest(name=name, password=password),
                           pb.AuthUserChangePasswordResponse, timeout)
 
-    def user_grant_role(self, user: str, role: str, *, timeout: Any = ...) -> pb.AuthUserGrantRoleResponse:
+    def user_grant_role(self, user: str, role: str, *, timeout: Timeout = ...) -> pb.AuthUserGrantRoleResponse:
         return self._call("UserGrantRole", pb.AuthUserGrantRoleRequest(user=user, role=role),
                           pb.AuthUserGrantRoleResponse, timeout)
 
-    def user_revoke_role(self, user: str, role: str, *, timeout: Any = ...) -> pb.AuthUserRevokeRoleResponse:
+    def user_revoke_role(self, user: str, role: str, *, timeout: Timeout = ...) -> pb.AuthUserRevokeRoleResponse:
         return self._call("UserRevokeRole", pb.AuthUserRevokeRoleRequest(name=user, role=role),
                           pb.AuthUserRevokeRoleResponse, timeout)
 
     # roles
-    def role_add(self, role: str, *, timeout: Any = ...) -> pb.AuthRoleAddResponse:
+    def role_add(self, role: str, *, timeout: Timeout = ...) -> pb.AuthRoleAddResponse:
         return self._call("RoleAdd", pb.AuthRoleAddRequest(name=role), pb.AuthRoleAddResponse, timeout)
 
-    def role_delete(self, role: str, *, timeout: Any = ...) -> pb.AuthRoleDeleteResponse:
+    def role_delete(self, role: str, *, timeout: Timeout = ...) -> pb.AuthRoleDeleteResponse:
         return self._call("RoleDelete", pb.AuthRoleDeleteRequest(role=role), pb.AuthRoleDeleteResponse, timeout)
 
-    def role_get(self, role: str, *, timeout: Any = ...) -> pb.AuthRoleGetResponse:
+    def role_get(self, role: str, *, timeout: Timeout = ...) -> pb.AuthRoleGetResponse:
         return self._call("RoleGet", pb.AuthRoleGetRequest(role=role), pb.AuthRoleGetResponse, timeout)
 
-    def role_list(self, *, timeout: Any = ...) -> pb.AuthRoleListResponse:
+    def role_list(self, *, timeout: Timeout = ...) -> pb.AuthRoleListResponse:
         return self._call("RoleList", pb.AuthRoleListRequest(), pb.AuthRoleListResponse, timeout)
 
-    def role_grant_permission(self, role: str, key: bytes, range_end: bytes, perm_type: int, *,
-                              timeout: Any = ...) -> pb.AuthRoleGrantPermissionResponse:
+    def role_grant_permission(self, role: str, key: bytes, range_end: bytes, perm_type: auth_pb2.Permission.Type, *,
+                              timeout: Timeout = ...) -> pb.AuthRoleGrantPermissionResponse:
         req = pb.AuthRoleGrantPermissionRequest(name=role)
         req.perm.CopyFrom(auth_pb2.Permission(permType=perm_type, key=key, range_end=range_end))
         return self._call("RoleGrantPermission", req, pb.AuthRoleGrantPermissionResponse, timeout)
 
     def role_revoke_permission(self, role: str, key: bytes, range_end: bytes = b"", *,
-                               timeout: Any = ...) -> pb.AuthRoleRevokePermissionResponse:
+                               timeout: Timeout = ...) -> pb.AuthRoleRevokePermissionResponse:
         return self._call("RoleRevokePermission", pb.AuthRoleRevokePermissionRequest(role=role, key=key,
                                                                                      range_end=range_end),
                           pb.AuthRoleRevokePermissionResponse, timeout)

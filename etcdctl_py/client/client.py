@@ -6,7 +6,7 @@ A thin layer over grpcio: requests and responses are the generated protobuf mess
 
 Behaviour copied from etcd's Go client because users can see it:
 * dialing is lazy: a dead endpoint shows up as `context deadline exceeded` once the request's
-  timeout has passed, while the request is retried against every endpoint in turn;
+  timeout has passed, while the request is retried against every endpoint in turn (client/retry.py);
 * with a user, the token is fetched when the client is built (bounded by the dial timeout) and
   sent as `token` metadata on every call, and refreshed once when the server says it is invalid.
 """
@@ -14,8 +14,10 @@ Behaviour copied from etcd's Go client because users can see it:
 from __future__ import annotations
 
 import threading
-import time
-from typing import Any, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
 
 import grpc
 
@@ -23,11 +25,24 @@ from etcdctl_py.client.endpoints import CREDS_DROP, CREDS_OPTIONAL, Endpoint, pa
 from etcdctl_py.client.errors import (
     TOKEN_RETRY_MESSAGES,
     AuthenticationFailed,
-    ConfigError,
     DeadlineExceeded,
     EtcdError,
     NoAvailableEndpoints,
 )
+from etcdctl_py.client.retry import Attempts, Timeout, grpc_timeout, translated
+from etcdctl_py.client.tls import TLSConfig
+
+if TYPE_CHECKING:
+    from etcdctl_py.client.auth import Auth
+    from etcdctl_py.client.cluster import Cluster
+    from etcdctl_py.client.election import Election
+    from etcdctl_py.client.kv import KV
+    from etcdctl_py.client.lease import Lease
+    from etcdctl_py.client.lock import Lock
+    from etcdctl_py.client.maintenance import Maintenance
+    from etcdctl_py.client.watch import Watch
+
+__all__ = ["Client", "Settings", "TLSConfig", "WarnLogger"]
 
 MAX_RECV = 2**31 - 1  # the Go client's default MaxCallRecvMsgSize (math.MaxInt32)
 
@@ -35,30 +50,35 @@ MAX_RECV = 2**31 - 1  # the Go client's default MaxCallRecvMsgSize (math.MaxInt3
 # always below ~5µs, by chance up to ~100µs. Below this many seconds we fail the same way, every time.
 DIAL_TIMEOUT_FLOOR = 5e-6
 
-# Timeouts past this many seconds (a Go duration reaches 292 years) are no deadline at all for grpc,
-# whose C core would overflow and expire the call at once.
-NO_DEADLINE_PAST = 10 * 365 * 86400.0
+R = TypeVar("R", covariant=True)
 
 
-def grpc_timeout(seconds: float | None) -> float | None:
-    """A timeout grpc can take: None for none, or for one too far away to matter."""
-    if seconds is None or seconds > NO_DEADLINE_PAST:
-        return None
-    return seconds
+class Request(Protocol):
+    """What a request needs to go on the wire: a generated protobuf message, or anything encoded like one."""
+
+    def SerializeToString(self) -> bytes: ...  # noqa: N802 - the protobuf message API
 
 
-class TLSConfig:
-    """TLS settings (etcdctl's --cacert/--cert/--key/--insecure-skip-tls-verify)."""
+class Decoder(Protocol[R]):
+    """What a response type needs: a generated protobuf message class, or a decoder with the same class method."""
 
-    def __init__(self, ca_file: str = "", cert_file: str = "", key_file: str = "",
-                 insecure_skip_verify: bool = False, server_name: str = ""):
-        self.ca_file, self.cert_file, self.key_file = ca_file, cert_file, key_file
-        self.insecure_skip_verify, self.server_name = insecure_skip_verify, server_name
+    def FromString(self, data: bytes, /) -> R: ...  # noqa: N802 - the protobuf message API
 
 
 # A logger receives (go_error_text, endpoint_authority) for every failed unary request, so the
 # CLI can print the Go client's warn line; library users get silence by default.
 WarnLogger = Callable[[str, str], None]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How a client connects and how long it waits; a client for one member (Client.at) inherits them."""
+
+    dial_timeout: float = 2.0
+    command_timeout: float | None = 5.0  # a request's default timeout (None: none)
+    keepalive_time: float = 2.0
+    keepalive_timeout: float = 6.0
+    tls: TLSConfig | None = None
 
 
 class Client:
@@ -84,58 +104,51 @@ class Client:
         warn_logger: WarnLogger | None = None,
     ):
         self.endpoints: list[Endpoint] = [parse_endpoint(e) for e in endpoints]
-        self.dial_timeout = dial_timeout
-        self.command_timeout = command_timeout
-        self.keepalive_time = keepalive_time
-        self.keepalive_timeout = keepalive_timeout
-        self.tls = tls
+        self.settings = Settings(dial_timeout, command_timeout, keepalive_time, keepalive_timeout, tls)
         self.warn_logger = warn_logger
         # etcdctl reads the TLS files before clientv3.New looks at the endpoints
-        self._tls_credentials = self._make_credentials(tls) if tls is not None else None
+        self._tls_credentials = credentials(tls) if tls is not None else None
         if not self.endpoints:
             raise NoAvailableEndpoints()
         self._credentials = self._endpoint_credentials(self.endpoints[0])
         if 0 < dial_timeout < DIAL_TIMEOUT_FLOOR:
             raise DeadlineExceeded()
         self._channels: dict[int, grpc.Channel] = {}
-        self._methods: dict[tuple[int, str, str], Any] = {}
+        self._methods: dict[tuple[int, str, str, object], Any] = {}
         self._current = 0
         self._lock = threading.Lock()
         self._user = user
         self._password = password
         self._token: str | None = None
-        self._handles: dict[str, Any] = {}
         # Like the Go client: a token is fetched only when both name and password are non-empty.
         if user and password:
             self._authenticate(timeout=dial_timeout)
 
+    def at(self, endpoint: str) -> Client:
+        """A client bound to one endpoint, with this client's settings and auth token (Go's maintenance dial).
+
+        Status, Defragment, HashKV and MoveLeader address a member, not "any member": Go dials that endpoint
+        directly, and logs that client's failures under its parent's target. Close it when done.
+        """
+        s = self.settings
+        sub = Client([endpoint], dial_timeout=s.dial_timeout, command_timeout=s.command_timeout,
+                     keepalive_time=s.keepalive_time, keepalive_timeout=s.keepalive_timeout, tls=s.tls,
+                     warn_logger=self._logger_for_member())
+        sub._user, sub._password, sub._token = self._user, self._password, self._token  # share the session token
+        return sub
+
+    def _logger_for_member(self) -> WarnLogger | None:
+        """Go logs a per-endpoint dial's failures under the parent client's target (its first endpoint)."""
+        if self.warn_logger is None:
+            return None
+        parent_authority = self.endpoints[0].authority
+        return lambda go_error, _authority: self._warn_as(go_error, parent_authority)
+
+    def _warn_as(self, go_error: str, authority: str) -> None:
+        if self.warn_logger is not None:
+            self.warn_logger(go_error, authority)
+
     # ---------------------------------------------------------------- setup
-    @staticmethod
-    def _make_credentials(tls: TLSConfig | None) -> grpc.ChannelCredentials:
-        tls = tls or TLSConfig()
-
-        def read(path: str) -> bytes:
-            try:
-                with open(path, "rb") as f:
-                    return f.read()
-            except OSError as e:
-                raise ConfigError(_read_error(path, e)) from None
-
-        # Go's TLSInfo.ClientConfig order: both halves of the key pair named, cert read, key read, then the CA
-        cert = key = None
-        if tls.cert_file or tls.key_file:
-            if not (tls.cert_file and tls.key_file):
-                raise ConfigError(f"KeyFile and CertFile must both be present[key: {tls.key_file or ''}, "
-                                  f"cert: {tls.cert_file or ''}]")
-            cert, key = read(tls.cert_file), read(tls.key_file)
-            from etcdctl_py.client.pemcheck import key_pair_error
-
-            bad = key_pair_error(cert, key)
-            if bad:
-                raise ConfigError(bad)
-        ca = read(tls.ca_file) if tls.ca_file else None
-        return grpc.ssl_channel_credentials(root_certificates=ca, private_key=key, certificate_chain=cert)
-
     def _endpoint_credentials(self, ep: Endpoint) -> grpc.ChannelCredentials | None:
         """clientv3's credentialsForEndpoint, which it applies to the first endpoint for every connection:
         http:// drops TLS, https:// and unixs:// require it (system roots without --cacert), others use --cacert &c."""
@@ -143,48 +156,47 @@ class Client:
             return None
         if ep.creds == CREDS_OPTIONAL or self._tls_credentials is not None:
             return self._tls_credentials
-        return self._make_credentials(TLSConfig())
+        return credentials(TLSConfig())
 
     def _channel(self, idx: int) -> grpc.Channel:
         ch = self._channels.get(idx)
         if ch is None:
-            ep = self.endpoints[idx]
-            opts = [
-                ("grpc.max_receive_message_length", MAX_RECV),
-                ("grpc.max_send_message_length", MAX_RECV),
-                ("grpc.keepalive_time_ms", _option_ms(max(self.keepalive_time, 10.0))),
-                ("grpc.keepalive_timeout_ms", _option_ms(self.keepalive_timeout)),
-                ("grpc.enable_retries", 0),
-                ("grpc.initial_reconnect_backoff_ms", 100),
-                ("grpc.max_reconnect_backoff_ms", 1000),
-            ]
-            creds = self._credentials
-            if creds is not None:
-                if self.tls is not None and self.tls.server_name:
-                    opts.append(("grpc.ssl_target_name_override", self.tls.server_name))
-                elif ep.target.startswith("unix:") and ep.server_name:
-                    opts.append(("grpc.ssl_target_name_override", ep.server_name))
-                if self.tls is not None and self.tls.insecure_skip_verify:
-                    creds = self._trust_server_certificate(ep)
-                ch = grpc.secure_channel(ep.target, creds, options=opts)
-            else:
-                ch = grpc.insecure_channel(ep.target, options=opts)
-            self._channels[idx] = ch
+            ch = self._channels[idx] = self._open_channel(self.endpoints[idx])
         return ch
 
-    def _trust_server_certificate(self, ep: Endpoint) -> grpc.ChannelCredentials:
+    def _open_channel(self, ep: Endpoint) -> grpc.Channel:
+        s = self.settings
+        opts: list[tuple[str, int | str]] = [
+            ("grpc.max_receive_message_length", MAX_RECV),
+            ("grpc.max_send_message_length", MAX_RECV),
+            ("grpc.keepalive_time_ms", _option_ms(max(s.keepalive_time, 10.0))),
+            ("grpc.keepalive_timeout_ms", _option_ms(s.keepalive_timeout)),
+            ("grpc.enable_retries", 0),
+            ("grpc.initial_reconnect_backoff_ms", 100),
+            ("grpc.max_reconnect_backoff_ms", 1000),
+        ]
+        creds = self._credentials
+        if creds is None:
+            return grpc.insecure_channel(ep.target, options=opts)
+        if s.tls is not None and s.tls.server_name:
+            opts.append(("grpc.ssl_target_name_override", s.tls.server_name))
+        elif ep.target.startswith("unix:") and ep.server_name:
+            opts.append(("grpc.ssl_target_name_override", ep.server_name))
+        if s.tls is not None and s.tls.insecure_skip_verify:
+            creds = self._trust_server_certificate(ep, s.tls)
+        return grpc.secure_channel(ep.target, creds, options=opts)
+
+    def _trust_server_certificate(self, ep: Endpoint, tls: TLSConfig) -> grpc.ChannelCredentials:
         """--insecure-skip-tls-verify: grpcio cannot skip verification, so trust what the server shows."""
         import ssl
 
         try:
-            pem = ssl.get_server_certificate((ep.host, ep.port), timeout=self.dial_timeout) if ep.host else ""
+            pem = ssl.get_server_certificate((ep.host, ep.port), timeout=self.settings.dial_timeout) if ep.host else ""
         except (OSError, ValueError):
-            pem = ""
-        tls = self.tls or TLSConfig()
-        cert = open(tls.cert_file, "rb").read() if tls.cert_file else None
-        key = open(tls.key_file, "rb").read() if tls.key_file else None
-        return grpc.ssl_channel_credentials(root_certificates=pem.encode() or None, private_key=key,
-                                            certificate_chain=cert)
+            pem = ""  # nothing to trust: the handshake fails, as with an unknown certificate
+        files = tls.read()
+        return grpc.ssl_channel_credentials(root_certificates=pem.encode() or None, private_key=files.key,
+                                            certificate_chain=files.cert)
 
     def close(self) -> None:
         for ch in self._channels.values():
@@ -192,7 +204,7 @@ class Client:
         self._channels.clear()
         self._methods.clear()
 
-    def __enter__(self) -> "Client":
+    def __enter__(self) -> Client:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -219,157 +231,156 @@ class Client:
             return [("token", self._token)]
         return None
 
+    def _token_rejected(self, e: grpc.RpcError) -> bool:
+        """clientv3 matches the error text whatever the code: v3lock/v3election relay an expired token as code
+        Unknown, and the unlock after a long hold must still sign in again."""
+        return (e.details() or "") in TOKEN_RETRY_MESSAGES and self._user is not None
+
     # ---------------------------------------------------------------- calls
-    def _method(self, idx: int, service: str, method: str, resp_type: Any, kind: str) -> Any:
+    def _method(self, idx: int, service: str, method: str, resp_type: Decoder[Any], kind: str) -> Any:
         key = (idx, service + "/" + method, kind, resp_type)  # KV.range_raw keeps Range's wire bytes
         m = self._methods.get(key)
         if m is None:
-            pkg = "etcdserverpb"
-            if service == "Lock":
-                pkg = "v3lockpb"
-            elif service == "Election":
-                pkg = "v3electionpb"
-            path = f"/{pkg}.{service}/{method}"
-            ch = self._channel(idx)
-            ser = _serialize
-            if kind == "unary_unary":
-                m = ch.unary_unary(path, request_serializer=ser, response_deserializer=resp_type.FromString)
-            elif kind == "unary_stream":
-                m = ch.unary_stream(path, request_serializer=ser, response_deserializer=resp_type.FromString)
-            else:
-                m = ch.stream_stream(path, request_serializer=ser, response_deserializer=resp_type.FromString)
+            pkg = {"Lock": "v3lockpb", "Election": "v3electionpb"}.get(service, "etcdserverpb")
+            multi_callable = getattr(self._channel(idx), kind)  # unary_unary, unary_stream or stream_stream
+            m = multi_callable(f"/{pkg}.{service}/{method}", request_serializer=_serialize,
+                               response_deserializer=resp_type.FromString)
             self._methods[key] = m
         return m
 
-    def unary(self, service: str, method: str, request: Any, resp_type: Any, *,
-              timeout: float | None | object = ..., with_token: bool = True) -> Any:
+    def next_endpoint(self, failed: int | None = None) -> None:
+        """Send what comes next to the endpoint after `failed` (default: the current one), as clientv3's balancer
+        moves on from a member it cannot reach."""
+        with self._lock:
+            self._current = ((self._current if failed is None else failed) + 1) % len(self.endpoints)
+
+    def unary(self, service: str, method: str, request: Request, resp_type: Decoder[R], *,
+              timeout: Timeout = ..., with_token: bool = True) -> R:
         """Send one unary request with failover across endpoints, retrying until the deadline."""
-        if timeout is ...:
-            timeout = self.command_timeout
-        deadline = None if timeout is None else time.monotonic() + float(timeout)  # type: ignore[arg-type]
+        attempts = Attempts(self, self.settings.command_timeout if timeout is ... else timeout)
         refreshed = False
-        last_unavailable = ""
-        n = len(self.endpoints)
-        tried = 0
-        backoff = 0.025
         while True:
             idx = self._current
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                err = DeadlineExceeded(_deadline_desc(last_unavailable))
-                self._warn(err)
-                raise err
+            try:
+                remaining = attempts.remaining()
+            except DeadlineExceeded as expired:
+                self._fail(expired)
             fn = self._method(idx, service, method, resp_type, "unary_unary")
             try:
                 return fn(request, timeout=grpc_timeout(remaining), metadata=self._metadata(with_token),
                           wait_for_ready=False)
             except grpc.RpcError as e:
-                code = e.code()
-                details = e.details() or ""
-                if code == grpc.StatusCode.UNAVAILABLE and _is_connection_error(details):
-                    last_unavailable = _dial_error_text(self.endpoints[idx], details)
-                    with self._lock:
-                        self._current = (idx + 1) % n
-                    tried += 1
-                    if tried % n == 0:
-                        pause = backoff if remaining is None else min(backoff, max(remaining, 0))
-                        time.sleep(pause)
-                        backoff = min(backoff * 2, 0.5)
-                    continue
-                if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-                    err = DeadlineExceeded(_deadline_desc(last_unavailable) if last_unavailable
-                                           else "context deadline exceeded")
-                    self._warn(err)
-                    raise err
-                # clientv3 matches the error text whatever the code: v3lock/v3election relay an expired
-                # token as code Unknown, and the unlock after a long hold must still sign in again
-                if (details in TOKEN_RETRY_MESSAGES
-                        and with_token and self._user is not None and not refreshed):
+                if with_token and not refreshed and self._token_rejected(e):
                     refreshed = True
-                    self._authenticate(timeout=self.dial_timeout)
+                    self._authenticate(timeout=self.settings.dial_timeout)
                     continue
-                err = EtcdError.from_status(code.value[0], details)
-                self._warn(err)
-                raise err
+                failure = attempts.failed(idx, e)
+                if failure is not None:
+                    self._fail(failure)
 
-    def stream(self, service: str, method: str, request: Any, resp_type: Any, *,
-               timeout: float | None = None) -> Iterator[Any]:
-        """A server-streaming request (e.g. Snapshot); errors surface as EtcdError while iterating."""
-        fn = self._method(self._current, service, method, resp_type, "unary_stream")
-        it = fn(request, timeout=grpc_timeout(timeout), metadata=self._metadata(True), wait_for_ready=True)
-        return _translate_stream(it)
-
-    def bidi(self, service: str, method: str, requests: Iterator[Any], resp_type: Any) -> Iterator[Any]:
-        """A bidirectional stream (Watch, LeaseKeepAlive)."""
-        fn = self._method(self._current, service, method, resp_type, "stream_stream")
-        it = fn(requests, metadata=self._metadata(True), wait_for_ready=True)
-        return it
-
-    def _warn(self, err: EtcdError) -> None:
+    def _fail(self, err: EtcdError) -> NoReturn:
+        """End a unary request with `err`, after the warn line the Go client logs for it."""
         if self.warn_logger is not None:
             self.warn_logger(err.go_error, self.endpoints[0].authority)
+        raise err from None
 
-    # ---------------------------------------------------------------- handles
-    @property
-    def kv(self) -> "Any":
-        h = self._handles.get("kv")
-        if h is None:
-            from etcdctl_py.client.kv import KV
+    def open_stream(self, service: str, method: str, request: Request, resp_type: Decoder[R], *,
+                    timeout: float | None = None) -> Iterator[R]:
+        """A server stream opened the way Go's client opens one (Snapshot), returned once the member has answered.
 
-            h = self._handles["kv"] = KV(self)
-        return h
+        Connection failures are retried (across endpoints, with backoff) until `timeout` (None = forever), and then
+        end as DeadlineExceeded carrying the last dial error, like Go's "streamer failed to create ClientStream".
+        Later stream errors surface as EtcdError while iterating."""
+        attempts = Attempts(self, timeout)
+        while True:
+            idx = self._current
+            fn = self._method(idx, service, method, resp_type, "unary_stream")
+            it = fn(request, timeout=grpc_timeout(attempts.remaining()), metadata=self._metadata(True),
+                    wait_for_ready=False)
+            try:
+                first = next(it)
+            except StopIteration:
+                return iter(())
+            except grpc.RpcError as e:
+                err = attempts.failed(idx, e)
+                if err is not None:
+                    raise err from None
+                continue
+            return translated(it, (first,))
 
-    @property
-    def maintenance(self) -> "Any":
-        h = self._handles.get("maintenance")
-        if h is None:
-            from etcdctl_py.client.maintenance import Maintenance
+    def stream(self, service: str, method: str, request: Request, resp_type: Decoder[R], *,
+               timeout: float | None = None) -> Iterator[R]:
+        """A server stream that waits for its member to be reachable (Observe); errors surface as EtcdError while
+        iterating."""
+        fn = self._method(self._current, service, method, resp_type, "unary_stream")
+        return translated(fn(request, timeout=grpc_timeout(timeout), metadata=self._metadata(True),
+                             wait_for_ready=True))
 
-            h = self._handles["maintenance"] = Maintenance(self)
-        return h
+    def bidi(self, service: str, method: str, requests: Iterable[Request], resp_type: Decoder[Any], *,
+             wait_for_ready: bool, require_leader: bool = False) -> Any:
+        """A bidirectional stream on the current endpoint (Watch, LeaseKeepAlive): grpc's call object, which is
+        iterated for the responses and cancel()ed to end it. `require_leader`: clientv3's WithRequireLeader."""
+        md = list(self._metadata(True) or [])
+        if require_leader:
+            md.append(("hasleader", "true"))
+        fn = self._method(self._current, service, method, resp_type, "stream_stream")
+        return fn(iter(requests), metadata=md or None, wait_for_ready=wait_for_ready)
 
-    def _handle(self, name: str, module: str, cls: str) -> Any:
-        h = self._handles.get(name)
-        if h is None:
-            import importlib
+    # ---------------------------------------------------------------- service handles
+    @cached_property
+    def kv(self) -> KV:
+        from etcdctl_py.client.kv import KV
 
-            h = self._handles[name] = getattr(importlib.import_module(module), cls)(self)
-        return h
+        return KV(self)
 
-    @property
-    def watch(self) -> "Any":
-        """Watch handle (etcdctl_py.client.watch.Watch)."""
-        return self._handle("watch", "etcdctl_py.client.watch", "Watch")
+    @cached_property
+    def maintenance(self) -> Maintenance:
+        from etcdctl_py.client.maintenance import Maintenance
 
-    @property
-    def lease(self) -> "Any":
-        """Lease handle (etcdctl_py.client.lease.Lease)."""
-        return self._handle("lease", "etcdctl_py.client.lease", "Lease")
+        return Maintenance(self)
 
-    @property
-    def cluster(self) -> "Any":
-        """Cluster handle (etcdctl_py.client.cluster.Cluster)."""
-        return self._handle("cluster", "etcdctl_py.client.cluster", "Cluster")
+    @cached_property
+    def watch(self) -> Watch:
+        from etcdctl_py.client.watch import Watch
 
-    @property
-    def auth(self) -> "Any":
-        """Auth handle (etcdctl_py.client.auth.Auth)."""
-        return self._handle("auth", "etcdctl_py.client.auth", "Auth")
+        return Watch(self)
 
-    @property
-    def lock(self) -> "Any":
-        """Lock handle (etcdctl_py.client.lock.Lock)."""
-        return self._handle("lock", "etcdctl_py.client.lock", "Lock")
+    @cached_property
+    def lease(self) -> Lease:
+        from etcdctl_py.client.lease import Lease
 
-    @property
-    def election(self) -> "Any":
-        """Election handle (etcdctl_py.client.election.Election)."""
-        return self._handle("election", "etcdctl_py.client.election", "Election")
+        return Lease(self)
+
+    @cached_property
+    def cluster(self) -> Cluster:
+        from etcdctl_py.client.cluster import Cluster
+
+        return Cluster(self)
+
+    @cached_property
+    def auth(self) -> Auth:
+        from etcdctl_py.client.auth import Auth
+
+        return Auth(self)
+
+    @cached_property
+    def lock(self) -> Lock:
+        from etcdctl_py.client.lock import Lock
+
+        return Lock(self)
+
+    @cached_property
+    def election(self) -> Election:
+        from etcdctl_py.client.election import Election
+
+        return Election(self)
 
 
-def load_tls(tls: TLSConfig) -> grpc.ChannelCredentials:
-    """Read and check the TLS files (Go's TLSInfo.ClientConfig); raises ConfigError with Go's text."""
-    return Client._make_credentials(tls)
+def credentials(tls: TLSConfig) -> grpc.ChannelCredentials:
+    """gRPC channel credentials from the TLS files (read and checked as Go's TLSInfo.ClientConfig does)."""
+    files = tls.read()
+    return grpc.ssl_channel_credentials(root_certificates=files.ca, private_key=files.key,
+                                        certificate_chain=files.cert)
 
 
 def _option_ms(seconds: float) -> int:
@@ -377,58 +388,5 @@ def _option_ms(seconds: float) -> int:
     return max(0, min(int(seconds * 1000), 2**31 - 1))
 
 
-def _serialize(msg: Any) -> bytes:
+def _serialize(msg: Request) -> bytes:
     return msg.SerializeToString()
-
-
-def _translate_stream(it: Iterator[Any]) -> Iterator[Any]:
-    try:
-        yield from it
-    except grpc.RpcError as e:
-        code = e.code()
-        if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-            raise DeadlineExceeded() from None
-        raise EtcdError.from_status(code.value[0], e.details() or "") from None
-
-
-def _is_connection_error(details: str) -> bool:
-    d = details.lower()
-    return any(s in d for s in ("failed to connect", "connection refused", "connect failed", "dns resolution",
-                                "name resolution", "no such file", "socket closed", "connection reset",
-                                "handshake", "unavailable", "failed to pick", "empty address list",
-                                "ssl_error", "ipv4:", "ipv6:", "unix:"))
-
-
-def _dial_error_text(ep: Endpoint, details: str) -> str:
-    """Go's text for a failed dial of `ep`, from grpc-core's `details`."""
-    if ep.dial_error:
-        return ep.dial_error
-    d = details.lower()
-    for needle, errno_text in (("connection refused", "connection refused"),
-                               ("no such file", "no such file or directory"),
-                               ("permission denied", "permission denied")):
-        if needle in d:
-            return f"dial {ep.dial_addr}: connect: {errno_text}"
-    return details
-
-
-def _deadline_desc(last: str) -> str:
-    if not last:
-        return "context deadline exceeded"
-    return ('latest balancer error: last connection error: connection error: desc = '
-            f'"transport: Error while dialing {last}"')
-
-
-def _os_error_text(e: OSError) -> str:
-    import errno
-
-    return {errno.ENOENT: "no such file or directory", errno.EACCES: "permission denied",
-            errno.EISDIR: "is a directory"}.get(e.errno or 0, (e.strerror or str(e)).lower())
-
-
-def _read_error(path: str, e: OSError) -> str:
-    """Go's ioutil.ReadFile error: a directory opens fine and fails on read."""
-    import errno
-
-    op = "read" if e.errno == errno.EISDIR else "open"
-    return f"{op} {path}: {_os_error_text(e)}"

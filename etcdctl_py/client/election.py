@@ -2,28 +2,30 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from etcdctl_py.proto.v3electionpb import v3election_pb2 as epb
 
 if TYPE_CHECKING:
     from etcdctl_py.client.client import Client
+    from etcdctl_py.client.retry import Timeout
 
 
 class Election:
-    def __init__(self, client: "Client"):
+    def __init__(self, client: Client):
         self._c = client
 
-    def campaign(self, name: bytes, lease: int, value: bytes, *, timeout: Any = None) -> epb.CampaignResponse:
+    def campaign(self, name: bytes, lease: int, value: bytes, *, timeout: Timeout = None) -> epb.CampaignResponse:
         """Block until elected; the leader key is `name/<lease hex>`."""
         return self._c.unary("Election", "Campaign", epb.CampaignRequest(name=name, lease=lease, value=value),
                              epb.CampaignResponse, timeout=timeout)
 
-    def proclaim(self, leader: epb.LeaderKey, value: bytes, *, timeout: Any = ...) -> epb.ProclaimResponse:
+    def proclaim(self, leader: epb.LeaderKey, value: bytes, *, timeout: Timeout = ...) -> epb.ProclaimResponse:
         return self._c.unary("Election", "Proclaim", epb.ProclaimRequest(leader=leader, value=value),
                              epb.ProclaimResponse, timeout=timeout)
 
-    def leader(self, name: bytes, *, timeout: Any = ...) -> epb.LeaderResponse:
+    def leader(self, name: bytes, *, timeout: Timeout = ...) -> epb.LeaderResponse:
         return self._c.unary("Election", "Leader", epb.LeaderRequest(name=name), epb.LeaderResponse,
                              timeout=timeout)
 
@@ -31,6 +33,6 @@ class Election:
         """Every leader change, starting with the current leader (a server stream)."""
         return self._c.stream("Election", "Observe", epb.LeaderRequest(name=name), epb.LeaderResponse)
 
-    def resign(self, leader: epb.LeaderKey, *, timeout: Any = ...) -> epb.ResignResponse:
+    def resign(self, leader: epb.LeaderKey, *, timeout: Timeout = ...) -> epb.ResignResponse:
         return self._c.unary("Election", "Resign", epb.ResignRequest(leader=leader), epb.ResignResponse,
                              timeout=timeout)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import posixpath
 from typing import NamedTuple
 
-from etcdctl_py.client import goaddr
+from etcdctl_py import goaddr
 
 CREDS_REQUIRE, CREDS_DROP, CREDS_OPTIONAL = "require", "drop", "optional"
 

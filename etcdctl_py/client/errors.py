@@ -26,7 +26,7 @@ class EtcdError(Exception):
         self.go_desc = go_desc if go_desc is not None else message
 
     @classmethod
-    def from_status(cls, code: int, details: str) -> "EtcdError":
+    def from_status(cls, code: int, details: str) -> EtcdError:
         """clientv3's toErr: etcd's own errors print their description, any other gRPC error keeps Go's
         `rpc error: code = X desc = Y` (e.g. `Unimplemented` from a server that lacks a method)."""
         if details in ETCD_ERROR_DESCS:

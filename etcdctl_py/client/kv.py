@@ -4,37 +4,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Sequence
 
+from etcdctl_py.keyrange import key_range, prefix_end
 from etcdctl_py.proto.etcdserverpb import rpc_pb2
 
 if TYPE_CHECKING:
     from etcdctl_py.client.client import Client
+    from etcdctl_py.client.retry import Timeout
+
+__all__ = ["KV", "RawResponse", "key_range", "prefix_end"]
 
 _T = object()  # "use the client's command timeout"
 
 
-def prefix_end(key: bytes) -> bytes:
-    """The range end that selects every key starting with `key` (etcd's GetPrefixRangeEnd)."""
-    b = bytearray(key)
-    for i in range(len(b) - 1, -1, -1):
-        if b[i] < 0xFF:
-            b[i] += 1
-            return bytes(b[: i + 1])
-    return b"\x00"  # every byte is 0xff: all keys from `key` on
+class RawResponse:
+    """A response type for Client.unary whose decoding keeps the message's wire bytes as they came."""
 
-
-def key_range(key: bytes, range_end: bytes, *, prefix: bool = False, from_key: bool = False) -> tuple[bytes, bytes]:
-    """The (key, range_end) etcdctl sends for `--prefix` / `--from-key` (clientv3's WithPrefix and
-    WithFromKey): an empty key means the whole key space, starting at `\\x00`."""
-    if prefix:
-        if not key:
-            key, range_end = b"\x00", b"\x00"
-        else:
-            range_end = prefix_end(key)
-    if from_key:
-        if not key:
-            key = b"\x00"
-        range_end = b"\x00"
-    return key, range_end
+    @staticmethod
+    def FromString(data: bytes) -> bytes:  # noqa: N802 - the protobuf message API grpc calls
+        return data
 
 
 class KV:
@@ -59,27 +46,40 @@ class KV:
     def range_request(self, req: rpc_pb2.RangeRequest, *, timeout: Any = _T) -> rpc_pb2.RangeResponse:
         return self._c.unary("KV", "Range", req, rpc_pb2.RangeResponse, timeout=self._t(timeout))
 
+    def range_raw(self, req: rpc_pb2.RangeRequest, *, timeout: Any = _T) -> bytes:
+        """The serialized RangeResponse, not decoded: a large range is printed from these bytes
+        batch by batch (etcdctl_py.output.fastkv) instead of as one decoded copy of it."""
+        return self._c.unary("KV", "Range", req, RawResponse, timeout=self._t(timeout))
+
     def get(self, key: bytes, **kw: Any) -> bytes | None:
         """The value of one key, or None."""
         r = self.range(key, **kw)
         return r.kvs[0].value if r.kvs else None
 
     def put(self, key: bytes, value: bytes = b"", *, lease: int = 0, prev_kv: bool = False,
-            ignore_value: bool = False, ignore_lease: bool = False, timeout: Any = _T) -> rpc_pb2.PutResponse:
+            ignore_value: bool = False, ignore_lease: bool = False, timeout: Timeout = ...) -> rpc_pb2.PutResponse:
         req = rpc_pb2.PutRequest(key=key, value=value, lease=lease, prev_kv=prev_kv, ignore_value=ignore_value,
                                  ignore_lease=ignore_lease)
-        return self._c.unary("KV", "Put", req, rpc_pb2.PutResponse, timeout=self._t(timeout))
+        return self.put_request(req, timeout=timeout)
+
+    def put_request(self, req: rpc_pb2.PutRequest, *, timeout: Timeout = ...) -> rpc_pb2.PutResponse:
+        return self._c.unary("KV", "Put", req, rpc_pb2.PutResponse, timeout=timeout)
 
     def delete(self, key: bytes, range_end: bytes = b"", *, prev_kv: bool = False,
-               timeout: Any = _T) -> rpc_pb2.DeleteRangeResponse:
+               timeout: Timeout = ...) -> rpc_pb2.DeleteRangeResponse:
         req = rpc_pb2.DeleteRangeRequest(key=key, range_end=range_end, prev_kv=prev_kv)
-        return self._c.unary("KV", "DeleteRange", req, rpc_pb2.DeleteRangeResponse, timeout=self._t(timeout))
+        return self.delete_request(req, timeout=timeout)
+
+    def delete_request(self, req: rpc_pb2.DeleteRangeRequest, *,
+                       timeout: Timeout = ...) -> rpc_pb2.DeleteRangeResponse:
+        return self._c.unary("KV", "DeleteRange", req, rpc_pb2.DeleteRangeResponse, timeout=timeout)
 
     def txn(self, compare: Sequence[rpc_pb2.Compare] = (), success: Sequence[rpc_pb2.RequestOp] = (),
-            failure: Sequence[rpc_pb2.RequestOp] = (), *, timeout: Any = _T) -> rpc_pb2.TxnResponse:
+            failure: Sequence[rpc_pb2.RequestOp] = (), *, timeout: Timeout = ...) -> rpc_pb2.TxnResponse:
         req = rpc_pb2.TxnRequest(compare=list(compare), success=list(success), failure=list(failure))
-        return self._c.unary("KV", "Txn", req, rpc_pb2.TxnResponse, timeout=self._t(timeout))
+        return self._c.unary("KV", "Txn", req, rpc_pb2.TxnResponse, timeout=timeout)
 
-    def compact(self, revision: int, *, physical: bool = False, timeout: Any = _T) -> rpc_pb2.CompactionResponse:
+    def compact(self, revision: int, *, physical: bool = False,
+                timeout: Timeout = ...) -> rpc_pb2.CompactionResponse:
         req = rpc_pb2.CompactionRequest(revision=revision, physical=physical)
-        return self._c.unary("KV", "Compact", req, rpc_pb2.CompactionResponse, timeout=self._t(timeout))
+        return self._c.unary("KV", "Compact", req, rpc_pb2.CompactionResponse, timeout=timeout)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import TYPE_CHECKING, Any, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from etcdctl_py.client.errors import EtcdError
+from etcdctl_py.client.retry import rpc_error
 from etcdctl_py.proto.etcdserverpb import rpc_pb2
 
 if TYPE_CHECKING:
     from etcdctl_py.client.client import Client
+    from etcdctl_py.client.retry import Timeout
 
 # etcd's ErrLeaseNotFound as the Go client reports it when a keep-alive finds no lease.
 LEASE_NOT_FOUND = "etcdserver: requested lease not found"
@@ -19,22 +22,23 @@ LEASE_NOT_FOUND = "etcdserver: requested lease not found"
 class Lease:
     """Typed wrapper around etcd's Lease service. `timeout=None` waits forever."""
 
-    def __init__(self, client: "Client"):
+    def __init__(self, client: Client):
         self._c = client
 
-    def grant(self, ttl: int, lease_id: int = 0, *, timeout: Any = ...) -> rpc_pb2.LeaseGrantResponse:
+    def grant(self, ttl: int, lease_id: int = 0, *, timeout: Timeout = ...) -> rpc_pb2.LeaseGrantResponse:
         return self._c.unary("Lease", "LeaseGrant", rpc_pb2.LeaseGrantRequest(TTL=ttl, ID=lease_id),
                              rpc_pb2.LeaseGrantResponse, timeout=timeout)
 
-    def revoke(self, lease_id: int, *, timeout: Any = ...) -> rpc_pb2.LeaseRevokeResponse:
+    def revoke(self, lease_id: int, *, timeout: Timeout = ...) -> rpc_pb2.LeaseRevokeResponse:
         return self._c.unary("Lease", "LeaseRevoke", rpc_pb2.LeaseRevokeRequest(ID=lease_id),
                              rpc_pb2.LeaseRevokeResponse, timeout=timeout)
 
-    def time_to_live(self, lease_id: int, keys: bool = False, *, timeout: Any = ...) -> rpc_pb2.LeaseTimeToLiveResponse:
+    def time_to_live(self, lease_id: int, keys: bool = False, *,
+                     timeout: Timeout = ...) -> rpc_pb2.LeaseTimeToLiveResponse:
         return self._c.unary("Lease", "LeaseTimeToLive", rpc_pb2.LeaseTimeToLiveRequest(ID=lease_id, keys=keys),
                              rpc_pb2.LeaseTimeToLiveResponse, timeout=timeout)
 
-    def leases(self, *, timeout: Any = ...) -> rpc_pb2.LeaseLeasesResponse:
+    def leases(self, *, timeout: Timeout = ...) -> rpc_pb2.LeaseLeasesResponse:
         return self._c.unary("Lease", "LeaseLeases", rpc_pb2.LeaseLeasesRequest(), rpc_pb2.LeaseLeasesResponse,
                              timeout=timeout)
 
@@ -60,11 +64,10 @@ class Lease:
         expires: float | None = None  # when the lease runs out unless renewed (known after the first answer)
         first = True
         while True:
-            reqs: queue.Queue = queue.Queue()
+            reqs: queue.Queue[rpc_pb2.LeaseKeepAliveRequest | None] = queue.Queue()
             reqs.put(rpc_pb2.LeaseKeepAliveRequest(ID=lease_id))
-            c = self._c
-            fn = c._method(c._current, "Lease", "LeaseKeepAlive", rpc_pb2.LeaseKeepAliveResponse, "stream_stream")
-            call = fn(_requests(reqs), metadata=c._metadata(True), wait_for_ready=first)
+            call = self._c.bidi("Lease", "LeaseKeepAlive", _requests(reqs), rpc_pb2.LeaseKeepAliveResponse,
+                                wait_for_ready=first)
             timer: threading.Timer | None = None
             try:
                 for resp in call:
@@ -84,7 +87,7 @@ class Lease:
                 if code == grpc.StatusCode.CANCELLED:
                     return
                 if once or code.name not in ("UNAVAILABLE", "INTERNAL"):
-                    raise EtcdError.from_status(code.value[0], e.details() or "") from None
+                    raise rpc_error(e) from None
             finally:
                 if timer is not None:
                     timer.cancel()
@@ -94,12 +97,11 @@ class Lease:
                 return
             if expires is not None and time.monotonic() >= expires:
                 return  # not renewed in time: expired as far as this client can tell
-            with c._lock:
-                c._current = (c._current + 1) % len(c.endpoints)
+            self._c.next_endpoint()
             first = False
 
 
-def _requests(reqs: queue.Queue) -> Iterator[Any]:
+def _requests(reqs: queue.Queue[rpc_pb2.LeaseKeepAliveRequest | None]) -> Iterator[rpc_pb2.LeaseKeepAliveRequest]:
     while True:
         item = reqs.get()
         if item is None:

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 class Session:
     """Grant a lease of `ttl` seconds and renew it until `close()`; `done` is set if the lease is lost."""
 
-    def __init__(self, client: "Client", ttl: int = 60):
+    def __init__(self, client: Client, ttl: int = 60):
         self._c = client
         self.lease_id = client.lease.grant(ttl, timeout=None).ID
         self.done = threading.Event()

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import TYPE_CHECKING, Any, Iterator
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
-from etcdctl_py.client.errors import EtcdError
+from etcdctl_py.client.retry import rpc_error
 from etcdctl_py.proto.etcdserverpb import rpc_pb2
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ class _Generation:
     """One gRPC Watch stream; a new one replaces it when the member it talks to goes away."""
 
     def __init__(self) -> None:
-        self.reqs: queue.Queue = queue.Queue()
+        self.reqs: queue.Queue[rpc_pb2.WatchRequest | None] = queue.Queue()
         self.pending: list[_Watcher] = []  # created requests sent, acknowledgement not seen yet
         self.by_id: dict[int, _Watcher] = {}  # this stream's watch IDs
         self.call: Any = None
@@ -76,15 +77,12 @@ class WatchStream:
     created again from the revision after the last one it delivered (or the last progress it saw).
     Callers keep seeing each watcher's first watch ID; re-creation acknowledgements are not yielded."""
 
-    def __init__(self, client: "Client", *, require_leader: bool = True):
+    def __init__(self, client: Client, *, require_leader: bool = True):
         self._c = client
         self._lock = threading.Lock()
         self.active = 0  # watchers created and not canceled
-        self.on_created: Any = None  # called with the watch id of each created watcher
-        md = list(client._metadata(True) or [])
-        if require_leader:
-            md.append(("hasleader", "true"))
-        self._md = md or None
+        self.on_created: Callable[[int], None] | None = None  # called with the watch id of each created watcher
+        self._require_leader = require_leader
         self._watchers: list[_Watcher] = []
         self._closed = False
         self._gen = self._open(wait_for_ready=True)
@@ -101,17 +99,15 @@ class WatchStream:
                 req.create_request.start_revision = w.next_rev
             gen.pending.append(w)
             gen.reqs.put(req)
-        fn = self._c._method(self._c._current, "Watch", "Watch", rpc_pb2.WatchResponse, "stream_stream")
-        gen.call = fn(gen.requests(), metadata=self._md, wait_for_ready=wait_for_ready)
+        gen.call = self._c.bidi("Watch", "Watch", gen.requests(), rpc_pb2.WatchResponse,
+                                wait_for_ready=wait_for_ready, require_leader=self._require_leader)
         return gen
 
     def _reopen(self, failed: _Generation) -> _Generation:
         with self._lock:
             failed.reqs.put(None)
             if self._gen is failed and not self._closed:
-                c = self._c
-                with c._lock:
-                    c._current = (c._current + 1) % len(c.endpoints)
+                self._c.next_endpoint()
                 self._gen = self._open(wait_for_ready=False)
             return self._gen
 
@@ -161,7 +157,7 @@ class WatchStream:
                 with self._lock:
                     self.active += 1
                 if self.on_created is not None:
-                    self.on_created(w.public_id)
+                    self.on_created(resp.watch_id)  # its public ID, just set
             return w, False
         if resp.watch_id == -1:  # a progress response for the whole stream
             for w in gen.by_id.values():
@@ -213,7 +209,7 @@ class WatchStream:
                 if code == grpc.StatusCode.CANCELLED or self._closed:
                     return
                 if code.name not in _RETRY_CODES:
-                    raise EtcdError.from_status(code.value[0], e.details() or "") from None
+                    raise rpc_error(e) from None
             time.sleep(backoff)
             backoff = min(backoff * 1.25, _MAX_BACKOFF)
             gen = self._reopen(gen)
@@ -222,13 +218,14 @@ class WatchStream:
 class Watch:
     """Handle: `client.watch.stream()` opens a WatchStream; `client.watch.watch(key)` is the one-watcher form."""
 
-    def __init__(self, client: "Client"):
+    def __init__(self, client: Client):
         self._c = client
 
     def stream(self, *, require_leader: bool = True) -> WatchStream:
         return WatchStream(self._c, require_leader=require_leader)
 
-    def watch(self, key: bytes, range_end: bytes = b"", **kw: Any) -> WatchStream:
+    def watch(self, key: bytes, range_end: bytes = b"", *, start_revision: int = 0, prev_kv: bool = False,
+              progress_notify: bool = False) -> WatchStream:
         s = self.stream()
-        s.watch(key, range_end, **kw)
+        s.watch(key, range_end, start_revision=start_revision, prev_kv=prev_kv, progress_notify=progress_notify)
         return s

@@ -2,79 +2,34 @@
 
 from __future__ import annotations
 
-from etcdctl_py.docgen.completions import HEADER, Table
+from collections.abc import Sequence
+
+from etcdctl_py.docgen import comptable as ct
 
 
-def _q(s: str) -> str:
-    return "'" + s.replace("'", "'\\''") + "'"
+def _head(pattern: str) -> str:
+    return f"        {pattern})"
 
 
-def render(t: Table) -> str:
+def _echo(words: Sequence[str]) -> str:
+    return f"echo {ct.sh_quote(' '.join(words))}"
+
+
+def render(t: ct.Table) -> str:
     fn = "_" + t.ident
-    out = [f"# bash completion for {t.prog}: {HEADER}.",
+    out = [f"# bash completion for {t.prog}: {ct.HEADER}.",
            f"# Load with: source <(etcdctl-py completion bash --program {t.prog})  (or copy to",
            "# /etc/bash_completion.d/)", ""]
-
-    out.append(f"{fn}_subs() {{")
-    out.append('    case "$1" in')
-    for e in t.entries:
-        if e.subs:
-            out.append(f"        {_q(e.path)}) echo {_q(' '.join(n for n, _ in e.subs))} ;;")
-    out.append("    esac")
-    out.append("}")
-    out.append("")
-
-    out.append(f"{fn}_flags() {{")
-    out.append('    case "$1" in')
-    for e in t.entries:
-        words = [w for f in e.flags for w in t.flag_words(f)]
-        out.append(f"        {_q(e.path)}) echo {_q(' '.join(words))} ;;")
-    out.append("    esac")
-    out.append("}")
-    out.append("")
-
-    out.append(f"# succeeds when the flag $1 takes a value (so the next word is that value)")
-    out.append(f"{fn}_takes_value() {{")
-    words = [w for f in t.value_flags for w in t.flag_words(f)]
-    if t.style == "goflag":
-        words += ["-" + f.name for f in t.value_flags]
-    out.append('    case "$1" in')
-    if words:
-        out.append("        " + "|".join(words) + ") return 0 ;;")
-    out.append("    esac")
-    out.append("    return 1")
-    out.append("}")
-    out.append("")
-
+    subs = [f"{_head(ct.sh_quote(e.path))} {_echo([n for n, _ in e.subs])} ;;" for e in t.entries if e.subs]
+    out += ct.case_function(f"{fn}_subs", subs)
+    flags = [f"{_head(ct.sh_quote(e.path))} {_echo(t.entry_flag_words(e))} ;;" for e in t.entries]
+    out += ct.case_function(f"{fn}_flags", flags)
+    out.append("# succeeds when the flag $1 takes a value (so the next word is that value)")
+    out += ct.takes_value_function(t, fn, _head)
     out.append("# the values of flag $1 on stdout; status 10 = file names, 11 = directories, 12 = free text")
-    out.append(f"{fn}_values() {{")
-    out.append('    case "$1" in')
-    for f in t.value_flags:
-        pats = t.flag_words(f) + (["-" + f.name] if t.style == "goflag" else [])
-        if f.values:
-            out.append(f"        {'|'.join(pats)}) echo {_q(' '.join(f.values))} ;;")
-        elif f.complete == "file":
-            out.append(f"        {'|'.join(pats)}) return 10 ;;")
-        elif f.complete == "dir":
-            out.append(f"        {'|'.join(pats)}) return 11 ;;")
-    out.append("        *) return 12 ;;")
-    out.append("    esac")
-    out.append("}")
-    out.append("")
-
+    out += ct.case_function(f"{fn}_values", [*ct.value_arms(t, _head, _echo), _head("*") + " return 12 ;;"])
     out.append("# positional words of path $1; status 10 = file names")
-    out.append(f"{fn}_args() {{")
-    out.append('    case "$1" in')
-    for e in t.entries:
-        if e.args:
-            out.append(f"        {_q(e.path)}) echo {_q(' '.join(e.args))}; return 0 ;;")
-        elif e.args_complete == "file":
-            out.append(f"        {_q(e.path)}) return 10 ;;")
-    out.append("    esac")
-    out.append("    return 1")
-    out.append("}")
-    out.append("")
-
+    out += ct.case_function(f"{fn}_args", ct.args_arms(t, _head, _echo), after=["    return 1"])
     out.append(_BODY.replace("FN", fn))
     out.append(f"complete -F {fn} {t.prog}")
     return "\n".join(out) + "\n"

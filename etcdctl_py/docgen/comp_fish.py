@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from etcdctl_py.docgen.completions import HEADER, Table
+from etcdctl_py.docgen.comptable import HEADER, Table
 from etcdctl_py.docgen.model import FlagSpec
 
 
@@ -41,10 +41,7 @@ def render(t: Table) -> str:
     fn = "__" + t.ident
     out = [f"# fish completion for {t.prog}: {HEADER}.",
            f"# Install: etcdctl-py completion fish --program {t.prog} > ~/.config/fish/completions/{t.prog}.fish", ""]
-    words = [w for f in t.value_flags for w in t.flag_words(f)]
-    if t.style == "goflag":
-        words += ["-" + f.name for f in t.value_flags]
-    out.append(f"set -g {fn}_value_flags {' '.join(words)}")
+    out.append(f"set -g {fn}_value_flags {' '.join(t.all_value_flag_words())}")
     out.append("")
     out.append(f"function {fn}_subs --description 'sub-verbs of a command path'")
     out.append("    switch $argv[1]")

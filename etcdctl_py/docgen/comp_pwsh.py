@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from etcdctl_py.docgen.completions import HEADER, Table
+from etcdctl_py.docgen.comptable import HEADER, PathEntry, Table
+from etcdctl_py.docgen.model import FlagSpec
 
 
 def _q(s: str) -> str:
@@ -13,37 +14,34 @@ def _arr(items: list[str] | tuple[str, ...]) -> str:
     return "@(" + ", ".join(_q(i) for i in items) + ")"
 
 
+def _hashtable(name: str, rows: list[tuple[str, str]]) -> list[str]:
+    """`$name = @{ 'key' = value ... }` inside the completer's script block."""
+    return [f"    ${name} = @{{", *(f"        {_q(k)} = {v}" for k, v in rows), "    }"]
+
+
+def _value(f: FlagSpec) -> str:
+    """A flag's value completion: its value list, ':file'/':dir' for names, or nothing."""
+    if f.values:
+        return _arr(f.values)
+    return _q(":" + f.complete) if f.complete else "@()"
+
+
+def _positional(e: PathEntry) -> str | None:
+    if e.args:
+        return _arr(e.args)
+    return _q(":" + e.args_complete) if e.args_complete else None
+
+
 def render(t: Table) -> str:
     out = [f"# PowerShell completion for {t.prog}: {HEADER}.",
            f"# Load with: etcdctl-py completion powershell --program {t.prog} | Out-String | Invoke-Expression", ""]
     out.append(f"Register-ArgumentCompleter -Native -CommandName {_q(t.prog)} -ScriptBlock {{")
     out.append("    param($wordToComplete, $commandAst, $cursorPosition)")
-    out.append("    $subs = @{")
-    for e in t.entries:
-        if e.subs:
-            out.append(f"        {_q(e.path)} = {_arr([n for n, _ in e.subs])}")
-    out.append("    }")
-    out.append("    $flags = @{")
-    for e in t.entries:
-        out.append(f"        {_q(e.path)} = {_arr([w for f in e.flags for w in t.flag_words(f)])}")
-    out.append("    }")
-    out.append("    $values = @{")
-    for f in t.value_flags:
-        for w in t.flag_words(f) + (["-" + f.name] if t.style == "goflag" else []):
-            if f.values:
-                out.append(f"        {_q(w)} = {_arr(f.values)}")
-            elif f.complete:
-                out.append(f"        {_q(w)} = {_q(':' + f.complete)}")
-            else:
-                out.append(f"        {_q(w)} = @()")
-    out.append("    }")
-    out.append("    $positional = @{")
-    for e in t.entries:
-        if e.args:
-            out.append(f"        {_q(e.path)} = {_arr(e.args)}")
-        elif e.args_complete:
-            out.append(f"        {_q(e.path)} = {_q(':' + e.args_complete)}")
-    out.append("    }")
+    out += _hashtable("subs", [(e.path, _arr([n for n, _ in e.subs])) for e in t.entries if e.subs])
+    out += _hashtable("flags", [(e.path, _arr(t.entry_flag_words(e))) for e in t.entries])
+    out += _hashtable("values", [(w, _value(f)) for f in t.value_flags for w in t.value_flag_words(f)])
+    positional = ((e.path, _positional(e)) for e in t.entries)
+    out += _hashtable("positional", [(path, p) for path, p in positional if p is not None])
     out.append(_BODY)
     out.append("}")
     return "\n".join(out) + "\n"

@@ -2,83 +2,42 @@
 
 from __future__ import annotations
 
-from etcdctl_py.docgen.completions import HEADER, Table
+from collections.abc import Sequence
+
+from etcdctl_py.docgen import comptable as ct
 
 
-def _q(s: str) -> str:
-    return "'" + s.replace("'", "'\\''") + "'"
+def _head(pattern: str) -> str:
+    return f"        ({pattern})"
 
 
 def _item(word: str, desc: str) -> str:
-    return _q(word.replace(":", "\\:") + ":" + " ".join(desc.split()))
+    return ct.sh_quote(word.replace(":", "\\:") + ":" + " ".join(desc.split()))
 
 
-def render(t: Table) -> str:
+def _described(path: str, items: list[str]) -> str:
+    """The arm of a path whose words carry descriptions (`word:description`, for _describe)."""
+    return f"{_head(ct.sh_quote(path))} reply=({' '.join(items)}) ;;"
+
+
+def _reply(words: Sequence[str]) -> str:
+    return f"reply=({' '.join(ct.sh_quote(w) for w in words)})"
+
+
+def render(t: ct.Table) -> str:
     fn = "_" + t.ident
-    out = [f"#compdef {t.prog}", f"# zsh completion for {t.prog}: {HEADER}.",
+    out = [f"#compdef {t.prog}", f"# zsh completion for {t.prog}: {ct.HEADER}.",
            f'# Install: etcdctl-py completion zsh --program {t.prog} > "${{fpath[1]}}/_{t.prog}"', ""]
-
-    out.append(f"{fn}_subs() {{")
-    out.append("    reply=()")
-    out.append('    case "$1" in')
-    for e in t.entries:
-        if e.subs:
-            out.append(f"        ({_q(e.path)}) reply=({' '.join(_item(n, d) for n, d in e.subs)}) ;;")
-    out.append("    esac")
-    out.append("}")
-    out.append("")
-
-    out.append(f"{fn}_flags() {{")
-    out.append("    reply=()")
-    out.append('    case "$1" in')
-    for e in t.entries:
-        items = [_item(w, f.usage) for f in e.flags for w in t.flag_words(f)]
-        out.append(f"        ({_q(e.path)}) reply=({' '.join(items)}) ;;")
-    out.append("    esac")
-    out.append("}")
-    out.append("")
-
-    words = [w for f in t.value_flags for w in t.flag_words(f)]
-    if t.style == "goflag":
-        words += ["-" + f.name for f in t.value_flags]
-    out.append(f"{fn}_takes_value() {{")
-    out.append('    case "$1" in')
-    if words:
-        out.append("        (" + "|".join(words) + ") return 0 ;;")
-    out.append("    esac")
-    out.append("    return 1")
-    out.append("}")
-    out.append("")
-
+    clear = ["    reply=()"]
+    subs = [_described(e.path, [_item(n, d) for n, d in e.subs]) for e in t.entries if e.subs]
+    out += ct.case_function(f"{fn}_subs", subs, before=clear)
+    flags = [_described(e.path, [_item(w, f.usage) for f in e.flags for w in t.flag_words(f)]) for e in t.entries]
+    out += ct.case_function(f"{fn}_flags", flags, before=clear)
+    out += ct.takes_value_function(t, fn, _head)
     out.append("# values of flag $1 in reply; status 10 = file names, 11 = directories, 12 = free text")
-    out.append(f"{fn}_values() {{")
-    out.append("    reply=()")
-    out.append('    case "$1" in')
-    for f in t.value_flags:
-        pats = "|".join(t.flag_words(f) + (["-" + f.name] if t.style == "goflag" else []))
-        if f.values:
-            out.append(f"        ({pats}) reply=({' '.join(_q(v) for v in f.values)}); return 0 ;;")
-        elif f.complete == "file":
-            out.append(f"        ({pats}) return 10 ;;")
-        elif f.complete == "dir":
-            out.append(f"        ({pats}) return 11 ;;")
-    out.append("    esac")
-    out.append("    return 12")
-    out.append("}")
-    out.append("")
-
-    out.append(f"{fn}_args() {{")
-    out.append("    reply=()")
-    out.append('    case "$1" in')
-    for e in t.entries:
-        if e.args:
-            out.append(f"        ({_q(e.path)}) reply=({' '.join(_q(a) for a in e.args)}); return 0 ;;")
-        elif e.args_complete == "file":
-            out.append(f"        ({_q(e.path)}) return 10 ;;")
-    out.append("    esac")
-    out.append("    return 1")
-    out.append("}")
-    out.append("")
+    values = ct.value_arms(t, _head, lambda v: _reply(v) + "; return 0")
+    out += ct.case_function(f"{fn}_values", values, before=clear, after=["    return 12"])
+    out += ct.case_function(f"{fn}_args", ct.args_arms(t, _head, _reply), before=clear, after=["    return 1"])
     out.append(_BODY.replace("FN", fn))
     out.append(f'if [[ "$funcstack[1]" == "_{t.prog}" ]]; then')
     out.append(f'    {fn} "$@"')

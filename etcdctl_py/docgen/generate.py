@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import tempfile
 
+from etcdctl_py.docgen import completions, man, model, reference
+
 # Directories owned entirely by the generator: a file here that the trees no longer produce is stale.
 OWNED = {"completions": "", "man": ".1", "docs/reference": ".md"}
 
@@ -15,8 +17,6 @@ def default_root() -> str:
 
 def generate() -> dict[str, str]:
     """{relative path: content} for completions/, man/ and docs/reference/, from the live command trees."""
-    from etcdctl_py.docgen import completions, man, model, reference
-
     programs = model.programs()
     files: dict[str, str] = {}
     files.update(completions.outputs(programs))
@@ -62,7 +62,7 @@ def write(root: str, files: dict[str, str]) -> tuple[int, int]:
                 if f.read() == content:
                     continue
         except FileNotFoundError:
-            pass
+            pass  # a new file: written below
         os.makedirs(os.path.dirname(path), exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".docgen-")
         try:

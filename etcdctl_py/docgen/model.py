@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from etcdctl_py.docgen import etcd_flags
+from etcdctl_py.server.flagdefs import FLAGS, FlagDef
 
 # Flag values completed and documented, by flag name (cobra trees).
 VALUES: dict[str, tuple[str, ...]] = {
@@ -99,7 +99,8 @@ def _cobra_flag(f, upstream_names: tuple[str, ...] | None) -> FlagSpec:  # noqa:
         m = _LIST_IN_USAGE.search(f.usage)
         values = tuple(m.group(1).split(", ")) if m else ()
     complete = "file" if f.name in FILE_FLAGS else "dir" if f.name in DIR_FLAGS else ""
-    return FlagSpec(name=f.name, kind=f.kind, default=f.def_value, usage=f.usage, shorthand=f.shorthand,
+    usage = f.usage + (" (required)" if f.required else "")  # cobra's MarkFlagRequired is worth documenting
+    return FlagSpec(name=f.name, kind=f.kind, default=f.def_value, usage=usage, shorthand=f.shorthand,
                     takes_value=f.no_opt_default is None, values=values, complete=complete,
                     extension=f.hidden or (upstream_names is not None and f.name not in upstream_names),
                     hidden=f.hidden)
@@ -114,7 +115,7 @@ def _positional(use: str, path: tuple[str, ...]) -> tuple[tuple[str, ...], str]:
 
 
 def _from_cobra(cmd, prog: str, path: tuple[str, ...], upstream: dict[str, tuple[str, ...]],  # noqa: ANN001
-                root_flag_names: set[str], deprecated: set[int], help_fn) -> CmdSpec:  # noqa: ANN001
+                root_flag_names: set[str], help_fn) -> CmdSpec:  # noqa: ANN001
     words = " ".join(path)
     known = upstream.get(words)
     local = [f for f in cmd.local_flags(with_help=False) if f.name != "help"]
@@ -130,10 +131,9 @@ def _from_cobra(cmd, prog: str, path: tuple[str, ...], upstream: dict[str, tuple
                    hidden=cmd.hidden)
     spec.args, spec.args_complete = _positional(cmd.use, path)
     for child in cmd.sorted_commands():
-        if child.is_help_command or id(child) in deprecated:
+        if child.is_help_command or child.deprecated:
             continue
-        spec.children.append(_from_cobra(child, prog, path + (child.name,), upstream, root_flag_names, deprecated,
-                                         help_fn))
+        spec.children.append(_from_cobra(child, prog, path + (child.name,), upstream, root_flag_names, help_fn))
     return spec
 
 
@@ -144,58 +144,44 @@ def etcdctl() -> ProgramSpec:
     from etcdctl_py.docgen.upstream import ETCDCTL_351
 
     root = build_root()
-    cobra._add_help_command(root, ETCD_VERSION, API_VERSION)  # as execute() does: root help lists `help`
+    template = cobra.CtlTemplate(ETCD_VERSION, API_VERSION)
+    cobra.add_help_command(root, template)  # as execute() does: root help lists `help`
     names = {f.name for f in root.persistent_flags}
-    spec = _from_cobra(root, "etcdctl-py", (), ETCDCTL_351, names, set(),
-                       lambda c: cobra.usage_text(c, ETCD_VERSION, API_VERSION))
+    spec = _from_cobra(root, "etcdctl-py", (), ETCDCTL_351, names, template.text)
     spec.short = root.short
     gflags = [_cobra_flag(f, ETCDCTL_351[""]) for f in sorted(root.persistent_flags, key=lambda f: f.name)]
     return ProgramSpec("etcdctl-py", "etcdctl", root.short, spec, gflags, "cobra", "ETCDCTL_", ETCD_VERSION)
 
 
 def etcdutl() -> ProgramSpec:
+    from etcdctl_py.cli import cobra
     from etcdctl_py.cli import etcdutl as mod
     from etcdctl_py.docgen.upstream import ETCDUTL_351
 
     root = mod.build_root()
-    root.add(mod._help_command(root))  # as execute() does
+    template = cobra.DefaultTemplate(mod.VERSION, mod.API_VERSION)
+    cobra.add_help_command(root, template)  # as execute() does
     names = {f.name for f in root.persistent_flags}
-    spec = _from_cobra(root, "etcdutl-py", (), ETCDUTL_351, names, set(mod.DEPRECATED), mod.usage_text)
+    spec = _from_cobra(root, "etcdutl-py", (), ETCDUTL_351, names, template.text)
     gflags = [_cobra_flag(f, ETCDUTL_351[""]) for f in sorted(root.persistent_flags, key=lambda f: f.name)]
-    for c in spec.walk():  # cobra's MarkFlagRequired is part of the usage worth documenting
-        required = set(mod.REQUIRED.get(id(_find_cobra(root, c.path)), []))
-        for f in c.flags:
-            if f.name in required:
-                f.usage += " (required)"
     return ProgramSpec("etcdutl-py", "etcdutl", root.short, spec, gflags, "cobra", "", mod.VERSION)
-
-
-def _find_cobra(root, path: tuple[str, ...]):  # noqa: ANN001, ANN202
-    cmd = root
-    for w in path:
-        cmd = next(c for c in cmd.sorted_commands() if c.name == w)
-    return cmd
 
 
 # --------------------------------------------------------------------------- etcd-py (Go flag package)
 
 def etcd() -> ProgramSpec:
-    from etcdctl_py.server import config
-
-    flags = []
-    items = dict(config.DEFAULTS)
-    for name, (_, default, _) in etcd_flags.EXTRA.items():
-        items.setdefault(name, default)
-    for name in sorted(items):
-        is_bool = name in config.BOOL_FLAGS or name in etcd_flags.EXTRA
-        usage = etcd_flags.USED.get(name) or (etcd_flags.EXTRA.get(name, ("", "", ""))[2]) or etcd_flags.COMPAT_ONLY
-        complete = "file" if name in etcd_flags.FILES else "dir" if name in etcd_flags.DIRS else ""
-        flags.append(FlagSpec(name=name, kind="bool" if is_bool else "string", default=items[name], usage=usage,
-                              takes_value=not is_bool, values=etcd_flags.VALUES.get(name, ()), complete=complete))
+    """etcd-py's flags from its one table (etcdctl_py/server/flagdefs.py), the words `--help` prints."""
+    flags = [_goflag(f) for f in sorted(FLAGS, key=lambda f: f.name)]
     root = CmdSpec(name="etcd-py", path=(), use="etcd-py [flags]",
                    short="An etcd-compatible single-member server (etcd 3.5 gRPC API, v2 HTTP API, etcd's "
                          "on-disk formats)")
     return ProgramSpec("etcd-py", "etcd", root.short, root, flags, "goflag", "ETCD_", "3.5.1")
+
+
+def _goflag(f: FlagDef) -> FlagSpec:
+    complete = "file" if f.name.endswith("-file") else "dir" if f.name.endswith("-dir") else ""
+    return FlagSpec(name=f.name, kind="bool" if f.is_bool else "string", default=f.listed_default, usage=f.help,
+                    takes_value=not f.is_bool, values=f.known_values, complete=complete)
 
 
 def programs() -> list[ProgramSpec]:

@@ -4,12 +4,86 @@ from __future__ import annotations
 
 from typing import Any
 
-from etcdctl_py.gofmt import quote
+from etcdctl_py.gofmt import _ESC, quote, unicode_14_chars
 from etcdctl_py.output.printer import Printer
 
 
 def go_bool(v: bool) -> str:
     return "true" if v else "false"
+
+
+_PLAIN = bytes(b for b in range(0x20, 0x7F) if b not in b'"\\')
+_ASCII = bytes(range(0x80))
+_CONTROL_ESC = {c: (_ESC[c] if c in _ESC else "\\x%02x" % c).encode() for c in (*range(0x20), 0x7F)}
+_NOT_CONTROL = bytes(c for c in range(256) if c not in _CONTROL_ESC)
+# where Python's bytes escapes (codecs.escape_encode) differ from Go's %q
+_PY_TO_GO = [(bytes((c,)), b"\\x%02x" % c, _CONTROL_ESC[c]) for c in (0x07, 0x08, 0x0B, 0x0C, 0x7F)]
+
+
+def _escape_ascii(data: bytes) -> bytes:
+    """Go's `%q` body for ASCII data: `\\`, `\\"` and control escapes, one C-level replace per
+    distinct special byte (backslashes first, so no escape is escaped twice)."""
+    if b"\\" in data:
+        data = data.replace(b"\\", b"\\\\")
+    if b'"' in data:
+        data = data.replace(b'"', b'\\"')
+    for c in set(data.translate(None, _NOT_CONTROL)):
+        data = data.replace(bytes((c,)), _CONTROL_ESC[c])
+    return data
+
+
+class _RuneForms(dict):
+    """A non-ASCII rune -> (Python's bytes escape of it, what `%q` prints for it)."""
+
+    def __missing__(self, rune: str) -> tuple[bytes, bytes]:
+        from codecs import escape_encode
+
+        forms = escape_encode(rune.encode())[0], quote(rune)[1:-1].encode()
+        self[rune] = forms
+        return forms
+
+
+_RUNE_FORMS = _RuneForms()
+
+
+def _escape_binary(data: bytes, text: str) -> bytes:
+    """Go's `%q` body for non-ASCII data without a literal `\\x` in it: Python's C bytes escaper
+    (`\\xNN` for controls and bytes >= 0x80, `\\\\`, `\\'`, `\\t\\n\\r`), then the few places where Go
+    differs, each one C-level replace: `"`, `'`, `\\a\\b\\v\\f`, DEL, and every valid multi-byte rune
+    (`text` is data decoded with surrogateescape), which Go prints as itself when printable. With no
+    literal `\\x` in data, each `\\xNN` in the escaper's output is the escape of byte NN."""
+    from codecs import escape_encode
+
+    out = escape_encode(data)[0]
+    if b'"' in data:
+        out = out.replace(b'"', b'\\"')
+    if b"'" in data:
+        out = out.replace(b"\\'", b"'")
+    for byte, py, go in _PY_TO_GO:
+        if byte in data:
+            out = out.replace(py, go)
+    if len(text) != len(data):  # valid multi-byte runes: the invalid bytes dropped, then the ASCII
+        for rune in set(text.encode("utf-8", "ignore").translate(None, _ASCII).decode()):
+            py, go = _RUNE_FORMS[rune]
+            out = out.replace(py, go)
+    return out
+
+
+def quote_bytes(data: bytes) -> bytes:
+    """gofmt.quote(data) as UTF-8 bytes, by C-level passes over the whole value: plain ASCII as it
+    is, printable UTF-8 text with only `\\` and `\\"` escaped, other ASCII by replaces, binary data by
+    Python's bytes escaper plus fix-ups. Data holding both non-ASCII bytes and a literal `\\x` goes to
+    gofmt.quote."""
+    if not data.translate(None, _PLAIN):
+        return b'"' + data + b'"'
+    if data.isascii():
+        return b'"' + _escape_ascii(data) + b'"'
+    text = data.decode("utf-8", "surrogateescape")
+    if text.isprintable() and not unicode_14_chars().search(text):  # gofmt._is_print for every rune
+        return b'"' + data.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
+    if b"\\x" not in data:
+        return b'"' + _escape_binary(data, text) + b'"'
+    return quote(data).encode("utf-8", "surrogateescape")
 
 
 class FieldsPrinter(Printer):
@@ -35,6 +109,18 @@ class FieldsPrinter(Printer):
             self.kv("", kv)
         self.line(f'"More" : {go_bool(resp.more)}')
         self.line(f'"Count" : {resp.count}')
+
+    def get_parts(self, parts: Any, *, value_only: bool = False) -> bool:
+        """get() with the kvs formatted batch by batch from the wire bytes (one template per kv)."""
+        self.hdr(parts.head.header)
+        tmpl = (b'"Key" : %s\n"CreateRevision" : %d\n"ModRevision" : %d\n"Version" : %d\n'
+                b'"Value" : %s\n"Lease" : %d\n').__mod__
+        for key, create, mod, version, value, lease in parts.columns():
+            cols = zip(map(quote_bytes, key), create, mod, version, map(quote_bytes, value), lease)
+            self.out.write(b"".join(map(tmpl, cols)))
+        self.line(f'"More" : {go_bool(parts.head.more)}')
+        self.line(f'"Count" : {parts.head.count}')
+        return True
 
     def put(self, resp: Any) -> None:
         self.hdr(resp.header)

@@ -4,28 +4,9 @@ as in `snapshot status` and `endpoint status` tables) and Go's `time.Duration.St
 
 from __future__ import annotations
 
-import math
-
-_SI = ("B", "kB", "MB", "GB", "TB", "PB", "EB")
-_IEC = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
-
-
-def _humanate(s: int, base: float, sizes: tuple[str, ...]) -> str:
-    if s < 10:
-        return f"{s} B"
-    e = math.floor(math.log(s) / math.log(base))
-    val = math.floor(s / math.pow(base, e) * 10 + 0.5) / 10
-    return ("%.0f %s" if val >= 10 else "%.1f %s") % (val, sizes[int(e)])
-
-
-def go_bytes(size: int) -> str:
-    """humanize.Bytes: 24576 -> '25 kB', 1003520 -> '1.0 MB', 9 -> '9 B'."""
-    return _humanate(int(size) & 0xFFFFFFFFFFFFFFFF, 1000.0, _SI)
-
-
-def go_ibytes(size: int) -> str:
-    """humanize.IBytes (base 1024): 1536 -> '1.5 KiB'."""
-    return _humanate(int(size) & 0xFFFFFFFFFFFFFFFF, 1024.0, _IEC)
+# go-humanize's byte sizes moved down to etcdctl_py/humanize.py (the offline engine and the server use them too);
+# re-exported for the importers that still name this module.
+from etcdctl_py.humanize import go_bytes, go_ibytes  # noqa: F401
 
 
 def _fmt_frac(v: int, prec: int) -> tuple[str, int]:

@@ -7,7 +7,7 @@ oneof becomes `{"<OneofName>":{"<field>":...}}` like the Go interface field.
 
 from __future__ import annotations
 
-import base64
+from binascii import b2a_base64
 from typing import Any
 
 from etcdctl_py.gofmt import json_string
@@ -20,10 +20,15 @@ def _go_name(oneof_name: str) -> str:
     return "".join(p[:1].upper() + p[1:] for p in oneof_name.split("_"))
 
 
+def b64(data: bytes) -> bytes:
+    """Go's encoding/json form of []byte: standard base64 with padding."""
+    return b2a_base64(data, newline=False)
+
+
 def _scalar(fd: Any, v: Any) -> str:
     t = fd.type
     if t == _FD.TYPE_BYTES:
-        return '"' + base64.b64encode(v).decode() + '"'
+        return '"' + b64(v).decode() + '"'
     if t == _FD.TYPE_STRING:
         return json_string(v)
     if t == _FD.TYPE_BOOL:
@@ -87,6 +92,22 @@ class JSONPrinter(Printer):
     def get(self, resp: Any, *, value_only: bool = False) -> None:
         self.message(resp)
 
+    def get_parts(self, parts: Any, *, value_only: bool = False) -> bool:
+        """encode() of the RangeResponse, its kvs rendered batch by batch from the wire bytes."""
+        head, write = parts.head, self.out.write
+        before = [b'"header":' + encode(head.header).encode()] if head.HasField("header") else []
+        after = ([b'"more":true'] if head.more else []) + ([b'"count":%d' % head.count] if head.count else [])
+        write(b"{" + b",".join(before))
+        sep = b"," if before else b""
+        if parts.count:
+            write(sep + b'"kvs":[')
+            for i, cols in enumerate(parts.columns()):
+                write(kvs_json(cols) if i == 0 else b"," + kvs_json(cols))
+            write(b"]")
+            sep = b","
+        write((sep + b",".join(after) if after else b"") + b"}\n")
+        return True
+
     put = delete = txn = message
 
     # -- wrappers from etcd's Go client change the JSON shape of these ----------------
@@ -109,7 +130,7 @@ class JSONPrinter(Printer):
         self._flat(resp, f'"ID":{resp.ID},"TTL":{resp.TTL}')
 
     def lease_time_to_live(self, resp: Any, keys: bool) -> None:
-        ks = "null" if not resp.keys else "[" + ",".join('"' + base64.b64encode(k).decode() + '"' for k in resp.keys) + "]"
+        ks = "null" if not resp.keys else "[" + ",".join('"' + b64(k).decode() + '"' for k in resp.keys) + "]"
         self._flat(resp, f'"id":{resp.ID},"ttl":{resp.TTL},"granted-ttl":{resp.grantedTTL},"keys":{ks}')
 
     def lease_list(self, resp: Any) -> None:
@@ -160,6 +181,43 @@ class JSONPrinter(Printer):
     auth_status = role_add = role_get = role_delete = role_list = role_grant_permission = _last
     role_revoke_permission = user_add = user_get = user_list = user_change_password = _last
     user_grant_role = user_revoke_role = user_delete = _last
+
+
+_MEMBERS = (b'"key":"%s"', b'"create_revision":%d', b'"mod_revision":%d', b'"version":%d', b'"value":"%s"',
+            b'"lease":%d')
+
+
+def kvs_json(cols: tuple[list, ...]) -> bytes:
+    """encode() of each KeyValue of a batch, comma-separated, from its six field columns (fastkv):
+    one bytes template per batch holding the members set in every kv, C-level formatting; a member
+    set in some kvs only (omitempty) is pre-rendered per kv."""
+    tmpl: list[bytes] = []
+    args: list[Any] = []
+    for i, (member, col) in enumerate(zip(_MEMBERS, cols)):
+        if not any(col):
+            continue  # zero in every kv: omitted
+        is_bytes = i in (0, 4)
+        if i != 0 and not tmpl:  # the first member would need no comma in some kvs and one in others
+            return b",".join(map(_kv_json, *cols))
+        sep = b"," if tmpl else b""
+        if (b"" if is_bytes else 0) not in col:
+            tmpl.append(sep + member)
+            args.append(map(b64, col) if is_bytes else col)
+        elif i == 0:
+            return b",".join(map(_kv_json, *cols))
+        else:
+            fmt = (sep + member).__mod__
+            tmpl.append(b"%s")
+            args.append([fmt(b64(v) if is_bytes else v) if v else b"" for v in col])
+    if not tmpl:  # every member zero in every kv
+        return b",".join(map(_kv_json, *cols))
+    return b",".join(map((b"{" + b"".join(tmpl) + b"}").__mod__, zip(*args)))
+
+
+def _kv_json(*fields: Any) -> bytes:
+    """encode() of one KeyValue given as its six field values."""
+    parts = [m % (b64(v) if i in (0, 4) else v) for i, (m, v) in enumerate(zip(_MEMBERS, fields)) if v]
+    return b"{" + b",".join(parts) + b"}"
 
 
 def _b(v: bool) -> str:

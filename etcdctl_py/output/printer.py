@@ -11,6 +11,8 @@ import sys
 from typing import Any, BinaryIO
 
 EXIT_BAD_FEATURE = 4
+# Responses below this size are decoded whole: batching them saves nothing and its modules cost start-up.
+BATCH_MIN_BYTES = 1 << 16
 
 
 class UnsupportedFormat(Exception):
@@ -45,6 +47,23 @@ class Printer:
     # -- KV ---------------------------------------------------------------
     def get(self, resp: Any, *, value_only: bool = False) -> None:
         self.unsupported(resp)
+
+    def get_raw(self, raw: bytes, *, value_only: bool = False) -> None:
+        """`get` from the serialized RangeResponse: a large one in batches straight from these bytes
+        when the format has a batch printer (get_parts), anything else decoded whole."""
+        if len(raw) >= BATCH_MIN_BYTES:
+            from etcdctl_py.output.fastkv import split_range
+
+            parts = split_range(raw)
+            if parts is not None and self.get_parts(parts, value_only=value_only):
+                return
+        from etcdctl_py.proto.etcdserverpb import rpc_pb2
+
+        self.get(rpc_pb2.RangeResponse.FromString(raw), value_only=value_only)
+
+    def get_parts(self, parts: Any, *, value_only: bool = False) -> bool:
+        """Print a large range from its fastkv.RangeParts; False if this format prints no batches."""
+        return False
 
     def put(self, resp: Any) -> None:
         self.unsupported(resp)

@@ -16,6 +16,19 @@ class ProtobufPrinter(Printer):
     def get(self, resp: Any, *, value_only: bool = False) -> None:
         self.message(resp)
 
+    def get_parts(self, parts: Any, *, value_only: bool = False) -> bool:
+        """The whole message's serialization, written part by part: the header, each batch of kvs
+        (a repeated field serializes as the concatenation of its elements), then more, count and
+        unknown fields, which the runtime writes after the known ones."""
+        head = parts.head
+        if head.HasField("header"):
+            self.message(type(head)(header=head.header))
+        for msg in parts.span_messages():
+            self.message(msg)
+        head.ClearField("header")
+        self.message(head)
+        return True
+
     put = delete = txn = message
 
     def watch(self, resp: Any) -> None:

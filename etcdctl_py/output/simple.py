@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
+from binascii import hexlify
 from typing import Any
 
 from etcdctl_py.output.printer import Printer
 
 
 def hex_escape(data: bytes) -> bytes:
-    """`--hex`: every byte as `\\xNN` (lowercase)."""
-    return "".join("\\x%02x" % b for b in data).encode()
+    """`--hex`: every byte as `\\xNN` (lowercase). hexlify's digit pairs are dealt into a template of
+    `\\x..` slots by two strided copies, all in C."""
+    if not data:
+        return b""
+    digits = hexlify(data)
+    out = bytearray(b"\\x00" * len(data))
+    out[2::4] = digits[0::2]
+    out[3::4] = digits[1::2]
+    return bytes(out)
+
+
+def simple_lines(keys: list[bytes] | None, values: list[bytes], is_hex: bool) -> bytes:
+    """printKV for a batch of kvs (`key\\nvalue\\n`, or values only), joined in C."""
+    from itertools import chain
+
+    if keys is not None and not is_hex and not any(values):  # --keys-only: every value empty
+        return b"\n\n".join(keys) + b"\n\n"
+    items: Any = values if keys is None else chain.from_iterable(zip(keys, values))
+    if is_hex:
+        items = map(hex_escape, items)
+    return b"\n".join(items) + b"\n"
 
 
 class SimplePrinter(Printer):
@@ -26,6 +46,15 @@ class SimplePrinter(Printer):
     def get(self, resp: Any, *, value_only: bool = False) -> None:
         for kv in resp.kvs:
             self.kv(kv, value_only)
+
+    def get_parts(self, parts: Any, *, value_only: bool = False) -> bool:
+        if value_only:
+            for (values,) in parts.columns(("value",)):
+                self.out.write(simple_lines(None, values, self.is_hex))
+        else:
+            for keys, values in parts.columns(("key", "value")):
+                self.out.write(simple_lines(keys, values, self.is_hex))
+        return True
 
     def put(self, resp: Any) -> None:
         self.line("OK")

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 
+from ..humanize import go_bytes
 from ..snapshot.status import SnapshotStatus
-from .humanize import go_bytes
 from .tablewriter import ALIGN_RIGHT
 from .tablewriter import render as render_table
 

@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from etcdctl_py import gofmt
+from etcdctl_py.gofmt import go_json
 from etcdctl_py.server import errors
 from etcdctl_py.server.identity import ConfigError
 
@@ -72,27 +74,6 @@ def decompose(optstr: str) -> tuple[str, dict[str, str]]:
             raise ConfigError(INVALID_OPTS)
         opts[pair[0]] = pair[1]
     return parts[0], opts
-
-
-_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-_DUR_PART = re.compile(r"([0-9]*(?:\.[0-9]*)?)(ns|us|µs|μs|ms|s|m|h)")
-
-
-def go_duration(s: str) -> float:
-    """Go's time.ParseDuration in seconds ("5m", "1h30m", "-2s", "0"); ValueError otherwise."""
-    body = s[1:] if s[:1] in "+-" else s
-    if body == "0":
-        return 0.0
-    if not body:
-        raise ValueError(s)
-    total, pos = 0.0, 0
-    while pos < len(body):
-        m = _DUR_PART.match(body, pos)
-        if m is None or m.group(1) in ("", "."):
-            raise ValueError(s)
-        total += float(m.group(1)) * _UNITS[m.group(2)]
-        pos = m.end()
-    return -total if s.startswith("-") else total
 
 
 # ---- keys (jwt-go's Parse*FromPEM over Go's x509, with Go's error texts) -------------------
@@ -260,13 +241,6 @@ def unb64url(seg: str) -> bytes:
     return base64.b64decode(seg.encode("ascii"), altchars=b"-_", validate=True)
 
 
-def go_json(obj: Any) -> str:
-    """encoding/json's Marshal of a map: sorted keys, no spaces, <>& escaped as Go does."""
-    s = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return (s.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
-
-
 def _number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
@@ -366,9 +340,9 @@ class JwtTokens(_StatelessTokens):
         """A token for user at the current auth revision, expiring ttl from now (whole seconds)."""
         if self.verify_only:
             raise VERIFY_ONLY
-        header = go_json({"alg": self.method.name, "typ": "JWT"})
+        header = go_json({"alg": self.method.name, "typ": "JWT"}, sort_keys=True)  # Go maps: keys sorted
         claims = go_json({"username": user, "revision": self.revision(),
-                          "exp": math.floor(time.time() + self.ttl)})
+                          "exp": math.floor(time.time() + self.ttl)}, sort_keys=True)
         signing = f"{b64url(header.encode())}.{b64url(claims.encode())}"
         return f"{signing}.{b64url(self._sign(signing.encode()))}"
 
@@ -425,7 +399,7 @@ def jwt_provider(opts: dict[str, str], revision: Callable[[], int],
                  warn: Callable[[str, list[str]], None] | None = None) -> JwtTokens:
     """newTokenProviderJWT: options in etcd's order (ttl, pub-key, priv-key, sign-method), then keys."""
     try:
-        ttl = go_duration(opts["ttl"]) if opts.get("ttl") else DEFAULT_TTL
+        ttl = gofmt.parse_duration(opts["ttl"]) / 1e9 if opts.get("ttl") else DEFAULT_TTL
     except ValueError:
         raise ConfigError(INVALID_OPTS) from None
     pub = _read(opts.get("pub-key", ""))

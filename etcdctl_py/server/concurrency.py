@@ -8,19 +8,11 @@ import time
 
 import grpc
 
+from etcdctl_py.keyrange import prefix_end as _prefix_end
 from etcdctl_py.proto.etcdserverpb import rpc_pb2 as pb
 from etcdctl_py.proto.v3lockpb import v3lock_pb2 as lpb
 from etcdctl_py.proto.v3lockpb import v3lock_pb2_grpc as lpbg
 from etcdctl_py.server import errors
-
-
-def _prefix_end(p: bytes) -> bytes:
-    b = bytearray(p)
-    for i in range(len(b) - 1, -1, -1):
-        if b[i] < 0xFF:
-            b[i] += 1
-            return bytes(b[: i + 1])
-    return b"\x00"
 
 
 def _relayed(e: errors.EtcdError) -> grpc.StatusCode:

@@ -16,6 +16,7 @@ import math
 import re
 import struct
 import time
+from collections.abc import Iterator
 from decimal import Decimal
 
 from etcdctl_py import gofmt
@@ -61,8 +62,8 @@ def resolve(s: str) -> object:
         for signed in (True, False):
             try:
                 return gofmt.parse_int(plain, 0, 64, signed=signed)
-            except ValueError:
-                pass
+            except ValueError:  # not this integer kind: try the next, then a float, then the string itself
+                continue
         if _FLOAT.match(plain):
             return _float_or(plain, s)
     return s
@@ -129,21 +130,29 @@ def _strip_comment(line: str) -> str:
     return line
 
 
-def _key_split(text: str) -> tuple[str, str] | None:
-    """'key: value' -> (key, value) when the line is a mapping entry (indicator outside quotes and brackets)."""
+def _unquoted(text: str, quote_after: str) -> Iterator[tuple[int, str, int]]:
+    """(index, character, bracket depth after it) for each character outside quotes; a quote opens a quoted
+    scalar only at the start or after one of `quote_after`."""
     depth, quote = 0, ""
     for i, c in enumerate(text):
         if quote:
             if c == quote:
                 quote = ""
             continue
-        if c in "\"'" and (i == 0 or text[i - 1] in " [{,"):
+        if c in "\"'" and (i == 0 or text[i - 1] in quote_after):
             quote = c
-        elif c in "[{":
+            continue
+        if c in "[{":
             depth += 1
         elif c in "]}":
             depth -= 1
-        elif c == ":" and depth == 0 and (i + 1 == len(text) or text[i + 1] == " "):
+        yield i, c, depth
+
+
+def _key_split(text: str) -> tuple[str, str] | None:
+    """'key: value' -> (key, value) when the line is a mapping entry (indicator outside quotes and brackets)."""
+    for i, c, depth in _unquoted(text, " [{,"):
+        if c == ":" and depth == 0 and (i + 1 == len(text) or text[i + 1] == " "):
             return text[:i].rstrip(), text[i + 1:].strip()
     return None
 
@@ -387,21 +396,8 @@ def _quoted(text: str, no: int) -> tuple[str, str]:
 
 
 def _balanced(text: str) -> bool:
-    depth, quote = 0, ""
-    for i, c in enumerate(text):
-        if quote:
-            if c == quote:
-                quote = ""
-            continue
-        if c in "\"'" and (i == 0 or text[i - 1] in " [{,:"):
-            quote = c
-        elif c in "[{":
-            depth += 1
-        elif c in "]}":
-            depth -= 1
-            if depth == 0:
-                return True
-    return False
+    """Whether a flow collection that `text` opens is closed in it."""
+    return any(c in "]}" and depth == 0 for _, c, depth in _unquoted(text, " [{,:"))
 
 
 def _flow_value(text: str, pos: int, no: int) -> tuple[object, int]:

@@ -8,25 +8,24 @@ entries after a restart rebuilds the same state.
 
 from __future__ import annotations
 
+import struct
 import threading
 import time
 from dataclasses import dataclass, field
+
+from google.protobuf.message import DecodeError
 
 from etcdctl_py.proto.etcdserverpb import raft_internal_pb2 as ri
 from etcdctl_py.proto.etcdserverpb import rpc_pb2 as pb
 from etcdctl_py.proto.leasepb import lease_pb2
 from etcdctl_py.proto.raftpb import raft_pb2
 from etcdctl_py.server import errors, kv_apply
-from etcdctl_py.server.auth_store import AuthInfo
+from etcdctl_py.server.auth_store import AuthInfo, AuthStore
 from etcdctl_py.server.identity import Member
 from etcdctl_py.server.lessor import Lessor
-from etcdctl_py.server.membership import Membership, MembershipError
-from etcdctl_py.server.mvcc import Change, MVCCStore
+from etcdctl_py.server.membership import Membership, MembershipError, SnapMembership
+from etcdctl_py.server.mvcc import Change, MVCCStore, bytes_to_rev
 from etcdctl_py.server.watch_hub import WatchHub
-
-import struct
-
-from google.protobuf.message import DecodeError
 
 RAFT_TERM = 2
 SERVER_VERSION = "3.5.1"
@@ -37,6 +36,9 @@ BOOT_INDEX = 4
 # etcd's default --max-request-bytes (embed.DefaultMaxRequestBytes) and the backend quota's cost of a request
 # beyond its keys and values (etcdserver/quota.go)
 DEFAULT_MAX_REQUEST_BYTES = 1536 * 1024
+# v3rpc's grpcOverheadBytes: gRPC's receive limit and the size at which watch responses are fragmented are
+# --max-request-bytes plus this much
+GRPC_OVERHEAD_BYTES = 512 * 1024
 QUOTA_KV_OVERHEAD = 256
 QUOTA_LEASE_OVERHEAD = 64
 
@@ -48,10 +50,7 @@ class ServerConfig:
     cluster_id: int = 0
     member_id: int = 0
     members: list[Member] = field(default_factory=list)
-    quota_backend_bytes: int = 2 * 1024 * 1024 * 1024  # the quota in force: main resolves the flag (config.py)
-    snapshot_count: int = 100000
-    auto_compaction_mode: str = "periodic"
-    auto_compaction_retention: str = "0"
+    quota_backend_bytes: int = 2 * 1024 * 1024 * 1024  # the quota in force: bootstrap resolves the flag (config.py)
     max_txn_ops: int = kv_apply.MAX_TXN_OPS
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
 
@@ -66,6 +65,9 @@ class NullPersister:
         return None
 
     def db_size(self) -> int:
+        return 0
+
+    def db_size_in_use(self) -> int:
         return 0
 
     def close(self) -> None:
@@ -102,8 +104,8 @@ class EtcdCore:
         self.membership = Membership(self.members, self.lock, local_id=cfg.member_id)
         self.membership.conf_log = self.propose_conf_change
         self.idgen = IdGen(cfg.member_id)
-        self.watch = WatchHub(self.store, self.header)
-        self.auth = None  # set by server when the auth store is available
+        self.watch = WatchHub(self.store, self.header, cfg.max_request_bytes + GRPC_OVERHEAD_BYTES)
+        self.auth: AuthStore | None = None  # set by bootstrap: it needs the core
         self.stopped = threading.Event()
         self.downgrade_enabled = False
 
@@ -187,6 +189,45 @@ class EtcdCore:
             raise err
         return result
 
+    # ---- recovery ------------------------------------------------------------------------
+    def restore(self, buckets: dict[bytes, dict[bytes, bytes]], snap_members: SnapMembership | None,
+                conf_changes: list[bytes]) -> None:
+        """etcd's restore on start, from the loaded db: membership (the newest .snap and the ConfChanges the db has
+        applied after it rule over the db's `members` bucket), auth, leases, the MVCC store, alarms."""
+        self.membership.load_backend(buckets)
+        if snap_members is not None or conf_changes:  # etcd's view: .snap + WAL, not the db
+            self.membership.rebuild(snap_members, conf_changes)
+        if self.auth is not None:
+            self.auth.restore(buckets)
+        for value in buckets.get(b"lease", {}).values():
+            lease = lease_pb2.Lease.FromString(value)
+            self.lessor.restore(lease.ID, lease.TTL)
+        meta = buckets.get(b"meta", {})
+        self.store.restore(sorted(buckets.get(b"key", {}).items()), _meta_rev(meta, b"finishedCompactRev"),
+                           _meta_rev(meta, b"scheduledCompactRev"))
+        for key, lease_id in self.store.leased_keys():
+            self.lessor.attach(lease_id, key)
+        self.alarms = [(am.memberID, am.alarm) for am in map(pb.AlarmMember.FromString, buckets.get(b"alarm", {}))]
+
+    def set_log_index(self, index: int) -> None:
+        """The raft log ends at `index` (the WAL's last entry, or the bootstrap entries): the next entry follows it."""
+        self.raft_index = self.applied_index = index
+
+    def replay_entry(self, e: raft_pb2.Entry) -> list[Change] | None:
+        """Re-apply one WAL entry the db lacks. Returns its backend changes, or None for an entry with nothing to
+        apply in v3 (raft's empty entries, etcd's v2 requests such as publish), which only moves the index."""
+        if e.Type == raft_pb2.EntryConfChange and e.Data:  # a member added/removed/updated/promoted
+            return self.replay_conf_change(e.Index, e.Data)
+        if e.Type != raft_pb2.EntryNormal or not e.Data:
+            self.set_log_index(e.Index)
+            return None
+        try:
+            req = ri.InternalRaftRequest.FromString(e.Data)
+        except DecodeError:  # a v2 request: nothing to apply in v3
+            self.set_log_index(e.Index)
+            return None
+        return self.replay(e.Index, req)
+
     def replay_conf_change(self, index: int, data: bytes) -> list[Change]:
         """Re-apply a logged ConfChange during recovery (a refused one changes nothing, as when it was made)."""
         self.raft_index = max(self.raft_index, index)
@@ -258,7 +299,8 @@ class EtcdCore:
 
     def _apply_kv(self, req: ri.InternalRaftRequest, ai: AuthInfo | None = None):
         s = self.store
-        if self.nospace_active() and (req.HasField("put") or (req.HasField("txn") and not kv_apply.is_txn_readonly(req.txn))):
+        writes = req.HasField("put") or (req.HasField("txn") and not kv_apply.is_txn_readonly(req.txn))
+        if writes and self.nospace_active():
             raise errors.NO_SPACE
         self._check_kv_auth(req, ai or AuthInfo())
         if req.HasField("put"):
@@ -412,6 +454,79 @@ class EtcdCore:
         resp.header.CopyFrom(self.header())
         return resp
 
+    # ---- what the Lease, Cluster and Maintenance services read (no log entry) ------------------------
+    def lease_time_to_live(self, r: pb.LeaseTimeToLiveRequest) -> pb.LeaseTimeToLiveResponse:
+        """A lease's remaining and granted TTL (and its keys); TTL -1 for an unknown or expired lease."""
+        with self.lock:
+            lease = self.lessor.lookup(r.ID)
+            if lease is None or lease.remaining() <= 0:
+                return pb.LeaseTimeToLiveResponse(header=self.header(), ID=r.ID, TTL=-1)
+            resp = pb.LeaseTimeToLiveResponse(header=self.header(), ID=lease.id, TTL=int(lease.remaining()),
+                                              grantedTTL=lease.ttl)
+            if r.keys:
+                resp.keys.extend(sorted(lease.keys))
+            return resp
+
+    def lease_leases(self) -> pb.LeaseLeasesResponse:
+        with self.lock:
+            resp = pb.LeaseLeasesResponse(header=self.header())
+            for lid in self.lessor.leases:
+                resp.leases.add(ID=lid)
+            return resp
+
+    def lease_keep_alive(self, lease_id: int) -> pb.LeaseKeepAliveResponse:
+        """One renewal (the lessor's, no log entry); TTL 0 tells the client the lease is gone."""
+        with self.lock:
+            try:
+                ttl = self.lessor.renew(lease_id)
+            except errors.EtcdError:  # not found or expired: etcd answers TTL 0, not an error
+                ttl = 0
+            return pb.LeaseKeepAliveResponse(header=self.header(), ID=lease_id, TTL=ttl)
+
+    def member_list(self) -> list[pb.Member]:
+        return [pb.Member(ID=m.id, name=m.name, peerURLs=m.peer_urls, clientURLs=m.client_urls,
+                          isLearner=m.is_learner) for m in self.membership.list()]
+
+    def cluster_header(self) -> pb.ResponseHeader:
+        """The header of Cluster responses: no revision, as etcd's cluster server leaves it out."""
+        return pb.ResponseHeader(cluster_id=self.cfg.cluster_id, member_id=self.cfg.member_id,
+                                 raft_term=self.raft_term)
+
+    def move_leader(self, target_id: int) -> pb.MoveLeaderResponse:
+        """This member leads already; only a voting member is a valid transferee."""
+        m = self.membership.get(target_id)
+        if m is None or m.is_learner:
+            raise errors.BAD_LEADER_TRANSFEREE
+        return pb.MoveLeaderResponse(header=self.header())
+
+    def status(self) -> pb.StatusResponse:
+        with self.lock:
+            resp = pb.StatusResponse(
+                header=self.header(), version=SERVER_VERSION, dbSize=self.persister.db_size(),
+                leader=self.cfg.member_id, raftIndex=self.raft_index, raftTerm=self.raft_term,
+                raftAppliedIndex=self.applied_index, dbSizeInUse=self.persister.db_size_in_use())
+            for mid, a in self.alarms:
+                resp.errors.append(f"memberID:{mid} alarm:{pb.AlarmType.Name(a)} ")
+            return resp
+
+    def hash(self) -> pb.HashResponse:
+        """etcd's backend hash over every bucket (meta's consistent index and term left out)."""
+        with self.lock:
+            return pb.HashResponse(header=self.header(), hash=self.persister.backend_hash())
+
+    def hash_kv(self, rev: int) -> pb.HashKVResponse:
+        with self.lock:
+            h, cur, compact = self.store.hash_kv(rev)
+            return pb.HashKVResponse(header=self.header(cur), hash=h, compact_revision=compact)
+
+    def defragment(self) -> pb.DefragmentResponse:
+        self.persister.defragment()
+        return pb.DefragmentResponse(header=self.header())
+
+    def snapshot_image(self) -> bytes:
+        """A consistent bbolt image of the whole backend (what Maintenance.Snapshot streams)."""
+        return self.persister.snapshot_image()
+
     def root_info(self):
         """etcd's WithRoot: server-internal requests act as root while auth is enabled."""
         if self.auth is None or not self.auth.enabled:
@@ -425,8 +540,14 @@ class EtcdCore:
         for lid in expired:
             try:
                 self.lease_revoke(lid, self.root_info())
-            except errors.EtcdError:
-                pass
+            except errors.EtcdError:  # revoked meanwhile, or the server stopped: nothing left to expire
+                continue
+
+
+def _meta_rev(meta: dict[bytes, bytes], key: bytes) -> int | None:
+    """The main revision a meta key (finishedCompactRev, scheduledCompactRev) holds, None when absent."""
+    raw = meta.get(key)
+    return bytes_to_rev(raw)[0] if raw else None
 
 
 def quota_cost_put(r: pb.PutRequest) -> int:

@@ -17,11 +17,6 @@ from typing import NoReturn
 from etcdctl_py.proto.etcdserverpb import rpc_pb2 as pb
 from etcdctl_py.server import errors
 
-# TODO(errors.py): these two belong beside the other etcdserver errors.
-DOWNGRADE_IN_PROCESS = errors.EtcdError(errors.C.FAILED_PRECONDITION,
-                                        "etcdserver: cluster has a downgrade job in progress")
-REQUEST_TIMEOUT = errors.EtcdError(errors.C.UNAVAILABLE, "etcdserver: request timed out")
-UNKNOWN_METHOD = errors.EtcdError(errors.C.UNKNOWN, "etcdserver: unknown method")
 # etcd's ReqTimeout: 5s + 2 x the election timeout (1000ms by default)
 REQUEST_TIMEOUT_SECONDS = 5.0 + 2 * 1.0
 CLUSTER_VERSION = "3.5.0"
@@ -58,11 +53,11 @@ def downgrade(core, auth, request: pb.DowngradeRequest, context) -> pb.Downgrade
             raise errors.NO_INFLIGHT_DOWNGRADE
         _propose(core, auth, context, False)
     if request.action not in (pb.DowngradeRequest.VALIDATE, pb.DowngradeRequest.ENABLE):
-        raise UNKNOWN_METHOD
+        raise errors.UNKNOWN_METHOD
     if cluster_version(request.version) != ALLOWED_TARGET:
         raise errors.INVALID_DOWNGRADE_TARGET
     if core.downgrade_enabled:
-        raise DOWNGRADE_IN_PROCESS
+        raise errors.DOWNGRADE_IN_PROCESS
     if request.action == pb.DowngradeRequest.ENABLE:
         _propose(core, auth, context, True)
     return pb.DowngradeResponse(header=core.header(), version=CLUSTER_VERSION)
@@ -76,4 +71,4 @@ def _propose(core, auth, context, enabled: bool) -> NoReturn:
     done = threading.Event()
     if context.add_callback(done.set):  # set when the caller gives up or the server stops
         done.wait(REQUEST_TIMEOUT_SECONDS)
-    raise REQUEST_TIMEOUT
+    raise errors.REQUEST_TIMEOUT

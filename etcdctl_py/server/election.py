@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import queue
 import time
+from collections.abc import Generator, Iterator
 
 import grpc
 
+from etcdctl_py.keyrange import prefix_end
 from etcdctl_py.proto.etcdserverpb import rpc_pb2 as pb
 from etcdctl_py.proto.mvccpb import kv_pb2
 from etcdctl_py.proto.v3electionpb import v3election_pb2 as epb
@@ -26,15 +28,6 @@ MISSING_LEADER = errors.EtcdError(grpc.StatusCode.UNKNOWN, '"leader" field must 
 CANCELED = errors.EtcdError(grpc.StatusCode.CANCELLED, "context canceled")
 SESSION_TTL = 60  # concurrency.NewSession's default when the caller gives no lease
 POLL = 0.02
-
-
-def prefix_end(p: bytes) -> bytes:
-    b = bytearray(p)
-    for i in range(len(b) - 1, -1, -1):
-        if b[i] < 0xFF:
-            b[i] += 1
-            return bytes(b[: i + 1])
-    return b"\x00"
 
 
 def _cmp_create(key: bytes, rev: int) -> pb.Compare:
@@ -150,78 +143,100 @@ class ElectionService(epbg.ElectionServicer):
 
     def Observe(self, request, context):
         """Every leader value in order: the current leader, its updates, then its successors."""
-        from etcdctl_py.server.watch_hub import WatchStream
-
-        core = self.core
         prefix = request.name + b"/"
         try:
             ai = self.gauth.info(context)
         except errors.EtcdError as e:
             self._abort(context, e)
             return
-        stream = WatchStream(core.watch)
-        context.add_callback(stream.close)
-
-        def events(key: bytes, end: bytes, start: int):
-            """Watch responses for [key, end) from start until the stream is closed."""
-            if not self.gauth.watch_permitted(context, key, end):
-                return
-            core.watch.create(stream, pb.WatchCreateRequest(key=key, range_end=end, start_revision=start,
-                                                            watch_id=1))
-            while context.is_active() and not core.stopped.is_set():
-                try:
-                    item = stream.out.get(timeout=0.5)
-                except queue.Empty:
-                    continue
-                if item is None or item.canceled:
-                    return
-                if item.created:
-                    continue
-                yield item
-
-        def stop_watch() -> None:
-            core.watch.cancel(stream, 1)
-            while True:  # drop whatever the cancelled watcher left behind
-                try:
-                    stream.out.get_nowait()
-                except queue.Empty:
-                    return
-
+        observer = _Observer(self.core, self.gauth, context)
         try:
-            while context.is_active():
-                rr = self._first_create(prefix, ai)
-                if rr.kvs:
-                    hdr, kv = rr.header, rr.kvs[0]
-                else:
-                    hdr = kv = None
-                    for wr in events(prefix, prefix_end(prefix), rr.header.revision):
-                        put = next((ev for ev in wr.events if ev.type == kv_pb2.Event.PUT), None)
-                        if put is not None:
-                            hdr = pb.ResponseHeader()
-                            hdr.CopyFrom(wr.header)
-                            hdr.revision = put.kv.mod_revision
-                            kv = put.kv
-                            break
-                    stop_watch()
-                    if kv is None:
-                        return
-                yield epb.LeaderResponse(header=hdr, kv=kv)
-                deleted = False
-                for wr in events(kv.key, b"", hdr.revision + 1):
-                    for ev in wr.events:
-                        if ev.type == kv_pb2.Event.DELETE:
-                            deleted = True
-                            break
-                        yield epb.LeaderResponse(header=wr.header, kv=ev.kv)
-                    if deleted:
-                        break
-                stop_watch()
-                if not deleted:
-                    return
+            yield from observer.leaders(prefix, lambda: self._first_create(prefix, ai))
         except errors.EtcdError as e:
             self._abort(context, e)
         finally:
-            stream.close()
+            observer.stream.close()
+
+
+class _Observer:
+    """One Observe call: a watch (ID 1) on its own stream, over the leader's key, or over the election's prefix
+    while it has no leader."""
+
+    def __init__(self, core, gauth, context) -> None:
+        from etcdctl_py.server.watch_hub import WatchStream
+
+        self.core, self.gauth, self.context = core, gauth, context
+        self.stream = WatchStream(core.watch)
+        context.add_callback(self.stream.close)
+
+    def leaders(self, prefix: bytes, first_create) -> Iterator[epb.LeaderResponse]:
+        """The current leader (or the first candidate to come), its updates, then the next leader's, ..."""
+        while self.context.is_active():
+            rr = first_create()
+            if rr.kvs:
+                hdr, kv = rr.header, rr.kvs[0]
+            else:
+                found = self._next_leader(prefix, rr.header.revision)
+                if found is None:
+                    return
+                hdr, kv = found
+            yield epb.LeaderResponse(header=hdr, kv=kv)
+            deleted = yield from self._updates(kv.key, hdr.revision + 1)
+            if not deleted:
+                return
+
+    def _next_leader(self, prefix: bytes, start: int) -> tuple[pb.ResponseHeader, kv_pb2.KeyValue] | None:
+        """The first candidate put under the prefix from `start` on, with a header at its revision."""
+        found = None
+        for wr in self._events(prefix, prefix_end(prefix), start):
+            put = next((ev for ev in wr.events if ev.type == kv_pb2.Event.PUT), None)
+            if put is not None:
+                hdr = pb.ResponseHeader()
+                hdr.CopyFrom(wr.header)
+                hdr.revision = put.kv.mod_revision
+                found = hdr, put.kv
+                break
+        self._stop_watch()
+        return found
+
+    def _updates(self, key: bytes, start: int) -> Generator[epb.LeaderResponse, None, bool]:
+        """The leader key's new values until it is deleted (True) or the watch ends (False)."""
+        deleted = False
+        for wr in self._events(key, b"", start):
+            for ev in wr.events:
+                if ev.type == kv_pb2.Event.DELETE:
+                    deleted = True
+                    break
+                yield epb.LeaderResponse(header=wr.header, kv=ev.kv)
+            if deleted:
+                break
+        self._stop_watch()
+        return deleted
+
+    def _events(self, key: bytes, end: bytes, start: int) -> Iterator[pb.WatchResponse]:
+        """Watch responses for [key, end) from start until the stream is closed."""
+        if not self.gauth.watch_permitted(self.context, key, end):
+            return
+        core = self.core
+        core.watch.create(self.stream, pb.WatchCreateRequest(key=key, range_end=end, start_revision=start, watch_id=1))
+        while self.context.is_active() and not core.stopped.is_set():
+            try:
+                item = self.stream.out.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            if item is None or item.canceled:
+                return
+            if item.created:
+                continue
+            yield item
+
+    def _stop_watch(self) -> None:
+        self.core.watch.cancel(self.stream, 1)
+        while True:  # drop whatever the cancelled watcher left behind
+            try:
+                self.stream.out.get_nowait()
+            except queue.Empty:
+                return
 
 
 def register(gs, core, gauth) -> None:

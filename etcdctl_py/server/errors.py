@@ -68,12 +68,14 @@ INVALID_AUTH_MGMT = _e(C.INVALID_ARGUMENT, "etcdserver: invalid auth management"
 AUTH_OLD_REVISION = _e(C.UNKNOWN, "auth: revision in header is old")
 NO_PASSWORD_USER = _e(C.UNKNOWN, "auth: authentication failed, password was given for no password user")
 
-NOT_CAPABLE = _e(C.UNAVAILABLE, "etcdserver: not capable")
 STOPPED = _e(C.UNAVAILABLE, "etcdserver: server stopped")
 BAD_LEADER_TRANSFEREE = _e(C.FAILED_PRECONDITION, "etcdserver: bad leader transferee")
 WRONG_DOWNGRADE_VERSION_FORMAT = _e(C.INVALID_ARGUMENT, "etcdserver: wrong downgrade target version format")
 INVALID_DOWNGRADE_TARGET = _e(C.INVALID_ARGUMENT, "etcdserver: invalid downgrade target version")
 NO_INFLIGHT_DOWNGRADE = _e(C.FAILED_PRECONDITION, "etcdserver: no inflight downgrade job")
+DOWNGRADE_IN_PROCESS = _e(C.FAILED_PRECONDITION, "etcdserver: cluster has a downgrade job in progress")
+REQUEST_TIMEOUT = _e(C.UNAVAILABLE, "etcdserver: request timed out")
+UNKNOWN_METHOD = _e(C.UNKNOWN, "etcdserver: unknown method")
 CORRUPT = _e(C.DATA_LOSS, "etcdserver: corrupt cluster")
 
 

@@ -35,10 +35,20 @@ class FlagDef:
     shown: str | None = None  # the default as the listing shows it, when not the raw default
     yaml: tuple[str, ...] | None = None  # key path in a --config-file; () = not settable there
     gotype: str = ""  # the Go type a --config-file value decodes into (for json's error text)
+    values: tuple[str, ...] = ()  # the values its help names, for completions (parsing checks only `choices`)
 
     @property
     def is_bool(self) -> bool:
         return self.kind in BOOL_KINDS
+
+    @property
+    def listed_default(self) -> str:
+        """The default as --help, the man page and the completions show it."""
+        return self.default if self.shown is None else self.shown
+
+    @property
+    def known_values(self) -> tuple[str, ...]:
+        return self.choices or self.values
 
     @property
     def yaml_path(self) -> tuple[str, ...]:
@@ -61,7 +71,7 @@ def _f(name: str, kind: str, default: str, help: str, section: str, **kw) -> Fla
     return FlagDef(name, kind, default, help, section, **kw)
 
 
-G, M, C, S, A, P, L, T, X2, E, U, I = ("General", "Member", "Clustering", "Security", "Auth",
+G, M, C, S, A, P, L, T, X2, E, U, IGN = ("General", "Member", "Clustering", "Security", "Auth",
                                       "Profiling and Monitoring", "Logging", "Experimental distributed tracing",
                                       "v2 Proxy (to be deprecated in v3.6)", "Experimental feature",
                                       "Unsafe feature", "Ignored (flags of old etcd releases)")
@@ -132,7 +142,7 @@ FLAGS: tuple[FlagDef, ...] = (
     _f("auto-compaction-retention", "string", "0", "History kept by automatic compaction: a Go duration or a "
        "number of hours (periodic mode), a number of revisions (revision mode); 0 turns it off.", C, acts=True),
     _f("auto-compaction-mode", "string", "periodic", "How --auto-compaction-retention is read: 'periodic' or "
-       "'revision'.", C, acts=True),
+       "'revision'.", C, acts=True, values=("periodic", "revision")),
     _f("enable-v2", "bool", "false", "Also serve the v2 keys API over HTTP.", C, acts=True),
     _f("experimental-enable-v2v3", "string", "", "Prefix under which v2 requests would be served from v3.", C),
     _f("v2-deprecation", "choices", "", "v2 store deprecation phase: not-yet, write-only, write-only-drop-data "
@@ -178,7 +188,7 @@ FLAGS: tuple[FlagDef, ...] = (
        "accepts all).", S, gotype="string"),
     # ---- auth
     _f("auth-token", "string", "simple", "Token type and options: 'simple' or 'jwt,pub-key=...,priv-key=...,"
-       "sign-method=...'.", A, acts=True),
+       "sign-method=...'.", A, acts=True, values=("simple", "jwt")),
     _f("bcrypt-cost", "uint", "10", "bcrypt cost for password hashes (4 to 31; others fall back to 10).", A,
        acts=True),
     _f("auth-token-ttl", "uint", "300", "Lifetime of a simple token, in seconds.", A, acts=True),
@@ -188,11 +198,12 @@ FLAGS: tuple[FlagDef, ...] = (
     _f("listen-metrics-urls", "urls", "", "Extra URLs serving only /metrics and /health.", P, exceptions=LOCAL_URLS,
        gotype="string"),
     # ---- logging
-    _f("logger", "string", "zap", "Logger implementation; only 'zap' exists in etcd 3.5.", L, acts=True),
+    _f("logger", "string", "zap", "Logger implementation; only 'zap' exists in etcd 3.5.", L, acts=True,
+       values=("zap",)),
     _f("log-outputs", "strings", "default", "Where log lines go: default, stderr, stdout or file paths "
-       "(etcd-py always writes to stderr).", L, acts=True),
+       "(etcd-py always writes to stderr).", L, acts=True, values=("default", "stderr", "stdout")),
     _f("log-level", "string", "info", "Lowest level logged: debug, info, warn, error, panic or fatal.", L,
-       acts=True),
+       acts=True, values=("debug", "info", "warn", "error", "panic", "fatal")),
     _f("enable-log-rotation", "bool", "false", "Rotate the single file given in --log-outputs.", L),
     _f("log-rotation-config-json", "string",
        '{"maxsize": 100, "maxage": 0, "maxbackups": 0, "localtime": false, "compress": false}',
@@ -231,7 +242,7 @@ FLAGS: tuple[FlagDef, ...] = (
     _f("force-new-cluster", "bool", "false", "Start a new one-member cluster from existing data.", U),
     _f("unsafe-no-fsync", "bool", "false", "Never fsync (data loss on a crash).", U),
     # ---- ignored
-    *(_f(n, "ignored", "", "Accepted and ignored, as etcd does.", I, yaml=())
+    *(_f(n, "ignored", "", "Accepted and ignored, as etcd does.", IGN, yaml=())
       for n in ("cluster-active-size", "cluster-remove-delay", "cluster-sync-interval", "config", "force",
                 "max-result-buffer", "max-retry-attempts", "peer-heartbeat-interval", "peer-election-timeout",
                 "retry-interval", "snapshot", "v", "vv", "test.coverprofile", "test.outputdir")),
@@ -272,8 +283,7 @@ def render_flags() -> str:
     for section in SECTIONS:
         out.append(f"{section}:")
         for f in (f for f in FLAGS if f.section == section):
-            shown = f.default if f.shown is None else f.shown
-            out.append(f"  --{f.name} '{shown}'" if f.kind != "ignored" else f"  --{f.name}")
+            out.append(f"  --{f.name} '{f.listed_default}'" if f.kind != "ignored" else f"  --{f.name}")
             out.append(f"    {f.help}")
         out.append("")
     out.append("Every flag can also be given as an environment variable ETCD_<FLAG> (upper case, '-' as '_'); a")

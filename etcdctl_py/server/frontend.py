@@ -2,53 +2,100 @@
 
 A connection whose first bytes are the HTTP/2 preface is spliced to the internal grpcio server
 (a unix socket in a private 0700 directory, see grpclink: nothing but the configured URLs listens
-on TCP); anything else is answered here as HTTP/1.1 (/health, /version, /metrics, /v2/...). With
-TLS the handshake happens here and the decrypted stream is sniffed the same way; the verified
-client certificate's CN is registered for the internal connection's own socket path so the gRPC
-layer can use it as the user name.
+on TCP), as etcd's cmux hands it to gRPC; anything else is HTTP/1.1 (/health, /version, /metrics,
+/v2/...), parsed and framed by h11, with the replies shaped as Go's net/http shapes them (header
+order, Date, chunking of bodies over 2 KiB, its error answers; see httpreply). With TLS the handshake
+happens here and the decrypted stream is sniffed the same way; the verified client certificate's CN
+is registered for the internal connection's own socket path so the gRPC layer can use it as the user
+name, and handed to the v2 API for its client-certificate auth.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import re
 import socket
 import ssl
+import struct
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Protocol
 
+import h11
+
+from etcdctl_py.gofmt import go_json
 from etcdctl_py.server.grpclink import GrpcLink, peer_key
+from etcdctl_py.server.httpreply import (
+    CHUNKING_THRESHOLD,
+    CORS,
+    REASONS,
+    Headers,
+    Reply,
+    Result,
+    Streamed,
+    body_allowed,
+    header_block,
+    http_error,
+    not_allowed,
+    not_found,
+)
+from etcdctl_py.server.zaplog import log
 
-PREFACE = b"PRI * HTTP/2.0"
+PREFACE = b"PRI * HTTP/2.0"  # enough of it to tell gRPC apart
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+CMUX_LINE_LIMIT = 4096  # cmux's HTTP1 matcher reads at most this much looking for the first request line
+MAX_HEADER_BYTES = (1 << 20) + 4096  # net/http's DefaultMaxHeaderBytes and the slack it allows
+MAX_BODY_BYTES = 1 << 26
+_HTTP1_VERSION = re.compile(rb"HTTP/1\.\d+")
+_ERROR_HEADERS = b"\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
+
+
+class V2Handler(Protocol):
+    """The v2 API as the listener calls it (etcdctl_py.server.v2.mount.V2Mount)."""
+
+    async def serve(self, method: str, target: str, headers: dict[str, str], body: bytes,
+                    peer_cn: str | None) -> Reply: ...
 
 
 class HttpApp:
-    """The HTTP/1.1 endpoints etcd serves on the client port."""
+    """The HTTP/1.1 endpoints etcd serves on the client port: /health, /version, /metrics, and /v2 when mounted."""
 
-    def __init__(self, core, v2=None) -> None:
+    def __init__(self, core: Any, v2: V2Handler | None = None) -> None:
         self.core = core
         self.v2 = v2
 
-    def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> tuple[int, dict, bytes]:
-        path = target.split("?", 1)[0]
-        if path == "/health" or path == "/readyz" or path == "/livez":
-            alarms = [a for _, a in self.core.alarms]
-            if alarms:
-                from etcdctl_py.proto.etcdserverpb import rpc_pb2 as pb
+    async def answer(self, method: str, target: str, headers: dict[str, str], body: bytes,
+                     peer_cn: str | None) -> Reply:
+        """etcd's accessController in front of its mux: OPTIONS is answered for every path, the rest routed."""
+        if method == "OPTIONS":
+            return 200, [], b""
+        if self.v2 is not None and is_v2_path(target):
+            return await self.v2.serve(method, target, headers, body, peer_cn)
+        return await asyncio.get_running_loop().run_in_executor(None, self.handle, method, target)
 
-                reason = "ALARM " + pb.AlarmType.Name(alarms[0])
-                return 503, {"Content-Type": "text/plain; charset=utf-8"}, \
-                    json.dumps({"health": "false", "reason": reason}, separators=(",", ":")).encode()
-            return 200, {"Content-Type": "text/plain; charset=utf-8"}, b'{"health":"true","reason":""}'
+    def handle(self, method: str, target: str) -> Result:
+        """The basic handlers (etcdhttp): each refuses methods but GET as etcd does, except /metrics."""
+        path = target.split("?", 1)[0]
+        if path == "/health":
+            return self.health() if method == "GET" else not_allowed("GET")
         if path == "/version":
-            return 200, {"Content-Type": "application/json"}, b'{"etcdserver":"3.5.1","etcdcluster":"3.5.0"}'
+            if method != "GET":
+                return not_allowed("GET")
+            return 200, [("Content-Type", "application/json")], b'{"etcdserver":"3.5.1","etcdcluster":"3.5.0"}'
         if path == "/metrics":
-            return 200, {"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}, self.metrics()
-        if (path.startswith("/v2/") or path == "/v2") and self.v2 is not None:
-            return self.v2(method, target, headers, body)
-        return 404, {"Content-Type": "text/plain; charset=utf-8"}, b"404 page not found\n"
+            return 200, [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")], self.metrics()
+        return not_found()
+
+    def health(self) -> Result:
+        """etcdhttp's health handler: an alarm makes it an http.Error 503; a healthy body is sniffed as text."""
+        alarms = [a for _, a in self.core.alarms]
+        if alarms:
+            from etcdctl_py.proto.etcdserverpb import rpc_pb2 as pb
+
+            reason = "ALARM " + pb.AlarmType.Name(alarms[0])
+            return http_error(503, go_json({"health": "false", "reason": reason}))
+        return 200, [], b'{"health":"true","reason":""}'
 
     def metrics(self) -> bytes:
         c = self.core
@@ -66,45 +113,260 @@ class HttpApp:
         return "\n".join(lines).encode()
 
 
-_REASONS = {200: "OK", 201: "Created", 204: "No Content", 307: "Temporary Redirect", 400: "Bad Request",
-            401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-            409: "Conflict", 412: "Precondition Failed", 500: "Internal Server Error",
-            503: "Service Unavailable"}
+def is_v2_path(target: str) -> bool:
+    path = target.split("?", 1)[0]
+    return path == "/v2" or path.startswith("/v2/")
 
 
-async def _read_chunked(reader: asyncio.StreamReader, buf: bytes) -> tuple[bytes, bytes] | None:
-    """Decode a chunked request body that starts in buf: (body, bytes after it), None on EOF/garbage."""
-    body = b""
-    while True:
-        while b"\r\n" not in buf:
-            chunk = await reader.read(65536)
-            if not chunk or len(buf) > 1 << 16:
-                return None
-            buf += chunk
-        line, buf = buf.split(b"\r\n", 1)
+def cmux_http1(line: bytes) -> bool:
+    """cmux's HTTP1 matcher, which etcd puts before its HTTP server on a plain-text port: "METHOD URI HTTP/1.x"
+    (Go's ParseHTTPVersion with major version 1). A connection that fails it is closed without an answer."""
+    s1 = line.find(b" ")
+    s2 = line.find(b" ", s1 + 1) if s1 >= 0 else -1
+    if s2 < 0:
+        return False
+    return _HTTP1_VERSION.fullmatch(line[s2 + 1:]) is not None
+
+
+def cmux_consumed(data: bytes, whole: bool) -> int:
+    """How much of what a client sent cmux reads before it gives up on a connection: its HTTP/2 matcher's one
+    read of the 24-byte preface, and its HTTP/1 matcher's line, up to 4096 bytes."""
+    return max(len(H2_PREFACE), data.index(b"\n") + 1 if whole else CMUX_LINE_LIMIT)
+
+
+def escape_target(line: bytes) -> bytes:
+    """Percent-encode the non-ASCII bytes of a request line's target. Go's net/http takes them raw (curl sends a
+    UTF-8 key that way); h11 accepts only visible ASCII there. The handlers decode the path and the query, so
+    the request means the same."""
+    if max(line, default=0) < 0x80:
+        return line
+    return re.sub(rb"[\x80-\xff]", lambda m: b"%%%02X" % m.group(0)[0], line)
+
+
+def go_error(err: h11.RemoteProtocolError) -> bytes:
+    """What net/http writes, before closing, for a request it cannot read."""
+    text = str(err)
+    if "Host" in text:
+        public = "400 Bad Request: " + ("too many Host headers" if "multiple" in text else
+                                        "missing required Host header")
+    elif err.error_status_hint == 431:
+        public = "431 Request Header Fields Too Large"
+    elif err.error_status_hint == 501:
+        return b"HTTP/1.1 501 Not Implemented" + _ERROR_HEADERS + b"Unsupported transfer encoding"
+    else:
+        public = "400 Bad Request"
+    return b"HTTP/1.1 " + public.encode() + _ERROR_HEADERS + public.encode()
+
+
+def go_framing(block: bytes, http10: bool) -> bytes:
+    """h11's response head in net/http's framing order: Connection before Transfer-Encoding, and an HTTP/1.0
+    request answered as HTTP/1.0 (no Connection header: 1.0 closes by default)."""
+    if http10:
+        block = b"HTTP/1.0" + block[len(b"HTTP/1.1"):]
+        return block.replace(b"\r\nConnection: close\r\n", b"\r\n", 1)
+    te, conn = b"Transfer-Encoding: chunked\r\n", b"Connection: close\r\n"
+    if te in block and conn in block:
+        block = block.replace(conn, b"", 1).replace(te, conn + te, 1)
+    return block
+
+
+class Http1Conn:
+    """One HTTP/1.1 connection: h11 parses requests and frames replies; the replies follow Go's net/http."""
+
+    def __init__(self, app: HttpApp, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 peer_cn: str | None) -> None:
+        self.app, self.reader, self.writer, self.peer_cn = app, reader, writer, peer_cn
+        self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEADER_BYTES)
+        self.eof = False
+        self.fed = 0  # bytes handed to h11 so far
+        self.cycle_start = 0  # ... of which the ones before the current request
+
+    async def serve(self, head: bytes, sniff_line: bool) -> None:
+        """Answer requests until either side closes. `sniff_line`: apply cmux's matcher first (plain text)."""
+        first, whole = await self._request_line(head, CMUX_LINE_LIMIT if sniff_line else MAX_HEADER_BYTES)
+        if sniff_line and not (whole and cmux_http1(first.split(b"\n", 1)[0].removesuffix(b"\r"))):
+            if len(first) > cmux_consumed(first, whole):
+                _reset_on_close(self.writer)  # cmux drops it with bytes it never read: the client sees a reset
+            return
+        self._feed(escape_target_line(first))
+        while True:
+            try:
+                req = await self._request()
+                if req is None:
+                    return
+                body = await self._body(req)
+            except h11.RemoteProtocolError as e:
+                if not self.eof:
+                    self.writer.write(go_error(e))
+                return
+            if body is None:
+                return
+            reply = await self._answer(req, body)
+            if reply is None or not await self._send(req, reply) or self.conn.our_state is not h11.DONE:
+                return
+            self._next_cycle()
+
+    def _next_cycle(self) -> None:
+        """Start on the next request. One the client pipelined, already buffered, gets its target escaped as
+        escape_target() does for the others: its bytes go to a fresh h11 connection (the same state between two
+        requests)."""
+        self.conn.start_next_cycle()
+        data, closed = self.conn.trailing_data
+        escaped = escape_target_line(data)
+        if escaped != data:
+            self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEADER_BYTES)
+            self.fed = 0
+            self._feed(escaped)
+            if closed:
+                self.conn.receive_data(b"")
+        self.cycle_start = self.fed - len(self.conn.trailing_data[0])
+
+    def _feed(self, data: bytes) -> None:
+        self.fed += len(data)
+        self.conn.receive_data(data)
+
+    async def _request(self) -> h11.Request | None:
+        """The next request's head; None when the client closed. net/http's limit on a head's size holds even
+        when it arrives whole (h11 checks only an incomplete one)."""
+        req = await self._next_event()
+        if not isinstance(req, h11.Request):
+            return None
+        if self.fed - len(self.conn.trailing_data[0]) - self.cycle_start > MAX_HEADER_BYTES:
+            raise h11.RemoteProtocolError("request head too long", error_status_hint=431)
+        return req
+
+    async def _answer(self, req: h11.Request, body: bytes) -> Reply | None:
+        """The app's reply; None ends the connection unanswered, as net/http does when a handler panics."""
         try:
-            size = int(line.split(b";", 1)[0].strip(), 16)
-        except ValueError:
-            return None
-        if size == 0:
-            while True:  # trailer lines up to the empty line
-                while b"\r\n" not in buf:
-                    chunk = await reader.read(65536)
-                    if not chunk:
-                        return None
-                    buf += chunk
-                line, buf = buf.split(b"\r\n", 1)
-                if not line:
-                    return body, buf
-        while len(buf) < size + 2:
-            chunk = await reader.read(65536)
-            if not chunk:
-                return None
-            buf += chunk
-        body, buf = body + buf[:size], buf[size + 2:]
-        if len(body) > 1 << 26:
+            return await self.app.answer(req.method.decode("latin-1"), req.target.decode("latin-1"),
+                                         _header_dict(req.headers), body, self.peer_cn)
+        except Exception as e:  # noqa: BLE001 - net/http recovers a handler's panic, logs it and closes the conn
+            log("error", "http: panic serving client request", error=f"{type(e).__name__}: {e}")
             return None
 
+    async def _read(self) -> bytes:
+        data = await self.reader.read(65536)
+        self.eof = self.eof or not data
+        return data
+
+    async def _request_line(self, buf: bytes, limit: int) -> tuple[bytes, bool]:
+        """Read on until `buf` holds a whole request line within `limit` bytes: (what was read, whether it does)."""
+        while b"\n" not in buf[:limit]:
+            if len(buf) >= limit:
+                return buf, False
+            data = await self._read()
+            if not data:
+                return buf, False
+            buf += data
+        return buf, True
+
+    async def _next_event(self) -> Any:
+        """h11's next event, reading as it needs; a new request's line has its target escaped first."""
+        while True:
+            ev = self.conn.next_event()
+            if ev is not h11.NEED_DATA:
+                return ev
+            starts_request = self.conn.their_state is h11.IDLE and not self.conn.trailing_data[0]
+            data = await self._read()
+            if starts_request and data:
+                data = escape_target_line((await self._request_line(data, MAX_HEADER_BYTES))[0])
+            self._feed(data)
+
+    async def _body(self, req: h11.Request) -> bytes | None:
+        """The whole request body (net/http answers Expect: 100-continue when a handler reads a body)."""
+        lengths = [v for k, v in req.headers if k == b"content-length"]
+        if self.conn.they_are_waiting_for_100_continue and lengths != [b"0"]:
+            self.writer.write(self.conn.send(h11.InformationalResponse(status_code=100, headers=[],
+                                                                       reason=b"Continue")))
+        parts: list[bytes] = []
+        size = 0
+        while True:
+            ev = await self._next_event()
+            if isinstance(ev, h11.EndOfMessage):
+                return b"".join(parts)
+            if not isinstance(ev, h11.Data):
+                return None
+            parts.append(ev.data)
+            size += len(ev.data)
+            if size > MAX_BODY_BYTES:
+                return None
+
+    def _head(self, req: h11.Request, status: int, headers: Headers) -> bytes:
+        block = self.conn.send(h11.Response(status_code=status, headers=headers,
+                                            reason=REASONS.get(status, "").encode()))
+        return go_framing(block, req.http_version == b"1.0")
+
+    async def _send(self, req: h11.Request, reply: Reply) -> bool:
+        """Write one reply; False when the connection must end (the client hung up during a stream)."""
+        if isinstance(reply, Streamed):
+            return await self._send_stream(req, reply)
+        status, headers, body = reply
+        head = req.method == b"HEAD"
+        known = len(body) <= CHUNKING_THRESHOLD  # net/http counts a body only when it fits its buffer
+        self.writer.write(self._head(req, status, header_block(status, CORS + headers, body, head=head,
+                                                               length_known=known)))
+        if body and not head and body_allowed(status):
+            self.writer.write(self.conn.send(h11.Data(data=body)))
+        self.writer.write(self.conn.send(h11.EndOfMessage()))
+        await self.writer.drain()
+        return True
+
+    async def _send_stream(self, req: h11.Request, reply: Streamed) -> bool:
+        """Headers at once, then each chunk as it comes; ends early, closing the stream, if the client hangs up
+        (Go's CloseNotify)."""
+        self.writer.write(self._head(req, reply.status, header_block(reply.status, CORS + reply.headers, b"",
+                                                                     head=False, length_known=False)))
+        await self.writer.drain()
+        pump = asyncio.ensure_future(self._pump(reply.chunks))
+        hangup = asyncio.ensure_future(self._read_ahead())
+        try:
+            await asyncio.wait({pump, hangup}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (pump, hangup):
+                task.cancel()
+            await asyncio.gather(pump, hangup, return_exceptions=True)
+            reply.close()
+        if pump.cancelled() or pump.exception() is not None:
+            return False
+        self.writer.write(self.conn.send(h11.EndOfMessage()))
+        await self.writer.drain()
+        return True
+
+    async def _pump(self, chunks: AsyncIterator[bytes]) -> None:
+        async for chunk in chunks:
+            self.writer.write(self.conn.send(h11.Data(data=chunk)))
+            await self.writer.drain()
+
+    async def _read_ahead(self) -> None:
+        """Return when the client hangs up; what it sends meanwhile (a pipelined request) is kept for h11."""
+        while True:
+            data = await self._read()
+            if not data:
+                return
+            self._feed(data)
+            if len(self.conn.trailing_data[0]) > MAX_HEADER_BYTES:
+                await asyncio.get_running_loop().create_future()  # stop reading; the stream goes on
+
+
+def _reset_on_close(writer: asyncio.StreamWriter) -> None:
+    """Make the coming close a TCP reset (SO_LINGER 0)."""
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+def escape_target_line(data: bytes) -> bytes:
+    """escape_target() applied to the request line at the start of `data`."""
+    line, sep, rest = data.partition(b"\n")
+    return escape_target(line) + sep + rest if sep else data
+
+
+def _header_dict(headers: Any) -> dict[str, str]:
+    """Request headers by lower-case name; Go's Header.Get: the first value of a repeated one."""
+    out: dict[str, str] = {}
+    for name, value in headers:
+        out.setdefault(name.decode("latin-1"), value.decode("latin-1"))
+    return out
 
 
 class TLSConfigError(ValueError):
@@ -146,15 +408,49 @@ def _check_key_pair(cert: bytes, key: bytes) -> None:
                              f"skipping PEM blocks of the following types: {kinds}")
 
 
+WEAK_DIGESTS = ("md5", "sha1")  # signatures OpenSSL 3 refuses from security level 1 on; Go 1.16 (etcd 3.5.1) takes them
+
+
+def weak_signed(pem: bytes) -> list[tuple[str, str]]:
+    """(subject, digest) of each certificate in `pem` signed with a WEAK_DIGESTS digest."""
+    from cryptography import x509
+    from cryptography.exceptions import UnsupportedAlgorithm
+
+    out = []
+    for m in _PEM_BLOCK.finditer(pem):
+        if m.group(1) != b"CERTIFICATE":
+            continue
+        try:
+            cert = x509.load_pem_x509_certificate(m.group(0))
+            algo = cert.signature_hash_algorithm
+        except (ValueError, UnsupportedAlgorithm):  # not a certificate OpenSSL would load either: its error, later
+            continue
+        if algo is not None and algo.name in WEAK_DIGESTS:
+            out.append((cert.subject.rfc4514_string(), algo.name))
+    return out
+
+
+def _allow_weak_signatures(ctx: ssl.SSLContext, path: str, pem: bytes, log_level: str) -> None:
+    """Serve certificates signed with SHA-1 (or MD5) as etcd 3.5.1 does: OpenSSL's security level 0 for this
+    server context only, and only when a configured certificate needs it; one warning line for each."""
+    weak = weak_signed(pem)
+    if weak:
+        ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+    for subject, digest in weak:
+        log("warn", "accepting a certificate signed with a weak digest, as etcd 3.5.1 does; re-issue it signed "
+            "with SHA-256", log_level, certificate=path, subject=subject, signature=digest)
+
+
 def server_ssl_context(cert_file: str, key_file: str, trusted_ca_file: str = "",
-                       client_cert_auth: bool = False) -> ssl.SSLContext:
+                       client_cert_auth: bool = False, log_level: str = "info") -> ssl.SSLContext:
     """The TLS side of an https client URL, refused at start-up as etcd's transport.TLSInfo refuses it.
 
     A trusted-CA file without PEM data is an empty pool for etcd (it starts, and no client certificate
-    verifies), not an error."""
+    verifies), not an error. log_level: the server's --log-level, for the weak-signature warning."""
     cert, key = _read(cert_file), _read(key_file)
     _check_key_pair(cert, key)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    _allow_weak_signatures(ctx, cert_file, cert, log_level)  # before loading: OpenSSL checks the digests then
     try:
         ctx.load_cert_chain(cert_file, key_file)
     except ssl.SSLError as e:
@@ -163,7 +459,9 @@ def server_ssl_context(cert_file: str, key_file: str, trusted_ca_file: str = "",
         raise TLSConfigError(f"tls: {e.reason or e}") from None
     ctx.set_alpn_protocols(["h2", "http/1.1"])
     if trusted_ca_file:
-        blocks = [m.group(0).decode("ascii", "replace") for m in _PEM_BLOCK.finditer(_read(trusted_ca_file))]
+        ca = _read(trusted_ca_file)
+        _allow_weak_signatures(ctx, trusted_ca_file, ca, log_level)  # client certificates it signed verify too
+        blocks = [m.group(0).decode("ascii", "replace") for m in _PEM_BLOCK.finditer(ca)]
         for block in blocks:
             try:
                 ctx.load_verify_locations(cadata=block)
@@ -183,15 +481,29 @@ async def _pump(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
             w.write(data)
             await w.drain()
     except (ConnectionError, ssl.SSLError, asyncio.CancelledError):
-        pass
+        pass  # this direction is over (a peer reset, or the server stopping); the other side learns it below
     finally:
         try:
             if w.can_write_eof():
                 w.write_eof()
             else:
                 w.close()
-        except Exception:  # noqa: BLE001
-            pass
+        except (OSError, RuntimeError):
+            pass  # the other side is already closed: nothing left to tell it
+
+
+def verified_cn(writer: asyncio.StreamWriter) -> str | None:
+    """The CN of the client certificate the TLS handshake verified (etcd: VerifiedChains[0]'s CommonName, ""
+    when it has none); None without TLS or without a verified certificate."""
+    cert = writer.get_extra_info("peercert")
+    if not cert:
+        return None
+    cn = ""
+    for rdn in cert.get("subject", ()):
+        for k, v in rdn:
+            if k == "commonName":
+                cn = v
+    return cn
 
 
 class FrontListener:
@@ -282,16 +594,16 @@ class FrontListener:
             if head.startswith(PREFACE):
                 await self._splice(head, reader, writer)
             elif head:
-                await self._http(head, reader, writer)
-        except (OSError, asyncio.IncompleteReadError, ssl.SSLError):  # incl. the private socket gone at stop
-            pass
+                await Http1Conn(self.app, reader, writer, verified_cn(writer)).serve(head, self.ssl_ctx is None)
+        except (OSError, asyncio.IncompleteReadError, ssl.SSLError, h11.ProtocolError):  # incl. the private socket
+            pass  # gone at stop; a reply h11 refuses to frame ends its connection
         except asyncio.CancelledError:  # _shutdown(): the connection ends with the server. Returning (not
             pass  # re-raising) matters: asyncio's done-callback for this task would report a cancelled one
         finally:
             try:
                 writer.close()
-            except Exception:  # noqa: BLE001
-                pass
+            except (OSError, RuntimeError):
+                pass  # already closed, or the loop is closing: the socket goes either way
 
     async def _splice(self, head: bytes, reader, writer) -> None:
         """Pass a gRPC connection on to grpcio through the private unix socket (grpclink)."""
@@ -303,8 +615,8 @@ class FrontListener:
                 pass
         sock, path = self.link.client_socket()
         key = peer_key(path)
-        cn = self._verified_cn(writer)
-        if cn is not None:
+        cn = verified_cn(writer) if self.on_peer_cn is not None else None
+        if cn is not None and self.on_peer_cn is not None:
             self.on_peer_cn(key, cn)  # registered before grpcio can see the connection
         try:
             await asyncio.get_running_loop().sock_connect(sock, self.link.server_path)
@@ -320,82 +632,7 @@ class FrontListener:
             uw.close()
             self._forget(key, path, cn)
 
-    def _verified_cn(self, writer) -> str | None:
-        """The CN of the client certificate the TLS handshake verified (etcd: VerifiedChains[0]'s
-        CommonName, "" when it has none); None without TLS, a CN consumer or a verified certificate."""
-        if self.on_peer_cn is None or self.ssl_ctx is None:
-            return None
-        cert = writer.get_extra_info("peercert")
-        if not cert:
-            return None
-        cn = ""
-        for rdn in cert.get("subject", ()):
-            for k, v in rdn:
-                if k == "commonName":
-                    cn = v
-        return cn
-
     def _forget(self, key: str, path: str, cn: str | None) -> None:
-        if cn is not None:
+        if cn is not None and self.on_peer_cn is not None:
             self.on_peer_cn(key, None)
         self.link.release(path)
-
-    async def _http(self, head: bytes, reader, writer) -> None:
-        buf = head
-        while True:
-            while b"\r\n\r\n" not in buf:
-                chunk = await reader.read(65536)
-                if not chunk:
-                    return
-                buf += chunk
-                if len(buf) > 1 << 20:
-                    return
-            hdr, buf = buf.split(b"\r\n\r\n", 1)
-            lines = hdr.decode("latin-1").split("\r\n")
-            try:
-                method, target, version = lines[0].split(" ", 2)
-            except ValueError:
-                writer.write(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n")
-                return
-            headers: dict[str, str] = {}
-            for ln in lines[1:]:
-                if ":" in ln:
-                    k, v = ln.split(":", 1)
-                    headers[k.strip().lower()] = v.strip()
-            if "chunked" in headers.get("transfer-encoding", "").lower():
-                got = await _read_chunked(reader, buf)  # Go's client sends empty v2 bodies chunked
-                if got is None:
-                    return
-                body, buf = got
-            else:
-                n = int(headers.get("content-length", "0") or 0)
-                while len(buf) < n:
-                    chunk = await reader.read(65536)
-                    if not chunk:
-                        return
-                    buf += chunk
-                body, buf = buf[:n], buf[n:]
-            loop = asyncio.get_running_loop()
-            v2 = self.app.v2
-            if v2 is not None and hasattr(v2, "serve") and v2.wants(target):
-                res = await v2.serve(method, target, headers, body, reader, writer)  # waits park here
-                if res is None:
-                    return  # the client hung up during a wait
-                status, rh, rb = res
-            else:
-                status, rh, rb = await loop.run_in_executor(None, self.app.handle, method, target, headers, body)
-            from email.utils import formatdate
-
-            out = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}"]
-            rh = dict(rh)
-            rh.setdefault("Date", formatdate(usegmt=True))
-            rh["Content-Length"] = str(len(rb))
-            close = headers.get("connection", "").lower() == "close" or version == "HTTP/1.0"
-            if close:
-                rh["Connection"] = "close"
-            for k, v in rh.items():
-                out.append(f"{k}: {v}")
-            writer.write(("\r\n".join(out) + "\r\n\r\n").encode("latin-1") + (b"" if method == "HEAD" else rb))
-            await writer.drain()
-            if close:
-                return

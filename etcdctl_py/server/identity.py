@@ -15,6 +15,10 @@ class ConfigError(Exception):
     """A bad flag value; etcd logs it and exits 1."""
 
 
+class QuorumError(ConfigError):
+    """Other voting members in the cluster: etcd-py runs no raft, so alone it can never be their quorum."""
+
+
 def parse_urls(text: str) -> list[str]:
     """Comma-separated URLs as etcd's types.NewURLs(strings.Split(text, ",")) reads them: Go's url.Parse,
     scheme/host:port/path checks with etcd's texts (an empty element is an error too), canonical and sorted.

@@ -48,6 +48,10 @@ class Lessor:
         self.leases[lease_id] = lease
         return lease
 
+    def restore(self, lease_id: int, ttl: int) -> None:
+        """A lease from the db, with the TTL it was granted (promote() starts its clock)."""
+        self.leases[lease_id] = Lease(lease_id, ttl)
+
     def lookup(self, lease_id: int) -> Lease | None:
         return self.leases.get(lease_id)
 
@@ -70,7 +74,7 @@ class Lessor:
 
     def expired(self) -> list[int]:
         now = time.monotonic()
-        return [lid for lid, l in self.leases.items() if l.expiry <= now]
+        return [lid for lid, lease in self.leases.items() if lease.expiry <= now]
 
     def promote(self) -> None:
         """On (re)start every lease gets a fresh TTL, as a newly elected etcd leader does."""

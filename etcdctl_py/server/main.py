@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
-import struct
+import ssl
 import sys
 import threading
 import time
 from concurrent import futures
 
 from etcdctl_py.server import config as cfgmod
-from etcdctl_py.server.identity import ConfigError, Member, derive_cluster, parse_urls
+from etcdctl_py.server.identity import ConfigError, QuorumError
 from etcdctl_py.server.zaplog import log
 
 
@@ -47,21 +46,6 @@ def _listen(url: str) -> socket.socket:
     return sock
 
 
-class QuorumError(ConfigError):
-    """Other voting members in the cluster: etcd-py runs no raft, so alone it can never be their quorum."""
-
-
-def _foreign_voters_text(ids: list[int], fresh: bool) -> str:
-    names = ", ".join(f"{i:x}" for i in ids)
-    if fresh:
-        return (f"--initial-cluster names {len(ids)} other voting member(s) ({names}): etcd-py runs a single member "
-                "and no raft, so it could never reach their quorum; give only this member in --initial-cluster")
-    return (f"the cluster in this data dir has {len(ids)} other voting member(s) ({names}): etcd-py runs a single "
-            "member and no raft, so it would serve without their quorum (split brain); start once with "
-            "--force-new-cluster to make this member a one-member cluster (the others are removed), or remove "
-            "them from the cluster first")
-
-
 class Server:
     """Everything one etcd-py process runs; `start()` then `wait()`; `stop()` from a signal."""
 
@@ -77,20 +61,22 @@ class Server:
         self.persister = None
 
     def start(self) -> None:
-        import grpc
+        """etcd's StartEtcd for one member, in its order: client listeners bound first (a busy port or a bad TLS
+        file creates nothing), then the data dir recovered or bootstrapped (server/bootstrap.py), then gRPC, then
+        the listeners serve."""
+        ssl_ctx = self._bind_client_listeners()
+        self._open_data_dir()
+        self._start_grpc()
+        self._serve_clients(ssl_ctx)
+        self._start_loops()
+        log("info", "ready to serve client requests", self.level)
+        log("info", "serving client traffic insecurely; this is strongly discouraged!", self.level,
+            address=",".join(_url_list(self.flags.get("listen-client-urls"))))
 
-        from etcdctl_py.proto.etcdserverpb import raft_internal_pb2 as ri
-        from etcdctl_py.proto.etcdserverpb import rpc_pb2_grpc as pbg
-        from etcdctl_py.server import services
-        from etcdctl_py.server.core import EtcdCore, ServerConfig
-        from etcdctl_py.server.persist import Persister
-
+    def _bind_client_listeners(self) -> ssl.SSLContext | None:
+        """TLS files and client ports first, as etcd configures its listeners: a refusal here creates nothing."""
         f = self.flags
-        client_urls = parse_urls(f.get("advertise-client-urls"))
-        adv_peer = parse_urls(f.get("initial-advertise-peer-urls"))
-        listen_client = [u.strip() for u in f.get("listen-client-urls").split(",") if u.strip()]
-        data_dir = f.get("data-dir")
-        # TLS files and client ports first, as etcd configures its listeners: a refusal here creates nothing
+        listen_client = _url_list(f.get("listen-client-urls"))
         ssl_ctx = None
         if f.get("cert-file") and f.get("key-file") and any(_bind_host(u)[2] == "https" for u in listen_client):
             from etcdctl_py.server.frontend import server_ssl_context  # http-only URLs ignore the files, as etcd
@@ -99,202 +85,70 @@ class Server:
                                          f.bool("client-cert-auth"))
         for url in listen_client:
             self.sockets.append((url, _listen(url)))
-        persister = Persister(data_dir)
-        # what this start creates, removed again if it fails (etcd leaves no half-made data dir behind)
-        self.created = next((p for p in (data_dir, persister.member_dir) if not os.path.exists(p)), None)
-        self.persister = persister
-        scfg = ServerConfig(name=f.get("name"), data_dir=data_dir,
-                            quota_backend_bytes=cfgmod.backend_quota(f),
-                            snapshot_count=cfgmod.snapshot_count(f),
-                            auto_compaction_mode=f.get("auto-compaction-mode"),
-                            auto_compaction_retention=f.get("auto-compaction-retention"),
-                            max_txn_ops=f.int("max-txn-ops"))
-        if persister.exists():
-            ci, entries, node_id = persister.recover()
-            scfg.member_id = node_id
-            members = []
-            for k, v in persister.backend.buckets.get(b"members", {}).items():
-                d = json.loads(v)
-                members.append(Member(d["id"], d.get("name", ""), d.get("peerURLs", []),
-                                      d.get("clientURLs", []), d.get("isLearner", False)))
-            from etcdctl_py.server.identity import cluster_id
+        return ssl_ctx
 
-            # the WAL metadata's cluster ID: the members bucket changes with member add/remove, the ID does not
-            scfg.cluster_id = persister.cluster_id or cluster_id([m.id for m in members])
-            for m in members:
-                if m.id == node_id:
-                    m.name = f.get("name")
-                    m.client_urls = client_urls
-            scfg.members = sorted(members, key=lambda m: m.id)
-            core = EtcdCore(scfg, persister)
-            self.core = core
-            self._attach_auth(core)
-            core.membership.load_backend(persister.backend.buckets)
-            from etcdctl_py.server.membership import snapshot_membership
+    def _open_data_dir(self) -> None:
+        """The data dir recovered or bootstrapped; what this start creates is removed again if it fails (etcd
+        leaves no half-made data dir behind)."""
+        from etcdctl_py.server import bootstrap
 
-            snap_members = snapshot_membership(persister.snap_dir) if persister.snap_index else None
-            if snap_members is not None or persister.applied_conf_changes:  # etcd's view: .snap + WAL, not the db
-                core.membership.rebuild(snap_members, persister.applied_conf_changes)
-            core.auth.restore(persister.backend.buckets)
-            self._restore_state(core, persister)
-            # the next entry follows the last one in the WAL (a restored dir ends at its member count, not at 4)
-            core.raft_index = core.applied_index = max(ci, persister.wal.last_index)
-            for e in entries:
-                if e.Type == 1 and e.Data:  # EntryConfChange: a member added/removed/updated/promoted
-                    changes = core.replay_conf_change(e.Index, e.Data)
-                elif e.Type != 0 or not e.Data:
-                    core.raft_index = core.applied_index = e.Index
-                    continue
-                else:
-                    req = ri.InternalRaftRequest()
-                    try:
-                        req.ParseFromString(e.Data)
-                    except Exception:  # noqa: BLE001 - a v2 entry: nothing to apply in v3
-                        core.raft_index = core.applied_index = e.Index
-                        continue
-                    changes = core.replay(e.Index, req)
-                changes_meta = [c for c in changes]
-                from etcdctl_py.server.mvcc import Change
+        self.persister = bootstrap.new_persister(self.flags)
+        self.created = next((p for p in (self.persister.data_dir, self.persister.member_dir)
+                             if not os.path.exists(p)), None)
+        self.core = bootstrap.open_core(self.flags, self.persister)
 
-                changes_meta.append(Change(b"meta", b"consistent_index", struct.pack(">Q", e.Index)))
-                changes_meta.append(Change(b"meta", b"term", struct.pack(">Q", persister.term)))
-                persister.backend.apply(changes_meta)
-                persister.pending.append((0, e.Index, changes_meta))
-            # the replayed entries reach the db before anything is served: a disk still full fails start-up here
-            persister.lock = core.lock
-            persister.commit()
-            log("info", "recovered from data dir", self.level, **{"data-dir": data_dir,
-                                                                  "consistent-index": ci,
-                                                                  "replayed-entries": len(entries)})
-        else:
-            cid, members, mid = derive_cluster(f.get("name"), f.get("initial-cluster"), adv_peer,
-                                               f.get("initial-cluster-token"), client_urls)
-            others = sorted(m.id for m in members if m.id != mid)
-            if others:
-                raise QuorumError(_foreign_voters_text(others, fresh=True))
-            scfg.cluster_id, scfg.members, scfg.member_id = cid, members, mid
-            core = EtcdCore(scfg, persister)
-            self.core = core
-            self._attach_auth(core)
-            persister.bootstrap(mid, cid, members, client_urls, core.idgen, [])
-            core.raft_index = core.applied_index = len(members) + 3
-        core.membership.warn = lambda msg, **kv: log("warn", msg, self.level, **kv)
-        force = f.bool("force-new-cluster")
-        if core.membership.foreign_voters() and not force:
-            raise QuorumError(_foreign_voters_text(core.membership.foreign_voters(), fresh=False))
-        core.lessor.promote()
-        persister.snapshot_count = cfgmod.snapshot_count(f)
-        persister.max_snapshots = f.int("max-snapshots")
-        persister.max_wals = f.int("max-wals")
-        persister.snap_source = lambda: snapshot_v2_store(core)
-        persister.start(core.lock)
-        if force and core.membership.others():
-            # etcd's restartAsStandaloneNode: every other member removed through the log, this one left alone
-            removed = core.membership.force_new_cluster()
-            log("info", "forcing restart member", self.level,
-                **{"cluster-id": f"{core.cfg.cluster_id:x}", "local-member-id": f"{core.cfg.member_id:x}",
-                   "commit-index": core.raft_index, "removed-member-ids": [f"{i:x}" for i in removed]})
+    def _start_grpc(self) -> None:
+        """Every v3 service on a grpcio server that listens only on a unix socket in a private 0700 dir (the front
+        listeners relay to it); grpcio's own size limits are off: services.MessageLimits enforces grpc-go's."""
+        import grpc
 
-        from etcdctl_py.server.auth import GrpcAuth
+        from etcdctl_py.proto.etcdserverpb import rpc_pb2_grpc as pbg
+        from etcdctl_py.server import concurrency, election, services
+        from etcdctl_py.server.auth import AuthService, GrpcAuth
+        from etcdctl_py.server.core import GRPC_OVERHEAD_BYTES
+        from etcdctl_py.server.grpclink import GrpcLink
 
-        gauth = GrpcAuth(core.auth, client_cert_auth=f.bool("client-cert-auth"))
-        self.gauth = gauth
-
-        max_request_bytes = f.int("max-request-bytes")
-        core.cfg.max_request_bytes = max_request_bytes  # proposals above it: "etcdserver: request is too large"
-        # grpcio's own size limits are off: services.MessageLimits enforces grpc-go's, with grpc-go's texts
-        opts = [("grpc.max_receive_message_length", -1),
-                ("grpc.max_send_message_length", -1),
+        f, core = self.flags, self.core
+        self.gauth = gauth = GrpcAuth(core.auth, client_cert_auth=f.bool("client-cert-auth"))
+        opts = [("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1),
                 ("grpc.so_reuseport", 0)]
         self.executor = futures.ThreadPoolExecutor(max_workers=512)  # stop() waits for its handlers
-        gs = grpc.server(self.executor, options=opts, maximum_concurrent_rpcs=None,
-                         interceptors=[services.MessageLimits(max_request_bytes + services.GRPC_OVERHEAD_BYTES)])
+        limits = services.MessageLimits(core.cfg.max_request_bytes + GRPC_OVERHEAD_BYTES)
+        gs = grpc.server(self.executor, options=opts, maximum_concurrent_rpcs=None, interceptors=[limits])
         pbg.add_KVServicer_to_server(services.KVService(core, gauth), gs)
         pbg.add_WatchServicer_to_server(services.WatchService(
             core, gauth, f.duration("experimental-watch-progress-notify-interval")), gs)
         pbg.add_LeaseServicer_to_server(services.LeaseService(core, gauth), gs)
         pbg.add_ClusterServicer_to_server(services.ClusterService(core, gauth), gs)
         pbg.add_MaintenanceServicer_to_server(services.MaintenanceService(core, gauth), gs)
-        pbg.add_AuthServicer_to_server(services_auth(core, gauth), gs)
-        try:
-            from etcdctl_py.server import concurrency
-
-            concurrency.register(gs, core, gauth)
-        except ImportError:
-            pass
-        from etcdctl_py.server import election
-
+        pbg.add_AuthServicer_to_server(AuthService(core, gauth), gs)
+        concurrency.register(gs, core, gauth)
         election.register(gs, core, gauth)
-        from etcdctl_py.server.grpclink import GrpcLink
-
-        self.link = GrpcLink.bind(gs, data_dir)  # grpcio listens only on a unix socket in a private 0700 dir
+        self.link = GrpcLink.bind(gs, self.persister.data_dir)
         gs.start()
         self.grpc_server = gs
 
+    def _serve_clients(self, ssl_ctx: ssl.SSLContext | None) -> None:
+        """The bound client sockets start serving (gRPC relayed to the link, HTTP: health, version, v2)."""
         from etcdctl_py.server.frontend import FrontListener, HttpApp
 
         v2 = None
-        if f.bool("enable-v2"):
-            v2 = load_v2(core, f.get("initial-cluster-token"))
-        app = HttpApp(core, v2)
+        if self.flags.bool("enable-v2"):
+            from etcdctl_py.server.v2.mount import mount
+
+            v2 = mount(self.core, self.flags.get("initial-cluster-token"))
+        app = HttpApp(self.core, v2)
         for url, sock in self.sockets:
             host, port, scheme = _bind_host(url)
             ctx = ssl_ctx if scheme == "https" else None
-            fl = FrontListener(host, port, self.link, app, ctx, on_peer_cn=gauth.set_peer_cn, sock=sock)
+            fl = FrontListener(host, port, self.link, app, ctx, on_peer_cn=self.gauth.set_peer_cn, sock=sock)
             fl.start()
             self.fronts.append(fl)
         self.sockets = []  # owned by the listeners now
 
+    def _start_loops(self) -> None:
         threading.Thread(target=self._lease_loop, daemon=True, name="lease-expiry").start()
         threading.Thread(target=self._compaction_loop, daemon=True, name="auto-compaction").start()
-        log("info", "ready to serve client requests", self.level)
-        log("info", "serving client traffic insecurely; this is strongly discouraged!", self.level,
-            address=",".join(listen_client))
-
-    def _attach_auth(self, core) -> None:
-        """The auth store must exist before WAL replay: auth entries are replayed like any other."""
-        from etcdctl_py.server.auth_jwt import token_provider
-        from etcdctl_py.server.auth_store import AuthStore
-
-        f = self.flags
-        core.auth = AuthStore(core, bcrypt_cost=f.int("bcrypt-cost"), token_ttl=float(f.int("auth-token-ttl")))
-        try:
-            tokens = token_provider(f.get("auth-token"), lambda: core.auth.revision,
-                                    lambda msg, keys: log("warn", msg, self.level, keys=keys))
-        except ConfigError as e:
-            log("warn", "failed to create token provider", self.level, error=str(e))
-            raise
-        if tokens is not None:  # None: simple tokens, the store's default
-            core.auth.tokens = tokens
-
-    def _restore_state(self, core, persister) -> None:
-        """Rebuild MVCC, leases and alarms from the loaded db (etcd's restore on start)."""
-        from etcdctl_py.proto.etcdserverpb import rpc_pb2 as pb
-        from etcdctl_py.proto.leasepb import lease_pb2
-        from etcdctl_py.server.mvcc import bytes_to_rev
-
-        b = persister.backend.buckets
-        meta = b.get(b"meta", {})
-        fin = meta.get(b"finishedCompactRev")
-        sch = meta.get(b"scheduledCompactRev")
-        for k, v in b.get(b"lease", {}).items():
-            lease = lease_pb2.Lease.FromString(v)
-            l = core.lessor.grant(lease.ID, lease.TTL)
-            l.ttl = lease.TTL
-        core.store.restore(sorted(b.get(b"key", {}).items()),
-                           bytes_to_rev(fin)[0] if fin else None, bytes_to_rev(sch)[0] if sch else None)
-        # re-attach keys to leases
-        for key, ki in core.store.index.items.items():
-            r = ki.get(core.store.current_rev)
-            if r is not None:
-                from etcdctl_py.server.mvcc import KeyValue
-
-                kv = KeyValue.FromString(core.store.kv[r[0]])
-                if kv.lease:
-                    core.lessor.attach(kv.lease, key)
-        for k in b.get(b"alarm", {}):
-            am = pb.AlarmMember.FromString(k)
-            core.alarms.append((am.memberID, am.alarm))
 
     def _lease_loop(self) -> None:
         while not self.stop_ev.wait(0.5):
@@ -328,15 +182,15 @@ class Server:
         self._finish_in_flight(5.0)
         if getattr(self, "link", None) is not None:
             self.link.remove()  # the private socket dir goes with the server
-        if self.persister is not None and self.core is not None:
+        if self.persister is not None:
             self.persister.close()
 
     def abandon(self) -> None:
         """After a failed start: stop what runs and remove the data dir (or member/) this start created."""
         try:
             self.stop()
-        except Exception:  # noqa: BLE001 - a half-started server: the start-up error is what gets reported
-            pass
+        except Exception as e:  # noqa: BLE001 - a half-started server: the start-up error is reported after this
+            log("warn", "failed to stop after a failed start", self.level, error=f"{type(e).__name__}: {e}")
         if self.created is not None:
             import shutil
 
@@ -355,39 +209,6 @@ class Server:
         loops = [t for t in threading.enumerate() if t.name in ("lease-expiry", "auto-compaction")]
         for t in waiters + loops:
             t.join(max(0.0, deadline - time.monotonic()))
-
-
-def snapshot_v2_store(core) -> tuple[bytes, list[int], list[int]]:
-    """The v2 store a .snap carries (membership incl. removed IDs and cluster version, like etcd's) and raft's
-    voters and learners (an updated learner is listed as a voter but is still a raft learner)."""
-    from etcdctl_py.storage import v2store
-    from etcdctl_py.storage.membership import Member as SMember
-
-    st = v2store.V2Store.new("/0", "/1")
-    ms = core.membership
-    members = sorted(core.members.values(), key=lambda m: m.id)
-    for m in members:
-        sm = SMember(m.id, list(m.peer_urls), m.name, list(m.client_urls), m.is_learner)
-        v2store.save_member(st, sm)
-        if m.name or m.client_urls:  # etcd has no attributes node for a member that never started
-            st.create(f"/0/members/{sm.hex_id}/attributes", sm.attributes_json())
-    for mid in sorted(ms.removed):
-        st.create(f"{v2store.REMOVED_MEMBERS_PREFIX}/{mid:x}", "")  # unsafeDeleteMemberFromStore: empty value
-    st.create("/0/version", "3.5.0")
-    return st.to_json(), sorted(ms.voters), sorted(ms.learners)
-
-
-def services_auth(core, gauth):
-    from etcdctl_py.server.auth import AuthService
-
-    return AuthService(core, gauth)
-
-
-def load_v2(core, token: str = "etcd-cluster"):
-    """The v2 API (`--enable-v2`) with this server's identity; the front listener awaits its serve()."""
-    from etcdctl_py.server.v2.mount import mount
-
-    return mount(core, token)
 
 
 # Go's os.Signal names, as etcd logs them
@@ -415,7 +236,7 @@ def shut_down(srv: Server, signum: int | None) -> int:
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except (OSError, ValueError):
+        except (OSError, ValueError):  # closed, or a pipe nobody reads: the exit status still tells
             pass
     signal.signal(signum, signal.SIG_DFL)
     os.kill(os.getpid(), signum)

@@ -28,9 +28,11 @@ from typing import Any, Callable, Iterable
 
 from google.protobuf.message import DecodeError
 
+from etcdctl_py.gofmt import go_json
 from etcdctl_py.proto.raftpb import raft_pb2
 from etcdctl_py.server.identity import Member
 from etcdctl_py.server.mvcc import Change
+from etcdctl_py.storage import backend
 
 MAX_LEARNERS = 1  # etcd 3.5's maxLearners
 
@@ -66,12 +68,6 @@ def new_member_id(peer_urls: Iterable[str], now: float) -> int:
     return struct.unpack(">Q", hashlib.sha1(seed).digest()[:8])[0]
 
 
-def _go_json(d: Any) -> str:
-    """encoding/json's compact form with its HTML escaping."""
-    s = json.dumps(d, separators=(",", ":"), ensure_ascii=False)
-    return s.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
 def member_json(m: Any) -> str:
     """membership.Member as json.Marshal writes it (ConfChange context, `members` bucket): a nil peer list is null."""
     d: dict = {"id": m.id, "peerURLs": list(m.peer_urls) if m.peer_urls else None}
@@ -81,18 +77,12 @@ def member_json(m: Any) -> str:
         d["name"] = m.name
     if m.client_urls:
         d["clientURLs"] = list(m.client_urls)
-    return _go_json(d)
+    return go_json(d)
 
 
 def conf_state_json(voters: Iterable[int], learners: Iterable[int]) -> bytes:
-    """raftpb.ConfState as etcd stores it in meta/confState (empty lists omitted, auto_leave always there)."""
-    d: dict = {}
-    if voters:
-        d["voters"] = sorted(voters)
-    if learners:
-        d["learners"] = sorted(learners)
-    d["auto_leave"] = False
-    return json.dumps(d, separators=(",", ":")).encode()
+    """raftpb.ConfState as etcd stores it in meta/confState: the backend's encoding, of the IDs sorted."""
+    return backend.conf_state_json(sorted(voters), sorted(learners))
 
 
 def _learner(m: Any) -> bool:
@@ -249,7 +239,7 @@ class Membership:
                 raise MembershipError(ERR_LEARNER_NOT_READY)
             if not self._ready_to_promote():
                 raise MembershipError(ERR_NOT_ENOUGH_STARTED)
-        ctx = _go_json({"id": member_id, "peerURLs": None, "isPromote": True})
+        ctx = go_json({"id": member_id, "peerURLs": None, "isPromote": True})
         return self._propose(raft_pb2.ConfChange(type=ADD, node_id=member_id, context=ctx.encode()))
 
     def _propose(self, cc: raft_pb2.ConfChange) -> Any:

@@ -16,6 +16,7 @@ import crc32c
 from etcdctl_py.proto.mvccpb import kv_pb2
 from etcdctl_py.server import errors
 from etcdctl_py.server.key_index import Rev, TreeIndex
+from etcdctl_py.server.lessor import Lessor
 
 KeyValue = kv_pb2.KeyValue
 Event = kv_pb2.Event
@@ -67,7 +68,7 @@ class MVCCStore:
         self.tombstones: set[Rev] = set()
         self.current_rev = 1
         self.compact_main_rev = -1
-        self.lessor = None  # set by the server: attach/detach keys to leases
+        self.lessor: Lessor | None = None  # set by the core: attach/detach keys to leases
 
     # ---- reads -------------------------------------------------------------------------
     def range(self, key: bytes, end: bytes | None, rev: int, limit: int, count_only: bool,
@@ -87,14 +88,19 @@ class MVCCStore:
         kvs = [KeyValue.FromString(self.kv[r]) for r in revs]
         return RangeResult(kvs, total, cur)
 
-    def get_kv(self, key: bytes, rev: int) -> KeyValue | None:
-        r = self.index.get(key, rev)
-        if r is None:
-            return None
-        return KeyValue.FromString(self.kv[r[0]])
+    def leased_keys(self) -> list[tuple[bytes, int]]:
+        """(key, lease ID) of every key alive at the current revision that is attached to a lease."""
+        out = []
+        for key, ki in self.index.items.items():
+            r = ki.get(self.current_rev)
+            if r is not None:
+                lease = KeyValue.FromString(self.kv[r[0]]).lease
+                if lease:
+                    out.append((key, lease))
+        return out
 
     # ---- writes ------------------------------------------------------------------------
-    def write(self) -> "WriteTxn":
+    def write(self) -> WriteTxn:
         return WriteTxn(self)
 
     # ---- compaction --------------------------------------------------------------------

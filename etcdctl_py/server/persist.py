@@ -12,22 +12,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 import tempfile
 import threading
-import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import crc32c
 
 from etcdctl_py.proto.etcdserverpb import etcdserver_pb2
 from etcdctl_py.proto.raftpb import raft_pb2
-from etcdctl_py.proto.walpb import record_pb2
+from etcdctl_py.server import errors
 from etcdctl_py.server.mvcc import Change
 from etcdctl_py.server.zaplog import fatal, os_error_text
 from etcdctl_py.storage import wal as walfmt
 from etcdctl_py.storage.bbolt.db import DB
-from etcdctl_py.storage.fileutil import fsync_dir, preallocate, pwrite_all
+from etcdctl_py.storage.fileutil import fsync_dir
 
 BUCKETS = [b"alarm", b"auth", b"authRoles", b"authUsers", b"cluster", b"key", b"lease", b"members",
            b"members_removed", b"meta"]
@@ -84,157 +86,25 @@ def _v2_request(rid: int, path: str, val: str) -> bytes:
     return r.SerializeToString()
 
 
-class WalLog:
-    """An appending etcd WAL (one live segment, cut at 64 MB) with group fsync."""
+@dataclass
+class Recovered:
+    """What an existing data dir holds at start (etcd's bootstrap of db, WAL and .snap). The db's content is loaded
+    into the persister's backend (`buckets`); the rest tells the core what to restore and which entries to replay."""
 
-    def __init__(self, wal_dir: str, metadata: bytes, crc: int, seq: int, offset: int, path: str,
-                 last_index: int) -> None:
-        self.wal_dir = wal_dir
-        self.metadata = metadata
-        self.crc = crc
-        self.seq = seq
-        self.path = path
-        self.fd = os.open(path, os.O_WRONLY)
-        self.offset = offset
-        self.last_index = last_index
-        self.written = 0  # seq number of appended batches
-        self.synced = 0
-        self.sync_lock = threading.Lock()
-        self.state = b""
-
-    @staticmethod
-    def create(wal_dir: str, metadata: bytes) -> "WalLog":
-        tmp = wal_dir + ".tmp"
-        os.makedirs(tmp, mode=0o700, exist_ok=True)
-        path = os.path.join(tmp, walfmt.wal_name(0, 0))
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            preallocate(fd, walfmt.SEGMENT_SIZE_BYTES)
-        finally:
-            os.close(fd)
-        log = WalLog(tmp, metadata, 0, 0, 0, path, 0)
-        buf = bytearray(walfmt.encode_frame(walfmt.encode_record(walfmt.CRC_TYPE, 0, None)))
-        buf += log._rec(walfmt.METADATA_TYPE, metadata)
-        buf += log._rec(walfmt.SNAPSHOT_TYPE, walfmt.encode_wal_snapshot(0, 0, None))
-        log._write(bytes(buf))
-        os.fsync(log.fd)
-        os.close(log.fd)
-        os.rename(tmp, wal_dir)
-        fsync_dir(os.path.dirname(os.path.abspath(wal_dir)))
-        return WalLog(wal_dir, metadata, log.crc, 0, log.offset, os.path.join(wal_dir, walfmt.wal_name(0, 0)), 0)
-
-    def _rec(self, rtype: int, data: bytes) -> bytes:
-        self.crc = crc32c.crc32c(data, self.crc)
-        return walfmt.encode_frame(walfmt.encode_record(rtype, self.crc, data))
-
-    def _write(self, data: bytes) -> None:
-        pwrite_all(self.fd, data, self.offset)
-        self.offset += len(data)
-
-    def append(self, entries: list[bytes], hard_state: bytes, last_index: int) -> int:
-        buf = bytearray()
-        for e in entries:
-            buf += self._rec(walfmt.ENTRY_TYPE, e)
-        self.state = hard_state
-        buf += self._rec(walfmt.STATE_TYPE, hard_state)
-        self._write(bytes(buf))
-        self.last_index = last_index
-        self.written += 1
-        if self.offset >= walfmt.SEGMENT_SIZE_BYTES:
-            self._cut()
-        return self.written
-
-    def _cut(self) -> None:
-        os.fsync(self.fd)
-        os.ftruncate(self.fd, self.offset)
-        os.close(self.fd)
-        self.seq += 1
-        self.path = os.path.join(self.wal_dir, walfmt.wal_name(self.seq, self.last_index + 1))
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        preallocate(fd, walfmt.SEGMENT_SIZE_BYTES)
-        self.fd = fd
-        self.offset = 0
-        buf = bytearray(walfmt.encode_frame(walfmt.encode_record(walfmt.CRC_TYPE, self.crc, None)))
-        buf += self._rec(walfmt.METADATA_TYPE, self.metadata)
-        if self.state:
-            buf += self._rec(walfmt.STATE_TYPE, self.state)
-        self._write(bytes(buf))
-        os.fsync(self.fd)
-        fsync_dir(self.wal_dir)
-
-    def sync(self, seq: int, lock: threading.RLock) -> None:
-        """Group commit: one fdatasync covers every batch appended before it started."""
-        if self.synced >= seq:
-            return
-        with self.sync_lock:
-            if self.synced >= seq:
-                return
-            with lock:
-                target = self.written
-                fd = self.fd
-            os.fdatasync(fd)
-            self.synced = target
-
-    def close(self) -> None:
-        try:
-            os.fsync(self.fd)
-            os.close(self.fd)
-        except OSError:
-            pass
-
-
-def scan_wal(wal_dir: str) -> tuple[bytes, list[raft_pb2.Entry], raft_pb2.HardState, dict]:
-    """Read every segment, tolerating a torn tail (stop at the first bad frame) like etcd's repair."""
-    names = sorted(n for n in os.listdir(wal_dir) if n.endswith(".wal"))
-    metadata = b""
-    entries: dict[int, raft_pb2.Entry] = {}
-    hs = raft_pb2.HardState()
-    crc = 0
-    tail = {"path": "", "offset": 0, "crc": 0, "seq": 0}
-    for name in names:
-        path = os.path.join(wal_dir, name)
-        with open(path, "rb") as f:
-            data = f.read()
-        off = 0
-        n = len(data)
-        while off + 8 <= n:
-            (lf,) = struct.unpack_from("<Q", data, off)
-            if lf == 0:
-                break
-            pad = (lf >> 56) & 0x7 if lf >> 63 else 0
-            ln = lf & 0x00FFFFFFFFFFFFFF
-            if off + 8 + ln + pad > n or ln > walfmt.MAX_RECORD_SIZE:
-                break
-            rec = record_pb2.Record()
-            try:
-                rec.ParseFromString(data[off + 8: off + 8 + ln])
-            except Exception:  # noqa: BLE001 - torn record
-                break
-            if rec.type == walfmt.CRC_TYPE:
-                crc = rec.crc
-            else:
-                ncrc = crc32c.crc32c(rec.data, crc)
-                if ncrc != rec.crc:
-                    break
-                crc = ncrc
-                if rec.type == walfmt.ENTRY_TYPE:
-                    e = raft_pb2.Entry.FromString(rec.data)
-                    for i in [i for i in entries if i >= e.Index]:
-                        del entries[i]
-                    entries[e.Index] = e
-                elif rec.type == walfmt.STATE_TYPE:
-                    hs = raft_pb2.HardState.FromString(rec.data)
-                elif rec.type == walfmt.METADATA_TYPE:
-                    metadata = rec.data
-            off += 8 + ln + pad
-        tail = {"path": path, "offset": off, "crc": crc, "seq": walfmt.parse_wal_name(name)[0]}
-    return metadata, [entries[i] for i in sorted(entries)], hs, tail
+    member_id: int  # from the WAL metadata
+    cluster_id: int  # from the WAL metadata (0 when it has none): member changes never change it
+    consistent_index: int  # the last entry the db has applied
+    last_index: int  # the WAL's last entry (the raft log goes on after it)
+    entries: list[raft_pb2.Entry]  # WAL entries after the consistent index: replayed, then committed to the db
+    snap_index: int  # the newest .snap's index, 0 without one
+    applied_conf_changes: list[bytes]  # ConfChanges after the .snap that the db has applied (Membership.rebuild)
+    buckets: dict[bytes, dict[bytes, bytes]]
 
 
 class Persister:
     """Owns the data dir: WAL appends, batched bbolt commits, snapshots, sizes."""
 
-    def __init__(self, data_dir: str) -> None:
+    def __init__(self, data_dir: str, snapshot_count: int = 0, max_snapshots: int = 5, max_wals: int = 5) -> None:
         self.data_dir = data_dir
         self.member_dir = os.path.join(data_dir, "member")
         self.wal_dir = os.path.join(self.member_dir, "wal")
@@ -242,25 +112,30 @@ class Persister:
         self.db_path = os.path.join(self.snap_dir, "db")
         self.backend = Backend()
         self.db: DB | None = None
-        self.wal: WalLog | None = None
-        self.lock: threading.RLock | None = None
-        self.pending: list[tuple[int, int, list[Change]]] = []  # (wal seq, index, changes)
+        self.wal: walfmt.WALAppender | None = None
+        self.lock = threading.RLock()  # the core's lock once it serves one (start, commit_replayed)
+        # group commit: `appended` counts the WAL batches written, `synced` those an fsync covers (both change
+        # under `lock`); `sync_lock` lets one fsync run at a time, and close() takes it too
+        self.appended = 0
+        self.synced = 0
+        self.sync_lock = threading.Lock()
+        self.closed = False
+        self.pending: list[tuple[int, int, list[Change]]] = []  # (wal batch, index, changes)
         self.member_id = 0
         self.cluster_id = 0
         # raft term of the entries we write: 2 (etcd's first election) on a new data dir, never lower than the
         # term already in the WAL (real etcd may have run on this data dir and reached a later term)
         self.term = 2
-        self.applied_conf_changes: list[bytes] = []
         self.stop_ev = threading.Event()
         self.thread: threading.Thread | None = None
         self.db_lock = threading.Lock()
         # --snapshot-count: after that many entries past the last snapshot, write a .snap, record it
         # in the WAL and purge old .snap/.wal files (--max-snapshots/--max-wals), as etcd does.
-        self.snapshot_count = 0
-        self.max_snapshots = 5
-        self.max_wals = 5
+        self.snapshot_count = snapshot_count
+        self.max_snapshots = max_snapshots
+        self.max_wals = max_wals
         self.snap_index = 0
-        self.snap_source = None  # () -> (v2 store JSON, voters[, learners])
+        self.snap_source: Callable[[], tuple[bytes, list[int], list[int]]] | None = None  # v2 store JSON, raft conf
         self.snap_due = threading.Event()
         self.fatal = fatal  # ends the process: a storage fault is never survived (tests may observe it instead)
 
@@ -268,90 +143,113 @@ class Persister:
         return os.path.isdir(self.wal_dir) and any(n.endswith(".wal") for n in os.listdir(self.wal_dir))
 
     # ---- bootstrap / recovery ---------------------------------------------------------
-    def bootstrap(self, member_id: int, cluster_id: int, members, local_client_urls: list[str],
-                  idgen, changes: list[Change]) -> None:
-        """Create a data dir exactly like a fresh etcd (ConfChange, election, publish, version)."""
+    def bootstrap(self, member_id: int, cluster_id: int, members, local_client_urls: list[str], idgen) -> int:
+        """Create a data dir exactly like a fresh etcd (ConfChange, election, publish, version); returns the index of
+        the last entry written."""
         for d in (self.data_dir, self.member_dir, self.snap_dir):  # etcd's private dir mode at every level
             os.makedirs(d, mode=0o700, exist_ok=True)
         self.member_id = member_id
         self.cluster_id = cluster_id
-        meta = walfmt.encode_metadata(member_id, cluster_id)
-        self.wal = WalLog.create(self.wal_dir, meta)
+        self.wal = walfmt.create(self.wal_dir, walfmt.encode_metadata(member_id, cluster_id))
         entries = []
         for i, m in enumerate(members, start=1):
             ctx = m.json() if m.id != member_id else _member_json_no_clients(m)  # etcd: name, no client URLs yet
             cc = raft_pb2.ConfChange(id=0, type=raft_pb2.ConfChangeAddNode, node_id=m.id, context=ctx.encode())
             entries.append(walfmt.encode_entry((raft_pb2.EntryConfChange, 1, i, cc.SerializeToString())))
         n = len(members)
-        self.wal.append(entries, walfmt.encode_hard_state(1, 0, n), n)
-        self.wal.append([walfmt.encode_entry((raft_pb2.EntryNormal, 2, n + 1, None))],
-                        walfmt.encode_hard_state(2, member_id, n + 1), n + 1)
+        self.wal.save(1, 0, n, entries, n)
+        self.wal.save(2, member_id, n + 1, [walfmt.encode_entry((raft_pb2.EntryNormal, 2, n + 1, None))], n + 1)
         import json
 
         local = next(m for m in members if m.id == member_id)
         attrs = json.dumps({"name": local.name, "clientURLs": local_client_urls}, separators=(",", ":"))
         e3 = _v2_request(idgen.next(), f"/0/members/{member_id:x}/attributes", attrs)
         e4 = _v2_request(idgen.next(), "/0/version", "3.5.0")
-        self.wal.append([walfmt.encode_entry((raft_pb2.EntryNormal, 2, n + 2, e3)),
-                         walfmt.encode_entry((raft_pb2.EntryNormal, 2, n + 3, e4))],
-                        walfmt.encode_hard_state(2, member_id, n + 3), n + 3)
-        os.fsync(self.wal.fd)
+        self.wal.save(2, member_id, n + 3, [walfmt.encode_entry((raft_pb2.EntryNormal, 2, n + 2, e3)),
+                                            walfmt.encode_entry((raft_pb2.EntryNormal, 2, n + 3, e4))], n + 3)
+        self.wal.sync()
         boot = [Change(b"auth", b"authRevision", struct.pack(">Q", 1)),
                 Change(b"cluster", b"clusterVersion", b"3.5.0"),
-                Change(b"meta", b"confState", ('{"voters":[%d],"auto_leave":false}' % member_id).encode()),
+                Change(b"meta", b"confState", f'{{"voters":[{member_id}],"auto_leave":false}}'.encode()),
                 Change(b"meta", b"consistent_index", struct.pack(">Q", n + 3)),
                 Change(b"meta", b"term", struct.pack(">Q", 2))]
         for m in members:
             mj = m.json() if m.id != member_id else _member_json_no_clients(m)
             boot.append(Change(b"members", b"%x" % m.id, mj.encode()))
-        self.backend.apply(boot + changes)
+        self.backend.apply(boot)
         self.db = DB(self.db_path, writable=True)
         self._commit_all()
+        return n + 3
 
-    def recover(self) -> tuple[int, list[raft_pb2.Entry], int]:
-        """Load the db into memory and return (consistent index, WAL entries after it, member id)."""
+    def recover(self) -> Recovered:
+        """Read the WAL from the newest .snap on, load the db into memory and open the WAL for appending after its
+        last good record (a record a crash cut short is overwritten)."""
+        snap_term, self.snap_index = self._newest_snap()
         # the WAL first: a data dir without member metadata is refused before anything is written into it
-        metadata, entries, hs, tail = scan_wal(self.wal_dir)
-        node_id, self.cluster_id = walfmt.decode_metadata(metadata)  # the cluster ID survives member changes
+        wal = walfmt.read_wal(self.wal_dir, self.snap_index, snap_term, require_snapshot=False, repair=True)
+        node_id, self.cluster_id = walfmt.decode_metadata(wal.metadata)  # the cluster ID survives member changes
         if node_id == 0:  # real etcd panics here ("cannot use none as id")
             raise ValueError(f"cannot use none as id: the WAL in {self.wal_dir} holds no member metadata "
                              "(empty or damaged data dir)")
+        self._load_db()
+        meta = self.backend.buckets.get(b"meta", {})
+        ci = struct.unpack(">Q", meta[b"consistent_index"])[0] if b"consistent_index" in meta else 0
+        self.member_id = node_id
+        entries = wal.entries
+        last = entries[-1].Index if entries else ci
+        self.wal = walfmt.WALAppender.resume(self.wal_dir, wal, last)
+        self.term = max(2, wal.hard_state.term, entries[-1].Term if entries else 0)
+        # ConfChanges the db already has applied (but whose updates it does not hold: see Membership.rebuild)
+        applied_conf_changes = [e.Data for e in entries if e.Type == raft_pb2.EntryConfChange and e.Index <= ci]
+        return Recovered(node_id, self.cluster_id, ci, last, [e for e in entries if e.Index > ci], self.snap_index,
+                         applied_conf_changes, self.backend.buckets)
+
+    def _newest_snap(self) -> tuple[int, int]:
+        """(term, index) of the newest .snap file, (0, 0) without one."""
+        snaps = sorted(n for n in os.listdir(self.snap_dir) if n.endswith(".snap")) \
+            if os.path.isdir(self.snap_dir) else []
+        return (int(snaps[-1][:16], 16), int(snaps[-1][17:33], 16)) if snaps else (0, 0)
+
+    def _load_db(self) -> None:
         self.db = DB(self.db_path, writable=True)
         with self.db.view() as tx:
             for name, b in tx.buckets():
-                if b is None:
-                    continue
-                self.backend.buckets[name] = {k: v for k, v in b.items() if v is not None}
-        meta = self.backend.buckets.get(b"meta", {})
-        ci = struct.unpack(">Q", meta[b"consistent_index"])[0] if b"consistent_index" in meta else 0
-        snaps = sorted(n for n in os.listdir(self.snap_dir) if n.endswith(".snap")) \
-            if os.path.isdir(self.snap_dir) else []
-        if snaps:
-            self.snap_index = int(snaps[-1][17:33], 16)
-        self.member_id = node_id
-        last = entries[-1].Index if entries else ci
-        self.wal = WalLog(self.wal_dir, metadata, tail["crc"], tail["seq"], tail["offset"], tail["path"], last)
-        self.wal.state = hs.SerializeToString()
-        self.term = max(2, hs.term, entries[-1].Term if entries else 0)
-        # ConfChanges the db already has applied (but whose updates it does not hold: see Membership.rebuild)
-        self.applied_conf_changes = [e.Data for e in entries if e.Type == raft_pb2.EntryConfChange
-                                     and self.snap_index < e.Index <= ci]
-        return ci, [e for e in entries if e.Index > ci], node_id
+                if b is not None:
+                    self.backend.buckets[name] = {k: v for k, v in b.items() if v is not None}
 
-    def start(self, lock: threading.RLock) -> None:
+    def replayed(self, index: int, changes: list[Change]) -> None:
+        """A WAL entry applied again at start: its changes (with the consistent index) go to the db with the next
+        commit (the WAL holds it already)."""
+        changes = changes + [Change(b"meta", b"consistent_index", struct.pack(">Q", index)),
+                             Change(b"meta", b"term", struct.pack(">Q", self.term))]
+        self.backend.apply(changes)
+        self.pending.append((0, index, changes))
+
+    def start(self, lock: threading.RLock, snap_source: Callable[[], tuple[bytes, list[int], list[int]]]) -> None:
+        """Serve the core whose `lock` guards every append; `snap_source` gives what a .snap holds."""
         self.lock = lock
+        self.snap_source = snap_source
         self.thread = threading.Thread(target=self._committer, daemon=True, name="backend-commit")
         self.thread.start()
+
+    def commit_replayed(self, lock: threading.RLock) -> None:
+        """Commit the replayed entries to the db before anything is served (a disk still full fails start-up here)."""
+        self.lock = lock
+        self.commit()
 
     # ---- the write path -------------------------------------------------------------------
     def append(self, index: int, entry: bytes, changes: list[Change], etype: int = raft_pb2.EntryNormal) -> int:
         """Called under the core lock: WAL append (not yet synced) + in-memory backend update. `etype` is
         raft_pb2.EntryConfChange for a membership change (`entry` a raftpb.ConfChange)."""
-        e = walfmt.encode_entry((etype, self.term, index, entry))
+        if self.closed:
+            raise errors.STOPPED
         try:
-            seq = self.wal.append([e], walfmt.encode_hard_state(self.term, self.member_id, index), index)
+            self.wal.save(self.term, self.member_id, index, [walfmt.encode_entry((etype, self.term, index, entry))],
+                          index)
         except OSError as err:
             self._wal_fault(err)
+        self.appended += 1
+        seq = self.appended
         self.backend.apply(changes)
         self.pending.append((seq, index, changes))
         if self.snapshot_count > 0 and index - self.snap_index > self.snapshot_count:
@@ -361,9 +259,29 @@ class Persister:
     def wait(self, seq: int) -> None:
         """Return once the entry appended as `seq` is fsynced: only then may its request be answered."""
         try:
-            self.wal.sync(seq, self.lock)
+            self._group_sync(seq)
         except OSError as err:
             self._wal_fault(err)
+
+    def _group_sync(self, seq: int) -> None:
+        """Group commit: one fdatasync covers every batch appended before it started. It runs outside the core
+        lock on a duplicate of the segment's descriptor, which a concurrent cut cannot close under it."""
+        if self.synced >= seq:
+            return
+        with self.sync_lock:
+            if self.synced >= seq:
+                return
+            if self.closed:  # close() synced everything appended before it: not reached
+                raise errors.STOPPED
+            with self.lock:
+                target = self.appended
+                fd = self.wal.dup_fd()
+            try:
+                os.fdatasync(fd)
+            finally:
+                os.close(fd)
+            with self.lock:
+                self.synced = max(self.synced, target)
 
     def _wal_fault(self, err: OSError) -> None:
         """etcd's raft node: `failed to save Raft hard state and entries` is fatal (the entry may be half written)."""
@@ -386,16 +304,16 @@ class Persister:
         from etcdctl_py.storage import snap as snapfmt
 
         with self.lock:
-            self.commit_locked_flush()
+            self.flush_wal()
             index = self.wal.last_index
-            data, voters, *rest = self.snap_source()
-            learners = list(rest[0]) if rest else []
+            data, voters, learners = self.snap_source()
         self.commit()
         with self.lock:
-            self.wal._write(self.wal._rec(walfmt.SNAPSHOT_TYPE, _wal_snapshot(index, voters, learners, self.term)))
-            os.fdatasync(self.wal.fd)
+            self.wal.save_snapshot(index, self.term, voters, learners)
+            self.wal.sync()
         if learners:  # raft's ConfState names the learners too (a member added with `member add --learner`)
-            md = raft_pb2.SnapshotMetadata(conf_state=_conf_state(voters, learners), index=index, term=self.term)
+            cs = raft_pb2.ConfState(voters=voters, learners=learners, auto_leave=False)
+            md = raft_pb2.SnapshotMetadata(conf_state=cs, index=index, term=self.term)
             snap = raft_pb2.Snapshot(data=data, metadata=md).SerializeToString()
             snapfmt.write_and_sync(os.path.join(self.snap_dir, snapfmt.snap_name(self.term, index)),
                                    snapfmt.encode_snap_file(snap), 0o666)
@@ -430,7 +348,7 @@ class Persister:
         """Write durable pending changes into bbolt in one transaction."""
         with self.db_lock:
             with self.lock:
-                synced = self.wal.synced
+                synced = self.synced
                 take = 0
                 while take < len(self.pending) and self.pending[take][0] <= synced:
                     take += 1
@@ -474,14 +392,11 @@ class Persister:
     def db_size(self) -> int:
         try:
             return self.db.file_size if self.db is not None else 0
-        except Exception:  # noqa: BLE001
+        except OSError:  # closed: the server is stopping, or defragment is swapping the file in
             return 0
 
     def db_size_in_use(self) -> int:
-        try:
-            return self.db.size() if callable(getattr(self.db, "size", None)) else self.db.size
-        except Exception:  # noqa: BLE001
-            return 0
+        return self.db.size if self.db is not None else 0
 
     def backend_hash(self) -> int:
         return self.backend.hash()
@@ -500,21 +415,18 @@ class Persister:
                 data = f.read()
             db = DB(path)
             try:
-                size = db.size() if callable(getattr(db, "size", None)) else db.size
+                size = db.size
             finally:
                 db.close()
             return data[:size]
         finally:
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
+            _remove(path)
 
     def defragment(self) -> None:
         """Rewrite the db compactly (like etcd's defrag): fresh file with the current content."""
         with self.db_lock:
             with self.lock:
-                self.commit_locked_flush()
+                self.flush_wal()
                 snap = Backend()
                 snap.buckets = {n: dict(b) for n, b in self.backend.buckets.items()}
                 covered = len(self.pending)  # what the new file holds; later entries stay pending for it
@@ -525,10 +437,7 @@ class Persister:
                 snap.write_db(tmp)  # committed with fdatasync
             except BaseException:
                 # etcd's defrag: the old db is untouched and still current; the client gets the error
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
+                _remove(tmp)
                 raise
             try:
                 self.db.close()
@@ -540,36 +449,36 @@ class Persister:
             with self.lock:
                 del self.pending[:covered]
 
-    def commit_locked_flush(self) -> None:
+    def flush_wal(self) -> None:
         """Make every appended entry durable (called with the core lock held)."""
         try:
-            os.fdatasync(self.wal.fd)
+            self.wal.sync()
         except OSError as err:
             self._wal_fault(err)
-        self.wal.synced = self.wal.written
+        self.synced = self.appended
 
     def close(self) -> None:
+        """Stop the committer; sync, commit and close the WAL, refusing appends from then on; close the db. A
+        wait() running meanwhile finishes first (the WAL closes under its sync lock) or finds its entry synced."""
         self.stop_ev.set()
         if self.thread is not None:
-            self.thread.join(5)
-        if self.wal is not None and self.lock is not None:
-            with self.lock:
-                self.commit_locked_flush()
-            self.commit()
-            self.wal.close()
+            self.thread.join()
+        if self.wal is not None:
+            with self.sync_lock:
+                with self.lock:
+                    self.flush_wal()
+                    self.closed = True
+                self.commit()
+                self.wal.close()
         if self.db is not None:
-            self.db.close()
+            with self.db_lock:
+                self.db.close()
 
 
-def _conf_state(voters: list[int], learners: list[int]) -> raft_pb2.ConfState:
-    return raft_pb2.ConfState(voters=voters, learners=learners, auto_leave=False)
-
-
-def _wal_snapshot(index: int, voters: list[int], learners: list[int], term: int = 2) -> bytes:
-    """walpb.Snapshot with the ConfState etcd 3.5 records (learners included when there are any)."""
-    if not learners:
-        return walfmt.encode_wal_snapshot(index, term, voters)
-    return record_pb2.Snapshot(index=index, term=term, conf_state=_conf_state(voters, learners)).SerializeToString()
+def _remove(path: str) -> None:
+    """Remove a temporary file that may not have been created."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
 
 
 def _member_json_no_clients(m) -> str:

@@ -12,11 +12,19 @@ import grpc
 from etcdctl_py.proto.etcdserverpb import rpc_pb2 as pb
 from etcdctl_py.proto.etcdserverpb import rpc_pb2_grpc as pbg
 from etcdctl_py.server import errors
-from etcdctl_py.server.core import SERVER_VERSION, EtcdCore
+from etcdctl_py.server.core import EtcdCore
 from etcdctl_py.server.identity import ConfigError, parse_urls
-from etcdctl_py.server.membership import (ERR_ID_EXISTS, ERR_ID_NOT_FOUND, ERR_ID_REMOVED, ERR_LEARNER_NOT_READY,
-                                          ERR_MEMBER_NOT_LEARNER, ERR_NOT_ENOUGH_STARTED, ERR_PEER_URL_EXISTS,
-                                          ERR_TOO_MANY_LEARNERS, MembershipError)
+from etcdctl_py.server.membership import (
+    ERR_ID_EXISTS,
+    ERR_ID_NOT_FOUND,
+    ERR_ID_REMOVED,
+    ERR_LEARNER_NOT_READY,
+    ERR_MEMBER_NOT_LEARNER,
+    ERR_NOT_ENOUGH_STARTED,
+    ERR_PEER_URL_EXISTS,
+    ERR_TOO_MANY_LEARNERS,
+    MembershipError,
+)
 
 
 def rpc(fn):
@@ -32,9 +40,8 @@ def rpc(fn):
     return wrapper
 
 
-# v3rpc.Server: grpc's receive limit is --max-request-bytes plus this much framing headroom; its send limit is
+# v3rpc.Server: grpc's receive limit is --max-request-bytes + GRPC_OVERHEAD_BYTES; its send limit is
 # math.MaxInt32 (the server refuses proposals above --max-request-bytes itself: core.propose).
-GRPC_OVERHEAD_BYTES = 512 * 1024
 MAX_SEND_BYTES = 2 ** 31 - 1
 
 
@@ -230,36 +237,17 @@ class LeaseService(pbg.LeaseServicer):
 
     @rpc
     def LeaseTimeToLive(self, request, context):
-        core = self.core
-        with core.lock:
-            lease = core.lessor.lookup(request.ID)
-            if lease is None or lease.remaining() <= 0:
-                return pb.LeaseTimeToLiveResponse(header=core.header(), ID=request.ID, TTL=-1)
-            resp = pb.LeaseTimeToLiveResponse(header=core.header(), ID=lease.id,
-                                              TTL=int(lease.remaining()), grantedTTL=lease.ttl)
-            if request.keys:
-                resp.keys.extend(sorted(lease.keys))
-        return resp
+        return self.core.lease_time_to_live(request)
 
     @rpc
     def LeaseLeases(self, request, context):
-        core = self.core
-        with core.lock:
-            resp = pb.LeaseLeasesResponse(header=core.header())
-            for lid in core.lessor.leases:
-                resp.leases.add(ID=lid)
-        return resp
+        return self.core.lease_leases()
 
     def LeaseKeepAlive(self, request_iterator, context):
-        core = self.core
         try:
             for req in request_iterator:
-                try:
-                    ttl = core.lessor.renew(req.ID)
-                except errors.EtcdError:
-                    ttl = 0
-                yield pb.LeaseKeepAliveResponse(header=core.header(), ID=req.ID, TTL=ttl)
-        except grpc.RpcError:
+                yield self.core.lease_keep_alive(req.ID)
+        except grpc.RpcError:  # the client went away: the stream ends
             return
 
 
@@ -329,16 +317,6 @@ class ClusterService(pbg.ClusterServicer):
     def __init__(self, core: EtcdCore, auth: Auth) -> None:
         self.core, self.auth = core, auth
 
-    def _members(self):
-        with self.core.lock:
-            return [pb.Member(ID=m.id, name=m.name, peerURLs=m.peer_urls, clientURLs=m.client_urls,
-                              isLearner=getattr(m, "is_learner", False))
-                    for m in sorted(self.core.members.values(), key=lambda m: m.id)]
-
-    def _header(self):
-        c = self.core.cfg
-        return pb.ResponseHeader(cluster_id=c.cluster_id, member_id=c.member_id, raft_term=self.core.raft_term)
-
     def _change(self, fn, *args, **kw):
         """Run a Membership change; its refusal becomes etcd's gRPC error (togRPCError)."""
         try:
@@ -348,7 +326,7 @@ class ClusterService(pbg.ClusterServicer):
 
     @rpc
     def MemberList(self, request, context):
-        return pb.MemberListResponse(header=self._header(), members=self._members())
+        return pb.MemberListResponse(header=self.core.cluster_header(), members=self.core.member_list())
 
     @rpc
     def MemberAdd(self, request, context):
@@ -360,26 +338,26 @@ class ClusterService(pbg.ClusterServicer):
             raise errors.MEMBER_BAD_URLS from None
         self.auth.admin(context)
         m = self._change(self.core.membership.add, urls, is_learner=request.isLearner)
-        return pb.MemberAddResponse(header=self._header(), members=self._members(),
+        return pb.MemberAddResponse(header=self.core.cluster_header(), members=self.core.member_list(),
                                     member=pb.Member(ID=m.id, peerURLs=m.peer_urls, isLearner=m.is_learner))
 
     @rpc
     def MemberRemove(self, request, context):
         self.auth.admin(context)
         self._change(self.core.membership.remove, request.ID)
-        return pb.MemberRemoveResponse(header=self._header(), members=self._members())
+        return pb.MemberRemoveResponse(header=self.core.cluster_header(), members=self.core.member_list())
 
     @rpc
     def MemberUpdate(self, request, context):
         self.auth.admin(context)
         self._change(self.core.membership.update, request.ID, list(request.peerURLs))
-        return pb.MemberUpdateResponse(header=self._header(), members=self._members())
+        return pb.MemberUpdateResponse(header=self.core.cluster_header(), members=self.core.member_list())
 
     @rpc
     def MemberPromote(self, request, context):
         self.auth.admin(context)
         self._change(self.core.membership.promote, request.ID)
-        return pb.MemberPromoteResponse(header=self._header(), members=self._members())
+        return pb.MemberPromoteResponse(header=self.core.cluster_header(), members=self.core.member_list())
 
 
 # v3rpc's toGRPCErrorMap for membership errors (a removed ID reads as "member not found").
@@ -406,40 +384,27 @@ class MaintenanceService(pbg.MaintenanceServicer):
 
     @rpc
     def Status(self, request, context):
-        core = self.core
-        with core.lock:
-            resp = pb.StatusResponse(
-                header=core.header(), version=SERVER_VERSION, dbSize=core.persister.db_size(),
-                leader=core.cfg.member_id, raftIndex=core.raft_index, raftTerm=core.raft_term,
-                raftAppliedIndex=core.applied_index, dbSizeInUse=core.persister.db_size_in_use())
-            for mid, a in core.alarms:
-                resp.errors.append(f"memberID:{mid} alarm:{pb.AlarmType.Name(a)} ")
-        return resp
+        return self.core.status()
 
     @rpc
     def Defragment(self, request, context):
         self.auth.admin_raw(context)
-        self.core.persister.defragment()
-        return pb.DefragmentResponse(header=self.core.header())
+        return self.core.defragment()
 
     @rpc
     def Hash(self, request, context):
         self.auth.admin_raw(context)
-        with self.core.lock:
-            h = self.core.persister.backend_hash()
-            return pb.HashResponse(header=self.core.header(), hash=h)
+        return self.core.hash()
 
     @rpc
     def HashKV(self, request, context):
         self.auth.admin_raw(context)
-        with self.core.lock:
-            h, rev, compact = self.core.store.hash_kv(request.revision)
-            return pb.HashKVResponse(header=self.core.header(rev), hash=h, compact_revision=compact)
+        return self.core.hash_kv(request.revision)
 
     def Snapshot(self, request, context):
         try:
             self.auth.admin_raw(context)
-            image = self.core.persister.snapshot_image()
+            image = self.core.snapshot_image()
         except errors.EtcdError as e:
             context.abort(e.code, e.message)
             return
@@ -456,10 +421,7 @@ class MaintenanceService(pbg.MaintenanceServicer):
 
     @rpc
     def MoveLeader(self, request, context):
-        m = self.core.members.get(request.targetID)
-        if m is None or m.is_learner:
-            raise errors.BAD_LEADER_TRANSFEREE
-        return pb.MoveLeaderResponse(header=self.core.header())
+        return self.core.move_leader(request.targetID)
 
     @rpc
     def Downgrade(self, request, context):

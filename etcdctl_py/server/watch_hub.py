@@ -7,21 +7,20 @@ catch-up and live events never overlap or leave a gap.
 from __future__ import annotations
 
 import queue
-import threading
 
 from etcdctl_py.proto.etcdserverpb import rpc_pb2 as pb
 from etcdctl_py.proto.mvccpb import kv_pb2
-from etcdctl_py.server.mvcc import KeyValue, MVCCStore, bytes_to_rev
+from etcdctl_py.server import errors
+from etcdctl_py.server.mvcc import KeyValue, MVCCStore
 
 Event = kv_pb2.Event
-MAX_REQUEST_BYTES = 1536 * 1024 + 512  # etcd's default max request bytes plus gRPC overhead
 
 
 class Watcher:
     __slots__ = ("id", "key", "end", "no_put", "no_delete", "prev_kv", "fragment", "progress", "stream", "quiet")
 
     def __init__(self, wid: int, key: bytes, end: bytes | None, creq: pb.WatchCreateRequest,
-                 stream: "WatchStream") -> None:
+                 stream: WatchStream) -> None:
         self.id = wid
         self.key = key
         self.end = end
@@ -54,7 +53,7 @@ class Watcher:
 class WatchStream:
     """One client Watch stream: its watchers and an outgoing response queue."""
 
-    def __init__(self, hub: "WatchHub") -> None:
+    def __init__(self, hub: WatchHub) -> None:
         self.hub = hub
         self.out: queue.Queue = queue.Queue()
         self.watchers: dict[int, Watcher] = {}
@@ -74,10 +73,11 @@ class WatchStream:
 
 
 class WatchHub:
-    def __init__(self, store: MVCCStore, header_fn) -> None:
+    def __init__(self, store: MVCCStore, header_fn, fragment_bytes: int) -> None:
         self.store = store
         self.header = header_fn  # rev -> ResponseHeader
         self.watchers: set[Watcher] = set()
+        self.fragment_bytes = fragment_bytes  # etcd: --max-request-bytes + gRPC overhead
 
     # called with store.lock held
     def notify(self, events: list, rev: int) -> None:
@@ -100,7 +100,7 @@ class WatchHub:
                     rr = self.store.range(ev.kv.key, None, ev.kv.mod_revision - 1, 0, False)
                     if rr.kvs:
                         e.prev_kv.CopyFrom(rr.kvs[0])
-                except Exception:  # noqa: BLE001 - compacted: no prev kv, like etcd
+                except errors.EtcdError:  # compacted: no prev kv, like etcd
                     pass
             out.append(e)
         return out
@@ -110,7 +110,7 @@ class WatchHub:
         resp.events.extend(self._with_prev(w, evs))
         w.quiet = False
         if w.fragment:
-            for part in fragments(resp):
+            for part in fragments(resp, self.fragment_bytes):
                 w.stream.send(part)
         else:
             w.stream.send(resp)
@@ -189,8 +189,8 @@ def history(s: MVCCStore, start: int, end: int) -> list:
     return evs
 
 
-def fragments(resp: pb.WatchResponse, limit: int = MAX_REQUEST_BYTES):
-    """Split a large response like etcd's sendFragments."""
+def fragments(resp: pb.WatchResponse, limit: int):
+    """Split a large response like etcd's sendFragments: parts below `limit` bytes (one event at least)."""
     if resp.ByteSize() < limit or len(resp.events) < 2:
         yield resp
         return
@@ -213,5 +213,3 @@ def fragments(resp: pb.WatchResponse, limit: int = MAX_REQUEST_BYTES):
         if not cur.fragment:
             return
 
-
-_ = (bytes_to_rev, threading)

@@ -18,12 +18,14 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 
 from etcdctl_py.proto.raftpb import raft_pb2
 from etcdctl_py.snapshot.zaplog import ZapLogger
-from etcdctl_py.storage import membership, snap, v2store, wal
+from etcdctl_py.storage import bbolt, membership, snap, v2store, wal
+from etcdctl_py.storage.bbolt.page import Meta
 from etcdctl_py.storage.fileutil import fsync_dir, go_errno_text
 
 DUMMY_NAME = "etcdctl-v2-backup"
@@ -62,7 +64,7 @@ class BackupResult:
 def _go_entry_string(e: raft_pb2.Entry) -> str:
     """gogo's compact text of a raftpb.Entry (zap.Stringer in the 'ignoring member attribute update' line)."""
     types = {0: "EntryNormal", 1: "EntryConfChange", 2: "EntryConfChangeV2"}
-    data = "".join(chr(b) if 32 <= b < 127 and chr(b) not in '"\\' else "\\%03o" % b for b in e.Data)
+    data = "".join(chr(b) if 32 <= b < 127 and chr(b) not in '"\\' else f"\\{b:03o}" for b in e.Data)
     return f'Term:{e.Term} Index:{e.Index} Type:{types.get(e.Type, e.Type)} Data:"{data}" '
 
 
@@ -129,9 +131,6 @@ def translate_entries(ents: list[raft_pb2.Entry], with_v3: bool, log: ZapLogger)
 
 def copy_db_like_write_to(src: str, dst: str) -> None:
     """bbolt Tx.WriteTo: meta page 0 = current meta, page 1 = same with txid-1, then pages 2..pgid-1 verbatim."""
-    from etcdctl_py.storage import bbolt
-    from etcdctl_py.storage.bbolt.page import Meta
-
     db = bbolt.open_db(src, lock_timeout=1.0)
     try:
         m, ps = db.meta, db.page_size
@@ -158,8 +157,6 @@ def copy_db_like_write_to(src: str, dst: str) -> None:
 
 def rewrite_backup_db(path: str, member: membership.Member, commit: int, term: int, with_v3: bool) -> None:
     """TrimClusterFromBackend + SetBackend + PushMembershipToStorage (+ consistent index without v3)."""
-    from etcdctl_py.storage import bbolt
-
     db = bbolt.open_db(path, writable=True)
     try:
         with db.update() as tx:
@@ -180,119 +177,50 @@ def rewrite_backup_db(path: str, member: membership.Member, commit: int, term: i
         db.close()
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """Where a backup reads from and writes to."""
+
+    src_snap: str
+    src_wal: str
+    backup_dir: str
+    dest_snap: str
+    dest_wal: str
+    custom_wal: bool  # --backup-wal-dir given: the WAL goes there, not under backup_dir
+
+    @classmethod
+    def of(cls, data_dir: str, backup_dir: str, wal_dir: str, backup_wal_dir: str) -> _Layout:
+        return cls(src_snap=os.path.join(data_dir, "member", "snap"),
+                   src_wal=wal_dir or os.path.join(data_dir, "member", "wal"),
+                   backup_dir=backup_dir, dest_snap=os.path.join(backup_dir, "member", "snap"),
+                   dest_wal=backup_wal_dir or os.path.join(backup_dir, "member", "wal"),
+                   custom_wal=bool(backup_wal_dir))
+
+    def snap_dir_error(self, error: str) -> BackupError:
+        return BackupError("failed creating backup snapshot dir", {"dest-snap": self.dest_snap, "error": error}, 118)
+
+
 def backup(data_dir: str, backup_dir: str, wal_dir: str = "", backup_wal_dir: str = "", with_v3: bool = True,
            log: ZapLogger | None = None, now_ms: int | None = None) -> BackupResult:
     """Write the backup atomically; raises BackupError (nothing left behind then)."""
     log = log or ZapLogger(None)
-    src_snap = os.path.join(data_dir, "member", "snap")
-    dest_snap = os.path.join(backup_dir, "member", "snap")
-    src_wal = wal_dir or os.path.join(data_dir, "member", "wal")
-    custom_wal = bool(backup_wal_dir)
-    dest_wal = backup_wal_dir or os.path.join(backup_dir, "member", "wal")
-    if os.path.lexists(backup_dir) and (not os.path.isdir(backup_dir) or os.listdir(backup_dir)):
-        raise BackupError("failed creating backup snapshot dir",
-                          {"dest-snap": dest_snap, "error": f"backup dir {membership.go_quote(backup_dir)} exists "
-                                                             "and is not empty"}, 118)
-    if custom_wal and os.path.lexists(dest_wal):
-        raise BackupError("wal.Create failed", {"error": f"backup wal dir {membership.go_quote(dest_wal)} exists"}, 131)
-
+    lay = _Layout.of(data_dir, backup_dir, wal_dir, backup_wal_dir)
+    _refuse_existing(lay)
     node_id, cluster_id = new_ids(now_ms)
     dummy = membership.Member(id=node_id, peer_urls=[DUMMY_PEER_URL], name=DUMMY_NAME)
     tmp = wal_tmp = None
     try:
-        try:
-            parent = os.path.dirname(os.path.abspath(backup_dir))
-            os.makedirs(parent, exist_ok=True)
-            import tempfile
-
-            tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(os.path.abspath(backup_dir))}.backup-", dir=parent)
-            os.mkdir(os.path.join(tmp, "member"), 0o700)
-            os.mkdir(os.path.join(tmp, "member", "snap"), 0o700)
-        except OSError as e:
-            raise BackupError("failed creating backup snapshot dir",
-                              {"dest-snap": dest_snap, "error": f"mkdir {backup_dir}: {go_errno_text(e)}"}, 118)
+        tmp = _staging_dir(lay)
         tmp_snap = os.path.join(tmp, "member", "snap")
-
-        # .snap
-        walsnap = (0, 0)
-        voters: list[int] | None = None
-        try:
-            names = sorted((n for n in os.listdir(src_snap) if n.endswith(snap.SNAP_SUFFIX)), reverse=True)
-        except OSError as e:
-            raise BackupError("saveSnap(Snapshoter.Load) failed",
-                              {"error": f"open {src_snap}: {go_errno_text(e)}"}, 154)
-        for name in names:
-            try:
-                s = snap.read_snap(os.path.join(src_snap, name))
-            except (snap.SnapError, OSError):
-                continue
-            try:
-                data = v2store.replace_membership(s.data, [dummy])
-            except v2store.V2StoreError as e:
-                raise BackupError("cannot translate v2store", {"error": str(e)}, 173)
-            walsnap, voters = (s.metadata.index, s.metadata.term), [node_id]
-            snap.write_snap(tmp_snap, data, s.metadata.index, s.metadata.term, voters)
-            break
-
-        # WAL
-        try:
-            contents = wal.read_wal(src_wal, walsnap[0], walsnap[1], require_snapshot=False,
-                                    tolerate_torn_tail=True)
-        except wal.WALError as e:
-            msg = str(e)
-            if msg.startswith(("open ", "wal: file not found", "wal: file sequence")):
-                raise BackupError("wal.OpenForRead failed", {"error": msg}, 191)
-            raise BackupError("unexpected error while reading WAL", {"error": msg}, 201)
-        if not contents.snapshot_found:
-            log.warn(CALLER + "198", "failed to find the match snapshot record",
-                     {"walsnap": f'{{"index": {walsnap[0]}, "term": {walsnap[1]}}}', "srcWAL": src_wal})
-            log.warn(CALLER + "199", "etcdctl will add it back. Start auto fixing...")
+        walsnap, voters = _save_snap(lay.src_snap, tmp_snap, dummy)
+        contents = _read_wal(lay.src_wal, walsnap, log)
         noops = translate_entries(contents.entries, with_v3, log)
-        hs = contents.hard_state
-
-        # db
-        tmp_db = os.path.join(tmp_snap, "db")
-        src_db = os.path.join(src_snap, "db")
-        try:
-            if with_v3:
-                copy_db_like_write_to(src_db, tmp_db)
-            log.info("membership/store.go:141", "Trimming membership information from the backend...")
-            rewrite_backup_db(tmp_db, dummy, hs.commit, hs.term, with_v3)
-        except OSError as e:
-            raise BackupError("bolt.Open FAILED", {"error": f"open {src_db}: {go_errno_text(e)}"}, 277)
-        except Exception as e:  # noqa: BLE001 - bbolt engine errors on a damaged or locked db
-            raise BackupError("bolt.Open FAILED", {"error": str(e) or type(e).__name__}, 277)
-
-        # new WAL, same metadata
-        if custom_wal:
-            wal_tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(os.path.abspath(dest_wal))}.backup-",
-                                       dir=os.path.dirname(os.path.abspath(dest_wal)) or ".")
-            tmp_wal = os.path.join(wal_tmp, "wal")
-        else:
-            tmp_wal = os.path.join(tmp, "member", "wal")
-        try:
-            w = wal.WALWriter(tmp_wal, contents.metadata)
-            ents = [wal.encode_entry(e) for e in contents.entries]
-            w.save(hs.term, hs.vote, hs.commit, ents, contents.entries[-1].Index if contents.entries else 0)
-            w.save_snapshot(walsnap[0], walsnap[1], voters)
-            w.close()
-        except OSError as e:
-            raise BackupError("wal.Create failed", {"error": f"{e.filename or tmp_wal}: {go_errno_text(e)}"}, 131)
-
-        for d in (tmp_snap, os.path.join(tmp, "member"), tmp):
-            fsync_dir(d)
-        if custom_wal:
-            os.rename(tmp_wal, dest_wal)
-            os.rmdir(wal_tmp)
-            wal_tmp = None
-        try:
-            os.rename(tmp, backup_dir)
-        except OSError as e:
-            if custom_wal:
-                shutil.rmtree(dest_wal, ignore_errors=True)
-            raise BackupError("failed creating backup snapshot dir",
-                              {"dest-snap": dest_snap, "error": f"rename {backup_dir}: {go_errno_text(e)}"}, 118)
-        fsync_dir(os.path.dirname(os.path.abspath(backup_dir)))
+        _save_db(lay.src_snap, tmp_snap, dummy, contents.hard_state, with_v3, log)
+        if lay.custom_wal:
+            wal_tmp = _mkdtemp_beside(lay.dest_wal)
+        tmp_wal = os.path.join(wal_tmp, "wal") if wal_tmp else os.path.join(tmp, "member", "wal")
+        _save_wal(tmp_wal, contents, walsnap, voters)
+        _publish(lay, tmp, tmp_wal, wal_tmp)
         tmp = wal_tmp = None
     finally:
         for d in (tmp, wal_tmp):
@@ -300,6 +228,120 @@ def backup(data_dir: str, backup_dir: str, wal_dir: str = "", backup_wal_dir: st
                 shutil.rmtree(d, ignore_errors=True)
     return BackupResult(node_id=node_id, cluster_id=cluster_id, snapshot_index=walsnap[0],
                         entries=len(contents.entries), noop_entries=noops)
+
+
+def _refuse_existing(lay: _Layout) -> None:
+    """Beyond etcdutl (which writes into whatever is there): never mix a backup into existing files."""
+    d = lay.backup_dir
+    if os.path.lexists(d) and (not os.path.isdir(d) or os.listdir(d)):
+        raise lay.snap_dir_error(f"backup dir {membership.go_quote(d)} exists and is not empty")
+    if lay.custom_wal and os.path.lexists(lay.dest_wal):
+        raise BackupError("wal.Create failed", {"error": f"backup wal dir {membership.go_quote(lay.dest_wal)} exists"},
+                          131)
+
+
+def _mkdtemp_beside(path: str) -> str:
+    """A hidden temporary directory next to `path`, renamed onto it once complete."""
+    parent = os.path.dirname(os.path.abspath(path)) or "."
+    return tempfile.mkdtemp(prefix=f".{os.path.basename(os.path.abspath(path))}.backup-", dir=parent)
+
+
+def _staging_dir(lay: _Layout) -> str:
+    """The temporary backup dir, with member/snap made (etcdutl's fileutil.CreateDirAll(destSnap))."""
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(lay.backup_dir)), exist_ok=True)
+        tmp = _mkdtemp_beside(lay.backup_dir)
+        os.mkdir(os.path.join(tmp, "member"), 0o700)
+        os.mkdir(os.path.join(tmp, "member", "snap"), 0o700)
+    except OSError as e:
+        raise lay.snap_dir_error(f"mkdir {lay.backup_dir}: {go_errno_text(e)}") from None
+    return tmp
+
+
+def _save_snap(src_snap: str, tmp_snap: str, dummy: membership.Member) -> tuple[tuple[int, int], list[int] | None]:
+    """saveSnap: the newest readable .snap, its v2 store's membership replaced by the dummy member.
+
+    Returns the WAL snapshot (index, term) to read from, (0, 0) when there is no snapshot, and its voters.
+    """
+    try:
+        names = sorted((n for n in os.listdir(src_snap) if n.endswith(snap.SNAP_SUFFIX)), reverse=True)
+    except OSError as e:
+        raise BackupError("saveSnap(Snapshoter.Load) failed", {"error": f"open {src_snap}: {go_errno_text(e)}"},
+                          154) from None
+    for name in names:
+        try:
+            s = snap.read_snap(os.path.join(src_snap, name))
+        except (snap.SnapError, OSError):
+            continue  # Snapshotter.Load skips a damaged file and tries the next older one
+        try:
+            data = v2store.replace_membership(s.data, [dummy])
+        except v2store.V2StoreError as e:
+            raise BackupError("cannot translate v2store", {"error": str(e)}, 173) from None
+        snap.write_snap(tmp_snap, data, s.metadata.index, s.metadata.term, [dummy.id])
+        return (s.metadata.index, s.metadata.term), [dummy.id]
+    return (0, 0), None
+
+
+def _read_wal(src_wal: str, walsnap: tuple[int, int], log: ZapLogger) -> wal.WALContents:
+    """translateWAL's read: everything after the snapshot (a torn tail tolerated, a missing record fixed)."""
+    try:
+        contents = wal.read_wal(src_wal, walsnap[0], walsnap[1], require_snapshot=False, tolerate_torn_tail=True)
+    except wal.WALError as e:
+        msg = str(e)
+        if msg.startswith(("open ", "wal: file not found", "wal: file sequence")):
+            raise BackupError("wal.OpenForRead failed", {"error": msg}, 191) from None
+        raise BackupError("unexpected error while reading WAL", {"error": msg}, 201) from None
+    if not contents.snapshot_found:
+        log.warn(CALLER + "198", "failed to find the match snapshot record",
+                 {"walsnap": f'{{"index": {walsnap[0]}, "term": {walsnap[1]}}}', "srcWAL": src_wal})
+        log.warn(CALLER + "199", "etcdctl will add it back. Start auto fixing...")
+    return contents
+
+
+def _save_db(src_snap: str, tmp_snap: str, dummy: membership.Member, hs: raft_pb2.HardState, with_v3: bool,
+             log: ZapLogger) -> None:
+    """saveDB: the v3 db copied (or created empty without --with-v3), its membership trimmed to the dummy."""
+    tmp_db = os.path.join(tmp_snap, "db")
+    src_db = os.path.join(src_snap, "db")
+    try:
+        if with_v3:
+            copy_db_like_write_to(src_db, tmp_db)
+        log.info("membership/store.go:141", "Trimming membership information from the backend...")
+        rewrite_backup_db(tmp_db, dummy, hs.commit, hs.term, with_v3)
+    except OSError as e:
+        raise BackupError("bolt.Open FAILED", {"error": f"open {src_db}: {go_errno_text(e)}"}, 277) from None
+    except Exception as e:  # noqa: BLE001 - whatever a damaged or locked db makes the engine raise is this failure
+        raise BackupError("bolt.Open FAILED", {"error": str(e) or type(e).__name__}, 277) from None
+
+
+def _save_wal(tmp_wal: str, contents: wal.WALContents, walsnap: tuple[int, int], voters: list[int] | None) -> None:
+    """A new WAL with the old metadata, HardState and (translated) entries, then the snapshot record."""
+    hs = contents.hard_state
+    try:
+        w = wal.WALWriter(tmp_wal, contents.metadata)
+        ents = [wal.encode_entry(e) for e in contents.entries]
+        w.save(hs.term, hs.vote, hs.commit, ents, contents.entries[-1].Index if contents.entries else 0)
+        w.save_snapshot(walsnap[0], walsnap[1], voters)
+        w.close()
+    except OSError as e:
+        raise BackupError("wal.Create failed", {"error": f"{e.filename or tmp_wal}: {go_errno_text(e)}"}, 131) from None
+
+
+def _publish(lay: _Layout, tmp: str, tmp_wal: str, wal_tmp: str | None) -> None:
+    """fsync the staged directories and rename them into place (the WAL first when it has its own dir)."""
+    tmp_snap = os.path.join(tmp, "member", "snap")
+    for d in (tmp_snap, os.path.join(tmp, "member"), tmp):
+        fsync_dir(d)
+    if wal_tmp is not None:
+        os.rename(tmp_wal, lay.dest_wal)
+        os.rmdir(wal_tmp)
+    try:
+        os.rename(tmp, lay.backup_dir)
+    except OSError as e:
+        if wal_tmp is not None:
+            shutil.rmtree(lay.dest_wal, ignore_errors=True)
+        raise lay.snap_dir_error(f"rename {lay.backup_dir}: {go_errno_text(e)}") from None
+    fsync_dir(os.path.dirname(os.path.abspath(lay.backup_dir)))
 
 
 def run_cli(data_dir: str, backup_dir: str, wal_dir: str, backup_wal_dir: str, with_v3: bool) -> int:

@@ -15,12 +15,12 @@ import stat
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, TextIO
+from typing import TextIO
 
-from ..output.humanize import go_bytes
-from ..storage.bbolt import BoltError, open_db, write_compact
-from ..storage.bbolt.walk import reachable_pages
+from ..humanize import go_bytes
+from ..storage.bbolt import DB, BoltError, open_db, reachable_pages, write_compact
 from ..storage.fileutil import fsync_dir, go_errno_text
 from ..storage.membership import go_quote
 from .zaplog import ZapLogger
@@ -47,7 +47,9 @@ class DefragResult:
 class _ZapNumber(int):
     """A number the zap console logger prints bare, with Go's shortest float text (e.g. `0.118981692`)."""
 
-    def __new__(cls, text: str) -> "_ZapNumber":
+    _text: str
+
+    def __new__(cls, text: str) -> _ZapNumber:
         obj = super().__new__(cls, 0)
         obj._text = text
         return obj
@@ -72,20 +74,16 @@ def backend_path(data_dir: str) -> str:
     return os.path.normpath(os.path.join(data_dir, "member", "snap", "db"))
 
 
-def _sizes(db) -> tuple[int, int]:
+def _sizes(db: DB) -> tuple[int, int]:
     """(Tx.Size(), size minus free pages) as etcd's backend reports them."""
     with db.view() as tx:
-        seen = reachable_pages(tx)
         npg = tx.meta.pgid
-        used = 2 + sum(seen[2:npg])
-        if tx.meta.freelist != 0xFFFFFFFFFFFFFFFF:
-            # a persisted freelist: its ids are the free pages
-            from ..storage.bbolt.page import decode_freelist
-
-            free = len(set(decode_freelist(tx._mm, tx.meta.freelist * db.page_size, tx._limit)))
-            used = npg - free
-    size = npg * db.page_size
-    return size, used * db.page_size
+        free_ids = tx.freelist_ids()
+        if free_ids is None:  # etcd's files persist no freelist: the free pages are those the tree does not reach
+            used = 2 + sum(reachable_pages(tx)[2:npg])
+        else:
+            used = npg - len(set(free_ids))
+    return npg * db.page_size, used * db.page_size
 
 
 def defrag_data_dir(data_dir: str, *, log: TextIO | None = sys.stderr, lock_timeout: float | None = None,
@@ -94,35 +92,69 @@ def defrag_data_dir(data_dir: str, *, log: TextIO | None = sys.stderr, lock_time
     zap = ZapLogger(log)
     dbp = backend_path(data_dir)
     if on_lock_wait is None and log is not None:
-        def on_lock_wait() -> None:
-            log.write(f"waiting for etcd to close and release its lock on {go_quote(dbp)}. "
-                      "To defrag a running etcd instance, omit --data-dir.\n")
-            log.flush()
+        on_lock_wait = _lock_wait_hint(log, dbp)
     start = time.monotonic()
+    db = _open_writable(dbp, lock_timeout, on_lock_wait)
+    try:
+        size1, inuse1 = _sizes(db)
+        zap.info(CALLER_DEFRAGMENTING, "defragmenting", {"path": dbp, **_size_fields(size1, inuse1)})
+        tmp = _compact_copy(db, dbp)
+    finally:
+        db.close()
+    _replace(tmp, dbp)
+    with open_db(dbp) as db2:
+        size2, inuse2 = _sizes(db2)
+    ns = round((time.monotonic() - start) * 1e9)
+    took = ns // 10**9 + (ns % 10**9) / 1e9  # Go's Duration.Seconds()
+    zap.info(CALLER_FINISHED, "finished defragmenting directory", {
+        "path": dbp,
+        "current-db-size-bytes-diff": size2 - size1,
+        **_size_fields(size2, inuse2, in_use_diff=inuse2 - inuse1),
+        "took": _ZapNumber(go_float(took)),
+    })
+    return DefragResult(dbp, size1, inuse1, size2, inuse2, took)
+
+
+def _lock_wait_hint(log: TextIO, dbp: str) -> Callable[[], None]:
+    """etcdutl's hint, once the lock has been waited for a while: a running etcd holds it."""
+    def hint() -> None:
+        log.write(f"waiting for etcd to close and release its lock on {go_quote(dbp)}. "
+                  "To defrag a running etcd instance, omit --data-dir.\n")
+        log.flush()
+
+    return hint
+
+
+def _open_writable(dbp: str, lock_timeout: float | None, on_lock_wait: Callable[[], None] | None) -> DB:
+    """The db, exclusively locked; a missing file or a directory is an error (etcdutl would create one)."""
     try:
         st = os.stat(dbp)
     except OSError as e:
         raise DefragError(f"open {dbp}: {go_errno_text(e)}") from None
     if stat.S_ISDIR(st.st_mode):
         raise DefragError(f"open {dbp}: is a directory")
-    tmp = None
     try:
-        db = open_db(dbp, writable=True, lock_timeout=lock_timeout, on_lock_wait=on_lock_wait)
+        return open_db(dbp, writable=True, lock_timeout=lock_timeout, on_lock_wait=on_lock_wait)
     except BoltError as e:
         raise DefragError(str(e)) from None
     except OSError as e:
         raise DefragError(f"open {dbp}: {go_errno_text(e)}") from None
+
+
+def _size_fields(size: int, in_use: int, in_use_diff: int | None = None) -> dict[str, object]:
+    """The size fields of defrag's log lines, in etcd's order."""
+    fields: dict[str, object] = {"current-db-size-bytes": size, "current-db-size": go_bytes(size)}
+    if in_use_diff is not None:
+        fields["current-db-size-in-use-bytes-diff"] = in_use_diff
+    fields.update({"current-db-size-in-use-bytes": in_use, "current-db-size-in-use": go_bytes(in_use)})
+    return fields
+
+
+def _compact_copy(db: DB, dbp: str) -> str:
+    """Copy every bucket in order into a temporary file beside dbp (bbolt fill 90%); return its path."""
+    fd, tmp = tempfile.mkstemp(prefix="db.tmp.", dir=os.path.dirname(dbp) or ".")
+    os.close(fd)
     try:
-        size1, inuse1 = _sizes(db)
-        zap.info(CALLER_DEFRAGMENTING, "defragmenting", {
-            "path": dbp,
-            "current-db-size-bytes": size1,
-            "current-db-size": go_bytes(size1),
-            "current-db-size-in-use-bytes": inuse1,
-            "current-db-size-in-use": go_bytes(inuse1),
-        })
-        fd, tmp = tempfile.mkstemp(prefix="db.tmp.", dir=os.path.dirname(dbp) or ".")
-        os.close(fd)
         with db.view() as tx:
             buckets = {}
             for name, b in tx.buckets():
@@ -132,36 +164,24 @@ def defrag_data_dir(data_dir: str, *, log: TextIO | None = sys.stderr, lock_time
                 buckets[name] = ((k, b"" if v is None else v) for k, v in b.items())
             write_compact(tmp, buckets, page_size=db.page_size, fill=DEFRAG_FILL)
     except BaseException:
-        db.close()
-        if tmp is not None:
-            _remove(tmp)
+        _remove(tmp)
         raise
-    db.close()
+    return tmp
+
+
+def _replace(tmp: str, dbp: str) -> None:
+    """Rename the compact copy over the db and make the rename durable."""
     try:
         os.rename(tmp, dbp)
         fsync_dir(os.path.dirname(dbp) or ".")
     except OSError as e:
         _remove(tmp)
         raise DefragError(f"rename {tmp} {dbp}: {go_errno_text(e)}") from None
-    with open_db(dbp) as db2:
-        size2, inuse2 = _sizes(db2)
-    ns = round((time.monotonic() - start) * 1e9)
-    took = ns // 10**9 + (ns % 10**9) / 1e9  # Go's Duration.Seconds()
-    zap.info(CALLER_FINISHED, "finished defragmenting directory", {
-        "path": dbp,
-        "current-db-size-bytes-diff": size2 - size1,
-        "current-db-size-bytes": size2,
-        "current-db-size": go_bytes(size2),
-        "current-db-size-in-use-bytes-diff": inuse2 - inuse1,
-        "current-db-size-in-use-bytes": inuse2,
-        "current-db-size-in-use": go_bytes(inuse2),
-        "took": _ZapNumber(go_float(took)),
-    })
-    return DefragResult(dbp, size1, inuse1, size2, inuse2, took)
 
 
 def _remove(path: str) -> None:
+    """Drop the temporary copy after a failure; the failure being reported matters more than a leftover file."""
     try:
         os.remove(path)
     except OSError:
-        pass
+        pass  # already gone, or its directory went away: nothing more to clean

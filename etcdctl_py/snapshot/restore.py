@@ -15,13 +15,15 @@ import errno
 import hashlib
 import os
 import shutil
+import stat
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from etcdctl_py.proto.raftpb import raft_pb2
+from etcdctl_py.snapshot import status as status_mod
 from etcdctl_py.snapshot.zaplog import ZapLogger  # also re-exported: `restore.ZapLogger` stays valid
-from etcdctl_py.storage import membership, snap, v2store, wal
+from etcdctl_py.storage import bbolt, membership, snap, v2store, wal
 from etcdctl_py.storage.fileutil import fsync_dir
 from etcdctl_py.storage.fileutil import go_path_error as _go_path_error_text
 
@@ -116,9 +118,7 @@ def copy_and_verify(src_path: str, dst_path: str, skip_hash_check: bool, progres
             st = os.fstat(src)
         except OSError as e:
             raise go_path_error("stat", src_path, e) from None
-        import stat as _stat
-
-        if _stat.S_ISDIR(st.st_mode):
+        if stat.S_ISDIR(st.st_mode):
             raise RestoreError(f"read {src_path}: is a directory")
         size = st.st_size
         if size < HASH_SIZE:
@@ -177,12 +177,8 @@ def _go_bytes(b: bytes) -> str:
 def rewrite_db(db_path: str, cl: membership.Cluster, revision_bump: int, log: ZapLogger,
                skip_hash_check: bool, progress: Progress | None = None) -> None:
     """The bbolt part of restore in one write transaction (etcdutl uses three; the contents are the same)."""
-    from etcdctl_py.storage import bbolt
-
     if skip_hash_check:
         # No sha256 protects a copied db file: run `snapshot status`'s integrity check and full read first.
-        from etcdctl_py.snapshot import status as status_mod
-
         try:
             status_mod.status(db_path, lock_timeout=5, progress=progress)
         except Exception as e:  # noqa: BLE001 - SnapshotStatusError or any engine error on a damaged page
@@ -320,7 +316,8 @@ def restore(cfg: RestoreConfig, log: ZapLogger | None = None,
     local = cl.local
     assert local is not None
     custom_wal = bool(cfg.wal_dir)
-    tmp = wal_tmp = None
+    tmp: str | None = None
+    wal_tmp: str | None = None
     created: list[str] = []  # parent directories this call made (removed again on failure)
     try:
         try:
@@ -354,14 +351,14 @@ def restore(cfg: RestoreConfig, log: ZapLogger | None = None,
         tmp = wal_tmp = None
         created = []
     finally:
-        for d in (tmp, wal_tmp):
-            if d is not None:
-                shutil.rmtree(d, ignore_errors=True)
+        for staged in (tmp, wal_tmp):
+            if staged is not None:
+                shutil.rmtree(staged, ignore_errors=True)
         for d in reversed(created):
             try:
                 os.rmdir(d)
             except OSError:
-                pass
+                pass  # no longer empty (someone else wrote there) or gone: leave it, the restore's error stands
     return RestoreResult(data_dir=data_dir, wal_dir=wal_dir, member_id=local.id, cluster_id=cl.cluster_id,
                          members=cl.members)
 
@@ -371,8 +368,6 @@ def verify(built_dir: str, data_dir: str, log: ZapLogger) -> None:
 
     Like etcd it reads the WAL under <data-dir>/member/wal (a separate --wal-dir is not looked at).
     """
-    from etcdctl_py.storage import bbolt
-
     log.info("verify/verify.go:57", "verification of persisted state", {"data-dir": data_dir})
     try:
         walsnaps = wal.read_wal(os.path.join(built_dir, "member", "wal"), require_snapshot=False).snapshots

@@ -12,20 +12,27 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import operator
 import os
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import crc32c
 
 from ..storage import backend
+from ..storage.bbolt import DB, BoltError, Checker, CorruptError, Page, PageWalk, Tx, check, open_db
+from ..storage.bbolt.page import (
+    BUCKET_HEADER_SIZE,
+    BUCKET_LEAF_FLAG,
+    LEAF_PAGE,
+    PAGE_HEADER,
+    PAGE_HEADER_SIZE,
+    BucketHeader,
+    ReadBuffer,
+)
 from ..storage.fileutil import go_path_error
-from ..storage.bbolt import BoltError, CorruptError, check, open_db
-from ..storage.bbolt.node import decode_view
-from ..storage.bbolt.page import BUCKET_LEAF_FLAG, PAGE_HEADER, PAGE_HEADER_SIZE, page_type_name
-from ..storage.bbolt.walk import sub_bucket_roots
 
 Progress = Callable[[int, int], None]
 
@@ -49,7 +56,7 @@ class SnapshotStatusError(Exception):
         self.exit_code = exit_code
 
 
-def _open(path: str, lock_timeout: float | None):
+def _open(path: str, lock_timeout: float | None) -> DB:
     try:
         os.stat(path)
     except OSError as e:
@@ -77,234 +84,114 @@ def status(path: str, *, lock_timeout: float | None = None, progress: Progress |
         db.close()
 
 
-def _status_two_pass(db, progress: Progress | None) -> SnapshotStatus:
-    """Check, then hash every bucket in cursor order (etcdutl v3Manager.Status), straightforwardly.
-
-    The reference for `_status` (one pass), which tests compare it with.
-    """
+def _status(db: DB, progress: Progress | None, counts: dict[bytes, int] | None = None) -> SnapshotStatus:
+    """Tx.Check and the hash in one walk over the file (`counts` gets each top-level bucket's key count)."""
     with db.view() as tx:
-        try:
-            problems = check(db, tx=tx)
-        except CorruptError as e:
-            raise SnapshotStatusError(f"snapshot file integrity check failed: {e}") from None
+        return _StatusWalk(tx, progress).run(counts)
+
+
+class _StatusWalk:
+    """bbolt's Tx.Check and etcdutl's hash of every top-level bucket, in one pass over a read transaction.
+
+    Check visits each bucket's pages depth-first (leaves in key order), then its sub-buckets in key order: for
+    etcd's layout (top-level buckets only) that is the very order the hash needs, so both are done together and
+    the hash is dropped if Check found problems. Error texts and their order are those of bbolt 1.3.6's Tx.Check.
+    """
+
+    def __init__(self, tx: Tx, progress: Progress | None) -> None:
+        self.tx = tx
+        self.checker = Checker(tx)
+        self.walk = PageWalk(tx)
+        self.progress = progress
+        self.total_size = tx.size()
+        self.done = 0  # bytes of leaf pages hashed (progress)
+        self.hash = 0
+        self.keys = 0
+        self.revision = 0
+        self.error: str | None = None  # why the hash failed; reported only when Check finds nothing
+        self.starts: list[tuple[bytes, int]] = []  # (bucket, keys counted before it)
+
+    def run(self, counts: dict[bytes, int] | None) -> SnapshotStatus:
+        for name, flags, value_off in self._top_level():
+            self._bucket(name, flags, value_off)
+        problems = self.checker.finish()
         if problems:
             raise SnapshotStatusError(
                 f"snapshot file integrity check failed. {len(problems)} errors found.\n" + "\n".join(problems))
-        total_size = tx.size()
-        h = 0
-        revision = 0
-        total = 0
-        done = 0
-        for name, bucket in tx.buckets():
-            if bucket is None:
-                raise SnapshotStatusError(f"cannot get hash of bucket {_go_string(name)}")
-            h = crc32c.crc32c(name, h)
-            is_key = name == backend.KEY
-            for buf, off, end in bucket.leaf_pages():
-                try:
-                    h, n, last = _hash_leaf(buf, off, end, h, is_key)
-                except CorruptError as e:
-                    raise SnapshotStatusError(f"cannot write bucket {_go_string(name)} : {e}") from None
-                total += n
-                if last is not None:
-                    revision = last
-                if progress is not None:
-                    done += end - off
-                    progress(min(done, total_size), total_size)
-        return SnapshotStatus(hash=h, revision=revision, total_key=total, total_size=total_size)
-
-
-def _status(db, progress: Progress | None, counts: dict[bytes, int] | None = None) -> SnapshotStatus:
-    """Tx.Check and the hash in one walk over the file (`counts` gets each top-level bucket's key count).
-
-    bbolt's Check visits each bucket's pages depth-first (leaves in key order), then its
-    sub-buckets in key order: for etcd's layout (top-level buckets only) that is the very order
-    the hash needs, so both are done together and the hash is dropped if Check found problems.
-    Error texts and their order are those of bbolt 1.3.6's Tx.Check.
-    """
-    with db.view() as tx:
-        meta = tx.meta
-        mm = tx._mm
-        hard = tx._limit
-        ps = db.page_size
-        npg = meta.pgid
-        errs: list[str] = []
-        unpack_hdr = PAGE_HEADER.unpack_from
-        persisted = meta.freelist != 0xFFFFFFFFFFFFFFFF
-        freed = bytearray(npg + 1)
-        freed_extra: set[int] = set()
-        if persisted:
-            from ..storage.bbolt.page import decode_freelist
-
-            try:
-                ids = decode_freelist(mm, meta.freelist * ps, hard)
-            except (ValueError, struct.error) as e:
-                raise CorruptError(f"freelist page {meta.freelist}: {e}") from None
-            for i in ids:
-                if 0 <= i <= npg:
-                    if freed[i]:
-                        errs.append(f"page {i}: already freed")
-                    freed[i] = 1
-                else:
-                    if i in freed_extra:
-                        errs.append(f"page {i}: already freed")
-                    freed_extra.add(i)
-        reach = bytearray(npg + 1)
-        reach_extra: set[int] = set()
-        reach[0] = 1
-        if npg >= 1:
-            reach[1] = 1
-        if persisted:
-            fl = meta.freelist
-            if fl * ps + 16 <= hard:
-                ov = unpack_hdr(mm, fl * ps)[3]
-            else:
-                ov = 0
-            for i in range(fl, fl + min(ov, npg + 1024) + 1):
-                if i <= npg:
-                    reach[i] = 1
-                else:
-                    reach_extra.add(i)
-        budget = [4 * max(npg, 1) + 1024]
-        translate_odd = bytes(b & 1 for b in range(256))
-
-        def visit(pgid: int, leaf_fn) -> list[int]:
-            """Check-walk one bucket's pages (DFS); leaf_fn(off) for leaves; returns nested roots."""
-            nested: list[int] = []
-            stack = [(pgid, 0)]
-            while stack:
-                pg, depth = stack.pop()
-                budget[0] -= 1
-                if budget[0] < 0:
-                    errs.append(f"page {pg}: too many page references (cycle in the tree?)")
-                    return nested
-                off = pg * ps
-                if off + 16 > hard:
-                    errs.append(f"page {pg}: beyond end of file")
-                    continue
-                pid, flags, count, overflow = unpack_hdr(mm, off)
-                if pid > npg:
-                    errs.append(f"page {pid}: out of bounds: {npg}")
-                if overflow == 0 and pid <= npg:
-                    if reach[pid]:
-                        errs.append(f"page {pid}: multiple references")
-                    reach[pid] = 1
-                else:
-                    run = overflow + 1
-                    if pid + run > npg + 1 + 1024:
-                        errs.append(f"page {pid}: overflow of {overflow} pages runs past the end of the database")
-                        run = max(0, min(run, npg + 1 - pid))
-                    for i in range(pid, pid + run):
-                        if i <= npg:
-                            if reach[i]:
-                                errs.append(f"page {i}: multiple references")
-                            reach[i] = 1
-                        else:
-                            if i in reach_extra:
-                                errs.append(f"page {i}: multiple references")
-                            reach_extra.add(i)
-                if persisted and (freed[pid] if pid <= npg else pid in freed_extra):
-                    errs.append(f"page {pid}: reachable freed")
-                elif not flags & 3:
-                    errs.append(f"page {pid}: invalid type: {page_type_name(flags)}")
-                if flags & 1:  # branch: children in order (forEachPage)
-                    if depth >= 64:
-                        errs.append(f"page {pg}: tree deeper than 64 levels (cycle?)")
-                        continue
-                    base = off + 16
-                    if base + 16 * count > hard:
-                        errs.append(f"page {pg}: elements beyond end of file")
-                        continue
-                    kids = struct.unpack_from("<" + "IIQ" * count, mm, base)[2::3]
-                    stack.extend((k, depth + 1) for k in reversed(kids))
-                elif flags & 2:
-                    if leaf_fn is not None:
-                        leaf_fn(off)
-                    if count and off + 16 + 16 * count <= hard and \
-                            b"\x01" in mm[off + 16:off + 16 + 16 * count:16].translate(translate_odd):
-                        nested.extend(r for r, _i in sub_bucket_roots(mm, off, count, hard))
-            return nested
-
-        def check_only(root: int) -> None:
-            for r in visit(root, None):
-                check_only(r)
-
-        # the root bucket's own pages, collecting the top-level entries in order
-        top: list[tuple[bytes, int, int]] = []  # (name, flags, value offset or -1)
-
-        def collect(off: int) -> None:
-            v = decode_view(mm, off, hard)
-            for k, f, vo in zip(v.keys, v.flags, v.voffs):
-                top.append((k, f, vo))
-
-        if meta.root:
-            visit(meta.root, collect)  # its nested roots are the top-level buckets: walked below, in order
-        done = 0
-        total_size = npg * ps
-        hash_error: str | None = None
-        state = {"h": 0, "n": 0, "rev": 0}
-        starts: list[tuple[bytes, int]] = []  # (bucket, keys counted before it)
-
-        def feed(name: bytes, is_key: bool, buf, off: int, end: int) -> bool:
-            """Hash one leaf page of bucket `name` into the state; False (and hash_error set) if it is bad."""
-            nonlocal hash_error
-            try:
-                hh, n, last = _hash_leaf(buf, off, end, state["h"], is_key)
-            except CorruptError as e:
-                hash_error = f"cannot write bucket {_go_string(name)} : {e}"
-                return False
-            state["h"] = hh
-            state["n"] += n
-            if last is not None:
-                state["rev"] = last
-            return True
-
-        for name, f, vo in top:
-            if not f & BUCKET_LEAF_FLAG:
-                if hash_error is None:
-                    hash_error = f"cannot get hash of bucket {_go_string(name)}"
-                continue
-            starts.append((name, state["n"]))
-            bucket_root, _seq = (0, 0)
-            if vo + 16 <= hard:
-                bucket_root, _seq = struct.unpack_from("<QQ", mm, vo)
-            if hash_error is None:
-                state["h"] = crc32c.crc32c(name, state["h"])
-            is_key = name == backend.KEY
-            if bucket_root == 0:  # an inline bucket: its page lives in the value
-                if hash_error is None:
-                    b = tx.root.bucket(name)
-                    for buf, off, end in (b.leaf_pages() if b is not None else ()):
-                        if not feed(name, is_key, buf, off, end):
-                            break
-                continue
-
-            def leaf(off: int, name=name, is_key=is_key) -> None:
-                nonlocal done
-                if hash_error is not None or not feed(name, is_key, mm, off, hard):
-                    return
-                if progress is not None:
-                    done += ps * (1 + unpack_hdr(mm, off)[3])
-                    progress(min(done, total_size), total_size)
-
-            for r in visit(bucket_root, leaf):
-                check_only(r)
-
-        if persisted:
-            for i in range(npg):
-                if not reach[i] and not freed[i]:
-                    errs.append(f"page {i}: unreachable unfreed")
-        if errs:
-            raise SnapshotStatusError(
-                f"snapshot file integrity check failed. {len(errs)} errors found.\n" + "\n".join(errs))
-        if hash_error is not None:
-            raise SnapshotStatusError(hash_error)
-        if progress is not None:
-            progress(total_size, total_size)
+        if self.error is not None:
+            raise SnapshotStatusError(self.error)
+        if self.progress is not None:
+            self.progress(self.total_size, self.total_size)
         if counts is not None:
-            ends = [n for _name, n in starts[1:]] + [state["n"]]
-            counts.update((name, end - n) for (name, n), end in zip(starts, ends))
-        return SnapshotStatus(hash=state["h"], revision=state["rev"], total_key=state["n"], total_size=total_size)
+            ends = [n for _name, n in self.starts[1:]] + [self.keys]
+            counts.update((name, end - n) for (name, n), end in zip(self.starts, ends, strict=True))
+        return SnapshotStatus(hash=self.hash, revision=self.revision, total_key=self.keys, total_size=self.total_size)
+
+    def _top_level(self) -> list[tuple[bytes, int, int]]:
+        """Check the root bucket's own pages; return its entries (name, flags, value offset) in key order."""
+        root = self.tx.meta.root
+        entries: list[tuple[bytes, int, int]] = []
+        if not root:
+            return entries
+        for item in self.walk.tree(root):  # its nested buckets are the top-level ones: walked by _bucket, in order
+            self.checker.visit(item)
+            if isinstance(item, Page) and item.flags & LEAF_PAGE:
+                view = self.tx.page_view(item.pgid)
+                entries.extend(zip(view.keys, view.flags or [], view.voffs or [], strict=True))
+        return entries
+
+    def _bucket(self, name: bytes, flags: int, value_off: int) -> None:
+        """One top-level entry: hash its name and leaves while Check walks its pages; a plain key fails the hash."""
+        if not flags & BUCKET_LEAF_FLAG:
+            self._fail(f"cannot get hash of bucket {_go_string(name)}")
+            return
+        self.starts.append((name, self.keys))
+        data = self.tx.data
+        root = BucketHeader.unpack_from(data, value_off).root if value_off + BUCKET_HEADER_SIZE <= len(data) else 0
+        if self.error is None:
+            self.hash = crc32c.crc32c(name, self.hash)
+        is_key = name == backend.KEY
+        if root == 0:
+            self._hash_inline(name, is_key)
+            return
+        visit = self.checker.visit
+        nested: list[int] = []
+        for item in self.walk.tree(root):
+            visit(item)
+            if type(item) is Page and item.flags & LEAF_PAGE:
+                if self.error is None:
+                    self._hash_page(name, is_key, item)
+                nested.extend(item.nested_buckets())
+        for item in self.walk.buckets(nested):
+            visit(item)
+
+    def _hash_page(self, name: bytes, is_key: bool, page: Page) -> None:
+        if self._feed(name, is_key, page.data, page.offset) and self.progress is not None:
+            self.done += self.tx.db.page_size * (1 + page.overflow)
+            self.progress(min(self.done, self.total_size), self.total_size)
+
+    def _hash_inline(self, name: bytes, is_key: bool) -> None:
+        """An inline bucket: its one page lives in the bucket's value (Check has nothing to visit there)."""
+        bucket = self.tx.root.bucket(name) if self.error is None else None
+        for buf, off, _end in bucket.leaf_pages() if bucket is not None else ():
+            if not self._feed(name, is_key, buf, off):
+                break
+
+    def _feed(self, name: bytes, is_key: bool, buf: ReadBuffer, off: int) -> bool:
+        """Hash one leaf page of bucket `name`; False (and the hash failed) if it is unreadable."""
+        try:
+            self.hash, n, last = _hash_leaf(buf, off, self.hash, is_key)
+        except CorruptError as e:
+            self._fail(f"cannot write bucket {_go_string(name)} : {e}")
+            return False
+        self.keys += n
+        if last is not None:
+            self.revision = last
+        return True
+
+    def _fail(self, message: str) -> None:
+        if self.error is None:
+            self.error = message
 
 
 def _go_string(b: bytes) -> str:
@@ -314,7 +201,7 @@ def _go_string(b: bytes) -> str:
 _add = operator.add
 
 
-def _hash_leaf(buf, off: int, end: int, h: int, is_key: bool) -> tuple[int, int, int | None]:
+def _hash_leaf(buf: ReadBuffer, off: int, h: int, is_key: bool) -> tuple[int, int, int | None]:
     """Feed one leaf page's keys and values (in order) to the CRC; returns (crc, count, last revision).
 
     bbolt packs key/value bytes right after the element array in element order, so a normal page
@@ -417,8 +304,6 @@ class VerifyReport:
 
     def to_json(self) -> str:
         """The report as one JSON object (status fields named as etcdutl's JSON printer names them)."""
-        import json
-
         st = self.status
         return json.dumps({
             "path": self.path, "ok": self.ok, "problems": self.problems, "pageSize": self.page_size,

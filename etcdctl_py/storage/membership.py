@@ -9,9 +9,9 @@ literals it compares literally too).
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field
 
+from etcdctl_py import goaddr
 from etcdctl_py.gofmt import json_string as go_json_string  # Go encoding/json strings
 from etcdctl_py.gofmt import quote as go_quote  # Go's %q (strconv.Quote)
 
@@ -23,7 +23,6 @@ class MembershipError(ValueError):
 # --------------------------------------------------------------------------- Go string helpers
 
 
-
 def go_quote_list(items: list[str]) -> str:
     """Go's %q of a []string: `["a" "b"]`."""
     return "[" + " ".join(go_quote(i) for i in items) + "]"
@@ -31,141 +30,14 @@ def go_quote_list(items: list[str]) -> str:
 
 # --------------------------------------------------------------------------- URLs (types.NewURLs)
 
-_SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*$")
-
-
-def _go_url_parse(raw: str) -> tuple[str, str, str, bool]:
-    """The subset of Go's url.Parse etcd relies on: (scheme, host, canonical String(), has a path) or raises.
-
-    Errors carry Go's text: `parse "<url>": <reason>`.
-    """
-    def fail(reason: str) -> MembershipError:
-        return MembershipError(f"parse {go_quote(raw)}: {reason}")
-
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in raw):
-        raise fail("net/url: invalid control character in URL")
-    rest, frag = raw, None
-    if "#" in rest:
-        rest, frag = rest.split("#", 1)
-    scheme = ""
-    for i, c in enumerate(rest):
-        if c.isascii() and c.isalpha():
-            continue
-        if i > 0 and (c.isascii() and c.isdigit() or c in "+-."):
-            continue
-        if c == ":":
-            if i == 0:
-                raise fail("missing protocol scheme")
-            scheme, rest = rest[:i], rest[i + 1:]
-        break
-    scheme = scheme.lower()
-    query = None
-    if "?" in rest:
-        rest, query = rest.split("?", 1)
-    host = ""
-    userinfo = None
-    path = rest
-    if rest.startswith("//") and (scheme or not rest.startswith("///")):
-        auth = rest[2:]
-        cut = auth.find("/")
-        if cut >= 0:
-            auth, path = auth[:cut], auth[cut:]
-        else:
-            path = ""
-        if "@" in auth:
-            userinfo, auth = auth.rsplit("@", 1)
-        host = _go_parse_host(auth, fail)
-    elif scheme and not rest.startswith("/"):
-        # opaque URL such as "http:foo": Go keeps it in Opaque; Host stays empty.
-        path = ""
-        host = ""
-        canonical = scheme + ":" + rest
-        if query is not None:
-            canonical += "?" + query
-        if frag is not None:
-            canonical += "#" + frag
-        return scheme, host, canonical, True
-    if path and not scheme and ":" in path.split("/", 1)[0]:
-        raise fail("first path segment in URL cannot contain colon")
-    canonical = ""
-    if scheme:
-        canonical += scheme + ":"
-    if scheme or host or userinfo is not None:
-        canonical += "//"
-        if userinfo is not None:
-            canonical += userinfo + "@"
-        canonical += host
-    canonical += path
-    if query is not None and query != "":
-        canonical += "?" + query
-    if frag is not None and frag != "":
-        canonical += "#" + frag
-    return scheme, host, canonical, bool(path)
-
-
-def _go_parse_host(host: str, fail) -> str:
-    if host.startswith("["):
-        end = host.rfind("]")
-        if end < 0:
-            raise fail("missing ']' in host")
-        port = host[end + 1:]
-        if port and not _valid_optional_port(port):
-            raise fail(f"invalid port {go_quote(port)} after host")
-        return host
-    i = host.rfind(":")
-    if i >= 0:
-        port = host[i:]
-        if not _valid_optional_port(port):
-            raise fail(f"invalid port {go_quote(port)} after host")
-    return host
-
-
-def _valid_optional_port(port: str) -> bool:
-    if port == "":
-        return True
-    if port[0] != ":":
-        return False
-    return all("0" <= c <= "9" for c in port[1:])
-
-
-def _split_host_port_ok(hostport: str) -> bool:
-    """Whether Go's net.SplitHostPort accepts the address."""
-    if hostport.startswith("["):
-        end = hostport.find("]")
-        if end < 0:
-            return False
-        if end + 1 == len(hostport) or hostport[end + 1] != ":":
-            return False
-        host, port = hostport[1:end], hostport[end + 2:]
-        if "[" in host or "]" in port:
-            return False
-        return ":" not in port
-    i = hostport.rfind(":")
-    if i < 0:
-        return False
-    host, port = hostport[:i], hostport[i + 1:]
-    if ":" in host or "[" in host or "]" in host or "[" in port or "]" in port:
-        return False
-    return True
-
 
 def parse_urls(strs: list[str]) -> list[str]:
-    """types.NewURLs: validate, canonicalise and sort (by string) a list of peer URLs."""
-    if not strs:
-        raise MembershipError("no valid URLs given")
-    out = []
-    for raw in strs:
-        s = raw.strip(" \t\n\r\v\f")
-        scheme, host, canonical, has_path = _go_url_parse(s)
-        if scheme not in ("http", "https", "unix", "unixs"):
-            raise MembershipError(f"URL scheme must be http, https, unix, or unixs: {s}")
-        if not _split_host_port_ok(host):
-            raise MembershipError(f'URL address does not have the form "host:port": {s}')
-        if has_path:
-            raise MembershipError(f"URL must not contain a path: {s}")
-        out.append(canonical)
-    out.sort()
-    return out
+    """types.NewURLs: validate, canonicalise (url.URL.String()) and sort a list of peer URLs."""
+    try:
+        urls = goaddr.new_urls(strs)
+    except ValueError as e:
+        raise MembershipError(str(e)) from None
+    return [u.string() for u in urls]
 
 
 def parse_initial_cluster(s: str) -> dict[str, list[str]]:
@@ -215,7 +87,7 @@ class Member:
 
     def to_json(self) -> str:
         """Go json.Marshal(Member): id, peerURLs, isLearner/name/clientURLs omitted when empty."""
-        out = '{"id":%d,"peerURLs":%s' % (self.id, _go_json_list(self.peer_urls))
+        out = f'{{"id":{self.id},"peerURLs":{_go_json_list(self.peer_urls)}'
         if self.is_learner:
             out += ',"isLearner":true'
         if self.name:
@@ -266,19 +138,32 @@ class Cluster:
         return None
 
 
+def _urls_differ(a: list[str], b: list[str]) -> str | None:
+    """Why netutil.URLStringsEqual finds two sorted URL lists unequal, None if equal (hosts compared as written).
+
+    It parses every URL again: a canonical form Go's own parser refuses (an escaped non-ASCII IPv6 zone) fails here.
+    """
+    if len(a) != len(b):
+        return f"len({go_quote_list(a)}) != len({go_quote_list(b)})"
+    for u in a + b:
+        try:
+            goaddr.url_parse(u)
+        except goaddr.URLError:
+            return f"failed to parse {go_quote(u)}"
+    i = next((i for i in range(len(a)) if a[i] != b[i]), None)
+    if i is None:
+        return None
+    return f"{go_quote(a[i])}(resolved from {go_quote(a[i])}) != {go_quote(b[i])}(resolved from {go_quote(b[i])})"
+
+
 def verify_bootstrap(name: str, advertise: list[str], cluster: dict[str, list[str]]) -> None:
     """config.ServerConfig.VerifyBootstrap with etcd's error texts (no DNS resolution)."""
     if name not in cluster:
         raise MembershipError(f"couldn't find local name {go_quote(name)} in the initial cluster configuration")
     urls = sorted(cluster[name])
     ap = sorted(advertise)
-    if urls != ap:
-        if len(ap) != len(urls):
-            why = f"len({go_quote_list(ap)}) != len({go_quote_list(urls)})"
-        else:
-            i = next(i for i in range(len(ap)) if ap[i] != urls[i])
-            why = (f"{go_quote(ap[i])}(resolved from {go_quote(ap[i])}) != "
-                   f"{go_quote(urls[i])}(resolved from {go_quote(urls[i])})")
+    why = _urls_differ(ap, urls)
+    if why is not None:
         missing = [u for u in dict.fromkeys(urls) if u not in set(advertise)]
         if missing:
             mstr = ",".join(f"{name}={u}" for u in missing)

@@ -35,7 +35,7 @@ class Node:
     modified: int = 0
     expire_time: str = ZERO_TIME
     value: str = ""
-    children: dict[str, "Node"] | None = None
+    children: dict[str, Node] | None = None
 
     def to_json(self) -> str:
         if self.children is None:
@@ -43,12 +43,12 @@ class Node:
         else:
             kids = "{" + ",".join(go_json_string(k) + ":" + self.children[k].to_json()
                                   for k in sorted(self.children)) + "}"
-        return ('{"Path":%s,"CreatedIndex":%d,"ModifiedIndex":%d,"ExpireTime":%s,"Value":%s,"Children":%s}'
-                % (go_json_string(self.path), self.created, self.modified, go_json_string(self.expire_time),
-                   go_json_string(self.value), kids))
+        return (f'{{"Path":{go_json_string(self.path)},"CreatedIndex":{self.created},'
+                f'"ModifiedIndex":{self.modified},"ExpireTime":{go_json_string(self.expire_time)},'
+                f'"Value":{go_json_string(self.value)},"Children":{kids}}}')
 
     @classmethod
-    def from_obj(cls, o: dict) -> "Node":
+    def from_obj(cls, o: dict) -> Node:
         kids = o.get("Children")
         return cls(
             path=o.get("Path", ""),
@@ -74,13 +74,13 @@ def _extern_json(e: dict | None) -> str:
     if e.get("expiration"):
         parts.append('"expiration":' + go_json_string(e["expiration"]))
     if e.get("ttl"):
-        parts.append('"ttl":%d' % e["ttl"])
+        parts.append(f'"ttl":{int(e["ttl"])}')
     if e.get("nodes"):
         parts.append('"nodes":[' + ",".join(_extern_json(n) for n in e["nodes"]) + "]")
     if e.get("modifiedIndex"):
-        parts.append('"modifiedIndex":%d' % e["modifiedIndex"])
+        parts.append(f'"modifiedIndex":{int(e["modifiedIndex"])}')
     if e.get("createdIndex"):
-        parts.append('"createdIndex":%d' % e["createdIndex"])
+        parts.append(f'"createdIndex":{int(e["createdIndex"])}')
     return "{" + ",".join(parts) + "}"
 
 
@@ -98,51 +98,88 @@ def _event_json(ev: dict | None) -> str:
 
 
 @dataclass
-class V2Store:
-    """The whole serialised store: tree, event history ring, index, stats, version."""
+class EventQueue:
+    """v2store's eventQueue: a ring of the last `capacity` events (None where none was stored yet)."""
 
-    root: Node
-    current_index: int = 0
     events: list[dict | None] = field(default_factory=lambda: [None] * HISTORY_CAPACITY)
     size: int = 0
     front: int = 0
     back: int = 0
     capacity: int = HISTORY_CAPACITY
+
+    @classmethod
+    def from_obj(cls, q: dict) -> EventQueue:
+        cap = int(q.get("Capacity") or HISTORY_CAPACITY)
+        events = list(q.get("Events") or [])
+        events += [None] * (cap - len(events))
+        return cls(events=events[:cap], size=int(q.get("Size", 0)), front=int(q.get("Front", 0)),
+                   back=int(q.get("Back", 0)), capacity=cap)
+
+    def insert(self, ev: dict) -> None:
+        """eventQueue.insert: the oldest event drops out once the ring is full."""
+        self.events[self.back] = ev
+        self.back = (self.back + 1) % self.capacity
+        if self.size == self.capacity:
+            self.front = (self.front + 1) % self.capacity
+        else:
+            self.size += 1
+
+    def to_json(self) -> str:
+        events = ",".join(_event_json(e) for e in self.events)
+        return (f'{{"Events":[{events}],"Size":{self.size},"Front":{self.front},"Back":{self.back},'
+                f'"Capacity":{self.capacity}}}')
+
+
+@dataclass
+class EventHistory:
+    """v2store's EventHistory: the range of indexes its event queue holds, and the queue."""
+
     start_index: int = 0
     last_index: int = 0
+    queue: EventQueue = field(default_factory=EventQueue)
+
+    @classmethod
+    def from_obj(cls, h: dict) -> EventHistory:
+        return cls(queue=EventQueue.from_obj(h.get("Queue") or {}), start_index=int(h.get("StartIndex", 0)),
+                   last_index=int(h.get("LastIndex", 0)))
+
+    def add(self, ev: dict, index: int) -> None:
+        """EventHistory.addEvent."""
+        self.queue.insert(ev)
+        self.last_index = index
+        first = self.queue.events[self.queue.front]
+        self.start_index = _event_index(first) if first else 0
+
+    def to_json(self) -> str:
+        return f'{{"Queue":{self.queue.to_json()},"StartIndex":{self.start_index},"LastIndex":{self.last_index}}}'
+
+
+@dataclass
+class V2Store:
+    """The whole serialised store: tree, event history, index, stats, version."""
+
+    root: Node
+    current_index: int = 0
+    history: EventHistory = field(default_factory=EventHistory)
     stats: dict[str, int] = field(default_factory=lambda: {k: 0 for k in STATS_FIELDS})
     current_version: int = 2
 
     @classmethod
-    def new(cls, *namespaces: str) -> "V2Store":
+    def new(cls, *namespaces: str) -> V2Store:
         """v2store.New(namespaces...): an empty root with permanent top directories (etcd uses /0 and /1)."""
-        root = Node("/", children={})
-        for ns in namespaces:
-            name = ns.strip("/")
-            root.children[name] = Node(ns, children={})
-        return cls(root=root)
+        top = {ns.strip("/"): Node(ns, children={}) for ns in namespaces}
+        return cls(root=Node("/", children=top))
 
     @classmethod
-    def load(cls, data: bytes) -> "V2Store":
+    def load(cls, data: bytes) -> V2Store:
         """store.Recovery: parse the JSON etcd saved."""
         try:
             o = json.loads(data)
-            wh = (o.get("WatcherHub") or {}).get("EventHistory") or {}
-            q = wh.get("Queue") or {}
-            cap = int(q.get("Capacity") or HISTORY_CAPACITY)
-            events = list(q.get("Events") or [])
-            events += [None] * (cap - len(events))
             stats = {k: int((o.get("Stats") or {}).get(k, 0)) for k in STATS_FIELDS}
             return cls(
                 root=Node.from_obj(o["Root"]),
                 current_index=int(o.get("CurrentIndex", 0)),
-                events=events[:cap],
-                size=int(q.get("Size", 0)),
-                front=int(q.get("Front", 0)),
-                back=int(q.get("Back", 0)),
-                capacity=cap,
-                start_index=int(wh.get("StartIndex", 0)),
-                last_index=int(wh.get("LastIndex", 0)),
+                history=EventHistory.from_obj((o.get("WatcherHub") or {}).get("EventHistory") or {}),
                 stats=stats,
                 current_version=int(o.get("CurrentVersion", 2)),
             )
@@ -150,17 +187,6 @@ class V2Store:
             raise V2StoreError(f"cannot parse v2 store: {e}") from None
 
     # -- mutations -------------------------------------------------------------------------------------
-
-    def _add_event(self, ev: dict, index: int) -> None:
-        self.events[self.back] = ev
-        self.back = (self.back + 1) % self.capacity
-        if self.size == self.capacity:
-            self.front = (self.front + 1) % self.capacity
-        else:
-            self.size += 1
-        self.last_index = index
-        first = self.events[self.front]
-        self.start_index = _event_index(first) if first else 0
 
     def _walk(self, path: str) -> Node | None:
         n = self.root
@@ -188,7 +214,7 @@ class V2Store:
         n.children[parts[-1]] = Node(path, created=index, modified=index, value=value)
         self.current_index = index
         self.stats["createSuccess"] += 1
-        self._add_event({"action": "create", "node": {"key": path, "value": value, "modifiedIndex": index,
+        self.history.add({"action": "create", "node": {"key": path, "value": value, "modifiedIndex": index,
                                                         "createdIndex": index}}, index)
 
     def delete_dir(self, path: str) -> None:
@@ -203,7 +229,7 @@ class V2Store:
         self.current_index = index
         self.stats["deleteSuccess"] += 1
         is_dir = n.children is not None
-        self._add_event({
+        self.history.add({
             "action": "delete",
             "node": {"key": path, "dir": is_dir, "modifiedIndex": index, "createdIndex": n.created},
             "prevNode": {"key": path, "dir": is_dir, "value": None if is_dir else n.value,
@@ -218,12 +244,9 @@ class V2Store:
 
     def to_json(self) -> bytes:
         """Go's json.Marshal(store), byte for byte."""
-        events = ",".join(_event_json(e) for e in self.events)
-        stats = ",".join('"%s":%d' % (k, self.stats[k]) for k in STATS_FIELDS)
-        s = ('{"Root":%s,"WatcherHub":{"EventHistory":{"Queue":{"Events":[%s],"Size":%d,"Front":%d,"Back":%d,'
-             '"Capacity":%d},"StartIndex":%d,"LastIndex":%d}},"CurrentIndex":%d,"Stats":{%s},"CurrentVersion":%d}'
-             % (self.root.to_json(), events, self.size, self.front, self.back, self.capacity, self.start_index,
-                self.last_index, self.current_index, stats, self.current_version))
+        stats = ",".join(f'"{k}":{self.stats[k]}' for k in STATS_FIELDS)
+        s = (f'{{"Root":{self.root.to_json()},"WatcherHub":{{"EventHistory":{self.history.to_json()}}},'
+             f'"CurrentIndex":{self.current_index},"Stats":{{{stats}}},"CurrentVersion":{self.current_version}}}')
         return s.encode("utf-8", "surrogateescape")
 
 

@@ -9,16 +9,15 @@ are collected into a ClusterError.
 from __future__ import annotations
 
 import base64
-import json
 import random
 import sys
-from typing import Callable
 from urllib.parse import urlsplit
 
-from .errors import NO_ENDPOINTS, ClusterError, PlainError, V2Error
-from .transport import Deadline, Request, Response, Transport
-
 from etcdctl_py.gofmt import quote as go_quote  # Go's %q of the request body
+
+from .errors import NO_ENDPOINTS, ClusterError, PlainError, V2Error
+from .members import MembersAPI
+from .transport import Deadline, Request, Response, Transport
 
 
 class Client:
@@ -66,7 +65,8 @@ class Client:
             return req
         u, p = self.credentials
         token = base64.b64encode(f"{u}:{p}".encode("utf-8", "surrogateescape")).decode()
-        return Request(req.method, req.path, req.query, req.body, {**req.headers, "Authorization": "Basic " + token}, req.wait)
+        headers = {**req.headers, "Authorization": "Basic " + token}
+        return Request(req.method, req.path, req.query, req.body, headers, req.wait)
 
     def do_one(self, endpoint: str, req: Request, deadline: Deadline) -> Response:
         """One endpoint, following redirects like redirectFollowingHTTPClient."""
@@ -108,7 +108,8 @@ class Client:
                 if resp.status in (500, 503):
                     errors.append(PlainError(f"client: etcd member {eps[k]} has no leader"))
                 else:
-                    errors.append(PlainError(f"client: etcd member {eps[k]} returns server error [{_status_text(resp.status)}]"))
+                    errors.append(PlainError(f"client: etcd member {eps[k]} returns server error "
+                                             f"[{_status_text(resp.status)}]"))
                 err = errors[0]
             if err is not None:
                 if not one_shot:
@@ -123,8 +124,6 @@ class Client:
 
     def sync(self, deadline: Deadline) -> None:
         """Replace the endpoints with the members' client URLs (client.Sync, random mode)."""
-        from .members import MembersAPI
-
         members = MembersAPI(self).list(deadline)
         eps = [u for m in members for u in m.client_urls]
         if not eps:
@@ -144,9 +143,3 @@ def _status_text(code: int) -> str:
     except ValueError:
         return ""
 
-
-def parse_json(body: bytes, on_error: Callable[[], V2Error]) -> object:
-    try:
-        return json.loads(body.decode("utf-8", "replace"))
-    except ValueError:
-        raise on_error() from None

@@ -4,13 +4,14 @@ decoded Response/Node types whose `to_json()` reproduces Go's re-encoding of the
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass, field
-from urllib.parse import quote, urlencode
+from dataclasses import dataclass
+from urllib.parse import urlencode
 
-from .cluster import Client, parse_json
-from .errors import EMPTY_BODY, INVALID_JSON, EtcdError, PlainError
 from etcdctl_py.gofmt import json_string as go_string  # Go encoding/json strings
-from .transport import Deadline, Request, Response as HTTPResponse
+
+from .errors import EMPTY_BODY, INVALID_JSON, EtcdError, PlainError
+from .transport import Deadline, Doer, Request, escape_path
+from .transport import Response as HTTPResponse
 
 KEYS_PREFIX = "/v2/keys"
 
@@ -20,14 +21,14 @@ class Node:
     key: str = ""
     dir: bool = False
     value: str = ""
-    nodes: list["Node"] | None = None
+    nodes: list[Node] | None = None
     created_index: int = 0
     modified_index: int = 0
     expiration: str | None = None
     ttl: int = 0
 
     @classmethod
-    def from_json(cls, d: object) -> "Node | None":
+    def from_json(cls, d: object) -> Node | None:
         if not isinstance(d, dict):
             return None
         nodes = d.get("nodes")
@@ -44,7 +45,8 @@ class Node:
         if self.dir:
             parts.append('"dir":true')
         parts.append('"value":' + go_string(self.value))
-        parts.append('"nodes":' + ("null" if self.nodes is None else "[" + ",".join(n.to_json() for n in self.nodes) + "]"))
+        nodes = "null" if self.nodes is None else "[" + ",".join(n.to_json() for n in self.nodes) + "]"
+        parts.append('"nodes":' + nodes)
         parts.append(f'"createdIndex":{self.created_index}')
         parts.append(f'"modifiedIndex":{self.modified_index}')
         if self.expiration is not None:
@@ -90,11 +92,6 @@ def canonical_url_path(p: str) -> str:
     return np
 
 
-def escape_path(p: str) -> str:
-    """url.URL.EscapedPath for a plain path."""
-    return quote(p.encode("utf-8", "surrogateescape"), safe="/$&+,:;=@-_.~")
-
-
 def keys_path(key: str) -> str:
     if key and key[0] != "/":
         key = "/" + key
@@ -105,13 +102,22 @@ def _enc(params: dict[str, str]) -> str:
     return urlencode(sorted((k, v.encode("utf-8", "surrogateescape")) for k, v in params.items()))
 
 
+def _decode(resp: HTTPResponse) -> dict:
+    """The JSON object of a keys API answer; anything else is client/v2's ErrInvalidJSON."""
+    try:
+        d = resp.json()
+    except PlainError:
+        raise PlainError(INVALID_JSON) from None
+    if not isinstance(d, dict):
+        raise PlainError(INVALID_JSON)
+    return d
+
+
 def unmarshal(resp: HTTPResponse) -> Response:
     if resp.status in (200, 201):
         if not resp.body:
             raise PlainError(EMPTY_BODY)
-        d = parse_json(resp.body, lambda: PlainError(INVALID_JSON))
-        if not isinstance(d, dict):
-            raise PlainError(INVALID_JSON)
+        d = _decode(resp)
         r = Response(action=_s(d.get("action")), node=Node.from_json(d.get("node")),
                      prev_node=Node.from_json(d.get("prevNode")))
         idx = resp.header("x-etcd-index")
@@ -122,9 +128,7 @@ def unmarshal(resp: HTTPResponse) -> Response:
                 raise PlainError(f'strconv.ParseUint: parsing "{idx}": invalid syntax') from None
         r.cluster_id = resp.header("x-etcd-cluster-id")
         return r
-    d = parse_json(resp.body, lambda: PlainError(INVALID_JSON))
-    if not isinstance(d, dict):
-        raise PlainError(INVALID_JSON)
+    d = _decode(resp)
     raise EtcdError(_i(d.get("errorCode")), _s(d.get("message")), _s(d.get("cause")), _i(d.get("index")))
 
 
@@ -141,11 +145,16 @@ class SetOptions:
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
+def _form(fields: dict[str, str]) -> bytes:
+    return _enc(fields).encode()
+
+
 class KeysAPI:
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Doer) -> None:
         self.client = client
 
-    def get(self, key: str, deadline: Deadline, recursive: bool = False, sort: bool = False, quorum: bool = False) -> Response:
+    def get(self, key: str, deadline: Deadline, recursive: bool = False, sort: bool = False,
+            quorum: bool = False) -> Response:
         q = _enc({"recursive": _b(recursive), "sorted": _b(sort), "quorum": _b(quorum)})
         return unmarshal(self.client.do(Request("GET", keys_path(key), q), deadline))
 
@@ -167,16 +176,14 @@ class KeysAPI:
             form.append(("ttl", str(o.ttl)))
         if o.refresh:
             form.append(("refresh", "true"))
-        body = urlencode(sorted((k, v.encode("utf-8", "surrogateescape")) for k, v in form)).encode()
-        req = Request("PUT", keys_path(key), _enc(params), body, dict(FORM))
+        req = Request("PUT", keys_path(key), _enc(params), _form(dict(form)), dict(FORM))
         return unmarshal(self.client.do(req, deadline, one_shot=o.prev_exist == "false"))
 
     def create_in_order(self, dir: str, value: str, deadline: Deadline, ttl: int = 0) -> Response:
         form = [("value", value)]
         if ttl > 0:
             form.append(("ttl", str(ttl)))
-        body = urlencode(sorted((k, v.encode("utf-8", "surrogateescape")) for k, v in form)).encode()
-        return unmarshal(self.client.do(Request("POST", keys_path(dir), "", body, dict(FORM)), deadline))
+        return unmarshal(self.client.do(Request("POST", keys_path(dir), "", _form(dict(form)), dict(FORM)), deadline))
 
     def delete(self, key: str, deadline: Deadline, prev_value: str = "", prev_index: int = 0,
                dir: bool = False, recursive: bool = False) -> Response:
@@ -192,14 +199,14 @@ class KeysAPI:
         req = Request("DELETE", keys_path(key), _enc(params), None, dict(FORM))
         return unmarshal(self.client.do(req, deadline, one_shot=True))
 
-    def watcher(self, key: str, after_index: int = 0, recursive: bool = False) -> "Watcher":
+    def watcher(self, key: str, after_index: int = 0, recursive: bool = False) -> Watcher:
         return Watcher(self.client, key, after_index + 1 if after_index > 0 else 0, recursive)
 
 
 class Watcher:
     """Long-poll `?wait=true&waitIndex=N`; each event moves waitIndex past it."""
 
-    def __init__(self, client: Client, key: str, wait_index: int, recursive: bool) -> None:
+    def __init__(self, client: Doer, key: str, wait_index: int, recursive: bool) -> None:
         self.client, self.key, self.wait_index, self.recursive = client, key, wait_index, recursive
 
     def next(self) -> Response:

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import errno
 import http.client
+import json
 import socket
 import ssl
 import time
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from typing import Protocol
+from urllib.parse import quote, urlsplit
+
+from etcdctl_py.gofmt import go_json
 
 from .errors import PlainError, V2Error, deadline_exceeded
 
@@ -52,6 +56,19 @@ class Request:
         return base + self.path + (("?" + self.query) if self.query else "")
 
 
+JSON_TYPE = {"Content-Type": "application/json"}
+
+
+def json_body(obj: object) -> bytes:
+    """A request body as client/v2 marshals it (Go's encoding/json)."""
+    return go_json(obj).encode("utf-8", "surrogateescape")
+
+
+def escape_path(p: str) -> str:
+    """url.URL.EscapedPath for a plain path."""
+    return quote(p.encode("utf-8", "surrogateescape"), safe="/$&+,:;=@-_.~")
+
+
 @dataclass
 class Response:
     status: int
@@ -60,6 +77,30 @@ class Response:
 
     def header(self, name: str) -> str:
         return self.headers.get(name.lower(), "")
+
+    def json(self) -> object:
+        """The body decoded; PlainError with encoding/json's message (which client/v2 returns as is) if not JSON."""
+        try:
+            return json.loads(self.body.decode("utf-8", "replace"))
+        except ValueError:
+            raise PlainError(_json_error(self.body)) from None
+
+    def check_status(self, *want: int) -> None:
+        """client/v2's assertStatusCode."""
+        if self.status not in want:
+            raise PlainError(f"unexpected status code {self.status}")
+
+
+def _json_error(body: bytes) -> str:
+    if not body.strip():
+        return "unexpected end of JSON input"
+    return f"invalid character {body[:1].decode('latin-1')!r} looking for beginning of value"
+
+
+class Doer(Protocol):
+    """What the keys, members and auth APIs need of a client (cluster.Client): one request under a deadline."""
+
+    def do(self, req: Request, deadline: Deadline, one_shot: bool = False) -> Response: ...
 
 
 class Deadline:
@@ -125,6 +166,17 @@ def _dial_error(host: str, port: int, exc: BaseException) -> V2Error:
     return PlainError(f"dial tcp {addr}: {exc}", connection=True)
 
 
+def _left(limit: float | None) -> float | None:
+    """Seconds until a monotonic time limit (None: no limit)."""
+    return None if limit is None else limit - time.monotonic()
+
+
+def _timeout(*lefts: float | None) -> float | None:
+    """A socket timeout for the nearest of the limits left (None: block), never zero (that would mean non-blocking)."""
+    known = [x for x in lefts if x is not None]
+    return max(min(known), 0.001) if known else None
+
+
 class Transport:
     """Opens one connection per request (etcdctl runs a handful of requests per process)."""
 
@@ -140,28 +192,34 @@ class Transport:
             self._ssl = self.tls.context()
         return self._ssl
 
-    def open(self, endpoint: str, req: Request, deadline: Deadline) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+    def open(self, endpoint: str, req: Request,
+             deadline: Deadline) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
         """Send the request and read the status line + headers; the caller reads the body."""
-        scheme, host, port = _hostport(endpoint)
         if deadline.expired():
             raise deadline_exceeded()
         header_limit = None if (req.wait or self.header_timeout <= 0) else time.monotonic() + self.header_timeout
-        dial = self.dial_timeout
-        rem = deadline.remaining()
-        if rem is not None:
-            dial = min(dial, rem)
-        if header_limit is not None:
-            dial = min(dial, header_limit - time.monotonic())
+        conn = self._connect(endpoint, deadline, header_limit)
+        resp = self._send(conn, endpoint, req, deadline, header_limit)
+        # After the headers only the total deadline applies (a long poll may wait forever).
+        conn.sock.settimeout(_timeout(deadline.remaining()))
+        return conn, resp
+
+    def _connect(self, endpoint: str, deadline: Deadline, header_limit: float | None) -> http.client.HTTPConnection:
+        """Dial (and the TLS handshake) within the dial timeout, the total deadline and the header timeout."""
+        scheme, host, port = _hostport(endpoint)
+        dial = min([self.dial_timeout, *(x for x in (deadline.remaining(), _left(header_limit)) if x is not None)])
         try:
             sock = socket.create_connection((host, port), timeout=max(dial, 0.001))
         except OSError as e:
-            if isinstance(e, (socket.timeout, TimeoutError)):
+            if isinstance(e, TimeoutError):
                 if deadline.expired():
                     raise deadline_exceeded() from None
                 if header_limit is not None and time.monotonic() >= header_limit:
                     raise PlainError(f"client: endpoint {endpoint} exceeded header timeout") from None
             raise _dial_error(host, port, e) from None
-        if scheme == "https":
+        if scheme != "https":
+            conn = http.client.HTTPConnection(host, port)
+        else:
             try:
                 sock = self._ssl_context().wrap_socket(sock, server_hostname=self.tls.server_name or host)
             except ssl.SSLError as e:
@@ -170,18 +228,16 @@ class Transport:
             except OSError as e:
                 sock.close()
                 raise _dial_error(host, port, e) from None
-            conn: http.client.HTTPConnection = http.client.HTTPSConnection(host, port)
-        else:
-            conn = http.client.HTTPConnection(host, port)
+            conn = http.client.HTTPSConnection(host, port)
         conn.sock = sock
+        return conn
 
-        def limit() -> float | None:
-            cands = [x for x in (deadline.remaining(), None if header_limit is None else header_limit - time.monotonic()) if x is not None]
-            return None if not cands else max(min(cands), 0.001)
-
+    def _send(self, conn: http.client.HTTPConnection, endpoint: str, req: Request, deadline: Deadline,
+              header_limit: float | None) -> http.client.HTTPResponse:
+        """Write the request as Go's client does and wait for the status line and headers."""
         try:
-            sock.settimeout(limit())
-            headers = {"Host": f"{host}:{port}", "User-Agent": "Go-http-client/1.1", **req.headers}
+            conn.sock.settimeout(_timeout(deadline.remaining(), _left(header_limit)))
+            headers = {"Host": f"{conn.host}:{conn.port}", "User-Agent": "Go-http-client/1.1", **req.headers}
             if req.body is not None:
                 headers["Content-Length"] = str(len(req.body))
             conn.putrequest(req.method, req.path + (("?" + req.query) if req.query else ""), skip_host=True,
@@ -189,28 +245,24 @@ class Transport:
             for k, v in headers.items():
                 conn.putheader(k, v)
             conn.endheaders(req.body)
-            resp = conn.getresponse()
-        except (socket.timeout, TimeoutError):
+            return conn.getresponse()
+        except TimeoutError:
             conn.close()
             if deadline.expired():
                 raise deadline_exceeded() from None
             raise PlainError(f"client: endpoint {endpoint} exceeded header timeout") from None
         except OSError as e:
             conn.close()
-            raise _dial_error(host, port, e) from None
+            raise _dial_error(conn.host, conn.port, e) from None
         except http.client.HTTPException as e:
             conn.close()
             raise PlainError(f"malformed HTTP response: {e}", connection=True) from None
-        # After the headers only the total deadline applies (a long poll may wait forever).
-        rem = deadline.remaining()
-        sock.settimeout(None if rem is None else max(rem, 0.001))
-        return conn, resp
 
     def round_trip(self, endpoint: str, req: Request, deadline: Deadline) -> Response:
         conn, resp = self.open(endpoint, req, deadline)
         try:
             body = resp.read()
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:
             raise deadline_exceeded() from None
         except (OSError, http.client.HTTPException) as e:
             raise PlainError(f"unexpected EOF: {e}", connection=True) from None

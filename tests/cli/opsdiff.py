@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-import difftest
+from tests import difftest
 
 _TABS = re.compile(rb"\t+")
 

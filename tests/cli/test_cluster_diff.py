@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from verbdiff import Diff, durations
+from tests.cli.verbdiff import Diff, durations
 
 FORMATS = ["simple", "json", "protobuf", "fields", "table"]
 
@@ -25,7 +25,7 @@ def d(twin_pair):
 
 
 def _peer(d: Diff) -> int:
-    import etcdproc
+    from tests import etcdproc
 
     return etcdproc.free_port()
 
@@ -152,14 +152,14 @@ def test_endpoint_env_cluster_and_errors(d):
 
 
 def test_endpoint_unreachable(d):
-    import etcdproc
+    from tests import etcdproc
 
     dead = f"127.0.0.1:{etcdproc.free_port()}"
     for sub in (["status"], ["hashkv"], ["health"], ["status", "-w", "json"], ["health", "-w", "table"]):
         args = ["--endpoints", f"{{}},{dead}", "endpoint", *sub, "--command-timeout=1s"]
         real, mine = d.run([], None)  # placeholder to keep signature; real runs below
         p = d.pair
-        import difftest
+        from tests import difftest
 
         real = difftest.run([p.etcdctl, "--endpoints", f"{p.a.endpoint},{dead}", "endpoint", *sub,
                              "--command-timeout=1s"])

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-import difftest
-from opsdiff import check_masked, help_without
+from tests import difftest
+from tests.cli.opsdiff import check_masked, help_without
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,7 @@ import time
 
 import pytest
 
-import difftest
-import etcdproc
+from tests import difftest, etcdproc
 
 ETCDCTL = etcdproc.distro_bin("etcdctl")
 DIAL = ["--dial-timeout", "1s"]

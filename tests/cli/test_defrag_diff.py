@@ -8,9 +8,8 @@ import shutil
 
 import pytest
 
-import difftest
-import etcdproc
-from opsdiff import check_masked, put_both
+from tests import difftest, etcdproc
+from tests.cli.opsdiff import check_masked, put_both
 
 
 @pytest.fixture(scope="module")

@@ -6,13 +6,11 @@ included, timestamps and pointers masked) against real etcdctl 3.5.1 on an ident
 
 from __future__ import annotations
 
-import os
 import shutil
 
 import pytest
 
-import difftest
-import etcdproc
+from tests import difftest, etcdproc
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +132,7 @@ def test_grpc_errors_keep_go_wrapper_against_etcd34(pair34):
                                   ["alarm", "list"], ["compaction", "99999"], ["move-leader", "1"]])
 def test_etcd34_server_diff(pair34, args):
     """The verbs etcdctl operators run against 3.4 clusters print what etcdctl prints."""
-    from opsdiff import check_masked
+    from tests.cli.opsdiff import check_masked
 
     check_masked(pair34, args)
 

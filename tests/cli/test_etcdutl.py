@@ -12,11 +12,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "snapshot"))
-
-import etcdproc  # noqa: E402
-import realsnaps  # noqa: E402
+from tests import etcdproc
 
 OURS_UTL = [sys.executable, "-m", "etcdctl_py.cli.etcdutl"]
 OURS_CTL = etcdproc.etcdctl_py_argv()
@@ -27,8 +23,9 @@ GO_STACK = re.compile(r', "stack": "(?:[^"\\]|\\.)*"')
 
 
 @pytest.fixture(scope="module")
-def snaps(tmp_path_factory) -> dict[str, Path]:
-    return realsnaps.build(tmp_path_factory.getbasetemp() / "realsnaps")
+def snaps(real_snaps: dict[str, Path]) -> dict[str, Path]:
+    """This module's name for the session's real etcd 3.5.1 snapshots (tests/conftest.py `real_snaps`)."""
+    return real_snaps
 
 
 @pytest.fixture
@@ -95,6 +92,10 @@ UTL_CASES = [
     ["snapshot", "restore", "small.db", "--data-dir", "d", "--name", "x"],
     ["snapshot", "restore", "small.db", "--data-dir", "d", "--initial-cluster", "default=http://h:1/"],
     ["snapshot", "save", "x.db"], ["defrag"], ["backup"], ["backup", "--data-dir", "x"],
+    # cobra's Deprecated / DisableFlagsInUseLine / MarkFlagRequired / suggestions, as etcdutl uses them
+    ["snapshot", "save", "--help"], ["help", "snapshot", "save"], ["snapshot", "save", "--bogus"], ["SNAP"],
+    ["defrag", "--data-dir"], ["backup", "--backup-dir", "b"], ["snapshot", "restore", "small.db", "--bogus"],
+    ["help", "a`b", "\x01"],
 ]
 
 
@@ -148,6 +149,21 @@ def test_output_dir_all_members(twins):
     assert rc == 0 and out == ""
     assert sorted(p.name for p in (b / "all").iterdir()) == ["m1.etcd", "m2.etcd"]
     assert err.count("restored snapshot") == 2
+
+
+@pytest.mark.parametrize("data_dir", ["nosuch", "nowal"])
+def test_backup_fatal_line_without_the_go_stack(twins, data_dir):
+    """etcdutl follows its zap `fatal` line with the Go stack (function names, its build machine's paths); ours
+    is that one line, byte for byte, and nothing after it."""
+    a, b = twins
+    for d in (a, b):
+        (d / "nowal" / "member" / "snap").mkdir(parents=True)
+    args = ["backup", "--data-dir", data_dir, "--backup-dir", "out"]
+    out, err, rc = run([etcdproc.distro_bin("etcdutl"), *args], a)
+    fatal, *stack = err.splitlines(True)
+    assert "\tfatal\t" in fatal and stack and stack[0].startswith("go.etcd.io/")
+    assert run(OURS_UTL + args, b) == (out, fatal, rc)
+    assert not (b / "out").exists()
 
 
 def test_defrag_data_dir(twins):

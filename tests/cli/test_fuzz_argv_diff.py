@@ -20,10 +20,8 @@ from pathlib import Path
 
 import pytest
 
-import argvgen
-import difftest
-import etcdproc
-import fuzz_allowed
+from tests import difftest, etcdproc
+from tests.cli import argvgen, fuzz_allowed
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = int(os.environ.get("FUZZ_ARGV_SEED", "12"))

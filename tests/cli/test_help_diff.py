@@ -6,11 +6,10 @@ text users know from etcdctl stays byte-identical.
 
 from __future__ import annotations
 
-
 import pytest
 
-import difftest
-import etcdproc
+from tests import difftest, etcdproc
+
 
 def _commands() -> list[list[str]]:
     """Every command path real etcdctl 3.5.1 has: the root, each group and each command of its COMMANDS list."""

@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from verbdiff import Diff, both
+from tests.cli.verbdiff import Diff, both
 
 FORMATS = ["simple", "json", "protobuf", "fields", "table"]
 

@@ -5,17 +5,19 @@ Then our additions: --until-synced, --checkpoint (resume, compaction fallback, m
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 
 import pytest
 
-import difftest
-import etcdproc
-from opsdiff import check_masked, help_without, put_both
+from tests import difftest, etcdproc
+from tests.cli.opsdiff import check_masked, help_without, put_both
+from tests.cli.verbdiff import Proc
 
 EXTRA = ("max-txn-ops", "until-synced", "checkpoint")
 
@@ -36,12 +38,14 @@ def _count(endpoint: str, prefix: str) -> int:
 
 
 def _wait_count(endpoint: str, prefix: str, n: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if _count(endpoint, prefix) == n:
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"{endpoint} never reached {n} keys under {prefix!r} (has {_count(endpoint, prefix)})")
+    etcdproc.wait_until(lambda: _count(endpoint, prefix) == n, timeout, f"{n} keys under {prefix!r} on {endpoint}",
+                        step=0.1)
+
+
+def _value(endpoint: str, key: str) -> bytes:
+    """The value of one key as real etcdctl prints it (`--print-value-only`; b"" when absent)."""
+    return difftest.run([etcdproc.distro_bin("etcdctl"), "--endpoints", endpoint, "get", key,
+                         "--print-value-only"]).stdout
 
 
 def _stop(p: subprocess.Popen) -> difftest.Result:
@@ -60,7 +64,10 @@ def _same_dest(x, y, prefix: str) -> None:
 
 
 def mirror_both(quad, args: list[str], dest_prefix: str, expect: int, writes: list[list[str]] = (),
-                expect_after: int | None = None, min_seconds: float = 0.0) -> tuple[difftest.Result, difftest.Result]:
+                expect_after: int | None = None, min_seconds: float = 0.0,
+                landed: Callable[[str], bool] | None = None) -> tuple[difftest.Result, difftest.Result]:
+    """Mirror on both sides; `expect_after` (a key count) or `landed` (a check of one destination endpoint) tells
+    when the `writes` have reached both destinations (writes are mirrored in order: the last one suffices)."""
     pair, x, y = quad
     t0 = time.monotonic()
     real = _start([pair.etcdctl, "--endpoints", pair.a.endpoint, "make-mirror", x.endpoint, *args])
@@ -73,8 +80,11 @@ def mirror_both(quad, args: list[str], dest_prefix: str, expect: int, writes: li
         if expect_after is not None:
             _wait_count(x.endpoint, dest_prefix, expect_after)
             _wait_count(y.endpoint, dest_prefix, expect_after)
-        time.sleep(max(0.0, min_seconds - (time.monotonic() - t0)))
-        time.sleep(0.5)  # let the last transactions land on both
+        if landed is not None:
+            for dest in (x, y):
+                etcdproc.wait_until(functools.partial(landed, dest.endpoint), 20, f"the last write on {dest.endpoint}",
+                                    step=0.1)
+        time.sleep(max(0.0, min_seconds - (time.monotonic() - t0)))  # deliberate: a run at least this long
     finally:
         r, m = _stop(real), _stop(ours)
     assert m.rc == r.rc == -signal.SIGINT, (r, m)  # killed by SIGINT (130 in a shell)
@@ -131,11 +141,10 @@ def test_mirror_everything_then_updates_with_30s_count(quad):
         pair.check(["txn"], stdin=txn.replace(b"all/", b"long/"))
 
     pair_writes = [["put", "long/a", "1"]]
-    real = _start([pair.etcdctl, "--endpoints", pair.a.endpoint, "make-mirror", quad[1].endpoint, "--prefix",
-                   "long/"])
-    ours = _start([*difftest.ETCDCTL_PY, "--endpoints", pair.b.endpoint, "make-mirror", quad[2].endpoint,
-                   "--prefix", "long/"])
-    t0 = time.monotonic()
+    real = Proc([pair.etcdctl, "--endpoints", pair.a.endpoint, "make-mirror", quad[1].endpoint, "--prefix",
+                 "long/"])
+    ours = Proc([*difftest.ETCDCTL_PY, "--endpoints", pair.b.endpoint, "make-mirror", quad[2].endpoint,
+                 "--prefix", "long/"])
     try:
         _wait_count(quad[1].endpoint, "long/", 5)
         _wait_count(quad[2].endpoint, "long/", 5)
@@ -144,9 +153,11 @@ def test_mirror_everything_then_updates_with_30s_count(quad):
         txn_write()
         _wait_count(quad[1].endpoint, "long/", 7)
         _wait_count(quad[2].endpoint, "long/", 7)
-        time.sleep(max(0.0, 31.0 - (time.monotonic() - t0)))
+        # make-mirror prints its running count 30 s after it started
+        etcdproc.wait_until(lambda: real.out.endswith(b"\n") and ours.out.endswith(b"\n"), 45,
+                            "the 30 s count line of both", step=0.2)
     finally:
-        r, m = _stop(real), _stop(ours)
+        r, m = real.finish(), ours.finish()
     assert r.stdout == b"9\n" and m.stdout == r.stdout, (r, m)
     assert m.rc == r.rc == -signal.SIGINT and m.stderr == r.stderr == b""
     _same_dest(quad[1], quad[2], "long/")
@@ -170,7 +181,8 @@ def test_prefix_rewrites(quad, args, src, dst):
         dest_count_prefix = dst
         before = _count(quad[0].b.endpoint, src)
         after = before  # +late -a
-    mirror_both(quad, args, dest_count_prefix, before, writes=writes, expect_after=after)
+    mirror_both(quad, args, dest_count_prefix, before, writes=writes, expect_after=after,
+                landed=lambda ep: _value(ep, f"{dst}late") == b"L\n" and _value(ep, f"{dst}a") == b"")
     if dst == "":
         _same_dest(quad[1], quad[2], "b/c")
 

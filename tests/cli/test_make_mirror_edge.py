@@ -14,17 +14,14 @@ from __future__ import annotations
 
 import os
 import signal
-import ssl
 import subprocess
 import time
-import urllib.request
+from collections.abc import Iterator
 
 import pytest
 
-import difftest
-import etcdproc
-import tlscerts
-from opsdiff import check_masked, put_both
+from tests import difftest, etcdproc, tlscerts
+from tests.cli.opsdiff import check_masked, put_both
 
 EXTRA = ("max-txn-ops", "until-synced", "checkpoint")
 COMPACTED = b"Error: etcdserver: mvcc: required revision has been compacted\n"
@@ -76,15 +73,6 @@ def _count(c, prefix: bytes) -> int:
     return c.kv.range(prefix, prefix_end(prefix), count_only=True).count
 
 
-def _wait(cond, what: str, timeout: float = 20.0, step: float = 0.005) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(step)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _dump(c, prefix: bytes) -> list[tuple[bytes, bytes, int, int, int]]:
     """Everything a destination holds under prefix, revisions included (twins must agree exactly)."""
     from etcdctl_py.client.kv import prefix_end
@@ -128,7 +116,8 @@ def test_compacted_between_copy_and_watch(quad, n):
             running.append((_start([*argv, "--endpoints", src.endpoint, "make-mirror", dst.endpoint,
                                     "--prefix", pfx]), dst))
             with _client(dst.endpoint) as d:
-                _wait(lambda: _count(d, pfx.encode()) > 0, f"the first copied key on {dst.endpoint}")
+                etcdproc.wait_until(lambda: _count(d, pfx.encode()) > 0, 20, f"the first copied key on {dst.endpoint}",
+                                    step=0.005)
             dst.proc.send_signal(signal.SIGSTOP)
         # both mirrors are stuck in their copy of revision R; the source moves on (R+1, R+2) and compacts at
         # R+2, so a watch from R+1 is refused (a compaction at R+1 would still allow it)
@@ -173,11 +162,13 @@ def _mirrors_watching(quad, prefix: str, *extra: str) -> list[tuple[subprocess.P
     try:
         for _, dst in running:
             with _client(dst.endpoint) as d:
-                _wait(lambda: _count(d, prefix.encode()) == 1, f"the copy on {dst.endpoint}")
+                etcdproc.wait_until(lambda: _count(d, prefix.encode()) == 1, 20, f"the copy on {dst.endpoint}",
+                                    step=0.005)
         put_both(pair, [(f"{prefix}seed2", "s")])
         for _, dst in running:
             with _client(dst.endpoint) as d:
-                _wait(lambda: _count(d, prefix.encode()) == 2, f"the first watch event on {dst.endpoint}")
+                etcdproc.wait_until(lambda: _count(d, prefix.encode()) == 2, 20,
+                                    f"the first watch event on {dst.endpoint}", step=0.005)
     except BaseException:
         for p, _ in running:
             _interrupt(p)
@@ -240,9 +231,9 @@ def test_slow_destination_keeps_the_watch(quad):
     try:
         for _, dst in running:
             with _client(dst.endpoint) as d:
-                _wait(lambda: _count(d, b"slow/") == FLOOD + 2, f"the whole flood on {dst.endpoint}", timeout=60,
-                      step=0.1)
-        time.sleep(0.3)
+                etcdproc.wait_until(lambda: _count(d, b"slow/") == FLOOD + 2, 60, f"the whole flood on {dst.endpoint}",
+                                    step=0.1)
+        time.sleep(0.3)  # deliberate: time for a mirror that would die once caught up to do so
         assert [p.poll() for p, _ in running] == [None, None]  # both still mirroring
     finally:
         real, ours = (_interrupt(p) for p, _ in running)
@@ -263,31 +254,16 @@ PW = "mirror-pw"
 
 
 @pytest.fixture(scope="module")
-def certs(tmp_path_factory) -> dict[str, str]:
+def certs(tmp_path_factory) -> Iterator[dict[str, str]]:
     """A CA, a server certificate for 127.0.0.1 and a client certificate whose CN is no user of the destination
     (so with auth on, the certificate alone grants nothing: --dest-user decides), and a second, unrelated CA."""
-    d = str(tmp_path_factory.mktemp("certs"))
-    c = tlscerts.make_certs(d, client_cn="mirror-client")
-    other = os.path.join(d, "other")
-    os.mkdir(other)
-    c["other_ca"] = tlscerts.make_certs(other)["ca"]
-    return c
-
-
-def _wait_https(srv: etcdproc.EtcdServer, certs: dict[str, str]) -> None:
-    ctx = ssl.create_default_context(cafile=certs["ca"])
-    ctx.load_cert_chain(certs["client_cert"], certs["client_key"])
-
-    def up() -> bool:
-        if srv.proc.poll() is not None:
-            raise RuntimeError(f"etcd exited with {srv.proc.returncode}: {srv.log()}")
-        try:
-            with urllib.request.urlopen(f"https://127.0.0.1:{srv.client_port}/health", timeout=2, context=ctx) as r:
-                return r.status == 200
-        except OSError:
-            return False
-
-    _wait(up, f"https etcd on {srv.client_port}", step=0.05)
+    with etcdproc.scratch_dir(tmp_path_factory, "certs") as scratch:
+        d = str(scratch)
+        c = tlscerts.make_certs(d, client_cn="mirror-client")
+        other = os.path.join(d, "other")
+        os.mkdir(other)
+        c["other_ca"] = tlscerts.make_certs(other)["ca"]
+        yield c
 
 
 def _tls_twins(etcd_bin: str, base: str, certs: dict[str, str], token: str):
@@ -303,7 +279,7 @@ def _tls_twins(etcd_bin: str, base: str, certs: dict[str, str], token: str):
         servers.append(s.start(wait=False))
     try:
         for s in servers:
-            _wait_https(s, certs)
+            etcdproc.wait_ready(f"https://127.0.0.1:{s.client_port}", s.proc, context=tlscerts.client_context(certs))
     except BaseException:
         for s in servers:
             s.stop()
@@ -313,29 +289,31 @@ def _tls_twins(etcd_bin: str, base: str, certs: dict[str, str], token: str):
 
 @pytest.fixture(scope="module")
 def tls_dests(tmp_path_factory, etcd_bin, certs):
-    x, y = _tls_twins(etcd_bin, str(tmp_path_factory.mktemp("tlsdests")), certs, "tls-dest")
-    yield x, y
-    x.stop()
-    y.stop()
+    with etcdproc.scratch_dir(tmp_path_factory, "tlsdests") as scratch:
+        x, y = _tls_twins(etcd_bin, str(scratch), certs, "tls-dest")
+        yield x, y
+        x.stop()
+        y.stop()
 
 
 @pytest.fixture(scope="module")
 def auth_dests(tmp_path_factory, etcd_bin, certs):
     """TLS twins with auth enabled: user root (password PW, role root) is the only user."""
-    x, y = _tls_twins(etcd_bin, str(tmp_path_factory.mktemp("authdests")), certs, "auth-dest")
-    try:
-        for s in (x, y):
-            with _client(f"https://{s.endpoint}", certs) as c:
-                c.auth.user_add("root", PW)
-                c.auth.user_grant_role("root", "root")
-                c.auth.auth_enable()
-    except BaseException:
+    with etcdproc.scratch_dir(tmp_path_factory, "authdests") as scratch:
+        x, y = _tls_twins(etcd_bin, str(scratch), certs, "auth-dest")
+        try:
+            for s in (x, y):
+                with _client(f"https://{s.endpoint}", certs) as c:
+                    c.auth.user_add("root", PW)
+                    c.auth.user_grant_role("root", "root")
+                    c.auth.auth_enable()
+        except BaseException:
+            x.stop()
+            y.stop()
+            raise
+        yield x, y
         x.stop()
         y.stop()
-        raise
-    yield x, y
-    x.stop()
-    y.stop()
 
 
 def _tls_args(certs: dict[str, str], ca: str = "ca") -> list[str]:
@@ -358,13 +336,14 @@ def _mirror_into(pair, dests, certs: dict[str, str], prefix: str, args: list[str
     try:
         for dst in dests:
             with _dest_client(dst, certs, auth) as d:
-                _wait(lambda: _count(d, prefix.encode()) == 3, f"the copy on {dst.endpoint}", step=0.02)
+                etcdproc.wait_until(lambda: _count(d, prefix.encode()) == 3, 20, f"the copy on {dst.endpoint}",
+                                    step=0.02)
         put_both(pair, [(f"{prefix}late", "L"), (f"{prefix}0", "changed")])
         for dst in dests:
             with _dest_client(dst, certs, auth) as d:
-                _wait(lambda: d.kv.get(f"{prefix}late".encode()) == b"L"
-                      and d.kv.get(f"{prefix}0".encode()) == b"changed", f"the updates on {dst.endpoint}",
-                      step=0.02)
+                etcdproc.wait_until(lambda: d.kv.get(f"{prefix}late".encode()) == b"L"
+                                    and d.kv.get(f"{prefix}0".encode()) == b"changed", 20,
+                                    f"the updates on {dst.endpoint}", step=0.02)
     finally:
         real, ours = (_interrupt(p) for p in running)
     _same(real, ours)
@@ -476,7 +455,7 @@ def test_unreachable_destination(quad, tls_dests, certs, which):
     t0 = time.monotonic()
     ours = _finish(procs[1], timeout=10)
     took = time.monotonic() - t0
-    time.sleep(max(0.0, 2.5 - took))
+    time.sleep(max(0.0, 2.5 - took))  # deliberate: real etcdctl must still be waiting well after its 1 s dial timeout
     still_waiting = procs[0].poll() is None
     real = _interrupt(procs[0])
     assert still_waiting and (real.rc, real.stdout, real.stderr) == (-signal.SIGINT, b"", b""), real

@@ -12,9 +12,8 @@ import time
 
 import pytest
 
-import difftest
-import etcdproc
-from opsdiff import check_masked, help_without, put_both
+from tests import difftest, etcdproc
+from tests.cli.opsdiff import check_masked, help_without, put_both
 
 EXTRA = ("keep", "max-age")
 

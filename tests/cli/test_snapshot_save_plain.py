@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
 import sys
 import threading
 import time
 
 import pytest
 
-import difftest
-import etcdproc
 from etcdctl_py.client import Client
 from etcdctl_py.client.maintenance import open_snapshot
 from etcdctl_py.proto.etcdserverpb import rpc_pb2
 from etcdctl_py.snapshot_wire import Unreachable, Unsupported, _status_200, dial, open_plain, plain_target
+from tests import difftest, etcdproc
 
 ETCDCTL = etcdproc.distro_bin("etcdctl")
 
@@ -37,11 +35,12 @@ def _fill(endpoint: str, keys: int = 3000) -> None:
 @pytest.fixture(scope="module")
 def member(tmp_path_factory, etcd_bin):
     """One real etcd with about 3 MB of keys."""
-    srv = etcdproc.make_server(etcd_bin, str(tmp_path_factory.mktemp("plain")), name="plain")
-    srv.start()
-    _fill(srv.endpoint)
-    yield srv
-    srv.stop()
+    with etcdproc.scratch_dir(tmp_path_factory, "plain") as scratch:
+        srv = etcdproc.make_server(etcd_bin, str(scratch), name="plain")
+        srv.start()
+        _fill(srv.endpoint)
+        yield srv
+        srv.stop()
 
 
 def _save(argv0: list[str], endpoint: str, path, *extra: str) -> difftest.Result:

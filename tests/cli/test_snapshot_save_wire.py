@@ -10,12 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import difftest
-import etcdproc
 from etcdctl_py.client import Client
 from etcdctl_py.client.maintenance import open_snapshot
-from etcdctl_py.snapshot_wire import WireError, parse_snapshot_response
 from etcdctl_py.proto.etcdserverpb import rpc_pb2
+from etcdctl_py.snapshot_wire import WireError, parse_snapshot_response
+from tests import difftest, etcdproc
 
 # -- a protobuf encoder for the test inputs (independent of both parsers) -------------------------------------
 
@@ -164,15 +163,16 @@ def test_blob_is_a_view_not_a_copy():
 @pytest.fixture(scope="module")
 def member(tmp_path_factory, etcd_bin):
     """One real etcd with about 3 MB of keys: some hundred 32 KiB chunks."""
-    srv = etcdproc.make_server(etcd_bin, str(tmp_path_factory.mktemp("wire")), name="wire")
-    srv.start()
-    value = os.urandom(500).hex().encode()
-    with Client([srv.endpoint]) as c:
-        for start in range(0, 3000, 100):
-            c.kv.txn(success=[rpc_pb2.RequestOp(request_put=rpc_pb2.PutRequest(key=b"k%06d" % i, value=value))
-                              for i in range(start, start + 100)])
-    yield srv
-    srv.stop()
+    with etcdproc.scratch_dir(tmp_path_factory, "wire") as scratch:
+        srv = etcdproc.make_server(etcd_bin, str(scratch), name="wire")
+        srv.start()
+        value = os.urandom(500).hex().encode()
+        with Client([srv.endpoint]) as c:
+            for start in range(0, 3000, 100):
+                c.kv.txn(success=[rpc_pb2.RequestOp(request_put=rpc_pb2.PutRequest(key=b"k%06d" % i, value=value))
+                                  for i in range(start, start + 100)])
+        yield srv
+        srv.stop()
 
 
 def test_raw_stream_equals_protobuf_stream(member):

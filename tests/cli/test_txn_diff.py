@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from verbdiff import Diff
+from tests.cli.verbdiff import Diff
 
 FORMATS = ["simple", "json", "protobuf", "fields", "table"]
 

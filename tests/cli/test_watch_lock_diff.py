@@ -12,7 +12,8 @@ import signal
 
 import pytest
 
-from verbdiff import Diff, both
+from tests import etcdproc
+from tests.cli.verbdiff import Diff, both
 
 FORMATS = ["simple", "json", "protobuf", "fields"]
 
@@ -94,10 +95,12 @@ def test_watch_interactive(d):
 
 
 def test_watch_live_put_then_sigint(d):
+    servers = (d.pair.a, d.pair.b)
+    for srv in servers:
+        etcdproc.wait_until(lambda s=srv: etcdproc.watchers(s.client_url) == 0, 10, "no watch left from earlier tests")
     procs = d.start(["watch", "live", "-w", "json"])
-    import time
-
-    time.sleep(1.0)  # both watchers are established (python start-up included)
+    for srv in servers:  # both watchers are established (python start-up included)
+        etcdproc.wait_until(lambda s=srv: etcdproc.watchers(s.client_url) == 1, 10, f"the watch on {srv.endpoint}")
     d.check(["put", "live", "v"])
     both(procs, lambda p: b"bGl2ZQ==" in p.out)
     real, mine = (p.finish() for p in procs)

@@ -15,10 +15,9 @@ import os
 import re
 import signal
 import subprocess
-import time
 from typing import Callable
 
-import difftest
+from tests import difftest, etcdproc
 
 _DUR = re.compile(rb"([0-9]+(\.[0-9]+)?(ns|\xc2\xb5s|ms|s|m|h))+")
 
@@ -116,15 +115,7 @@ class Proc:
         return difftest.Result(bytes(self.out), bytes(self.err), self.p.returncode)
 
 
-def both(procs: tuple[Proc, Proc], pred: Callable[[Proc], bool], timeout: float = 10.0) -> None:
+def both(procs: tuple[Proc, Proc], pred: Callable[[Proc], bool], timeout: float = 10.0,
+         what: str = "both commands") -> None:
     """Wait until `pred` holds for both processes."""
-    wait_for(lambda: all(pred(p) for p in procs), timeout)
-
-
-def wait_for(pred: Callable[[], bool], timeout: float = 10.0, step: float = 0.05) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(step)
-    raise AssertionError("condition not reached")
+    etcdproc.wait_until(lambda: all(pred(p) for p in procs), timeout, what)

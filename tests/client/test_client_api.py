@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-import subprocess
 import os
+import subprocess
 import time
 
-import etcdproc
 import pytest
 
 from etcdctl_py.client import AuthenticationFailed, Client, DeadlineExceeded, EtcdError, TLSConfig, prefix_end
 from etcdctl_py.proto.etcdserverpb import rpc_pb2
+from tests import etcdproc
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, etcd_bin):
-    srv = etcdproc.make_server(etcd_bin, str(tmp_path_factory.mktemp("lib")), name="lib")
-    srv.start()
-    yield srv
-    srv.stop()
+    with etcdproc.scratch_dir(tmp_path_factory, "lib") as scratch:
+        srv = etcdproc.make_server(etcd_bin, str(scratch), name="lib")
+        srv.start()
+        yield srv
+        srv.stop()
 
 
 def test_kv_round_trip(server):
@@ -81,14 +82,15 @@ def test_deadline_on_dead_endpoint():
 @pytest.fixture(scope="module")
 def auth_server(tmp_path_factory, etcd_bin, etcdctl_bin):
     """Real etcd with auth on and a 1-second simple-token TTL, so tokens expire during the test."""
-    srv = etcdproc.make_server(etcd_bin, str(tmp_path_factory.mktemp("auth")), name="auth",
-                               extra=["--auth-token", "simple", "--auth-token-ttl", "1"])
-    srv.start()
-    ctl = [etcdctl_bin, "--endpoints", srv.endpoint]
-    subprocess.run([*ctl, "user", "add", "root:rootpw"], check=True, capture_output=True)
-    subprocess.run([*ctl, "auth", "enable"], check=True, capture_output=True)
-    yield srv
-    srv.stop()
+    with etcdproc.scratch_dir(tmp_path_factory, "auth") as scratch:
+        srv = etcdproc.make_server(etcd_bin, str(scratch), name="auth",
+                                   extra=["--auth-token", "simple", "--auth-token-ttl", "1"])
+        srv.start()
+        ctl = [etcdctl_bin, "--endpoints", srv.endpoint]
+        subprocess.run([*ctl, "user", "add", "root:rootpw"], check=True, capture_output=True)
+        subprocess.run([*ctl, "auth", "enable"], check=True, capture_output=True)
+        yield srv
+        srv.stop()
 
 
 def test_auth_token_attached_and_refreshed(auth_server):
@@ -108,7 +110,7 @@ def test_auth_failures(auth_server):
 
 
 def test_cli_auth_errors_match_etcdctl(auth_server, etcdctl_bin):
-    import difftest
+    from tests import difftest
 
     ep = ["--endpoints", auth_server.endpoint]
     for args in (["get", "secret", "--user=root:wrong"], ["get", "secret"], ["get", "secret", "--user=root:rootpw"],
@@ -121,27 +123,20 @@ def test_cli_auth_errors_match_etcdctl(auth_server, etcdctl_bin):
 
 @pytest.fixture(scope="module")
 def tls_server(tmp_path_factory, etcd_bin):
-    import tlscerts
+    from tests import tlscerts
 
-    d = str(tmp_path_factory.mktemp("tls"))
-    certs = tlscerts.make_certs(d)
-    srv = etcdproc.make_server(etcd_bin, d, name="tls", extra=[
-        "--cert-file", certs["server_cert"], "--key-file", certs["server_key"],
-        "--trusted-ca-file", certs["ca"], "--client-cert-auth"])
-    srv.argv = [a.replace(f"http://127.0.0.1:{srv.client_port}", f"https://127.0.0.1:{srv.client_port}")
-                for a in srv.argv]
-    srv.start(wait=False)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            with Client([srv.endpoint], tls=TLSConfig(certs["ca"], certs["client_cert"], certs["client_key"]),
-                        command_timeout=1) as c:
-                c.maintenance.status()
-                break
-        except EtcdError:
-            time.sleep(0.1)
-    yield srv, certs
-    srv.stop()
+    with etcdproc.scratch_dir(tmp_path_factory, "tls") as scratch:
+        d = str(scratch)
+        certs = tlscerts.make_certs(d)
+        srv = etcdproc.make_server(etcd_bin, d, name="tls", extra=[
+            "--cert-file", certs["server_cert"], "--key-file", certs["server_key"],
+            "--trusted-ca-file", certs["ca"], "--client-cert-auth"])
+        srv.argv = [a.replace(f"http://127.0.0.1:{srv.client_port}", f"https://127.0.0.1:{srv.client_port}")
+                    for a in srv.argv]
+        srv.start(wait=False)
+        etcdproc.wait_ready(f"https://127.0.0.1:{srv.client_port}", srv.proc, context=tlscerts.client_context(certs))
+        yield srv, certs
+        srv.stop()
 
 
 def test_tls_client_certificates(tls_server):
@@ -156,7 +151,7 @@ def test_tls_client_certificates(tls_server):
 
 
 def test_tls_cli_matches_etcdctl(tls_server, etcdctl_bin):
-    import difftest
+    from tests import difftest
 
     srv, certs = tls_server
     flags = ["--endpoints", f"https://{srv.endpoint}", "--cacert", certs["ca"], "--cert", certs["client_cert"],
@@ -171,8 +166,7 @@ def test_tls_failures_print_no_grpc_core_lines(tls_server, etcdctl_bin, tmp_path
     """A wrong CA or no client certificate: etcdctl prints its zap warning and `Error:` line only; grpc-core's
     own `I... Handshake failed` lines must not reach our stderr (and GRPC_VERBOSITY must not leak into the
     environment of a command we run)."""
-    import difftest
-    import tlscerts
+    from tests import difftest, tlscerts
 
     srv, certs = tls_server
     other = tlscerts.make_certs(str(tmp_path))

@@ -18,19 +18,17 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
-import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+from tests import etcdproc
 
-import etcdproc  # noqa: E402
+HERE = Path(__file__).resolve().parent
 
 NAMES = ("etcd1", "etcd2", "etcd3")
 TOKEN = "etcdctl-py-cluster"
@@ -132,20 +130,20 @@ def cluster_members() -> list[Member]:
 
 
 @pytest.fixture(scope="session")
-def cluster_compose_env(cluster_members, tmp_path_factory) -> dict[str, str]:
+def cluster_compose_env(cluster_members, tmp_path_factory) -> Iterator[dict[str, str]]:
     """Ports, cluster string and a build context holding the Dockerfile and the real etcd binary."""
-    build = tmp_path_factory.mktemp("etcd-image")
-    shutil.copy(HERE / "Dockerfile", build / "Dockerfile")
-    shutil.copy(etcdproc.distro_bin("etcd"), build / "etcd")
-    # Not ETCD_*: these land in os.environ (docker-compose interpolates ${...} from there) and every
-    # etcd started later by any test would read ETCD_INITIAL_CLUSTER and die on the flag conflict.
-    env = {"ECPY_BUILD_DIR": str(build), "ECPY_INITIAL_CLUSTER": _initial_cluster(cluster_members),
-           "ECPY_CLUSTER_TOKEN": TOKEN}
-    for i, m in enumerate(cluster_members, 1):
-        env[f"ECPY{i}_CLIENT_PORT"] = str(m.client_port)
-        env[f"ECPY{i}_PEER_PORT"] = str(m.peer_port)
-    os.environ.update(env)  # docker-compose interpolates ${...} from its environment
-    return env
+    with etcdproc.scratch_dir(tmp_path_factory, "etcd-image") as build:
+        shutil.copy(HERE / "Dockerfile", build / "Dockerfile")
+        shutil.copy(etcdproc.distro_bin("etcd"), build / "etcd")
+        # Not ETCD_*: these land in os.environ (docker-compose interpolates ${...} from there) and every
+        # etcd started later by any test would read ETCD_INITIAL_CLUSTER and die on the flag conflict.
+        env = {"ECPY_BUILD_DIR": str(build), "ECPY_INITIAL_CLUSTER": _initial_cluster(cluster_members),
+               "ECPY_CLUSTER_TOKEN": TOKEN}
+        for i, m in enumerate(cluster_members, 1):
+            env[f"ECPY{i}_CLIENT_PORT"] = str(m.client_port)
+            env[f"ECPY{i}_PEER_PORT"] = str(m.peer_port)
+        os.environ.update(env)  # docker-compose interpolates ${...} from its environment
+        yield env
 
 
 @pytest.fixture(scope="session")
@@ -207,16 +205,14 @@ def three_node_cluster(request, cluster_members, tmp_path_factory):
     finally:
         for p in procs:
             p.stop()
+        etcdproc.cleanup_dir(base)
 
 
 @pytest.fixture(scope="session")
 def source_etcd(tmp_path_factory):
     """A one-member real etcd (make-mirror's source, snapshot comparisons), separate from the cluster."""
-    srv = etcdproc.make_server(etcdproc.distro_bin("etcd"), str(tmp_path_factory.mktemp("source")), name="source")
-    srv.start()
-    yield srv
-    srv.stop()
-
-
-def scratch_dir() -> str:
-    return tempfile.mkdtemp(prefix="etcdctl-py-cluster-")
+    with etcdproc.scratch_dir(tmp_path_factory, "source") as scratch:
+        srv = etcdproc.make_server(etcdproc.distro_bin("etcd"), str(scratch), name="source")
+        srv.start()
+        yield srv
+        srv.stop()

@@ -14,16 +14,11 @@ from __future__ import annotations
 import codecs
 import os
 import re
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-import pytest
-
-import difftest
-import etcdproc
+from tests import difftest, etcdproc
 
 TOKEN = "etcdctl-py-members"
 # Short raft timings: elections, leader transfers and learner catch-up happen in tens of milliseconds.
@@ -121,7 +116,7 @@ def start_cluster(base: str, names: tuple[str, ...] = ("m1", "m2", "m3"), *, set
     cl.wait_healthy(30)
     cl.leader()
     if settle:  # the peers connected around the election
-        time.sleep(HEALTH_INTERVAL + 0.3)
+        time.sleep(HEALTH_INTERVAL + 0.3)  # deliberate: one peer health probe interval passes (nothing to poll)
     return cl
 
 
@@ -146,15 +141,3 @@ def started_member(cl: ProcCluster, env: dict[str, str], client_port: int, peer_
                 "--initial-cluster-token", TOKEN, "--log-level", "error", *RAFT]
     srv.start(wait=False, env=env)
     return srv
-
-
-@pytest.fixture(scope="module")
-def members_cluster():
-    """A fresh three-member cluster for one test module (membership and leadership may change)."""
-    base = tempfile.mkdtemp(prefix="etcdctl-py-members-")
-    cl = start_cluster(base)
-    try:
-        yield cl
-    finally:
-        cl.stop_all()
-        shutil.rmtree(base, ignore_errors=True)

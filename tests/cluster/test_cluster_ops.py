@@ -6,8 +6,7 @@ import json
 
 import pytest
 
-import difftest
-import etcdproc
+from tests import difftest, etcdproc
 
 
 def ours(endpoints: list[str], *args: str, **kw) -> difftest.Result:

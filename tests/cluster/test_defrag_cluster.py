@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-import difftest
-import etcdproc
+from tests import difftest, etcdproc
 
 
 def ours(cluster, *args: str, endpoints: list[str] | None = None) -> difftest.Result:

@@ -24,8 +24,7 @@ from dataclasses import dataclass
 
 import pytest
 
-import difftest
-import etcdproc
+from tests import difftest, etcdproc
 
 TOKEN = "etcdctl-py-rolling-stop"
 NAMES = ("m1", "m2", "m3")  # equal lengths: the first stdout line's length is known before the leader is
@@ -96,9 +95,9 @@ def _leader(members: list[Member]) -> Member:
 
 
 @pytest.fixture
-def cluster():
+def cluster(tmp_path):
     """A fresh fragmented three-member cluster per test (one member gets killed or frozen)."""
-    base = tempfile.mkdtemp(prefix="etcdctl-py-rolling-stop-")
+    base = str(tmp_path)
     members: list[Member] = []
     try:
         _start_cluster(base, members)

@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-import difftest
-from fixtures_members import TOOLS
+from tests import difftest
+from tests.cluster.fixtures_members import TOOLS
 
 _DUR = re.compile(rb"([0-9]+(\.[0-9]+)?(ns|\xc2\xb5s|ms|s|m|h))+")
 

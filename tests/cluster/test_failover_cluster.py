@@ -18,9 +18,8 @@ import time
 
 import pytest
 
-import difftest
-import etcdproc
-from fixtures_members import TOOLS
+from tests import difftest, etcdproc
+from tests.cluster.fixtures_members import TOOLS
 
 FAST = ["--dial-timeout=1s", "--command-timeout=2s"]
 
@@ -209,7 +208,7 @@ def test_watch_and_keepalive_survive_their_member_dying(cluster):
             w.wait_for(b"/wf/while-down/4\nv4\n")
         # the keep-alives go on through another member for longer than the lease's TTL
         counts = {n: k.out.count(line) for n, k in keepers.items()}
-        time.sleep(3)
+        time.sleep(3)  # deliberate: longer than the lease's 2 s TTL
         for n, k in keepers.items():
             assert k.p.poll() is None and k.out.count(line) >= counts[n] + 3, (n, bytes(k.out))
         with Client(cluster.endpoints[1:2]) as c:

@@ -16,9 +16,8 @@ import time
 
 import pytest
 
-import difftest
-import etcdproc
-from fixtures_members import TOOLS, ProcCluster, etcd_env_lines, start_cluster, started_member
+from tests import difftest, etcdproc
+from tests.cluster.fixtures_members import TOOLS, ProcCluster, etcd_env_lines, start_cluster, started_member
 
 FORMATS = ["simple", "json", "protobuf", "fields", "table"]
 
@@ -26,9 +25,10 @@ FORMATS = ["simple", "json", "protobuf", "fields", "table"]
 @pytest.fixture(scope="module")
 def cl(tmp_path_factory):
     """A fresh three-member cluster that may take membership changes (strict reconfig check satisfied)."""
-    cluster = start_cluster(str(tmp_path_factory.mktemp("members")), settle=True)
-    yield cluster
-    cluster.stop_all()
+    with etcdproc.scratch_dir(tmp_path_factory, "members") as scratch:
+        cluster = start_cluster(str(scratch), settle=True)
+        yield cluster
+        cluster.stop_all()
 
 
 def same(args: list[str], real: difftest.Result, mine: difftest.Result,

@@ -11,18 +11,18 @@ import time
 
 import pytest
 
-import difftest
-import etcdproc
-from fixtures_members import TOOLS, ProcCluster, start_cluster
+from tests import difftest, etcdproc
+from tests.cluster.fixtures_members import TOOLS, ProcCluster, start_cluster
 
 FORMATS = ["simple", "json", "protobuf", "fields", "table"]
 
 
 @pytest.fixture(scope="module")
 def cl(tmp_path_factory):
-    cluster = start_cluster(str(tmp_path_factory.mktemp("moveleader")))
-    yield cluster
-    cluster.stop_all()
+    with etcdproc.scratch_dir(tmp_path_factory, "moveleader") as scratch:
+        cluster = start_cluster(str(scratch))
+        yield cluster
+        cluster.stop_all()
 
 
 def transfer(cl: ProcCluster, to: int) -> None:

@@ -26,10 +26,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests"))
+from tests import etcdproc
 
-import etcdproc  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 _FENCE = re.compile(r"^```(\w*)\s*$")
 _ADDR = re.compile(r"127\.0\.0\.1:(\d{2,5})\b")

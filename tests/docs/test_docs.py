@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-import os
-import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))
-
-import docrunner  # noqa: E402
+from tests import etcdproc
+from tests.docs import docrunner
 
 DOCS = docrunner.ROOT / "docs"
 PAGES = sorted(p for p in DOCS.glob("*.md") if docrunner.parse(p.read_text()))
 
 
 @pytest.fixture(scope="module")
-def bindir(tmp_path_factory) -> Path:
-    d = tmp_path_factory.mktemp("docbin")
-    docrunner.wrappers(d)
-    return d
+def bindir(tmp_path_factory) -> Iterator[Path]:
+    with etcdproc.scratch_dir(tmp_path_factory, "docbin") as d:
+        docrunner.wrappers(d)
+        yield d
 
 
 def test_the_guide_has_its_pages():

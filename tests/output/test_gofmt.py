@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from etcdctl_py.cli.cobra import _read_csv, tabwriter
 from etcdctl_py import gofmt
+from etcdctl_py.cli.cobra import _read_csv
+from etcdctl_py.tabwriter import tabwrite
 
 
 @pytest.mark.parametrize("data,want", [
@@ -15,7 +16,7 @@ from etcdctl_py import gofmt
     (b"\xff\xfe\x00bin", '"\\xff\\xfe\\x00bin"'),
     ("line1\nline2 é \"q\" \\ \t tab".encode(), '"line1\\nline2 é \\"q\\" \\\\ \\t tab"'),
     (b"\x07\x08\x0c\x0b\r", '"\\a\\b\\f\\v\\r"'),
-    (b"\x7f", '"\\x7f"'),
+    (b"\x7f", '"\\u007f"'),  # etcdctl 3.5.1 is built with Go 1.16, which quotes DEL as a rune
     ("\u200b".encode(), '"\\u200b"'),  # zero-width space: not printable in Go
     ("😀".encode(), '"😀"'),
     (b"\xe2\x82", '"\\xe2\\x82"'),  # truncated UTF-8 sequence: bytes escaped one by one
@@ -75,7 +76,15 @@ def test_json_string_escapes_like_encoding_json():
 
 def test_tabwriter_pads_with_tabs_per_block():
     text = "\tget\tGets\n\tlease keep-alive\tKeeps\nplain line\n\ta\tb\n"
-    assert tabwriter(text) == "\tget\t\t\tGets\n\tlease keep-alive\tKeeps\nplain line\n\ta\tb\n"
+    assert tabwrite(text) == "\tget\t\t\tGets\n\tlease keep-alive\tKeeps\nplain line\n\ta\tb\n"
+
+
+def test_tabwriter_pads_with_spaces_as_urfave_cli_sets_it():
+    """urfave/cli's help writer (minwidth 1, tabwidth 8, padding 2, ' '): a column is sized over the run of lines
+    that have a cell in it; a line without a TAB starts afresh."""
+    text = "   a\tx\n   bbb\ty\nno tab\n   c\tz\na\tbb\tc\nddd\te\tf"
+    assert tabwrite(text, minwidth=1, tabwidth=8, padding=2, padchar=" ") == \
+        "   a    x\n   bbb  y\nno tab\n   c  z\na     bb  c\nddd   e   f"
 
 
 @pytest.mark.parametrize("text,want", [("a,b", ["a", "b"]), ('"a,b",c', ["a,b", "c"]), ("", []),

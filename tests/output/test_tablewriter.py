@@ -8,33 +8,29 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import etcdproc  # noqa: E402
-
-from etcdctl_py.output.humanize import go_bytes, go_duration  # noqa: E402
-from etcdctl_py.output.tablewriter import ALIGN_DEFAULT, render, string_width, title, wrap_string  # noqa: E402
+from etcdctl_py.output.humanize import go_bytes, go_duration
+from etcdctl_py.output.tablewriter import ALIGN_DEFAULT, render, string_width, title, wrap_string
+from tests import etcdproc
 
 LONG_NAME = "日本語の名前 with a rather long member name that wraps over lines é"
 
 
 @pytest.fixture(scope="module")
 def named_server(tmp_path_factory, etcd_bin):
-    base = tmp_path_factory.mktemp("tw")
-    extra_port = etcdproc.free_port()
-    srv = etcdproc.make_server(etcd_bin, str(base), name=LONG_NAME)
-    port = srv.client_port
-    # a second advertised client URL makes the CLIENT ADDRS cell long (one word: never broken)
-    i = srv.argv.index("--advertise-client-urls")
-    srv.argv[i + 1] = f"http://127.0.0.1:{port},http://127.0.0.1:{extra_port}"
-    srv.start()
-    yield srv
-    srv.stop()
+    with etcdproc.scratch_dir(tmp_path_factory, "tw") as base:
+        extra_port = etcdproc.free_port()
+        srv = etcdproc.make_server(etcd_bin, str(base), name=LONG_NAME)
+        port = srv.client_port
+        # a second advertised client URL makes the CLIENT ADDRS cell long (one word: never broken)
+        i = srv.argv.index("--advertise-client-urls")
+        srv.argv[i + 1] = f"http://127.0.0.1:{port},http://127.0.0.1:{extra_port}"
+        srv.start()
+        yield srv
+        srv.stop()
 
 
 def ctl(srv, *args: str) -> str:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-import etcdproc
-from conftest import Ctl, mask
+from tests import etcdproc
+from tests.server.servertools import Ctl, both, mask
 
 
 @pytest.fixture(scope="module")
@@ -18,16 +18,6 @@ def atwins(server_tmp, etcd_py_bin):
     yield real, ours
     real.stop()
     ours.stop()
-
-
-def both(twins, *args: str, stdin: str | None = None):
-    real, ours = twins
-    a = Ctl(real.endpoint)(*args, stdin=stdin)
-    b = Ctl(ours.endpoint)(*args, stdin=stdin)
-    ra = (a[0], mask(a[1]), mask(a[2]))
-    rb = (b[0], mask(b[1]), mask(b[2]))
-    assert rb == ra, f"etcdctl {' '.join(args)}\nreal: {ra}\nours: {rb}"
-    return ra
 
 
 ROOT = "--user=root:rootpw"

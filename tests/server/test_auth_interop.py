@@ -9,10 +9,10 @@ import time
 import grpc
 import pytest
 
-import etcdproc
-from conftest import Ctl
 from etcdctl_py.proto.etcdserverpb import rpc_pb2 as pb
 from etcdctl_py.proto.etcdserverpb import rpc_pb2_grpc as pbg
+from tests import etcdproc
+from tests.server.servertools import Ctl
 
 ROOT = "--user=root:rootpw"
 ALICE = "--user=alice:alicepw"
@@ -127,7 +127,7 @@ def test_tokens_like_etcd(ttl_twins):
         assert len(prefix) == 16 and prefix.isalpha() and index.isdigit()
         row = [_call(ep, _get, token=token), _call(ep, _get, token="bogus"), _call(ep, _get, token="x.1"),
                _call(ep, _get, token="%s.%s" % ("A" * 16, index)), _call(ep, _get)]
-        time.sleep(1.2)
+        time.sleep(1.2)  # deliberate (this and the next two): the token's TTL runs
         row.append(_call(ep, _get, token=token))  # used within the TTL: renewed
         time.sleep(1.2)
         row.append(_call(ep, _get, token=token))

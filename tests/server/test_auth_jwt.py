@@ -15,16 +15,17 @@ import math
 import os
 import subprocess
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import grpc
 import pytest
 
-import etcdproc
-from conftest import Ctl, mask
 from etcdctl_py.proto.etcdserverpb import rpc_pb2 as pb
 from etcdctl_py.proto.etcdserverpb import rpc_pb2_grpc as pbg
+from tests import etcdproc
+from tests.server.servertools import Ctl, mask
 
 TTL = "2s"
 ROOT = "--user=root:rootpw"
@@ -37,18 +38,18 @@ def _openssl(*args: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def keys(tmp_path_factory) -> dict[str, str]:
+def keys(tmp_path_factory) -> Iterator[dict[str, str]]:
     """Key files for every method plus a few malformed ones for the startup-failure cases."""
-    d = tmp_path_factory.mktemp("jwtkeys")
-    p = {n: str(d / n) for n in ("rsa.key", "rsa.pub", "rsa1.key", "ec.key", "ec.pub", "hs.key", "garbage.pem")}
-    _openssl("genrsa", "-out", p["rsa.key"], "2048")
-    _openssl("rsa", "-in", p["rsa.key"], "-pubout", "-out", p["rsa.pub"])
-    _openssl("rsa", "-in", p["rsa.key"], "-traditional", "-out", p["rsa1.key"])
-    _openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", p["ec.key"])
-    _openssl("ec", "-in", p["ec.key"], "-pubout", "-out", p["ec.pub"])
-    Path(p["hs.key"]).write_bytes(base64.b64encode(os.urandom(32)) + b"\n")
-    Path(p["garbage.pem"]).write_text("-----BEGIN PRIVATE KEY-----\nAAAABBBB\n-----END PRIVATE KEY-----\n")
-    return p
+    with etcdproc.scratch_dir(tmp_path_factory, "jwtkeys") as d:
+        p = {n: str(d / n) for n in ("rsa.key", "rsa.pub", "rsa1.key", "ec.key", "ec.pub", "hs.key", "garbage.pem")}
+        _openssl("genrsa", "-out", p["rsa.key"], "2048")
+        _openssl("rsa", "-in", p["rsa.key"], "-pubout", "-out", p["rsa.pub"])
+        _openssl("rsa", "-in", p["rsa.key"], "-traditional", "-out", p["rsa1.key"])
+        _openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", p["ec.key"])
+        _openssl("ec", "-in", p["ec.key"], "-pubout", "-out", p["ec.pub"])
+        Path(p["hs.key"]).write_bytes(base64.b64encode(os.urandom(32)) + b"\n")
+        Path(p["garbage.pem"]).write_text("-----BEGIN PRIVATE KEY-----\nAAAABBBB\n-----END PRIVATE KEY-----\n")
+        yield p
 
 
 def token_opt(keys: dict[str, str], method: str, pub_only: bool = False) -> str:
@@ -76,25 +77,26 @@ def _setup(ctl: Ctl, full: bool = True) -> None:
 @pytest.fixture(scope="module")
 def pairs(tmp_path_factory, keys, etcd_py_bin):
     """pairs(method, pub_only=False) -> (real, ours): twins started on first use, auth enabled."""
-    base = str(tmp_path_factory.mktemp("jwtpairs"))
-    started: dict[tuple[str, bool], tuple[etcdproc.EtcdServer, etcdproc.EtcdServer]] = {}
+    with etcdproc.scratch_dir(tmp_path_factory, "jwtpairs") as scratch:
+        base = str(scratch)
+        started: dict[tuple[str, bool], tuple[etcdproc.EtcdServer, etcdproc.EtcdServer]] = {}
 
-    def get(method: str, pub_only: bool = False):
-        k = (method, pub_only)
-        if k not in started:
-            extra = ["--auth-token", token_opt(keys, method, pub_only), "--bcrypt-cost", "4"]
-            real, ours = etcdproc.twins(etcdproc.distro_bin("etcd"), etcd_py_bin, base, extra=extra,
-                                        token=f"jwt-{method}-{int(pub_only)}")
-            started[k] = (real, ours)
-            for s in (real, ours):
-                _setup(Ctl(s.endpoint), full=not pub_only)
-        return started[k]
+        def get(method: str, pub_only: bool = False):
+            k = (method, pub_only)
+            if k not in started:
+                extra = ["--auth-token", token_opt(keys, method, pub_only), "--bcrypt-cost", "4"]
+                real, ours = etcdproc.twins(etcdproc.distro_bin("etcd"), etcd_py_bin, base, extra=extra,
+                                            token=f"jwt-{method}-{int(pub_only)}")
+                started[k] = (real, ours)
+                for s in (real, ours):
+                    _setup(Ctl(s.endpoint), full=not pub_only)
+            return started[k]
 
-    yield get
-    for real, ours in started.values():
-        for srv in (real, ours):
-            srv.stop()
-            etcdproc.cleanup_dir(srv.data_dir)  # each data dir holds a 64 MB preallocated WAL
+        yield get
+        for real, ours in started.values():
+            for srv in (real, ours):
+                srv.stop()
+                etcdproc.cleanup_dir(srv.data_dir)  # each data dir holds a 64 MB preallocated WAL
 
 
 def both(pair, *args: str):

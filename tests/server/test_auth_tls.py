@@ -6,34 +6,11 @@ and no --user, so every permission decision rests on the CN alone."""
 from __future__ import annotations
 
 import os
-import ssl
-import sys
-import time
-import urllib.request
 
 import pytest
 
-import etcdproc
-from conftest import Ctl, mask
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
-import tlscerts  # noqa: E402
-
-
-def _wait_tls(url: str, certs: dict, proc) -> None:
-    ctx = ssl.create_default_context(cafile=certs["ca"])
-    ctx.load_cert_chain(certs["client_cert"], certs["client_key"])
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("server exited")
-        try:
-            with urllib.request.urlopen(url + "/health", context=ctx, timeout=1) as r:
-                if r.status == 200:
-                    return
-        except Exception:  # noqa: BLE001 - not ready yet
-            time.sleep(0.05)
-    raise TimeoutError(url)
+from tests import etcdproc, tlscerts
+from tests.server.servertools import Ctl, mask
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +30,7 @@ def tls_twins(server_tmp, etcd_py_bin):
         srv.start(wait=False)
         servers.append(srv)
     for srv in servers:
-        _wait_tls(f"https://127.0.0.1:{srv.client_port}", certs, srv.proc)
+        etcdproc.wait_ready(f"https://127.0.0.1:{srv.client_port}", srv.proc, context=tlscerts.client_context(certs))
     yield servers, certs
     for srv in servers:
         srv.stop()

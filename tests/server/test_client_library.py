@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 
 import pytest
 
-import etcdproc
 from etcdctl_py.client import Client, EtcdError, prefix_end
 from etcdctl_py.proto.authpb import auth_pb2
 from etcdctl_py.proto.etcdserverpb import rpc_pb2 as pb
+from tests import etcdproc
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +63,7 @@ def _scenario(endpoint: str) -> tuple[list, list[int]]:
 
         t = threading.Thread(target=reader, daemon=True)
         t.start()
-        time.sleep(0.3)
+        etcdproc.wait_until(lambda: any(r.events for r in got), 5, "the watch's history events")
         c.kv.put(b"/lib/c", b"y")
         c.kv.delete(b"/lib/t")
         t.join(5)

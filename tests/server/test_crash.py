@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import sys
-
 import grpc
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
-
-import etcdproc  # noqa: E402
-from etcdctl_py.proto.etcdserverpb import rpc_pb2 as pb  # noqa: E402
-from etcdctl_py.proto.etcdserverpb import rpc_pb2_grpc as pbg  # noqa: E402
+from etcdctl_py.proto.etcdserverpb import rpc_pb2 as pb
+from etcdctl_py.proto.etcdserverpb import rpc_pb2_grpc as pbg
+from tests import etcdproc
 
 
 def _write_until_error(endpoint: str, round_no: int, acked: dict[bytes, tuple[bytes, int]], n: int) -> None:
@@ -39,7 +34,7 @@ def test_sigkill_rounds(tmp_path, etcd_py_bin):
             srv.start()
             t = threading.Thread(target=lambda: _safe(_write_until_error, srv.endpoint, rnd, acked, 10_000))
             t.start()
-            time.sleep(0.25)
+            time.sleep(0.25)  # deliberate: the writer runs a while before the crash
             srv.kill()  # SIGKILL while the writer is mid-stream
             t.join()
         srv.start()

@@ -9,18 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import Ctl, mask
-
-
-def both(twins, *args: str, stdin: str | None = None, masker=mask):
-    real, ours = twins
-    a = Ctl(real.endpoint)(*args, stdin=stdin)
-    b = Ctl(ours.endpoint)(*args, stdin=stdin)
-    ra = (a[0], masker(a[1]), masker(a[2]))
-    rb = (b[0], masker(b[1]), masker(b[2]))
-    assert rb == ra, f"etcdctl {' '.join(args)}\nreal: {ra}\nours: {rb}"
-    return ra
-
+from tests.server.servertools import Ctl, both, mask
 
 FORMATS = ["simple", "json", "fields", "protobuf"]
 

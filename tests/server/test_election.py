@@ -4,22 +4,22 @@ shared twins whose hashes other modules compare)."""
 
 from __future__ import annotations
 
-import os
 import re
 import signal
-import subprocess
 import threading
 import time
 
 import grpc
 import pytest
 
-import etcdproc
-from conftest import mask
+from etcdctl_py.client.kv import prefix_end
 from etcdctl_py.proto.etcdserverpb import rpc_pb2 as pb
 from etcdctl_py.proto.etcdserverpb import rpc_pb2_grpc as pbg
 from etcdctl_py.proto.v3electionpb import v3election_pb2 as epb
 from etcdctl_py.proto.v3electionpb import v3election_pb2_grpc as epbg
+from tests import etcdproc
+from tests.cli.verbdiff import Proc
+from tests.server.servertools import mask
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,8 @@ def _scenario(endpoint: str) -> tuple[list, dict]:
         t2 = threading.Thread(target=lambda: second.append(
             el.Campaign(epb.CampaignRequest(name=b"e1", lease=l2, value=b"v2"))), daemon=True)
         t2.start()
-        time.sleep(0.5)
+        etcdproc.wait_until(lambda: _count(ch, b"e1/") == 2, 10, "the second candidate's key")
+        time.sleep(0.5)  # deliberate: time for a wrong server to answer the blocked campaign
         out.append(("second blocked", not second))
         out.append(el.Proclaim(epb.ProclaimRequest(leader=c1.leader, value=b"v1b")))
         bad = epb.LeaderKey(name=b"e1", key=c1.leader.key, rev=c1.leader.rev + 100, lease=l1)
@@ -84,12 +85,19 @@ def _scenario(endpoint: str) -> tuple[list, dict]:
         out.append(el.Campaign(epb.CampaignRequest(name=b"e1", lease=l2, value=b"v3")))
         out.append(_err(lambda: el.Campaign(epb.CampaignRequest(name=b"e2", lease=12345, value=b"x"))))
         lease.LeaseRevoke(pb.LeaseRevokeRequest(ID=l2))
-        time.sleep(0.5)
+        etcdproc.wait_until(lambda: any(r.kv.value == b"v3" for r in observed), 10, "the observer to see v3")
+        time.sleep(0.5)  # deliberate: time for a (wrong) event after the revoke to arrive
         obs.cancel()
         t.join(5)
         out.append(("observed", observed))
         out.append(_err(lambda: el.Leader(epb.LeaderRequest(name=b"e1"))))
     return out, ids
+
+
+def _count(ch: grpc.Channel, prefix: bytes) -> int:
+    """How many keys start with prefix (an election's candidates)."""
+    return pbg.KVStub(ch).Range(pb.RangeRequest(key=prefix, range_end=prefix_end(prefix), count_only=True),
+                                timeout=5).count
 
 
 def _norm(results: list, ids: dict) -> str:
@@ -107,32 +115,36 @@ def test_election_grpc_parity(etwins):
     assert "v1b" in a and "election: not leader" in a and "election: no leader" in a
 
 
-def _ctl(endpoint: str, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([etcdproc.distro_bin("etcdctl"), f"--endpoints={endpoint}", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+def _elect(endpoint: str, *args: str) -> Proc:
+    return Proc([etcdproc.distro_bin("etcdctl"), f"--endpoints={endpoint}", "elect", *args])
+
+
+def _elect_run(endpoint: str) -> list[tuple[int | None, str, str]]:
+    """An observer, p1 elected, p2 waiting; p1 resigns (SIGINT) so p2 takes over, then p2 resigns."""
+    obs = _elect(endpoint, "-l", "ctlelect")
+    first = _elect(endpoint, "ctlelect", "p1")
+    second = None
+    try:
+        etcdproc.wait_until(lambda: b"p1\n" in first.out and b"p1\n" in obs.out, 10, "p1 elected and observed")
+        second = _elect(endpoint, "ctlelect", "p2")
+        with grpc.insecure_channel(endpoint) as ch:
+            etcdproc.wait_until(lambda: _count(ch, b"ctlelect/") == 2, 10, "p2's candidate key")
+        f = first.finish(signal.SIGINT)  # resign: p2 takes over
+        etcdproc.wait_until(lambda: b"p2\n" in second.out and b"p2\n" in obs.out, 10, "p2 elected and observed")
+        s = second.finish(signal.SIGINT)
+        time.sleep(0.5)  # deliberate: time for a (wrong) observer line after p2 resigned
+        o = obs.finish(signal.SIGINT)
+    finally:
+        for p in (obs, first, second):  # a failed wait must not leave a command running
+            if p is not None and p.p.poll() is None:
+                p.p.kill()
+                p.p.wait()
+    norm = lambda b: re.sub(rb"/[0-9a-f]{1,16}\n", b"/ID\n", b).decode()  # noqa: E731
+    return [(r.rc, norm(r.stdout), mask(norm(r.stderr))) for r in (f, s, o)]
 
 
 def test_etcdctl_elect_campaign_and_observe(etwins):
-    outs = []
-    for srv in etwins:
-        obs = _ctl(srv.endpoint, "elect", "-l", "ctlelect")
-        time.sleep(0.5)
-        first = _ctl(srv.endpoint, "elect", "ctlelect", "p1")
-        time.sleep(1.0)
-        second = _ctl(srv.endpoint, "elect", "ctlelect", "p2")
-        time.sleep(1.0)
-        first.send_signal(signal.SIGINT)  # resign: p2 takes over
-        f_out, f_err = first.communicate(10)
-        time.sleep(1.0)
-        second.send_signal(signal.SIGINT)
-        s_out, s_err = second.communicate(10)
-        time.sleep(0.5)
-        obs.send_signal(signal.SIGINT)
-        o_out, o_err = obs.communicate(10)
-        norm = lambda b: re.sub(rb"/[0-9a-f]{1,16}\n", b"/ID\n", b).decode()  # noqa: E731
-        outs.append([(first.returncode, norm(f_out), mask(norm(f_err))),
-                     (second.returncode, norm(s_out), mask(norm(s_err))),
-                     (obs.returncode, norm(o_out), mask(norm(o_err)))])
+    outs = [_elect_run(srv.endpoint) for srv in etwins]
     assert outs[1] == outs[0]
     assert outs[0][2][1] == "ctlelect/ID\np1\nctlelect/ID\np2\n"
 

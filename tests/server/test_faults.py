@@ -22,9 +22,9 @@ from collections.abc import Iterator
 import grpc
 import pytest
 
-import etcdproc
 from etcdctl_py.proto.etcdserverpb import rpc_pb2 as pb
 from etcdctl_py.proto.etcdserverpb import rpc_pb2_grpc as pbg
+from tests import etcdproc
 
 RUNS = 5  # disk-full and transient-full runs per scenario on etcd-py (the issue's "at least 5 runs each")
 # etcd's WAL preallocates 64 MB segments, and real etcd also pre-creates the next one: room for both and a db
@@ -50,10 +50,9 @@ def resize(mnt: str, size: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def logs_dir():
-    d = tempfile.mkdtemp(prefix="etcd-faults-logs-")
-    yield d
-    etcdproc.cleanup_dir(d)
+def logs_dir(tmp_path_factory) -> Iterator[str]:
+    with etcdproc.scratch_dir(tmp_path_factory, "etcd-faults-logs") as d:
+        yield str(d)
 
 
 @pytest.fixture(scope="module")
@@ -105,9 +104,13 @@ def assert_one_fatal_line(srv: etcdproc.EtcdServer) -> None:
 
 
 def check_survivors(srv: etcdproc.EtcdServer, acked: dict[bytes, bytes],
-                    attempted: dict[bytes, list[bytes]] | None = None) -> None:
+                    attempted: dict[bytes, list[bytes]] | None = None, *, kind: str = "etcd-py") -> None:
     """Every acknowledged key holds its acknowledged value, or a later value that was sent (a put in flight at the
-    fault may be durable without having been answered)."""
+    fault may be durable without having been answered).
+
+    Real etcd 3.5.1 is the reference that the probe itself is sound (it fails, restarts, serves), but not held to
+    zero loss: 3.5.0-3.5.2 can lose applied writes after a crash (the data-inconsistency bug fixed in 3.5.3), and
+    one run in this suite saw it lose 1 of 106 acknowledged puts on a full disk. What it lost is printed."""
     w = Writer(srv.endpoint)
     try:
         missing, wrong = [], []
@@ -123,7 +126,12 @@ def check_survivors(srv: etcdproc.EtcdServer, acked: dict[bytes, bytes],
                 allowed.update(sent[sent.index(digest):])
             if got not in allowed:
                 wrong.append(key)
-        assert not missing and not wrong, f"lost {len(missing)} and changed {len(wrong)} of {len(acked)} acknowledged"
+        verdict = f"lost {len(missing)} and changed {len(wrong)} of {len(acked)} acknowledged"
+        if kind == "etcd":
+            print(f"real etcd 3.5.1: {verdict}")
+            assert len(missing) + len(wrong) <= max(2, len(acked) // 20), verdict
+        else:
+            assert not missing and not wrong, verdict
     finally:
         w.close()
 
@@ -172,13 +180,13 @@ def test_disk_full_loses_no_acknowledged_write(binaries, logs_dir, kind, run):
                 rc = wait_exit(srv, 30)
                 assert rc not in (None, 0), "neither served nor exited on a full disk"
             else:
-                check_survivors(srv, w.acked)
+                check_survivors(srv, w.acked, kind=kind)
                 srv.stop()
             assert "Traceback" not in srv.log()
 
             resize(mnt, "400M")
             srv.start()
-            check_survivors(srv, w.acked)
+            check_survivors(srv, w.acked, kind=kind)
         finally:
             w.close()
             srv.stop()
@@ -215,7 +223,7 @@ def test_transiently_full_disk_loses_no_acknowledged_write(binaries, logs_dir, k
                 assert rc == 1
                 assert_one_fatal_line(srv)
             srv.start()
-            check_survivors(srv, w.acked)
+            check_survivors(srv, w.acked, kind=kind)
         except BaseException:
             print(srv.log()[-4000:])
             raise
@@ -279,7 +287,7 @@ def test_sigkill_keeps_acknowledged_writes(binaries, logs_dir, tmp_path, kind, d
         assert sum(len(w.acked) for w in writers) >= 20
         srv.start()
         for w in writers:
-            check_survivors(srv, w.acked, w.attempted)
+            check_survivors(srv, w.acked, w.attempted, kind=kind)
     finally:
         stop.set()
         for w in writers:

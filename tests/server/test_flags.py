@@ -14,20 +14,18 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
-
-import etcdproc  # noqa: E402
-from etcdctl_py.server.flagdefs import FLAGS  # noqa: E402
+from etcdctl_py.server.flagdefs import FLAGS
+from tests import etcdproc
 
 REAL = [etcdproc.distro_bin("etcd")]
 OURS = etcdproc.etcd_py_argv()
@@ -37,6 +35,18 @@ STARTED = "started"
 RUNNING_SERVER_NOISE = {"simple token is not cryptographically signed", "stopped publish because server is stopped",
                         "failed to publish local member to cluster through raft",
                         "Flag `enable-v2` is deprecated and will get removed in etcd 3.6."}
+
+
+_SCRATCH: dict[str, str] = {}  # "dir": where launch() makes each server's dir (this module's scratch dir)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _scratch(tmp_path_factory) -> Iterator[None]:
+    """launch() works under pytest's basetemp, in a dir removed with the module."""
+    with etcdproc.scratch_dir(tmp_path_factory, "flags") as d:
+        _SCRATCH["dir"] = str(d)
+        yield
+        del _SCRATCH["dir"]
 
 
 @dataclass
@@ -68,7 +78,7 @@ def launch(binary: list[str], args: list[str], env: dict[str, str] | None = None
     """Run one server in its own temp dir; `{C}`, `{P}`, `{D}` in args/env/files are its client port, peer port
     and dir. Returns how it exited, or STARTED once /health answered (then it is stopped). `on_started(url)` runs
     and its dir while it serves."""
-    d = tempfile.mkdtemp(prefix="etcd-flags-")
+    d = tempfile.mkdtemp(prefix="etcd-flags-", dir=_SCRATCH["dir"])
     proc = None
     try:
         c, p = etcdproc.free_port(), etcdproc.free_port()

@@ -6,12 +6,9 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
-
-import etcdproc  # noqa: E402
-from conftest import Ctl  # noqa: E402
+from tests import etcdproc
+from tests.server.servertools import Ctl
 
 
 def _fill(ctl: Ctl) -> None:
@@ -89,10 +86,10 @@ def test_real_etcd_starts_on_etcd_py_data_dir(tmp_path, etcd_py_bin):
 
 
 def _wal_terms(data_dir: str) -> list[int]:
-    from etcdctl_py.server.persist import scan_wal
+    from etcdctl_py.storage.wal import read_wal
 
-    _, entries, hs, _ = scan_wal(os.path.join(data_dir, "member", "wal"))
-    return [e.Term for e in entries] + [hs.term]
+    wal = read_wal(os.path.join(data_dir, "member", "wal"), require_snapshot=False, repair=True)
+    return [e.Term for e in wal.entries] + [wal.hard_state.term]
 
 
 def test_round_trip_real_etcd_then_etcd_py_then_real_etcd(tmp_path, etcd_py_bin):

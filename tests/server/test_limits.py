@@ -11,17 +11,16 @@ from __future__ import annotations
 import json
 from concurrent import futures
 
-import etcdproc
 import grpc
 import pytest
-from conftest import Ctl
-from test_differential import both
 
 from etcdctl_py.proto.etcdserverpb import raft_internal_pb2 as ri
 from etcdctl_py.proto.etcdserverpb import rpc_pb2 as pb
 from etcdctl_py.proto.etcdserverpb import rpc_pb2_grpc as pbg
 from etcdctl_py.server import services
 from etcdctl_py.server.core import EtcdCore, ServerConfig
+from tests import etcdproc
+from tests.server.servertools import Ctl, both
 
 MAX_REQUEST = 100_000
 GRPC_LIMIT = MAX_REQUEST + 512 * 1024  # etcd: grpc's receive limit is max-request-bytes + 512 KiB

@@ -24,11 +24,10 @@ import urllib.request
 
 import pytest
 
-import difftest
-import etcdproc
 from etcdctl_py.proto.raftpb import raft_pb2
-from etcdctl_py.server.persist import scan_wal
 from etcdctl_py.storage.bbolt.db import DB
+from etcdctl_py.storage.wal import read_wal
+from tests import difftest, etcdproc
 
 TOKEN = "membership-v3"
 NEWDEC = "-424242"
@@ -239,9 +238,8 @@ def test_remove_and_remove_again(pair):
 
 
 def _conf_changes(data_dir: str) -> list[tuple[int, int, int, bytes]]:
-    _, entries, _, _ = scan_wal(os.path.join(data_dir, "member", "wal"))
     out = []
-    for e in entries:
+    for e in read_wal(os.path.join(data_dir, "member", "wal"), require_snapshot=False, repair=True).entries:
         if e.Type == raft_pb2.EntryConfChange:
             cc = raft_pb2.ConfChange.FromString(e.Data)
             out.append((e.Index, cc.type, cc.node_id, cc.context))

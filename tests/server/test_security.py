@@ -18,25 +18,19 @@ import shutil
 import socket
 import stat
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
 
-import etcdproc
 import grpc
 import pytest
-from conftest import Ctl, mask
-from test_auth_differential import both
-from test_auth_tls import _wait_tls
 
 from etcdctl_py.proto.etcdserverpb import rpc_pb2 as pb
 from etcdctl_py.proto.etcdserverpb import rpc_pb2_grpc as pbg
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
-import tlscerts
+from tests import etcdproc, tlscerts
+from tests.server.servertools import Ctl, both, mask
 
 ROOT = "--user=root:rootpw"
 NOBODY = 65534
@@ -200,7 +194,8 @@ def make(binary: str, base: str, schemes: list[str], extra: list[str], **kw) -> 
 def wait_all(srv: etcdproc.EtcdServer, ports: dict, pki: dict) -> None:
     for port, scheme in ports.items():
         if scheme == "https":
-            _wait_tls(f"https://127.0.0.1:{port}", pki["root"] | {"ca": pki["main"]["ca"]}, srv.proc)
+            etcdproc.wait_ready(f"https://127.0.0.1:{port}", srv.proc,
+                                context=tlscerts.client_context(pki["root"] | {"ca": pki["main"]["ca"]}))
         else:
             etcdproc.wait_ready(f"http://127.0.0.1:{port}", srv.proc)
 

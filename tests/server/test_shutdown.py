@@ -9,23 +9,19 @@ every acknowledged write is there after a restart.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
-import sys
 import tempfile
 import threading
 
-import etcdproc
 import grpc
 import pytest
-from conftest import Ctl
 
 from etcdctl_py.proto.etcdserverpb import rpc_pb2 as pb
 from etcdctl_py.proto.etcdserverpb import rpc_pb2_grpc as pbg
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "cli"))
-from verbdiff import Proc, wait_for
+from tests import etcdproc
+from tests.cli.verbdiff import Proc
+from tests.server.servertools import Ctl
 
 # etcd's Etcd.Close also stops its peer listener; etcd-py has none (it never runs raft with peers)
 PEER_ONLY = {"stopping serving peer traffic", "stopped serving peer traffic"}
@@ -70,11 +66,12 @@ def _watch_after_half_close(endpoint: str) -> tuple[list, object]:
         call = pbg.WatchStub(ch).Watch(iter([pb.WatchRequest(create_request=pb.WatchCreateRequest(
             key=b"hc", prev_kv=True))]))  # one request, then the client's side is closed
         c = Collector(call)
-        wait_for(lambda: len(c.responses()) == 1)  # created
+        etcdproc.wait_until(lambda: len(c.responses()) == 1, what="the watch's created response")
         kv = pbg.KVStub(ch)
         for i in range(3):
             kv.Put(pb.PutRequest(key=b"hc", value=b"v%d" % i), timeout=10)
-        wait_for(lambda: len(c.responses()) >= 4 or not c.thread.is_alive())  # (the old bug: ended at once)
+        # (the old bug: ended at once)
+        etcdproc.wait_until(lambda: len(c.responses()) >= 4 or not c.thread.is_alive(), what="three events or the end")
         still_open = c.thread.is_alive()
         call.cancel()
         return [(r.created, [(e.type, e.kv.key, e.kv.value, e.prev_kv.value) for e in r.events])
@@ -174,9 +171,10 @@ def test_signal_with_watch_and_put_in_flight(server_tmp, etcd_py_bin, sig):
             assert Ctl(s.endpoint)("put", "k", "before")[0] == 0
         watches = [Proc([etcdproc.distro_bin("etcdctl"), f"--endpoints={s.endpoint}", "watch", "k", "--rev", "1"])
                    for s in (real, ours)]
-        wait_for(lambda: all(b"before" in w.out for w in watches), timeout=20)  # both watches are established
+        etcdproc.wait_until(lambda: all(b"before" in w.out for w in watches), timeout=20,
+                            what="both watches to be established")
         writers = [Writer(s.endpoint, "inflight") for s in (real, ours)]
-        wait_for(lambda: all(len(w.acked) >= 20 for w in writers), timeout=20)
+        etcdproc.wait_until(lambda: all(len(w.acked) >= 20 for w in writers), timeout=20, what="20 acked puts each")
         for s in (real, ours):
             http = socket.create_connection(("127.0.0.1", s.client_port))  # an HTTP keep-alive connection
             http.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
@@ -239,8 +237,9 @@ def test_repeated_stops_are_clean_and_durable(server_tmp, etcd_py_bin):
                 writer = Writer(srv.endpoint, f"r{rnd}")
                 idle = socket.create_connection(("127.0.0.1", srv.client_port))
                 try:
-                    wait_for(lambda w=writer, c=watch, k=keep: len(w.acked) >= 10 and len(c.responses()) >= 1
-                             and len(k.responses()) == 1, timeout=20)
+                    etcdproc.wait_until(lambda w=writer, c=watch, k=keep: len(w.acked) >= 10
+                                        and len(c.responses()) >= 1 and len(k.responses()) == 1, timeout=20,
+                                        what="puts, a watch and a keep-alive in flight")
                     mark = len(srv.log())
                     srv.proc.send_signal(sig)
                     rc = srv.proc.wait(30)

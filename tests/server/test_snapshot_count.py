@@ -5,11 +5,20 @@ on that data dir (WAL opened at the snapshot) with the same keys, revision and m
 from __future__ import annotations
 
 import os
-import time
 
-import etcdproc
-from conftest import Ctl
 from etcdctl_py.storage import snap as snapfmt
+from tests import etcdproc
+from tests.server.servertools import Ctl
+
+
+def _snaps(snap_dir: str) -> list[str]:
+    return sorted(n for n in os.listdir(snap_dir) if n.endswith(".snap"))
+
+
+def _settled(snap_dir: str) -> bool:
+    """Two snapshot files (<term>-<index>.snap, hex) and the newest past index 100: the last purge is done."""
+    snaps = _snaps(snap_dir)
+    return len(snaps) == 2 and int(snaps[-1].split("-")[1].split(".")[0], 16) > 100
 
 
 def test_snapshots_written_purged_and_readable_by_etcd(tmp_path, etcd_py_bin):
@@ -19,9 +28,9 @@ def test_snapshots_written_purged_and_readable_by_etcd(tmp_path, etcd_py_bin):
     ctl = Ctl(ours.endpoint)
     for i in range(120):
         assert ctl("put", f"k{i:03d}", str(i))[0] == 0
-    time.sleep(0.5)
     snap_dir = os.path.join(ours.data_dir, "member", "snap")
-    snaps = sorted(n for n in os.listdir(snap_dir) if n.endswith(".snap"))
+    etcdproc.wait_until(lambda: _settled(snap_dir), 10, "a snapshot past index 100 and older ones purged")
+    snaps = _snaps(snap_dir)
     assert len(snaps) == 2
     newest = snapfmt.read_snap(os.path.join(snap_dir, snaps[-1]))
     assert newest.metadata.index > 100 and newest.metadata.term == 2

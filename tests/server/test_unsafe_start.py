@@ -14,8 +14,7 @@ import subprocess
 
 import pytest
 
-import difftest
-import etcdproc
+from tests import difftest, etcdproc
 
 TOKEN = "unsafe-start"
 

@@ -3,14 +3,15 @@ notifications (--experimental-watch-progress-notify-interval), real etcd 3.5.1 v
 
 from __future__ import annotations
 
+import contextlib
 import signal
-import subprocess
 import time
 
 import pytest
 
-import etcdproc
-from conftest import Ctl, mask
+from tests import etcdproc
+from tests.cli.verbdiff import Proc
+from tests.server.servertools import Ctl, mask
 
 
 @pytest.fixture(scope="module")
@@ -22,15 +23,25 @@ def wtwins(server_tmp, etcd_py_bin):
     ours.stop()
 
 
-def _start(endpoint: str, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([etcdproc.distro_bin("etcdctl"), f"--endpoints={endpoint}", "watch", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+def _start(endpoint: str, *args: str) -> Proc:
+    return Proc([etcdproc.distro_bin("etcdctl"), f"--endpoints={endpoint}", "watch", *args])
 
 
-def _stop(p: subprocess.Popen) -> tuple[int, str, str]:
-    p.send_signal(signal.SIGINT)
-    out, err = p.communicate(10)
-    return p.returncode, mask(out.decode("latin-1")), mask(err.decode("latin-1"))
+def _stop(p: Proc) -> tuple[int | None, str, str]:
+    r = p.finish(signal.SIGINT)
+    return r.rc, mask(r.stdout.decode("latin-1")), mask(r.stderr.decode("latin-1"))
+
+
+def _text(p: Proc) -> str:
+    return mask(bytes(p.out).decode("latin-1"))
+
+
+def _caught_up(procs: list[list[Proc]]) -> bool:
+    """The real side's widest watch printed all 9 events, and each of our watches what its real twin did."""
+    real, ours = procs
+    widest = _text(real[0])
+    return (widest.count("PUT") == 6 and widest.count("DELETE") == 3
+            and all(_text(o) == _text(r) for r, o in zip(real, ours, strict=True)))
 
 
 WATCHES = [["w", "--prefix"], ["w", "--prefix", "--prev-kv", "-w", "json"], ["w1"], ["w1", "w3", "-w", "fields"],
@@ -41,14 +52,19 @@ OPS = [["put", "w1", "a"], ["put", "w2", "b"], ["put", "w1", "c"], ["put", "x", 
 
 def test_live_watch(wtwins):
     procs = [[_start(srv.endpoint, *w) for w in WATCHES] for srv in wtwins]
-    time.sleep(1.0)
-    for op in OPS:
-        for srv in wtwins:
-            stdin = 'create("w1") > "0"\n\nput w3 t\nput w2 t\n\nput w9 f\n\n' if op == ["txn"] else None
-            rc, _, err = Ctl(srv.endpoint)(*op, stdin=stdin)
-            assert rc == 0, err
-    time.sleep(0.8)
-    results = [[_stop(p) for p in ps] for ps in procs]
+    try:
+        # nothing to wait on: etcd-py exports no watcher gauge (etcd's etcd_debugging_mvcc_watcher_total, see
+        # etcdproc.watchers) to tell when a watch is established; time for etcdctl to start and create its watch
+        time.sleep(1.0)
+        for op in OPS:
+            for srv in wtwins:
+                stdin = 'create("w1") > "0"\n\nput w3 t\nput w2 t\n\nput w9 f\n\n' if op == ["txn"] else None
+                rc, _, err = Ctl(srv.endpoint)(*op, stdin=stdin)
+                assert rc == 0, err
+        with contextlib.suppress(TimeoutError):  # then the outputs differ: the comparison below shows how
+            etcdproc.wait_until(lambda: _caught_up(procs), 10, "every watch to print the last events")
+    finally:
+        results = [[_stop(p) for p in ps] for ps in procs]  # every watch ends, even after a failed step
     for i, w in enumerate(WATCHES):
         assert results[1][i] == results[0][i], (w, results[0][i], results[1][i])
     assert results[0][0][1].count("PUT") == 6 and results[0][0][1].count("DELETE") == 3
@@ -57,7 +73,7 @@ def test_live_watch(wtwins):
 def test_progress_notify(wtwins):
     procs = [[_start(srv.endpoint, "pk", "--progress-notify", *fmt) for fmt in ([], ["-w", "json"])]
              for srv in wtwins]
-    time.sleep(3.5)
+    time.sleep(3.5)  # deliberate: progress notifications come every 1 s; let a few come
     results = [[_stop(p) for p in ps] for ps in procs]
     for real, ours in zip(*results):
         r_lines, o_lines = real[1].splitlines(), ours[1].splitlines()

@@ -16,12 +16,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import etcdproc  # noqa: E402
+from tests import etcdproc
 
 NAMES = ("small", "compacted", "big", "auth", "live")
 ROOT_PW = "rootpw"

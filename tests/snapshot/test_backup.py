@@ -6,37 +6,35 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import etcdproc  # noqa: E402
-
-from etcdctl_py.proto.etcdserverpb import rpc_pb2 as pb  # noqa: E402
-from etcdctl_py.proto.etcdserverpb import rpc_pb2_grpc as stubs  # noqa: E402
-from etcdctl_py.snapshot import backup as bk  # noqa: E402
-from etcdctl_py.storage import snap, wal  # noqa: E402
+from etcdctl_py.proto.etcdserverpb import rpc_pb2 as pb
+from etcdctl_py.proto.etcdserverpb import rpc_pb2_grpc as stubs
+from etcdctl_py.snapshot import backup as bk
+from etcdctl_py.storage import snap, wal
+from tests import etcdproc
 
 
 @pytest.fixture(scope="module")
-def stopped_member(tmp_path_factory) -> Path:
+def stopped_member(tmp_path_factory) -> Iterator[Path]:
     """A stopped etcd 3.5.1 data dir with two .snap files and WAL entries after the newest one."""
-    base = tmp_path_factory.mktemp("backupsrc")
-    srv = etcdproc.make_server(etcdproc.distro_bin("etcd"), str(base), name="bsrc",
-                               extra=["--snapshot-count", "50"])
-    srv.start()
-    try:
-        ch = grpc.insecure_channel(srv.endpoint)
-        kv = stubs.KVStub(ch)
-        for i in range(130):
-            kv.Put(pb.PutRequest(key=b"k%03d" % i, value=b"v%d" % i), timeout=10)
-        ch.close()
-    finally:
-        srv.stop()
-    return Path(srv.data_dir)
+    with etcdproc.scratch_dir(tmp_path_factory, "backupsrc") as base:
+        srv = etcdproc.make_server(etcdproc.distro_bin("etcd"), str(base), name="bsrc",
+                                   extra=["--snapshot-count", "50"])
+        srv.start()
+        try:
+            ch = grpc.insecure_channel(srv.endpoint)
+            kv = stubs.KVStub(ch)
+            for i in range(130):
+                kv.Put(pb.PutRequest(key=b"k%03d" % i, value=b"v%d" % i), timeout=10)
+            ch.close()
+        finally:
+            srv.stop()
+        yield Path(srv.data_dir)
 
 
 def etcdutl(*args: str) -> subprocess.CompletedProcess:

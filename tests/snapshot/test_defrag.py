@@ -17,12 +17,9 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import etcdproc  # noqa: E402
-
-from etcdctl_py.snapshot.defrag import DefragError, defrag_data_dir  # noqa: E402
-from etcdctl_py.snapshot.status import status  # noqa: E402
+from etcdctl_py.snapshot.defrag import DefragError, defrag_data_dir
+from etcdctl_py.snapshot.status import status
+from tests import etcdproc
 
 LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)\t(\w+)\t(\S+)\t([^\t{]+)\t(\{.*\})$")
 

@@ -13,27 +13,25 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import etcdproc  # noqa: E402
-import realsnaps  # noqa: E402
-
-from etcdctl_py.proto.mvccpb import kv_pb2  # noqa: E402
-from etcdctl_py.snapshot import restore as rs  # noqa: E402
-from etcdctl_py.snapshot import status as status_mod  # noqa: E402
-from etcdctl_py.storage import bbolt, membership, wal  # noqa: E402
+from etcdctl_py.proto.mvccpb import kv_pb2
+from etcdctl_py.snapshot import restore as rs
+from etcdctl_py.snapshot import status as status_mod
+from etcdctl_py.storage import bbolt, membership, wal
+from tests import etcdproc
+from tests.snapshot import realsnaps
 
 ETCD34 = etcdproc.debian_etcd34()
 
 
 @pytest.fixture(scope="module")
-def snaps(tmp_path_factory) -> dict[str, Path]:
-    return realsnaps.build(tmp_path_factory.getbasetemp() / "realsnaps")
+def snaps(real_snaps: dict[str, Path]) -> dict[str, Path]:
+    """This module's name for the session's real etcd 3.5.1 snapshots (tests/conftest.py `real_snaps`)."""
+    return real_snaps
 
 
 def etcdutl(*args: str, cwd: str | None = None) -> subprocess.CompletedProcess:
@@ -498,34 +496,34 @@ def test_missing_parents_are_created_0700_and_removed_on_failure(snaps, tmp_path
 
 
 @pytest.fixture(scope="module")
-def many_keys_snapshot(tmp_path_factory) -> Path:
+def many_keys_snapshot(tmp_path_factory) -> Iterator[Path]:
     """A real etcd 3.5.1 snapshot with 100,000 keys (written in 128-op txns) and some overwrites."""
     import grpc
 
     from etcdctl_py.proto.etcdserverpb import rpc_pb2 as pb
     from etcdctl_py.proto.etcdserverpb import rpc_pb2_grpc as stubs
 
-    base = tmp_path_factory.mktemp("manykeys")
-    srv = etcdproc.make_server(etcdproc.distro_bin("etcd"), str(base), name="many")
-    srv.start()
-    try:
-        ch = grpc.insecure_channel(srv.endpoint)
-        kv = stubs.KVStub(ch)
-        keys = [b"many/%07d" % i for i in range(100_000)]
-        for i in range(0, len(keys), 128):
-            ops = [pb.RequestOp(request_put=pb.PutRequest(key=k, value=b"v-" + k[5:])) for k in keys[i:i + 128]]
-            kv.Txn(pb.TxnRequest(success=ops), timeout=30)
-        for i in range(0, 1000, 10):
-            kv.Put(pb.PutRequest(key=keys[i], value=b"overwritten"), timeout=10)
-        ch.close()
-        out = base / "many.db"
-        r = subprocess.run([etcdproc.distro_bin("etcdctl"), "--endpoints", srv.endpoint, "snapshot", "save", str(out)],
-                           capture_output=True, text=True, timeout=120)
-        assert r.returncode == 0, r.stderr
-    finally:
-        srv.stop()
-        shutil.rmtree(srv.data_dir, ignore_errors=True)
-    return out
+    with etcdproc.scratch_dir(tmp_path_factory, "manykeys") as base:
+        srv = etcdproc.make_server(etcdproc.distro_bin("etcd"), str(base), name="many")
+        srv.start()
+        try:
+            ch = grpc.insecure_channel(srv.endpoint)
+            kv = stubs.KVStub(ch)
+            keys = [b"many/%07d" % i for i in range(100_000)]
+            for i in range(0, len(keys), 128):
+                ops = [pb.RequestOp(request_put=pb.PutRequest(key=k, value=b"v-" + k[5:])) for k in keys[i:i + 128]]
+                kv.Txn(pb.TxnRequest(success=ops), timeout=30)
+            for i in range(0, 1000, 10):
+                kv.Put(pb.PutRequest(key=keys[i], value=b"overwritten"), timeout=10)
+            ch.close()
+            out = base / "many.db"
+            r = subprocess.run([etcdproc.distro_bin("etcdctl"), "--endpoints", srv.endpoint, "snapshot", "save",
+                                str(out)], capture_output=True, text=True, timeout=120)
+            assert r.returncode == 0, r.stderr
+        finally:
+            srv.stop()
+            shutil.rmtree(srv.data_dir, ignore_errors=True)
+        yield out
 
 
 def test_100k_keys_golden_and_served(many_keys_snapshot, tmp_path):

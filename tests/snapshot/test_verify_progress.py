@@ -9,17 +9,15 @@ import re
 import select
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import etcdproc  # noqa: E402
-
-from etcdctl_py.snapshot import progress as progress_mod  # noqa: E402
-from etcdctl_py.storage import backend  # noqa: E402
-from etcdctl_py.storage.bbolt import open_db, write_compact  # noqa: E402
+from etcdctl_py.snapshot import progress as progress_mod
+from etcdctl_py.storage import backend
+from etcdctl_py.storage.bbolt import open_db, write_compact
+from tests import etcdproc
 
 UTL = [sys.executable, "-m", "etcdctl_py.cli.etcdutl"]
 CTL = etcdproc.etcdctl_py_argv()
@@ -57,19 +55,20 @@ def run_on_tty(argv: list[str]) -> tuple[int, str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def big_db(tmp_path_factory) -> Path:
+def big_db(tmp_path_factory) -> Iterator[Path]:
     """An etcd-shaped bbolt file just over the progress bar threshold (no sha256 trailer)."""
-    path = tmp_path_factory.mktemp("bigdb") / "big.db"
-    value = bytes(range(256)) * 4
-    n = (progress_mod.MIN_BYTES + (4 << 20)) // 1040
+    with etcdproc.scratch_dir(tmp_path_factory, "bigdb") as scratch:
+        path = scratch / "big.db"
+        value = bytes(range(256)) * 4
+        n = (progress_mod.MIN_BYTES + (4 << 20)) // 1040
 
-    def keys():
-        for i in range(n):
-            yield backend.rev_to_bytes(i + 2), value[: 900 + i % 100]
+        def keys():
+            for i in range(n):
+                yield backend.rev_to_bytes(i + 2), value[: 900 + i % 100]
 
-    write_compact(str(path), {b"key": keys(), b"meta": [(b"consistent_index", backend.u64_be(n + 1))]}, fill=0.9)
-    assert path.stat().st_size >= progress_mod.MIN_BYTES
-    return path
+        write_compact(str(path), {b"key": keys(), b"meta": [(b"consistent_index", backend.u64_be(n + 1))]}, fill=0.9)
+        assert path.stat().st_size >= progress_mod.MIN_BYTES
+        yield path
 
 
 # --------------------------------------------------------------------------- --verify

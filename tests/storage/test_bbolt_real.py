@@ -5,23 +5,18 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import struct
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import etcdproc  # noqa: E402
-
-from etcdctl_py.snapshot.status import status  # noqa: E402
-from etcdctl_py.storage import backend  # noqa: E402
-from etcdctl_py.storage.bbolt import check, open_db, write_compact  # noqa: E402
-from etcdctl_py.storage.bbolt.page import PGID_NO_FREELIST, Meta, encode_freelist  # noqa: E402
+from etcdctl_py.snapshot.status import status
+from etcdctl_py.storage import backend
+from etcdctl_py.storage.bbolt import check, open_db, write_compact
+from etcdctl_py.storage.bbolt.page import PGID_NO_FREELIST, Meta, encode_freelist
+from tests import etcdproc
 
 
 def etcdutl(*args: str) -> subprocess.CompletedProcess:

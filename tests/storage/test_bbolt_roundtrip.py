@@ -21,11 +21,15 @@ from etcdctl_py.storage.bbolt import (
     KeyRequiredError,
     TxClosedError,
     TxNotWritableError,
+    Page,
+    PageWalk,
+    Unreadable,
     check,
     open_db,
     write_compact,
 )
 from etcdctl_py.storage.bbolt.page import PGID_NO_FREELIST, Meta
+from tests import etcdproc
 
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -44,24 +48,25 @@ def dump(db) -> dict[bytes, dict[bytes, bytes]]:
 @SETTINGS
 @given(data=bucket_data)
 def test_update_then_read_back(tmp_path_factory, data):
-    path = str(tmp_path_factory.mktemp("rt") / "db")
-    with open_db(path, writable=True) as db:
-        with db.update() as tx:
-            for name, kv in data.items():
-                b = tx.create_bucket_if_not_exists(name)
-                for k, v in kv.items():
-                    b.put(k, v)
-        assert check(db, strict=True) == []
-    with open_db(path) as db:
-        assert dump(db) == data
-        assert check(db, strict=True) == []
-        with db.view() as tx:
-            for name, kv in data.items():
-                b = tx.bucket(name)
-                assert len(b) == len(kv)
-                for k in list(kv)[:5]:
-                    assert b.get(k) == kv[k]
-                assert [k for k, _ in b.items()] == sorted(kv)
+    with etcdproc.scratch_dir(tmp_path_factory, "rt") as scratch:
+        path = str(scratch / "db")
+        with open_db(path, writable=True) as db:
+            with db.update() as tx:
+                for name, kv in data.items():
+                    b = tx.create_bucket_if_not_exists(name)
+                    for k, v in kv.items():
+                        b.put(k, v)
+            assert check(db, strict=True) == []
+        with open_db(path) as db:
+            assert dump(db) == data
+            assert check(db, strict=True) == []
+            with db.view() as tx:
+                for name, kv in data.items():
+                    b = tx.bucket(name)
+                    assert len(b) == len(kv)
+                    for k in list(kv)[:5]:
+                        assert b.get(k) == kv[k]
+                    assert [k for k, _ in b.items()] == sorted(kv)
 
 
 ops = st.lists(st.tuples(st.sampled_from(["put", "put", "put", "del", "dropb"]), bucket_names, keys, values),
@@ -71,37 +76,38 @@ ops = st.lists(st.tuples(st.sampled_from(["put", "put", "put", "del", "dropb"]),
 @SETTINGS
 @given(txs=st.lists(ops, min_size=1, max_size=6), fl_sync=st.booleans())
 def test_copy_on_write_transactions_match_a_model(tmp_path_factory, txs, fl_sync):
-    path = str(tmp_path_factory.mktemp("cow") / "db")
-    model: dict[bytes, dict[bytes, bytes]] = {}
-    db = open_db(path, writable=True, freelist_sync=fl_sync)
-    try:
-        for tx_ops in txs:
-            with db.update() as tx:
-                for op, name, k, v in tx_ops:
-                    if op == "dropb":
-                        if tx.bucket(name) is not None:
-                            tx.delete_bucket(name)
-                            model.pop(name)
-                        continue
-                    b = tx.create_bucket_if_not_exists(name)
-                    m = model.setdefault(name, {})
-                    if op == "put":
-                        b.put(k, v)
-                        m[k] = v
-                    else:
-                        b.delete(k)
-                        m.pop(k, None)
-            assert check(db, strict=True) == []
+    with etcdproc.scratch_dir(tmp_path_factory, "cow") as scratch:
+        path = str(scratch / "db")
+        model: dict[bytes, dict[bytes, bytes]] = {}
+        db = open_db(path, writable=True, freelist_sync=fl_sync)
+        try:
+            for tx_ops in txs:
+                with db.update() as tx:
+                    for op, name, k, v in tx_ops:
+                        if op == "dropb":
+                            if tx.bucket(name) is not None:
+                                tx.delete_bucket(name)
+                                model.pop(name)
+                            continue
+                        b = tx.create_bucket_if_not_exists(name)
+                        m = model.setdefault(name, {})
+                        if op == "put":
+                            b.put(k, v)
+                            m[k] = v
+                        else:
+                            b.delete(k)
+                            m.pop(k, None)
+                assert check(db, strict=True) == []
+                assert dump(db) == model
+            if fl_sync:
+                assert db.meta.freelist != PGID_NO_FREELIST
+            else:
+                assert db.meta.freelist == PGID_NO_FREELIST
+        finally:
+            db.close()
+        with open_db(path) as db:  # a fresh open sees the same thing (meta, freelist, pages)
             assert dump(db) == model
-        if fl_sync:
-            assert db.meta.freelist != PGID_NO_FREELIST
-        else:
-            assert db.meta.freelist == PGID_NO_FREELIST
-    finally:
-        db.close()
-    with open_db(path) as db:  # a fresh open sees the same thing (meta, freelist, pages)
-        assert dump(db) == model
-        assert check(db) == []
+            assert check(db) == []
 
 
 def test_rollback_on_exception_keeps_the_old_state(tmp_path):
@@ -176,6 +182,68 @@ def test_nested_and_inline_buckets(tmp_path):
         assert dump(db) == {b"empty": {}, b"top": {b"a": b"1"}}
 
 
+def _walk_db(path: str, freelist_sync: bool = False) -> None:
+    """A db whose `key` bucket is a branch tree with an overflow page, a nested page-tree bucket and freed pages."""
+    with open_db(path, writable=True, freelist_sync=freelist_sync) as db:
+        with db.update() as tx:
+            b = tx.create_bucket(b"key")
+            for i in range(2000):
+                b.put(b"%06d" % i, os.urandom(200))
+            b.put(b"big", b"x" * 20000)
+            b.create_bucket(b"nested").put(b"k", b"v" * 3000)
+        with db.update() as tx:
+            for i in range(0, 2000, 3):
+                tx.bucket(b"key").delete(b"%06d" % i)
+
+
+def test_page_walk_accounts_for_every_page(tmp_path):
+    """The public walk reaches each page in use once: with the metas, the freelist page and the ids it lists, that
+    is every page below pgid, and Check (fed the same walk) agrees."""
+    path = str(tmp_path / "db")
+    _walk_db(path, freelist_sync=True)
+    with open_db(path) as db, db.view() as tx:
+        used = []
+        for item in PageWalk(tx).all():
+            assert isinstance(item, Page), item
+            assert item.pgid == item.id and (item.is_leaf or item.is_branch)
+            used.extend(range(item.id, item.id + item.overflow + 1))
+        assert any(p.overflow for p in PageWalk(tx).all())
+        free = tx.freelist_ids()
+        assert free
+        fl = tx.meta.freelist
+        meta_and_freelist = [0, 1, *range(fl, fl + tx.page(fl).overflow + 1)]
+        assert sorted(meta_and_freelist + used + free) == list(range(tx.meta.pgid))
+        assert check(db, tx=tx) == []
+
+
+def test_page_walk_reports_references_it_cannot_follow(tmp_path):
+    """A child past the end of the file is one Unreadable; a branch that points back at itself makes the walk
+    give up once (the budget of a DAG's visits is spent) and stay finished, where Go's bbolt would recurse forever."""
+    path = str(tmp_path / "db")
+    _walk_db(path)
+    with open_db(path) as db, db.view() as tx:
+        root, ps, npg = tx.bucket(b"key").root, db.page_size, tx.meta.pgid
+        assert tx.page(root).is_branch
+    child0 = root * ps + 16 + 8  # branch element 0: pos u32, ksize u32, pgid u64
+
+    def walk_with_child(pgid: int) -> tuple[list, list]:
+        with open(path, "r+b") as f:
+            f.seek(child0)
+            f.write(struct.pack("<Q", pgid))
+        with open_db(path) as db, db.view() as tx:
+            w = PageWalk(tx)
+            return list(w.all()), list(w.all())
+
+    items, again = walk_with_child(npg + 1000)
+    assert [(u.pgid, u.why) for u in items if isinstance(u, Unreadable)] == [(npg + 1000, "beyond end of file")]
+    assert again == items  # nothing implausible yet: a second walk sees the same
+    items, again = walk_with_child(root)
+    bad = [u.why for u in items if isinstance(u, Unreadable)]
+    assert bad[-1] == "too many page references (cycle in the tree?)" and bad.count(bad[-1]) == 1
+    assert "tree deeper than 64 levels (cycle?)" in bad
+    assert again == []
+
+
 def test_read_tx_is_read_only_and_closes(tmp_path):
     path = str(tmp_path / "db")
     with open_db(path, writable=True) as db:
@@ -208,20 +276,21 @@ def test_items_from_start_key(tmp_path):
 @given(data=bucket_data, page_size=st.sampled_from([1024, 4096, 16384]), fill=st.sampled_from([0.5, 0.9, 1.0]),
        freelist_page=st.booleans())
 def test_write_compact_round_trip(tmp_path_factory, data, page_size, fill, freelist_page):
-    path = str(tmp_path_factory.mktemp("wc") / "db")
-    size = write_compact(path, {n: sorted(kv.items()) for n, kv in data.items()}, page_size=page_size, fill=fill,
-                         freelist_page=freelist_page)
-    assert os.path.getsize(path) == max(size, 4096)
-    with open_db(path) as db:
-        assert db.page_size == page_size
-        assert db.size == size
-        assert dump(db) == data
-        assert check(db, strict=True) == []
-    # and the compact file accepts copy-on-write transactions
-    with open_db(path, writable=True) as db:
-        with db.update() as tx:
-            tx.create_bucket_if_not_exists(b"meta").put(b"consistent_index", b"\0" * 8)
-        assert check(db, strict=True) == []
+    with etcdproc.scratch_dir(tmp_path_factory, "wc") as scratch:
+        path = str(scratch / "db")
+        size = write_compact(path, {n: sorted(kv.items()) for n, kv in data.items()}, page_size=page_size, fill=fill,
+                             freelist_page=freelist_page)
+        assert os.path.getsize(path) == max(size, 4096)
+        with open_db(path) as db:
+            assert db.page_size == page_size
+            assert db.size == size
+            assert dump(db) == data
+            assert check(db, strict=True) == []
+        # and the compact file accepts copy-on-write transactions
+        with open_db(path, writable=True) as db:
+            with db.update() as tx:
+                tx.create_bucket_if_not_exists(b"meta").put(b"consistent_index", b"\0" * 8)
+            assert check(db, strict=True) == []
 
 
 def test_write_compact_rejects_unsorted_keys(tmp_path):

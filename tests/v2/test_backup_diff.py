@@ -10,33 +10,36 @@ import re
 import shutil
 import subprocess
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from .conftest import _env, etcdproc, py_argv, real_argv, run
+from tests import etcdproc
+from tests.v2.v2tools import cli_env, py_argv, real_argv, run
 
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", re.M)
 
 
 @pytest.fixture(scope="module")
-def stopped(tmp_path_factory) -> Path:
+def stopped(tmp_path_factory) -> Iterator[Path]:
     """A stopped member with v2 keys (some before, some after its newest .snap), a v3 key and a TTL key."""
-    base = tmp_path_factory.mktemp("v2backup")
-    srv = etcdproc.make_server(etcdproc.distro_bin("etcd"), str(base), name="bk",
-                               extra=["--enable-v2", "--snapshot-count", "20"])
-    srv.start()
-    try:
-        for i in range(30):
-            req = urllib.request.Request(f"{srv.client_url}/v2/keys/dir/k{i:02d}", data=f"value=v{i}".encode(),
-                                         method="PUT", headers={"Content-Type": "application/x-www-form-urlencoded"})
-            urllib.request.urlopen(req, timeout=30).read()
-        r = run([etcdproc.distro_bin("etcdctl")], [f"--endpoints={srv.endpoint}", "put", "v3key", "v3val"],
-                env={"ETCDCTL_API": "3"})
-        assert r.rc == 0, r.err
-    finally:
-        srv.stop()
-    return Path(srv.data_dir)
+    with etcdproc.scratch_dir(tmp_path_factory, "v2backup") as base:
+        srv = etcdproc.make_server(etcdproc.distro_bin("etcd"), str(base), name="bk",
+                                   extra=["--enable-v2", "--snapshot-count", "20"])
+        srv.start()
+        try:
+            for i in range(30):
+                req = urllib.request.Request(f"{srv.client_url}/v2/keys/dir/k{i:02d}", data=f"value=v{i}".encode(),
+                                             method="PUT",
+                                             headers={"Content-Type": "application/x-www-form-urlencoded"})
+                urllib.request.urlopen(req, timeout=30).read()
+            r = run([etcdproc.distro_bin("etcdctl")], [f"--endpoints={srv.endpoint}", "put", "v3key", "v3val"],
+                    env={"ETCDCTL_API": "3"})
+            assert r.rc == 0, r.err
+        finally:
+            srv.stop()
+        yield Path(srv.data_dir)
 
 
 def _twins(stopped: Path, tmp: Path) -> tuple[Path, Path]:
@@ -50,7 +53,7 @@ def _twins(stopped: Path, tmp: Path) -> tuple[Path, Path]:
 
 
 def _run(argv: list[str], args: list[str], cwd: Path) -> tuple[str, str, int]:
-    p = subprocess.run(argv + args, capture_output=True, env=_env(None), cwd=cwd, timeout=120)
+    p = subprocess.run(argv + args, capture_output=True, env=cli_env(None), cwd=cwd, timeout=120)
     return p.stdout.decode(), TS.sub("<TS>", p.stderr.decode()), p.returncode
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from .cases import KEY_CASES
+from tests.v2.cases import KEY_CASES
 
 pytestmark = pytest.mark.usefixtures("cli_pair")
 

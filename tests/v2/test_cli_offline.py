@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import Pair, Side, py_argv, real_argv
+from tests.v2.v2tools import Pair, Side, py_argv, real_argv
 
 DEAD = "http://127.0.0.1:1"
 
@@ -36,6 +36,9 @@ HELP += [["set", "--ttl", "abc", "/x", "v"], ["set", "/x", "--ttl"], ["get", "--
          ["get", "--bogus", "/x"], ["rm", "--with-index", "x", "/k"], ["user", "grant", "--bogus", "u"],
          ["role", "grant", "--path"], ["watch", "--after-index=1.5", "/x"], ["set", "--swap-with-index",
                                                                             "99999999999999999999", "/x", "v"]]
+# Go's flag errors quote the value with %q; durations follow time.ParseDuration (int64 overflow is an error)
+HELP += [["--debug=\x01", "get"], ["--timeout=1\x02s", "get"], ["--total-timeout=1.5h3m9x", "get"],
+         ["rm", "--with-index=\u00e9\x7f", "/k"], ["--timeout=9999999999h", "get"]]
 
 
 @pytest.mark.parametrize("args", HELP, ids=[" ".join(a) or "noargs" for a in HELP])

@@ -12,9 +12,10 @@ import os
 
 import pytest
 
-from .cases import KEY_CASES
-from .conftest import Pair, Side, etcdproc, py_argv
-from .test_cli_diff import MEMBER_CASES
+from tests import etcdproc
+from tests.v2.cases import KEY_CASES
+from tests.v2.test_cli_diff import MEMBER_CASES
+from tests.v2.v2tools import Pair, Side, py_argv
 
 ETCD34, CTL34 = etcdproc.debian_etcd34(), etcdproc.debian_etcdctl34()
 MISSING_ARG = {("set",), ("set", "/k"), ("mk",), ("mk", "/k2"), ("get",), ("rm",), ("rmdir",), ("mkdir",),

@@ -1,7 +1,7 @@
 """Real `ETCDCTL_API=2 etcdctl` 3.5.1 against real etcd 3.5.1 `--enable-v2` vs against etcd-py
 `--enable-v2` (twins with identical cluster/member IDs): same command sequence, identical stdout,
 stderr and exit code. This exercises the v2 API as mounted in etcd-py's client port (gRPC and
-HTTP/1.1 on one listener), not the standalone runner."""
+HTTP/1.1 on one listener)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,10 @@ import urllib.request
 
 import pytest
 
-from .cases import KEY_CASES
-from .test_cli_diff import AUTH_CASES, MEMBER_CASES
+from tests import etcdproc
+from tests.v2.cases import KEY_CASES
+from tests.v2.test_cli_diff import AUTH_CASES, MEMBER_CASES
+from tests.v2.v2tools import v2_watchers
 
 
 @pytest.mark.parametrize("args,opts", KEY_CASES, ids=[" ".join(a) or "noargs" for a, _ in KEY_CASES])
@@ -76,7 +78,7 @@ def test_member_commands(etcdpy_pair, args):
 def test_ttl_expiry(etcdpy_pair):
     etcdpy_pair.same(["set", "--ttl", "1", "/exp", "x"])
     etcdpy_pair.same(["mkdir", "--ttl", "1", "/expdir"])
-    time.sleep(2.3)
+    time.sleep(2.3)  # deliberate: the 1 s TTLs run out
     r = etcdpy_pair.same(["get", "/exp"])
     assert r.rc == 4 and "100: Key not found" in r.err
     etcdpy_pair.same(["-o", "extended", "ls", "/expdir"])
@@ -181,10 +183,6 @@ def test_stats_shapes(etcdpy_pair):
         assert keys[1] == keys[0], path
 
 
-def _watchers(url: str) -> int:
-    return json.loads(_fetch(url, "/v2/stats/store")[2])["watchers"]
-
-
 def test_hangup_cancels_wait(etcdpy_pair):
     """A client that hangs up during a long-poll wait leaves no watcher behind; others keep working."""
     url = etcdpy_pair.b.url
@@ -194,25 +192,21 @@ def test_hangup_cancels_wait(etcdpy_pair):
         s = socket.create_connection(("127.0.0.1", port), timeout=5)
         s.sendall(b"GET /v2/keys/hang?wait=true HTTP/1.1\r\nHost: x\r\n\r\n")
         socks.append(s)
-    deadline = time.monotonic() + 5
-    while _watchers(url) < 3 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert _watchers(url) == 3
+    etcdproc.wait_until(lambda: v2_watchers(url) >= 3, 5, "three parked waits")
+    assert v2_watchers(url) == 3
     r = etcdpy_pair.b.run(["get", "/raw"])  # the loop is not blocked by parked waits
     assert r.out == "v\n"
     for s in socks:
         s.close()
-    deadline = time.monotonic() + 5
-    while _watchers(url) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert _watchers(url) == 0
+    etcdproc.wait_until(lambda: v2_watchers(url) == 0, 5, "the hung-up waits to go", step=0.1)
+    assert v2_watchers(url) == 0
 
 
 def test_v3_and_v2_coexist(etcdpy_pair):
     """gRPC (v3) and HTTP/1.1 (v2) on the same port: a v3 put is not visible in v2 and vice versa."""
     import os
 
-    from .conftest import _env, run
+    from tests.v2.v2tools import cli_env, run
 
     for side in (etcdpy_pair.a, etcdpy_pair.b):
         env = {"ETCDCTL_API": "3"}
@@ -223,7 +217,7 @@ def test_v3_and_v2_coexist(etcdpy_pair):
     outs = [run(s.argv, [f"--endpoints={s.url}", "get", "/raw"], env={"ETCDCTL_API": "3"}).out
             for s in (etcdpy_pair.a, etcdpy_pair.b)]
     assert outs == ["", ""]
-    assert _env and os
+    assert cli_env and os
 
 
 @pytest.mark.parametrize("args", AUTH_CASES, ids=[" ".join(a) for a in AUTH_CASES])

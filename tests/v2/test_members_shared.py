@@ -17,8 +17,7 @@ import urllib.request
 
 import pytest
 
-import difftest
-import etcdproc
+from tests import difftest, etcdproc
 
 
 @pytest.fixture

@@ -5,31 +5,11 @@ setup): identical stdout, stderr and exit codes, including a missing CA and a mi
 from __future__ import annotations
 
 import os
-import ssl
-import time
-import urllib.request
 
 import pytest
 
-from .conftest import Pair, Side, etcd_py_wrapper, etcdproc, mask, py_argv, real_argv, run
-
-import tlscerts  # noqa: E402  (tests/ is on sys.path via conftest)
-
-
-def _wait_https(url: str, certs: dict, proc) -> None:
-    ctx = ssl.create_default_context(cafile=certs["ca"])
-    ctx.load_cert_chain(certs["client_cert"], certs["client_key"])
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url + "/health", timeout=2, context=ctx) as r:
-                if r.status == 200:
-                    return
-        except Exception:  # noqa: BLE001 - not up yet
-            time.sleep(0.1)
-    raise TimeoutError(url)
+from tests import etcdproc, tlscerts
+from tests.v2.v2tools import Pair, Side, mask, py_argv, real_argv, run
 
 
 def _tls_twins(bin_a: str, bin_b: str, base: str, certs: dict):
@@ -46,7 +26,8 @@ def _tls_twins(bin_a: str, bin_b: str, base: str, certs: dict):
         s.start(wait=False)
         servers.append(s)
     for s in servers:
-        _wait_https(f"https://127.0.0.1:{s.client_port}", certs, s.proc)
+        etcdproc.wait_ready(f"https://127.0.0.1:{s.client_port}", s.proc, timeout=30,
+                            context=tlscerts.client_context(certs))
     return servers
 
 
@@ -89,7 +70,7 @@ def tls_cli_pair(workdir, certs):
 
 @pytest.fixture(scope="module")
 def tls_server_pair(workdir, certs):
-    a, b = _tls_twins(etcdproc.distro_bin("etcd"), etcd_py_wrapper(workdir), workdir, certs)
+    a, b = _tls_twins(etcdproc.distro_bin("etcd"), etcdproc.etcd_py_wrapper(workdir), workdir, certs)
     yield Pair(TlsSide(real_argv(), f"https://127.0.0.1:{a.client_port}"),
                TlsSide(real_argv(), f"https://127.0.0.1:{b.client_port}"))
     a.stop()

@@ -5,8 +5,11 @@ Entry point: `main(argv)` where argv excludes the program name; returns the exit
 
 from __future__ import annotations
 
-from .app import App, Exit, Out
+from . import auth_cmds, backup_cmd, cluster_cmds, keys_cmds
+from .app import App, Exit
 from .flags import Flag
+
+SECOND = 1_000_000_000  # durations are nanoseconds, as Go's time.Duration
 
 
 def global_flags() -> list[Flag]:
@@ -24,14 +27,12 @@ def global_flags() -> list[Flag]:
         Flag("key-file", "string", "identify HTTPS client using this SSL key file", ""),
         Flag("ca-file", "string", "verify certificates of HTTPS-enabled servers using this CA bundle", ""),
         Flag("username, u", "string", "provide username[:password] and prompt if password is not supplied.", ""),
-        Flag("timeout", "duration", "connection timeout per request", 2.0),
-        Flag("total-timeout", "duration", "timeout for the command execution (except watch)", 5.0),
+        Flag("timeout", "duration", "connection timeout per request", 2 * SECOND),
+        Flag("total-timeout", "duration", "timeout for the command execution (except watch)", 5 * SECOND),
     ]
 
 
 def build_app() -> App:
-    from . import auth_cmds, backup_cmd, cluster_cmds, keys_cmds
-
     cmds = [backup_cmd.command(), *cluster_cmds.commands(), *keys_cmds.commands(), cluster_cmds.member_command(),
             *auth_cmds.commands()]
     return App("etcdctl", "A simple command line client for etcd.", global_flags(), cmds)

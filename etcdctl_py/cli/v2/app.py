@@ -1,13 +1,23 @@
-"""The urfave/cli v1.22 application model of `ETCDCTL_API=2 etcdctl`: commands, help
-templates, dispatch, and the exit/print plumbing the command functions use."""
+"""The urfave/cli v1.22 application model of `ETCDCTL_API=2 etcdctl`: commands, help templates, dispatch, and the
+exit/print plumbing the command functions use.
+
+Why not cobra.py's Command: urfave dispatches differently, and the bytes show it. Commands match by exact name or
+alias only (cobra also takes a unique prefix); a command with sub-commands runs as an app of its own with its own
+`help, h` command; an unknown command is `No help topic for 'x'`, exit 3 (cobra: `unknown command`, exit 1); a bad
+flag prints `Incorrect Usage` and the help on stdout; the help templates are urfave's NAME/USAGE/COMMANDS/OPTIONS
+with three-space indents. The flags are cobra's (see flags.py), and Go's tabwriter lays out both tools' help.
+"""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
-from .flags import HELP_FLAG, VERSION_FLAG, Flag, FlagError, Parsed, parse, reorder, tabwrite
+from etcdctl_py.tabwriter import tabwrite
+
+from .flags import HELP_FLAG, VERSION_FLAG, Flag, FlagError, Parsed, parse, reorder
 
 VERSION = "3.5.1"
 
@@ -45,14 +55,16 @@ class Out:
 
 @dataclass
 class Command:
+    """A urfave cli.Command; `action` runs a leaf, `subcommands` make it an app of its own."""
+
     name: str
     usage: str = ""
     args_usage: str = ""
     description: str = ""
     usage_text: str = ""
     flags: list[Flag] = field(default_factory=list)
-    action: Callable[["Context"], None] | None = None
-    subcommands: list["Command"] = field(default_factory=list)
+    action: Callable[[Context], None] | None = None
+    subcommands: list[Command] = field(default_factory=list)
     aliases: list[str] = field(default_factory=list)
     help_name: str = ""
 
@@ -76,13 +88,20 @@ class Context:
         return self.globals.values.get(name)
 
     def f(self, name: str) -> Any:
-        for key, v in self.local.values.items():
-            if key == name:
-                return v
+        """A flag of the command by any of its names (c.String("o") reads --output)."""
         for fl in self.command.flags:
             if name in fl.names:
-                return self.local.values.get(fl.names[0])
-        return None
+                return self.local.values.get(fl.name)
+        return self.local.values.get(name)
+
+
+def _layout(text: str) -> str:
+    """urfave's help writer: tabwriter.NewWriter(out, 1, 8, 2, ' ', 0)."""
+    return tabwrite(text, minwidth=1, tabwidth=8, padding=2, padchar=" ")
+
+
+def _command_rows(commands: list[Command]) -> str:
+    return "".join("\n   " + ", ".join(c.names()) + "\t" + c.usage for c in commands)
 
 
 def command_help(c: Command) -> str:
@@ -96,30 +115,52 @@ def command_help(c: Command) -> str:
         s += "\n\nDESCRIPTION:\n   " + c.description
     if c.flags:
         s += "\n\nOPTIONS:\n   " + "".join(f.help_line() + "\n   " for f in c.flags)
-    return tabwrite(s + "\n")
+    return _layout(s + "\n")
 
 
 def subcommand_help(c: Command) -> str:
     """SubcommandHelpTemplate (a command with subcommands, run without one)."""
     s = f"NAME:\n   {c.help_name} - {c.description or c.usage}\n\nUSAGE:\n   "
     s += c.help_name + " command [command options] " + (c.args_usage or "[arguments...]")
-    s += "\n\nCOMMANDS:"
-    for sc in c.subcommands:
-        s += "\n   " + ", ".join(sc.names()) + "\t" + sc.usage
+    s += "\n\nCOMMANDS:" + _command_rows(c.subcommands)
     s += "\n\nOPTIONS:\n   " + HELP_FLAG.help_line() + "\n   "
-    return tabwrite(s + "\n")
+    return _layout(s + "\n")
 
 
 def app_help(name: str, usage: str, commands: list[Command], flags: list[Flag], with_help_cmd: bool) -> str:
     """AppHelpTemplate."""
     s = f"NAME:\n   {name} - {usage}\n\nUSAGE:\n   {name} [global options] command [command options] [arguments...]"
-    s += f"\n\nVERSION:\n   {VERSION}\n\nCOMMANDS:"
-    for c in commands:
-        s += "\n   " + ", ".join(c.names()) + "\t" + c.usage
+    s += f"\n\nVERSION:\n   {VERSION}\n\nCOMMANDS:" + _command_rows(commands)
     if with_help_cmd:
         s += "\n   help, h\tShows a list of commands or help for one command"
     s += "\n\nGLOBAL OPTIONS:\n   " + "\n   ".join(f.help_line() for f in flags)
-    return tabwrite(s + "\n")
+    return _layout(s + "\n")
+
+
+def _find(cmds: list[Command], name: str) -> Command | None:
+    return next((c for c in cmds if name in c.names()), None)
+
+
+def _show(text: str) -> int:
+    Out.out(text)
+    return 0
+
+
+def _no_topic(name: str) -> int:
+    Out.err(f"No help topic for '{name}'\n")
+    return 3
+
+
+def _parse(flags: list[Flag], args: list[str], lead: str, help_text: Callable[[], str]) -> Parsed:
+    """Parse; a bad flag prints urfave's `Incorrect Usage` with the help on stdout and the error on stderr, exit 1.
+    `lead` is `Incorrect Usage.` for an app (the top level, a command with subcommands), `Incorrect Usage:` for a
+    command."""
+    try:
+        return parse(flags, args)
+    except FlagError as e:
+        Out.out(f"{lead} {e}\n\n" + help_text())
+        Out.err(f"{e}\n")
+        raise Exit(1) from None
 
 
 class App:
@@ -135,107 +176,66 @@ class App:
     def help_text(self) -> str:
         return app_help(self.name, self.usage, self.commands, self.flags + [HELP_FLAG, VERSION_FLAG], True)
 
-    def find(self, cmds: list[Command], name: str) -> Command | None:
-        for c in cmds:
-            if name in c.names():
-                return c
-        return None
-
     def run(self, argv: list[str]) -> int:
         try:
             return self._run(argv)
         except Exit as e:
             return e.code
 
-    def _no_topic(self, name: str) -> int:
-        Out.err(f"No help topic for '{name}'\n")
-        return 3
-
     def _run(self, argv: list[str]) -> int:
-        gflags = self.flags + [HELP_FLAG, VERSION_FLAG]
-        try:
-            g = parse(gflags, argv)
-        except FlagError as e:
-            Out.out(f"Incorrect Usage. {e}\n\n" + self.help_text())
-            Out.err(f"{e}\n")
-            return 1
-        if g.values.get("help"):
-            Out.out(self.help_text())
-            return 0
-        if g.values.get("version"):
-            Out.out(f"etcdctl version: {VERSION}\nAPI version: 2\n")
-            return 0
+        g = _parse(self.flags + [HELP_FLAG, VERSION_FLAG], argv, "Incorrect Usage.", self.help_text)
+        if g.values["help"]:
+            return _show(self.help_text())
+        if g.values["version"]:
+            return _show(f"etcdctl version: {VERSION}\nAPI version: 2\n")
         if not g.args:
-            Out.out(self.help_text())
-            return 0
+            return _show(self.help_text())
         name, rest = g.args[0], g.args[1:]
         if name in ("help", "h"):
-            return self._help_cmd(self.commands, rest, lambda: Out.out(self.help_text()), "")
-        c = self.find(self.commands, name)
+            return _help_cmd(self.commands, rest, self.help_text(), "")
+        c = _find(self.commands, name)
         if c is None:
-            return self._no_topic(name)
+            return _no_topic(name)
         if c.subcommands:
-            return self._run_sub(g, c, rest)
-        return self._run_leaf(g, c, rest)
+            return _run_sub(g, c, rest)
+        return _run_leaf(g, c, rest)
 
-    def _help_cmd(self, cmds: list[Command], rest: list[str], no_args: Callable[[], None], parent: str) -> int:
-        # `help` is itself a leaf command (urfave's helpCommand) with its own --help.
-        hc = Command("help", "Shows a list of commands or help for one command", "[command]", aliases=["h"],
-                     help_name=f"{parent} help" if parent else "")  # urfave leaves it empty at top level
-        try:
-            p = parse([HELP_FLAG], reorder([HELP_FLAG], rest))
-        except FlagError as e:
-            Out.out(f"Incorrect Usage: {e}\n\n" + command_help(hc))
-            Out.err(f"{e}\n")
-            return 1
-        if p.values.get("help"):
-            Out.out(command_help(hc))
-            return 0
-        if p.args:
-            if p.args[0] in ("help", "h"):
-                Out.out(command_help(hc))
-                return 0
-            c = self.find(cmds, p.args[0])
-            if c is None:
-                return self._no_topic(p.args[0])
-            Out.out(command_help(c))
-            return 0
-        no_args()
-        return 0
 
-    def _run_leaf(self, g: Parsed, c: Command, rest: list[str]) -> int:
-        flags = c.flags + [HELP_FLAG]
-        try:
-            p = parse(flags, reorder(flags, rest))
-        except FlagError as e:
-            Out.out(f"Incorrect Usage: {e}\n\n" + command_help(c))
-            Out.err(f"{e}\n")
-            return 1
-        if p.values.get("help"):
-            Out.out(command_help(c))
-            return 0
-        assert c.action is not None
-        c.action(Context(g, p, c))
-        return 0
+def _help_cmd(cmds: list[Command], rest: list[str], no_args_text: str, parent: str) -> int:
+    """urfave's helpCommand: a leaf command with its own --help; `help <cmd>` prints that command's help."""
+    hc = Command("help", "Shows a list of commands or help for one command", "[command]", aliases=["h"],
+                 help_name=f"{parent} help" if parent else "")  # urfave leaves it empty at top level
+    p = _parse([HELP_FLAG], reorder([HELP_FLAG], rest), "Incorrect Usage:", lambda: command_help(hc))
+    if p.values["help"] or (p.args and p.args[0] in ("help", "h")):
+        return _show(command_help(hc))
+    if not p.args:
+        return _show(no_args_text)
+    c = _find(cmds, p.args[0])
+    if c is None:
+        return _no_topic(p.args[0])
+    return _show(command_help(c))
 
-    def _run_sub(self, g: Parsed, c: Command, rest: list[str]) -> int:
-        try:
-            p = parse([HELP_FLAG], rest)
-        except FlagError as e:
-            Out.out(f"Incorrect Usage. {e}\n\n" + subcommand_help(c))
-            Out.err(f"{e}\n")
-            return 1
-        if p.values.get("help"):
-            Out.out(subcommand_help(c))
-            return 0
-        if not p.args:
-            Out.out(subcommand_help(c))
-            return 0
-        name, sub_rest = p.args[0], p.args[1:]
-        if name in ("help", "h"):
-            sub_app = app_help(c.help_name, c.usage, c.subcommands, [HELP_FLAG], False)
-            return self._help_cmd(c.subcommands, sub_rest, lambda: Out.out(sub_app), c.help_name)
-        sc = self.find(c.subcommands, name)
-        if sc is None:
-            return self._no_topic(name)
-        return self._run_leaf(g, sc, sub_rest)
+
+def _run_leaf(g: Parsed, c: Command, rest: list[str]) -> int:
+    flags = c.flags + [HELP_FLAG]
+    p = _parse(flags, reorder(flags, rest), "Incorrect Usage:", lambda: command_help(c))
+    if p.values["help"]:
+        return _show(command_help(c))
+    assert c.action is not None
+    c.action(Context(g, p, c))
+    return 0
+
+
+def _run_sub(g: Parsed, c: Command, rest: list[str]) -> int:
+    """A command with subcommands runs as an app of its own (urfave's startApp)."""
+    p = _parse([HELP_FLAG], rest, "Incorrect Usage.", lambda: subcommand_help(c))
+    if p.values["help"] or not p.args:
+        return _show(subcommand_help(c))
+    name, sub_rest = p.args[0], p.args[1:]
+    if name in ("help", "h"):
+        sub_app = app_help(c.help_name, c.usage, c.subcommands, [HELP_FLAG], False)
+        return _help_cmd(c.subcommands, sub_rest, sub_app, c.help_name)
+    sc = _find(c.subcommands, name)
+    if sc is None:
+        return _no_topic(name)
+    return _run_leaf(g, sc, sub_rest)

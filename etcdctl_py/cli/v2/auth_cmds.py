@@ -3,11 +3,16 @@ auth enable/disable (ctlv2 user_commands.go, role_commands.go, auth_commands.go)
 
 from __future__ import annotations
 
-from ...v2client import AuthAPI, V2Error
+from collections.abc import Callable
+from typing import TypeVar
+
+from ...v2client import AuthAPI, Deadline, V2Error
 from ...v2client.keys import canonical_url_path
 from .app import Command, Context, Exit, Out
 from .flags import Flag
 from .util import ask_password, fail, must_new_client, total_deadline, username_password
+
+T = TypeVar("T")
 
 
 def _api(c: Context) -> AuthAPI:
@@ -17,27 +22,47 @@ def _api(c: Context) -> AuthAPI:
     return AuthAPI(hc)
 
 
-def _user_api(c: Context) -> tuple[AuthAPI, str]:
+def _named_api(c: Context, missing: str) -> tuple[AuthAPI, str]:
+    """The one user or role name argument (`missing` when not exactly one), then the client."""
     if len(c.args) != 1:
-        fail("Please provide a username")
+        fail(missing)
     return _api(c), c.args[0]
+
+
+def _user_api(c: Context) -> tuple[AuthAPI, str]:
+    return _named_api(c, "Please provide a username")
 
 
 def _role_api(c: Context) -> tuple[AuthAPI, str]:
-    if len(c.args) != 1:
-        fail("Please provide a role name")
-    return _api(c), c.args[0]
+    return _named_api(c, "Please provide a role name")
+
+
+def _no_args_api(c: Context) -> AuthAPI:
+    if c.args:
+        fail("No arguments accepted")
+    return _api(c)
+
+
+def _must(call: Callable[[], T]) -> T:
+    """One auth API call; its error ends the command as etcdctl's `fmt.Fprintln(os.Stderr, err); os.Exit(1)`."""
+    try:
+        return call()
+    except V2Error as e:
+        fail(str(e))
+
+
+def _list(c: Context, lister: Callable[[AuthAPI, Deadline], list[str]]) -> None:
+    api = _no_args_api(c)
+    names = _must(lambda: lister(api, total_deadline(c)))
+    Out.out("".join(f"{n}\n" for n in names))
 
 
 def user_list(c: Context) -> None:
-    if c.args:
-        fail("No arguments accepted")
-    api = _api(c)
-    try:
-        users = api.list_users(total_deadline(c))
-    except V2Error as e:
-        fail(str(e))
-    Out.out("".join(f"{u}\n" for u in users))
+    _list(c, AuthAPI.list_users)
+
+
+def role_list(c: Context) -> None:
+    _list(c, AuthAPI.list_roles)
 
 
 def user_add(c: Context) -> None:
@@ -45,19 +70,13 @@ def user_add(c: Context) -> None:
     dl = total_deadline(c)
     user = arg.split(":", 1)[0]
     _, pw = username_password("New password: ", arg)
-    try:
-        api.add_user(user, pw, dl)
-    except V2Error as e:
-        fail(str(e))
+    _must(lambda: api.add_user(user, pw, dl))
     Out.out(f"User {user} created\n")
 
 
 def user_remove(c: Context) -> None:
     api, user = _user_api(c)
-    try:
-        api.remove_user(user, total_deadline(c))
-    except V2Error as e:
-        fail(str(e))
+    _must(lambda: api.remove_user(user, total_deadline(c)))
     Out.out(f"User {user} removed\n")
 
 
@@ -65,10 +84,7 @@ def user_passwd(c: Context) -> None:
     api, user = _user_api(c)
     dl = total_deadline(c)
     pw = ask_password("New password: ")
-    try:
-        api.change_password(user, pw, dl)
-    except V2Error as e:
-        fail(str(e))
+    _must(lambda: api.change_password(user, pw, dl))
     Out.out("Password updated\n")
 
 
@@ -78,34 +94,14 @@ def _user_grant_revoke(c: Context, grant: bool) -> None:
         fail("No roles specified; please use `--roles`")
     dl = total_deadline(c)
     api, user = _user_api(c)
-    try:
-        if grant:
-            api.grant_user(user, roles, dl)
-        else:
-            api.revoke_user(user, roles, dl)
-    except V2Error as e:
-        fail(str(e))
+    _must(lambda: api.grant_user(user, roles, dl) if grant else api.revoke_user(user, roles, dl))
     Out.out(f"User {user} updated\n")
 
 
 def user_get(c: Context) -> None:
     api, name = _user_api(c)
-    try:
-        u = api.get_user(name, total_deadline(c))
-    except V2Error as e:
-        fail(str(e))
+    u = _must(lambda: api.get_user(name, total_deadline(c)))
     Out.out(f"User: {u.user}\nRoles: {' '.join(u.roles)}\n")
-
-
-def role_list(c: Context) -> None:
-    if c.args:
-        fail("No arguments accepted")
-    api = _api(c)
-    try:
-        roles = api.list_roles(total_deadline(c))
-    except V2Error as e:
-        fail(str(e))
-    Out.out("".join(f"{r}\n" for r in roles))
 
 
 def role_add(c: Context) -> None:
@@ -119,19 +115,13 @@ def role_add(c: Context) -> None:
     if exists:
         Out.err(f"Role {role} already exists\n")
         raise Exit(1)
-    try:
-        api.add_role(role, dl)
-    except V2Error as e:
-        fail(str(e))
+    _must(lambda: api.add_role(role, dl))
     Out.out(f"Role {role} created\n")
 
 
 def role_remove(c: Context) -> None:
     api, role = _role_api(c)
-    try:
-        api.remove_role(role, total_deadline(c))
-    except V2Error as e:
-        fail(str(e))
+    _must(lambda: api.remove_role(role, total_deadline(c)))
     Out.out(f"Role {role} removed\n")
 
 
@@ -148,14 +138,8 @@ def _role_grant_revoke(c: Context, grant: bool) -> None:
     perm = {"read": "read", "write": "write", "readwrite": "rw"}[perms[0]]
     api, role = _role_api(c)
     dl = total_deadline(c)
-    try:
-        current = api.get_role(role, dl)
-    except V2Error as e:
-        fail(str(e))
-    try:
-        new = api.grant_role(role, [path], perm, dl) if grant else api.revoke_role(role, [path], perm, dl)
-    except V2Error as e:
-        fail(str(e))
+    current = _must(lambda: api.get_role(role, dl))
+    new = _must(lambda: api.grant_role(role, [path], perm, dl) if grant else api.revoke_role(role, [path], perm, dl))
     if new.same(current):
         Out.out("Role unchanged; already granted" if grant else "Role unchanged; already revoked")
     Out.out(f"Role {role} updated\n")
@@ -163,38 +147,28 @@ def _role_grant_revoke(c: Context, grant: bool) -> None:
 
 def role_get(c: Context) -> None:
     api, name = _role_api(c)
-    try:
-        r = api.get_role(name, total_deadline(c))
-    except V2Error as e:
-        fail(str(e))
+    r = _must(lambda: api.get_role(name, total_deadline(c)))
     s = f"Role: {r.role}\nKV Read:\n" + "".join(f"\t{p}\n" for p in r.read)
     s += "KV Write:\n" + "".join(f"\t{p}\n" for p in r.write)
     Out.out(s)
 
 
 def _auth(c: Context, enable: bool) -> None:
-    if c.args:
-        fail("No arguments accepted")
-    api = _api(c)
-    try:
-        api.enable(total_deadline(c)) if enable else api.disable(total_deadline(c))
-    except V2Error as e:
-        fail(str(e))
+    api = _no_args_api(c)
+    _must(lambda: api.enable(total_deadline(c)) if enable else api.disable(total_deadline(c)))
     Out.out("Authentication Enabled\n" if enable else "Authentication Disabled\n")
 
 
 def _roles_flag() -> Flag:
-    return Flag("roles", "slice", "List of roles to grant or revoke")
+    return Flag("roles", "stringArray", "List of roles to grant or revoke")
 
 
-def _perm_flags(verb: str) -> list[Flag]:
-    if verb == "grant":
-        return [Flag("path", "string", "Path granted for the role to access", ""),
-                Flag("read", "bool", "Grant read-only access"), Flag("write", "bool", "Grant write-only access"),
-                Flag("readwrite, rw", "bool", "Grant read-write access")]
-    return [Flag("path", "string", "Path revoked for the role to access", ""),
-            Flag("read", "bool", "Revoke read access"), Flag("write", "bool", "Revoke write access"),
-            Flag("readwrite, rw", "bool", "Revoke read-write access")]
+def _perm_flags(grant: bool) -> list[Flag]:
+    done, read, write = ("granted", "Grant read-only", "Grant write-only") if grant else \
+        ("revoked", "Revoke read", "Revoke write")
+    verb = "Grant" if grant else "Revoke"
+    return [Flag("path", "string", f"Path {done} for the role to access"), Flag("read", "bool", f"{read} access"),
+            Flag("write", "bool", f"{write} access"), Flag("readwrite, rw", "bool", f"{verb} read-write access")]
 
 
 def commands() -> list[Command]:
@@ -214,9 +188,9 @@ def commands() -> list[Command]:
         Command("get", "get details for a role", "<role>", action=role_get),
         Command("list", "list all roles", " ", action=role_list),
         Command("remove", "remove a role from the etcd cluster", "<role>", action=role_remove),
-        Command("grant", "grant path matches to an etcd role", "<role>", flags=_perm_flags("grant"),
+        Command("grant", "grant path matches to an etcd role", "<role>", flags=_perm_flags(True),
                 action=lambda c: _role_grant_revoke(c, True)),
-        Command("revoke", "revoke path matches for an etcd role", "<role>", flags=_perm_flags("revoke"),
+        Command("revoke", "revoke path matches for an etcd role", "<role>", flags=_perm_flags(False),
                 action=lambda c: _role_grant_revoke(c, False)),
     ])
     auth = Command("auth", "overall auth controls", subcommands=[

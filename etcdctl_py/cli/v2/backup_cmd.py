@@ -73,8 +73,8 @@ def backup(c: Context) -> None:
 
 
 def command() -> Command:
-    return Command("backup", "--data-dir=... --backup-dir={output}", usage_text="[deprecated] offline backup an etcd directory.",
-                   description=DESCRIPTION, flags=[
+    return Command("backup", "--data-dir=... --backup-dir={output}",
+                   usage_text="[deprecated] offline backup an etcd directory.", description=DESCRIPTION, flags=[
                        Flag("data-dir", "string", "Path to the etcd data dir", ""),
                        Flag("wal-dir", "string", "Path to the etcd wal dir", ""),
                        Flag("backup-dir", "string", "Path to the backup dir", ""),

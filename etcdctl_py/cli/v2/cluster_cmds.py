@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import time
 
-from ...v2client import Deadline, MembersAPI, V2Error
+from etcdctl_py.cli.errors import EXIT_CLUSTER_NOT_HEALTHY, EXIT_SERVER_ERROR
+from etcdctl_py.gofmt import quote
+
+from ...v2client import Deadline, Member, MembersAPI, Transport, V2Error
 from ...v2client.transport import Request
 from .app import Command, Context, Exit, Out
 from .flags import Flag
-from .keys_cmds import _exit_on_sigint
-from .util import EXIT_CLUSTER_NOT_HEALTHY, EXIT_SERVER_ERROR, fail, get_transport, handle_error, must_new_client, \
-    total_deadline
+from .util import exit_on_sigint, fail, get_transport, handle_error, must_new_client, total_deadline
 
 
 def _go_list(xs: list[str]) -> str:
@@ -21,7 +22,7 @@ def _go_list(xs: list[str]) -> str:
 def cluster_health(c: Context) -> None:
     forever = c.f("forever")
     if forever:
-        _exit_on_sigint()
+        exit_on_sigint()
     try:
         tr = get_transport(c)
     except V2Error as e:
@@ -33,34 +34,7 @@ def cluster_health(c: Context) -> None:
         Out.out("cluster may be unhealthy: failed to list members\n")
         handle_error(c, EXIT_SERVER_ERROR, e)
     while True:
-        healthy = 0
-        for m in ms:
-            if not m.client_urls:
-                Out.out(f"member {m.id} is unreachable: no available published client urls\n")
-                continue
-            checked = False
-            for url in m.client_urls:
-                try:
-                    resp = tr.round_trip(url, Request("GET", "/health"), Deadline(None))
-                except V2Error as e:
-                    Out.out(f'failed to check the health of member {m.id} on {url}: Get "{url}/health": {e}\n')
-                    continue
-                try:
-                    d = json.loads(resp.body)
-                    h = d.get("health") if isinstance(d, dict) else None
-                except ValueError:
-                    Out.out(f"failed to check the health of member {m.id} on {url}: "
-                            f"invalid character looking for beginning of value\n")
-                    continue
-                checked = True
-                if h == "true" or h is True:
-                    Out.out(f"member {m.id} is healthy: got healthy result from {url}\n")
-                    healthy += 1
-                else:
-                    Out.out(f"member {m.id} is unhealthy: got unhealthy result from {url}\n")
-                break
-            if not checked:
-                Out.out(f"member {m.id} is unreachable: {_go_list(m.client_urls)} are all unreachable\n")
+        healthy = sum(_member_healthy(tr, m) for m in ms)
         if healthy == len(ms):
             Out.out("cluster is healthy\n")
         elif healthy == 0:
@@ -71,6 +45,33 @@ def cluster_health(c: Context) -> None:
             raise Exit(0 if healthy == len(ms) else EXIT_CLUSTER_NOT_HEALTHY)
         Out.out("\nnext check after 10 second...\n\n")
         time.sleep(10)
+
+
+def _member_healthy(tr: Transport, m: Member) -> bool:
+    """GET /health on the member's client URLs until one answers; what each attempt found is printed."""
+    if not m.client_urls:
+        Out.out(f"member {m.id} is unreachable: no available published client urls\n")
+        return False
+    for url in m.client_urls:
+        try:
+            resp = tr.round_trip(url, Request("GET", "/health"), Deadline(None))
+        except V2Error as e:
+            Out.out(f'failed to check the health of member {m.id} on {url}: Get "{url}/health": {e}\n')
+            continue
+        try:
+            d = json.loads(resp.body)
+        except ValueError:
+            Out.out(f"failed to check the health of member {m.id} on {url}: "
+                    f"invalid character looking for beginning of value\n")
+            continue
+        h = d.get("health") if isinstance(d, dict) else None
+        if h == "true" or h is True:
+            Out.out(f"member {m.id} is healthy: got healthy result from {url}\n")
+            return True
+        Out.out(f"member {m.id} is unhealthy: got unhealthy result from {url}\n")
+        return False
+    Out.out(f"member {m.id} is unreachable: {_go_list(m.client_urls)} are all unreachable\n")
+    return False
 
 
 def member_list(c: Context) -> None:
@@ -95,12 +96,6 @@ def member_list(c: Context) -> None:
                     f"isLeader={is_leader}\n")
 
 
-def _go_q(s: str) -> str:
-    from ...v2client.cluster import go_quote
-
-    return go_quote(s.encode("utf-8", "surrogateescape"))
-
-
 def member_add(c: Context) -> None:
     if len(c.args) != 2:
         fail("Provide a name and a single member peerURL")
@@ -120,7 +115,7 @@ def member_add(c: Context) -> None:
     for mb in members:
         for u in mb.peer_urls:
             conf.append(f"{new_name if mb.id == m.id else mb.name}={u}")
-    Out.out(f"\nETCD_NAME={_go_q(new_name)}\nETCD_INITIAL_CLUSTER={_go_q(','.join(conf))}\n"
+    Out.out(f"\nETCD_NAME={quote(new_name)}\nETCD_INITIAL_CLUSTER={quote(','.join(conf))}\n"
             'ETCD_INITIAL_CLUSTER_STATE="existing"\n')
 
 
@@ -149,7 +144,7 @@ def member_remove(c: Context) -> None:
         api.remove(rid, dl)
     except V2Error as e:
         Out.err(f"Received an error trying to remove member {rid}: {e}")
-        raise Exit(1)
+        raise Exit(1) from None
     Out.out(f"Removed member {rid} from cluster\n")
 
 
@@ -167,8 +162,8 @@ def member_update(c: Context) -> None:
 
 def commands() -> list[Command]:
     return [
-        Command("cluster-health", "check the health of the etcd cluster", " ", flags=[
-            Flag("forever, f", "bool", "forever check the health every 10 second until CTRL+C")], action=cluster_health),
+        Command("cluster-health", "check the health of the etcd cluster", " ", action=cluster_health, flags=[
+            Flag("forever, f", "bool", "forever check the health every 10 second until CTRL+C")]),
     ]
 
 

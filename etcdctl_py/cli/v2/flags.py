@@ -1,6 +1,14 @@
-"""A small re-implementation of the parts of Go's `flag` package and urfave/cli v1.22 that
-etcdctl v2 relies on: flag definitions, parsing (single/double dash, `=value`, bool values,
-`--`), urfave's argument reordering, and flag help lines."""
+"""urfave/cli v1.22's flags as `ETCDCTL_API=2 etcdctl` uses them, on cobra.py's flag model: the flag types,
+defaults and value parsing are cobra's (Go's strconv/time rules from etcdctl_py.gofmt); what stays here is what
+urfave/cli does differently, because it parses with Go's `flag` package rather than pflag:
+
+- Go's `flag` stops at the first non-flag word (urfave first moves a command's own flags ahead: `reorder`), reads
+  `-name` and `--name` alike, has no shorthand clusters, and a bool takes a value only as `-b=v`;
+- its errors read `flag provided but not defined: -x` / `invalid value "v" for flag -x: parse error`, where pflag
+  says `unknown flag: --x` / `invalid argument "v" for "--x" flag: strconv.ParseInt: ...`;
+- a flag has any number of names (`"output, o"`, `"readwrite, rw"`), and its help line is urfave's
+  `--name value, -n value<TAB>usage (default: x)`.
+"""
 
 from __future__ import annotations
 
@@ -8,59 +16,66 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from etcdctl_py import gofmt
+from etcdctl_py.cli import cobra
+
 
 class FlagError(Exception):
     """A Go flag parse error; `str()` is the exact text Go prints."""
 
 
-@dataclass
-class Flag:
-    """One urfave flag. `name` is urfave's comma list ("output, o")."""
+# urfave's flag types as cobra kinds: BoolFlag, StringFlag, IntFlag, DurationFlag, StringSliceFlag (appends)
+_ZERO: dict[str, Any] = {"bool": False, "string": "", "int": 0, "duration": 0, "stringArray": []}
 
-    name: str
-    kind: str  # bool | string | int | duration | slice
-    usage: str = ""
-    default: Any = None
+
+class Flag(cobra.Flag):
+    """One urfave flag: a cobra flag (kind, default, value parsing) known by every name of urfave's comma list
+    ("output, o": `--output`, `-o`). Durations are nanoseconds, as in cobra."""
+
+    __slots__ = ("aliases",)
+
+    def __init__(self, names: str, kind: str, usage: str = "", default: Any = None) -> None:
+        first, *rest = [n.strip() for n in names.split(",") if n.strip()]
+        super().__init__(first, kind, _ZERO[kind] if default is None else default, usage)
+        self.aliases = rest
 
     @property
     def names(self) -> list[str]:
-        return [n.strip() for n in self.name.split(",") if n.strip()]
-
-    def initial(self) -> Any:
-        if self.kind == "bool":
-            return False
-        if self.kind == "slice":
-            return []
-        if self.kind == "int":
-            return self.default or 0
-        if self.kind == "duration":
-            return self.default or 0.0
-        return self.default or ""
+        return [self.name, *self.aliases]
 
     def help_line(self) -> str:
-        """urfave's stringifyFlag: `--name value, -n value\\tusage (default: x)`."""
-        usage = self.usage
-        placeholder = ""
-        m = re.search(r"`([^`]*)`", usage)
-        if m:
-            placeholder = m.group(1)
-            usage = usage[: m.start()] + placeholder + usage[m.end():]
-        if self.kind != "bool" and not placeholder:
-            placeholder = "value"
-        parts = []
-        for n in self.names:
-            p = ("-" if len(n) == 1 else "--") + n
-            if self.kind != "bool":
-                p += " " + placeholder
-            parts.append(p)
+        """urfave's stringifyFlag: `--name value, -n value<TAB>usage (default: x)`."""
+        placeholder, usage = _unquote_usage(self.usage)
         default = ""
-        if self.kind == "string" and self.default:
-            default = f' (default: "{self.default}")'
-        elif self.kind == "int":
-            default = f" (default: {self.default or 0})"
-        elif self.kind == "duration":
-            default = f" (default: {format_duration(self.default or 0.0)})"
-        return ", ".join(parts) + "\t" + (usage + default).strip()
+        if self.kind not in ("bool", "stringArray"):  # flag types with a Value field
+            placeholder = placeholder or "value"
+            default = f" (default: {gofmt.quote(self.default) if self.kind == 'string' else self.def_value})"
+            if self.kind == "string" and not self.default:
+                default = ""
+        elif self.kind == "stringArray":
+            placeholder = placeholder or "value"
+        names = ", ".join(("-" if len(n) == 1 else "--") + n + (" " + placeholder if placeholder else "")
+                          for n in self.names)
+        return names + "\t" + (usage + default).strip()
+
+    def set(self, values: dict[str, Any], seen: set[str], name: str, text: str) -> None:
+        """Go flag's Value.Set under the name the user typed, with Go's error wording."""
+        try:
+            values[self.name] = self.convert(text, values[self.name], self.name in seen)
+        except ValueError as e:
+            reason = "value out of range" if str(e).endswith("value out of range") else "parse error"
+            if self.kind == "bool":
+                raise FlagError(f"invalid boolean value {gofmt.quote(text)} for -{name}: {reason}") from None
+            raise FlagError(f"invalid value {gofmt.quote(text)} for flag -{name}: {reason}") from None
+        seen.add(self.name)
+
+
+def _unquote_usage(usage: str) -> tuple[str, str]:
+    """urfave's unquoteUsage: a `back-quoted` word of the usage is the value's placeholder."""
+    m = re.search(r"`([^`]*)`", usage)
+    if not m:
+        return "", usage
+    return m.group(1), usage[: m.start()] + m.group(1) + usage[m.end():]
 
 
 HELP_FLAG = Flag("help, h", "bool", "show help")
@@ -74,134 +89,32 @@ class Parsed:
     args: list[str] = field(default_factory=list)
 
 
-_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def parse_duration(s: str) -> float:
-    """time.ParseDuration, in seconds; ValueError on bad input."""
-    orig = s
-    if s in ("0", "+0", "-0"):
-        return 0.0
-    if not s:
-        raise ValueError(orig)
-    neg = s[0] == "-"
-    if s[0] in "+-":
-        s = s[1:]
-    total = 0.0
-    if not s:
-        raise ValueError(orig)
-    while s:
-        m = re.match(r"(\d*)(\.\d*)?", s)
-        if not m or (not m.group(1) and (not m.group(2) or m.group(2) == ".")):
-            raise ValueError(orig)
-        num = float((m.group(1) or "0") + (m.group(2) or ""))
-        s = s[m.end():]
-        u = re.match(r"[^\d.]+", s)
-        if not u or u.group(0) not in _UNITS:
-            raise ValueError(orig)
-        total += num * _UNITS[u.group(0)]
-        s = s[u.end():]
-    return -total if neg else total
-
-
-def format_duration(sec: float) -> str:
-    """time.Duration.String for the whole-second defaults etcdctl shows."""
-    if sec == int(sec):
-        s = int(sec)
-        if s == 0:
-            return "0s"
-        h, rem = divmod(s, 3600)
-        m, sx = divmod(rem, 60)
-        out = ""
-        if h:
-            out += f"{h}h"
-        if h or m:
-            out += f"{m}m"
-        return out + f"{sx}s"
-    return f"{sec}s"
-
-
-def _parse_bool(v: str) -> bool:
-    if v in ("1", "t", "T", "TRUE", "true", "True"):
-        return True
-    if v in ("0", "f", "F", "FALSE", "false", "False"):
-        return False
-    raise ValueError(v)
-
-
-def _parse_int(v: str) -> int:
-    s = v.replace("_", "") if "_" in v and not v.startswith("_") else v
-    neg = s.startswith("-")
-    body = s.lstrip("+-")
-    if re.fullmatch(r"0[0-7]+", body):
-        n = int(body, 8)
-    else:
-        n = int(body, 0)
-    n = -n if neg else n
-    if not -(2**63) <= n < 2**63:
-        raise OverflowError(v)
-    return n
-
-
 def parse(flags: list[Flag], args: list[str]) -> Parsed:
     """Go flag.FlagSet.Parse: flags until the first non-flag argument or `--`."""
-    by_name: dict[str, Flag] = {}
-    for f in flags:
-        for n in f.names:
-            by_name[n] = f
-    p = Parsed(values={f.names[0]: f.initial() for f in flags})
+    by_name = {n: f for f in flags for n in f.names}
+    p = Parsed(values={f.name: f.initial() for f in flags})
     i = 0
     while i < len(args):
         a = args[i]
         if len(a) < 2 or a[0] != "-":
             break
-        num_minuses = 1
-        if a[1] == "-":
-            num_minuses = 2
-            if len(a) == 2:  # "--" terminates the flags
-                i += 1
-                break
-        name = a[num_minuses:]
+        i += 1
+        if a == "--":  # terminates the flags
+            break
+        name = a[2:] if a[1] == "-" else a[1:]
         if not name or name[0] in "-=":
             raise FlagError(f"bad flag syntax: {a}")
-        i += 1
-        has_value = "=" in name
-        value = ""
-        if has_value:
-            name, value = name.split("=", 1)
+        name, has_value, value = name.partition("=")
         f = by_name.get(name)
         if f is None:
             raise FlagError(f"flag provided but not defined: -{name}")
-        key = f.names[0]
-        if f.kind == "bool":
-            if has_value:
-                try:
-                    p.values[key] = _parse_bool(value)
-                except ValueError:
-                    raise FlagError(f'invalid boolean value "{value}" for -{name}: parse error') from None
-            else:
-                p.values[key] = True
-        else:
-            if not has_value:
-                if i < len(args):
-                    value = args[i]
-                    i += 1
-                else:
-                    raise FlagError(f"flag needs an argument: -{name}")
-            try:
-                if f.kind == "int":
-                    p.values[key] = _parse_int(value)
-                elif f.kind == "duration":
-                    p.values[key] = parse_duration(value)
-                elif f.kind == "slice":
-                    p.values[key] = list(p.values[key]) + [value]
-                else:
-                    p.values[key] = value
-            except OverflowError:
-                raise FlagError(f'invalid value "{value}" for flag -{name}: value out of range') from None
-            except ValueError:
-                raise FlagError(f'invalid value "{value}" for flag -{name}: parse error') from None
-        p.seen.add(key)
+        if f.kind == "bool" and not has_value:
+            value = "true"
+        elif not has_value:
+            if i >= len(args):
+                raise FlagError(f"flag needs an argument: -{name}")
+            value, i = args[i], i + 1
+        f.set(p.values, p.seen, name, value)
     p.args = args[i:]
     return p
 
@@ -235,27 +148,3 @@ def reorder(flags: list[Flag], args: list[str]) -> list[str]:
         else:
             remaining.append(a)
     return reordered + remaining
-
-
-def tabwrite(text: str) -> str:
-    """text/tabwriter(minwidth 1, padding 2): align the single tab column of each run of lines."""
-    lines = text.split("\n")
-    out: list[str] = []
-    block: list[str] = []
-
-    def flush() -> None:
-        if block:
-            w = max(len(b.split("\t", 1)[0]) for b in block) + 2
-            for b in block:
-                c0, rest = b.split("\t", 1)
-                out.append(c0.ljust(w) + rest)
-            block.clear()
-
-    for ln in lines:
-        if "\t" in ln:
-            block.append(ln)
-        else:
-            flush()
-            out.append(ln)
-    flush()
-    return "\n".join(out)

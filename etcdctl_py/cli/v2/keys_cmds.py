@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import threading
+from collections.abc import Callable
 
-from ...v2client import KeysAPI, SetOptions, V2Error
-from ...v2client.keys import Node
+from etcdctl_py.cli.errors import EXIT_BAD_ARGS, EXIT_SERVER_ERROR
+
+from ...v2client import Deadline, KeysAPI, Response, SetOptions, V2Error
+from ...v2client.keys import Node, Watcher
 from .app import Command, Context, Exit, Out
 from .flags import Flag
-from .util import (EXIT_BAD_ARGS, EXIT_SERVER_ERROR, arg_or_stdin, handle_error, must_new_client,
-                   print_response_key, total_deadline)
+from .util import arg_or_stdin, exit_on_sigint, handle_error, must_new_client, print_response_key, total_deadline
 
 TTL = Flag("ttl", "int", "key time-to-live in seconds", 0)
+UINT64 = 2**64 - 1  # etcdctl passes its int flags on as uint64(n)
+
+# a write of `value` at `key` (set, mk, update): the KeysAPI call, given the client, key, value and deadline
+Write = Callable[[KeysAPI, str, str, Deadline], Response]
 
 
 def _keys(c: Context) -> KeysAPI:
@@ -27,65 +32,60 @@ def _key(c: Context) -> str:
     return c.args[0]
 
 
+def _keys_and_key(c: Context) -> tuple[KeysAPI, str]:
+    """The client (synced first, as etcdctl's mustNewKeyAPI), then the key argument."""
+    ki = _keys(c)
+    return ki, _key(c)
+
+
 def _value(c: Context) -> str:
     v = arg_or_stdin(c.args, 1)
     if v is None:
         handle_error(c, EXIT_BAD_ARGS, ValueError("value required"))
-    assert v is not None
     return v
 
 
-def _set_like(c: Context, opts: SetOptions, with_value: bool = True) -> None:
-    ki = _keys(c)
-    key = _key(c)
-    value = _value(c) if with_value else ""
+def _request(c: Context, call: Callable[[Deadline], Response]) -> Response:
+    """One keys API request under --total-timeout; a failure is etcdctl's handleError(ExitServerError)."""
     try:
-        resp = ki.set(key, value, total_deadline(c), opts)
+        return call(total_deadline(c))
     except V2Error as e:
         handle_error(c, EXIT_SERVER_ERROR, e)
+
+
+def _write_value(c: Context, write: Write) -> None:
+    """set/mk/update: key, value (argument or stdin), the write, the response printed."""
+    ki, key = _keys_and_key(c)
+    value = _value(c)
+    resp = _request(c, lambda dl: write(ki, key, value, dl))
     print_response_key(resp, c.g("output"))
+
+
+def _set(opts: SetOptions) -> Write:
+    return lambda ki, key, value, dl: ki.set(key, value, dl, opts)
 
 
 def set_cmd(c: Context) -> None:
-    ki = _keys(c)
-    key = _key(c)
-    value = _value(c)
-    opts = SetOptions(prev_value=c.f("swap-with-value"), prev_index=max(c.f("swap-with-index"), 0) & (2**64 - 1),
-                      ttl=c.f("ttl"))
-    if c.f("swap-with-index") < 0:
-        opts.prev_index = c.f("swap-with-index") & (2**64 - 1)
-    try:
-        resp = ki.set(key, value, total_deadline(c), opts)
-    except V2Error as e:
-        handle_error(c, EXIT_SERVER_ERROR, e)
-    print_response_key(resp, c.g("output"))
+    opts = SetOptions(prev_value=c.f("swap-with-value"), prev_index=c.f("swap-with-index") & UINT64, ttl=c.f("ttl"))
+    _write_value(c, _set(opts))
 
 
 def mk_cmd(c: Context) -> None:
-    ki = _keys(c)
-    key = _key(c)
-    value = _value(c)
-    try:
-        if c.f("in-order"):
-            resp = ki.create_in_order(key, value, total_deadline(c), ttl=c.f("ttl"))
-        else:
-            resp = ki.set(key, value, total_deadline(c), SetOptions(prev_exist="false", ttl=c.f("ttl")))
-    except V2Error as e:
-        handle_error(c, EXIT_SERVER_ERROR, e)
-    print_response_key(resp, c.g("output"))
+    ttl = c.f("ttl")
+    if c.f("in-order"):
+        _write_value(c, lambda ki, key, value, dl: ki.create_in_order(key, value, dl, ttl=ttl))
+    else:
+        _write_value(c, _set(SetOptions(prev_exist="false", ttl=ttl)))
 
 
 def update_cmd(c: Context) -> None:
-    _set_like(c, SetOptions(prev_exist="true", ttl=c.f("ttl")))
+    _write_value(c, _set(SetOptions(prev_exist="true", ttl=c.f("ttl"))))
 
 
 def _dir_cmd(c: Context, prev_exist: str) -> None:
-    ki = _keys(c)
-    key = _key(c)
-    try:
-        resp = ki.set(key, "", total_deadline(c), SetOptions(dir=True, prev_exist=prev_exist, ttl=c.f("ttl")))
-    except V2Error as e:
-        handle_error(c, EXIT_SERVER_ERROR, e)
+    ki, key = _keys_and_key(c)
+    opts = SetOptions(dir=True, prev_exist=prev_exist, ttl=c.f("ttl"))
+    resp = _request(c, lambda dl: ki.set(key, "", dl, opts))
     if c.g("output") != "simple":
         print_response_key(resp, c.g("output"))
 
@@ -102,33 +102,25 @@ def updatedir_cmd(c: Context) -> None:
     _dir_cmd(c, "true")
 
 
-def _rm(c: Context, **kw: object) -> None:
-    ki = _keys(c)
-    key = _key(c)
-    try:
-        resp = ki.delete(key, total_deadline(c), **kw)  # type: ignore[arg-type]
-    except V2Error as e:
-        handle_error(c, EXIT_SERVER_ERROR, e)
+def _rm(c: Context, delete: Callable[[KeysAPI, str, Deadline], Response]) -> None:
+    ki, key = _keys_and_key(c)
+    resp = _request(c, lambda dl: delete(ki, key, dl))
     if not (resp.node and resp.node.dir) or c.g("output") != "simple":
         print_response_key(resp, c.g("output"))
 
 
 def rm_cmd(c: Context) -> None:
-    idx = c.f("with-index")
-    _rm(c, prev_value=c.f("with-value"), prev_index=idx & (2**64 - 1), dir=c.f("dir"), recursive=c.f("recursive"))
+    _rm(c, lambda ki, key, dl: ki.delete(key, dl, prev_value=c.f("with-value"), prev_index=c.f("with-index") & UINT64,
+                                         dir=c.f("dir"), recursive=c.f("recursive")))
 
 
 def rmdir_cmd(c: Context) -> None:
-    _rm(c, dir=True)
+    _rm(c, lambda ki, key, dl: ki.delete(key, dl, dir=True))
 
 
 def get_cmd(c: Context) -> None:
-    ki = _keys(c)
-    key = _key(c)
-    try:
-        resp = ki.get(key, total_deadline(c), sort=c.f("sort"), quorum=c.f("quorum"))
-    except V2Error as e:
-        handle_error(c, EXIT_SERVER_ERROR, e)
+    ki, key = _keys_and_key(c)
+    resp = _request(c, lambda dl: ki.get(key, dl, sort=c.f("sort"), quorum=c.f("quorum")))
     if resp.node and resp.node.dir:
         Out.err(f"{resp.node.key}: is a directory\n")
         raise Exit(1)
@@ -147,10 +139,7 @@ def _rprint(c: Context, n: Node) -> None:
 def ls_cmd(c: Context) -> None:
     ki = _keys(c)
     key = c.args[0] if c.args else "/"
-    try:
-        resp = ki.get(key, total_deadline(c), recursive=c.f("recursive"), sort=c.f("sort"), quorum=c.f("quorum"))
-    except V2Error as e:
-        handle_error(c, EXIT_SERVER_ERROR, e)
+    resp = _request(c, lambda dl: ki.get(key, dl, recursive=c.f("recursive"), sort=c.f("sort"), quorum=c.f("quorum")))
     if c.g("output") == "simple":
         node = resp.node or Node()
         if not node.dir:
@@ -161,27 +150,20 @@ def ls_cmd(c: Context) -> None:
         print_response_key(resp, c.g("output"))
 
 
-def _exit_on_sigint() -> None:
-    def handler(signum: int, frame: object) -> None:
-        os._exit(0)
-
+def _next_event(c: Context, w: Watcher) -> Response:
     try:
-        signal.signal(signal.SIGINT, handler)
-    except ValueError:  # not the main thread (in-process use): leave the default
-        pass
+        return w.next()
+    except V2Error as e:
+        handle_error(c, EXIT_SERVER_ERROR, e)
 
 
 def watch_cmd(c: Context) -> None:
-    ki = _keys(c)
-    key = _key(c)
+    ki, key = _keys_and_key(c)
     recursive, forever = c.f("recursive"), c.f("forever")
-    w = ki.watcher(key, after_index=c.f("after-index") & (2**64 - 1), recursive=recursive)
-    _exit_on_sigint()
+    w = ki.watcher(key, after_index=c.f("after-index") & UINT64, recursive=recursive)
+    exit_on_sigint()
     while True:
-        try:
-            resp = w.next()
-        except V2Error as e:
-            handle_error(c, EXIT_SERVER_ERROR, e)
+        resp = _next_event(c, w)
         if resp.node and resp.node.dir:
             continue
         if recursive:
@@ -200,13 +182,10 @@ def exec_watch_cmd(c: Context) -> None:
         key, cmd = args[0], args[2:]
     else:
         key, cmd = args[-1], args[:-1]
-    w = ki.watcher(key, after_index=c.f("after-index") & (2**64 - 1), recursive=c.f("recursive"))
-    _exit_on_sigint()
+    w = ki.watcher(key, after_index=c.f("after-index") & UINT64, recursive=c.f("recursive"))
+    exit_on_sigint()
     while True:
-        try:
-            resp = w.next()
-        except V2Error as e:
-            handle_error(c, EXIT_SERVER_ERROR, e)
+        resp = _next_event(c, w)
         node = resp.node or Node()
         if node.dir:
             Out.err(f"Ignored dir {node.key} change\n")

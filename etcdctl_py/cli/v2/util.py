@@ -5,22 +5,20 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import sys
+from typing import NoReturn
+
+from etcdctl_py.cli.errors import EXIT_BAD_CONNECTION, EXIT_ERROR, EXIT_SERVER_ERROR
 
 from ...v2client import Client, ClusterError, Deadline, PlainError, Response, TLSConfig, Transport, V2Error
 from ...v2client.transport import DEFAULT_DIAL_TIMEOUT
 from .app import Context, Exit, Out
 
-EXIT_ERROR = 1
-EXIT_BAD_CONNECTION = 2
-EXIT_SERVER_ERROR = 4
-EXIT_CLUSTER_NOT_HEALTHY = 5
-EXIT_BAD_ARGS = 128
-
 DEFAULT_ENDPOINTS = "http://127.0.0.1:2379,http://127.0.0.1:4001"
 
 
-def handle_error(c: Context, code: int, err: BaseException) -> None:
+def handle_error(c: Context, code: int, err: BaseException) -> NoReturn:
     """`Error:  <err>` (Println with a label ending in a space), cluster detail, exit."""
     Out.err(f"Error:  {err}\n")
     if isinstance(err, ClusterError):
@@ -28,14 +26,31 @@ def handle_error(c: Context, code: int, err: BaseException) -> None:
     raise Exit(code)
 
 
-def fail(msg: str, code: int = EXIT_ERROR) -> None:
+def fail(msg: str, code: int = EXIT_ERROR) -> NoReturn:
     """fmt.Fprintln(os.Stderr, msg); os.Exit(code)."""
     Out.err(msg + "\n")
     raise Exit(code)
 
 
+def seconds(c: Context, name: str) -> float:
+    """A global duration flag (nanoseconds, as Go's time.Duration) in seconds."""
+    return float(c.g(name)) / 1e9
+
+
 def total_deadline(c: Context) -> Deadline:
-    return Deadline(c.g("total-timeout"))
+    return Deadline(seconds(c, "total-timeout"))
+
+
+def exit_on_sigint() -> None:
+    """CTRL+C ends a watch loop with exit 0, as etcdctl's watchers do (signal.Notify, then os.Exit(0))."""
+
+    def handler(signum: int, frame: object) -> None:
+        os._exit(0)
+
+    try:
+        signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread (in-process use): leave the default
+        pass
 
 
 def _peers(c: Context) -> list[str]:
@@ -82,9 +97,9 @@ def get_transport(c: Context, header_timeout: float = 0.0) -> Transport:
         if f and not os.path.exists(f):
             raise PlainError(f"open {f}: no such file or directory")
     if (tls.cert_file and not tls.key_file) or (tls.key_file and not tls.cert_file):
-        raise PlainError("KeyFile and CertFile must both be present[key: %s, cert: %s]" % (tls.key_file, tls.cert_file))
+        raise PlainError(f"KeyFile and CertFile must both be present[key: {tls.key_file}, cert: {tls.cert_file}]")
     dial = DEFAULT_DIAL_TIMEOUT
-    total = c.g("total-timeout") or 0.0
+    total = seconds(c, "total-timeout")
     if total and total < dial:
         dial = total
     t = Transport(tls, dial, header_timeout)
@@ -108,8 +123,9 @@ def ask_password(prompt: str) -> str:
 
     def stty(arg: str) -> None:
         try:
-            subprocess.run(["stty", arg], executable="/bin/stty", stdin=sys.stdin, stdout=sys.stdout, stderr=sys.stderr, check=False)
-        except OSError:
+            subprocess.run(["stty", arg], executable="/bin/stty", stdin=sys.stdin, stdout=sys.stdout,
+                           stderr=sys.stderr, check=False)
+        except OSError:  # no stty: the password is read with echo on rather than not at all
             pass
 
     stty("-echo")
@@ -131,7 +147,7 @@ def username_password(prompt: str, flag: str) -> tuple[str, str]:
 
 def new_client(c: Context) -> Client:
     eps = get_endpoints(c)
-    tr = get_transport(c, c.g("timeout") or 0.0)
+    tr = get_transport(c, seconds(c, "timeout"))
     uflag = c.g("username") or os.environ.get("ETCDCTL_USERNAME", "")
     user = pw = ""
     if uflag:

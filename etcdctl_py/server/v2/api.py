@@ -1,8 +1,10 @@
 """The v2 HTTP API of etcd-py (`--enable-v2`): /v2/keys, /v2/members, /v2/machines, /v2/stats/*, /v2/auth/*.
 
-`V2Api.handle()` answers one request synchronously; long-poll watches (`?wait=true`) should go
-through `handle_async()` (asyncio) so a parked watch never blocks other requests. Both return
-`(status, headers, body)`.
+`V2Api.serve()` answers one request on the front listener's asyncio loop (the work itself runs in a worker
+thread: writes fsync the store file): a `(status, headers, body)` Result, or for a wait (`?wait=true`) a
+Streamed reply whose headers go out at once and whose event follows when it happens, every event with
+`stream=true`, as etcd's handleKeyWatch writes them. The CORS headers and the rest of net/http's header block
+are the listener's (etcdctl_py.server.httpreply).
 
 Persistence: the v2 store is saved as JSON to `<data_dir>/v2/store.json` after every change,
 written to a temporary sibling file, fsynced and renamed (atomic on POSIX). A restart re-publishes
@@ -14,7 +16,7 @@ mount.py), so `ETCDCTL_API=2 etcdctl member add` shows up in the v3 `member list
 side shows up here (its /0/members store nodes are written when the v2 API next answers, as etcd's apply does).
 On etcd-py every change goes through the server's Membership, which writes it to the WAL as a raft ConfChange
 and to the backend's members buckets, as etcd does; the store file's "added"/"removed"/"peer_urls" copies are
-what the standalone v2 server (no WAL) keeps, and are only re-applied at start where the WAL does not hold them.
+kept for a member list that has no WAL behind it, and are only re-applied at start where the WAL does not hold them.
 
 Not modelled: v2 auth by client certificate looks at the leaf certificate's CN only (etcd also tries the CNs of
 the verified chain); the v2 keys of a real etcd data dir (its .snap and WAL) are not imported when
@@ -26,32 +28,47 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import posixpath
 import threading
 import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote_to_bytes
 
-from .errors import (ECODE_INDEX_NAN, ECODE_INVALID_FIELD, ECODE_INVALID_FORM, ECODE_PREV_VALUE_REQUIRED,
-                     ECODE_RAFT_INTERNAL, ECODE_REFRESH_TTL_REQUIRED, ECODE_REFRESH_VALUE, ECODE_TTL_NAN,
-                     ECODE_UNAUTHORIZED, InternalError, V2StoreError)
+from etcdctl_py.gofmt import format_duration, go_json, go_struct, parse_bool
+from etcdctl_py.server.httpreply import Reply, Result, Streamed, http_error, not_allowed, not_found
+
+from ..identity import Member
+from ..membership import (
+    ERR_ID_EXISTS,
+    ERR_ID_NOT_FOUND,
+    ERR_ID_REMOVED,
+    ERR_PEER_URL_EXISTS,
+    Membership,
+    MembershipError,
+)
 from .auth import V2AuthStore
 from .auth_http import AuthHttp
+from .errors import (
+    ECODE_INDEX_NAN,
+    ECODE_INVALID_FIELD,
+    ECODE_INVALID_FORM,
+    ECODE_PREV_VALUE_REQUIRED,
+    ECODE_RAFT_INTERNAL,
+    ECODE_REFRESH_TTL_REQUIRED,
+    ECODE_REFRESH_VALUE,
+    ECODE_TTL_NAN,
+    ECODE_UNAUTHORIZED,
+    InternalError,
+    V2StoreError,
+)
 from .member_req import parse_peer_urls
-from .store import Event, Store, Watcher, clean
-from ..identity import Member
-from ..membership import (ERR_ID_EXISTS, ERR_ID_NOT_FOUND, ERR_ID_REMOVED, ERR_PEER_URL_EXISTS, Membership,
-                          MembershipError)
+from .store import Event, Store, clean, rfc3339nano
 
 KEYS_PREFIX = "/v2/keys"
 MEMBERS_PREFIX = "/v2/members"
 STORE_KEYS_PREFIX = "/1"
-CORS = [("Access-Control-Allow-Headers", "accept, content-type, authorization"),
-        ("Access-Control-Allow-Methods", "POST, GET, OPTIONS, PUT, DELETE"),
-        ("Access-Control-Allow-Origin", "*")]
-
-Result = tuple[int, list[tuple[str, str]], bytes]
+WATCH_BUFFER = 100  # etcd's watcher channel: a stream that falls this far behind is ended
 
 
 class MemberLike(Protocol):
@@ -92,40 +109,17 @@ class V2Identity:
     start_time: float = field(default_factory=time.time)
 
 
-def _go_json(obj: Any) -> str:
-    """json.Marshal-like text: compact, HTML-safe, invalid UTF-8 as U+FFFD."""
-    s = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
-    s = s.encode("utf-8", "surrogateescape").decode("utf-8", "replace") if any(
-        0xDC80 <= ord(ch) <= 0xDCFF for ch in s) else s
-    return (s.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
-
-
 def _node_json(n: dict | None) -> dict | None:
-    """NodeExtern field order with omitempty, keys trimmed of the "/1" store prefix."""
+    """NodeExtern (Value and Expiration are pointers), keys trimmed of the "/1" store prefix."""
     if n is None:
         return None
-    out: dict = {}
     key = n.get("key", "")
-    if key.startswith(STORE_KEYS_PREFIX):
-        key = key[len(STORE_KEYS_PREFIX):]
-    if key:
-        out["key"] = key
-    if "value" in n:
-        out["value"] = n["value"]
-    if n.get("dir"):
-        out["dir"] = True
-    if n.get("expiration") is not None:
-        out["expiration"] = n["expiration"]
-    if n.get("ttl"):
-        out["ttl"] = n["ttl"]
-    if n.get("nodes"):
-        out["nodes"] = [_node_json(c) for c in n["nodes"]]
-    if n.get("modifiedIndex"):
-        out["modifiedIndex"] = n["modifiedIndex"]
-    if n.get("createdIndex"):
-        out["createdIndex"] = n["createdIndex"]
-    return out
+    return go_struct(("key", key.removeprefix(STORE_KEYS_PREFIX), "omitempty"), ("value", n.get("value"), "ptr"),
+                     ("dir", n.get("dir", False), "omitempty"), ("expiration", n.get("expiration"), "ptr"),
+                     ("ttl", n.get("ttl", 0), "omitempty"),
+                     ("nodes", [_node_json(c) for c in n.get("nodes") or []], "omitempty"),
+                     ("modifiedIndex", n.get("modifiedIndex", 0), "omitempty"),
+                     ("createdIndex", n.get("createdIndex", 0), "omitempty"))
 
 
 def event_body(ev: Event) -> bytes:
@@ -133,15 +127,7 @@ def event_body(ev: Event) -> bytes:
     if ev.prev is not None:
         d["prevNode"] = _node_json(ev.prev)
     # No "refresh" field: etcd answers with Event.Clone(), which drops it.
-    return (_go_json(d) + "\n").encode("utf-8")
-
-
-def _parse_bool(v: str) -> bool:
-    if v in ("1", "t", "T", "TRUE", "true", "True"):
-        return True
-    if v in ("0", "f", "F", "FALSE", "false", "False"):
-        return False
-    raise ValueError(v)
+    return (go_json(d) + "\n").encode("utf-8")
 
 
 def _parse_uint(v: str) -> int:
@@ -177,7 +163,7 @@ class _Form:
         return _parse_uint(self.values[k][0]) if k in self.values else 0
 
     def boolean(self, k: str) -> bool:
-        return _parse_bool(self.values[k][0]) if k in self.values else False
+        return parse_bool(self.values[k][0]) if k in self.values else False
 
 
 @dataclass
@@ -281,7 +267,7 @@ class V2Api:
         self._base = {m.id: list(m.peer_urls) for m in identity.members}  # as started: what the file adds to
         self._seen: dict[int, tuple] = {}  # members as the /0/members store nodes last described them
         self.auth = V2AuthStore(self.store, self._bump_raft)
-        self.auth_http = AuthHttp(self.auth, _go_json, self._cid, self._not_allowed)
+        self.auth_http = AuthHttp(self.auth, self._cid())
         loaded = self._load()
         if not loaded:
             self._bootstrap()
@@ -307,7 +293,7 @@ class V2Api:
         p = self._state_path()
         if not p or not os.path.exists(p):
             return False
-        with open(p, "r", encoding="utf-8", errors="surrogateescape") as fh:
+        with open(p, encoding="utf-8", errors="surrogateescape") as fh:
             d = json.load(fh)
         self.store.load_state(d["store"])
         self._raft_index = d.get("raft_index", self._raft_index)
@@ -345,11 +331,11 @@ class V2Api:
         so user keys get the same indexes as on real etcd."""
         for m in self.members:
             self.store.create(f"/0/members/{m.id:x}/raftAttributes", False,
-                              _go_json({"peerURLs": list(m.peer_urls)}), False, None)
+                              go_json({"peerURLs": list(m.peer_urls)}), False, None)
         me = self._member(self.identity.member_id)
         if me is not None:
             self.store.set(f"/0/members/{me.id:x}/attributes", False,
-                           _go_json({"name": me.name, "clientURLs": list(me.client_urls)}), None)
+                           go_json({"name": me.name, "clientURLs": list(me.client_urls)}), None)
         self.store.set("/0/version", False, self.identity.cluster_version, None)
 
     def _publish(self) -> None:
@@ -357,7 +343,7 @@ class V2Api:
         me = self._member(self.identity.member_id)
         if me is not None:
             self.store.set(f"/0/members/{me.id:x}/attributes", False,
-                           _go_json({"name": me.name, "clientURLs": list(me.client_urls)}), None)
+                           go_json({"name": me.name, "clientURLs": list(me.client_urls)}), None)
 
     def _member(self, mid: int) -> Any:
         for m in self.members:
@@ -382,67 +368,45 @@ class V2Api:
             self.store.delete_expired(time.time())
 
     # ---- dispatch
-    def _hdrs(self, ctype: str = "application/json") -> list[tuple[str, str]]:
-        return [*CORS, ("Content-Type", ctype)]
+    @staticmethod
+    def _hdrs() -> list[tuple[str, str]]:
+        return [("Content-Type", "application/json")]
 
-    def handle(self, method: str, path: str, query: str, headers: dict, body: bytes) -> Result:
-        """Answer one request. A wait that has to park blocks this thread until an event arrives."""
-        res = self._route(method, path, query, headers, body)
-        if not isinstance(res, _Wait):
-            return res
-        return self._finish_watch(res)
-
-    async def handle_async(self, method: str, path: str, query: str, headers: dict, body: bytes,
-                           client_cn: str | None = None) -> Result:
-        """Like handle(), but a parked wait awaits an asyncio future instead of blocking; the
-        request itself runs in the loop's default executor (writes fsync the store file)."""
+    async def serve(self, method: str, path: str, query: str, headers: dict, body: bytes,
+                    client_cn: str | None = None) -> Reply:
+        """Answer one request (client_cn: the verified client certificate's CN under --client-cert-auth). The
+        request runs in the loop's default executor; a wait parks on the loop, blocking no thread."""
         loop = asyncio.get_running_loop()
         res = await loop.run_in_executor(None, self._route, method, path, query, headers, body, client_cn)
-        if not isinstance(res, _Wait):
-            return res
-        req, hdr = res.req, res.hdr
-        fut: asyncio.Future[Event] = loop.create_future()
+        return self._watch(res, loop) if isinstance(res, _Wait) else res
 
-        def deliver(ev: Event) -> None:
-            loop.call_soon_threadsafe(lambda: fut.done() or fut.set_result(ev))
+    def _watch(self, wait: _Wait, loop: asyncio.AbstractEventLoop) -> Reply:
+        """etcd's handleKeyWatch: the headers (X-Etcd-Index is the store index the watch started at) at once, then
+        the event: one, or with stream=true each one until the client hangs up or falls WATCH_BUFFER behind."""
+        req = wait.req
+        queue: asyncio.Queue[Event | None] = asyncio.Queue()
+
+        def offer(ev: Event) -> None:  # on the loop
+            if queue.qsize() < WATCH_BUFFER:
+                queue.put_nowait(ev)
+            elif queue.qsize() == WATCH_BUFFER:
+                queue.put_nowait(None)  # etcd closes an overflowing watcher's channel: the stream ends
+
+        def deliver(ev: Event) -> None:  # in the writer's thread, under the store lock
+            loop.call_soon_threadsafe(offer, ev)
 
         try:
-            w = self.store.watch(req.path, req.recursive, False, req.since, deliver)
+            w = self.store.watch(req.path, req.recursive, req.stream, req.since, deliver)
         except V2StoreError as e:  # e.g. 401 the requested history has been cleared
             return self._key_error(e)
-        if isinstance(w, Event):
-            return self._watch_result(w, w.etcd_index, hdr)
-        try:
-            ev = await fut
-        finally:
-            self.store.cancel(w)
-        return self._watch_result(ev, w.start_index, hdr)
-
-    def _finish_watch(self, res: "_Wait") -> Result:
-        req, hdr = res.req, res.hdr
-        box: list[Event] = []
-        done = threading.Event()
-
-        def deliver(ev: Event) -> None:
-            box.append(ev)
-            done.set()
-
-        try:
-            w = self.store.watch(req.path, req.recursive, False, req.since, deliver)
-        except V2StoreError as e:  # e.g. 401 the requested history has been cleared
-            return self._key_error(e)
-        if isinstance(w, Event):
-            return self._watch_result(w, w.etcd_index, hdr)
-        try:
-            done.wait()
-        finally:
-            self.store.cancel(w)
-        return self._watch_result(box[0], w.start_index, hdr)
-
-    def _watch_result(self, ev: Event, start_index: int, hdr: list[tuple[str, str]]) -> Result:
+        if isinstance(w, Event):  # from history: etcd hands it over and registers no watcher
+            queue.put_nowait(w)
+            start, close = w.etcd_index, (lambda: None)
+        else:
+            start, close = w.start_index, (lambda: self.store.cancel(w))
         ri, rt = self._raft()
-        h = [*hdr, ("X-Etcd-Index", str(start_index)), ("X-Raft-Index", str(ri)), ("X-Raft-Term", str(rt))]
-        return 200, h, event_body(ev)
+        hdr = [*wait.hdr, ("X-Etcd-Index", str(start)), ("X-Raft-Index", str(ri)), ("X-Raft-Term", str(rt))]
+        return Streamed(200, hdr, _event_lines(queue, req.stream), close)
 
     def _route(self, method: str, path: str, query: str, headers: dict, body: bytes,
                client_cn: str | None = None) -> Any:
@@ -459,19 +423,7 @@ class V2Api:
             return self.auth_http.handle(method, path, hl, body, client_cn)
         if path == "/v2/machines":
             return self._machines(method)
-        if path == "/version":
-            if method != "GET":
-                return self._not_allowed("GET")
-            return 200, self._hdrs(), _go_json({"etcdserver": self.identity.server_version,
-                                                "etcdcluster": self.identity.cluster_version}).encode()
-        if path == "/health":
-            return 200, self._hdrs(), b'{"health":"true","reason":""}'
-        return 404, [("Content-Type", "text/plain; charset=utf-8"), ("X-Content-Type-Options", "nosniff")], \
-            b"404 page not found\n"
-
-    def _not_allowed(self, *allowed: str) -> Result:
-        return 405, [("Allow", ",".join(allowed)), ("Content-Type", "text/plain; charset=utf-8"),
-                     ("X-Content-Type-Options", "nosniff")], b"Method Not Allowed\n"
+        return not_found()
 
     def _cid(self) -> tuple[str, str]:
         return ("X-Etcd-Cluster-Id", f"{self.identity.cluster_id:x}")
@@ -483,15 +435,15 @@ class V2Api:
 
     def _keys(self, method: str, path: str, query: str, hl: dict, body: bytes, client_cn: str | None = None) -> Any:
         if method not in ("HEAD", "GET", "PUT", "POST", "DELETE"):
-            return self._not_allowed("HEAD", "GET", "PUT", "POST", "DELETE")
+            return not_allowed("HEAD", "GET", "PUT", "POST", "DELETE")
         try:
             r = parse_key_request(method, path, query, hl.get("content-type", ""), body)
         except V2StoreError as e:
             return self._key_error(e)
         key = unquote_to_bytes(path[len(KEYS_PREFIX):]).decode("utf-8", "surrogateescape")
         if not self.auth.has_key_access(method, hl.get("authorization", ""), key, r.recursive, client_cn):
-            e = V2StoreError(ECODE_UNAUTHORIZED, "Insufficient credentials", 0)
-            return e.status, [*self._hdrs(), self._cid(), ("X-Etcd-Index", "0")], e.body()
+            denied = V2StoreError(ECODE_UNAUTHORIZED, "Insufficient credentials", 0)
+            return denied.status, [*self._hdrs(), self._cid(), ("X-Etcd-Index", "0")], denied.body()
         if r.method == "GET" and r.wait:
             return _Wait(r, [*self._hdrs(), self._cid()])
         try:
@@ -508,8 +460,8 @@ class V2Api:
         out = ev
         if r.no_value_on_success and ev.action in ("set", "compareAndSwap", "create", "update"):
             out = Event(ev.action, None, None, ev.etcd_index)  # type: ignore[arg-type]
-            return (201 if created else 200), h, (_go_json({"action": ev.action}) + "\n").encode()
-        return (201 if created else 200), h, (b"" if method == "HEAD" else event_body(out))
+            return (201 if created else 200), h, (go_json({"action": ev.action}) + "\n").encode()
+        return (201 if created else 200), h, event_body(out)  # a HEAD's body is counted, not sent
 
     def _apply(self, r: KeyRequest) -> Event:
         s = self.store
@@ -546,7 +498,7 @@ class V2Api:
         d: dict = {"peerURLs": list(m.peer_urls)}
         if getattr(m, "is_learner", False):
             d["isLearner"] = True
-        return _go_json(d)
+        return go_json(d)
 
     def _member_view(self) -> dict[int, tuple]:
         return {m.id: (tuple(m.peer_urls), bool(getattr(m, "is_learner", False))) for m in self.members}
@@ -583,7 +535,7 @@ class V2Api:
         self.store.create(f"/0/removed_members/{mid:x}", False, "removed", False, None)
 
     def _http_error(self, code: int, msg: str) -> Result:
-        return code, [*self._hdrs(), self._cid()], _go_json({"message": msg}).encode()  # json.Marshal: no \n
+        return code, [*self._hdrs(), self._cid()], go_json({"message": msg}).encode()  # json.Marshal: no \n
 
     def _change_failed(self, err: MembershipError, mid: int = 0, deleting: bool = False) -> Result:
         """v2http's membersHandler error mapping (only DELETE maps a removed ID to 410); anything else is
@@ -599,17 +551,17 @@ class V2Api:
 
     def _members(self, method: str, path: str, hl: dict, body: bytes, client_cn: str | None = None) -> Result:
         if method not in ("GET", "POST", "DELETE", "PUT"):
-            return self._not_allowed("GET", "POST", "DELETE", "PUT")
+            return not_allowed("GET", "POST", "DELETE", "PUT")
         if not self.auth.has_root_access(method, hl.get("authorization", ""), write_only=True, cn=client_cn):
-            return 401, [("Content-Type", "application/json")], _go_json({"message": "Insufficient credentials"}).encode()
+            return 401, [("Content-Type", "application/json")], b'{"message":"Insufficient credentials"}'
         sub = path[len(MEMBERS_PREFIX):].lstrip("/")
         h = [*self._hdrs(), self._cid()]
         if method == "GET":
             if sub == "":
-                return 200, h, (_go_json({"members": [self._member_json(m) for m in self.members]}) + "\n").encode()
+                return 200, h, (go_json({"members": [self._member_json(m) for m in self.members]}) + "\n").encode()
             if sub == "leader":
                 me = self._member(self.identity.member_id)
-                return 200, h, (_go_json(self._member_json(me)) + "\n").encode()
+                return 200, h, (go_json(self._member_json(me)) + "\n").encode()
             return self._http_error(404, "Not found")
         if method == "POST":
             urls = self._peer_urls(hl, body)
@@ -617,8 +569,7 @@ class V2Api:
                 return urls
             return self._add_member(urls)
         if sub == "":  # getID's http.Error, after the cluster ID header was set
-            return 405, [("Content-Type", "text/plain; charset=utf-8"), ("X-Content-Type-Options", "nosniff"),
-                         self._cid()], b"Method Not Allowed\n"
+            return http_error(405, "Method Not Allowed", [self._cid()])
         try:
             mid = int(sub, 16)
             if mid >= 2**64:
@@ -633,7 +584,7 @@ class V2Api:
                     return self._change_failed(e, mid, deleting=True)
                 self._store_removed(mid)
                 self._seen = self._member_view()
-            return 204, [*CORS, self._cid()], b""
+            return 204, [self._cid()], b""
         urls = self._peer_urls(hl, body)
         if isinstance(urls, tuple):
             return urls
@@ -644,7 +595,7 @@ class V2Api:
                 return self._change_failed(e, mid)
             self._store_updated(m)
             self._seen = self._member_view()
-        return 204, [*CORS, self._cid()], b""
+        return 204, [self._cid()], b""
 
     def _peer_urls(self, hl: dict, body: bytes) -> list[str] | Result:
         ctype = hl.get("content-type", "")
@@ -665,51 +616,43 @@ class V2Api:
                 return self._change_failed(e)
             self._store_added(m)
             self._seen = self._member_view()
-        return 201, [*self._hdrs(), self._cid()], (_go_json(self._member_json(m)) + "\n").encode()
+        return 201, [*self._hdrs(), self._cid()], (go_json(self._member_json(m)) + "\n").encode()
 
     # ---- stats
     def _stats(self, method: str, which: str) -> Result:
         if method != "GET":
-            return self._not_allowed("GET")
+            return not_allowed("GET")
         ident = self.identity
         me = f"{ident.member_id:x}"
         if which == "store":
-            d = dict(self.store.stats.counts)
-            d["watchers"] = self.store.watcher_count()
-            return 200, self._hdrs(), _go_json(d).encode()
+            counts = {**self.store.stats.counts, "watchers": self.store.watcher_count()}
+            return 200, self._hdrs(), go_json(counts).encode()
         if which == "self":
-            from .store import rfc3339nano
 
             up = time.time() - ident.start_time
             d = {"name": ident.name, "id": me, "state": "StateLeader", "startTime": rfc3339nano(ident.start_time),
-                 "leaderInfo": {"leader": me, "uptime": _go_duration(up), "startTime": rfc3339nano(ident.start_time)},
+                 "leaderInfo": {"leader": me, "uptime": format_duration(int(up * 1e9)),
+                                "startTime": rfc3339nano(ident.start_time)},
                  "recvAppendRequestCnt": 0, "sendAppendRequestCnt": 0}
-            return 200, self._hdrs(), _go_json(d).encode()
+            return 200, self._hdrs(), go_json(d).encode()
         if which == "leader":
-            return 200, self._hdrs(), _go_json({"leader": me, "followers": {}}).encode()
-        return 404, [("Content-Type", "text/plain; charset=utf-8"), ("X-Content-Type-Options", "nosniff")], \
-            b"404 page not found\n"
+            return 200, self._hdrs(), go_json({"leader": me, "followers": {}}).encode()
+        return not_found()
 
     # ---- machines
     def _machines(self, method: str) -> Result:
         if method not in ("GET", "HEAD"):
-            return self._not_allowed("GET", "HEAD")
+            return not_allowed("GET", "HEAD")
         urls = sorted(u for m in self.members for u in m.client_urls)
-        return 200, [("Content-Type", "text/plain; charset=utf-8")], ", ".join(urls).encode()
+        return 200, [], ", ".join(urls).encode()  # no Content-Type: net/http sniffs it
 
 
-def _go_duration(sec: float) -> str:
-    """time.Duration.String for positive durations."""
-    ns = int(sec * 1e9)
-    if ns < 1000:
-        return f"{ns}ns"
-    h, rem = divmod(ns, 3600 * 10**9)
-    m, rem = divmod(rem, 60 * 10**9)
-    s = rem / 1e9
-    s_txt = f"{s:.9f}".rstrip("0").rstrip(".")
-    out = ""
-    if h:
-        out += f"{h}h"
-    if h or m:
-        out += f"{m}m"
-    return out + s_txt + "s"
+async def _event_lines(queue: asyncio.Queue[Event | None], stream: bool) -> AsyncIterator[bytes]:
+    """The body of a wait: each event as json.Encoder writes it; None (an overflowing stream) ends it."""
+    while True:
+        ev = await queue.get()
+        if ev is None:
+            return
+        yield event_body(ev)
+        if not stream:
+            return

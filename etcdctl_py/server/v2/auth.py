@@ -12,7 +12,11 @@ from __future__ import annotations
 import base64
 import json
 import posixpath
-from typing import Any, Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from etcdctl_py.gofmt import go_json, go_struct
 
 from .errors import ECODE_KEY_NOT_FOUND, ECODE_NODE_EXIST, V2StoreError
 from .store import Store
@@ -52,7 +56,7 @@ def _strs(v: Any) -> list[str] | None:
 def user_from_json(d: Any) -> dict:
     if not isinstance(d, dict):
         raise ValueError("not an object")
-    out = {"user": "", "password": "", "roles": None, "grant": None, "revoke": None}
+    out: dict[str, Any] = {"user": "", "password": "", "roles": None, "grant": None, "revoke": None}
     for k, v in d.items():  # encoding/json: case-insensitive field names
         f = k.lower()
         if f in ("user", "password"):
@@ -101,31 +105,16 @@ def role_from_json(d: Any) -> dict:
 
 
 def user_json(u: dict, with_password: bool = True) -> dict:
-    """User's field order and omitempty rules."""
-    d: dict = {"user": u["user"]}
-    if with_password and u.get("password"):
-        d["password"] = u["password"]
-    d["roles"] = u.get("roles")
-    if u.get("grant"):
-        d["grant"] = u["grant"]
-    if u.get("revoke"):
-        d["revoke"] = u["revoke"]
-    return d
+    """v2auth's User struct."""
+    return go_struct(("user", u["user"], ""), ("password", u.get("password") if with_password else "", "omitempty"),
+                     ("roles", u.get("roles"), ""), ("grant", u.get("grant"), "omitempty"),
+                     ("revoke", u.get("revoke"), "omitempty"))
 
 
 def role_json(r: dict) -> dict:
-    d: dict = {"role": r["role"], "permissions": r["permissions"]}
-    if r.get("grant") is not None:
-        d["grant"] = r["grant"]
-    if r.get("revoke") is not None:
-        d["revoke"] = r["revoke"]
-    return d
-
-
-def _dumps(obj: Any) -> str:
-    from .api import _go_json
-
-    return _go_json(obj)
+    """v2auth's Role struct (Grant and Revoke are pointers)."""
+    return go_struct(("role", r["role"], ""), ("permissions", r["permissions"], ""), ("grant", r.get("grant"), "ptr"),
+                     ("revoke", r.get("revoke"), "ptr"))
 
 
 def perms_empty(p: dict | None) -> bool:
@@ -198,47 +187,36 @@ class V2AuthStore:
     def _ensure_dirs(self) -> None:
         if self.ensured_once:
             return
-        for res in (PERMS_PREFIX, PERMS_PREFIX + "/users/", PERMS_PREFIX + "/roles/"):
-            try:
+        for res, is_dir, value in ((PERMS_PREFIX, True, ""), (PERMS_PREFIX + "/users/", True, ""),
+                                   (PERMS_PREFIX + "/roles/", True, ""), (PERMS_PREFIX + "/enabled", False, "false")):
+            with _unless_store_error(ECODE_NODE_EXIST):
                 self.before_write()
-                self.store.create(res, True, "", False, None)
-            except V2StoreError as e:
-                if e.code != ECODE_NODE_EXIST:
-                    raise
-        try:
-            self.before_write()
-            self.store.create(PERMS_PREFIX + "/enabled", False, "false", False, None)
-        except V2StoreError as e:
-            if e.code != ECODE_NODE_EXIST:
-                raise
+                self.store.create(res, is_dir, value, False, None)
         self.ensured_once = True
 
     def _set(self, res: str, value: Any, prev_exist: bool) -> None:
         self._ensure_dirs()
-        self._put(res, _dumps(value), prev_exist)
+        self._put(res, go_json(value), prev_exist)
 
     def _delete(self, res: str) -> None:
         self._ensure_dirs()
         self.before_write()
         self.store.delete(self._path(res), False, False)
 
+    def _names(self, res: str) -> list[str]:
+        """The names under a v2auth directory; none before it exists."""
+        node: dict = {}
+        with _unless_store_error(ECODE_KEY_NOT_FOUND):
+            node = self._get(res)
+        return [posixpath.basename(n["key"]) for n in node.get("nodes") or []]
+
     # -- users
     def all_users(self) -> list[str]:
-        try:
-            node = self._get("/users/")
-        except V2StoreError as e:
-            if e.code == ECODE_KEY_NOT_FOUND:
-                return []
-            raise
-        return sorted(posixpath.basename(n["key"]) for n in node.get("nodes") or [])
+        return sorted(self._names("/users/"))
 
     def get_user(self, name: str) -> dict:
-        try:
+        with _store_error_as(ECODE_KEY_NOT_FOUND, 404, f"User {name} does not exist."):
             node = self._get("/users/" + name)
-        except V2StoreError as e:
-            if e.code == ECODE_KEY_NOT_FOUND:
-                raise AuthError(404, f"User {name} does not exist.") from None
-            raise
         u = user_from_json(json.loads(node.get("value", "")))
         if u["user"] == ROOT:
             u = _attach_root(u)
@@ -250,12 +228,8 @@ class V2AuthStore:
         if u["password"] == "":
             raise AuthError(400, f"Cannot create user {u['user']} with an empty password")
         u = dict(u, password=hash_password(u["password"]))
-        try:
+        with _store_error_as(ECODE_NODE_EXIST, 409, f"User {u['user']} already exists."):
             self._set("/users/" + u["user"], user_json(u), False)
-        except V2StoreError as e:
-            if e.code == ECODE_NODE_EXIST:
-                raise AuthError(409, f"User {u['user']} already exists.") from None
-            raise
         return u
 
     def create_or_update_user(self, u: dict) -> tuple[dict, bool]:
@@ -268,12 +242,8 @@ class V2AuthStore:
     def delete_user(self, name: str) -> None:
         if self.auth_enabled() and name == ROOT:
             raise AuthError(403, "Cannot delete root user while auth is enabled.")
-        try:
+        with _store_error_as(ECODE_KEY_NOT_FOUND, 404, f"User {name} does not exist"):
             self._delete("/users/" + name)
-        except V2StoreError as e:
-            if e.code == ECODE_KEY_NOT_FOUND:
-                raise AuthError(404, f"User {name} does not exist") from None
-            raise
 
     def update_user(self, u: dict) -> dict:
         old = self.get_user(u["user"])  # its AuthError passes through unchanged, as in etcd
@@ -285,46 +255,26 @@ class V2AuthStore:
 
     # -- roles
     def all_roles(self) -> list[str]:
-        names = [ROOT]
-        try:
-            node = self._get("/roles/")
-        except V2StoreError as e:
-            if e.code == ECODE_KEY_NOT_FOUND:
-                return names
-            raise
-        names += [posixpath.basename(n["key"]) for n in node.get("nodes") or []]
-        return sorted(names)
+        return sorted([ROOT, *self._names("/roles/")])
 
     def get_role(self, name: str) -> dict:
         if name == ROOT:
             return json.loads(json.dumps(ROOT_ROLE))
-        try:
+        with _store_error_as(ECODE_KEY_NOT_FOUND, 404, f"Role {name} does not exist."):
             node = self._get("/roles/" + name)
-        except V2StoreError as e:
-            if e.code == ECODE_KEY_NOT_FOUND:
-                raise AuthError(404, f"Role {name} does not exist.") from None
-            raise
         return role_from_json(json.loads(node.get("value", "")))
 
     def create_role(self, r: dict) -> None:
         if r["role"] == ROOT:
             raise AuthError(403, f"Cannot modify role {r['role']}: is root role.")
-        try:
+        with _store_error_as(ECODE_NODE_EXIST, 409, f"Role {r['role']} already exists."):
             self._set("/roles/" + r["role"], role_json(r), False)
-        except V2StoreError as e:
-            if e.code == ECODE_NODE_EXIST:
-                raise AuthError(409, f"Role {r['role']} already exists.") from None
-            raise
 
     def delete_role(self, name: str) -> None:
         if name == ROOT:
             raise AuthError(403, f"Cannot modify role {name}: is root role.")
-        try:
+        with _store_error_as(ECODE_KEY_NOT_FOUND, 404, f"Role {name} doesn't exist."):
             self._delete("/roles/" + name)
-        except V2StoreError as e:
-            if e.code == ECODE_KEY_NOT_FOUND:
-                raise AuthError(404, f"Role {name} doesn't exist.") from None
-            raise
 
     def update_role(self, r: dict) -> dict:
         if r["role"] == ROOT:
@@ -421,6 +371,27 @@ class V2AuthStore:
             if has_key_access(role, key, write, recursive):
                 return True
         return False
+
+
+@contextmanager
+def _unless_store_error(code: int) -> Iterator[None]:
+    """Go on past the v2 store error `code` (v2auth's "already there" and "not yet there" cases)."""
+    try:
+        yield
+    except V2StoreError as e:
+        if e.code != code:
+            raise
+
+
+@contextmanager
+def _store_error_as(code: int, status: int, msg: str) -> Iterator[None]:
+    """The v2 store error `code` becomes v2auth's AuthError(status, msg); any other passes unchanged."""
+    try:
+        yield
+    except V2StoreError as e:
+        if e.code != code:
+            raise
+        raise AuthError(status, msg) from None
 
 
 def parse_basic_auth(h: str) -> tuple[str, str] | None:

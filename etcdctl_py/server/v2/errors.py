@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+from etcdctl_py.gofmt import go_json
 
 ECODE_KEY_NOT_FOUND = 100
 ECODE_TEST_FAILED = 101
@@ -23,7 +23,8 @@ ECODE_RAFT_INTERNAL = 300
 ECODE_EVENT_INDEX_CLEARED = 401
 
 MESSAGES = {
-    100: "Key not found", 101: "Compare failed", 102: "Not a file", 103: "Reached the max number of peers in the cluster",
+    100: "Key not found", 101: "Compare failed", 102: "Not a file",
+    103: "Reached the max number of peers in the cluster",
     104: "Not a directory", 105: "Key already exists", 106: "The prefix of given key is a keyword in etcd",
     107: "Root is read only", 108: "Directory not empty", 109: "Peer address has existed",
     110: "The request requires user authentication", 200: "Value is Required in POST form",
@@ -56,7 +57,7 @@ class V2StoreError(Exception):
         if self.cause:
             d["cause"] = self.cause
         d["index"] = self.index
-        return (json.dumps(d, separators=(",", ":"), ensure_ascii=False) + "\n").encode("utf-8", "surrogateescape")
+        return (go_json(d) + "\n").encode()
 
 
 class InternalError(Exception):

@@ -2,23 +2,21 @@
 
 The front listener (etcdctl_py.server.frontend) hands every `/v2/...` request to
 `V2Mount.serve()`, which it awaits on its asyncio loop: ordinary requests run in a worker
-thread (the store fsyncs its JSON file), a long-poll wait (`?wait=true`) parks on an asyncio
-future so it blocks neither the loop nor a thread, and is cancelled when the client hangs up.
-A daemon thread calls `tick()` every 500 ms (etcd's leader SYNC) so TTL keys expire.
+thread (the store fsyncs its JSON file), a long-poll wait (`?wait=true`) is a streamed reply
+fed from the loop, so it blocks neither the loop nor a thread; the listener ends it when the
+client hangs up. A daemon thread calls `tick()` every 500 ms (etcd's leader SYNC) so TTL keys expire.
 """
 
 from __future__ import annotations
 
-import asyncio
-import ssl
 import threading
 from typing import Any
 
+from ..httpreply import Reply
 from ..membership import Membership
-from .api import Result, V2Api, V2Identity, V2Member
+from .api import V2Api, V2Identity, V2Member
 
 TICK_SECONDS = 0.5
-HANGUP_POLL_SECONDS = 0.5
 
 
 def identity_from_core(core: Any, token: str = "etcd-cluster", membership: Membership | None = None) -> V2Identity:
@@ -38,27 +36,6 @@ def identity_from_core(core: Any, token: str = "etcd-cluster", membership: Membe
                       raft_index=lambda: int(core.raft_index), raft_term=lambda: int(core.raft_term), membership=shared)
 
 
-def client_cert_cn(writer: asyncio.StreamWriter | None) -> str | None:
-    """The verified client certificate's CN when the listener requires client certs (etcd's
-    --client-cert-auth), "" if it has none; None when client-cert auth is off."""
-    if writer is None:
-        return None
-    sslobj = writer.get_extra_info("ssl_object")
-    if sslobj is None or sslobj.context.verify_mode != ssl.CERT_REQUIRED:
-        return None
-    cert = writer.get_extra_info("peercert") or {}
-    for rdn in cert.get("subject", ()):
-        for k, v in rdn:
-            if k == "commonName":
-                return v
-    return ""
-
-
-def is_v2_path(target: str) -> bool:
-    path = target.split("?", 1)[0]
-    return path == "/v2" or path.startswith("/v2/")
-
-
 class V2Mount:
     """A V2Api plus its expiry ticker, callable from the front listener."""
 
@@ -75,35 +52,11 @@ class V2Mount:
             except Exception:  # noqa: BLE001 - a failed tick must not stop expiry for good
                 pass
 
-    @staticmethod
-    def wants(target: str) -> bool:
-        return is_v2_path(target)
-
-    def __call__(self, method: str, target: str, headers: dict, body: bytes) -> Result:
-        """Blocking form (a parked wait holds the calling thread)."""
+    async def serve(self, method: str, target: str, headers: dict[str, str], body: bytes,
+                    peer_cn: str | None) -> Reply:
+        """Answer one /v2 request (frontend.V2Handler); peer_cn: the verified client certificate's CN."""
         path, _, query = target.partition("?")
-        return self.api.handle(method, path, query, headers, body)
-
-    async def serve(self, method: str, target: str, headers: dict, body: bytes,
-                    reader: asyncio.StreamReader | None = None,
-                    writer: asyncio.StreamWriter | None = None) -> Result | None:
-        """Answer one request; None when the client hung up during a wait (nothing to send)."""
-        path, _, query = target.partition("?")
-        task = asyncio.ensure_future(self.api.handle_async(method, path, query, headers, body,
-                                                           client_cn=client_cert_cn(writer)))
-        if reader is None:
-            return await task
-        while True:
-            done, _ = await asyncio.wait({task}, timeout=HANGUP_POLL_SECONDS)
-            if done:
-                return task.result()
-            if reader.at_eof():
-                task.cancel()
-                try:
-                    await task
-                except asyncio.CancelledError:
-                    pass
-                return None
+        return await self.api.serve(method, path, query, headers, body, client_cn=peer_cn)
 
 
 def mount(core: Any, token: str = "etcd-cluster") -> V2Mount:
@@ -112,5 +65,5 @@ def mount(core: Any, token: str = "etcd-cluster") -> V2Mount:
     return V2Mount(api, core.stopped)
 
 
-__all__ = ["V2Mount", "identity_from_core", "is_v2_path", "mount"]
+__all__ = ["V2Mount", "identity_from_core", "mount"]
 

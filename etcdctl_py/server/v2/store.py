@@ -12,12 +12,23 @@ from __future__ import annotations
 import posixpath
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Callable
+from datetime import UTC, datetime
 
-from .errors import (ECODE_DIR_NOT_EMPTY, ECODE_EVENT_INDEX_CLEARED, ECODE_KEY_NOT_FOUND, ECODE_NODE_EXIST,
-                     ECODE_NOT_DIR, ECODE_NOT_FILE, ECODE_ROOT_RONLY, ECODE_TEST_FAILED, InternalError, V2StoreError)
+from .errors import (
+    ECODE_DIR_NOT_EMPTY,
+    ECODE_EVENT_INDEX_CLEARED,
+    ECODE_KEY_NOT_FOUND,
+    ECODE_NODE_EXIST,
+    ECODE_NOT_DIR,
+    ECODE_NOT_FILE,
+    ECODE_ROOT_RONLY,
+    ECODE_TEST_FAILED,
+    InternalError,
+    V2StoreError,
+)
 
 HISTORY = 1000
 NAMESPACES = ("/0", "/1")
@@ -34,7 +45,7 @@ def clean(p: str) -> str:
 class Node:
     __slots__ = ("path", "created", "modified", "parent", "expire", "value", "children")
 
-    def __init__(self, path: str, created: int, parent: "Node | None", expire: float | None,
+    def __init__(self, path: str, created: int, parent: Node | None, expire: float | None,
                  value: str = "", is_dir: bool = False) -> None:
         self.path, self.created, self.modified, self.parent = path, created, created, parent
         self.expire = expire  # unix seconds (float) or None for permanent
@@ -64,11 +75,18 @@ class Node:
 
     def extern(self, recursive: bool, sorted_: bool, now: float) -> dict:
         """Node.Repr: dirs list children only when recursive; hidden children are skipped."""
+        return self._repr(recursive, recursive, sorted_, now)
+
+    def load(self, recursive: bool, sorted_: bool, now: float) -> dict:
+        """NodeExtern.loadInternalNode (a get): a dir always lists its direct children."""
+        return self._repr(True, recursive, sorted_, now)
+
+    def _repr(self, list_children: bool, recursive: bool, sorted_: bool, now: float) -> dict:
         d: dict = {"key": self.path}
         if self.is_dir:
             d["dir"] = True
-            if recursive:
-                d["nodes"] = self._children_extern(True, sorted_, now)
+            if list_children:
+                d["nodes"] = self._children_extern(recursive, sorted_, now)
         else:
             d["value"] = self.value
         exp, ttl = self.exp_ttl(now)
@@ -84,20 +102,6 @@ class Node:
             kids.sort(key=lambda n: n["key"].encode("utf-8", "surrogateescape"))
         return kids
 
-    def load(self, recursive: bool, sorted_: bool, now: float) -> dict:
-        """NodeExtern.loadInternalNode (a get): a dir always lists its direct children."""
-        d: dict = {"key": self.path}
-        if self.is_dir:
-            d["dir"] = True
-            d["nodes"] = self._children_extern(recursive, sorted_, now)
-        else:
-            d["value"] = self.value
-        exp, ttl = self.exp_ttl(now)
-        if exp is not None:
-            d["expiration"], d["ttl"] = exp, ttl
-        d["modifiedIndex"], d["createdIndex"] = self.modified, self.created
-        return d
-
     def to_state(self) -> dict:
         d: dict = {"p": self.path, "c": self.created, "m": self.modified}
         if self.expire is not None:
@@ -109,7 +113,7 @@ class Node:
         return d
 
     @classmethod
-    def from_state(cls, d: dict, parent: "Node | None") -> "Node":
+    def from_state(cls, d: dict, parent: Node | None) -> Node:
         n = cls(d["p"], d["c"], parent, d.get("e"), d.get("v", ""), "k" in d)
         n.modified = d["m"]
         for k in d.get("k", []):
@@ -122,7 +126,7 @@ def rfc3339nano(t: float) -> str:
     """Go's time.Time RFC3339Nano in UTC (trailing zeros of the fraction removed)."""
     ns_total = int(round(t * 1e9))
     secs, ns = divmod(ns_total, 1_000_000_000)
-    base = datetime.fromtimestamp(secs, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    base = datetime.fromtimestamp(secs, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
     frac = f"{ns:09d}".rstrip("0")
     return base + ("." + frac if frac else "") + "Z"
 
@@ -234,15 +238,22 @@ class Store:
             return None
         return expire
 
+    @contextmanager
+    def _counted(self, op: str) -> Iterator[None]:
+        """etcd's store statistics: <op>Fail when the block fails with a store (or internal) error, else
+        <op>Success."""
+        try:
+            yield
+        except (V2StoreError, InternalError):
+            self.stats.inc(op + "Fail")
+            raise
+        self.stats.inc(op + "Success")
+
     # ---- reads
     def get(self, p: str, recursive: bool, sorted_: bool) -> Event:
         with self.lock:
-            try:
+            with self._counted("gets"):
                 n = self._get(p)
-            except V2StoreError:
-                self.stats.inc("getsFail")
-                raise
-            self.stats.inc("getsSuccess")
             ev = Event("get", n.load(recursive, sorted_, self.clock()), etcd_index=self.index)
             ev.node["key"] = clean(p)
             return ev
@@ -287,19 +298,15 @@ class Store:
 
     def create(self, p: str, dir_: bool, value: str, unique: bool, expire: float | None) -> Event:
         with self.lock:
-            try:
+            with self._counted("create"):
                 ev = self._create(p, dir_, value, unique, False, expire, "create")
-            except V2StoreError:
-                self.stats.inc("createFail")
-                raise
-            self.stats.inc("createSuccess")
             ev.etcd_index = self.index
             self._notify(ev)
             return ev
 
     def set(self, p: str, dir_: bool, value: str, expire: float | None, refresh: bool = False) -> Event:
         with self.lock:
-            try:
+            with self._counted("sets"):
                 try:
                     n: Node | None = self._get(p)
                 except V2StoreError as e:
@@ -310,10 +317,6 @@ class Store:
                     value = n.value
                 prev = n.extern(False, False, self.clock()) if n is not None else None
                 ev = self._create(p, dir_, value, False, True, expire, "set")
-            except V2StoreError:
-                self.stats.inc("setsFail")
-                raise
-            self.stats.inc("setsSuccess")
             ev.etcd_index = self.index
             if prev is not None:
                 ev.prev = prev
@@ -322,7 +325,7 @@ class Store:
 
     def update(self, p: str, value: str, expire: float | None, refresh: bool = False) -> Event:
         with self.lock:
-            try:
+            with self._counted("update"):
                 p = clean(p)
                 if p in self.readonly:
                     raise V2StoreError(ECODE_ROOT_RONLY, "/", self.index)
@@ -333,8 +336,9 @@ class Store:
                 if refresh:
                     value = n.value
                 if n.is_dir:
-                    # etcd's node.Write fails on a directory with a non-store error -> 500 (Raft Internal)
-                    raise InternalError(f"nodePath {p} : Not a file () [{self.index}]")
+                    # etcd wraps node.Write's error with fmt.Errorf("nodePath %v : %v"): no longer a v2 error, so a
+                    # 500 (Raft Internal) whose cause is the wrapped text, v2error's Error(): no index in it
+                    raise InternalError(f"nodePath {p} : Not a file ()")
                 ev = Event("update", {"key": p, "modifiedIndex": nxt, "createdIndex": n.created},
                            n.extern(False, False, self.clock()))
                 n.value, n.modified = value, nxt
@@ -343,10 +347,6 @@ class Store:
                 exp, ttl = n.exp_ttl(self.clock())
                 if exp is not None:
                     ev.node["expiration"], ev.node["ttl"] = exp, ttl
-            except (V2StoreError, InternalError):
-                self.stats.inc("updateFail")
-                raise
-            self.stats.inc("updateSuccess")
             ev.etcd_index = nxt
             self.index = nxt
             self._notify(ev, refresh)
@@ -367,22 +367,24 @@ class Store:
             return f"[{prev_index} != {n.modified}]"
         return f"[{prev_value} != {n.value}] [{prev_index} != {n.modified}]"
 
+    def _compared_file(self, p: str, prev_value: str, prev_index: int) -> Node:
+        """The key node a compare-and-swap/delete acts on, once its checks pass (not a dir, the compare holds)."""
+        n = self._get(p)
+        if n.is_dir:
+            raise V2StoreError(ECODE_NOT_FILE, p, self.index)
+        cause = self._compare(n, prev_value, prev_index)
+        if cause is not None:
+            raise V2StoreError(ECODE_TEST_FAILED, cause, self.index)
+        return n
+
     def compare_and_swap(self, p: str, prev_value: str, prev_index: int, value: str, expire: float | None,
                          refresh: bool = False) -> Event:
         with self.lock:
-            try:
+            with self._counted("compareAndSwap"):
                 p = clean(p)
                 if p in self.readonly:
                     raise V2StoreError(ECODE_ROOT_RONLY, "/", self.index)
-                n = self._get(p)
-                if n.is_dir:
-                    raise V2StoreError(ECODE_NOT_FILE, p, self.index)
-                cause = self._compare(n, prev_value, prev_index)
-                if cause is not None:
-                    raise V2StoreError(ECODE_TEST_FAILED, cause, self.index)
-            except V2StoreError:
-                self.stats.inc("compareAndSwapFail")
-                raise
+                n = self._compared_file(p, prev_value, prev_index)
             if refresh:
                 value = n.value
             self.index += 1
@@ -394,13 +396,12 @@ class Store:
             exp, ttl = n.exp_ttl(self.clock())
             if exp is not None:
                 ev.node["expiration"], ev.node["ttl"] = exp, ttl
-            self.stats.inc("compareAndSwapSuccess")
             self._notify(ev, refresh)
             return ev
 
     def delete(self, p: str, dir_: bool, recursive: bool) -> Event:
         with self.lock:
-            try:
+            with self._counted("delete"):
                 p = clean(p)
                 if p in self.readonly:
                     raise V2StoreError(ECODE_ROOT_RONLY, "/", self.index)
@@ -412,33 +413,20 @@ class Store:
                            n.extern(False, False, self.clock()), nxt)
                 if n.is_dir:
                     ev.node["dir"] = True
-                self._remove(n, dir_, recursive, lambda path: self._notify_watchers(ev, path, True))
-            except V2StoreError:
-                self.stats.inc("deleteFail")
-                raise
-            self.stats.inc("deleteSuccess")
+                self._remove(n, dir_, recursive, self._deleted_notifier(ev))
             self.index = nxt
             self._notify(ev)
             return ev
 
     def compare_and_delete(self, p: str, prev_value: str, prev_index: int) -> Event:
         with self.lock:
-            try:
+            with self._counted("compareAndDelete"):
                 p = clean(p)
-                n = self._get(p)
-                if n.is_dir:
-                    raise V2StoreError(ECODE_NOT_FILE, p, self.index)
-                cause = self._compare(n, prev_value, prev_index)
-                if cause is not None:
-                    raise V2StoreError(ECODE_TEST_FAILED, cause, self.index)
-            except V2StoreError:
-                self.stats.inc("compareAndDeleteFail")
-                raise
+                n = self._compared_file(p, prev_value, prev_index)
             self.index += 1
             ev = Event("compareAndDelete", {"key": p, "modifiedIndex": self.index, "createdIndex": n.created},
                        n.extern(False, False, self.clock()), self.index)
-            self._remove(n, False, False, lambda path: self._notify_watchers(ev, path, True))
-            self.stats.inc("compareAndDeleteSuccess")
+            self._remove(n, False, False, self._deleted_notifier(ev))
             self._notify(ev)
             return ev
 
@@ -456,7 +444,7 @@ class Store:
                            n.extern(False, False, self.clock()), self.index)
                 if n.is_dir:
                     ev.node["dir"] = True
-                self._remove(n, True, True, lambda path: self._notify_watchers(ev, path, True))
+                self._remove(n, True, True, self._deleted_notifier(ev))
                 self.stats.inc("expireCount")
                 self._notify(ev)
                 count += 1
@@ -545,6 +533,10 @@ class Store:
             cur = posixpath.join(cur, seg) if seg else cur
             self._notify_watchers(ev, cur, False)
         self.on_change()
+
+    def _deleted_notifier(self, ev: Event) -> Callable[[str], None]:
+        """What _remove() calls for each node a deletion removes: the watchers of that path see `ev`."""
+        return lambda path: self._notify_watchers(ev, path, True)
 
     def _notify_watchers(self, ev: Event, path: str, deleted: bool) -> None:
         lst = self.watchers.get(path)

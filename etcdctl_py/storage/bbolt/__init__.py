@@ -6,10 +6,13 @@
     with db.view() as tx:
         for k, v in tx.bucket(b"key").items():
             ...
+
+Pages themselves, as bbolt's page.go and Tx.forEachPage see them: `tx.page(pgid)`, and `PageWalk(tx)` yields every
+reachable `Page` (or an `Unreadable` reference) in Check's order; `check(db)` and `Checker` are bbolt's Tx.Check.
 """
 
 from .bucket import Bucket
-from .check import check
+from .check import Checker, check
 from .compact import write_compact
 from .db import DB, open_db
 from .errors import (
@@ -31,11 +34,13 @@ from .errors import (
     ValueTooLargeError,
     VersionMismatchError,
 )
-from .page import Meta, PageHeader
+from .page import Meta, Page, PageHeader
 from .tx import Tx
+from .walk import PageWalk, Unreadable, reachable_pages
 
 __all__ = [
-    "DB", "Tx", "Bucket", "open_db", "write_compact", "check", "Meta", "PageHeader",
+    "DB", "Tx", "Bucket", "open_db", "write_compact", "check", "Checker", "Meta", "Page", "PageHeader", "PageWalk",
+    "Unreadable", "reachable_pages",
     "BoltError", "BucketExistsError", "BucketNameRequiredError", "BucketNotFoundError", "ChecksumError",
     "CorruptError", "DatabaseReadOnlyError", "FileTooSmallError", "IncompatibleValueError",
     "InvalidDatabaseError", "KeyRequiredError", "KeyTooLargeError", "LockTimeoutError", "TxClosedError",

@@ -5,20 +5,20 @@ materialised nodes, nested and inline buckets, and the spill of a bucket tree at
 from __future__ import annotations
 
 from bisect import bisect_left
-from typing import TYPE_CHECKING, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from .errors import (
     BucketExistsError,
     BucketNameRequiredError,
     BucketNotFoundError,
+    CorruptError,
     IncompatibleValueError,
     KeyRequiredError,
     KeyTooLargeError,
-    TxClosedError,
     TxNotWritableError,
     ValueTooLargeError,
 )
-from .errors import CorruptError
 from .node import Node, PageView, decode_view
 from .page import (
     BUCKET_HEADER,
@@ -29,6 +29,7 @@ from .page import (
     MAX_VALUE_SIZE,
     PAGE_HEADER,
     PAGE_HEADER_SIZE,
+    ReadBuffer,
     inline_bucket_value,
 )
 
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 class Bucket:
     """A bucket in a transaction. Values of nested-bucket keys read as None (bbolt returns nil)."""
 
-    def __init__(self, tx: "Tx", root: int, sequence: int = 0, inline: bytes | None = None,
+    def __init__(self, tx: Tx, root: int, sequence: int = 0, inline: bytes | None = None,
                  inline_loc: tuple | None = None) -> None:
         self.tx = tx
         self.root = root
@@ -59,7 +60,7 @@ class Bucket:
         return self.inline_loc is not None
 
     @classmethod
-    def from_value(cls, tx: "Tx", value: bytes, value_off: int | None = None) -> "Bucket":
+    def from_value(cls, tx: Tx, value: bytes, value_off: int | None = None) -> Bucket:
         """The bucket a parent's value describes; value_off = where that value sits in the file."""
         if value_off is not None and value_off % 8 == 0:
             # bbolt reads an aligned inline page in place (an unaligned one from a copy of the value)
@@ -215,7 +216,7 @@ class Bucket:
             ref = self._child_ref(ref, 0)
         return {"keys": keys, "buckets": buckets, "depth": depth, "inline": int(self.root == 0)}
 
-    def leaf_pages(self) -> Iterator[tuple[object, int, int]]:
+    def leaf_pages(self) -> Iterator[tuple[ReadBuffer, int, int]]:
         """(buffer, offset, limit) of every leaf page in key order, read straight from the file.
 
         Only for unmodified buckets (read transactions): a fast path for full scans (status hash).
@@ -242,7 +243,7 @@ class Bucket:
     def __contains__(self, key: bytes) -> bool:
         return self.get(key) is not None
 
-    def bucket(self, name: bytes) -> "Bucket | None":
+    def bucket(self, name: bytes) -> Bucket | None:
         """A nested bucket, or None."""
         self.tx._check_open()
         b = self.buckets.get(name)
@@ -291,7 +292,7 @@ class Bucket:
                 raise IncompatibleValueError()
             self._writable_leaf(key).delete(key)
 
-    def create_bucket(self, name: bytes) -> "Bucket":
+    def create_bucket(self, name: bytes) -> Bucket:
         self._check_writable()
         name = bytes(name)
         if not name:
@@ -308,7 +309,7 @@ class Bucket:
             self.inline_loc = None
         return self.bucket(name)
 
-    def create_bucket_if_not_exists(self, name: bytes) -> "Bucket":
+    def create_bucket_if_not_exists(self, name: bytes) -> Bucket:
         try:
             return self.create_bucket(name)
         except BucketExistsError:
@@ -360,7 +361,7 @@ class Bucket:
             return False
         size = PAGE_HEADER_SIZE
         limit = self.tx.db.page_size // 4
-        for k, v, f in zip(n.keys, n.vals, n.flags):
+        for k, v, f in zip(n.keys, n.vals, n.flags or [], strict=True):
             size += 16 + len(k) + len(v)
             if f & BUCKET_LEAF_FLAG or size > limit:
                 return False

@@ -12,33 +12,25 @@ import mmap
 import os
 import time
 from bisect import insort
-from typing import Callable
+from collections.abc import Callable
 
+from ..fileutil import preallocate, pwrite_all
 from .errors import (
     BoltError,
+    ChecksumError,
     DatabaseNotOpenError,
     DatabaseReadOnlyError,
     FileTooSmallError,
     InvalidDatabaseError,
     LockTimeoutError,
+    VersionMismatchError,
 )
-from .page import (
-    FREELIST_PAGE,
-    LEAF_PAGE,
-    META_PAGE,
-    PAGE_HEADER,
-    PGID_NO_FREELIST,
-    Meta,
-    PageHeader,
-    decode_freelist,
-)
-from ..fileutil import preallocate, pwrite_all
+from .page import FREELIST_PAGE, LEAF_PAGE, Meta, PageHeader
 from .tx import Tx
+from .walk import reachable_pages
 
 
 def _meta_error(msg: str) -> BoltError:
-    from .errors import ChecksumError, VersionMismatchError
-
     cls = {"invalid database": InvalidDatabaseError, "version mismatch": VersionMismatchError,
            "checksum error": ChecksumError}.get(msg, BoltError)
     return cls(msg)
@@ -119,7 +111,7 @@ class DB:
         try:
             self._mm.madvise(mmap.MADV_RANDOM)
         except (AttributeError, OSError):
-            pass
+            pass  # only a read-ahead hint: a platform without it reads the same bytes
         self._mapped_size = size
 
     @property
@@ -177,16 +169,13 @@ class DB:
     # --- freelist ------------------------------------------------------------------------
     def _load_free(self) -> list[int]:
         if self._free is None:
-            meta = self.meta
-            if meta.freelist != PGID_NO_FREELIST:
-                ids = decode_freelist(self._mm, meta.freelist * self.page_size, self._mapped_size)
-                self._free = sorted(set(ids))
-            else:
-                from .walk import reachable_pages
-
-                with self.view() as tx:
+            with self.view() as tx:
+                ids = tx.freelist_ids()
+                if ids is not None:
+                    self._free = sorted(set(ids))
+                else:
                     seen = reachable_pages(tx)
-                self._free = [i for i in range(2, meta.pgid) if not seen[i]]
+                    self._free = [i for i in range(2, tx.meta.pgid) if not seen[i]]
             pend = {p for ids in self._pending.values() for p in ids}
             if pend:
                 self._free = [i for i in self._free if i not in pend]
@@ -273,17 +262,17 @@ class DB:
             try:
                 self._mm.close()
             except BufferError:
-                pass
+                pass  # a caller still holds a view of a page: the map is freed with that view
             self._mm = None
         if self._fd >= 0:
             try:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
             except OSError:
-                pass
+                pass  # closing the descriptor below releases the lock anyway
             os.close(self._fd)
             self._fd = -1
 
-    def __enter__(self) -> "DB":
+    def __enter__(self) -> DB:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -300,7 +289,7 @@ def _flock(fd: int, *, exclusive: bool, timeout: float | None, on_wait: Callable
             fcntl.flock(fd, op | fcntl.LOCK_NB)
             return
         except BlockingIOError:
-            pass
+            pass  # held by another process: wait below and try again
         waited = time.monotonic() - start
         if timeout is not None and waited >= timeout:
             raise LockTimeoutError()

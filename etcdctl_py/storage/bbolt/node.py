@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import struct
 from bisect import bisect_left
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .errors import CorruptError
@@ -48,7 +49,7 @@ def decode_page(buf, offset: int, limit: int):
     return v.pgid, v.is_leaf, v.keys, v.vals, v.flags, v.overflow
 
 
-def decode_view(buf, offset: int, limit: int) -> "PageView":
+def decode_view(buf, offset: int, limit: int) -> PageView:
     """Decode a branch/leaf page at `offset` (pgid = the header's id; voffs = value offsets in buf).
 
     `limit` is the end of the file; element data may point anywhere inside the file (and its
@@ -82,47 +83,45 @@ def decode_view(buf, offset: int, limit: int) -> "PageView":
         if any(flags):
             # bbolt reads a nested bucket's value only through its header (at voffs): a damaged
             # length that points past the file is not a read error for it (valid values are kept whole)
-            vs = tuple(min(v, 16) if f & 1 and s + k + v > soft else v for f, s, k, v in zip(flags, starts, ks, vs))
-        top = max(s + k + v for s, k, v in zip(starts, ks, vs))
+            vs = tuple(min(v, 16) if f & 1 and s + k + v > soft else v
+                       for f, s, k, v in zip(flags, starts, ks, vs, strict=True))
+        top = max(s + k + v for s, k, v in zip(starts, ks, vs, strict=True))
         if top > soft:
             raise CorruptError(f"page {pid}: element data beyond end of {_where(buf)}")
         if top <= hard:
-            keys = [buf[s:s + k] for s, k in zip(starts, ks)]
-            vals = [buf[s + k:s + k + v] for s, k, v in zip(starts, ks, vs)]
+            keys = [buf[s:s + k] for s, k in zip(starts, ks, strict=True)]
+            vals = [buf[s + k:s + k + v] for s, k, v in zip(starts, ks, vs, strict=True)]
         else:
-            keys = [_padded(buf, s, s + k) for s, k in zip(starts, ks)]
-            vals = [_padded(buf, s + k, s + k + v) for s, k, v in zip(starts, ks, vs)]
-        voffs = [s + k for s, k in zip(starts, ks)]
+            keys = [_padded(buf, s, s + k) for s, k in zip(starts, ks, strict=True)]
+            vals = [_padded(buf, s + k, s + k + v) for s, k, v in zip(starts, ks, vs, strict=True)]
+        voffs = [s + k for s, k in zip(starts, ks, strict=True)]
         return PageView(pid, True, keys, vals, flags, overflow, voffs)
     e = struct.unpack_from("<" + "IIQ" * count, buf, base)
     pos = e[0::3]
     ks = e[1::3]
     kids = list(e[2::3])
     starts = [base + 16 * i + pos[i] for i in range(count)]
-    top = max(s + k for s, k in zip(starts, ks))
+    top = max(s + k for s, k in zip(starts, ks, strict=True))
     if top > soft:
         raise CorruptError(f"page {pid}: element data beyond end of {_where(buf)}")
     if top <= hard:
-        keys = [buf[s:s + k] for s, k in zip(starts, ks)]
+        keys = [buf[s:s + k] for s, k in zip(starts, ks, strict=True)]
     else:
-        keys = [_padded(buf, s, s + k) for s, k in zip(starts, ks)]
+        keys = [_padded(buf, s, s + k) for s, k in zip(starts, ks, strict=True)]
     return PageView(pid, False, keys, kids, None, overflow, None)
 
 
+@dataclass(slots=True)
 class PageView:
     """A decoded page, read-only; what cursors use when no Node is materialised for that page."""
 
-    __slots__ = ("pgid", "is_leaf", "keys", "vals", "flags", "overflow", "voffs")
-
-    def __init__(self, pgid: int, is_leaf: bool, keys: list, vals: list, flags: list | None, overflow: int,
-                 voffs: list | None = None) -> None:
-        self.pgid = pgid
-        self.is_leaf = is_leaf
-        self.keys = keys
-        self.vals = vals
-        self.flags = flags
-        self.overflow = overflow
-        self.voffs = voffs  # leaf: offset of each value in the file buffer (for inline buckets)
+    pgid: int
+    is_leaf: bool
+    keys: list
+    vals: list  # leaf: value bytes; branch: child page ids
+    flags: list | None  # leaf only
+    overflow: int
+    voffs: list | None = None  # leaf: offset of each value in the file buffer (for inline buckets)
 
 
 class Node:
@@ -131,7 +130,7 @@ class Node:
     __slots__ = ("bucket", "is_leaf", "unbalanced", "spilled", "key", "pgid", "parent", "children",
                  "keys", "vals", "flags")
 
-    def __init__(self, bucket: "Bucket", is_leaf: bool, parent: "Node | None" = None) -> None:
+    def __init__(self, bucket: Bucket, is_leaf: bool, parent: Node | None = None) -> None:
         self.bucket = bucket
         self.is_leaf = is_leaf
         self.unbalanced = False
@@ -145,7 +144,7 @@ class Node:
         self.flags: list[int] | None = [] if is_leaf else None
 
     @classmethod
-    def from_view(cls, bucket: "Bucket", view: PageView, parent: "Node | None", pgid: int) -> "Node":
+    def from_view(cls, bucket: Bucket, view: PageView, parent: Node | None, pgid: int) -> Node:
         n = cls(bucket, view.is_leaf, parent)
         n.pgid = pgid
         n.keys = list(view.keys)
@@ -172,7 +171,7 @@ class Node:
     def min_keys(self) -> int:
         return 1 if self.is_leaf else 2
 
-    def root(self) -> "Node":
+    def root(self) -> Node:
         n = self
         while n.parent is not None:
             n = n.parent
@@ -207,13 +206,13 @@ class Node:
             del self.flags[i]
         self.unbalanced = True
 
-    def child_index(self, child: "Node") -> int:
+    def child_index(self, child: Node) -> int:
         return bisect_left(self.keys, child.key)
 
     def num_children(self) -> int:
         return len(self.keys)
 
-    def next_sibling(self) -> "Node | None":
+    def next_sibling(self) -> Node | None:
         if self.parent is None:
             return None
         i = self.parent.child_index(self)
@@ -221,7 +220,7 @@ class Node:
             return None
         return self.parent.child_at(i + 1)
 
-    def prev_sibling(self) -> "Node | None":
+    def prev_sibling(self) -> Node | None:
         if self.parent is None:
             return None
         i = self.parent.child_index(self)
@@ -229,12 +228,12 @@ class Node:
             return None
         return self.parent.child_at(i - 1)
 
-    def child_at(self, index: int) -> "Node":
+    def child_at(self, index: int) -> Node:
         if self.is_leaf:
             raise CorruptError(f"invalid childAt({index}) on a leaf node")
         return self.bucket.node(self.vals[index], self)
 
-    def remove_child(self, target: "Node") -> None:
+    def remove_child(self, target: Node) -> None:
         for i, c in enumerate(self.children):
             if c is target:
                 del self.children[i]
@@ -258,7 +257,7 @@ class Node:
             sz += el
         return index
 
-    def _split_two(self, page_size: int) -> "Node | None":
+    def _split_two(self, page_size: int) -> Node | None:
         if len(self.keys) <= MIN_KEYS_PER_PAGE * 2 or self.size_less_than(page_size):
             return None
         fill = min(max(self.bucket.fill_percent, MIN_FILL_PERCENT), MAX_FILL_PERCENT)
@@ -275,7 +274,7 @@ class Node:
             nxt.flags, self.flags = self.flags[idx:], self.flags[:idx]
         return nxt
 
-    def split(self, page_size: int) -> list["Node"]:
+    def split(self, page_size: int) -> list[Node]:
         nodes = [self]
         n = self
         while True:
@@ -353,7 +352,7 @@ class Node:
             self.prev_sibling()._absorb(self)  # any other joins its left neighbour
         parent.rebalance()
 
-    def _absorb(self, src: "Node") -> None:
+    def _absorb(self, src: Node) -> None:
         """Append sibling src's entries (and materialised children) to this node, then drop src."""
         bucket = self.bucket
         if not src.is_leaf:

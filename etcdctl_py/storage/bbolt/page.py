@@ -7,9 +7,11 @@ are the single place where offsets live; the reader, writer and checker all go t
 
 from __future__ import annotations
 
+import mmap
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Sequence
+from typing import NamedTuple, TypeAlias
 
 MAGIC = 0xED0CDAED
 VERSION = 2
@@ -78,11 +80,76 @@ class PageHeader:
     overflow: int
 
     @classmethod
-    def unpack_from(cls, buf, offset: int = 0) -> "PageHeader":
+    def unpack_from(cls, buf, offset: int = 0) -> PageHeader:
         return cls(*PAGE_HEADER.unpack_from(buf, offset))
 
     def pack(self) -> bytes:
         return PAGE_HEADER.pack(self.id, self.flags, self.count, self.overflow)
+
+
+# what pages are read from: a transaction's mapping of the file, or an inline bucket's copied value
+ReadBuffer: TypeAlias = mmap.mmap | bytes | bytearray
+
+# maps a flags low byte to 1 when bucketLeafFlag is set: finds nested buckets without a Python loop
+_ODD = bytes((b & BUCKET_LEAF_FLAG) for b in range(256))
+
+
+class Page(NamedTuple):
+    """A page read in place, as bbolt's page.go sees it: the header stored at position `pgid`, and where it lies.
+
+    `id` is what the header says (a damaged file may disagree with `pgid`); element data may point anywhere in
+    `data`, as bbolt's reads of its mapping do.
+    """
+
+    pgid: int
+    id: int
+    flags: int
+    element_count: int  # the header's count (not `count`: that is a tuple method)
+    overflow: int
+    data: ReadBuffer
+    offset: int
+
+    @classmethod
+    def read(cls, data: ReadBuffer, pgid: int, page_size: int) -> Page:
+        """The page at position pgid (the caller has checked that its header lies inside data)."""
+        off = pgid * page_size
+        pid, flags, count, overflow = PAGE_HEADER.unpack_from(data, off)
+        return cls(pgid, pid, flags, count, overflow, data, off)
+
+    @property
+    def is_leaf(self) -> bool:
+        return bool(self.flags & LEAF_PAGE)
+
+    @property
+    def is_branch(self) -> bool:
+        return bool(self.flags & BRANCH_PAGE)
+
+    def children(self) -> tuple[int, ...] | None:
+        """A branch's child page ids in key order; None when its elements run past the end of the data."""
+        base = self.offset + PAGE_HEADER_SIZE
+        if base + BRANCH_ELEMENT_SIZE * self.element_count > len(self.data):
+            return None
+        return branch_elements(self.data, self.offset, self.element_count)[2::3]
+
+    def nested_buckets(self) -> list[int]:
+        """Roots of the nested buckets a leaf stores as page trees (not inline), in key order."""
+        data, count = self.data, self.element_count
+        base = self.offset + PAGE_HEADER_SIZE
+        limit = len(data)
+        if count == 0 or base + LEAF_ELEMENT_SIZE * count > limit:
+            return []
+        if b"\x01" not in data[base:base + LEAF_ELEMENT_SIZE * count:LEAF_ELEMENT_SIZE].translate(_ODD):
+            return []
+        e = leaf_elements(data, self.offset, count)
+        roots = []
+        for i in range(count):
+            flags, pos, ksize, vsize = e[4 * i:4 * i + 4]
+            vstart = base + LEAF_ELEMENT_SIZE * i + pos + ksize
+            if flags & BUCKET_LEAF_FLAG and vsize >= BUCKET_HEADER_SIZE and vstart + BUCKET_HEADER_SIZE <= limit:
+                root = BUCKET_HEADER.unpack_from(data, vstart)[0]
+                if root != 0:
+                    roots.append(root)
+        return roots
 
 
 @dataclass(frozen=True)
@@ -101,10 +168,10 @@ class Meta:
     checksum: int = 0
 
     @classmethod
-    def unpack_from(cls, buf, offset: int = PAGE_HEADER_SIZE) -> "Meta":
-        fields = META_BODY.unpack_from(buf, offset)
+    def unpack_from(cls, buf, offset: int = PAGE_HEADER_SIZE) -> Meta:
+        magic, version, page_size, flags, root, sequence, freelist, pgid, txid = META_BODY.unpack_from(buf, offset)
         (checksum,) = U64.unpack_from(buf, offset + META_BODY.size)
-        return cls(*fields, checksum=checksum)
+        return cls(magic, version, page_size, flags, root, sequence, freelist, pgid, txid, checksum)
 
     def body(self) -> bytes:
         return META_BODY.pack(self.magic, self.version, self.page_size, self.flags, self.root,
@@ -113,7 +180,7 @@ class Meta:
     def sum64(self) -> int:
         return fnv1a64(self.body())
 
-    def with_checksum(self) -> "Meta":
+    def with_checksum(self) -> Meta:
         return replace(self, checksum=self.sum64())
 
     def error(self) -> str | None:
@@ -141,7 +208,7 @@ class BucketHeader:
     sequence: int = 0
 
     @classmethod
-    def unpack_from(cls, buf, offset: int = 0) -> "BucketHeader":
+    def unpack_from(cls, buf, offset: int = 0) -> BucketHeader:
         return cls(*BUCKET_HEADER.unpack_from(buf, offset))
 
     def pack(self) -> bytes:
@@ -247,5 +314,5 @@ def decode_freelist(buf, offset: int, limit: int | None = None) -> list[int]:
         (count,) = U64.unpack_from(buf, start)
         start += 8
     if limit is not None and start + 8 * count > limit:
-        raise ValueError(f"freelist page {hdr.id}: {count} ids do not fit in the file")
+        raise ValueError(f"{count} ids do not fit in the file")
     return list(struct.unpack_from(f"<{count}Q", buf, start)) if count else []

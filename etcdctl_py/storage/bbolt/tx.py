@@ -4,17 +4,24 @@ in memory and at commit spills them copy-on-write to new pages, then writes a ne
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterator
+import mmap
+import struct
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from .bucket import Bucket
-from .errors import CorruptError, TxClosedError, TxNotWritableError
+from .errors import CorruptError, DatabaseNotOpenError, TxClosedError, TxNotWritableError
 from .node import PageView, decode_view
 from .page import (
     BRANCH_PAGE,
     LEAF_PAGE,
     PAGE_HEADER,
+    PAGE_HEADER_SIZE,
     PGID_NO_FREELIST,
     Meta,
+    Page,
+    ReadBuffer,
+    decode_freelist,
     encode_freelist,
     freelist_size,
 )
@@ -26,11 +33,13 @@ if TYPE_CHECKING:
 class Tx:
     """One transaction. Use through DB.view()/DB.update() context managers."""
 
-    def __init__(self, db: "DB", writable: bool) -> None:
+    def __init__(self, db: DB, writable: bool) -> None:
         self.db = db
         self.writable = writable
         self.meta: Meta = db.meta
-        self._mm = db._mm
+        if db._mm is None:
+            raise DatabaseNotOpenError()
+        self._mm: mmap.mmap = db._mm
         self._limit = db._mapped_size
         if writable:
             self.meta = Meta(**{**self.meta.__dict__, "txid": self.meta.txid + 1})
@@ -41,7 +50,7 @@ class Tx:
         self.freed: list[int] = []
 
     # --- context manager -------------------------------------------------------------------
-    def __enter__(self) -> "Tx":
+    def __enter__(self) -> Tx:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -65,12 +74,32 @@ class Tx:
         return self.meta.pgid * self.db.page_size
 
     # --- page access -----------------------------------------------------------------------
+    @property
+    def data(self) -> mmap.mmap:
+        """The file's read-only mapping as this transaction sees it (bbolt's db.data); pages are read in place."""
+        return self._mm
+
+    def page(self, pgid: int) -> Page:
+        """Tx.page(): the page stored at position pgid; CorruptError when its header lies beyond the file."""
+        if pgid * self.db.page_size + PAGE_HEADER_SIZE > self._limit:
+            raise CorruptError(f"page {pgid}: beyond end of file (meta pgid {self.meta.pgid})")
+        return Page.read(self._mm, pgid, self.db.page_size)
+
     def page_header(self, pgid: int) -> tuple[int, int, int, int]:
         """(id, flags, count, overflow) of the page stored at position pgid."""
-        off = pgid * self.db.page_size
-        if off + 16 > self._limit:
-            raise CorruptError(f"page {pgid}: beyond end of file (meta pgid {self.meta.pgid})")
-        return PAGE_HEADER.unpack_from(self._mm, off)
+        p = self.page(pgid)
+        return p.id, p.flags, p.element_count, p.overflow
+
+    def freelist_ids(self) -> list[int] | None:
+        """The page ids the persisted freelist page lists (as stored); None when the file has none (etcd's files:
+        their free pages are the ones the tree does not reach). CorruptError when that page cannot be read."""
+        fl = self.meta.freelist
+        if fl == PGID_NO_FREELIST:
+            return None
+        try:
+            return decode_freelist(self._mm, fl * self.db.page_size, self._limit)
+        except (ValueError, struct.error) as e:
+            raise CorruptError(f"freelist page {fl}: {e}") from None
 
     def page_view(self, pgid: int) -> PageView:
         v = self._branch_cache.get(pgid)
@@ -88,7 +117,7 @@ class Tx:
             self._branch_cache[pgid] = v
         return v
 
-    def leaf_pages(self, root: int) -> Iterator[tuple[object, int, int]]:
+    def leaf_pages(self, root: int) -> Iterator[tuple[ReadBuffer, int, int]]:
         """(mmap, offset, end) of every leaf page under root, in key order (no decoding of leaves).
 
         `end` is where the page's overflow run ends (clipped to the file); element data may point
@@ -134,7 +163,7 @@ class Tx:
     def buckets(self) -> Iterator[tuple[bytes, Bucket | None]]:
         """Top-level (name, bucket) in cursor order; bucket is None for a plain key at top level."""
         self._check_open()
-        for k, v, f in self.root._iter():
+        for k, _v, f in self.root._iter():
             yield k, (self.root.bucket(k) if f & 1 else None)
 
     # --- write path ------------------------------------------------------------------------

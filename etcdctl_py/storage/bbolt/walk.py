@@ -1,106 +1,101 @@
-"""Walking every page of a bbolt tree in bbolt's order (Tx.forEachPage per bucket, then its
-sub-buckets in key order): the base of Tx.Check and of the free-page list that etcd's files
-(no persisted freelist) need on open.
+"""Walking the pages of a bbolt file in bbolt's order: Tx.forEachPage over one bucket's tree, and Tx.checkBucket's
+order over buckets (a bucket's own pages, then each nested bucket's, in key order).
+
+The walk yields every reachable page (a `Page`, header as stored) and every reference it cannot follow (an
+`Unreadable`, with the reason Check reports). Tx.Check, `snapshot status`, defrag's in-use size and the free-page
+list of etcd's files (which persist none) are all built on it.
 """
 
 from __future__ import annotations
 
-import struct
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from .page import BRANCH_PAGE, BUCKET_HEADER, BUCKET_LEAF_FLAG, LEAF_PAGE, PAGE_HEADER, PAGE_HEADER_SIZE
+from .page import BRANCH_PAGE, LEAF_PAGE, PAGE_HEADER, PAGE_HEADER_SIZE, Page
 
 if TYPE_CHECKING:
     from .tx import Tx
 
-# maps a flags low byte to 1 when bucketLeafFlag is set: finds nested buckets without a Python loop
-_ODD = bytes((b & BUCKET_LEAF_FLAG) for b in range(256))
-
-# on_page(position, header_id, flags, count, overflow) -> descend into a branch's children?
-PageFn = Callable[[int, int, int, int, int], bool]
-# on_missing(position, reason) for a page that cannot be read at all
-MissingFn = Callable[[int, str], None]
+MAX_DEPTH = 64
 
 
-def sub_bucket_roots(mm, off: int, count: int, limit: int) -> list[tuple[int, int]]:
-    """(root, position) of each non-inline nested bucket on a leaf page, in key order."""
-    base = off + PAGE_HEADER_SIZE
-    if count == 0 or base + 16 * count > limit:
-        return []
-    if b"\x01" not in mm[base:base + 16 * count:16].translate(_ODD):
-        return []
-    e = struct.unpack_from(f"<{4 * count}I", mm, base)
-    out = []
-    for i in range(count):
-        if e[4 * i] & BUCKET_LEAF_FLAG:
-            vstart = base + 16 * i + e[4 * i + 1] + e[4 * i + 2]
-            if e[4 * i + 3] >= 16 and vstart + 16 <= limit:
-                root, _seq = BUCKET_HEADER.unpack_from(mm, vstart)
-                if root != 0:
-                    out.append((root, i))
-    return out
+@dataclass(frozen=True)
+class Unreadable:
+    """A page reference the walk cannot follow; Check reports it as `page <pgid>: <why>`."""
+
+    pgid: int
+    why: str
 
 
-def walk(tx: "Tx", on_page: PageFn, on_missing: MissingFn) -> None:
-    """Visit every page reachable from the root bucket, in Tx.check's order."""
-    ps = tx.db.page_size
-    mm = tx._mm
-    limit = tx._limit
-    max_depth = 64
-    # A damaged branch can point back up the tree: Go's bbolt would recurse until it crashes. We
-    # visit pages as often as bbolt would for a DAG, but stop once the total is implausible.
-    budget = [4 * max(tx.meta.pgid, 1) + 1024]
+class PageWalk:
+    """The pages of one read transaction, in the order bbolt's Check visits them.
 
-    def bucket(root: int) -> None:
-        subs: list[int] = []
+    A damaged branch can point back up the tree, where Go's bbolt would recurse until it crashes. The walk visits
+    pages as often as bbolt would for a DAG, but once the total is implausible it reports one Unreadable and stops
+    for good (later walks of the same PageWalk yield nothing).
+    """
+
+    def __init__(self, tx: Tx) -> None:
+        self._data = tx.data
+        self._page_size = tx.db.page_size
+        self._root = tx.meta.root
+        self._budget = 4 * max(tx.meta.pgid, 1) + 1024
+
+    def tree(self, root: int) -> Iterator[Page | Unreadable]:
+        """Tx.forEachPage(root): one bucket's pages, depth-first, each branch's children in key order."""
+        data, ps, limit = self._data, self._page_size, len(self._data)
+        unpack = PAGE_HEADER.unpack_from
+        make = tuple.__new__  # Page(...) without NamedTuple's Python-level __new__: this runs once per page
         stack = [(root, 0)]
-        while stack:
+        while stack and self._budget >= 0:
             pgid, depth = stack.pop()
             off = pgid * ps
-            if pgid < 0 or off + PAGE_HEADER_SIZE > limit:
-                on_missing(pgid, "beyond end of file")
+            if off + PAGE_HEADER_SIZE > limit:
+                yield Unreadable(pgid, "beyond end of file")
                 continue
-            budget[0] -= 1
-            if budget[0] < 0:
-                on_missing(pgid, "too many page references (cycle in the tree?)")
+            self._budget -= 1
+            if self._budget < 0:
+                yield Unreadable(pgid, "too many page references (cycle in the tree?)")
                 return
-            pid, flags, count, overflow = PAGE_HEADER.unpack_from(mm, off)
-            descend = on_page(pgid, pid, flags, count, overflow)
-            if flags & BRANCH_PAGE:
-                if not descend:
-                    continue
-                if depth >= max_depth:
-                    on_missing(pgid, "tree too deep (cycle?)")
-                    continue
-                base = off + PAGE_HEADER_SIZE
-                if base + 16 * count > limit:
-                    on_missing(pgid, "elements beyond end of file")
-                    continue
-                e = struct.unpack_from("<" + "IIQ" * count, mm, base)
-                kids = e[2::3]
-                stack.extend((k, depth + 1) for k in reversed(kids))
-            elif flags & LEAF_PAGE:
-                subs.extend(r for r, _i in sub_bucket_roots(mm, off, count, limit))
-        for r in subs:
-            if budget[0] < 0:
-                return
-            bucket(r)
+            pid, flags, count, overflow = unpack(data, off)
+            page = make(Page, (pgid, pid, flags, count, overflow, data, off))
+            yield page
+            if not flags & BRANCH_PAGE:
+                continue
+            if depth >= MAX_DEPTH:
+                yield Unreadable(pgid, f"tree deeper than {MAX_DEPTH} levels (cycle?)")
+                continue
+            kids = page.children()
+            if kids is None:
+                yield Unreadable(pgid, "elements beyond end of file")
+                continue
+            stack.extend((k, depth + 1) for k in reversed(kids))
 
-    if tx.meta.root != 0:
-        bucket(tx.meta.root)
+    def buckets(self, roots: Iterable[int]) -> Iterator[Page | Unreadable]:
+        """Tx.checkBucket for each root in turn: a bucket's own pages, then its nested buckets', depth-first."""
+        stack = list(roots)[::-1]
+        while stack:
+            nested: list[int] = []
+            for item in self.tree(stack.pop()):
+                yield item
+                if isinstance(item, Page) and item.flags & LEAF_PAGE:
+                    nested.extend(item.nested_buckets())
+            stack.extend(reversed(nested))
+
+    def all(self) -> Iterator[Page | Unreadable]:
+        """Every page reachable from the root bucket (what Tx.Check walks)."""
+        return self.buckets([self._root] if self._root else [])
 
 
-def reachable_pages(tx: "Tx") -> bytearray:
+def reachable_pages(tx: Tx) -> bytearray:
     """A map page id -> 1 for every page in use by the tree (overflow runs included), ids < pgid."""
     npg = tx.meta.pgid
     seen = bytearray(npg)
-
-    def on_page(pos: int, pid: int, flags: int, count: int, overflow: int) -> bool:
-        lo = min(pid, npg)
-        hi = min(pid + overflow + 1, npg)
-        if hi > lo:
-            seen[lo:hi] = b"\x01" * (hi - lo)
-        return True
-
-    walk(tx, on_page, lambda pos, why: None)
+    for item in PageWalk(tx).all():
+        if isinstance(item, Page):
+            lo = min(item.id, npg)
+            hi = min(item.id + item.overflow + 1, npg)
+            if hi > lo:
+                seen[lo:hi] = b"\x01" * (hi - lo)
     return seen

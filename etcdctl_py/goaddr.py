@@ -1,9 +1,10 @@
-"""Go's address rules that decide what etcdctl does with an endpoint or a peer URL.
+"""Go's address rules: net/url's Parse and URL.String, etcd's types.NewURLs, and net's SplitHostPort, LookupPort,
+ParseIP, as Go 1.16 (etcd 3.5.1's toolchain) has them, with their error texts.
 
-etcdctl 3.5.1 (Go 1.16) hands endpoints through net/url's Parse, grpc-go's parseDialTarget and net.Dial's
-SplitHostPort/LookupPort/ParseIP; users see the results (a path or `user@` ignored, `address ...: missing port in
-address` in the client's warning, `URL scheme must be ...` from `member add`). This module reproduces those
-functions and their error texts. It never resolves a host name: callers get `is_ip`/`host` and decide.
+Users see these results: etcdctl ignores an endpoint's path or `user@`, warns `address ...: missing port in
+address`, `member add` says `URL scheme must be ...`; etcd and etcdutl compute member IDs from the canonical
+(String()) form of sorted peer URLs. The client, the offline engine and the server all read URLs through here.
+It never resolves a host name: callers get `is_ip`/`host` and decide.
 """
 
 from __future__ import annotations
@@ -32,9 +33,10 @@ class URL:
     scheme: str = ""
     opaque: str = ""
     user: str | None = None  # raw userinfo, None when absent
-    host: str = ""
+    host: str = ""  # as written: %-escapes checked, not decoded (so are user, path and fragment)
     path: str = ""
     raw_query: str = ""
+    force_query: bool = False  # a lone `?` ends the URL
     fragment: str = ""
 
     def hostname(self) -> str:
@@ -47,37 +49,118 @@ class URL:
             host = host[1:-1]
         return host
 
+    def string(self) -> str:
+        """url.URL.String(): the canonical form etcd sorts peer URLs by and hashes into member IDs.
+
+        User, host and fragment are decoded and re-escaped as Go does; the path is written as given (the URLs
+        etcd keeps, NewURLs', have none).
+        """
+        out = self.scheme + ":" if self.scheme else ""
+        if self.opaque:
+            out += self.opaque
+        else:
+            if self.scheme or self.host or self.user is not None:
+                if self.host or self.path or self.user is not None:
+                    out += "//"
+                if self.user is not None:
+                    out += _userinfo_string(self.user) + "@"
+                out += _escape(self.host, _ENCODE_HOST)
+            if self.path and self.path[0] != "/" and self.host:
+                out += "/"
+            colon = self.path.find(":")
+            if not out and colon > -1 and "/" not in self.path[:colon]:
+                out += "./"
+            out += self.path
+        if self.force_query or self.raw_query:
+            out += "?" + self.raw_query
+        if self.fragment:
+            out += "#" + _escaped_fragment(self.fragment)
+        return out
+
 
 # ---------------------------------------------------------------- net/url
 
-_HEX = "0123456789abcdefABCDEF"
+_HEX = b"0123456789abcdefABCDEF"
 _HOST_OK = set("!$&'()*+,;=:[]<>\"")
 _USERINFO_OK = set("-._:~!$&'()*+,;=%@")
 
 
-def _should_escape_host(c: str) -> bool:
-    """shouldEscape(c, encodeHost) for an ASCII character."""
-    if c.isascii() and c.isalnum():
+# the encoding modes of Go's shouldEscape/unescape that Parse and String() use
+_ENCODE_HOST, _ENCODE_ZONE, _ENCODE_USER_PASSWORD, _ENCODE_FRAGMENT = "host", "zone", "userinfo", "fragment"
+
+
+def _should_escape(b: int, mode: str) -> bool:
+    """Go's shouldEscape for one byte (a zone escapes as a host does)."""
+    c = chr(b)
+    if b < 0x80 and c.isalnum():
         return False
-    return c not in _HOST_OK and c not in "-_.~"
+    if mode == _ENCODE_HOST and c in _HOST_OK:
+        return False
+    if c in "-_.~":
+        return False
+    if c in "$&+,/:;=?@":
+        if mode == _ENCODE_USER_PASSWORD:
+            return c in "@/?:"
+        return mode != _ENCODE_FRAGMENT
+    return not (mode == _ENCODE_FRAGMENT and c in "!()*")
 
 
-def _unescape(s: str, host: bool) -> str:
-    """Go's unescape: the %-escape checks (and, for hosts, the character checks); the text is returned as is."""
-    i, n = 0, len(s)
+def _unescape(s: str, mode: str = "") -> str:
+    """Go's unescape checks, over the UTF-8 bytes as Go sees them: well-formed %-escapes and, in a host or an IPv6
+    zone, Go's character rules. The text is returned as written (callers that need the bytes use _decode).
+    """
+    b = s.encode("utf-8", "surrogateescape")
+    i, n = 0, len(b)
     while i < n:
-        c = s[i]
-        if c == "%":
-            if i + 2 >= n or s[i + 1] not in _HEX or s[i + 2] not in _HEX:
-                raise ValueError(f"invalid URL escape {go_quote(s[i:i + 3])}")
-            if host and int(s[i + 1], 16) < 8 and s[i:i + 3] != "%25":
-                raise ValueError(f"invalid URL escape {go_quote(s[i:i + 3])}")
+        c = b[i]
+        if c == 0x25:  # %
+            if i + 2 >= n or b[i + 1] not in _HEX or b[i + 2] not in _HEX:
+                raise ValueError(f"invalid URL escape {go_quote(b[i:i + 3])}")
+            v = int(b[i + 1:i + 3], 16)
+            bad_host = mode == _ENCODE_HOST and v < 0x80
+            bad_zone = mode == _ENCODE_ZONE and v != 0x20 and _should_escape(v, _ENCODE_HOST)
+            if (bad_host or bad_zone) and b[i:i + 3] != b"%25":
+                raise ValueError(f"invalid URL escape {go_quote(b[i:i + 3])}")
             i += 3
             continue
-        if host and ord(c) < 0x80 and _should_escape_host(c):
-            raise ValueError(f"invalid character {go_quote(c)} in host name")
+        if mode in (_ENCODE_HOST, _ENCODE_ZONE) and c < 0x80 and _should_escape(c, _ENCODE_HOST):
+            raise ValueError(f"invalid character {go_quote(chr(c))} in host name")
         i += 1
     return s
+
+
+def _decode(s: str) -> bytes:
+    """The bytes of %-escaped text whose escapes are already checked (Go's unescape, decoding part)."""
+    raw = s.encode("utf-8", "surrogateescape")
+    out = bytearray()
+    i = 0
+    while i < len(raw):
+        if raw[i] == 0x25:  # %
+            out.append(int(raw[i + 1:i + 3], 16))
+            i += 3
+        else:
+            out.append(raw[i])
+            i += 1
+    return bytes(out)
+
+
+def _escape(s: str, mode: str) -> str:
+    """Go's escape(unescape(s)): decode s, then %-escape (upper-case hex) every byte shouldEscape names."""
+    return "".join(f"%{b:02X}" if _should_escape(b, mode) else chr(b) for b in _decode(s))
+
+
+def _userinfo_string(userinfo: str) -> str:
+    """url.Userinfo.String() of userinfo as written: user and password (split at the first `:`) re-escaped."""
+    user, colon, password = userinfo.partition(":")
+    out = _escape(user, _ENCODE_USER_PASSWORD)
+    return out + ":" + _escape(password, _ENCODE_USER_PASSWORD) if colon else out
+
+
+def _escaped_fragment(fragment: str) -> str:
+    """URL.EscapedFragment(): the fragment as written when that is a valid encoding, else re-escaped."""
+    valid = all(c in "!$&'()*+,;=:@[]%" or (ord(c) < 0x80 and not _should_escape(ord(c), _ENCODE_FRAGMENT))
+                for c in fragment)
+    return fragment if valid else _escape(fragment, _ENCODE_FRAGMENT)
 
 
 def _valid_optional_port(port: str) -> bool:
@@ -112,8 +195,9 @@ def _parse_host(host: str) -> str:
             raise ValueError(f"invalid port {go_quote(colon_port)} after host")
         zone = host[:i].find("%25")
         if zone >= 0:
-            _unescape(host[:zone], True)
-            _unescape(host[i:], True)
+            _unescape(host[:zone], _ENCODE_HOST)
+            _unescape(host[zone:i], _ENCODE_ZONE)
+            _unescape(host[i:], _ENCODE_HOST)
             return host
     else:
         i = host.rfind(":")
@@ -121,7 +205,7 @@ def _parse_host(host: str) -> str:
             colon_port = host[i:]
             if not _valid_optional_port(colon_port):
                 raise ValueError(f"invalid port {go_quote(colon_port)} after host")
-    return _unescape(host, True)
+    return _unescape(host, _ENCODE_HOST)
 
 
 def _parse_authority(authority: str) -> tuple[str | None, str]:
@@ -133,7 +217,7 @@ def _parse_authority(authority: str) -> tuple[str | None, str]:
     if not all((c.isascii() and c.isalnum()) or c in _USERINFO_OK for c in userinfo):
         raise ValueError("net/url: invalid userinfo")
     for part in userinfo.split(":", 1):
-        _unescape(part, False)
+        _unescape(part)
     return userinfo, host
 
 
@@ -147,7 +231,7 @@ def _parse(raw: str) -> URL:
     scheme, rest = _get_scheme(raw)
     u.scheme = scheme.lower()
     if rest.endswith("?") and rest.count("?") == 1:
-        rest = rest[:-1]
+        rest, u.force_query = rest[:-1], True
     elif "?" in rest:
         rest, u.raw_query = rest.split("?", 1)
     if not rest.startswith("/"):
@@ -163,7 +247,7 @@ def _parse(raw: str) -> URL:
         if cut >= 0:
             authority, rest = authority[:cut], authority[cut:]
         u.user, u.host = _parse_authority(authority)
-    u.path = _unescape(rest, False)
+    u.path = _unescape(rest)
     return u
 
 
@@ -176,7 +260,7 @@ def url_parse(raw: str) -> URL:
         raise URLError(f"parse {go_quote(u)}: {e}") from None
     if frag:
         try:
-            _unescape(frag, False)
+            _unescape(frag)
         except ValueError as e:
             raise URLError(f"parse {go_quote(raw)}: {e}") from None
         url.fragment = frag
@@ -184,7 +268,8 @@ def url_parse(raw: str) -> URL:
 
 
 def new_urls(strs: list[str]) -> list[URL]:
-    """etcd's types.NewURLs checks (what clientv3's MemberAdd/MemberUpdate run before sending)."""
+    """etcd's types.NewURLs: checked and sorted by String() (clientv3's MemberAdd/MemberUpdate run it before sending;
+    etcd and etcdutl read --initial-cluster and every other URL list with it). Raises ValueError with etcd's text."""
     if not strs:
         raise ValueError("no valid URLs given")
     out = []
@@ -200,7 +285,7 @@ def new_urls(strs: list[str]) -> list[URL]:
         if u.path:
             raise ValueError(f"URL must not contain a path: {s}")
         out.append(u)
-    return out
+    return sorted(out, key=URL.string)
 
 
 # ---------------------------------------------------------------- net

@@ -1,0 +1,1 @@
+"""Tests of cli (a package, so helpers import as tests.cli.<module>)."""

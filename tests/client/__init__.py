@@ -1,0 +1,1 @@
+"""Tests of client (a package, so helpers import as tests.client.<module>)."""

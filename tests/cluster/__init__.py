@@ -1,0 +1,1 @@
+"""Tests of cluster (a package, so helpers import as tests.cluster.<module>)."""

@@ -1,0 +1,1 @@
+"""Tests of docs (a package, so helpers import as tests.docs.<module>)."""

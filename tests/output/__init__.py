@@ -1,0 +1,1 @@
+"""Tests of output (a package, so helpers import as tests.output.<module>)."""

@@ -1,0 +1,1 @@
+"""Tests of server (a package, so helpers import as tests.server.<module>)."""

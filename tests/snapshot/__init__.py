@@ -1,0 +1,1 @@
+"""Tests of snapshot (a package, so helpers import as tests.snapshot.<module>)."""

@@ -1,0 +1,1 @@
+"""Tests of storage (a package, so helpers import as tests.storage.<module>)."""
