@@ -35,15 +35,13 @@ _UNICODE_14 = (
     (0x1FAB7, 0x1FABA), (0x1FAC3, 0x1FAC5), (0x1FAD7, 0x1FAD9), (0x1FAE0, 0x1FAE7), (0x1FAF0, 0x1FAF6),
     (0x2A6DE, 0x2A6DF), (0x2B735, 0x2B738),
 )
-_unicode_14_re = None
+_unicode_14_re: re.Pattern[str] | None = None
 
 
-def unicode_14_chars() -> "re.Pattern[str]":  # noqa: F821 - re is imported on first use
-    """A compiled pattern matching any code point first assigned in Unicode 14.0."""
+def unicode_14_chars() -> re.Pattern[str]:
+    """A compiled pattern matching any code point first assigned in Unicode 14.0 (built on first use)."""
     global _unicode_14_re
     if _unicode_14_re is None:
-        import re
-
         _unicode_14_re = re.compile("[" + "".join(f"{chr(a)}-{chr(b)}" for a, b in _UNICODE_14) + "]")
     return _unicode_14_re
 
@@ -72,7 +70,7 @@ def quote(data: bytes | str) -> str:
             elif 0x20 <= b < 0x7F:
                 out.append(chr(b))
             else:
-                out.append("\\x%02x" % b)
+                out.append(f"\\x{b:02x}")
             i += 1
             continue
         # decode one UTF-8 rune the way Go does (invalid bytes are escaped one by one)
@@ -84,16 +82,16 @@ def quote(data: bytes | str) -> str:
             except UnicodeDecodeError:
                 rune = None
         if rune is None or len(rune) != 1:
-            out.append("\\x%02x" % b)
+            out.append(f"\\x{b:02x}")
             i += 1
             continue
         cp = ord(rune)
         if _is_print(rune):
             out.append(rune)
         elif cp < 0x10000:
-            out.append("\\u%04x" % cp)
+            out.append(f"\\u{cp:04x}")
         else:
-            out.append("\\U%08x" % cp)
+            out.append(f"\\U{cp:08x}")
         i += size
     out.append('"')
     return "".join(out)

@@ -13,16 +13,21 @@ arrived it raises `Unsupported` for anything it does not expect (refused connect
 a non-200 status, ...) so the caller can make the same call through grpc, whose errors and retries are the ones
 users know; nothing has been consumed by then. `dial` makes its connection (or, for any literal-IP endpoint, only
 checks that the member can be reached): refused attempts are tried again until the dial deadline, then
-`Unreachable` carries Go's dial error, so that a dead member ends `snapshot save` instead of hanging it. After the first chunk, a broken connection raises
-`StreamBroken`/`StreamTimeout`, and a stream the server ends early (RST_STREAM, or trailers before the digest)
-just ends: the caller's sha256 check notices and may fetch again through grpc to learn the server's error.
+`Unreachable` carries Go's dial error, so that a dead member ends `snapshot save` instead of hanging it. After the
+first chunk, a broken connection raises `StreamBroken`/`StreamTimeout`, and a stream the server ends early
+(RST_STREAM, or trailers before the digest) just ends: the caller's sha256 check notices and may fetch again
+through grpc to learn the server's error.
 Response headers are never decoded (no HPACK state is needed for that), only checked for `:status: 200`.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from _socket import socket as RawSocket  # what `dial` returns: the C socket, without the socket module
 
 # -- SnapshotResponse straight from the wire -------------------------------------------------------------------
 
@@ -225,7 +230,7 @@ def _hpack_literal(name: str, value: str) -> bytes:
 class _Conn:
     """One HTTP/2 connection carrying one Snapshot call; yields the gRPC messages of the response."""
 
-    def __init__(self, sock: "object", deadline: float | None, keepalive: tuple[float, float]) -> None:
+    def __init__(self, sock: RawSocket, deadline: float | None, keepalive: tuple[float, float]) -> None:
         self.sock = sock
         self.deadline = deadline
         self.keepalive_time, self.keepalive_timeout = keepalive
@@ -247,10 +252,10 @@ class _Conn:
                 wait = min(wait, self.deadline - now)
             wait = max(wait, 0.001)
             if abs(wait - self.timeout) > 0.005:  # a syscall; a few ms late is fine for keepalive and deadline
-                self.sock.settimeout(wait)  # type: ignore[attr-defined]
+                self.sock.settimeout(wait)
                 self.timeout = wait
             try:
-                n = self.sock.recv_into(self.scratch)  # type: ignore[attr-defined]
+                n = self.sock.recv_into(self.scratch)
             except TimeoutError:  # socket.timeout
                 now = time.monotonic()
                 if self.deadline is not None and self.deadline <= now:
@@ -273,14 +278,14 @@ class _Conn:
     def _addrs(self) -> str:
         """`local->remote` as Go prints a TCP connection (IPv6 hosts in brackets)."""
         try:
-            ends = [self.sock.getsockname(), self.sock.getpeername()]  # type: ignore[attr-defined]
+            ends = [self.sock.getsockname(), self.sock.getpeername()]
         except OSError:
             return "?->?"
         return "->".join(f"[{a[0]}]:{a[1]}" if ":" in a[0] else f"{a[0]}:{a[1]}" for a in ends)
 
     def _send(self, data: bytes) -> None:
         try:
-            self.sock.sendall(data)  # type: ignore[attr-defined]
+            self.sock.sendall(data)
         except OSError as e:
             raise StreamBroken(f"error writing to server: {_errno_text(e)}") from None
 
@@ -361,7 +366,7 @@ class _Conn:
             # WINDOW_UPDATE, PRIORITY, PING acks, other streams: nothing to do
 
 
-def _status_200(block: bytes) -> bool:
+def _status_200(block: bytes | bytearray) -> bool:
     """Whether an HPACK header block starts with `:status: 200` (static table entry 8), after any dynamic table
     size updates. Servers send :status first and, being in the static table, as the single byte 0x88."""
     i = 0
@@ -380,7 +385,7 @@ def _errno_text(e: OSError) -> str:
     return os.strerror(e.errno).lower() if e.errno else str(e)
 
 
-def dial(target: tuple[int, str, int, str], deadline: float, *, retry: bool = True) -> "object":
+def dial(target: tuple[int, str, int, str], deadline: float, *, retry: bool = True) -> RawSocket:
     """A connected TCP socket to `target`. A refused attempt is made again (after 25 ms, doubling up to 0.5 s, the
     way the grpc client keeps reconnecting) until `deadline`; then, or after the first failure without `retry`,
     Unreachable."""
@@ -413,7 +418,7 @@ def dial(target: tuple[int, str, int, str], deadline: float, *, retry: bool = Tr
 
 
 def open_plain(target: tuple[int, str, int, str], *, deadline: float | None, connect_timeout: float,
-               keepalive: tuple[float, float] = (10.0, 6.0), sock: "object | None" = None) -> Iterator[SnapshotChunk]:
+               keepalive: tuple[float, float] = (10.0, 6.0), sock: RawSocket | None = None) -> Iterator[SnapshotChunk]:
     """Start the Snapshot call on a plain-TCP HTTP/2 connection (`sock`, already connected by `dial`, or a new
     one) and wait for the first chunk.
 
@@ -452,7 +457,7 @@ def open_plain(target: tuple[int, str, int, str], *, deadline: float | None, con
     return _chunks(sock, first, messages)
 
 
-def _chunks(sock: "object", first: SnapshotChunk, messages: Iterator[bytes]) -> Iterator[SnapshotChunk]:
+def _chunks(sock: RawSocket, first: SnapshotChunk, messages: Iterator[bytes]) -> Iterator[SnapshotChunk]:
     try:
         yield first
         for m in messages:
@@ -460,4 +465,4 @@ def _chunks(sock: "object", first: SnapshotChunk, messages: Iterator[bytes]) -> 
     except (_Ended, WireError):
         return  # ended early: the digest check tells, and the caller may ask again through grpc
     finally:
-        sock.close()  # type: ignore[attr-defined]
+        sock.close()

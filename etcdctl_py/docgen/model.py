@@ -46,7 +46,7 @@ class CmdSpec:
     long: str = ""
     flags: list[FlagSpec] = field(default_factory=list)  # local to this command
     inherited: list[FlagSpec] = field(default_factory=list)  # persistent flags of parents (not the program's)
-    children: list["CmdSpec"] = field(default_factory=list)
+    children: list[CmdSpec] = field(default_factory=list)
     runnable: bool = True
     extension: bool = False
     args: tuple[str, ...] = ()  # positional words to complete
@@ -59,7 +59,7 @@ class CmdSpec:
         """--help prints what the 3.5.1 tool prints (no visible flag or command of ours)."""
         return not self.extension and not any(f.extension and not f.hidden for f in self.flags)
 
-    def walk(self) -> list["CmdSpec"]:
+    def walk(self) -> list[CmdSpec]:
         out = [self]
         for c in self.children:
             out.extend(c.walk())

@@ -21,7 +21,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from etcdctl_py import gofmt
 from etcdctl_py.gofmt import go_json
@@ -241,7 +241,7 @@ def unb64url(seg: str) -> bytes:
     return base64.b64decode(seg.encode("ascii"), altchars=b"-_", validate=True)
 
 
-def _number(v: Any) -> bool:
+def _number(v: Any) -> TypeGuard[int | float]:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 

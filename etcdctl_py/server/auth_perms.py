@@ -59,7 +59,11 @@ def _touching(ivs: list[Interval], q: Interval) -> list[Interval]:
     # the interval tree is visited in order of the begin bound (ties: insertion order)
     import functools
 
-    return sorted(hits, key=functools.cmp_to_key(lambda a, b: acmp(a[0], b[0])))
+    return sorted(hits, key=functools.cmp_to_key(_cmp_begin))
+
+
+def _cmp_begin(a: Interval, b: Interval) -> int:
+    return acmp(a[0], b[0])
 
 
 def contains(ivs: list[Interval], q: Interval) -> bool:

@@ -141,7 +141,7 @@ def snapshot_v2_store(core: EtcdCore) -> tuple[bytes, list[int], list[int]]:
 
     st = v2store.V2Store.new("/0", "/1")
     ms = core.membership
-    for m in ms.list():
+    for m in ms.members_sorted():
         sm = SMember(m.id, list(m.peer_urls), m.name, list(m.client_urls), m.is_learner)
         v2store.save_member(st, sm)
         if m.name or m.client_urls:  # etcd has no attributes node for a member that never started

@@ -15,6 +15,7 @@ The flag definitions themselves are in flagdefs.py; the YAML file is read by con
 
 from __future__ import annotations
 
+import builtins
 import os
 from dataclasses import dataclass, field
 
@@ -111,7 +112,7 @@ class Flags:
         except ValueError:
             raise FlagError(f'invalid value "{v}" for flag -{name}: parse error') from None
 
-    def uint(self, name: str) -> int:
+    def uint(self, name: str) -> builtins.int:  # `int` here is the method above
         return self.int(name)
 
     def duration(self, name: str) -> float:
@@ -335,8 +336,8 @@ def _finish(flags: Flags) -> None:
 
 def validate(values: dict[str, str], advertise_unset: bool = False, from_file: bool = False) -> None:
     """embed.Config.Validate (plus etcdmain's proxy exception): raises VerifyError/GoPanic with etcd's texts."""
-    _check_logging(values)
-    level = "info" if from_file else zap_level(values["log-level"])  # a file's errors predate its logger
+    zlevel = _check_logging(values)
+    level = "info" if from_file else zlevel  # a file's errors predate its logger
 
     def fail(msg: str, unset: bool = False) -> VerifyError:
         return VerifyError(msg, level=level, unset_advertise=unset)
@@ -371,8 +372,9 @@ def validate(values: dict[str, str], advertise_unset: bool = False, from_file: b
         raise fail(f"unknown auto-compaction-mode {gofmt.quote(values['auto-compaction-mode'])}")
 
 
-def _check_logging(values: dict[str, str]) -> None:
-    """embed's setupLogging: logger name, --log-outputs, rotation target, then the level (a panic in etcd)."""
+def _check_logging(values: dict[str, str]) -> str:
+    """embed's setupLogging: logger name, --log-outputs, rotation target, then the level (a panic in etcd);
+    returns zap's canonical level."""
     logger = values["logger"]
     if logger == "capnslog":
         raise VerifyError("--logger=capnslog is removed in v3.5")
@@ -385,8 +387,10 @@ def _check_logging(values: dict[str, str]) -> None:
         files = sum(1 for o in outputs if o not in ("default", "stderr", "stdout"))
         if (len(outputs) == 1 and files == 0) or files > 1:
             raise VerifyError("--log-outputs requires a single file path when --log-rotate-config-json is defined")
-    if zap_level(values["log-level"]) is None:
+    level = zap_level(values["log-level"])
+    if level is None:
         raise GoPanic(f"unrecognized level: {gofmt.quote(values['log-level'])}")
+    return level
 
 
 def log_outputs(values: dict[str, str]) -> list[str]:

@@ -628,8 +628,8 @@ def _fields(proxy: bool) -> dict[str, FlagDef | dict]:
 def _canonical(fd: FlagDef, value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    if fd.kind == "duration":
-        return gofmt.format_duration(int(value))
+    if fd.kind == "duration" and isinstance(value, int):  # decode() gives a time.Duration as int nanoseconds
+        return gofmt.format_duration(value)
     if isinstance(value, list):
         return ",".join(value)
     return str(value)

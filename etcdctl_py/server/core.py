@@ -11,9 +11,11 @@ from __future__ import annotations
 import struct
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError  # type: ignore[import-untyped]  # protobuf ships no stubs
 
 from etcdctl_py.proto.etcdserverpb import raft_internal_pb2 as ri
 from etcdctl_py.proto.etcdserverpb import rpc_pb2 as pb
@@ -25,6 +27,7 @@ from etcdctl_py.server.identity import Member
 from etcdctl_py.server.lessor import Lessor
 from etcdctl_py.server.membership import Membership, MembershipError, SnapMembership
 from etcdctl_py.server.mvcc import Change, MVCCStore, bytes_to_rev
+from etcdctl_py.server.persist import Backend, Persister
 from etcdctl_py.server.watch_hub import WatchHub
 
 RAFT_TERM = 2
@@ -42,6 +45,8 @@ GRPC_OVERHEAD_BYTES = 512 * 1024
 QUOTA_KV_OVERHEAD = 256
 QUOTA_LEASE_OVERHEAD = 64
 
+_R = TypeVar("_R")  # what a serialized read returns
+
 
 @dataclass
 class ServerConfig:
@@ -56,9 +61,14 @@ class ServerConfig:
 
 
 class NullPersister:
-    """Memory only (tests of the state machine); the WAL persister has the same interface."""
+    """Memory only (tests of the state machine): the backend is kept in memory, nothing is written. The WAL
+    persister (persist.Persister) has the same interface."""
+
+    def __init__(self) -> None:
+        self.backend = Backend()
 
     def append(self, index: int, entry: bytes, changes: list[Change], etype: int = 0) -> int:
+        self.backend.apply(changes)
         return index
 
     def wait(self, seq: int) -> None:
@@ -69,6 +79,15 @@ class NullPersister:
 
     def db_size_in_use(self) -> int:
         return 0
+
+    def backend_hash(self) -> int:
+        return self.backend.hash()
+
+    def defragment(self) -> None:
+        return None  # no db file to rewrite
+
+    def snapshot_image(self) -> bytes:
+        return self.backend.image()
 
     def close(self) -> None:
         return None
@@ -89,16 +108,16 @@ class IdGen:
 
 
 class EtcdCore:
-    def __init__(self, cfg: ServerConfig, persister=None) -> None:
+    def __init__(self, cfg: ServerConfig, persister: Persister | NullPersister | None = None) -> None:
         self.cfg = cfg
         self.store = MVCCStore()
         self.lock = self.store.lock
         self.lessor = Lessor()
         self.store.lessor = self.lessor
-        self.persister = persister or NullPersister()
+        self.persister: Persister | NullPersister = persister or NullPersister()
         self.raft_index = BOOT_INDEX
         self.applied_index = BOOT_INDEX
-        self.alarms: list[tuple[int, int]] = []  # (member id, alarm type)
+        self.alarms: list[tuple[int, pb.AlarmType]] = []  # (member id, alarm type)
         self.members = {m.id: m for m in cfg.members}
         # the one Membership over self.members (v3 Cluster service and /v2/members); its changes are logged here
         self.membership = Membership(self.members, self.lock, local_id=cfg.member_id)
@@ -341,7 +360,7 @@ class EtcdCore:
     def nospace_active(self) -> bool:
         return any(a == pb.NOSPACE for _, a in self.alarms)
 
-    def _alarm_key(self, mid: int, alarm: int) -> bytes:
+    def _alarm_key(self, mid: int, alarm: pb.AlarmType) -> bytes:
         return pb.AlarmMember(memberID=mid, alarm=alarm).SerializeToString()
 
     def _alarm(self, r: pb.AlarmRequest):
@@ -365,11 +384,12 @@ class EtcdCore:
         return resp, [], changes
 
     # ---- public operations used by the gRPC layer ---------------------------------------
-    def _serialized(self, ai, check, read):
+    def _serialized(self, ai: AuthInfo | None, check: Callable[[AuthStore, AuthInfo], None],
+                    read: Callable[[], _R]) -> _R:
         """etcd's doSerialize: permission check, read, then refuse if the auth store moved on."""
         a = self.auth
         if a is not None and a.enabled:
-            check(ai or AuthInfo())
+            check(a, ai or AuthInfo())
         out = read()
         if a is not None and ai is not None and ai.revision != 0 and ai.revision != a.revision:
             raise errors.AUTH_OLD_REVISION
@@ -382,7 +402,7 @@ class EtcdCore:
             with self.lock:
                 return kv_apply.apply_range(self.store, r)
 
-        resp = self._serialized(ai, lambda a: self.auth.check_range(a, r.key, r.range_end), read)
+        resp = self._serialized(ai, lambda auth, a: auth.check_range(a, r.key, r.range_end), read)
         self.fill(resp.header)
         return resp
 
@@ -420,7 +440,7 @@ class EtcdCore:
                 with self.lock:
                     return kv_apply.apply_txn(self.store, self.lessor, r)[0]
 
-            resp = self._serialized(ai, lambda a: self.auth.check_txn(a, r), read)
+            resp = self._serialized(ai, lambda auth, a: auth.check_txn(a, r), read)
         else:
             resp = self.propose(ri.InternalRaftRequest(txn=r), ai)
         self.fill(resp.header)
@@ -485,7 +505,7 @@ class EtcdCore:
 
     def member_list(self) -> list[pb.Member]:
         return [pb.Member(ID=m.id, name=m.name, peerURLs=m.peer_urls, clientURLs=m.client_urls,
-                          isLearner=m.is_learner) for m in self.membership.list()]
+                          isLearner=m.is_learner) for m in self.membership.members_sorted()]
 
     def cluster_header(self) -> pb.ResponseHeader:
         """The header of Cluster responses: no revision, as etcd's cluster server leaves it out."""

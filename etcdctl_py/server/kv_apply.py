@@ -6,11 +6,15 @@ ordering of checks, same revisions in (sub-)response headers, same sort and limi
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from etcdctl_py.proto.etcdserverpb import rpc_pb2 as pb
 from etcdctl_py.server import errors
 from etcdctl_py.server.mvcc import MVCCStore, WriteTxn, gte_range
 
 MAX_TXN_OPS = 128  # etcd's DefaultMaxTxnOps; the server passes its --max-txn-ops
+
+_Ordered = TypeVar("_Ordered", bytes, int)  # what a txn compare compares: values, revisions, versions, leases
 
 
 # ---- request validation (before the request is proposed) -------------------------------------
@@ -174,12 +178,13 @@ def apply_put(store: MVCCStore, txn: WriteTxn, p: pb.PutRequest) -> pb.PutRespon
     if p.ignore_value or p.ignore_lease or p.prev_kv:
         rr = txn.range(p.key, None)
         prev = rr.kvs[0] if rr.kvs else None
-    if (p.ignore_value or p.ignore_lease) and prev is None:
-        raise errors.KEY_NOT_FOUND
-    if p.ignore_value:
-        val = prev.value
-    if p.ignore_lease:
-        lease = prev.lease
+    if p.ignore_value or p.ignore_lease:
+        if prev is None:
+            raise errors.KEY_NOT_FOUND
+        if p.ignore_value:
+            val = prev.value
+        if p.ignore_lease:
+            lease = prev.lease
     if p.prev_kv and prev is not None:
         resp.prev_kv.CopyFrom(prev)
     resp.header.revision = txn.put(p.key, val, lease)
@@ -209,19 +214,22 @@ def is_txn_readonly(r: pb.TxnRequest) -> bool:
     return True
 
 
+def _cmp3(a: _Ordered, b: _Ordered) -> int:
+    return (a > b) - (a < b)
+
+
 def _compare_kv(c: pb.Compare, kv) -> bool:
     t = c.target
     if t == pb.Compare.VALUE:
-        a, b = kv.value, c.value
+        res = _cmp3(kv.value, c.value)
     elif t == pb.Compare.CREATE:
-        a, b = kv.create_revision, c.create_revision
+        res = _cmp3(kv.create_revision, c.create_revision)
     elif t == pb.Compare.MOD:
-        a, b = kv.mod_revision, c.mod_revision
+        res = _cmp3(kv.mod_revision, c.mod_revision)
     elif t == pb.Compare.VERSION:
-        a, b = kv.version, c.version
+        res = _cmp3(kv.version, c.version)
     else:
-        a, b = kv.lease, c.lease
-    res = (a > b) - (a < b)
+        res = _cmp3(kv.lease, c.lease)
     if c.result == pb.Compare.EQUAL:
         return res == 0
     if c.result == pb.Compare.NOT_EQUAL:

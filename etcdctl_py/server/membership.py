@@ -18,15 +18,17 @@ starts, and no other member ever catches up with its log, so a promotion is neve
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import struct
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError  # type: ignore[import-untyped]  # protobuf ships no stubs
 
 from etcdctl_py.gofmt import go_json
 from etcdctl_py.proto.raftpb import raft_pb2
@@ -108,7 +110,8 @@ class Membership:
         self.warn: Callable[..., None] = lambda msg, **fields: None
 
     # ---- reads ----------------------------------------------------------------------------------------------
-    def list(self) -> list[Any]:
+    def members_sorted(self) -> list[Any]:
+        """The members in ID order (what every member list shows)."""
         with self.lock:
             return sorted(self.members.values(), key=lambda m: m.id)
 
@@ -213,7 +216,7 @@ class Membership:
                 with self.lock:
                     self.apply_conf_change(cc)
             else:
-                self.conf_log(cc, lambda cc=cc: self.apply_conf_change(cc))
+                self.conf_log(cc, functools.partial(self.apply_conf_change, cc))
             removed.append(mid)
         return removed
 

@@ -28,6 +28,7 @@ from etcdctl_py.server import errors
 from etcdctl_py.server.mvcc import Change
 from etcdctl_py.server.zaplog import fatal, os_error_text
 from etcdctl_py.storage import wal as walfmt
+from etcdctl_py.storage.bbolt.bucket import Bucket
 from etcdctl_py.storage.bbolt.db import DB
 from etcdctl_py.storage.fileutil import fsync_dir
 
@@ -63,6 +64,24 @@ class Backend:
                 h = crc32c.crc32c(k, h)
                 h = crc32c.crc32c(b[k], h)
         return h
+
+    def image(self, tmp_dir: str | None = None) -> bytes:
+        """A bbolt image of every bucket (what etcd streams for Maintenance.Snapshot), built in a temporary file."""
+        fd, path = tempfile.mkstemp(prefix="snapshot-", dir=tmp_dir)
+        os.close(fd)
+        os.unlink(path)
+        try:
+            self.write_db(path)
+            with open(path, "rb") as f:
+                data = f.read()
+            db = DB(path)
+            try:
+                size = db.size
+            finally:
+                db.close()
+            return data[:size]
+        finally:
+            _remove(path)
 
     def write_db(self, path: str) -> None:
         """A fresh bbolt file holding every bucket (used for snapshots and defragment)."""
@@ -141,6 +160,18 @@ class Persister:
 
     def exists(self) -> bool:
         return os.path.isdir(self.wal_dir) and any(n.endswith(".wal") for n in os.listdir(self.wal_dir))
+
+    def _open_wal(self) -> walfmt.WALAppender:
+        """The WAL that bootstrap() or recover() opened: nothing is appended, synced or purged before that."""
+        if self.wal is None:
+            raise errors.STOPPED
+        return self.wal
+
+    def _open_db(self) -> DB:
+        """The db that bootstrap() or recover() opened: nothing is committed to it before that."""
+        if self.db is None:
+            raise errors.STOPPED
+        return self.db
 
     # ---- bootstrap / recovery ---------------------------------------------------------
     def bootstrap(self, member_id: int, cluster_id: int, members, local_client_urls: list[str], idgen) -> int:
@@ -244,8 +275,8 @@ class Persister:
         if self.closed:
             raise errors.STOPPED
         try:
-            self.wal.save(self.term, self.member_id, index, [walfmt.encode_entry((etype, self.term, index, entry))],
-                          index)
+            self._open_wal().save(self.term, self.member_id, index,
+                                  [walfmt.encode_entry((etype, self.term, index, entry))], index)
         except OSError as err:
             self._wal_fault(err)
         self.appended += 1
@@ -275,7 +306,7 @@ class Persister:
                 raise errors.STOPPED
             with self.lock:
                 target = self.appended
-                fd = self.wal.dup_fd()
+                fd = self._open_wal().dup_fd()
             try:
                 os.fdatasync(fd)
             finally:
@@ -285,7 +316,8 @@ class Persister:
 
     def _wal_fault(self, err: OSError) -> None:
         """etcd's raft node: `failed to save Raft hard state and entries` is fatal (the entry may be half written)."""
-        self.fatal("failed to save Raft hard state and entries", error=os_error_text("write", self.wal.path, err))
+        path = self.wal.path if self.wal is not None else self.wal_dir
+        self.fatal("failed to save Raft hard state and entries", error=os_error_text("write", path, err))
 
     def _committer(self) -> None:
         while not self.stop_ev.wait(BATCH_INTERVAL):
@@ -303,14 +335,17 @@ class Persister:
         the WAL snapshot record, then the .snap file, then purge. Returns the snapshot index."""
         from etcdctl_py.storage import snap as snapfmt
 
+        wal, source = self._open_wal(), self.snap_source
+        if source is None:  # start() names it before the committer can ask for a snapshot
+            raise errors.STOPPED
         with self.lock:
             self.flush_wal()
-            index = self.wal.last_index
-            data, voters, learners = self.snap_source()
+            index = wal.last_index
+            data, voters, learners = source()
         self.commit()
         with self.lock:
-            self.wal.save_snapshot(index, self.term, voters, learners)
-            self.wal.sync()
+            wal.save_snapshot(index, self.term, voters, learners)
+            wal.sync()
         if learners:  # raft's ConfState names the learners too (a member added with `member add --learner`)
             cs = raft_pb2.ConfState(voters=voters, learners=learners, auto_leave=False)
             md = raft_pb2.SnapshotMetadata(conf_state=cs, index=index, term=self.term)
@@ -337,7 +372,7 @@ class Persister:
             if st <= snap_index:
                 keep_from = i
         released = names[:keep_from]
-        live = os.path.basename(self.wal.path)
+        live = os.path.basename(self._open_wal().path)
         removable = max(0, len(names) - self.max_wals)
         for n in released[:removable]:
             if n != live:
@@ -368,8 +403,8 @@ class Persister:
 
     def _write_batch(self, merged: dict[tuple[bytes, bytes], bytes | None]) -> None:
         """One bbolt transaction with the merged changes of a batch (its meta/consistent_index last written wins)."""
-        with self.db.update() as tx:
-            cache = {}
+        with self._open_db().update() as tx:
+            cache: dict[bytes, Bucket] = {}
             for (bname, k), v in merged.items():
                 b = cache.get(bname)
                 if b is None:
@@ -382,7 +417,7 @@ class Persister:
                     b.put(k, v)
 
     def _commit_all(self) -> None:
-        with self.db.update() as tx:
+        with self._open_db().update() as tx:
             for name in sorted(self.backend.buckets):
                 b = tx.create_bucket_if_not_exists(name)
                 for k, v in sorted(self.backend.buckets[name].items()):
@@ -406,21 +441,7 @@ class Persister:
         with self.lock:
             snap = Backend()
             snap.buckets = {n: dict(b) for n, b in self.backend.buckets.items()}
-        fd, path = tempfile.mkstemp(prefix="snapshot-", dir=self.snap_dir)
-        os.close(fd)
-        os.unlink(path)
-        try:
-            snap.write_db(path)
-            with open(path, "rb") as f:
-                data = f.read()
-            db = DB(path)
-            try:
-                size = db.size
-            finally:
-                db.close()
-            return data[:size]
-        finally:
-            _remove(path)
+        return snap.image(self.snap_dir)
 
     def defragment(self) -> None:
         """Rewrite the db compactly (like etcd's defrag): fresh file with the current content."""
@@ -440,7 +461,7 @@ class Persister:
                 _remove(tmp)
                 raise
             try:
-                self.db.close()
+                self._open_db().close()
                 os.rename(tmp, self.db_path)
                 fsync_dir(self.snap_dir)
                 self.db = DB(self.db_path, writable=True)
@@ -452,7 +473,7 @@ class Persister:
     def flush_wal(self) -> None:
         """Make every appended entry durable (called with the core lock held)."""
         try:
-            self.wal.sync()
+            self._open_wal().sync()
         except OSError as err:
             self._wal_fault(err)
         self.synced = self.appended

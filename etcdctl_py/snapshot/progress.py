@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Callable, TextIO
+from collections.abc import Callable
+from typing import TextIO
 
 # Below this size the work takes well under a second: a bar would only flicker.
 MIN_BYTES = 32 << 20
@@ -76,10 +77,10 @@ class StageBar:
 
     close = pause
 
-    def writer(self, stream: TextIO) -> "_PausingWriter":
+    def writer(self, stream: TextIO) -> _PausingWriter:
         return _PausingWriter(self, stream)
 
-    def __enter__(self) -> "StageBar":
+    def __enter__(self) -> StageBar:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from .bbolt import Bucket, Tx
 

@@ -42,7 +42,7 @@ def write_and_sync(path: str, content: bytes, mode: int) -> None:
 
 def snap_name(term: int, index: int) -> str:
     """etcd's file name: `%016x-%016x.snap` of (term, index)."""
-    return "%016x-%016x%s" % (term, index, SNAP_SUFFIX)
+    return f"{term:016x}-{index:016x}{SNAP_SUFFIX}"
 
 
 def conf_state(voters: list[int]) -> raft_pb2.ConfState:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import crc32c
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError  # type: ignore[import-untyped]  # protobuf ships no stubs
 
 from etcdctl_py.proto.raftpb import raft_pb2
 from etcdctl_py.proto.walpb import record_pb2
@@ -136,7 +136,7 @@ def encode_entry(e: raft_pb2.Entry | tuple[int, int, int, bytes | None]) -> byte
     """raftpb.Entry bytes with Type, Term, Index always written (field-number order, as gogo does)."""
     if isinstance(e, tuple):
         etype, term, index, data = e
-        msg = raft_pb2.Entry(Type=etype, Term=term, Index=index)
+        msg = raft_pb2.Entry(Type=etype, Term=term, Index=index)  # type: ignore[arg-type]  # proto3 enum: any int
         if data is not None:
             msg.Data = data
         return msg.SerializeToString()

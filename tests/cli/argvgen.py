@@ -282,6 +282,8 @@ class ArgvGen:
                             BAD_ENDPOINTS if kind < 0.95 else NO_ENDPOINTS)
             args += [f"--endpoints={eps}"] if self.chance(0.5) else ["--endpoints", eps]
             notes.append("endpoints")
+            if "{ep}" in eps or "{port}" in eps:
+                notes.append("may-connect")  # a command that can succeed gets time to, even on a loaded machine
         if not keep_ep:
             return args, keep_ep, notes  # the case runs with short fixed timeouts (see case())
         if self.chance(0.12):
@@ -350,7 +352,8 @@ class ArgvGen:
         argv = args[:where] + gargs + args[where:] if self.chance(0.5) else gargs + args
         if not keep_ep:
             # an endpoint that cannot be dialed costs the command timeout: keep it short
-            argv = ["--command-timeout=300ms", "--dial-timeout=300ms"] + argv
+            wait = "2s" if "may-connect" in notes else "300ms"
+            argv = [f"--command-timeout={wait}", f"--dial-timeout={wait}"] + argv
         return Case(index, argv, stdin, keep_ep, notes)
 
     def cases(self, n: int) -> list[Case]:

@@ -3,9 +3,11 @@ flag, format, prompt and error; auth is enabled and disabled at the end (with ro
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 
-from tests.cli.verbdiff import Diff
+from tests.cli.verbdiff import Diff, both
 
 FORMATS = ["simple", "json", "protobuf", "fields", "table"]
 
@@ -132,3 +134,14 @@ def test_auth_enable_status_disable(d):
     d.check(["auth", "disable", "--user", "alice:pw"])
     d.check(["auth", "disable", *root])
     d.check(["auth", "status"])
+
+
+def test_signal_at_password_prompt(d):
+    """SIGINT while `user add` asks for the password: no request is sent, the prompt's terminal echo is restored (its
+    `stty` complaint without a terminal) and the process exits 255, as speakeasy's os.Exit(-1) makes etcdctl do."""
+    procs = d.start(["user", "add", "interrupted"])
+    both(procs, lambda p: bytes(p.out) == b"Password of interrupted: ", what="the password prompt")
+    real, mine = (p.finish(signal.SIGINT) for p in procs)
+    assert real.rc == 255
+    d.compare(["user", "add", "interrupted"], real, mine)
+    d.check(["user", "get", "interrupted"])  # never created on either side

@@ -138,16 +138,18 @@ def test_stream_watch_same_bytes_and_hangup(etcdpy_pair):
     """?wait=true&stream=true: headers at once, then one chunk per event; a hung-up stream leaves no watcher."""
     streams = [_open_stream(srv.client_port, b"/v2/keys/st?wait=true&stream=true&recursive=true")
                for srv in etcdpy_pair.servers]
-    heads = [normalize(h) for _, h in streams]
-    assert heads[1].split(b"\r\n\r\n")[0] == heads[0].split(b"\r\n\r\n")[0], heads
-    assert b"Transfer-Encoding: chunked\r\n\r\n" in heads[0]
-    etcdpy_pair.same(["set", "/st/a", "1"])
-    etcdpy_pair.same(["set", "/st/b", "2"])
-    bodies = [_read_chunks(s, h.split(b"\r\n\r\n", 1)[1], 2) for s, h in streams]
-    assert bodies[1] == bodies[0]
-    assert b'"key":"/st/b","value":"2"' in bodies[0]
-    for s, _ in streams:
-        s.close()
+    try:
+        heads = [normalize(h) for _, h in streams]
+        assert heads[1].split(b"\r\n\r\n")[0] == heads[0].split(b"\r\n\r\n")[0], heads
+        assert b"Transfer-Encoding: chunked\r\n\r\n" in heads[0]
+        etcdpy_pair.same(["set", "/st/a", "1"])
+        etcdpy_pair.same(["set", "/st/b", "2"])
+        bodies = [_read_chunks(s, h.split(b"\r\n\r\n", 1)[1], 2) for s, h in streams]
+        assert bodies[1] == bodies[0]
+        assert b'"key":"/st/b","value":"2"' in bodies[0]
+    finally:
+        for s, _ in streams:
+            s.close()
     url = etcdpy_pair.b.url
     etcdproc.wait_until(lambda: v2_watchers(url) == 0, 10, "the hung-up stream's watcher to go")
     assert etcdpy_pair.b.run(["get", "/st/a"]).out == "1\n"

@@ -158,15 +158,24 @@ def test_refused_changes_match_real_etcd(twins):
 
 
 def test_v2_changes_survive_restart(twins):
-    """The v2-made change is kept in etcd-py's v2 store file and re-applied to the server's member list."""
+    """The v2-made changes reach the data dir: a member added over /v2/members (a voter: the v2 API has no
+    learners) makes etcd-py refuse to restart alone, naming it; --force-new-cluster removes it through the log, and
+    its removal is permanent across a further restart, as a v2 removal made while running is."""
     _, ours = twins
     peer = f"http://127.0.0.1:{etcdproc.free_port()}"
     assert etcdctl(ours, "member", "add", "x", peer, api="2").rc == 0
     mid = member_id_of(ours, peer)
-    ours.stop()
-    ours.start()
     assert f"{mid}, unstarted, , {peer}, , false\n".encode() in etcdctl(ours, "member", "list").stdout
-    assert etcdctl(ours, "member", "remove", mid, api="2").rc == 0
+    ours.stop()
+    ours.start(wait=False)
+    assert ours.proc.wait(30) == 1
+    assert mid in ours.log() and "--force-new-cluster" in ours.log()
+    ours.argv.append("--force-new-cluster")
+    try:
+        ours.start()
+    finally:
+        ours.argv.remove("--force-new-cluster")
+    assert [m[0] for m in serializable_members(ours)] == ["twin"]
     ours.stop()
     ours.start()
     assert [m[0] for m in serializable_members(ours)] == ["twin"]

@@ -279,7 +279,7 @@ class V2Api:
 
     @property
     def members(self) -> list[Any]:
-        return self.membership.list()
+        return self.membership.members_sorted()
 
     @property
     def removed(self) -> set[int]:

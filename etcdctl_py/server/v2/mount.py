@@ -31,7 +31,7 @@ def identity_from_core(core: Any, token: str = "etcd-cluster", membership: Membe
         removed = [int(k, 16) for k in backend.buckets.get(b"members_removed", {})] if backend is not None else []
         shared = Membership(core.members, core.lock, token=token or "etcd-cluster", removed=removed,
                             local_id=cfg.member_id)
-    members = [V2Member(m.id, m.name, list(m.peer_urls), list(m.client_urls)) for m in shared.list()]
+    members = [V2Member(m.id, m.name, list(m.peer_urls), list(m.client_urls)) for m in shared.members_sorted()]
     return V2Identity(cfg.cluster_id, cfg.member_id, members, name=cfg.name, token=token or "etcd-cluster",
                       raft_index=lambda: int(core.raft_index), raft_term=lambda: int(core.raft_term), membership=shared)
 

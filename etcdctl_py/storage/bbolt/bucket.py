@@ -307,15 +307,20 @@ class Bucket:
         if self.inline_loc is not None:
             self.node(self.root, None)
             self.inline_loc = None
-        return self.bucket(name)
+        return self._existing_bucket(name)
 
     def create_bucket_if_not_exists(self, name: bytes) -> Bucket:
         try:
             return self.create_bucket(name)
         except BucketExistsError:
-            b = self.bucket(bytes(name))
-            assert b is not None
-            return b
+            return self._existing_bucket(bytes(name))
+
+    def _existing_bucket(self, name: bytes) -> Bucket:
+        """A nested bucket the caller has just found or written (never None for it)."""
+        b = self.bucket(name)
+        if b is None:
+            raise BucketNotFoundError()
+        return b
 
     def delete_bucket(self, name: bytes) -> None:
         self._check_writable()
@@ -325,7 +330,7 @@ class Bucket:
             raise BucketNotFoundError()
         if not leaf.flags[i] & BUCKET_LEAF_FLAG:
             raise IncompatibleValueError()
-        child = self.bucket(name)
+        child = self._existing_bucket(name)
         for sub in child.bucket_names():
             child.delete_bucket(sub)
         self.buckets.pop(name, None)
@@ -355,20 +360,17 @@ class Bucket:
                 stack.extend(view.vals)
         self.root = 0
 
-    def inlineable(self) -> bool:
+    def inline_value(self) -> bytes | None:
+        """The bucket's value as an inline page when it fits inline (bbolt inlineable), else None."""
         n = self.root_node
         if n is None or not n.is_leaf:
-            return False
+            return None
         size = PAGE_HEADER_SIZE
         limit = self.tx.db.page_size // 4
-        for k, v, f in zip(n.keys, n.vals, n.flags or [], strict=True):
+        for k, v, f in zip(n.keys, n.vals, n.flags, strict=True):
             size += 16 + len(k) + len(v)
             if f & BUCKET_LEAF_FLAG or size > limit:
-                return False
-        return True
-
-    def write_inline(self) -> bytes:
-        n = self.root_node
+                return None
         return inline_bucket_value(n.keys, n.vals, n.flags, self.sequence)
 
     def rebalance(self) -> None:
@@ -381,9 +383,10 @@ class Bucket:
     def spill(self) -> None:
         """Write child buckets then this bucket's dirty nodes; update child headers in this bucket."""
         for name, child in list(self.buckets.items()):
-            if child.inlineable():
-                child.free()
-                value = child.write_inline()
+            inline = child.inline_value()
+            if inline is not None:
+                child.free()  # leaves the root node's entries (and so the value) as they are
+                value = inline
             else:
                 child.spill()
                 value = BUCKET_HEADER.pack(child.root, child.sequence)

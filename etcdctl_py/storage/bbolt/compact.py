@@ -9,7 +9,7 @@ needs little RAM. Small buckets are written inline, as bbolt does.
 from __future__ import annotations
 
 import os
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from ..fileutil import pwrite_all
 from .page import (
@@ -142,7 +142,7 @@ def _bucket_value(sink: _PageSink, items: Iterable[tuple[bytes, bytes]], fill: f
             head_v.append(v)
             if size > inline_limit:
                 tree = _TreeWriter(sink, fill)
-                for hk, hv in zip(head_k, head_v):
+                for hk, hv in zip(head_k, head_v, strict=True):
                     tree.add(hk, hv)
                 head_k, head_v = [], []
         else:
@@ -158,7 +158,8 @@ def write_compact(path: str, buckets: Mapping[bytes, Iterable[tuple[bytes, bytes
     """Write a new bbolt file at `path` holding `buckets` (each: sorted, unique (key, value) pairs).
 
     The file is created (truncated if present), fully written and fsynced. Returns the bbolt size
-    (pgid * page_size; the file is that long too, except that it is padded to at least 4 KiB). Atomic replacement is the caller's business (temp name + rename).
+    (pgid * page_size; the file is that long too, except that it is padded to at least 4 KiB).
+    Atomic replacement is the caller's business (temp name + rename).
     """
     if page_size < 1024 or page_size & (page_size - 1):
         raise ValueError(f"bad page size {page_size}")

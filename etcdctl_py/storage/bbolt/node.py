@@ -141,7 +141,7 @@ class Node:
         self.children: list[Node] = []
         self.keys: list[bytes] = []
         self.vals: list = []
-        self.flags: list[int] | None = [] if is_leaf else None
+        self.flags: list[int] = []  # leaf only: a branch keeps it empty
 
     @classmethod
     def from_view(cls, bucket: Bucket, view: PageView, parent: Node | None, pgid: int) -> Node:
@@ -149,7 +149,7 @@ class Node:
         n.pgid = pgid
         n.keys = list(view.keys)
         n.vals = list(view.vals)
-        n.flags = list(view.flags) if view.is_leaf else None
+        n.flags = list(view.flags or ())
         n.key = n.keys[0] if n.keys else None
         return n
 
@@ -207,7 +207,7 @@ class Node:
         self.unbalanced = True
 
     def child_index(self, child: Node) -> int:
-        return bisect_left(self.keys, child.key)
+        return bisect_left(self.keys, child.key or b"")  # a nil key searches as empty, as in Go
 
     def num_children(self) -> int:
         return len(self.keys)
@@ -328,7 +328,7 @@ class Node:
                 self.is_leaf = child.is_leaf
                 self.keys = child.keys[:]
                 self.vals = child.vals[:]
-                self.flags = child.flags[:] if child.is_leaf else None
+                self.flags = child.flags[:]
                 self.children = child.children
                 if not self.is_leaf:
                     for pg in self.vals:
@@ -341,36 +341,41 @@ class Node:
             return
         parent = self.parent
         if self.num_children() == 0:
-            self._detach()
+            self._detach(parent)
             parent.rebalance()
             return
         if parent.num_children() <= 1:
             raise CorruptError("parent must have at least 2 children")
-        if parent.child_index(self) == 0:
-            self._absorb(self.next_sibling())  # the first child takes in its right neighbour
+        first = parent.child_index(self) == 0
+        sibling = self.next_sibling() if first else self.prev_sibling()
+        if sibling is None:
+            raise CorruptError("parent must have at least 2 children")
+        if first:
+            self._absorb(sibling, parent)  # the first child takes in its right neighbour
         else:
-            self.prev_sibling()._absorb(self)  # any other joins its left neighbour
+            sibling._absorb(self, parent)  # any other joins its left neighbour
         parent.rebalance()
 
-    def _absorb(self, src: Node) -> None:
+    def _absorb(self, src: Node, parent: Node) -> None:
         """Append sibling src's entries (and materialised children) to this node, then drop src."""
         bucket = self.bucket
         if not src.is_leaf:
             for pg in src.vals:
                 c = bucket.nodes.get(pg)
                 if c is not None:
-                    c.parent.remove_child(c)
+                    if c.parent is not None:
+                        c.parent.remove_child(c)
                     c.parent = self
                     self.children.append(c)
         self.keys.extend(src.keys)
         self.vals.extend(src.vals)
         if self.is_leaf:
             self.flags.extend(src.flags)
-        src._detach()
+        src._detach(parent)
 
-    def _detach(self) -> None:
+    def _detach(self, parent: Node) -> None:
         """Remove this node from its parent and the bucket's node cache; its page is freed."""
-        self.parent.delete(self.key)
-        self.parent.remove_child(self)
+        parent.delete(self.key or b"")
+        parent.remove_child(self)
         self.bucket.nodes.pop(self.pgid, None)
         self.free()
