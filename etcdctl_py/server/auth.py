@@ -17,7 +17,7 @@ from etcdctl_py.proto.etcdserverpb import rpc_pb2_grpc as pbg
 from etcdctl_py.server import errors
 from etcdctl_py.server.auth_store import AuthInfo, AuthStore, hash_password
 from etcdctl_py.server.grpclink import key_of_peer
-from etcdctl_py.server.services import rpc
+from etcdctl_py.server.services import Auth, rpc
 
 _RAW = {
     errors.USER_EMPTY.message: "auth: user name is empty",
@@ -29,7 +29,7 @@ _RAW = {
 __all__ = ["AuthInfo", "AuthStore", "GrpcAuth", "AuthService"]
 
 
-class GrpcAuth:
+class GrpcAuth(Auth):
     """Who is calling: etcd's AuthInfoFromCtx (token) then AuthInfoFromTLS (--client-cert-auth)."""
 
     def __init__(self, store: AuthStore, client_cert_auth: bool = False) -> None:

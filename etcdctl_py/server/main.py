@@ -10,10 +10,16 @@ import sys
 import threading
 import time
 from concurrent import futures
+from typing import TYPE_CHECKING
 
 from etcdctl_py.server import config as cfgmod
 from etcdctl_py.server.identity import ConfigError, QuorumError
 from etcdctl_py.server.zaplog import log
+
+if TYPE_CHECKING:  # imported when the server starts: `--version` and refused flags need none of them
+    from etcdctl_py.server.core import EtcdCore
+    from etcdctl_py.server.frontend import FrontListener
+    from etcdctl_py.server.persist import Persister
 
 
 def _bind_host(url: str) -> tuple[str, int, str]:
@@ -53,22 +59,22 @@ class Server:
         self.flags = flags
         self.level = flags.get("log-level")
         self.stop_ev = threading.Event()
-        self.fronts = []
+        self.fronts: list[FrontListener] = []
         self.sockets: list[tuple[str, socket.socket]] = []  # bound before the data dir is touched
         self.grpc_server = None
         self.created: str | None = None
-        self.core = None
-        self.persister = None
+        self.core: EtcdCore | None = None
+        self.persister: Persister | None = None
 
     def start(self) -> None:
         """etcd's StartEtcd for one member, in its order: client listeners bound first (a busy port or a bad TLS
         file creates nothing), then the data dir recovered or bootstrapped (server/bootstrap.py), then gRPC, then
         the listeners serve."""
         ssl_ctx = self._bind_client_listeners()
-        self._open_data_dir()
-        self._start_grpc()
-        self._serve_clients(ssl_ctx)
-        self._start_loops()
+        core = self._open_data_dir()
+        self._start_grpc(core)
+        self._serve_clients(core, ssl_ctx)
+        self._start_loops(core)
         log("info", "ready to serve client requests", self.level)
         log("info", "serving client traffic insecurely; this is strongly discouraged!", self.level,
             address=",".join(_url_list(self.flags.get("listen-client-urls"))))
@@ -82,12 +88,12 @@ class Server:
             from etcdctl_py.server.frontend import server_ssl_context  # http-only URLs ignore the files, as etcd
 
             ssl_ctx = server_ssl_context(f.get("cert-file"), f.get("key-file"), f.get("trusted-ca-file"),
-                                         f.bool("client-cert-auth"))
+                                         f.bool("client-cert-auth"), log_level=self.level)
         for url in listen_client:
             self.sockets.append((url, _listen(url)))
         return ssl_ctx
 
-    def _open_data_dir(self) -> None:
+    def _open_data_dir(self) -> EtcdCore:
         """The data dir recovered or bootstrapped; what this start creates is removed again if it fails (etcd
         leaves no half-made data dir behind)."""
         from etcdctl_py.server import bootstrap
@@ -96,8 +102,9 @@ class Server:
         self.created = next((p for p in (self.persister.data_dir, self.persister.member_dir)
                              if not os.path.exists(p)), None)
         self.core = bootstrap.open_core(self.flags, self.persister)
+        return self.core
 
-    def _start_grpc(self) -> None:
+    def _start_grpc(self, core: EtcdCore) -> None:
         """Every v3 service on a grpcio server that listens only on a unix socket in a private 0700 dir (the front
         listeners relay to it); grpcio's own size limits are off: services.MessageLimits enforces grpc-go's."""
         import grpc
@@ -108,7 +115,9 @@ class Server:
         from etcdctl_py.server.core import GRPC_OVERHEAD_BYTES
         from etcdctl_py.server.grpclink import GrpcLink
 
-        f, core = self.flags, self.core
+        f = self.flags
+        if core.auth is None:  # bootstrap gives every core it opens its auth store
+            raise ValueError("the core has no auth store")
         self.gauth = gauth = GrpcAuth(core.auth, client_cert_auth=f.bool("client-cert-auth"))
         opts = [("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1),
                 ("grpc.so_reuseport", 0)]
@@ -124,11 +133,11 @@ class Server:
         pbg.add_AuthServicer_to_server(AuthService(core, gauth), gs)
         concurrency.register(gs, core, gauth)
         election.register(gs, core, gauth)
-        self.link = GrpcLink.bind(gs, self.persister.data_dir)
+        self.link = GrpcLink.bind(gs, core.cfg.data_dir)
         gs.start()
         self.grpc_server = gs
 
-    def _serve_clients(self, ssl_ctx: ssl.SSLContext | None) -> None:
+    def _serve_clients(self, core: EtcdCore, ssl_ctx: ssl.SSLContext | None) -> None:
         """The bound client sockets start serving (gRPC relayed to the link, HTTP: health, version, v2)."""
         from etcdctl_py.server.frontend import FrontListener, HttpApp
 
@@ -136,8 +145,8 @@ class Server:
         if self.flags.bool("enable-v2"):
             from etcdctl_py.server.v2.mount import mount
 
-            v2 = mount(self.core, self.flags.get("initial-cluster-token"))
-        app = HttpApp(self.core, v2)
+            v2 = mount(core, self.flags.get("initial-cluster-token"))
+        app = HttpApp(core, v2)
         for url, sock in self.sockets:
             host, port, scheme = _bind_host(url)
             ctx = ssl_ctx if scheme == "https" else None
@@ -146,22 +155,22 @@ class Server:
             self.fronts.append(fl)
         self.sockets = []  # owned by the listeners now
 
-    def _start_loops(self) -> None:
-        threading.Thread(target=self._lease_loop, daemon=True, name="lease-expiry").start()
-        threading.Thread(target=self._compaction_loop, daemon=True, name="auto-compaction").start()
+    def _start_loops(self, core: EtcdCore) -> None:
+        threading.Thread(target=self._lease_loop, args=(core,), daemon=True, name="lease-expiry").start()
+        threading.Thread(target=self._compaction_loop, args=(core,), daemon=True, name="auto-compaction").start()
 
-    def _lease_loop(self) -> None:
+    def _lease_loop(self, core: EtcdCore) -> None:
         while not self.stop_ev.wait(0.5):
             try:
-                self.core.expire_leases()
+                core.expire_leases()
             except Exception as e:  # noqa: BLE001
                 log("warn", "lease expiry failed", self.level, error=str(e))
 
-    def _compaction_loop(self) -> None:
+    def _compaction_loop(self, core: EtcdCore) -> None:
         """--auto-compaction-*: etcd's v3compactor (etcdctl_py/server/compactor.py)."""
         from etcdctl_py.server import compactor
 
-        compactor.run(self.core, self.flags, self.stop_ev)
+        compactor.run(core, self.flags, self.stop_ev)
 
     def stop(self) -> None:
         """etcd's Etcd.Close: client connections end at once (open watches and unanswered requests see their
@@ -212,7 +221,7 @@ class Server:
 
 
 # Go's os.Signal names, as etcd logs them
-_SIGNAL_NAMES = {signal.SIGTERM: "terminated", signal.SIGINT: "interrupt"}
+_SIGNAL_NAMES: dict[int, str] = {signal.SIGTERM: "terminated", signal.SIGINT: "interrupt"}
 
 
 def shut_down(srv: Server, signum: int | None) -> int:

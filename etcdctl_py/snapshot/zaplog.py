@@ -8,9 +8,17 @@ without the HTML-safe escapes.
 from __future__ import annotations
 
 import datetime
-from typing import TextIO
+from typing import Protocol
 
 from etcdctl_py.storage.membership import go_json_string
+
+
+class TextSink(Protocol):
+    """Where log lines go: a text stream, or anything else with write() and flush() (progress's pausing writer)."""
+
+    def write(self, text: str, /) -> int: ...
+
+    def flush(self) -> None: ...
 
 
 def zap_json_string(s: str) -> str:
@@ -35,7 +43,7 @@ class ZapLogger:
     `stream=None` discards everything (library use).
     """
 
-    def __init__(self, stream: TextIO | None) -> None:  # any object with write() and flush()
+    def __init__(self, stream: TextSink | None) -> None:
         self.stream = stream
 
     @staticmethod

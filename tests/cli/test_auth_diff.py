@@ -140,8 +140,11 @@ def test_signal_at_password_prompt(d):
     """SIGINT while `user add` asks for the password: no request is sent, the prompt's terminal echo is restored (its
     `stty` complaint without a terminal) and the process exits 255, as speakeasy's os.Exit(-1) makes etcdctl do."""
     procs = d.start(["user", "add", "interrupted"])
-    both(procs, lambda p: bytes(p.out) == b"Password of interrupted: ", what="the password prompt")
-    real, mine = (p.finish(signal.SIGINT) for p in procs)
+    both(procs, lambda p: bytes(p.out) == b"Password of interrupted: " and b"stty" in p.err, what="the prompt")
+    for p in procs:  # stdin stays open until the process has ended: EOF would end the read another way
+        p.p.send_signal(signal.SIGINT)
+        p.p.wait(10)
+    real, mine = (p.finish(None) for p in procs)
     assert real.rc == 255
     d.compare(["user", "add", "interrupted"], real, mine)
     d.check(["user", "get", "interrupted"])  # never created on either side
