@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 FORMATS = ("simple", "json", "protobuf", "fields", "table")
 
 
-def new_printer(fmt: str, is_hex: bool) -> "Printer | None":
+def new_printer(fmt: str, is_hex: bool) -> Printer | None:
     """The printer for a `--write-out` value, or None when etcdctl would say `unsupported output format`."""
     if fmt == "simple":
         from etcdctl_py.output.simple import SimplePrinter

@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from etcdctl_py.proto.etcdserverpb import rpc_pb2
 
 ALARM_NAMES = {0: "NONE", 1: "NOSPACE", 2: "CORRUPT"}
 
@@ -19,7 +22,7 @@ class EpHealth:
     error: str = ""
 
 
-def alarm_text(a: Any) -> str:
+def alarm_text(a: rpc_pb2.AlarmMember) -> str:
     """gogo-protobuf compact text of an AlarmMember (`%+v`): zero fields omitted, each followed by a space."""
     out = ""
     if a.memberID:
@@ -29,11 +32,11 @@ def alarm_text(a: Any) -> str:
     return out
 
 
-def member_rows(resp: Any) -> tuple[list[str], list[list[str]]]:
+def member_rows(resp: rpc_pb2.MemberListResponse) -> tuple[list[str], list[list[str]]]:
     hdr = ["ID", "Status", "Name", "Peer Addrs", "Client Addrs", "Is Learner"]
     rows = []
     for m in resp.members:
-        rows.append(["%x" % m.ID, "started" if m.name else "unstarted", m.name, ",".join(m.peerURLs),
+        rows.append([f"{m.ID:x}", "started" if m.name else "unstarted", m.name, ",".join(m.peerURLs),
                      ",".join(m.clientURLs), "true" if m.isLearner else "false"])
     return hdr, rows
 
@@ -43,18 +46,18 @@ def health_rows(results: list[EpHealth]) -> tuple[list[str], list[list[str]]]:
     return hdr, [[h.ep, "true" if h.health else "false", h.took, h.error] for h in results]
 
 
-def status_rows(results: list[tuple[str, Any]]) -> tuple[list[str], list[list[str]]]:
-    from etcdctl_py.output.humanize import go_bytes
+def status_rows(results: list[tuple[str, rpc_pb2.StatusResponse]]) -> tuple[list[str], list[list[str]]]:
+    from etcdctl_py.humanize import go_bytes
 
     hdr = ["endpoint", "ID", "version", "db size", "is leader", "is learner", "raft term", "raft index",
            "raft applied index", "errors"]
     rows = []
     for ep, r in results:
-        rows.append([ep, "%x" % r.header.member_id, r.version, go_bytes(r.dbSize),
+        rows.append([ep, f"{r.header.member_id:x}", r.version, go_bytes(r.dbSize),
                      "true" if r.leader == r.header.member_id else "false", "true" if r.isLearner else "false",
                      str(r.raftTerm), str(r.raftIndex), str(r.raftAppliedIndex), ", ".join(r.errors)])
     return hdr, rows
 
 
-def hashkv_rows(results: list[tuple[str, Any]]) -> tuple[list[str], list[list[str]]]:
+def hashkv_rows(results: list[tuple[str, rpc_pb2.HashKVResponse]]) -> tuple[list[str], list[list[str]]]:
     return ["endpoint", "hash"], [[ep, str(r.hash)] for ep, r in results]

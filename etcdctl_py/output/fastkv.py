@@ -57,7 +57,7 @@ class RangeParts:
             if all(len(c) == n for c in cols):
                 yield tuple(map(list, cols))
             elif all(len(c) in (0, n) for c in cols):
-                yield tuple(list(c) if c else [_ZERO.get(f, 0)] * n for f, c in zip(fields, cols))
+                yield tuple(list(c) if c else [_ZERO.get(f, 0)] * n for f, c in zip(fields, cols, strict=True))
             else:  # a field set in some kvs only: read it kv by kv
                 kv_list = list(rpc_pb2.RangeResponse.FromString(mv[start:end]).kvs)
                 yield tuple(list(map(operator.attrgetter(f), kv_list)) for f in fields)

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from etcdctl_py.gofmt import _ESC, quote, unicode_14_chars
 from etcdctl_py.output.printer import Printer
+
+if TYPE_CHECKING:
+    from etcdctl_py.output.cluster_rows import EpHealth
+    from etcdctl_py.output.fastkv import RangeParts
+    from etcdctl_py.proto.etcdserverpb import rpc_pb2
+    from etcdctl_py.proto.mvccpb import kv_pb2
 
 
 def go_bool(v: bool) -> str:
@@ -14,7 +20,7 @@ def go_bool(v: bool) -> str:
 
 _PLAIN = bytes(b for b in range(0x20, 0x7F) if b not in b'"\\')
 _ASCII = bytes(range(0x80))
-_CONTROL_ESC = {c: (_ESC[c] if c in _ESC else "\\x%02x" % c).encode() for c in (*range(0x20), 0x7F)}
+_CONTROL_ESC = {c: (_ESC[c] if c in _ESC else f"\\x{c:02x}").encode() for c in (*range(0x20), 0x7F)}
 _NOT_CONTROL = bytes(c for c in range(256) if c not in _CONTROL_ESC)
 # where Python's bytes escapes (codecs.escape_encode) differ from Go's %q
 _PY_TO_GO = [(bytes((c,)), b"\\x%02x" % c, _CONTROL_ESC[c]) for c in (0x07, 0x08, 0x0B, 0x0C, 0x7F)]
@@ -89,13 +95,13 @@ def quote_bytes(data: bytes) -> bytes:
 class FieldsPrinter(Printer):
     name = "fields"
 
-    def hdr(self, h: Any) -> None:
+    def hdr(self, h: rpc_pb2.ResponseHeader) -> None:
         self.line(f'"ClusterID" : {h.cluster_id}')
         self.line(f'"MemberID" : {h.member_id}')
         self.line(f'"Revision" : {h.revision}')
         self.line(f'"RaftTerm" : {h.raft_term}')
 
-    def kv(self, pfx: str, kv: Any) -> None:
+    def kv(self, pfx: str, kv: kv_pb2.KeyValue) -> None:
         self.line(f'"{pfx}Key" : {quote(kv.key)}')
         self.line(f'"{pfx}CreateRevision" : {kv.create_revision}')
         self.line(f'"{pfx}ModRevision" : {kv.mod_revision}')
@@ -103,44 +109,44 @@ class FieldsPrinter(Printer):
         self.line(f'"{pfx}Value" : {quote(kv.value)}')
         self.line(f'"{pfx}Lease" : {kv.lease}')
 
-    def get(self, resp: Any, *, value_only: bool = False) -> None:
+    def get(self, resp: rpc_pb2.RangeResponse, *, value_only: bool = False) -> None:
         self.hdr(resp.header)
         for kv in resp.kvs:
             self.kv("", kv)
         self.line(f'"More" : {go_bool(resp.more)}')
         self.line(f'"Count" : {resp.count}')
 
-    def get_parts(self, parts: Any, *, value_only: bool = False) -> bool:
+    def get_parts(self, parts: RangeParts, *, value_only: bool = False) -> bool:
         """get() with the kvs formatted batch by batch from the wire bytes (one template per kv)."""
         self.hdr(parts.head.header)
         tmpl = (b'"Key" : %s\n"CreateRevision" : %d\n"ModRevision" : %d\n"Version" : %d\n'
                 b'"Value" : %s\n"Lease" : %d\n').__mod__
         for key, create, mod, version, value, lease in parts.columns():
-            cols = zip(map(quote_bytes, key), create, mod, version, map(quote_bytes, value), lease)
+            cols = zip(map(quote_bytes, key), create, mod, version, map(quote_bytes, value), lease, strict=True)
             self.out.write(b"".join(map(tmpl, cols)))
         self.line(f'"More" : {go_bool(parts.head.more)}')
         self.line(f'"Count" : {parts.head.count}')
         return True
 
-    def put(self, resp: Any) -> None:
+    def put(self, resp: rpc_pb2.PutResponse) -> None:
         self.hdr(resp.header)
         if resp.HasField("prev_kv"):
             self.kv("Prev", resp.prev_kv)
 
-    def delete(self, resp: Any) -> None:
+    def delete(self, resp: rpc_pb2.DeleteRangeResponse) -> None:
         self.hdr(resp.header)
         self.line(f'"Deleted" : {resp.deleted}')
         for kv in resp.prev_kvs:
             self.kv("Prev", kv)
 
-    def txn(self, resp: Any) -> None:
+    def txn(self, resp: rpc_pb2.TxnResponse) -> None:
         self.hdr(resp.header)
         self.line(f'"Succeeded" : {go_bool(resp.succeeded)}')
         for op in resp.responses:
             self.txn_op(op)
 
     # -- watch / lease ----------------------------------------------------------
-    def watch(self, resp: Any) -> None:
+    def watch(self, resp: rpc_pb2.WatchResponse) -> None:
         self.hdr(resp.header)
         for ev in resp.events:
             self.line('"Type" : ' + ("DELETE" if ev.type == 1 else "PUT"))
@@ -148,17 +154,17 @@ class FieldsPrinter(Printer):
                 self.kv("Prev", ev.prev_kv)
             self.kv("", ev.kv)
 
-    def lease_grant(self, resp: Any) -> None:
+    def lease_grant(self, resp: rpc_pb2.LeaseGrantResponse) -> None:
         self.hdr(resp.header)
         self.line(f'"ID" : {resp.ID}')
         self.line(f'"TTL" : {resp.TTL}')
 
-    def lease_revoke(self, lease_id: int, resp: Any) -> None:
+    def lease_revoke(self, lease_id: int, resp: rpc_pb2.LeaseRevokeResponse) -> None:
         self.hdr(resp.header)
 
     lease_keep_alive = lease_grant
 
-    def lease_time_to_live(self, resp: Any, keys: bool) -> None:
+    def lease_time_to_live(self, resp: rpc_pb2.LeaseTimeToLiveResponse, keys: bool) -> None:
         self.hdr(resp.header)
         self.line(f'"ID" : {resp.ID}')
         self.line(f'"TTL" : {resp.TTL}')
@@ -166,13 +172,13 @@ class FieldsPrinter(Printer):
         for k in resp.keys:
             self.line(f'"Key" : {quote(k)}')
 
-    def lease_list(self, resp: Any) -> None:
+    def lease_list(self, resp: rpc_pb2.LeaseLeasesResponse) -> None:
         self.hdr(resp.header)
         for item in resp.leases:
             self.line(f'"ID" : {item.ID}')
 
     # -- cluster / maintenance ----------------------------------------------------
-    def member_list(self, resp: Any) -> None:
+    def member_list(self, resp: rpc_pb2.MemberListResponse) -> None:
         self.hdr(resp.header)
         for m in resp.members:
             self.line(f'"ID" : {m.ID}')
@@ -184,7 +190,7 @@ class FieldsPrinter(Printer):
             self.line(f'"IsLearner" : {go_bool(m.isLearner)}')
             self.line()
 
-    def endpoint_health(self, results: list) -> None:
+    def endpoint_health(self, results: list[EpHealth]) -> None:
         for h in results:
             self.line(f'"Endpoint" : {quote(h.ep)}')
             self.line(f'"Health" : {go_bool(h.health)}')
@@ -192,7 +198,7 @@ class FieldsPrinter(Printer):
             self.line(f'"Error" : {h.error}')
             self.line()
 
-    def endpoint_status(self, results: list) -> None:
+    def endpoint_status(self, results: list[tuple[str, rpc_pb2.StatusResponse]]) -> None:
         for ep, r in results:
             self.hdr(r.header)
             self.line(f'"Version" : {quote(r.version)}')
@@ -206,14 +212,14 @@ class FieldsPrinter(Printer):
             self.line(f'"Endpoint" : {quote(ep)}')
             self.line()
 
-    def endpoint_hashkv(self, results: list) -> None:
+    def endpoint_hashkv(self, results: list[tuple[str, rpc_pb2.HashKVResponse]]) -> None:
         for ep, r in results:
             self.hdr(r.header)
             self.line(f'"Endpoint" : {quote(ep)}')
             self.line(f'"Hash" : {r.hash}')
             self.line()
 
-    def alarm(self, resp: Any) -> None:
+    def alarm(self, resp: rpc_pb2.AlarmResponse) -> None:
         from etcdctl_py.output.cluster_rows import ALARM_NAMES
         from etcdctl_py.output.printer import UnsupportedFormat
 
@@ -237,7 +243,7 @@ class FieldsPrinter(Printer):
     role_add = role_delete = role_grant_permission = role_revoke_permission = _hdr_only
     user_add = user_delete = user_change_password = user_grant_role = user_revoke_role = _hdr_only
 
-    def role_get(self, role: str, resp: Any) -> None:
+    def role_get(self, role: str, resp: rpc_pb2.AuthRoleGetResponse) -> None:
         names = {0: "READ", 1: "WRITE", 2: "READWRITE"}
         self.hdr(resp.header)
         for p in resp.perm:
@@ -245,6 +251,6 @@ class FieldsPrinter(Printer):
             self.line(f'"Key" : {quote(p.key)}')
             self.line(f'"RangeEnd" : {quote(p.range_end)}')
 
-    def role_list(self, resp: Any) -> None:
+    def role_list(self, resp: rpc_pb2.AuthRoleListResponse) -> None:
         self.hdr(resp.header)
         self.line('"Roles" :' + "".join(" " + quote(r) for r in resp.roles))

@@ -8,12 +8,15 @@ oneof becomes `{"<OneofName>":{"<field>":...}}` like the Go interface field.
 from __future__ import annotations
 
 from binascii import b2a_base64
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from etcdctl_py.gofmt import json_string
 from etcdctl_py.output.printer import Printer
 
-_FD = None  # google.protobuf.descriptor.FieldDescriptor, imported on first use
+if TYPE_CHECKING:
+    from etcdctl_py.output.cluster_rows import EpHealth
+    from etcdctl_py.output.fastkv import RangeParts
+    from etcdctl_py.proto.etcdserverpb import rpc_pb2
 
 
 def _go_name(oneof_name: str) -> str:
@@ -26,14 +29,15 @@ def b64(data: bytes) -> bytes:
 
 
 def _scalar(fd: Any, v: Any) -> str:
+    """`fd` is a protobuf FieldDescriptor; its TYPE_* constants are the class's, read off the instance."""
     t = fd.type
-    if t == _FD.TYPE_BYTES:
+    if t == fd.TYPE_BYTES:
         return '"' + b64(v).decode() + '"'
-    if t == _FD.TYPE_STRING:
+    if t == fd.TYPE_STRING:
         return json_string(v)
-    if t == _FD.TYPE_BOOL:
+    if t == fd.TYPE_BOOL:
         return "true" if v else "false"
-    if t in (_FD.TYPE_DOUBLE, _FD.TYPE_FLOAT):
+    if t in (fd.TYPE_DOUBLE, fd.TYPE_FLOAT):
         return repr(v)
     return str(int(v))
 
@@ -44,11 +48,6 @@ def _is_zero(fd: Any, v: Any) -> bool:
 
 def encode(msg: Any) -> str:
     """Go encoding/json of a generated etcd struct (all fields omitempty)."""
-    global _FD
-    if _FD is None:
-        from google.protobuf.descriptor import FieldDescriptor
-
-        _FD = FieldDescriptor
     parts: list[str] = []
     seen_oneofs: set[str] = set()
     for fd in msg.DESCRIPTOR.fields:
@@ -61,21 +60,22 @@ def encode(msg: Any) -> str:
             if which is None:
                 parts.append(f'"{_go_name(oneof.name)}":null')
                 continue
-            sub = oneof.fields_by_name[which] if hasattr(oneof, "fields_by_name") else msg.DESCRIPTOR.fields_by_name[which]
+            fields = oneof.fields_by_name if hasattr(oneof, "fields_by_name") else msg.DESCRIPTOR.fields_by_name
+            sub = fields[which]
             val = getattr(msg, which)
-            inner = encode(val) if sub.type == _FD.TYPE_MESSAGE else _scalar(sub, val)
+            inner = encode(val) if sub.type == sub.TYPE_MESSAGE else _scalar(sub, val)
             parts.append(f'"{_go_name(oneof.name)}":{{"{which}":{inner}}}')
             continue
         v = getattr(msg, fd.name)
         if fd.is_repeated:
             if not v:
                 continue
-            if fd.type == _FD.TYPE_MESSAGE:
+            if fd.type == fd.TYPE_MESSAGE:
                 items = ",".join(encode(x) for x in v)
             else:
                 items = ",".join(_scalar(fd, x) for x in v)
             parts.append(f'"{fd.name}":[{items}]')
-        elif fd.type == _FD.TYPE_MESSAGE:
+        elif fd.type == fd.TYPE_MESSAGE:
             if msg.HasField(fd.name):
                 parts.append(f'"{fd.name}":{encode(v)}')
         elif not _is_zero(fd, v):
@@ -89,10 +89,10 @@ class JSONPrinter(Printer):
     def message(self, msg: Any) -> None:
         self.line(encode(msg))
 
-    def get(self, resp: Any, *, value_only: bool = False) -> None:
+    def get(self, resp: rpc_pb2.RangeResponse, *, value_only: bool = False) -> None:
         self.message(resp)
 
-    def get_parts(self, parts: Any, *, value_only: bool = False) -> bool:
+    def get_parts(self, parts: RangeParts, *, value_only: bool = False) -> bool:
         """encode() of the RangeResponse, its kvs rendered batch by batch from the wire bytes."""
         head, write = parts.head, self.out.write
         before = [b'"header":' + encode(head.header).encode()] if head.HasField("header") else []
@@ -111,7 +111,7 @@ class JSONPrinter(Printer):
     put = delete = txn = message
 
     # -- wrappers from etcd's Go client change the JSON shape of these ----------------
-    def watch(self, resp: Any) -> None:
+    def watch(self, resp: rpc_pb2.WatchResponse) -> None:
         """clientv3.WatchResponse: capitalised fields without omitempty, `Events` always a list."""
         events = ",".join(encode(ev) for ev in resp.events)
         self.line('{"Header":' + encode(resp.header) + ',"Events":[' + events + ']'
@@ -123,23 +123,23 @@ class JSONPrinter(Printer):
         hdr = encode(resp.header)[1:-1] if resp.HasField("header") else ""
         self.line("{" + hdr + ("," if hdr else "") + tail + "}")
 
-    def lease_grant(self, resp: Any) -> None:
+    def lease_grant(self, resp: rpc_pb2.LeaseGrantResponse) -> None:
         self._flat(resp, f'"ID":{resp.ID},"TTL":{resp.TTL},"Error":{json_string(resp.error)}')
 
-    def lease_keep_alive(self, resp: Any) -> None:
+    def lease_keep_alive(self, resp: rpc_pb2.LeaseKeepAliveResponse) -> None:
         self._flat(resp, f'"ID":{resp.ID},"TTL":{resp.TTL}')
 
-    def lease_time_to_live(self, resp: Any, keys: bool) -> None:
+    def lease_time_to_live(self, resp: rpc_pb2.LeaseTimeToLiveResponse, keys: bool) -> None:
         ks = "null" if not resp.keys else "[" + ",".join('"' + b64(k).decode() + '"' for k in resp.keys) + "]"
         self._flat(resp, f'"id":{resp.ID},"ttl":{resp.TTL},"granted-ttl":{resp.grantedTTL},"keys":{ks}')
 
-    def lease_list(self, resp: Any) -> None:
-        self._flat(resp, '"leases":[' + ",".join('{"id":%d}' % item.ID for item in resp.leases) + "]")
+    def lease_list(self, resp: rpc_pb2.LeaseLeasesResponse) -> None:
+        self._flat(resp, '"leases":[' + ",".join(f'{{"id":{item.ID}}}' for item in resp.leases) + "]")
 
-    def lease_revoke(self, lease_id: int, resp: Any) -> None:
+    def lease_revoke(self, lease_id: int, resp: rpc_pb2.LeaseRevokeResponse) -> None:
         self.message(resp)
 
-    def member_list(self, resp: Any) -> None:
+    def member_list(self, resp: rpc_pb2.MemberListResponse) -> None:
         if not self.is_hex:
             self.message(resp)
             return
@@ -147,31 +147,30 @@ class JSONPrinter(Printer):
         # raft_term is decimal as in etcdctl >= 3.5.3 (3.5.0-3.5.2 wrote it in hex, which is not
         # valid JSON from term 10 on), and the name is JSON-escaped (etcdctl pastes it raw).
         h = resp.header
-        out = '{"header":{"cluster_id":"%x","member_id":"%x","raft_term":%d}' % (h.cluster_id, h.member_id,
-                                                                                  h.raft_term)
+        out = f'{{"header":{{"cluster_id":"{h.cluster_id:x}","member_id":"{h.member_id:x}","raft_term":{h.raft_term}}}'
         for i, m in enumerate(resp.members):
             out += ',"members":[{' if i == 0 else ",{"
-            out += '"ID":"%x","name":%s,"peerURLs":%s,"clientURLS":%s}' % (
-                m.ID, json_string(m.name), _strs(m.peerURLs), _strs(m.clientURLs))
+            out += (f'"ID":"{m.ID:x}","name":{json_string(m.name)},"peerURLs":{_strs(m.peerURLs)}'
+                    f',"clientURLS":{_strs(m.clientURLs)}}}')
             if i == len(resp.members) - 1:
                 out += "]"
         self.line(out + "}")
 
-    def endpoint_health(self, results: list) -> None:
+    def endpoint_health(self, results: list[EpHealth]) -> None:
         items = []
         for h in results:
-            s = '{"endpoint":%s,"health":%s,"took":%s' % (json_string(h.ep), _b(h.health), json_string(h.took))
+            s = f'{{"endpoint":{json_string(h.ep)},"health":{_b(h.health)},"took":{json_string(h.took)}'
             if h.error:
                 s += ',"error":' + json_string(h.error)
             items.append(s + "}")
         self.line("[" + ",".join(items) + "]")
 
-    def endpoint_status(self, results: list) -> None:
-        self.line("[" + ",".join('{"Endpoint":%s,"Status":%s}' % (json_string(ep), encode(r))
+    def endpoint_status(self, results: list[tuple[str, rpc_pb2.StatusResponse]]) -> None:
+        self.line("[" + ",".join(f'{{"Endpoint":{json_string(ep)},"Status":{encode(r)}}}'
                                  for ep, r in results) + "]")
 
-    def endpoint_hashkv(self, results: list) -> None:
-        self.line("[" + ",".join('{"Endpoint":%s,"HashKV":%s}' % (json_string(ep), encode(r))
+    def endpoint_hashkv(self, results: list[tuple[str, rpc_pb2.HashKVResponse]]) -> None:
+        self.line("[" + ",".join(f'{{"Endpoint":{json_string(ep)},"HashKV":{encode(r)}}}'
                                  for ep, r in results) + "]")
 
     def _last(self, *args: Any) -> None:
@@ -193,7 +192,7 @@ def kvs_json(cols: tuple[list, ...]) -> bytes:
     set in some kvs only (omitempty) is pre-rendered per kv."""
     tmpl: list[bytes] = []
     args: list[Any] = []
-    for i, (member, col) in enumerate(zip(_MEMBERS, cols)):
+    for i, (member, col) in enumerate(zip(_MEMBERS, cols, strict=True)):
         if not any(col):
             continue  # zero in every kv: omitted
         is_bytes = i in (0, 4)
@@ -211,12 +210,12 @@ def kvs_json(cols: tuple[list, ...]) -> bytes:
             args.append([fmt(b64(v) if is_bytes else v) if v else b"" for v in col])
     if not tmpl:  # every member zero in every kv
         return b",".join(map(_kv_json, *cols))
-    return b",".join(map((b"{" + b"".join(tmpl) + b"}").__mod__, zip(*args)))
+    return b",".join(map((b"{" + b"".join(tmpl) + b"}").__mod__, zip(*args, strict=True)))
 
 
 def _kv_json(*fields: Any) -> bytes:
     """encode() of one KeyValue given as its six field values."""
-    parts = [m % (b64(v) if i in (0, 4) else v) for i, (m, v) in enumerate(zip(_MEMBERS, fields)) if v]
+    parts = [m % (b64(v) if i in (0, 4) else v) for i, (m, v) in enumerate(zip(_MEMBERS, fields, strict=True)) if v]
     return b"{" + b",".join(parts) + b"}"
 
 

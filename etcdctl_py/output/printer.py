@@ -8,7 +8,12 @@ format`, exit 4 — after the request has been executed, as in etcdctl.
 from __future__ import annotations
 
 import sys
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+if TYPE_CHECKING:
+    from etcdctl_py.output.cluster_rows import EpHealth
+    from etcdctl_py.output.fastkv import RangeParts
+    from etcdctl_py.proto.etcdserverpb import rpc_pb2
 
 EXIT_BAD_FEATURE = 4
 # Responses below this size are decoded whole: batching them saves nothing and its modules cost start-up.
@@ -25,6 +30,9 @@ class UnsupportedFormat(Exception):
 
 
 class Printer:
+    """The response arguments are positional-only: a format may map several methods to one helper
+    (e.g. json's `_last`), and the CLI always passes them by position."""
+
     name = "?"
 
     def __init__(self, is_hex: bool = False, out: BinaryIO | None = None):
@@ -45,7 +53,7 @@ class Printer:
         raise UnsupportedFormat(f"{self.name} not supported as output format")
 
     # -- KV ---------------------------------------------------------------
-    def get(self, resp: Any, *, value_only: bool = False) -> None:
+    def get(self, resp: rpc_pb2.RangeResponse, /, *, value_only: bool = False) -> None:
         self.unsupported(resp)
 
     def get_raw(self, raw: bytes, *, value_only: bool = False) -> None:
@@ -61,20 +69,20 @@ class Printer:
 
         self.get(rpc_pb2.RangeResponse.FromString(raw), value_only=value_only)
 
-    def get_parts(self, parts: Any, *, value_only: bool = False) -> bool:
+    def get_parts(self, parts: RangeParts, *, value_only: bool = False) -> bool:
         """Print a large range from its fastkv.RangeParts; False if this format prints no batches."""
         return False
 
-    def put(self, resp: Any) -> None:
+    def put(self, resp: rpc_pb2.PutResponse, /) -> None:
         self.unsupported(resp)
 
-    def delete(self, resp: Any) -> None:
+    def delete(self, resp: rpc_pb2.DeleteRangeResponse, /) -> None:
         self.unsupported(resp)
 
-    def txn(self, resp: Any) -> None:
+    def txn(self, resp: rpc_pb2.TxnResponse, /) -> None:
         self.unsupported(resp)
 
-    def txn_op(self, op: Any) -> None:
+    def txn_op(self, op: rpc_pb2.ResponseOp) -> None:
         """Print one response of a txn with this format's get/put/del rendering (etcdctl's type switch)."""
         which = op.WhichOneof("response")
         if which == "response_delete_range":
@@ -85,97 +93,95 @@ class Printer:
             self.get(op.response_range)
 
     # -- watch / lease (etcdctl's printer interface, one method each) ---------
-    def watch(self, resp: Any) -> None:
+    def watch(self, resp: rpc_pb2.WatchResponse, /) -> None:
         self.unsupported(resp)
 
-    def lease_grant(self, resp: Any) -> None:
+    def lease_grant(self, resp: rpc_pb2.LeaseGrantResponse, /) -> None:
         self.unsupported(resp)
 
-    def lease_revoke(self, lease_id: int, resp: Any) -> None:
+    def lease_revoke(self, lease_id: int, resp: rpc_pb2.LeaseRevokeResponse, /) -> None:
         self.unsupported(resp)
 
-    def lease_keep_alive(self, resp: Any) -> None:
+    def lease_keep_alive(self, resp: rpc_pb2.LeaseKeepAliveResponse, /) -> None:
         self.unsupported(resp)
 
-    def lease_time_to_live(self, resp: Any, keys: bool) -> None:
+    def lease_time_to_live(self, resp: rpc_pb2.LeaseTimeToLiveResponse, keys: bool, /) -> None:
         self.unsupported(resp)
 
-    def lease_list(self, resp: Any) -> None:
+    def lease_list(self, resp: rpc_pb2.LeaseLeasesResponse, /) -> None:
         self.unsupported(resp)
 
     # -- cluster / maintenance ------------------------------------------------
-    def member_add(self, resp: Any) -> None:
+    def member_add(self, resp: rpc_pb2.MemberAddResponse, /) -> None:
         self.unsupported(resp)
 
-    def member_remove(self, member_id: int, resp: Any) -> None:
+    def member_remove(self, member_id: int, resp: rpc_pb2.MemberRemoveResponse, /) -> None:
         self.unsupported(resp)
 
-    def member_update(self, member_id: int, resp: Any) -> None:
+    def member_update(self, member_id: int, resp: rpc_pb2.MemberUpdateResponse, /) -> None:
         self.unsupported(resp)
 
-    def member_promote(self, member_id: int, resp: Any) -> None:
+    def member_promote(self, member_id: int, resp: rpc_pb2.MemberPromoteResponse, /) -> None:
         self.unsupported(resp)
 
-    def member_list(self, resp: Any) -> None:
+    def member_list(self, resp: rpc_pb2.MemberListResponse, /) -> None:
         self.unsupported(resp)
 
-    def endpoint_health(self, results: list) -> None:
-        """`results`: EpHealth records (etcdctl_py.output.endpoints)."""
+    def endpoint_health(self, results: list[EpHealth], /) -> None:
         self.unsupported(results)
 
-    def endpoint_status(self, results: list) -> None:
-        """`results`: (endpoint, StatusResponse) pairs."""
+    def endpoint_status(self, results: list[tuple[str, rpc_pb2.StatusResponse]], /) -> None:
         self.unsupported(results)
 
-    def endpoint_hashkv(self, results: list) -> None:
-        """`results`: (endpoint, HashKVResponse) pairs."""
+    def endpoint_hashkv(self, results: list[tuple[str, rpc_pb2.HashKVResponse]], /) -> None:
         self.unsupported(results)
 
-    def move_leader(self, leader: int, target: int, resp: Any) -> None:
+    def move_leader(self, leader: int, target: int, resp: rpc_pb2.MoveLeaderResponse, /) -> None:
         self.unsupported(resp)
 
-    def alarm(self, resp: Any) -> None:
+    def alarm(self, resp: rpc_pb2.AlarmResponse, /) -> None:
         self.unsupported(resp)
 
     # -- auth -----------------------------------------------------------------
-    def auth_status(self, resp: Any) -> None:
+    def auth_status(self, resp: rpc_pb2.AuthStatusResponse, /) -> None:
         self.unsupported(resp)
 
-    def role_add(self, role: str, resp: Any) -> None:
+    def role_add(self, role: str, resp: rpc_pb2.AuthRoleAddResponse, /) -> None:
         self.unsupported(resp)
 
-    def role_get(self, role: str, resp: Any) -> None:
+    def role_get(self, role: str, resp: rpc_pb2.AuthRoleGetResponse, /) -> None:
         self.unsupported(resp)
 
-    def role_delete(self, role: str, resp: Any) -> None:
+    def role_delete(self, role: str, resp: rpc_pb2.AuthRoleDeleteResponse, /) -> None:
         self.unsupported(resp)
 
-    def role_list(self, resp: Any) -> None:
+    def role_list(self, resp: rpc_pb2.AuthRoleListResponse, /) -> None:
         self.unsupported(resp)
 
-    def role_grant_permission(self, role: str, resp: Any) -> None:
+    def role_grant_permission(self, role: str, resp: rpc_pb2.AuthRoleGrantPermissionResponse, /) -> None:
         self.unsupported(resp)
 
-    def role_revoke_permission(self, role: str, key: bytes, end: bytes, resp: Any) -> None:
+    def role_revoke_permission(self, role: str, key: bytes, end: bytes,
+                               resp: rpc_pb2.AuthRoleRevokePermissionResponse, /) -> None:
         self.unsupported(resp)
 
-    def user_add(self, user: str, resp: Any) -> None:
+    def user_add(self, user: str, resp: rpc_pb2.AuthUserAddResponse, /) -> None:
         self.unsupported(resp)
 
-    def user_get(self, user: str, resp: Any) -> None:
+    def user_get(self, user: str, resp: rpc_pb2.AuthUserGetResponse, /) -> None:
         self.unsupported(resp)
 
-    def user_list(self, resp: Any) -> None:
+    def user_list(self, resp: rpc_pb2.AuthUserListResponse, /) -> None:
         self.unsupported(resp)
 
-    def user_change_password(self, resp: Any) -> None:
+    def user_change_password(self, resp: rpc_pb2.AuthUserChangePasswordResponse, /) -> None:
         self.unsupported(resp)
 
-    def user_grant_role(self, user: str, role: str, resp: Any) -> None:
+    def user_grant_role(self, user: str, role: str, resp: rpc_pb2.AuthUserGrantRoleResponse, /) -> None:
         self.unsupported(resp)
 
-    def user_revoke_role(self, user: str, role: str, resp: Any) -> None:
+    def user_revoke_role(self, user: str, role: str, resp: rpc_pb2.AuthUserRevokeRoleResponse, /) -> None:
         self.unsupported(resp)
 
-    def user_delete(self, user: str, resp: Any) -> None:
+    def user_delete(self, user: str, resp: rpc_pb2.AuthUserDeleteResponse, /) -> None:
         self.unsupported(resp)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from etcdctl_py.output.printer import Printer
+
+if TYPE_CHECKING:
+    from etcdctl_py.output.fastkv import RangeParts
+    from etcdctl_py.proto.etcdserverpb import rpc_pb2
 
 
 class ProtobufPrinter(Printer):
@@ -13,10 +17,10 @@ class ProtobufPrinter(Printer):
     def message(self, msg: Any) -> None:
         self.write(msg.SerializeToString(deterministic=True))
 
-    def get(self, resp: Any, *, value_only: bool = False) -> None:
+    def get(self, resp: rpc_pb2.RangeResponse, *, value_only: bool = False) -> None:
         self.message(resp)
 
-    def get_parts(self, parts: Any, *, value_only: bool = False) -> bool:
+    def get_parts(self, parts: RangeParts, *, value_only: bool = False) -> bool:
         """The whole message's serialization, written part by part: the header, each batch of kvs
         (a repeated field serializes as the concatenation of its elements), then more, count and
         unknown fields, which the runtime writes after the known ones."""
@@ -31,7 +35,7 @@ class ProtobufPrinter(Printer):
 
     put = delete = txn = message
 
-    def watch(self, resp: Any) -> None:
+    def watch(self, resp: rpc_pb2.WatchResponse) -> None:
         """etcdctl rebuilds a WatchResponse from header, events, compact_revision, canceled, created."""
         from etcdctl_py.proto.etcdserverpb import rpc_pb2
 
@@ -48,7 +52,7 @@ class ProtobufPrinter(Printer):
 
     lease_grant = lease_keep_alive = lease_list = lease_time_to_live = _header_only
 
-    def lease_revoke(self, lease_id: int, resp: Any) -> None:
+    def lease_revoke(self, lease_id: int, resp: rpc_pb2.LeaseRevokeResponse) -> None:
         from etcdctl_py.output.printer import UnsupportedFormat
 
         h = resp.header

@@ -24,7 +24,8 @@ _ANSI = re.compile("\033\\[(?:[0-9]{1,3}(?:;[0-9]{1,3})*)?[m|K]")
 _DECIMAL = re.compile(r"^-?(?:[0-9]{1,3}(?:,[0-9]{3})*|[0-9]+)(?:\.[0-9]+)?\Z")
 _PERCENT = re.compile(r"^-?[0-9]+\.?[0-9]*$%$")  # can never match, as in tablewriter
 # Go's unicode.IsSpace set, for strings.TrimSpace
-_GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+_GO_SPACE = ("\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+             "\u2028\u2029\u202f\u205f\u3000")
 
 # go-runewidth v0.0.9 counts these as zero width (its `nonprint`, `combining`, `notassigned` tables).
 _ZERO_RANGES = sorted([

@@ -20,12 +20,26 @@ import os
 from dataclasses import dataclass, field
 
 from etcdctl_py import gofmt
-from etcdctl_py.server.flagdefs import BY_NAME, FLAGS, USAGE, FlagDef, render_flags, zap_level
+from etcdctl_py.server.flagdefs import (  # the errors are defined there; re-exported for main()
+    BY_NAME,
+    DEFAULT_INITIAL_CLUSTER,
+    DEFAULTS,
+    FLAGS,
+    USAGE,
+    EnvConflict,
+    FlagDef,
+    FlagError,
+    GoPanic,
+    HelpRequested,
+    PlainFatal,
+    UsageError,
+    VerifyError,
+    render_flags,
+    zap_level,
+)
 from etcdctl_py.server.identity import ConfigError, parse_urls, url_host
 
-DEFAULTS: dict[str, str] = {f.name: f.default for f in FLAGS}
 BOOL_FLAGS: set[str] = {f.name for f in FLAGS if f.is_bool}  # flags that take no separate value
-DEFAULT_INITIAL_CLUSTER = DEFAULTS["initial-cluster"]
 MIN_RAFT_TIMEOUT_NS = 5 * 1000_000_000
 MAX_ELECTION_MS = 50000
 DEFAULT_QUOTA_BYTES = 2 * 1024 * 1024 * 1024
@@ -47,42 +61,8 @@ CIPHER_SUITES = frozenset((
 V2_DEPRECATION_ORDER = ("not-yet", "write-only", "write-only-drop-data", "gone")
 
 
-class FlagError(Exception):
-    """A command line etcd refuses; main() turns each subclass into etcd's output and exit code."""
-
-
-class UsageError(FlagError):
-    """Go flag package error: message, usage text, exit 2."""
-
-
-class HelpRequested(FlagError):
-    """-h/--help/-help: usage on stderr, flag list on stdout, exit 0."""
-
-
-class VerifyError(FlagError):
-    """etcd's "failed to verify flags" (exit 1), logged at `level`: the --log-level of the logger etcd had built
-    by then, else "info" (etcd's default production logger)."""
-
-    def __init__(self, message: str, level: str = "info", unset_advertise: bool = False) -> None:
-        super().__init__(message)
-        self.level = level
-        self.unset_advertise = unset_advertise
-
-
-class EnvConflict(FlagError):
-    """An ETCD_<FLAG> variable set while the flag is on the command line: zap fatal, exit 1."""
-
-
-class GoPanic(FlagError):
-    """etcd panics (exit 2) instead of reporting an error, e.g. on an unknown --log-level."""
-
-
 class ListenerError(ConfigError):
     """A client listener etcd cannot serve once started (zap fatal "listener failed", exit 1)."""
-
-
-class PlainFatal(FlagError):
-    """etcd prints a bare line (fmt.Fprintf or log.Fatalf) and exits 1."""
 
 
 @dataclass
@@ -273,7 +253,7 @@ def parse(argv: list[str], environ: dict[str, str] | None = None) -> Flags:
     if path:
         from etcdctl_py.server import configfile
 
-        values = configfile.load(path)
+        values = configfile.load(path, validate)
         is_set = set()
         _canonical_level(values)
         from etcdctl_py.server.zaplog import log

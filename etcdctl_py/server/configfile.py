@@ -16,12 +16,21 @@ import math
 import re
 import struct
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 
 from etcdctl_py import gofmt
-from etcdctl_py.server.config import GoPanic, PlainFatal, VerifyError, validate
-from etcdctl_py.server.flagdefs import CLIENT_TLS, FLAGS, PEER_TLS, FlagDef
+from etcdctl_py.server.flagdefs import (
+    CLIENT_TLS,
+    DEFAULT_INITIAL_CLUSTER,
+    DEFAULTS,
+    FLAGS,
+    PEER_TLS,
+    FlagDef,
+    GoPanic,
+    PlainFatal,
+    VerifyError,
+)
 from etcdctl_py.server.identity import ConfigError, parse_urls
 
 YAML_PREFIX = "error converting YAML to JSON: yaml: "
@@ -640,10 +649,10 @@ def _go_log_fatal(msg: str) -> PlainFatal:
     return PlainFatal(time.strftime("%Y/%m/%d %H:%M:%S ") + msg)
 
 
-def load(path: str) -> dict[str, str]:
+def load(path: str, validate: Callable[..., None]) -> dict[str, str]:
     """etcdmain's configFromFile: the flag values the file gives (defaults elsewhere), checked as etcd checks
-    them; raises VerifyError, PlainFatal or GoPanic with etcd's texts."""
-    from etcdctl_py.server.config import DEFAULT_INITIAL_CLUSTER, DEFAULTS
+    them (`validate`, config.validate, runs where etcd runs it: before the proxy fields are read); raises
+    VerifyError, PlainFatal or GoPanic with etcd's texts."""
     from etcdctl_py.storage.fileutil import go_path_error
 
     try:

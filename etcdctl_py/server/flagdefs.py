@@ -289,3 +289,42 @@ def render_flags() -> str:
     out.append("Every flag can also be given as an environment variable ETCD_<FLAG> (upper case, '-' as '_'); a")
     out.append("variable that repeats a flag given on the command line is an error, as in etcd.")
     return "\n".join(out) + "\n"
+
+
+DEFAULTS: dict[str, str] = {f.name: f.default for f in FLAGS}
+DEFAULT_INITIAL_CLUSTER = DEFAULTS["initial-cluster"]
+
+
+# ---- how etcd refuses a command line (main() turns each into etcd's output and exit code) ----------------------
+class FlagError(Exception):
+    """A command line etcd refuses; main() turns each subclass into etcd's output and exit code."""
+
+
+class UsageError(FlagError):
+    """Go flag package error: message, usage text, exit 2."""
+
+
+class HelpRequested(FlagError):
+    """-h/--help/-help: usage on stderr, flag list on stdout, exit 0."""
+
+
+class VerifyError(FlagError):
+    """etcd's "failed to verify flags" (exit 1), logged at `level`: the --log-level of the logger etcd had built
+    by then, else "info" (etcd's default production logger)."""
+
+    def __init__(self, message: str, level: str = "info", unset_advertise: bool = False) -> None:
+        super().__init__(message)
+        self.level = level
+        self.unset_advertise = unset_advertise
+
+
+class EnvConflict(FlagError):
+    """An ETCD_<FLAG> variable set while the flag is on the command line: zap fatal, exit 1."""
+
+
+class GoPanic(FlagError):
+    """etcd panics (exit 2) instead of reporting an error, e.g. on an unknown --log-level."""
+
+
+class PlainFatal(FlagError):
+    """etcd prints a bare line (fmt.Fprintf or log.Fatalf) and exits 1."""
