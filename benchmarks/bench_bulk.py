@@ -110,7 +110,7 @@ def bench(endpoint: str, paths: list[str], runs: int, ours_root: str | None) -> 
         mg, mp = statistics.median(t["go"]), statistics.median(t["py"])
         rows.append({"path": name, "go": mg, "py": mp, "ratio": mp / mg, "go_rss": max(rss["go"]) / 1024,
                      "py_rss": max(rss["py"]) / 1024, "bytes": outs.pop()[0],
-                     "ratios": sorted(p / g for p, g in zip(t["py"], t["go"]))})
+                     "ratios": sorted(p / g for p, g in zip(t["py"], t["go"], strict=True))})
         r = rows[-1]
         print(f"{name:17s} go {mg:6.2f}s  py {mp:6.2f}s  ratio {r['ratio']:.2f} "
               f"(pairs {min(r['ratios']):.2f}-{max(r['ratios']):.2f})  "

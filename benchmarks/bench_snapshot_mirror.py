@@ -74,7 +74,8 @@ def bench_snapshot(endpoint: str, runs: int, workdir: str) -> dict[str, object]:
             samples[name].append(_phases(t0, t1, r.stderr))
             os.remove(path)
     med = {name: {k: statistics.median(x[k] for x in xs) for k in PHASES} for name, xs in samples.items()}
-    paired = statistics.median(a["total"] / b["total"] for a, b in zip(samples["etcdctl"], samples["etcdctl-py"]))
+    pairs = zip(samples["etcdctl"], samples["etcdctl-py"], strict=True)
+    paired = statistics.median(a["total"] / b["total"] for a, b in pairs)
     return {"size_mb": size / 1e6, "median": med, "paired_ratio": paired, "runs": runs}
 
 

@@ -43,7 +43,8 @@ t = [time.perf_counter()]
 import grpc; t.append(time.perf_counter())
 from google.protobuf.internal import builder; t.append(time.perf_counter())
 from etcdctl_py.proto.etcdserverpb import rpc_pb2; t.append(time.perf_counter())
-from etcdctl_py.cli.root import build_root; from etcdctl_py.cli import get, globals; build_root(); t.append(time.perf_counter())
+from etcdctl_py.cli.root import build_root; from etcdctl_py.cli import get, globals
+build_root(); t.append(time.perf_counter())
 from etcdctl_py.client import Client
 c = Client([sys.argv[1]]); c.kv.range(b"foo"); t.append(time.perf_counter())
 names = ["grpc", "protobuf_runtime", "our_pb2_modules", "our_CLI_modules", "channel+first_RPC"]

@@ -81,7 +81,8 @@ def main() -> None:
             "with db.update() as tx: tx.bucket(b'meta').put(b'term', b'\\0'*8)\n"
             "print(f'{time.perf_counter()-t:.2f}')")
     copy = d / "cow.db"
-    for reuse, what in (("1", "free pages derived by a full tree walk"), ("0", "new pages at the end, as restore does")):
+    for reuse, what in (("1", "free pages derived by a full tree walk"),
+                        ("0", "new pages at the end, as restore does")):
         subprocess.run(["cp", str(db), str(copy)], check=True)
         r = subprocess.run([sys.executable, "-c", code, str(copy), reuse], capture_output=True, text=True,
                            cwd=str(ROOT))

@@ -134,7 +134,7 @@ class EtcdServer:
     def client_url(self) -> str:
         return f"http://127.0.0.1:{self.client_port}"
 
-    def start(self, wait: bool = True, env: dict[str, str] | None = None) -> "EtcdServer":
+    def start(self, wait: bool = True, env: dict[str, str] | None = None) -> EtcdServer:
         """Start the process with the test runner's environment minus ETCD_*/ETCDCTL_* variables
         (etcd reads ETCD_<FLAG> and dies when one shadows a flag we pass), plus `env`."""
         log = open(self.log_path, "ab")

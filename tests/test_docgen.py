@@ -180,8 +180,12 @@ def test_bash_etcdutl_and_etcd():
 
 ZSH_DRIVER = r'''
 compdef() { :; }
-_describe() { local -a arr names; local n=${@[-1]}; arr=("${(@P)n}"); names=("${(@)arr%%:*}"); print -r -- "${names[*]}"; }
-compadd() { if [[ $1 == -a ]]; then local -a arr; arr=("${(@P)2}"); print -r -- "${arr[*]}"; else print -r -- "$*"; fi; }
+_describe() {
+  local -a arr names; local n=${@[-1]}; arr=("${(@P)n}"); names=("${(@)arr%%:*}"); print -r -- "${names[*]}"
+}
+compadd() {
+  if [[ $1 == -a ]]; then local -a arr; arr=("${(@P)2}"); print -r -- "${arr[*]}"; else print -r -- "$*"; fi
+}
 _files() { print -r -- "FILES $*"; }
 _message() { print -r -- "MESSAGE"; }
 compset() { :; }

@@ -460,7 +460,7 @@ def _warn_request_limit(flags: Flags, warn) -> None:
     """NewServer's warning for a --max-request-bytes above 10 MiB (sizes as go-humanize writes them)."""
     mrb = flags.uint("max-request-bytes")
     if mrb > RECOMMENDED_MAX_REQUEST_BYTES:
-        from etcdctl_py.output.humanize import go_bytes
+        from etcdctl_py.humanize import go_bytes
 
         warn("exceeded recommended request limit", **{
             "max-request-bytes": mrb, "max-request-size": go_bytes(mrb),

@@ -7,8 +7,8 @@ that the text is there), and matches a case by its arguments and stdin: a differ
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,8 @@ def test_member_add_update_remove(d):
     rid, mid = ids[0].decode(), ids[1].decode()
     # member order follows the (random) IDs: compare sorted simple lines and JSON members by name
     real, mine = d.run(["member", "list"])
-    assert sorted(d._norm(mine.stdout, True, None).split(b"\n")) == sorted(d._norm(real.stdout, False, None).split(b"\n"))
+    assert sorted(d._norm(mine.stdout, True, None).split(b"\n")) == \
+        sorted(d._norm(real.stdout, False, None).split(b"\n"))
     real, mine = d.run(["member", "list", "-w", "json"])
     key = lambda r, ours: sorted(json.loads(d._norm(r.stdout, ours, None))["members"], key=lambda m: m.get("name", ""))  # noqa: E731
     assert key(mine, True) == key(real, False)
@@ -77,7 +78,7 @@ def test_member_add_update_remove(d):
         if fmt == "json":
             def strip(b: bytes) -> object:
                 doc = json.loads(re.sub(rb'"ID":[0-9]+', b'"ID":0', b))
-                doc["members"].sort(key=lambda m: m.get("name", ""))
+                doc["members"].sort(key=lambda member: member.get("name", ""))
                 return doc
             assert strip(d._norm(mine.stdout, True, None)) == strip(d._norm(real.stdout, False, None))
             assert re.sub(rb"[0-9]", b"", mine.stdout) != b""
@@ -208,7 +209,7 @@ def test_move_leader(d):
     real, _ = d.run(["endpoint", "status", "-w", "json"])
     import json
 
-    leader = "%x" % json.loads(real.stdout)[0]["Status"]["leader"]
+    leader = "{:x}".format(json.loads(real.stdout)[0]["Status"]["leader"])
     for fmt in FORMATS:
         d.check(["move-leader", leader, "-w", fmt])
     for args in (["move-leader"], ["move-leader", "zz"], ["move-leader", "1", "2"], ["move-leader", "1234"]):

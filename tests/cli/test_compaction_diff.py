@@ -72,12 +72,15 @@ def test_keep_revisions(twin_pair):
     assert gone.rc == 1 and b"required revision has been compacted" in gone.stderr
     assert _ours(twin_pair, "get", "kr", "--rev", str(cur - 1), "--print-value-only").stdout == b"3\n"
     again = _ours(twin_pair, "compaction", "--keep-revisions=2", "--physical")
-    assert again.rc == 0 and again.stdout == f"revision {cur - 2} is already compacted (current revision {cur})\n".encode()
+    assert again.rc == 0
+    assert again.stdout == f"revision {cur - 2} is already compacted (current revision {cur})\n".encode()
     assert again.stderr == b""
     none = _ours(twin_pair, "compaction", "--keep-revisions", str(cur + 5))
-    assert none.rc == 0 and none.stdout == f"nothing to compact: current revision {cur}, keeping {cur + 5} revisions\n".encode()
+    assert none.rc == 0
+    assert none.stdout == f"nothing to compact: current revision {cur}, keeping {cur + 5} revisions\n".encode()
     bad = _ours(twin_pair, "compaction", "--keep-revisions", "2", "7")
-    assert bad.rc == 128 and bad.stderr == b"Error: compaction takes no <revision> argument when --keep-revisions is set\n"
+    assert bad.rc == 128
+    assert bad.stderr == b"Error: compaction takes no <revision> argument when --keep-revisions is set\n"
     neg = _ours(twin_pair, "compaction", "--keep-revisions=-1")
     assert neg.rc == 128 and neg.stderr == b"Error: --keep-revisions must be zero or positive\n"
     assert b.proc is not None and b.proc.poll() is None

@@ -56,7 +56,7 @@ def test_save_identical(pair, tmp_path, extra):
               for f in (fa, fb)]
     assert status[0].split(b',"totalSize"')[0] == status[1].split(b',"totalSize"')[0] != b""
     assert os.stat(fb).st_mode & 0o777 == 0o600
-    from etcdctl_py.output.humanize import go_bytes
+    from etcdctl_py.humanize import go_bytes
 
     assert f'"size":"{go_bytes(os.path.getsize(fb))}"'.encode() in mine.stderr
     assert not os.path.exists(str(fb) + ".part")
@@ -100,7 +100,8 @@ def test_save_directory_target(pair, tmp_path):
     (tmp_path / "ours").mkdir()
     (tmp_path / "real" / "d.db").mkdir()
     (tmp_path / "ours" / "d.db").mkdir()
-    real = difftest.run([pair.etcdctl, "--endpoints", pair.a.endpoint, "snapshot", "save", str(tmp_path / "real" / "d.db")])
+    real = difftest.run([pair.etcdctl, "--endpoints", pair.a.endpoint, "snapshot", "save",
+                         str(tmp_path / "real" / "d.db")])
     mine = difftest.run([*difftest.ETCDCTL_PY, "--endpoints", pair.b.endpoint, "snapshot", "save",
                          str(tmp_path / "ours" / "d.db")])
     assert mine.rc == real.rc == 5

@@ -191,7 +191,7 @@ class Proxy:
         self.listener = socket.socket()
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen(8)
-        self.endpoint = "127.0.0.1:%d" % self.listener.getsockname()[1]
+        self.endpoint = f"127.0.0.1:{self.listener.getsockname()[1]}"
         self.connections = 0
         self.stop = threading.Event()
         threading.Thread(target=self._accept, daemon=True).start()

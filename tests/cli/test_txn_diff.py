@@ -27,7 +27,8 @@ SCRIPTS = [
     '\n\n\n',
     '\nput "sp ace" "line\\nbreak é"\nget "sp ace" -w json\n\n\n',
     '\np k1 v\ng k1\nd k1\n\n\n',
-    '\nput k2 v --lease 0\nget k --prefix --count-only\nget k --prefix --limit 1 --order DESCEND --sort-by MODIFY\n\n\n',
+    '\nput k2 v --lease 0\nget k --prefix --count-only\n'
+    'get k --prefix --limit 1 --order DESCEND --sort-by MODIFY\n\n\n',
 ]
 
 

@@ -15,7 +15,7 @@ import os
 import re
 import signal
 import subprocess
-from typing import Callable
+from collections.abc import Callable
 
 from tests import difftest, etcdproc
 
@@ -67,7 +67,7 @@ class Diff:
 
     # ------------------------------------------------------------ long-running commands
     def start(self, args: list[str], ours_args: list[str] | None = None, *,
-              env: dict[str, str] | None = None) -> tuple["Proc", "Proc"]:
+              env: dict[str, str] | None = None) -> tuple[Proc, Proc]:
         p = self.pair
         real = Proc([p.etcdctl, "--endpoints", p.a.endpoint, *args], env)
         mine = Proc([*difftest.ETCDCTL_PY, "--endpoints", p.b.endpoint, *(ours_args or args)], env)

@@ -186,7 +186,7 @@ def three_node_cluster(request, cluster_members, tmp_path_factory):
     import warnings
 
     warnings.warn("tests/cluster: no docker daemon / docker-compose / pytest-docker here; the three members run "
-                  "as local etcd processes instead (start one with tests/cluster/dockerd.sh start)")
+                  "as local etcd processes instead (start one with tests/cluster/dockerd.sh start)", stacklevel=2)
     base = str(tmp_path_factory.mktemp("cluster3"))
     binary = etcdproc.distro_bin("etcd")
     procs = []

@@ -15,8 +15,8 @@ import codecs
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from tests import difftest, etcdproc
 
@@ -104,9 +104,9 @@ def start_cluster(base: str, names: tuple[str, ...] = ("m1", "m2", "m3"), *, set
     with `settle`, also wait until membership changes are allowed."""
     binary = etcdproc.distro_bin("etcd")
     ports = [(etcdproc.free_port(), etcdproc.free_port()) for _ in names]
-    initial = ",".join(f"{n}=http://127.0.0.1:{p}" for n, (_, p) in zip(names, ports))
+    initial = ",".join(f"{n}=http://127.0.0.1:{p}" for n, (_, p) in zip(names, ports, strict=True))
     cl = ProcCluster(base)
-    for n, (cp, pp) in zip(names, ports):
+    for n, (cp, pp) in zip(names, ports, strict=True):
         srv = etcdproc.EtcdServer(name=n, data_dir=os.path.join(base, n), client_port=cp, peer_port=pp,
                                   log_path=os.path.join(base, f"{n}.log"))
         srv.argv = etcdproc.etcd_argv(binary, name=n, data_dir=srv.data_dir, client_port=cp, peer_port=pp,

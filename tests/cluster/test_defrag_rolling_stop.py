@@ -56,8 +56,8 @@ def _start_cluster(base: str, members: list[Member]) -> list[Member]:
     """Start the three members into `members` (so the caller can stop whatever started if this fails)."""
     binary = etcdproc.distro_bin("etcd")
     ports = [(etcdproc.free_port(), etcdproc.free_port()) for _ in NAMES]
-    initial = ",".join(f"{n}=http://127.0.0.1:{p}" for n, (_, p) in zip(NAMES, ports))
-    for n, (cp, pp) in zip(NAMES, ports):
+    initial = ",".join(f"{n}=http://127.0.0.1:{p}" for n, (_, p) in zip(NAMES, ports, strict=True))
+    for n, (cp, pp) in zip(NAMES, ports, strict=True):
         srv = etcdproc.EtcdServer(name=n, data_dir=os.path.join(base, n), client_port=cp, peer_port=pp,
                                   log_path=os.path.join(base, f"{n}.log"))
         srv.argv = etcdproc.etcd_argv(binary, name=n, data_dir=srv.data_dir, client_port=cp, peer_port=pp,

@@ -187,8 +187,8 @@ def test_watch_and_keepalive_survive_their_member_dying(cluster):
     with Client(cluster.endpoints[1:2]) as c:
         lease = c.lease.grant(2).ID
     keepers = {
-        "real": Watcher([etcdproc.distro_bin("etcdctl"), "--endpoints", eps, "lease", "keep-alive", "%x" % lease]),
-        "ours": Watcher([*difftest.ETCDCTL_PY, "--endpoints", eps, "lease", "keep-alive", "%x" % lease]),
+        "real": Watcher([etcdproc.distro_bin("etcdctl"), "--endpoints", eps, "lease", "keep-alive", f"{lease:x}"]),
+        "ours": Watcher([*difftest.ETCDCTL_PY, "--endpoints", eps, "lease", "keep-alive", f"{lease:x}"]),
     }
     line = b"lease %016x keepalived with TTL(2)\n" % lease
     for k in keepers.values():
@@ -224,7 +224,7 @@ def test_watch_and_keepalive_survive_their_member_dying(cluster):
         results[name] = w.stop()
     real, mine = results["real"], results["ours"]
     kept = {n: k.stop() for n, k in keepers.items()}
-    for out, err, rc in kept.values():
+    for out, err, _rc in kept.values():
         assert set(out.splitlines(keepends=True)) == {line} and err == b"", (out, err)
     assert kept["ours"][2] == kept["real"][2]  # death by SIGINT
 

@@ -141,7 +141,7 @@ def life_cycle(cl: ProcCluster, tool_name: str, fmt: str, learner: bool, peer_po
     assert f"m4={peer}" in env["ETCD_INITIAL_CLUSTER"].split(",")
     step("member", "list", "-w", fmt)  # m4 unstarted
     if learner:
-        step("member", "promote", "%x" % mid)  # not started: not in sync with the leader
+        step("member", "promote", f"{mid:x}")  # not started: not in sync with the leader
     srv = started_member(cl, env, client_port, peer_port, tool_name)
     try:
         # started once it has published its name and client URL
@@ -153,20 +153,20 @@ def life_cycle(cl: ProcCluster, tool_name: str, fmt: str, learner: bool, peer_po
                           lambda r: r.stdout.count(b'"isLearner":true') == 1)
             log.append((["endpoint", "status", "--cluster", "-w", "json"], r))
             # promoting needs the learner to have caught up; how many tries that takes is timing, not output
-            r, _ = _retry(tool, ["member", "promote", "%x" % mid, "-w", fmt], eps,
+            r, _ = _retry(tool, ["member", "promote", f"{mid:x}", "-w", fmt], eps,
                           lambda r: b"in sync with leader" not in r.stderr)
-            log.append((["member", "promote", "%x" % mid, "-w", fmt], r))
-            step("member", "promote", "%x" % mid)  # a voter now
+            log.append((["member", "promote", f"{mid:x}", "-w", fmt], r))
+            step("member", "promote", f"{mid:x}")  # a voter now
         step("member", "list", "-w", fmt)
         step("member", "list", "-w", "json", "--hex")
-        step("member", "update", "%x" % mid, f"--peer-urls={peer}", "-w", fmt)
-        step("member", "remove", "%x" % mid, "-w", fmt)
+        step("member", "update", f"{mid:x}", f"--peer-urls={peer}", "-w", fmt)
+        step("member", "remove", f"{mid:x}", "-w", fmt)
         srv.proc.wait(10)  # a removed member shuts itself down
     finally:
         srv.stop()
-    step("member", "remove", "%x" % mid)
-    step("member", "update", "%x" % mid, f"--peer-urls={peer}")
-    step("member", "promote", "%x" % mid)
+    step("member", "remove", f"{mid:x}")
+    step("member", "update", f"{mid:x}", f"--peer-urls={peer}")
+    step("member", "promote", f"{mid:x}")
     step("member", "list", "-w", fmt)
     return mid, log
 
@@ -184,7 +184,7 @@ def test_member_life_cycle(cl, fmt, learner):
         return _sort_entries(id_subst(b, our_id, real_id))
 
     assert [[norm(x.encode()) for x in a] for a, _ in our_log] == [[x.encode() for x in a] for a, _ in real_log]
-    for (args, real), (_, mine) in zip(real_log, our_log):
+    for (args, real), (_, mine) in zip(real_log, our_log, strict=True):
         if args[:2] == ["member", "promote"] and fmt != "simple" and b"panic" in real.stderr:
             _check_promote_output(cl, fmt, real, mine)
             continue
@@ -217,7 +217,7 @@ def _check_promote_output(cl: ProcCluster, fmt: str, real: difftest.Result, mine
 def test_member_errors(cl):
     real, _ = both(cl, "member", "list", "-w", "json")
     members = json.loads(real.stdout)["members"]
-    voter = "%x" % members[0]["ID"]
+    voter = "{:x}".format(members[0]["ID"])
     other_peer = members[1]["peerURLs"][0]
     unknown = "%x" % (max(m["ID"] for m in members) + 1)
     cases = [

@@ -51,7 +51,7 @@ def term(cl: ProcCluster) -> int:
 def test_move_leader_to_follower(cl, fmt):
     lead = cl.leader()
     follower = (lead + 1) % 3
-    target = "%x" % cl.member_id(follower)
+    target = f"{cl.member_id(follower):x}"
     args = ["move-leader", target, "-w", fmt]
     t0 = term(cl)
     real = TOOLS["real"](*args, endpoints=cl.endpoints)
@@ -78,7 +78,7 @@ def test_move_leader_endpoint_order(cl, order):
     others = [i for i in range(3) if i != lead]
     idx = [lead, *others] if order == "leader-first" else [*others, lead]
     eps = [cl.endpoints[i] for i in idx]
-    target = "%x" % cl.member_id(others[0])
+    target = f"{cl.member_id(others[0]):x}"
     for tool in ("real", "ours"):
         r = TOOLS[tool]("move-leader", target, endpoints=eps)
         assert (r.rc, r.stderr) == (0, b""), r
@@ -90,7 +90,7 @@ def test_move_leader_endpoint_order(cl, order):
 def test_move_leader_to_the_leader_itself(cl):
     lead = cl.leader()
     for fmt in ("simple", "json"):
-        args = ["move-leader", "%x" % cl.member_id(lead), "-w", fmt]
+        args = ["move-leader", f"{cl.member_id(lead):x}", "-w", fmt]
         real, mine = TOOLS["real"](*args, endpoints=cl.endpoints), TOOLS["ours"](*args, endpoints=cl.endpoints)
         assert (mine.stdout, mine.rc, mine.stderr) == (real.stdout, real.rc, real.stderr)
         assert real.rc == 0
@@ -100,14 +100,15 @@ def test_move_leader_to_the_leader_itself(cl):
 def _same(args: list[str], real: difftest.Result, mine: difftest.Result) -> None:
     assert mine.stdout == real.stdout, f"{args}:\nreal: {real}\nours: {mine}"
     assert mine.rc == real.rc, f"{args}:\nreal: {real}\nours: {mine}"
-    assert difftest.mask_stderr(mine.stderr) == difftest.mask_stderr(real.stderr), f"{args}:\nreal: {real}\nours: {mine}"
+    assert difftest.mask_stderr(mine.stderr) == difftest.mask_stderr(real.stderr), \
+        f"{args}:\nreal: {real}\nours: {mine}"
 
 
 def test_move_leader_errors(cl):
     lead = cl.leader()
     followers = [cl.endpoints[i] for i in range(3) if i != lead]
     ids = [cl.member_id(i) for i in range(3)]
-    target = "%x" % ids[(lead + 1) % 3]
+    target = f"{ids[(lead + 1) % 3]:x}"
     unknown = "%x" % (max(ids) + 1)
     cases = [
         (["move-leader", target], followers),  # no leader endpoint given at [a b]
@@ -134,7 +135,7 @@ def test_move_leader_dead_endpoint_first(cl):
     """The status of an endpoint that does not answer ends the command (etcdctl does not skip it)."""
     lead = cl.leader()
     dead = f"127.0.0.1:{etcdproc.free_port()}"
-    args = ["--dial-timeout=1s", "--command-timeout=2s", "move-leader", "%x" % cl.member_id((lead + 1) % 3)]
+    args = ["--dial-timeout=1s", "--command-timeout=2s", "move-leader", f"{cl.member_id((lead + 1) % 3):x}"]
     eps = [dead, cl.endpoints[lead]]
     real, mine = TOOLS["real"](*args, endpoints=eps), TOOLS["ours"](*args, endpoints=eps)
     _same(args, real, mine)
@@ -147,10 +148,10 @@ def test_move_leader_from_env_endpoints(cl):
     lead = cl.leader()
     follower = (lead + 2) % 3
     env = {"ETCDCTL_ENDPOINTS": ",".join(cl.endpoints)}
-    real = difftest.run([etcdproc.distro_bin("etcdctl"), "move-leader", "%x" % cl.member_id(follower)], env=env)
+    real = difftest.run([etcdproc.distro_bin("etcdctl"), "move-leader", f"{cl.member_id(follower):x}"], env=env)
     assert real.rc != 0 and b"conflicting environment variable" in real.stderr
     assert cl.leader() == lead
-    mine = difftest.run([*difftest.ETCDCTL_PY, "move-leader", "%x" % cl.member_id(follower)], env=env)
+    mine = difftest.run([*difftest.ETCDCTL_PY, "move-leader", f"{cl.member_id(follower):x}"], env=env)
     assert (mine.rc, mine.stderr) == (0, b""), mine
     assert mine.stdout == b"Leadership transferred from %x to %x\n" % (cl.member_id(lead), cl.member_id(follower))
     wait_leader(cl, follower)

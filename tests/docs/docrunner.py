@@ -75,7 +75,7 @@ def output_matches(expected: str, actual: str) -> bool:
     act = actual.removesuffix("\n").split("\n")
     if len(exp) != len(act):
         return False
-    for e, a in zip(exp, act):
+    for e, a in zip(exp, act, strict=True):
         if "…" in e:
             if not re.fullmatch(".*".join(re.escape(p) for p in e.split("…")), a):
                 return False
@@ -138,7 +138,8 @@ class PageRun:
             "set -euo pipefail\n"
             f'cd "$(cat "{state}/cwd")"\n'
             f'source "{state}/env.sh"\n'
-            f"trap '{{ export -p | grep -v -E \"^declare -x (SHLVL|PWD|OLDPWD|_)=\"; declare -f; }} > \"{state}/env.sh\"; "
+            f"trap '{{ export -p | grep -v -E \"^declare -x (SHLVL|PWD|OLDPWD|_)=\"; declare -f; }} "
+            f"> \"{state}/env.sh\"; "
             f"pwd > \"{state}/cwd\"' EXIT\n"
             + self.map_ports(b.code))
         out, err = state / f"block{n}.out", state / f"block{n}.err"

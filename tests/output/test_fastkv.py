@@ -19,7 +19,6 @@ from etcdctl_py.output import fastkv, new_printer
 from etcdctl_py.output.fields import quote_bytes
 from etcdctl_py.output.simple import hex_escape
 from etcdctl_py.proto.etcdserverpb import rpc_pb2
-from etcdctl_py.proto.mvccpb import kv_pb2
 
 INT64 = (0, 1, 127, 128, 16383, 16384, 2**31, 2**63 - 1, -1, -(2**63))
 ODD = [b"", b"a", b'"q"', b"\\", b"<>&", "\u2028\u2029".encode(), b"\xff\xfe", b"\x00\x01\x1f\x7f", b"\t\n\r",
@@ -96,10 +95,10 @@ def check_parts(raw: bytes, chunk: int | None = None) -> fastkv.RangeParts | Non
         with pytest.raises(DecodeError):
             list(parts.columns())
         return parts
-    got = [row for cols in parts.columns() for row in zip(*cols)]
+    got = [row for cols in parts.columns() for row in zip(*cols, strict=True)]
     assert got == rows(whole.kvs)
     assert parts.count == len(whole.kvs)
-    assert [row for cols in parts.columns(("value", "key")) for row in zip(*cols)] == [
+    assert [row for cols in parts.columns(("value", "key")) for row in zip(*cols, strict=True)] == [
         (kv.value, kv.key) for kv in whole.kvs]
     assert parts.head.HasField("header") == whole.HasField("header")
     assert parts.head.header == whole.header
@@ -181,7 +180,7 @@ def test_walk_refuses_what_etcd_never_sends():
 def test_random_mutations_never_disagree():
     """Bytes flipped, cut or inserted anywhere: the parts decode like the whole message, or defer."""
     rng = random.Random(7)
-    for i in range(300):
+    for _i in range(300):
         raw = bytearray(rand_response(rng, rng.randrange(0, 12), regular=True).SerializeToString())
         for _ in range(rng.randrange(1, 4)):
             pos = rng.randrange(len(raw) + 1)
@@ -299,4 +298,4 @@ def test_hex_escape():
     assert hex_escape(b"") == b""
     assert hex_escape(b"\x00\\x\xff") == b"\\x00\\x5c\\x78\\xff"
     data = bytes(range(256))
-    assert hex_escape(data) == "".join("\\x%02x" % b for b in data).encode()
+    assert hex_escape(data) == "".join(f"\\x{b:02x}" for b in data).encode()

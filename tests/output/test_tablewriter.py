@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from etcdctl_py.output.humanize import go_bytes, go_duration
+from etcdctl_py.gofmt import format_duration
+from etcdctl_py.humanize import go_bytes
 from etcdctl_py.output.tablewriter import ALIGN_DEFAULT, render, string_width, title, wrap_string
 from tests import etcdproc
 
@@ -122,5 +123,5 @@ def test_rules():
 def test_humanize_and_durations():
     assert [go_bytes(s) for s in (9, 24576, 999424, 1003520, 9994240, 1001951232)] == \
         ["9 B", "25 kB", "999 kB", "1.0 MB", "10 MB", "1.0 GB"]
-    assert [go_duration(d) for d in (0, 850_000, 2_941_594, 5_002_716_674, 62_500_000_000)] == \
+    assert [format_duration(d) for d in (0, 850_000, 2_941_594, 5_002_716_674, 62_500_000_000)] == \
         ["0s", "850µs", "2.941594ms", "5.002716674s", "1m2.5s"]

@@ -126,7 +126,7 @@ def test_tokens_like_etcd(ttl_twins):
         prefix, index = token.split(".")
         assert len(prefix) == 16 and prefix.isalpha() and index.isdigit()
         row = [_call(ep, _get, token=token), _call(ep, _get, token="bogus"), _call(ep, _get, token="x.1"),
-               _call(ep, _get, token="%s.%s" % ("A" * 16, index)), _call(ep, _get)]
+               _call(ep, _get, token="{}.{}".format("A" * 16, index)), _call(ep, _get)]
         time.sleep(1.2)  # deliberate (this and the next two): the token's TTL runs
         row.append(_call(ep, _get, token=token))  # used within the TTL: renewed
         time.sleep(1.2)

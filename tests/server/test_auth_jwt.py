@@ -128,6 +128,16 @@ def _get(key: bytes):
                            pbg.KVStub(ch).Range(pb.RangeRequest(key=key), metadata=md).kvs]
 
 
+def _put(key: bytes):
+    """A `_call` body that writes `key`=1 and returns the revision (the write is what auth must allow)."""
+    return lambda ch, md: pbg.KVStub(ch).Put(pb.PutRequest(key=key, value=b"1"), metadata=md).header.revision
+
+
+def _last_error(stderr: str) -> list[str]:
+    """The final `Error:` line, if any: etcdctl's closing diagnosis is what both tools must agree on."""
+    return [ln for ln in stderr.splitlines() if ln.startswith("Error:")][-1:]
+
+
 def _unb64(seg: str) -> bytes:
     return base64.urlsafe_b64decode(seg + "=" * (-len(seg) % 4))
 
@@ -172,7 +182,7 @@ def test_tokens_same_layout_and_accepted_across(pairs, method):
     # same claim text layout (sorted keys, no spaces) apart from the expiry second
     assert _unb64(segs[1][1]).replace(str(co["exp"]).encode(), b"E") == \
         _unb64(segs[0][1]).replace(str(cr["exp"]).encode(), b"E")
-    put = lambda ch, md: pbg.KVStub(ch).Put(pb.PutRequest(key=b"app/x", value=b"1"), metadata=md).header.revision
+    put = _put(b"app/x")
     assert _call(ours.endpoint, put, to)[0] == _call(real.endpoint, put, tr)[0] == "OK"
     # same key, same alg: each server accepts the token the other one signed
     assert _call(real.endpoint, _get(b"app/x"), to) == ("OK", [(b"app/x", b"1")])
@@ -215,7 +225,7 @@ def test_verify_only_public_key(pairs):
     assert "Error: rpc error: code = Unknown desc = auth: token signing attempted with verify-only key" in err
     signer_real, signer_ours = pairs("ES256")
     t_real, t_ours = (_authenticate(s.endpoint, "root", "rootpw") for s in (signer_real, signer_ours))
-    put = lambda ch, md: pbg.KVStub(ch).Put(pb.PutRequest(key=b"vo", value=b"1"), metadata=md).header.revision
+    put = _put(b"vo")
     assert _call(vo[0].endpoint, put, t_ours)[0] == _call(vo[1].endpoint, put, t_real)[0] == "OK"
     # a read re-checks that the token's revision equals the store's (etcd's doSerialize uses !=),
     # and the signers' auth revision is ahead of the verify-only servers'
@@ -233,7 +243,7 @@ def test_tokens_survive_restart(tmp_path, keys, etcd_py_bin):
         for s in (real, ours):
             _setup(Ctl(s.endpoint))
         toks = {s.endpoint: _authenticate(s.endpoint) for s in (real, ours)}
-        put = lambda ch, md: pbg.KVStub(ch).Put(pb.PutRequest(key=b"app/r", value=b"1"), metadata=md).header.revision
+        put = _put(b"app/r")
         assert [_call(s.endpoint, put, toks[s.endpoint])[0] for s in (real, ours)] == ["OK", "OK"]
         for s in (real, ours):
             s.stop()
@@ -323,8 +333,7 @@ def test_etcdctl_py_against_jwt_server(pairs):
                  ["put", "nope", "x", ALICE], ["get", "app/py", "--user=alice:bad"], ["user", "list", ROOT]):
         a, b = go(*args), ctl_py(*args)
         assert (b[0], mask(b[1])) == (a[0], mask(a[1])), (args, a, b)
-        last = lambda s: [ln for ln in s.splitlines() if ln.startswith("Error:")][-1:]
-        assert last(b[2]) == last(a[2]), (args, a[2], b[2])
+        assert _last_error(b[2]) == _last_error(a[2]), (args, a[2], b[2])
     assert ctl_py("get", "app/py", ALICE)[1] == "app/py\nv\n"
 
 

@@ -32,7 +32,7 @@ def test_sigkill_rounds(tmp_path, etcd_py_bin):
     try:
         for rnd in range(20):
             srv.start()
-            t = threading.Thread(target=lambda: _safe(_write_until_error, srv.endpoint, rnd, acked, 10_000))
+            t = threading.Thread(target=lambda rnd=rnd: _safe(_write_until_error, srv.endpoint, rnd, acked, 10_000))
             t.start()
             time.sleep(0.25)  # deliberate: the writer runs a while before the crash
             srv.kill()  # SIGKILL while the writer is mid-stream

@@ -46,9 +46,11 @@ def test_put_get_del_every_format(twins):
 
 def test_txn(twins):
     both(twins, "put", "user1", "bad")
-    both(twins, "txn", stdin='value("user1") = "bad"\n\nput user1 good\nget user2\ndel user2 --prev-kv\n\nput user1 fail\n\n')
+    both(twins, "txn",
+         stdin='value("user1") = "bad"\n\nput user1 good\nget user2\ndel user2 --prev-kv\n\nput user1 fail\n\n')
     both(twins, "txn", "-w", "json", stdin='create("user1") = "0"\n\nput user1 y\n\nget user1\n\n')
-    both(twins, "txn", "-w", "fields", stdin='ver("user1") > "0"\n\nget user1\nput user2 x4 --prev-kv\ndel user3 --prev-kv\n\n\n')
+    both(twins, "txn", "-w", "fields",
+         stdin='ver("user1") > "0"\n\nget user1\nput user2 x4 --prev-kv\ndel user3 --prev-kv\n\n\n')
     both(twins, "txn", stdin='mod("user1") < "1000"\n\nput dup 1\nput dup 2\n\n\n')
     both(twins, "txn", "-w", "protobuf", stdin='\n\n\n')
     both(twins, "txn", stdin='value("user1") != "zz"\n\nput t1 a\ndel t\n\n\n')

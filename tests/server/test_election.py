@@ -104,7 +104,7 @@ def _count(ch: grpc.Channel, prefix: bytes) -> int:
 def _norm(results: list, ids: dict) -> str:
     text = repr(results)
     for name, lid in ids.items():
-        text = text.replace(str(lid), name).replace(repr(("%x" % lid).encode())[2:-1], name)
+        text = text.replace(str(lid), name).replace(repr((f"{lid:x}").encode())[2:-1], name)
     return text
 
 

@@ -86,7 +86,7 @@ class Pair:
         self.real, self.ours = real, ours
         self.ids: dict[str, str] = {}
         status = json.loads(ctl(ours, "endpoint", "status", "-w", "json").stdout)[0]["Status"]["header"]
-        self.self_id = "%x" % status["member_id"]
+        self.self_id = "{:x}".format(status["member_id"])
         self.cluster_id = status["cluster_id"]
 
 
@@ -195,7 +195,7 @@ def test_update_then_promote_still_refused(pair):
     sync: promote keeps failing the same way."""
     pair.updated_peers = f"{peer_url()},{pair.learner_peer}"  # kept in the given (unsorted) order
     r, o = both(pair, "member", "update", "{new}", f"--peer-urls={pair.updated_peers}")
-    assert o == r and o[0] == 0 and o[1] == "Member NEWID0 updated in cluster " + "%16x" % pair.cluster_id
+    assert o == r and o[0] == 0 and o[1] == "Member NEWID0 updated in cluster " + f"{pair.cluster_id:16x}"
     r, o = both(pair, "member", "list")
     assert o == r and f"NEWID0, unstarted, , {pair.updated_peers}, , false" in o[1]
     r, o = both(pair, "member", "promote", "{new}")
@@ -225,7 +225,7 @@ def test_restart_keeps_changes(pair):
 
 def test_remove_and_remove_again(pair):
     r, o = both(pair, "member", "remove", "{new}")
-    assert o == r and o[0] == 0 and o[1] == "Member NEWID0 removed from cluster " + "%16x" % pair.cluster_id
+    assert o == r and o[0] == 0 and o[1] == "Member NEWID0 removed from cluster " + f"{pair.cluster_id:16x}"
     for args in (("member", "remove", "{new}"), ("member", "update", "{new}", f"--peer-urls={peer_url()}"),
                  ("member", "promote", "{new}")):
         r, o = both(pair, *args)
@@ -264,7 +264,7 @@ def test_files_hold_what_real_etcd_writes(pair):
         rid, oid = int(pair.ids[pair.real.endpoint], 16), int(pair.ids[pair.ours.endpoint], 16)
 
         def masked(obj, mid: int) -> str:
-            return repr(obj).replace(str(mid), "NEW").replace("%x" % mid, "NEWHEX")
+            return repr(obj).replace(str(mid), "NEW").replace(f"{mid:x}", "NEWHEX")
 
         rc, oc = _conf_changes(pair.real.data_dir), _conf_changes(pair.ours.data_dir)
         # the first, the bootstrap ConfChange, is the local member as added (name, no client URLs) on both

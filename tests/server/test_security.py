@@ -433,7 +433,8 @@ def test_downgrade_like_etcd(dtwins):
 
     def with_auth(srv) -> list:
         alice, ep = _token(srv.endpoint, "alice", "alicepw"), srv.endpoint
-        return [_downgrade(ep, V, "3.4.0"), _downgrade(ep, V, "3.4.0", "bogus.1"), _downgrade(ep, E, "3.4.0", "bogus.1"),
+        return [_downgrade(ep, V, "3.4.0"), _downgrade(ep, V, "3.4.0", "bogus.1"),
+                _downgrade(ep, E, "3.4.0", "bogus.1"),
                 _downgrade(ep, E, "3.4.0", alice), _downgrade(ep, V, "3.4.0"), _downgrade(ep, E, "3.4.0"),
                 _downgrade(ep, C, "", "bogus.1"), _downgrade(ep, C, ""), _downgrade(ep, C, "")]
 
@@ -591,7 +592,7 @@ def _lock_then(rbac, base: str, name: str, change: list[str], stdin: str | None 
             assert rc == 0, err
             open(trigger, "w").close()
         out = []
-        for srv, p, _ in procs:
+        for _srv, p, _ in procs:
             rest, err = p.communicate(timeout=60)
             out.append((p.returncode, "held\n" + rest, mask(err)))
         return out
@@ -676,8 +677,8 @@ def test_no_trusted_cert_is_refused(cn_twins, pki, who):
     the reason after 'authentication handshake failed: ' is compared only for being present."""
     outs = []
     for srv in cn_twins:
-        rc, out, err = Ctl(f"https://127.0.0.1:{srv.client_port}")("get", "app/k", "--dial-timeout=2s", "--command-timeout=3s",
-                                                                    *tls_args(pki, who), timeout=60)
+        ctl = Ctl(f"https://127.0.0.1:{srv.client_port}")
+        rc, out, err = ctl("get", "app/k", "--dial-timeout=2s", "--command-timeout=3s", *tls_args(pki, who), timeout=60)
         assert HANDSHAKE in err, err
         reason = [ln.split(HANDSHAKE, 1)[1].split('\\"', 1)[0] for ln in err.splitlines() if HANDSHAKE in ln]
         outs.append((rc, out, mask(err).replace(reason[0], "REASON")))

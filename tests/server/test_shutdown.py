@@ -153,7 +153,7 @@ def _signal_both(real, ours, sig: int) -> list[list[dict]]:
     for s in (real, ours):
         s.proc.send_signal(sig)
     rcs = [s.proc.wait(30) for s in (real, ours)]
-    recs = [_records(s.log()[m:], ours=s is ours) for s, m in zip((real, ours), marks)]
+    recs = [_records(s.log()[m:], ours=s is ours) for s, m in zip((real, ours), marks, strict=True)]
     assert rcs == [-sig, -sig], "etcd ends by the signal it got (the shell sees 128 + signal)"
     return recs
 
@@ -191,7 +191,7 @@ def test_signal_with_watch_and_put_in_flight(server_tmp, etcd_py_bin, sig):
         assert got_signal[1] == got_signal[0] == {signal.SIGTERM: "terminated", signal.SIGINT: "interrupt"}[sig]
         closing = [next(r for r in rs if r["msg"] == "closing etcd server") for rs in recs]
         assert sorted(closing[1]) == sorted(closing[0])
-        for c, s in zip(closing, (real, ours)):
+        for c, s in zip(closing, (real, ours), strict=True):
             assert (c["name"], c["data-dir"]) == ("twin", s.data_dir)
             assert c["advertise-client-urls"] == [s.client_url]
 

@@ -75,7 +75,7 @@ def test_progress_notify(wtwins):
              for srv in wtwins]
     time.sleep(3.5)  # deliberate: progress notifications come every 1 s; let a few come
     results = [[_stop(p) for p in ps] for ps in procs]
-    for real, ours in zip(*results):
+    for real, ours in zip(*results, strict=True):
         r_lines, o_lines = real[1].splitlines(), ours[1].splitlines()
         assert set(o_lines) == set(r_lines) and r_lines
         assert 2 <= len([x for x in o_lines if x.startswith("progress notify:")]) <= 4

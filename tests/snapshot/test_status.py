@@ -195,7 +195,7 @@ def test_progress_callback_reaches_total(real_snaps):
     seen = []
     st = status(str(real_snaps["big"]), progress=lambda done, total: seen.append((done, total)))
     assert seen and seen[-1][1] == st.total_size
-    assert all(a[0] <= b[0] for a, b in zip(seen, seen[1:]))
+    assert all(a[0] <= b[0] for a, b in zip(seen, seen[1:], strict=False))
 
 
 def test_byte_flips_match_etcdutl(real_snaps, tmp_path):
@@ -205,7 +205,7 @@ def test_byte_flips_match_etcdutl(real_snaps, tmp_path):
     src = real_snaps["small"].read_bytes()
     rnd = random.Random(2024)
     cases = []
-    for i in range(40):
+    for _i in range(40):
         data = bytearray(src)
         off = rnd.randrange(0, len(src) - 32)
         data[off] ^= 1 << rnd.randrange(8)

@@ -83,7 +83,8 @@ def test_etcdutl_reads_our_compact_rewrite(real_snaps, tmp_path):
         write_compact(str(out), {n: tx.bucket(n).items() for n in tx.bucket_names()}, fill=1.0)
     theirs = etcdutl_status(out)
     want = etcdutl_status(src)
-    assert {k: theirs[k] for k in ("hash", "revision", "totalKey")} == {k: want[k] for k in ("hash", "revision", "totalKey")}
+    same = ("hash", "revision", "totalKey")
+    assert {k: theirs[k] for k in same} == {k: want[k] for k in same}
     assert theirs["totalSize"] < want["totalSize"]
     assert ours_json(out) == theirs
     assert dump(out) == dump(src)
@@ -168,7 +169,7 @@ def test_our_freelist_file_is_accepted_by_etcdutl(real_snaps, tmp_path):
     path = tmp_path / "f.db"
     shutil.copyfile(real_snaps["compacted"], path)
     with open_db(str(path), writable=True, freelist_sync=True) as db:
-        for i in range(5):
+        for _i in range(5):
             with db.update() as tx:
                 tx.bucket(b"key").delete(next(iter(tx.bucket(b"key").keys())))
         assert db.meta.freelist != PGID_NO_FREELIST

@@ -86,7 +86,8 @@ def test_corruption_is_reported(tmp_path, offset):
     data = bytearray(open(path, "rb").read())
     data[offset] ^= 0x01
     open(path, "wb").write(data)
-    with pytest.raises(wal.WALError, match=r"crc mismatch|cannot decode|snapshot not found|torn|unexpected|max entry size"):
+    with pytest.raises(wal.WALError,
+                       match=r"crc mismatch|cannot decode|snapshot not found|torn|unexpected|max entry size"):
         wal.read_wal(str(tmp_path / "wal"), 1, 1)
 
 

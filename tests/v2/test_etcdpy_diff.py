@@ -171,7 +171,7 @@ def test_http_bodies(etcdpy_pair):
             res.append((method, path, st, h.get("X-Etcd-Index"), h.get("X-Etcd-Cluster-Id"),
                         h.get("Content-Type"), body))
         outs.append(res)
-    for a, b in zip(*outs):
+    for a, b in zip(*outs, strict=True):
         assert b == a
     assert json.loads(outs[1][0][-1])["node"]["value"] == "v"
 

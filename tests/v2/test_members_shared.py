@@ -10,7 +10,6 @@ looks exactly like etcd-py's v2-added member). New member IDs mix in the Unix se
 from __future__ import annotations
 
 import json
-import os
 import re
 import urllib.error
 import urllib.request

@@ -70,7 +70,8 @@ def test_http_bodies(etcdpy_pair):
                     res.append((r.status, r.headers.get("X-Etcd-Index"), r.headers.get("X-Etcd-Cluster-Id"),
                                 r.read().decode().replace(side.url, "<EP>")))
             except urllib.error.HTTPError as e:
-                res.append((e.code, e.headers.get("X-Etcd-Index"), e.headers.get("X-Etcd-Cluster-Id"), e.read().decode()))
+                res.append((e.code, e.headers.get("X-Etcd-Index"), e.headers.get("X-Etcd-Cluster-Id"),
+                            e.read().decode()))
         outs.append(res)
     import re
 
