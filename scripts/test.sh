@@ -5,6 +5,11 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PATH="$PWD/.venv/bin:$PATH"
 
+# the gate: lint, format and types (configured in pyproject.toml) before any test runs
+echo "gate: ruff check" && .venv/bin/ruff check .
+echo "gate: ruff format --check" && .venv/bin/ruff format --check .
+echo "gate: mypy" && .venv/bin/mypy
+
 started_docker=""
 if [ -f tests/cluster/dockerd.sh ]; then
   if bash tests/cluster/dockerd.sh start; then started_docker=1; fi

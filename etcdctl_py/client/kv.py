@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from etcdctl_py.keyrange import key_range, prefix_end
 from etcdctl_py.proto.etcdserverpb import rpc_pb2
@@ -25,7 +26,7 @@ class RawResponse:
 
 
 class KV:
-    def __init__(self, client: "Client"):
+    def __init__(self, client: Client):
         self._c = client
 
     def _t(self, timeout: Any) -> Any:
