@@ -71,8 +71,8 @@ def _check_one(ctx: Context, ep: str, timeout: float, out: list, lock: threading
     from etcdctl_py.cli import globals as g
     from etcdctl_py.client import Client
     from etcdctl_py.client.errors import EtcdError
+    from etcdctl_py.gofmt import format_duration as go_duration
     from etcdctl_py.output.cluster_rows import EpHealth
-    from etcdctl_py.output.humanize import go_duration
 
     auth = ctx.values.get("_auth")
     tls = g.tls_config(ctx)

@@ -60,7 +60,7 @@ def range_request(ctx: Context, args: list[str]):
     sort_order, sort_target = SORT_ORDERS[order], SORT_TARGETS[target]
     if sort_target == 0 and sort_order == 1:
         sort_order = 0  # the Go client drops ASCEND-by-KEY: it is the server's natural order
-    req.sort_order, req.sort_target = sort_order, sort_target
+    req.sort_order, req.sort_target = sort_order, sort_target  # type: ignore[assignment]  # the enums' int values
     req.key, req.range_end = key_range(key, req.range_end, prefix=prefix, from_key=from_key)
     req.keys_only = ctx.get("keys-only")
     req.count_only = ctx.get("count-only")

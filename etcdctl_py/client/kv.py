@@ -33,7 +33,10 @@ class KV:
         return ... if timeout is _T else timeout
 
     def range(self, key: bytes, range_end: bytes = b"", *, limit: int = 0, revision: int = 0,
-              sort_order: int = 0, sort_target: int = 0, serializable: bool = False, keys_only: bool = False,
+              sort_order: rpc_pb2.RangeRequest.SortOrder = 0,  # type: ignore[assignment]  # enum value 0
+              sort_target: rpc_pb2.RangeRequest.SortTarget = 0,  # type: ignore[assignment]  # enum value 0
+              serializable: bool = False,
+              keys_only: bool = False,
               count_only: bool = False, min_mod_revision: int = 0, max_mod_revision: int = 0,
               min_create_revision: int = 0, max_create_revision: int = 0,
               timeout: Any = _T) -> rpc_pb2.RangeResponse:

@@ -31,7 +31,7 @@ from etcdctl_py.server.flagdefs import (  # the errors are defined there; re-exp
     FlagError,
     GoPanic,
     HelpRequested,
-    PlainFatal,
+    PlainFatal,  # noqa: F401 - re-exported: main() catches cfgmod.PlainFatal
     UsageError,
     VerifyError,
     render_flags,
