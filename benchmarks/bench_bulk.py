@@ -55,8 +55,9 @@ def fill(endpoint: str, keys: int, value_size: int) -> None:
             for i in range(start, min(start + PUTS_PER_TXN, keys)):
                 key = b"/registry/pods/ns%d/pod-%07d" % (i % 100, i)
                 off = (i * 7919) % 4096
-                ops.append(rpc_pb2.RequestOp(request_put=rpc_pb2.PutRequest(key=key,
-                                                                            value=blob[off:off + value_size])))
+                ops.append(
+                    rpc_pb2.RequestOp(request_put=rpc_pb2.PutRequest(key=key, value=blob[off : off + value_size]))
+                )
             c.kv.txn(success=ops)
     finally:
         c.close()
@@ -66,8 +67,9 @@ def run_once(argv: list[str], cwd: str | None) -> tuple[float, int, int, int]:
     """One cold process: (wall seconds, peak RSS KiB, output length, output CRC-32); stdout drained here."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ETCDCTL_")}
     t0 = time.perf_counter()
-    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                         cwd=cwd, env=env)
+    p = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, cwd=cwd, env=env
+    )
     fd, n, crc = p.stdout.fileno(), 0, 0
     while True:
         chunk = os.read(fd, 1 << 20)
@@ -108,14 +110,25 @@ def bench(endpoint: str, paths: list[str], runs: int, ours_root: str | None) -> 
         if len(outs) != 1:
             raise SystemExit(f"{name}: outputs differ between the tools: {sorted(outs)}")
         mg, mp = statistics.median(t["go"]), statistics.median(t["py"])
-        rows.append({"path": name, "go": mg, "py": mp, "ratio": mp / mg, "go_rss": max(rss["go"]) / 1024,
-                     "py_rss": max(rss["py"]) / 1024, "bytes": outs.pop()[0],
-                     "ratios": sorted(p / g for p, g in zip(t["py"], t["go"], strict=True))})
+        rows.append(
+            {
+                "path": name,
+                "go": mg,
+                "py": mp,
+                "ratio": mp / mg,
+                "go_rss": max(rss["go"]) / 1024,
+                "py_rss": max(rss["py"]) / 1024,
+                "bytes": outs.pop()[0],
+                "ratios": sorted(p / g for p, g in zip(t["py"], t["go"], strict=True)),
+            }
+        )
         r = rows[-1]
-        print(f"{name:17s} go {mg:6.2f}s  py {mp:6.2f}s  ratio {r['ratio']:.2f} "
-              f"(pairs {min(r['ratios']):.2f}-{max(r['ratios']):.2f})  "
-              f"peak RSS go {r['go_rss']:.0f} MiB py {r['py_rss']:.0f} MiB  output {r['bytes'] / 2**20:.1f} MiB",
-              flush=True)
+        print(
+            f"{name:17s} go {mg:6.2f}s  py {mp:6.2f}s  ratio {r['ratio']:.2f} "
+            f"(pairs {min(r['ratios']):.2f}-{max(r['ratios']):.2f})  "
+            f"peak RSS go {r['go_rss']:.0f} MiB py {r['py_rss']:.0f} MiB  output {r['bytes'] / 2**20:.1f} MiB",
+            flush=True,
+        )
     return rows
 
 
@@ -143,8 +156,11 @@ def main() -> None:
         srv.start()
         t0 = time.perf_counter()
         fill(srv.endpoint, a.keys, a.value_size)
-        print(f"server {a.server}: filled {a.keys} keys of {a.value_size} B in {time.perf_counter() - t0:.1f}s; "
-              f"load average {os.getloadavg()[0]:.2f}", flush=True)
+        print(
+            f"server {a.server}: filled {a.keys} keys of {a.value_size} B in {time.perf_counter() - t0:.1f}s; "
+            f"load average {os.getloadavg()[0]:.2f}",
+            flush=True,
+        )
         bench(srv.endpoint, paths, a.runs, a.ours_root)
         print(f"load average at the end {os.getloadavg()[0]:.2f}")
     finally:

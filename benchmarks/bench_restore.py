@@ -35,9 +35,12 @@ def build_snapshot(workdir: Path, size_mib: int) -> Path:
     from etcdctl_py.proto.etcdserverpb import rpc_pb2_grpc as stubs
 
     quota = str(max(2 << 30, size_mib * 3 << 20))
-    srv = etcdproc.make_server(etcdproc.distro_bin("etcd"), str(workdir), name="benchsrc",
-                               extra=["--quota-backend-bytes", quota, "--snapshot-count", "1000000",
-                                      "--max-request-bytes", str(4 << 20)])
+    srv = etcdproc.make_server(
+        etcdproc.distro_bin("etcd"),
+        str(workdir),
+        name="benchsrc",
+        extra=["--quota-backend-bytes", quota, "--snapshot-count", "1000000", "--max-request-bytes", str(4 << 20)],
+    )
     srv.start()
     try:
         ch = grpc.insecure_channel(srv.endpoint, options=[("grpc.max_send_message_length", 8 << 20)])
@@ -45,14 +48,18 @@ def build_snapshot(workdir: Path, size_mib: int) -> Path:
         value = os.urandom(1 << 20)
         t0 = time.monotonic()
         for i in range(size_mib):
-            kv.Put(pb.PutRequest(key=b"bench/%08d" % i, value=value[i % 997:] + value[: i % 997]), timeout=60)
+            kv.Put(pb.PutRequest(key=b"bench/%08d" % i, value=value[i % 997 :] + value[: i % 997]), timeout=60)
         for i in range(2000):  # plus some small keys so the key bucket has branch pages too
             kv.Put(pb.PutRequest(key=b"small/%06d" % i, value=b"v%d" % i), timeout=60)
         ch.close()
         print(f"loaded {size_mib} MiB in {time.monotonic() - t0:.1f}s", file=sys.stderr)
         part = workdir / "snapshot.part.db"
-        subprocess.run([etcdproc.distro_bin("etcdctl"), "--endpoints", srv.endpoint, "snapshot", "save",
-                        str(part)], check=True, capture_output=True, timeout=1800)
+        subprocess.run(
+            [etcdproc.distro_bin("etcdctl"), "--endpoints", srv.endpoint, "snapshot", "save", str(part)],
+            check=True,
+            capture_output=True,
+            timeout=1800,
+        )
         part.rename(path)
     finally:
         srv.stop()
@@ -90,8 +97,12 @@ def drop_outputs(cwd: Path) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--size-mib", type=int, default=256,
-                    help="snapshot size to generate (MiB of values; 1024 for the issue's ~1 GiB case)")
+    ap.add_argument(
+        "--size-mib",
+        type=int,
+        default=256,
+        help="snapshot size to generate (MiB of values; 1024 for the issue's ~1 GiB case)",
+    )
     ap.add_argument("--runs", type=int, default=3, help="restores per tool (alternating)")
     ap.add_argument("--workdir", default="/tmp/etcdctl-py-bench", help="where the snapshot is cached and restored")
     ap.add_argument("--clean", action="store_true", help="delete the cached snapshot at the end")
@@ -102,10 +113,17 @@ def main() -> int:
     snap = build_snapshot(work, args.size_mib)
     size = snap.stat().st_size
     tools = {
-        "etcdutl": [etcdproc.distro_bin("etcdutl"), "snapshot", "restore", str(snap), "--data-dir",
-                    "restored-etcdutl"],
-        "ours": [sys.executable, "-m", "etcdctl_py.cli.etcdutl", "snapshot", "restore", str(snap), "--data-dir",
-                 "restored-ours"],
+        "etcdutl": [etcdproc.distro_bin("etcdutl"), "snapshot", "restore", str(snap), "--data-dir", "restored-etcdutl"],
+        "ours": [
+            sys.executable,
+            "-m",
+            "etcdctl_py.cli.etcdutl",
+            "snapshot",
+            "restore",
+            str(snap),
+            "--data-dir",
+            "restored-ours",
+        ],
     }
     times: dict[str, list[float]] = {k: [] for k in tools}
     rss: dict[str, list[int]] = {k: [] for k in tools}
@@ -126,8 +144,10 @@ def main() -> int:
     ratio = med["ours"] / med["etcdutl"]
     print(f"snapshot: {snap} ({size / (1 << 20):.0f} MiB)")
     for k in tools:
-        print(f"{k:8s} median {med[k]:.2f}s  (runs: {', '.join(f'{t:.2f}' for t in times[k])})  "
-              f"peak RSS {max(rss[k]) / 1024:.1f} MiB")
+        print(
+            f"{k:8s} median {med[k]:.2f}s  (runs: {', '.join(f'{t:.2f}' for t in times[k])})  "
+            f"peak RSS {max(rss[k]) / 1024:.1f} MiB"
+        )
     print(f"ratio ours/etcdutl = {ratio:.2f}  (target <= 1.2)")
     if args.clean:
         snap.unlink()

@@ -28,15 +28,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def wrapper(d: str) -> str:
     p = os.path.join(d, "etcd-py")
     with open(p, "w") as f:
-        f.write(f"#!/bin/sh\ncd {ROOT}\nexec {sys.executable} -m etcdctl_py.server \"$@\"\n")
+        f.write(f'#!/bin/sh\ncd {ROOT}\nexec {sys.executable} -m etcdctl_py.server "$@"\n')
     os.chmod(p, 0o755)
     return p
 
 
 def check_perf(endpoint: str, load: str) -> tuple[int, str]:
     ctl = etcdproc.distro_bin("etcdctl")
-    p = subprocess.run([ctl, f"--endpoints={endpoint}", "check", "perf", f"--load={load}"],
-                       capture_output=True, text=True, timeout=300)
+    p = subprocess.run(
+        [ctl, f"--endpoints={endpoint}", "check", "perf", f"--load={load}"], capture_output=True, text=True, timeout=300
+    )
     lines = [ln for ln in (p.stdout + p.stderr).splitlines() if ln.startswith(("PASS", "FAIL", "Error"))]
     return p.returncode, "\n".join(lines)
 
@@ -79,8 +80,10 @@ def main() -> int:
     try:
         res: dict[str, dict[str, float]] = {}
         for name, srv in (("etcd", real), ("etcd-py", ours)):
-            res[name] = {"put": throughput(srv.endpoint, "put", args.seconds),
-                         "range": throughput(srv.endpoint, "range", args.seconds)}
+            res[name] = {
+                "put": throughput(srv.endpoint, "put", args.seconds),
+                "range": throughput(srv.endpoint, "range", args.seconds),
+            }
             print(f"{name:8s} put {res[name]['put']:9.0f}/s  range {res[name]['range']:9.0f}/s", flush=True)
         for op in ("put", "range"):
             print(f"ratio etcd-py/etcd {op}: {res['etcd-py'][op] / res['etcd'][op]:.3f}")

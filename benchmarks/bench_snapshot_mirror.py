@@ -41,8 +41,10 @@ def fill(endpoint: str, keys: int, value_size: int, prefix: bytes = b"/bench/", 
     value = os.urandom(value_size // 2).hex().encode()[:value_size]
     with Client([endpoint], command_timeout=60) as c:
         for start in range(first, keys, 100):
-            ops = [rpc_pb2.RequestOp(request_put=rpc_pb2.PutRequest(key=prefix + b"%08d" % i, value=value))
-                   for i in range(start, min(start + 100, keys))]
+            ops = [
+                rpc_pb2.RequestOp(request_put=rpc_pb2.PutRequest(key=prefix + b"%08d" % i, value=value))
+                for i in range(start, min(start + 100, keys))
+            ]
             c.kv.txn(success=ops)
 
 
@@ -53,8 +55,15 @@ def _phases(t0: float, t1: float, stderr: bytes) -> dict[str, float]:
     """Seconds per phase of one `snapshot save`, from the `ts` of its six zap lines."""
     ts = [json.loads(line)["ts"] for line in stderr.splitlines() if line.startswith(b"{")]
     created, opened, _fetching, completed, fetched, saved = ts
-    return {"total": t1 - t0, "start-up": created - t0, "open": opened - created, "stream": completed - opened,
-            "fsync": fetched - completed, "rename": saved - fetched, "exit": t1 - saved}
+    return {
+        "total": t1 - t0,
+        "start-up": created - t0,
+        "open": opened - created,
+        "stream": completed - opened,
+        "fsync": fetched - completed,
+        "rename": saved - fetched,
+        "exit": t1 - saved,
+    }
 
 
 def bench_snapshot(endpoint: str, runs: int, workdir: str) -> dict[str, object]:
@@ -63,7 +72,7 @@ def bench_snapshot(endpoint: str, runs: int, workdir: str) -> dict[str, object]:
     samples: dict[str, list[dict[str, float]]] = {name: [] for name, _ in tools}
     size = 0
     for i in range(runs):
-        for name, argv in (tools if i % 2 == 0 else tools[::-1]):
+        for name, argv in tools if i % 2 == 0 else tools[::-1]:
             path = os.path.join(workdir, f"{name}.db")
             t0 = time.time()
             r = subprocess.run([*argv, "--endpoints", endpoint, "snapshot", "save", path], capture_output=True)
@@ -92,8 +101,9 @@ def bench_mirror(argv: list[str], src: str, dst: str, keys: int) -> float:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ETCDCTL_")}
     poll = Client([dst])
     t0 = time.perf_counter()
-    p = subprocess.Popen([*argv, "--endpoints", src, "make-mirror", dst], stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE, env=env)
+    p = subprocess.Popen(
+        [*argv, "--endpoints", src, "make-mirror", dst], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env
+    )
     try:
         while True:
             n = poll.kv.range(b"/bench/", b"/bench0", count_only=True).count
@@ -118,9 +128,11 @@ def report_snapshot(snap: dict) -> None:
     for name, m in med.items():
         print(f"  {name:12}" + "".join(f"{m[k] * 1000:10.1f}" for k in PHASES) + f"{size / m['total']:10.1f}")
     ratio = snap["paired_ratio"]
-    print(f"  throughput etcdctl-py / etcdctl: {ratio:.2f}x (median of paired runs; ratio of medians "
-          f"{med['etcdctl']['total'] / med['etcdctl-py']['total']:.2f}x; target >= 0.9x) "
-          f"{'OK' if ratio >= 0.9 else 'MISSED'}")
+    print(
+        f"  throughput etcdctl-py / etcdctl: {ratio:.2f}x (median of paired runs; ratio of medians "
+        f"{med['etcdctl']['total'] / med['etcdctl-py']['total']:.2f}x; target >= 0.9x) "
+        f"{'OK' if ratio >= 0.9 else 'MISSED'}"
+    )
 
 
 def main() -> None:
@@ -131,10 +143,18 @@ def main() -> None:
     ap.add_argument("--value-size", type=int, default=256)
     ap.add_argument("--snapshot-runs", type=int, default=15)
     ap.add_argument("--no-mirror", action="store_true", help="time snapshot save only")
-    ap.add_argument("--small-keys", type=int, default=10_000,
-                    help="first time snapshot save with only this many keys (a small snapshot; 0: skip)")
-    ap.add_argument("--big-snapshot-mb", type=int, default=200,
-                    help="after the mirror run, grow the source to about this size and time snapshot save again")
+    ap.add_argument(
+        "--small-keys",
+        type=int,
+        default=10_000,
+        help="first time snapshot save with only this many keys (a small snapshot; 0: skip)",
+    )
+    ap.add_argument(
+        "--big-snapshot-mb",
+        type=int,
+        default=200,
+        help="after the mirror run, grow the source to about this size and time snapshot save again",
+    )
     args = ap.parse_args()
     # an installed package has its .pyc files; with PYTHONDONTWRITEBYTECODE set every run would compile
     compileall.compile_dir(os.path.join(ROOT, "etcdctl_py"), quiet=1)
@@ -159,8 +179,10 @@ def main() -> None:
             t_real = bench_mirror([etcdproc.distro_bin("etcdctl")], src.endpoint, dst_real.endpoint, args.keys)
             t_py = bench_mirror(PY, src.endpoint, dst_py.endpoint, args.keys)
             mratio = t_py / t_real
-            print(f"make-mirror of {args.keys} keys: etcdctl {t_real:.1f}s, etcdctl-py {t_py:.1f}s -> {mratio:.2f}x "
-                  f"time (target <= 1.5x) {'OK' if mratio <= 1.5 else 'MISSED'}")
+            print(
+                f"make-mirror of {args.keys} keys: etcdctl {t_real:.1f}s, etcdctl-py {t_py:.1f}s -> {mratio:.2f}x "
+                f"time (target <= 1.5x) {'OK' if mratio <= 1.5 else 'MISSED'}"
+            )
         if args.big_snapshot_mb:
             fill(src.endpoint, args.big_snapshot_mb * 1000, 1000, prefix=b"/bulk/")
             report_snapshot(bench_snapshot(src.endpoint, args.snapshot_runs, base))

@@ -60,8 +60,10 @@ def breakdown(endpoint: str, env: dict[str, str], runs: int) -> None:
         for part in out.stdout.split():
             k, _, v = part.rpartition("=")
             rows.setdefault(k, []).append(float(v))
-    print("in-process breakdown (median ms): " + ", ".join(
-        f"{k.replace('_', ' ')} {statistics.median(v):.1f}" for k, v in rows.items()))
+    print(
+        "in-process breakdown (median ms): "
+        + ", ".join(f"{k.replace('_', ' ')} {statistics.median(v):.1f}" for k, v in rows.items())
+    )
 
 
 def main() -> int:
@@ -80,8 +82,9 @@ def main() -> int:
     try:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ETCDCTL_")}
         ep = ["--endpoints", srv.endpoint]
-        subprocess.run([etcdproc.distro_bin("etcdctl"), *ep, "put", "foo", "bar"], check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [etcdproc.distro_bin("etcdctl"), *ep, "put", "foo", "bar"], check=True, stdout=subprocess.DEVNULL
+        )
         ours_bin = shutil.which("etcdctl-py")
         ours = [ours_bin] if ours_bin else [sys.executable, "-m", "etcdctl_py"]
         cases = {

@@ -33,8 +33,7 @@ def build(path: Path, size_mib: int) -> None:
         for i in range(n):
             yield backend.rev_to_bytes(i + 2), value[: 900 + i % 100]
 
-    write_compact(str(path), {b"key": keys(), b"meta": [(b"consistent_index", backend.u64_be(n + 1))]},
-                  fill=0.9)
+    write_compact(str(path), {b"key": keys(), b"meta": [(b"consistent_index", backend.u64_be(n + 1))]}, fill=0.9)
 
 
 def timed(argv: list[str], runs: int) -> tuple[float, str, int]:
@@ -67,25 +66,37 @@ def main() -> None:
         print(f"built {db} ({db.stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - t:.1f}s")
     subprocess.run(["cat", str(db)], stdout=subprocess.DEVNULL)  # warm the page cache
     theirs, out_t, _ = timed([etcdproc.distro_bin("etcdutl"), "snapshot", "status", str(db), "-w", "json"], a.runs)
-    ours, out_o, rss = timed([sys.executable, "-m", "etcdctl_py.cli.etcdutl", "snapshot", "status", str(db),
-                              "-w", "json"], a.runs)
+    ours, out_o, rss = timed(
+        [sys.executable, "-m", "etcdctl_py.cli.etcdutl", "snapshot", "status", str(db), "-w", "json"], a.runs
+    )
     assert out_t == out_o, (out_t, out_o)
-    print(f"status: etcdutl {theirs:.2f}s, ours {ours:.2f}s, ratio {ours / theirs:.2f}, "
-          f"peak RSS of children {rss / 1024:.0f} MiB; output {out_o.strip()}")
+    print(
+        f"status: etcdutl {theirs:.2f}s, ours {ours:.2f}s, ratio {ours / theirs:.2f}, "
+        f"peak RSS of children {rss / 1024:.0f} MiB; output {out_o.strip()}"
+    )
     t = time.perf_counter()
-    r = subprocess.run([sys.executable, "-m", "etcdctl_py.cli.etcdutl", "snapshot", "status", str(db), "--verify"],
-                       capture_output=True, text=True, cwd=str(ROOT))
+    r = subprocess.run(
+        [sys.executable, "-m", "etcdctl_py.cli.etcdutl", "snapshot", "status", str(db), "--verify"],
+        capture_output=True,
+        text=True,
+        cwd=str(ROOT),
+    )
     print(f"status --verify (sha256, strict check, hash): {time.perf_counter() - t:.2f}s, exit {r.returncode}")
-    code = ("import sys,time; from etcdctl_py.storage.bbolt import open_db\n"
-            "t=time.perf_counter(); db=open_db(sys.argv[1], writable=True, reuse_free_pages=sys.argv[2]=='1')\n"
-            "with db.update() as tx: tx.bucket(b'meta').put(b'term', b'\\0'*8)\n"
-            "print(f'{time.perf_counter()-t:.2f}')")
+    code = (
+        "import sys,time; from etcdctl_py.storage.bbolt import open_db\n"
+        "t=time.perf_counter(); db=open_db(sys.argv[1], writable=True, reuse_free_pages=sys.argv[2]=='1')\n"
+        "with db.update() as tx: tx.bucket(b'meta').put(b'term', b'\\0'*8)\n"
+        "print(f'{time.perf_counter()-t:.2f}')"
+    )
     copy = d / "cow.db"
-    for reuse, what in (("1", "free pages derived by a full tree walk"),
-                        ("0", "new pages at the end, as restore does")):
+    for reuse, what in (
+        ("1", "free pages derived by a full tree walk"),
+        ("0", "new pages at the end, as restore does"),
+    ):
         subprocess.run(["cp", str(db), str(copy)], check=True)
-        r = subprocess.run([sys.executable, "-c", code, str(copy), reuse], capture_output=True, text=True,
-                           cwd=str(ROOT))
+        r = subprocess.run(
+            [sys.executable, "-c", code, str(copy), reuse], capture_output=True, text=True, cwd=str(ROOT)
+        )
         print(f"open writable + one small tx ({what}): {r.stdout.strip()}s {r.stderr}")
     copy.unlink()
 

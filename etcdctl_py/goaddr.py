@@ -115,12 +115,12 @@ def _unescape(s: str, mode: str = "") -> str:
         c = b[i]
         if c == 0x25:  # %
             if i + 2 >= n or b[i + 1] not in _HEX or b[i + 2] not in _HEX:
-                raise ValueError(f"invalid URL escape {go_quote(b[i:i + 3])}")
-            v = int(b[i + 1:i + 3], 16)
+                raise ValueError(f"invalid URL escape {go_quote(b[i : i + 3])}")
+            v = int(b[i + 1 : i + 3], 16)
             bad_host = mode == _ENCODE_HOST and v < 0x80
             bad_zone = mode == _ENCODE_ZONE and v != 0x20 and _should_escape(v, _ENCODE_HOST)
-            if (bad_host or bad_zone) and b[i:i + 3] != b"%25":
-                raise ValueError(f"invalid URL escape {go_quote(b[i:i + 3])}")
+            if (bad_host or bad_zone) and b[i : i + 3] != b"%25":
+                raise ValueError(f"invalid URL escape {go_quote(b[i : i + 3])}")
             i += 3
             continue
         if mode in (_ENCODE_HOST, _ENCODE_ZONE) and c < 0x80 and _should_escape(c, _ENCODE_HOST):
@@ -136,7 +136,7 @@ def _decode(s: str) -> bytes:
     i = 0
     while i < len(raw):
         if raw[i] == 0x25:  # %
-            out.append(int(raw[i + 1:i + 3], 16))
+            out.append(int(raw[i + 1 : i + 3], 16))
             i += 3
         else:
             out.append(raw[i])
@@ -158,8 +158,9 @@ def _userinfo_string(userinfo: str) -> str:
 
 def _escaped_fragment(fragment: str) -> str:
     """URL.EscapedFragment(): the fragment as written when that is a valid encoding, else re-escaped."""
-    valid = all(c in "!$&'()*+,;=:@[]%" or (ord(c) < 0x80 and not _should_escape(ord(c), _ENCODE_FRAGMENT))
-                for c in fragment)
+    valid = all(
+        c in "!$&'()*+,;=:@[]%" or (ord(c) < 0x80 and not _should_escape(ord(c), _ENCODE_FRAGMENT)) for c in fragment
+    )
     return fragment if valid else _escape(fragment, _ENCODE_FRAGMENT)
 
 
@@ -180,7 +181,7 @@ def _get_scheme(raw: str) -> tuple[str, str]:
         if c == ":":
             if i == 0:
                 raise ValueError("missing protocol scheme")
-            return raw[:i], raw[i + 1:]
+            return raw[:i], raw[i + 1 :]
         return "", raw
     return "", raw
 
@@ -190,7 +191,7 @@ def _parse_host(host: str) -> str:
         i = host.rfind("]")
         if i < 0:
             raise ValueError("missing ']' in host")
-        colon_port = host[i + 1:]
+        colon_port = host[i + 1 :]
         if not _valid_optional_port(colon_port):
             raise ValueError(f"invalid port {go_quote(colon_port)} after host")
         zone = host[:i].find("%25")
@@ -210,7 +211,7 @@ def _parse_host(host: str) -> str:
 
 def _parse_authority(authority: str) -> tuple[str | None, str]:
     i = authority.rfind("@")
-    host = _parse_host(authority[i + 1:] if i >= 0 else authority)
+    host = _parse_host(authority[i + 1 :] if i >= 0 else authority)
     if i < 0:
         return None, host
     userinfo = authority[:i]
@@ -290,6 +291,7 @@ def new_urls(strs: list[str]) -> list[URL]:
 
 # ---------------------------------------------------------------- net
 
+
 def split_host_port(hostport: str) -> tuple[str, str]:
     """net.SplitHostPort; raises AddrError with Go's text."""
     i = hostport.rfind(":")
@@ -316,7 +318,7 @@ def split_host_port(hostport: str) -> tuple[str, str]:
         raise AddrError("unexpected '[' in address", hostport)
     if "]" in hostport[k:]:
         raise AddrError("unexpected ']' in address", hostport)
-    return host, hostport[i + 1:]
+    return host, hostport[i + 1 :]
 
 
 def _parse_port(service: str) -> int | None:
@@ -444,7 +446,7 @@ def parse_dial_target(target: str) -> tuple[str, str]:
     """grpc-go's parseDialTarget: (network, address) handed to net.Dial."""
     m1, m2 = target.find(":"), target.find(":/")
     if m1 >= 0 and m2 < 0 and target[:m1] == "unix":
-        return "unix", target[m1 + 1:]
+        return "unix", target[m1 + 1 :]
     if m2 >= 0:
         try:
             u = url_parse(target)

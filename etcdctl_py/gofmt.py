@@ -11,29 +11,101 @@ from typing import Any
 
 # ---------------------------------------------------------------- %q quoting
 
-_ESC = {0x07: "\\a", 0x08: "\\b", 0x0C: "\\f", 0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t", 0x0B: "\\v",
-        0x5C: "\\\\", 0x22: '\\"',
-        0x7F: "\\u007f"}  # Go 1.16 (etcd 3.5.1's) quotes DEL as a \u rune; `\x7f` came with Go 1.18
+_ESC = {
+    0x07: "\\a",
+    0x08: "\\b",
+    0x0C: "\\f",
+    0x0A: "\\n",
+    0x0D: "\\r",
+    0x09: "\\t",
+    0x0B: "\\v",
+    0x5C: "\\\\",
+    0x22: '\\"',
+    0x7F: "\\u007f",
+}  # Go 1.16 (etcd 3.5.1's) quotes DEL as a \u rune; `\x7f` came with Go 1.18
 
 
 # The code points Unicode 14.0 assigned. Python 3.11's tables are Unicode 14; etcdctl 3.5.1 is built
 # with Go 1.16, whose tables are Unicode 13: there these are unassigned, so not printable.
 _UNICODE_14 = (
-    (0x61D, 0x61D), (0x870, 0x88E), (0x890, 0x891), (0x898, 0x89F), (0x8B5, 0x8B5), (0x8C8, 0x8D2), (0xC3C, 0xC3C),
-    (0xC5D, 0xC5D), (0xCDD, 0xCDD), (0x170D, 0x170D), (0x1715, 0x1715), (0x171F, 0x171F), (0x180F, 0x180F),
-    (0x1AC1, 0x1ACE), (0x1B4C, 0x1B4C), (0x1B7D, 0x1B7E), (0x1DFA, 0x1DFA), (0x20C0, 0x20C0), (0x2C2F, 0x2C2F),
-    (0x2C5F, 0x2C5F), (0x2E53, 0x2E5D), (0x9FFD, 0x9FFF), (0xA7C0, 0xA7C1), (0xA7D0, 0xA7D1), (0xA7D3, 0xA7D3),
-    (0xA7D5, 0xA7D9), (0xA7F2, 0xA7F4), (0xFBC2, 0xFBC2), (0xFD40, 0xFD4F), (0xFDCF, 0xFDCF), (0xFDFE, 0xFDFF),
-    (0x10570, 0x1057A), (0x1057C, 0x1058A), (0x1058C, 0x10592), (0x10594, 0x10595), (0x10597, 0x105A1),
-    (0x105A3, 0x105B1), (0x105B3, 0x105B9), (0x105BB, 0x105BC), (0x10780, 0x10785), (0x10787, 0x107B0),
-    (0x107B2, 0x107BA), (0x10F70, 0x10F89), (0x11070, 0x11075), (0x110C2, 0x110C2), (0x116B9, 0x116B9),
-    (0x11740, 0x11746), (0x11AB0, 0x11ABF), (0x12F90, 0x12FF2), (0x16A70, 0x16ABE), (0x16AC0, 0x16AC9),
-    (0x1AFF0, 0x1AFF3), (0x1AFF5, 0x1AFFB), (0x1AFFD, 0x1AFFE), (0x1B11F, 0x1B122), (0x1CF00, 0x1CF2D),
-    (0x1CF30, 0x1CF46), (0x1CF50, 0x1CFC3), (0x1D1E9, 0x1D1EA), (0x1DF00, 0x1DF1E), (0x1E290, 0x1E2AE),
-    (0x1E7E0, 0x1E7E6), (0x1E7E8, 0x1E7EB), (0x1E7ED, 0x1E7EE), (0x1E7F0, 0x1E7FE), (0x1F6DD, 0x1F6DF),
-    (0x1F7F0, 0x1F7F0), (0x1F979, 0x1F979), (0x1F9CC, 0x1F9CC), (0x1FA7B, 0x1FA7C), (0x1FAA9, 0x1FAAC),
-    (0x1FAB7, 0x1FABA), (0x1FAC3, 0x1FAC5), (0x1FAD7, 0x1FAD9), (0x1FAE0, 0x1FAE7), (0x1FAF0, 0x1FAF6),
-    (0x2A6DE, 0x2A6DF), (0x2B735, 0x2B738),
+    (0x61D, 0x61D),
+    (0x870, 0x88E),
+    (0x890, 0x891),
+    (0x898, 0x89F),
+    (0x8B5, 0x8B5),
+    (0x8C8, 0x8D2),
+    (0xC3C, 0xC3C),
+    (0xC5D, 0xC5D),
+    (0xCDD, 0xCDD),
+    (0x170D, 0x170D),
+    (0x1715, 0x1715),
+    (0x171F, 0x171F),
+    (0x180F, 0x180F),
+    (0x1AC1, 0x1ACE),
+    (0x1B4C, 0x1B4C),
+    (0x1B7D, 0x1B7E),
+    (0x1DFA, 0x1DFA),
+    (0x20C0, 0x20C0),
+    (0x2C2F, 0x2C2F),
+    (0x2C5F, 0x2C5F),
+    (0x2E53, 0x2E5D),
+    (0x9FFD, 0x9FFF),
+    (0xA7C0, 0xA7C1),
+    (0xA7D0, 0xA7D1),
+    (0xA7D3, 0xA7D3),
+    (0xA7D5, 0xA7D9),
+    (0xA7F2, 0xA7F4),
+    (0xFBC2, 0xFBC2),
+    (0xFD40, 0xFD4F),
+    (0xFDCF, 0xFDCF),
+    (0xFDFE, 0xFDFF),
+    (0x10570, 0x1057A),
+    (0x1057C, 0x1058A),
+    (0x1058C, 0x10592),
+    (0x10594, 0x10595),
+    (0x10597, 0x105A1),
+    (0x105A3, 0x105B1),
+    (0x105B3, 0x105B9),
+    (0x105BB, 0x105BC),
+    (0x10780, 0x10785),
+    (0x10787, 0x107B0),
+    (0x107B2, 0x107BA),
+    (0x10F70, 0x10F89),
+    (0x11070, 0x11075),
+    (0x110C2, 0x110C2),
+    (0x116B9, 0x116B9),
+    (0x11740, 0x11746),
+    (0x11AB0, 0x11ABF),
+    (0x12F90, 0x12FF2),
+    (0x16A70, 0x16ABE),
+    (0x16AC0, 0x16AC9),
+    (0x1AFF0, 0x1AFF3),
+    (0x1AFF5, 0x1AFFB),
+    (0x1AFFD, 0x1AFFE),
+    (0x1B11F, 0x1B122),
+    (0x1CF00, 0x1CF2D),
+    (0x1CF30, 0x1CF46),
+    (0x1CF50, 0x1CFC3),
+    (0x1D1E9, 0x1D1EA),
+    (0x1DF00, 0x1DF1E),
+    (0x1E290, 0x1E2AE),
+    (0x1E7E0, 0x1E7E6),
+    (0x1E7E8, 0x1E7EB),
+    (0x1E7ED, 0x1E7EE),
+    (0x1E7F0, 0x1E7FE),
+    (0x1F6DD, 0x1F6DF),
+    (0x1F7F0, 0x1F7F0),
+    (0x1F979, 0x1F979),
+    (0x1F9CC, 0x1F9CC),
+    (0x1FA7B, 0x1FA7C),
+    (0x1FAA9, 0x1FAAC),
+    (0x1FAB7, 0x1FABA),
+    (0x1FAC3, 0x1FAC5),
+    (0x1FAD7, 0x1FAD9),
+    (0x1FAE0, 0x1FAE7),
+    (0x1FAF0, 0x1FAF6),
+    (0x2A6DE, 0x2A6DF),
+    (0x2B735, 0x2B738),
 )
 _unicode_14_re: re.Pattern[str] | None = None
 
@@ -78,7 +150,7 @@ def quote(data: bytes | str) -> str:
         rune = None
         if size and i + size <= n:
             try:
-                rune = data[i:i + size].decode("utf-8")
+                rune = data[i : i + size].decode("utf-8")
             except UnicodeDecodeError:
                 rune = None
         if rune is None or len(rune) != 1:
@@ -135,20 +207,20 @@ def unquote(s: str) -> bytes:
             out.append(simple[c])
             i += 1
         elif c == "x":
-            h = body[i + 1:i + 3]
+            h = body[i + 1 : i + 3]
             if len(h) != 2 or any(ch not in "0123456789abcdefABCDEF" for ch in h):
                 raise ValueError("invalid syntax")
             out.append(int(h, 16))
             i += 3
         elif c in "01234567":
-            o = body[i:i + 3]
+            o = body[i : i + 3]
             if len(o) != 3 or any(ch not in "01234567" for ch in o) or int(o, 8) > 255:
                 raise ValueError("invalid syntax")
             out.append(int(o, 8))
             i += 3
         elif c in "uU":
             width = 4 if c == "u" else 8
-            h = body[i + 1:i + 1 + width]
+            h = body[i + 1 : i + 1 + width]
             if len(h) != width or any(ch not in "0123456789abcdefABCDEF" for ch in h):
                 raise ValueError("invalid syntax")
             cp = int(h, 16)
@@ -163,11 +235,12 @@ def unquote(s: str) -> bytes:
 
 # ---------------------------------------------------------------- integers
 
+
 def parse_int(s: str, base: int = 0, bits: int = 64, signed: bool = True) -> int:
     """Go's strconv.ParseInt/ParseUint. Raises ValueError with Go's message."""
     fn = "ParseInt" if signed else "ParseUint"
-    syntax = ValueError(f'strconv.{fn}: parsing {quote(s)}: invalid syntax')
-    rng = ValueError(f'strconv.{fn}: parsing {quote(s)}: value out of range')
+    syntax = ValueError(f"strconv.{fn}: parsing {quote(s)}: invalid syntax")
+    rng = ValueError(f"strconv.{fn}: parsing {quote(s)}: value out of range")
     t = s
     neg = False
     if signed and t[:1] in ("+", "-"):
@@ -228,8 +301,16 @@ def parse_bool(s: str) -> bool:
 
 # ---------------------------------------------------------------- durations (nanoseconds)
 
-_UNITS = {"ns": 1, "us": 1000, "µs": 1000, "μs": 1000, "ms": 1000_000, "s": 1000_000_000,
-          "m": 60 * 1000_000_000, "h": 3600 * 1000_000_000}
+_UNITS = {
+    "ns": 1,
+    "us": 1000,
+    "µs": 1000,
+    "μs": 1000,
+    "ms": 1000_000,
+    "s": 1000_000_000,
+    "m": 60 * 1000_000_000,
+    "h": 3600 * 1000_000_000,
+}
 _INT64_MAX = (1 << 63) - 1
 
 
@@ -347,7 +428,7 @@ def format_duration(ns: int) -> str:
 
 
 def _frac(v: int, prec: int) -> str:
-    whole, rem = divmod(v, 10 ** prec)
+    whole, rem = divmod(v, 10**prec)
     if rem == 0:
         return str(whole)
     return f"{whole}." + f"{rem:0{prec}d}".rstrip("0")
@@ -355,8 +436,8 @@ def _frac(v: int, prec: int) -> str:
 
 # ---------------------------------------------------------------- JSON (encoding/json)
 
-_JSON_ESCAPED_HTML = re.compile("[\x00-\x1f\"\\\\<>&\u2028\u2029\ud800-\udfff]")
-_JSON_ESCAPED_PLAIN = re.compile("[\x00-\x1f\"\\\\\ud800-\udfff]")
+_JSON_ESCAPED_HTML = re.compile('[\x00-\x1f"\\\\<>&\u2028\u2029\ud800-\udfff]')
+_JSON_ESCAPED_PLAIN = re.compile('[\x00-\x1f"\\\\\ud800-\udfff]')
 _JSON_SHORT = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -403,8 +484,9 @@ def go_struct(*fields: tuple[str, Any, str]) -> dict[str, Any]:
     """A Go struct as encoding/json writes it, for go_json(): (name, value, tag) in field order, where tag ""
     keeps the field always, "omitempty" drops a zero value (false, 0, "", nil, an empty list or map) and "ptr"
     (a pointer field, omitempty or not) drops only nil."""
-    return {name: value for name, value, tag in fields
-            if tag == "" or (value is not None if tag == "ptr" else bool(value))}
+    return {
+        name: value for name, value, tag in fields if tag == "" or (value is not None if tag == "ptr" else bool(value))
+    }
 
 
 def _go_float(f: float) -> str:

@@ -187,7 +187,7 @@ def plain_target(endpoint: str, schemes: tuple[str, ...] = ("http://",)) -> tupl
     rest = endpoint
     for scheme in schemes:
         if endpoint.startswith(scheme):
-            rest = endpoint[len(scheme):]
+            rest = endpoint[len(scheme) :]
             break
     if "://" in rest or "/" in rest:
         return None
@@ -267,8 +267,9 @@ class _Conn:
                     self.ping_sent = now
                 continue
             except OSError as e:
-                raise StreamBroken(f"error reading from server: read tcp {self._addrs()}: read: {_errno_text(e)}") \
-                    from None
+                raise StreamBroken(
+                    f"error reading from server: read tcp {self._addrs()}: read: {_errno_text(e)}"
+                ) from None
             if n == 0:  # Go's framer: EOF between frames, "unexpected EOF" inside one
                 raise StreamBroken("error reading from server: " + ("unexpected EOF" if self.buf else "EOF"))
             self.ping_sent = None  # the peer is alive
@@ -303,7 +304,7 @@ class _Conn:
                 pos = 0
                 self._recv()
                 continue
-            length = int.from_bytes(buf[pos:pos + 3], "big")
+            length = int.from_bytes(buf[pos : pos + 3], "big")
             if len(buf) - pos < 9 + length:
                 if pos:
                     del buf[:pos]
@@ -311,7 +312,7 @@ class _Conn:
                 self._recv()
                 continue
             kind, flags = buf[pos + 3], buf[pos + 4]
-            stream = int.from_bytes(buf[pos + 5:pos + 9], "big") & 0x7FFFFFFF
+            stream = int.from_bytes(buf[pos + 5 : pos + 9], "big") & 0x7FFFFFFF
             start, end = pos + 9, pos + 9 + length
             pos = end
             if kind == _DATA and stream == _STREAM:
@@ -330,8 +331,8 @@ class _Conn:
                     size = int.from_bytes(msg[1:5], "big")
                     if len(msg) < 5 + size:
                         break
-                    yield bytes(memoryview(msg)[5:5 + size])
-                    del msg[:5 + size]
+                    yield bytes(memoryview(msg)[5 : 5 + size])
+                    del msg[: 5 + size]
                 if flags & _END_STREAM:
                     raise _Ended("stream ended without trailers")
             elif kind in (_HEADERS, _CONTINUATION) and stream == _STREAM:
@@ -361,7 +362,7 @@ class _Conn:
                 self._send(_frame(_SETTINGS, _ACK, 0))
             elif kind == _PING and not flags & _ACK:
                 self._send(_frame(_PING, _ACK, 0, bytes(buf[start:end])))
-            elif kind == _GOAWAY and int.from_bytes(buf[start:start + 4], "big") & 0x7FFFFFFF < _STREAM:
+            elif kind == _GOAWAY and int.from_bytes(buf[start : start + 4], "big") & 0x7FFFFFFF < _STREAM:
                 raise _Ended("GOAWAY before our stream")
             # WINDOW_UPDATE, PRIORITY, PING acks, other streams: nothing to do
 
@@ -417,8 +418,14 @@ def dial(target: tuple[int, str, int, str], deadline: float, *, retry: bool = Tr
         backoff = min(backoff * 2, 0.5)
 
 
-def open_plain(target: tuple[int, str, int, str], *, deadline: float | None, connect_timeout: float,
-               keepalive: tuple[float, float] = (10.0, 6.0), sock: RawSocket | None = None) -> Iterator[SnapshotChunk]:
+def open_plain(
+    target: tuple[int, str, int, str],
+    *,
+    deadline: float | None,
+    connect_timeout: float,
+    keepalive: tuple[float, float] = (10.0, 6.0),
+    sock: RawSocket | None = None,
+) -> Iterator[SnapshotChunk]:
     """Start the Snapshot call on a plain-TCP HTTP/2 connection (`sock`, already connected by `dial`, or a new
     one) and wait for the first chunk.
 
@@ -439,15 +446,28 @@ def open_plain(target: tuple[int, str, int, str], *, deadline: float | None, con
     try:
         sock.settimeout(connect_timeout)  # for sending the request; _Conn sets its own while receiving
         sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
-        headers = b"".join(_hpack_literal(k, v) for k, v in (
-            (":method", "POST"), (":scheme", "http"), (":path", SNAPSHOT_PATH), (":authority", authority),
-            ("content-type", "application/grpc"), ("te", "trailers"), ("user-agent", "etcdctl-py")))
-        settings = (2).to_bytes(2, "big") + (0).to_bytes(4, "big") + (4).to_bytes(2, "big") + \
-            _WINDOW.to_bytes(4, "big")  # no server push; our stream window
-        sock.sendall(_PREFACE + _frame(_SETTINGS, 0, 0, settings)
-                     + _frame(8, 0, 0, (_WINDOW - 65535).to_bytes(4, "big"))
-                     + _frame(_HEADERS, _END_HEADERS, _STREAM, headers)
-                     + _frame(_DATA, _END_STREAM, _STREAM, b"\x00\x00\x00\x00\x00"))  # the empty SnapshotRequest
+        headers = b"".join(
+            _hpack_literal(k, v)
+            for k, v in (
+                (":method", "POST"),
+                (":scheme", "http"),
+                (":path", SNAPSHOT_PATH),
+                (":authority", authority),
+                ("content-type", "application/grpc"),
+                ("te", "trailers"),
+                ("user-agent", "etcdctl-py"),
+            )
+        )
+        settings = (
+            (2).to_bytes(2, "big") + (0).to_bytes(4, "big") + (4).to_bytes(2, "big") + _WINDOW.to_bytes(4, "big")
+        )  # no server push; our stream window
+        sock.sendall(
+            _PREFACE
+            + _frame(_SETTINGS, 0, 0, settings)
+            + _frame(8, 0, 0, (_WINDOW - 65535).to_bytes(4, "big"))
+            + _frame(_HEADERS, _END_HEADERS, _STREAM, headers)
+            + _frame(_DATA, _END_STREAM, _STREAM, b"\x00\x00\x00\x00\x00")
+        )  # the empty SnapshotRequest
         conn = _Conn(sock, deadline, keepalive)
         messages = conn.messages()
         first = parse_snapshot_response(next(messages))

@@ -68,7 +68,7 @@ def tabwrite(text: str, minwidth: int = 0, tabwidth: int = 8, padding: int = 1, 
     start = 0
     for i, cells in enumerate(lines):
         if len(cells) == 1:  # a line of one cell flushes: what follows is laid out afresh
-            out += _section(lines[start:i + 1], minwidth, tabwidth, padding, padchar)
+            out += _section(lines[start : i + 1], minwidth, tabwidth, padding, padchar)
             start = i + 1
     out += _section(lines[start:], minwidth, tabwidth, padding, padchar)
     return "\n".join(out) + ("\n" if ends_nl else "")

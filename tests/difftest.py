@@ -46,12 +46,14 @@ class Result:
         return f"Result(rc={self.rc}, stdout={self.stdout!r}, stderr={self.stderr!r})"
 
 
-def run(argv: list[str], *, stdin: bytes | None = None, env: dict[str, str] | None = None,
-        timeout: float = 30) -> Result:
+def run(
+    argv: list[str], *, stdin: bytes | None = None, env: dict[str, str] | None = None, timeout: float = 30
+) -> Result:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("ETCDCTL_")}
     full_env.update(env or {})
-    p = subprocess.run(argv, input=stdin if stdin is not None else b"", capture_output=True, env=full_env,
-                       timeout=timeout)
+    p = subprocess.run(
+        argv, input=stdin if stdin is not None else b"", capture_output=True, env=full_env, timeout=timeout
+    )
     return Result(p.stdout, p.stderr, p.returncode)
 
 
@@ -66,8 +68,15 @@ class Pair:
         self.a, self.b = a, b
         self.etcdctl = etcdctl or etcdproc.distro_bin("etcdctl")
 
-    def run(self, args: list[str], *, stdin: bytes | None = None, env: dict[str, str] | None = None,
-            endpoints: bool = True, ours: list[str] | None = None) -> tuple[Result, Result]:
+    def run(
+        self,
+        args: list[str],
+        *,
+        stdin: bytes | None = None,
+        env: dict[str, str] | None = None,
+        endpoints: bool = True,
+        ours: list[str] | None = None,
+    ) -> tuple[Result, Result]:
         templated = any("{ep}" in a for a in args) or any("{ep}" in v for v in (env or {}).values())
         if templated:
             endpoints = False
@@ -81,8 +90,9 @@ class Pair:
         ea = ["--endpoints", self.a.endpoint] if endpoints else []
         eb = ["--endpoints", self.b.endpoint] if endpoints else []
         real = run([self.etcdctl, *ea, *fill(args, self.a.endpoint)], stdin=stdin, env=fill_env(self.a.endpoint))
-        mine = run([*(ours or ETCDCTL_PY), *eb, *fill(args, self.b.endpoint)], stdin=stdin,
-                   env=fill_env(self.b.endpoint))
+        mine = run(
+            [*(ours or ETCDCTL_PY), *eb, *fill(args, self.b.endpoint)], stdin=stdin, env=fill_env(self.b.endpoint)
+        )
         return real, mine
 
     def check(self, args: list[str], **kw) -> Result:
@@ -91,5 +101,6 @@ class Pair:
         assert mine.stdout == real.stdout, f"stdout differs for {args}:\nreal: {real.stdout!r}\nours: {mine.stdout!r}"
         assert mine.rc == real.rc, f"exit code differs for {args}: real {real.rc}, ours {mine.rc}\n{mine}"
         assert mask_stderr(mine.stderr, ports) == mask_stderr(real.stderr, ports), (
-            f"stderr differs for {args}:\nreal: {real.stderr!r}\nours: {mine.stderr!r}")
+            f"stderr differs for {args}:\nreal: {real.stderr!r}\nours: {mine.stderr!r}"
+        )
         return mine

@@ -62,8 +62,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until(predicate: Callable[[], T], timeout: float = 10.0, what: str = "the condition",
-               step: float = 0.05) -> T:
+def wait_until(predicate: Callable[[], T], timeout: float = 10.0, what: str = "the condition", step: float = 0.05) -> T:
     """Poll `predicate` until it returns a true value, and return that value.
 
     The one way tests wait for another process to act (never a bare sleep: a fixed sleep is either too short on
@@ -79,8 +78,9 @@ def wait_until(predicate: Callable[[], T], timeout: float = 10.0, what: str = "t
         time.sleep(step)
 
 
-def wait_ready(client_url: str, proc: subprocess.Popen | None = None, timeout: float = 20.0,
-               context: ssl.SSLContext | None = None) -> None:
+def wait_ready(
+    client_url: str, proc: subprocess.Popen | None = None, timeout: float = 20.0, context: ssl.SSLContext | None = None
+) -> None:
     """Poll /health (served by etcd and etcd-py; over https with `context`) until the server answers.
 
     Raises RuntimeError if `proc` exits first, TimeoutError (with the last connection error) otherwise."""
@@ -140,8 +140,9 @@ class EtcdServer:
         log = open(self.log_path, "ab")
         clean = {k: v for k, v in os.environ.items() if not k.startswith(("ETCD_", "ETCDCTL_"))}
         clean.update(env or {})
-        self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     env=clean)
+        self.proc = subprocess.Popen(
+            self.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=clean
+        )
         log.close()
         if wait:
             wait_ready(self.client_url, self.proc)
@@ -183,15 +184,24 @@ def etcd_argv(
     adv_peer = f"http://127.0.0.1:{advertise_peer_port or peer_port}"
     return [
         binary,
-        "--name", name,
-        "--data-dir", data_dir,
-        "--listen-client-urls", f"http://127.0.0.1:{client_port}",
-        "--advertise-client-urls", f"http://127.0.0.1:{client_port}",
-        "--listen-peer-urls", f"http://127.0.0.1:{peer_port}",
-        "--initial-advertise-peer-urls", adv_peer,
-        "--initial-cluster", initial_cluster or f"{name}={adv_peer}",
-        "--initial-cluster-token", token,
-        "--log-level", "error",
+        "--name",
+        name,
+        "--data-dir",
+        data_dir,
+        "--listen-client-urls",
+        f"http://127.0.0.1:{client_port}",
+        "--advertise-client-urls",
+        f"http://127.0.0.1:{client_port}",
+        "--listen-peer-urls",
+        f"http://127.0.0.1:{peer_port}",
+        "--initial-advertise-peer-urls",
+        adv_peer,
+        "--initial-cluster",
+        initial_cluster or f"{name}={adv_peer}",
+        "--initial-cluster-token",
+        token,
+        "--log-level",
+        "error",
         *(extra or []),
     ]
 
@@ -225,8 +235,9 @@ def make_server(
     return srv
 
 
-def twins(binary_a: str, binary_b: str, base_dir: str, *, extra: list[str] | None = None,
-          token: str = "twin-token") -> tuple[EtcdServer, EtcdServer]:
+def twins(
+    binary_a: str, binary_b: str, base_dir: str, *, extra: list[str] | None = None, token: str = "twin-token"
+) -> tuple[EtcdServer, EtcdServer]:
     """Two servers with identical identity (name, advertised peer URL, cluster, token): same IDs.
 
     Both advertise the same (unused) peer port; each listens for peers on its own port,
@@ -248,7 +259,7 @@ def etcd_py_wrapper(dirpath: str) -> str:
     `exec` keeps the pid, so stopping the wrapper by pid stops the server."""
     path = os.path.join(dirpath, "etcd-py")
     with open(path, "w") as f:
-        f.write(f"#!/bin/sh\ncd {ROOT}\nexec {sys.executable} -m etcdctl_py.server \"$@\"\n")
+        f.write(f'#!/bin/sh\ncd {ROOT}\nexec {sys.executable} -m etcdctl_py.server "$@"\n')
     os.chmod(path, os.stat(path).st_mode | stat.S_IXUSR)
     return path
 

@@ -42,8 +42,15 @@ def test_regenerated_into_a_temp_tree_equals_committed(tmp_path):
     for rel in produced:
         assert (ROOT / rel).read_bytes() == (tmp_path / rel).read_bytes(), rel
     # a page for every command of every tree, including sub-commands
-    for page in ("etcdctl-py.1", "etcdctl-py-get.1", "etcdctl-py-snapshot-save.1", "etcdctl-py-member-add.1",
-                 "etcdutl-py.1", "etcdutl-py-snapshot-restore.1", "etcd-py.1"):
+    for page in (
+        "etcdctl-py.1",
+        "etcdctl-py-get.1",
+        "etcdctl-py-snapshot-save.1",
+        "etcdctl-py-member-add.1",
+        "etcdutl-py.1",
+        "etcdutl-py-snapshot-restore.1",
+        "etcd-py.1",
+    ):
         assert (tmp_path / "man" / page).is_file(), page
 
 
@@ -61,10 +68,15 @@ def test_check_reports_a_stale_and_an_edited_file(tmp_path):
 # --------------------------------------------------------------------------- the completion verb
 
 
-@pytest.mark.parametrize("shell,prog,name", [("bash", "etcdctl-py", "etcdctl-py.bash"),
-                                             ("zsh", "etcdutl-py", "_etcdutl-py"),
-                                             ("fish", "etcd-py", "etcd-py.fish"),
-                                             ("powershell", "etcdctl-py", "etcdctl-py.ps1")])
+@pytest.mark.parametrize(
+    "shell,prog,name",
+    [
+        ("bash", "etcdctl-py", "etcdctl-py.bash"),
+        ("zsh", "etcdutl-py", "_etcdutl-py"),
+        ("fish", "etcd-py", "etcd-py.fish"),
+        ("powershell", "etcdctl-py", "etcdctl-py.ps1"),
+    ],
+)
 def test_completion_verb_prints_the_committed_script(shell, prog, name):
     r = run(PY + ["completion", shell, "--program", prog])
     assert r.returncode == 0, r.stderr
@@ -74,7 +86,10 @@ def test_completion_verb_prints_the_committed_script(shell, prog, name):
 def test_completion_verb_bad_shell():
     r = run(PY + ["completion", "tcsh"])
     assert (r.returncode, r.stdout, r.stderr) == (
-        128, "", "Error: completion needs one argument: bash, zsh, fish or powershell\n")
+        128,
+        "",
+        "Error: completion needs one argument: bash, zsh, fish or powershell\n",
+    )
 
 
 def test_completion_help_mentions_the_man_pages():
@@ -91,8 +106,11 @@ def test_hidden_completion_verb_leaves_3_5_1_behaviour_alone(argv):
     if argv in (["--help"], ["help"]):
         # etcdctl 3.5.1 lists `check datascale/perf`; drop those lines if our tree has no `check` yet
         have_check = (ROOT / "etcdctl_py" / "cli" / "check.py").exists()
-        real_out = real.stdout if have_check else "".join(
-            ln for ln in real.stdout.splitlines(True) if not ln.startswith("\tcheck "))
+        real_out = (
+            real.stdout
+            if have_check
+            else "".join(ln for ln in real.stdout.splitlines(True) if not ln.startswith("\tcheck "))
+        )
         assert ours.stdout == real_out
         assert "completion" not in ours.stdout
     else:
@@ -100,20 +118,22 @@ def test_hidden_completion_verb_leaves_3_5_1_behaviour_alone(argv):
 
 
 def test_get_path_does_not_import_docgen():
-    code = ("import sys; from etcdctl_py.cli import main; main.main(['get', '--help']); "
-            "bad = [m for m in sys.modules if m.startswith(('etcdctl_py.docgen', 'etcdctl_py.cli.completion'))]; "
-            "print(bad, file=sys.stderr)")
+    code = (
+        "import sys; from etcdctl_py.cli import main; main.main(['get', '--help']); "
+        "bad = [m for m in sys.modules if m.startswith(('etcdctl_py.docgen', 'etcdctl_py.cli.completion'))]; "
+        "print(bad, file=sys.stderr)"
+    )
     r = run([sys.executable, "-c", code])
     assert r.stderr.strip() == "[]"
 
 
 # --------------------------------------------------------------------------- shells
 
-BASH_DRIVER = r'''
+BASH_DRIVER = r"""
 source "$1"
 complete -p {prog}
 t() {{ COMP_WORDS=("$@"); COMP_CWORD=$(( ${{#COMP_WORDS[@]}} - 1 )); COMPREPLY=(); {fn}; echo "${{COMPREPLY[*]}}"; }}
-'''
+"""
 
 
 def bash_complete(prog: str, lines: list[list[str]], cwd: Path | None = None) -> list[str]:
@@ -121,9 +141,13 @@ def bash_complete(prog: str, lines: list[list[str]], cwd: Path | None = None) ->
     script = BASH_DRIVER.format(prog=prog, fn=fn)
     for words in lines:
         script += "t " + " ".join("'" + w + "'" for w in [prog, *words]) + "\n"
-    r = subprocess.run(["bash", "--norc", "--noprofile", "-c", script, "bash",
-                        str(ROOT / "completions" / f"{prog}.bash")],
-                       capture_output=True, text=True, timeout=30, cwd=cwd or ROOT)
+    r = subprocess.run(
+        ["bash", "--norc", "--noprofile", "-c", script, "bash", str(ROOT / "completions" / f"{prog}.bash")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=cwd or ROOT,
+    )
     assert r.returncode == 0 and r.stderr == "", r.stderr
     out = r.stdout.splitlines()
     assert out[0] == f"complete -F {fn} {prog}"
@@ -139,21 +163,25 @@ def test_bash_scripts_parse(prog):
 def test_bash_completes_verbs_flags_and_values(tmp_path):
     (tmp_path / "snap.db").write_bytes(b"")
     (tmp_path / "data.etcd").mkdir()
-    got = bash_complete("etcdctl-py", [
-        ["comp"],
-        ["snapshot", "re"],
-        ["get", "--sort-by", ""],
-        ["get", "--order", "D"],
-        ["get", "--consistency", ""],
-        ["-w", "j"],
-        ["get", "--write-out", "=", "t"],
-        ["--endpoints", "127.0.0.1:2379", "member", "a"],
-        ["get", "--pr"],
-        ["completion", ""],
-        ["snapshot", "restore", "sn"],
-        ["snapshot", "restore", "snap.db", "--data-dir", "da"],
-        ["endpoint", "hashkv", "--cl"],
-    ], cwd=tmp_path)
+    got = bash_complete(
+        "etcdctl-py",
+        [
+            ["comp"],
+            ["snapshot", "re"],
+            ["get", "--sort-by", ""],
+            ["get", "--order", "D"],
+            ["get", "--consistency", ""],
+            ["-w", "j"],
+            ["get", "--write-out", "=", "t"],
+            ["--endpoints", "127.0.0.1:2379", "member", "a"],
+            ["get", "--pr"],
+            ["completion", ""],
+            ["snapshot", "restore", "sn"],
+            ["snapshot", "restore", "snap.db", "--data-dir", "da"],
+            ["endpoint", "hashkv", "--cl"],
+        ],
+        cwd=tmp_path,
+    )
     assert got == [
         "compaction completion",
         "restore",
@@ -173,12 +201,15 @@ def test_bash_completes_verbs_flags_and_values(tmp_path):
 
 def test_bash_etcdutl_and_etcd():
     assert bash_complete("etcdutl-py", [["snapshot", ""], ["-w", ""], ["backup", "--with"]]) == [
-        "restore status", "fields json protobuf simple table", "--with-v3"]
+        "restore status",
+        "fields json protobuf simple table",
+        "--with-v3",
+    ]
     got = bash_complete("etcd-py", [["--log-level", ""], ["-auto-compaction-mode", "r"], ["--quota"]])
     assert got == ["debug info warn error panic fatal", "revision", "--quota-backend-bytes"]
 
 
-ZSH_DRIVER = r'''
+ZSH_DRIVER = r"""
 compdef() { :; }
 _describe() {
   local -a arr names; local n=${@[-1]}; arr=("${(@P)n}"); names=("${(@)arr%%:*}"); print -r -- "${names[*]}"
@@ -191,7 +222,7 @@ _message() { print -r -- "MESSAGE"; }
 compset() { :; }
 source "$1"
 t() { words=("$@"); CURRENT=$#words; FN; }
-'''
+"""
 
 
 @pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh not installed (apt-get install zsh)")
@@ -200,31 +231,55 @@ def test_zsh_script_loads_in_compsys_and_completes():
     r = subprocess.run(["zsh", "-n", str(path)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     # the real compsys: compinit, then the script registers itself for etcdctl-py
-    r = subprocess.run(["zsh", "-f", "-c", 'autoload -U compinit && compinit -u -D && source "$1" && '
-                        'print -r -- $_comps[etcdctl-py]', "zsh", str(path)], capture_output=True, text=True,
-                       timeout=30)
+    r = subprocess.run(
+        [
+            "zsh",
+            "-f",
+            "-c",
+            'autoload -U compinit && compinit -u -D && source "$1" && print -r -- $_comps[etcdctl-py]',
+            "zsh",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert r.stdout.strip() == "_etcdctl_py", r.stderr
-    cases = [["etcdctl-py", "snapshot", ""], ["etcdctl-py", "get", "--sort-by", ""],
-             ["etcdctl-py", "-w", "json", "member", ""], ["etcdctl-py", "snapshot", "restore", "--data-dir", ""],
-             ["etcdctl-py", "completion", ""], ["etcdctl-py", "--endpoints", "x", "get", "--order=D"]]
+    cases = [
+        ["etcdctl-py", "snapshot", ""],
+        ["etcdctl-py", "get", "--sort-by", ""],
+        ["etcdctl-py", "-w", "json", "member", ""],
+        ["etcdctl-py", "snapshot", "restore", "--data-dir", ""],
+        ["etcdctl-py", "completion", ""],
+        ["etcdctl-py", "--endpoints", "x", "get", "--order=D"],
+    ]
     script = ZSH_DRIVER.replace("FN", "_etcdctl_py") + "".join(
-        "t " + " ".join(f"'{w}'" for w in c) + "\n" for c in cases)
+        "t " + " ".join(f"'{w}'" for w in c) + "\n" for c in cases
+    )
     r = subprocess.run(["zsh", "-f", "-c", script, "zsh", str(path)], capture_output=True, text=True, timeout=30)
     assert r.stdout.splitlines() == [
-        "restore save status", "CREATE KEY MODIFY VALUE VERSION", "add list promote remove update", "FILES -/",
-        "bash zsh fish powershell", "ASCEND DESCEND"], r.stderr
+        "restore save status",
+        "CREATE KEY MODIFY VALUE VERSION",
+        "add list promote remove update",
+        "FILES -/",
+        "bash zsh fish powershell",
+        "ASCEND DESCEND",
+    ], r.stderr
 
 
 @pytest.mark.skipif(shutil.which("fish") is None, reason="fish not installed (apt-get install fish)")
 def test_fish_scripts_complete():
     for prog in ("etcdctl-py", "etcdutl-py", "etcd-py"):
-        r = subprocess.run(["fish", "-n", str(ROOT / "completions" / f"{prog}.fish")], capture_output=True,
-                           text=True)
+        r = subprocess.run(["fish", "-n", str(ROOT / "completions" / f"{prog}.fish")], capture_output=True, text=True)
         assert r.returncode == 0, r.stderr
 
     def complete(prog: str, line: str) -> list[str]:
-        r = subprocess.run(["fish", "--no-config", "-c", f"source {ROOT}/completions/{prog}.fish; "
-                            f"complete -C '{line}'"], capture_output=True, text=True, timeout=30)
+        r = subprocess.run(
+            ["fish", "--no-config", "-c", f"source {ROOT}/completions/{prog}.fish; complete -C '{line}'"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert r.stderr == ""
         return [ln.split("\t")[0] for ln in r.stdout.splitlines()]
 
@@ -262,9 +317,13 @@ def test_every_man_page_renders_without_groff_warnings():
 
 @pytest.mark.skipif(shutil.which("man") is None, reason="man not installed")
 def test_man_l_renders_the_get_page():
-    r = subprocess.run(["man", "-l", str(ROOT / "man" / "etcdctl-py-get.1")], capture_output=True, text=True,
-                       env={**os.environ, "MANPAGER": "cat", "PAGER": "cat", "MANWIDTH": "100", "LC_ALL": "C.UTF-8"},
-                       timeout=30)
+    r = subprocess.run(
+        ["man", "-l", str(ROOT / "man" / "etcdctl-py-get.1")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MANPAGER": "cat", "PAGER": "cat", "MANWIDTH": "100", "LC_ALL": "C.UTF-8"},
+        timeout=30,
+    )
     assert r.returncode == 0, r.stderr
     text = re.sub(r".\x08", "", r.stdout)  # overstrike bold/underline when not on a terminal
     text = re.sub(r"\x1b\[[0-9;]*m", "", text)

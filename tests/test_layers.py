@@ -105,8 +105,11 @@ def test_no_import_cycle_between_files():
     graph = _graph()
     # a package's __init__ re-exporting its own modules is not a cycle of the code's layering
     for mod in graph:
-        graph[mod] = {d for d in graph[mod] if not (mod.startswith(d + ".") and (PKG.parent / Path(*d.split(".")) /
-                                                                                  "__init__.py").exists())}
+        graph[mod] = {
+            d
+            for d in graph[mod]
+            if not (mod.startswith(d + ".") and (PKG.parent / Path(*d.split(".")) / "__init__.py").exists())
+        }
     assert _cycles(graph) == []
 
 

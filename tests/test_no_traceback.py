@@ -18,24 +18,63 @@ DEAD = "--endpoints=127.0.0.1:1"
 FAST = "--command-timeout=300ms"
 
 ETCDCTL_CASES = [
-    [DEAD, FAST, "get", "k"], [DEAD, FAST, "put", "k", "v"], [DEAD, FAST, "del", "k"],
-    [DEAD, FAST, "compaction", "5"], [DEAD, FAST, "alarm", "list"], [DEAD, FAST, "member", "list"],
-    [DEAD, FAST, "endpoint", "status"], [DEAD, FAST, "endpoint", "health"], [DEAD, FAST, "endpoint", "hashkv"],
-    [DEAD, FAST, "defrag"], [DEAD, FAST, "lease", "grant", "10"], [DEAD, FAST, "lease", "revoke", "1"],
-    [DEAD, FAST, "move-leader", "1"], [DEAD, FAST, "auth", "status"], [DEAD, FAST, "auth", "enable"],
+    [DEAD, FAST, "get", "k"],
+    [DEAD, FAST, "put", "k", "v"],
+    [DEAD, FAST, "del", "k"],
+    [DEAD, FAST, "compaction", "5"],
+    [DEAD, FAST, "alarm", "list"],
+    [DEAD, FAST, "member", "list"],
+    [DEAD, FAST, "endpoint", "status"],
+    [DEAD, FAST, "endpoint", "health"],
+    [DEAD, FAST, "endpoint", "hashkv"],
+    [DEAD, FAST, "defrag"],
+    [DEAD, FAST, "lease", "grant", "10"],
+    [DEAD, FAST, "lease", "revoke", "1"],
+    [DEAD, FAST, "move-leader", "1"],
+    [DEAD, FAST, "auth", "status"],
+    [DEAD, FAST, "auth", "enable"],
     [DEAD, "--command-timeout=1s", "snapshot", "save", "/nonexistent-dir/x.db"],
-    ["get", "--rev=x", "k"], ["get", "--limit", "-", "k"], ["put", "--lease=zz", "k", "v"], ["txn", "extra"],
-    ["compaction"], ["compaction", "abc"], ["watch"], ["lease", "grant"], ["lease", "grant", "x"],
-    ["lease", "revoke"], ["lease", "revoke", "zz"], ["lease", "timetolive"], ["lease", "keep-alive"],
-    ["member", "add"], ["member", "remove"], ["member", "remove", "zz"], ["member", "update", "1"],
-    ["member", "promote", "zz"], ["move-leader"], ["move-leader", "zz"], ["lock"], ["elect"],
-    ["elect", "-l", "a", "b"], ["user", "add"], ["user", "get"], ["role", "add"],
-    ["role", "grant-permission", "r", "bogus", "k"], ["role", "revoke-permission", "r"],
-    ["snapshot", "status"], ["snapshot", "status", "/nonexistent.db"], ["snapshot", "restore"],
-    ["snapshot", "restore", "/nonexistent.db"], ["make-mirror"], ["check", "perf", "--load=huge"],
-    ["defrag", "--data-dir", "/nonexistent-dir"], ["--dial-timeout=zz", "get", "k"], ["-w", "xml", "get", "k"],
-    ["get", "k", "--cert=/nonexistent.pem", "--key=/nonexistent.key"], ["--endpoints=", "get", "k"],
-    ["get", "k", "--endpoints=http://127.0.0.1:abc", FAST], ["get", "\udcff"],
+    ["get", "--rev=x", "k"],
+    ["get", "--limit", "-", "k"],
+    ["put", "--lease=zz", "k", "v"],
+    ["txn", "extra"],
+    ["compaction"],
+    ["compaction", "abc"],
+    ["watch"],
+    ["lease", "grant"],
+    ["lease", "grant", "x"],
+    ["lease", "revoke"],
+    ["lease", "revoke", "zz"],
+    ["lease", "timetolive"],
+    ["lease", "keep-alive"],
+    ["member", "add"],
+    ["member", "remove"],
+    ["member", "remove", "zz"],
+    ["member", "update", "1"],
+    ["member", "promote", "zz"],
+    ["move-leader"],
+    ["move-leader", "zz"],
+    ["lock"],
+    ["elect"],
+    ["elect", "-l", "a", "b"],
+    ["user", "add"],
+    ["user", "get"],
+    ["role", "add"],
+    ["role", "grant-permission", "r", "bogus", "k"],
+    ["role", "revoke-permission", "r"],
+    ["snapshot", "status"],
+    ["snapshot", "status", "/nonexistent.db"],
+    ["snapshot", "restore"],
+    ["snapshot", "restore", "/nonexistent.db"],
+    ["make-mirror"],
+    ["check", "perf", "--load=huge"],
+    ["defrag", "--data-dir", "/nonexistent-dir"],
+    ["--dial-timeout=zz", "get", "k"],
+    ["-w", "xml", "get", "k"],
+    ["get", "k", "--cert=/nonexistent.pem", "--key=/nonexistent.key"],
+    ["--endpoints=", "get", "k"],
+    ["get", "k", "--endpoints=http://127.0.0.1:abc", FAST],
+    ["get", "\udcff"],
 ]
 
 
@@ -53,11 +92,21 @@ def test_etcdctl_py_bad_input(args):
     _assert_clean(_run([*difftest.ETCDCTL_PY, *args]), args)
 
 
-@pytest.mark.parametrize("args", [
-    ["snapshot", "status"], ["snapshot", "status", "/nonexistent.db"], ["snapshot", "restore", "/nonexistent.db"],
-    ["snapshot", "restore"], ["defrag"], ["defrag", "--data-dir", "/nonexistent"], ["backup"],
-    ["backup", "--data-dir", "/nonexistent", "--backup-dir", "/tmp/x-never"], ["nosuch"], ["--bogus"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["snapshot", "status"],
+        ["snapshot", "status", "/nonexistent.db"],
+        ["snapshot", "restore", "/nonexistent.db"],
+        ["snapshot", "restore"],
+        ["defrag"],
+        ["defrag", "--data-dir", "/nonexistent"],
+        ["backup"],
+        ["backup", "--data-dir", "/nonexistent", "--backup-dir", "/tmp/x-never"],
+        ["nosuch"],
+        ["--bogus"],
+    ],
+)
 def test_etcdutl_py_bad_input(args):
     _assert_clean(_run([PY, "-m", "etcdctl_py.cli.etcdutl", *args]), args)
 
@@ -68,10 +117,20 @@ def test_corrupt_files_give_error_lines(tmp_path):
     empty = tmp_path / "empty.db"
     empty.write_bytes(b"")
     for f in (junk, empty, tmp_path):
-        for argv in ([*difftest.ETCDCTL_PY, "snapshot", "status", str(f)],
-                     [PY, "-m", "etcdctl_py.cli.etcdutl", "snapshot", "status", str(f)],
-                     [PY, "-m", "etcdctl_py.cli.etcdutl", "snapshot", "restore", str(f),
-                      "--data-dir", str(tmp_path / "out.etcd")]):
+        for argv in (
+            [*difftest.ETCDCTL_PY, "snapshot", "status", str(f)],
+            [PY, "-m", "etcdctl_py.cli.etcdutl", "snapshot", "status", str(f)],
+            [
+                PY,
+                "-m",
+                "etcdctl_py.cli.etcdutl",
+                "snapshot",
+                "restore",
+                str(f),
+                "--data-dir",
+                str(tmp_path / "out.etcd"),
+            ],
+        ):
             res = _run(argv)
             _assert_clean(res, argv)
             assert res.rc != 0 and b"Error" in res.stderr, (argv, res)
@@ -79,15 +138,26 @@ def test_corrupt_files_give_error_lines(tmp_path):
 
 
 @pytest.mark.parametrize("env", [{"ETCDCTL_API": "2"}], ids=["v2"])
-@pytest.mark.parametrize("args", [["get"], ["--no-sync", "--endpoints", "http://127.0.0.1:1", "get", "/k"],
-                                  ["set"], ["ls", "--bogus"], ["member", "remove"], ["--timeout=zz", "ls"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["get"],
+        ["--no-sync", "--endpoints", "http://127.0.0.1:1", "get", "/k"],
+        ["set"],
+        ["ls", "--bogus"],
+        ["member", "remove"],
+        ["--timeout=zz", "ls"],
+    ],
+)
 def test_v2_bad_input(args, env):
     res = difftest.run([*difftest.ETCDCTL_PY, *args], env=env, timeout=60)
     _assert_clean(res, args)
 
 
-@pytest.mark.parametrize("args", [["--bogus-flag"], ["--quota-backend-bytes=abc"],
-                                  ["--listen-client-urls=notaurl"], ["--initial-cluster=bad"]])
+@pytest.mark.parametrize(
+    "args",
+    [["--bogus-flag"], ["--quota-backend-bytes=abc"], ["--listen-client-urls=notaurl"], ["--initial-cluster=bad"]],
+)
 def test_etcd_py_bad_flags(args, tmp_path):
     res = difftest.run([PY, "-m", "etcdctl_py.server", "--data-dir", str(tmp_path / "d"), *args], timeout=60)
     _assert_clean(res, args)
@@ -108,9 +178,22 @@ def test_etcd_py_damaged_data_dir(damage, tmp_path):
         wal.write_bytes(b"")
     else:
         (d / "member" / "snap" / "db").write_bytes(os.urandom(8192))
-    res = difftest.run([PY, "-m", "etcdctl_py.server", "--data-dir", str(d),
-                        "--listen-client-urls", "http://127.0.0.1:0", "--advertise-client-urls", "http://127.0.0.1:2379",
-                        "--listen-peer-urls", "http://127.0.0.1:0"], timeout=60)
+    res = difftest.run(
+        [
+            PY,
+            "-m",
+            "etcdctl_py.server",
+            "--data-dir",
+            str(d),
+            "--listen-client-urls",
+            "http://127.0.0.1:0",
+            "--advertise-client-urls",
+            "http://127.0.0.1:2379",
+            "--listen-peer-urls",
+            "http://127.0.0.1:0",
+        ],
+        timeout=60,
+    )
     _assert_clean(res, damage)
     assert res.rc == 1
     assert b'"level":"fatal"' in res.stderr

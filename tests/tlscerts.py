@@ -11,18 +11,63 @@ def make_certs(d: str, client_cn: str = "root") -> dict[str, str]:
     def ossl(*args: str) -> None:
         subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=d)
 
-    ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
-         "-subj", "/CN=etcdctl-py test CA")
+    ossl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=etcdctl-py test CA",
+    )
     with open(os.path.join(d, "san.ext"), "w") as f:
         f.write("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n")
     for name, cn in (("server", "127.0.0.1"), ("client", client_cn)):
-        ossl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
-             "-subj", f"/CN={cn}")
-        ossl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-             "-out", f"{name}.pem", "-days", "2", "-extfile", "san.ext")
-    return {k: os.path.join(d, f) for k, f in (("ca", "ca.pem"), ("server_cert", "server.pem"),
-                                                ("server_key", "server.key"), ("client_cert", "client.pem"),
-                                                ("client_key", "client.key"))}
+        ossl(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            f"{name}.key",
+            "-out",
+            f"{name}.csr",
+            "-subj",
+            f"/CN={cn}",
+        )
+        ossl(
+            "x509",
+            "-req",
+            "-in",
+            f"{name}.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            f"{name}.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+        )
+    return {
+        k: os.path.join(d, f)
+        for k, f in (
+            ("ca", "ca.pem"),
+            ("server_cert", "server.pem"),
+            ("server_key", "server.key"),
+            ("client_cert", "client.pem"),
+            ("client_key", "client.key"),
+        )
+    }
 
 
 def client_context(certs: dict[str, str]) -> ssl.SSLContext:

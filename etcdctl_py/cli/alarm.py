@@ -15,8 +15,10 @@ if TYPE_CHECKING:
 
 def command() -> Command:
     root = Command("alarm <subcommand>", short="Alarm related commands")
-    root.add(Command("disarm", short="Disarms all alarms", run=run_disarm),
-             Command("list", short="Lists all alarms", run=run_list))
+    root.add(
+        Command("disarm", short="Disarms all alarms", run=run_disarm),
+        Command("list", short="Lists all alarms", run=run_list),
+    )
     return root
 
 

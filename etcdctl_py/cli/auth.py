@@ -12,16 +12,19 @@ ROOT_ROLE_MISSING = "etcdserver: root user does not have root role"
 
 def command() -> Command:
     root = Command("auth <enable or disable>", short="Enable or disable authentication")
-    root.add(Command("enable", short="Enables authentication", run=run_enable),
-             Command("disable", short="Disables authentication", run=run_disable),
-             Command("status", short="Returns authentication status", run=run_status))
+    root.add(
+        Command("enable", short="Enables authentication", run=run_enable),
+        Command("disable", short="Disables authentication", run=run_disable),
+        Command("status", short="Returns authentication status", run=run_status),
+    )
     return root
 
 
 def run_status(ctx: Context) -> int:
     exact_args(ctx, 0, "auth status command does not accept any arguments")
-    return print_reply(ctx, lambda s: s.client().auth.auth_status(timeout=s.command_timeout),
-                       lambda p, resp: p.auth_status(resp))
+    return print_reply(
+        ctx, lambda s: s.client().auth.auth_status(timeout=s.command_timeout), lambda p, resp: p.auth_status(resp)
+    )
 
 
 def run_enable(ctx: Context) -> int:

@@ -32,15 +32,15 @@ if TYPE_CHECKING:
 
 ALIASES = {"s": "s", "small": "s", "m": "m", "medium": "m", "l": "l", "large": "l", "xl": "xl", "xLarge": "xl"}
 PERF = {"s": (150, 50, 60), "m": (1000, 200, 60), "l": (8000, 500, 60), "xl": (15000, 1000, 60)}
-DATASCALE = {"s": (10000, 1024, 50), "m": (100000, 1024, 200), "l": (1000000, 1024, 500),
-             "xl": (3000000, 1024, 1000)}
+DATASCALE = {"s": (10000, 1024, 50), "m": (100000, 1024, 200), "l": (1000000, 1024, 500), "xl": (3000000, 1024, 1000)}
 
 
 def _shared_flags(load_usage: str, prefix: str) -> list[Flag]:
     return [
         Flag.string("load", "s", load_usage),
-        Flag.string("prefix", prefix, "The prefix for writing the " + load_usage.split("'s ")[0].split("The ")[1]
-                    + "'s keys."),
+        Flag.string(
+            "prefix", prefix, "The prefix for writing the " + load_usage.split("'s ")[0].split("The ")[1] + "'s keys."
+        ),
         Flag.bool("auto-compact", False, "Compact storage with last revision after test is finished."),
         Flag.bool("auto-defrag", False, "Defragment storage after test is finished."),
     ]
@@ -48,22 +48,32 @@ def _shared_flags(load_usage: str, prefix: str) -> list[Flag]:
 
 def command() -> Command:
     check = Command("check <subcommand>", short="commands for checking properties of the etcd cluster")
-    perf = Command("perf [options]", short="Check the performance of the etcd cluster", run=run_perf,
-                   flags=_shared_flags("The performance check's workload model. Accepted workloads: s(small), "
-                                       "m(medium), l(large), xl(xLarge)", "/etcdctl-check-perf/"))
+    perf = Command(
+        "perf [options]",
+        short="Check the performance of the etcd cluster",
+        run=run_perf,
+        flags=_shared_flags(
+            "The performance check's workload model. Accepted workloads: s(small), m(medium), l(large), xl(xLarge)",
+            "/etcdctl-check-perf/",
+        ),
+    )
     datascale = Command(
         "datascale [options]",
         short="Check the memory usage of holding data for different workloads on a given server endpoint.",
         long="If no endpoint is provided, localhost will be used. If multiple endpoints are provided, first endpoint "
-             "will be used.",
+        "will be used.",
         run=run_datascale,
-        flags=_shared_flags("The datascale check's workload model. Accepted workloads: s(small), m(medium), "
-                            "l(large), xl(xLarge)", "/etcdctl-check-datascale/"))
+        flags=_shared_flags(
+            "The datascale check's workload model. Accepted workloads: s(small), m(medium), l(large), xl(xLarge)",
+            "/etcdctl-check-datascale/",
+        ),
+    )
     check.add(perf, datascale)
     return check
 
 
 # ---------------------------------------------------------------- pb.v1 text progress
+
 
 def pb_duration(seconds: int) -> str:
     """pb.v1's U_DURATION text: 00m46s, 1h02m03s."""
@@ -134,6 +144,7 @@ class TextBar:
 
 
 # ---------------------------------------------------------------- workload
+
 
 @dataclass
 class Report:
@@ -325,8 +336,11 @@ def _perf_verdict(report: Report, took: float, limit: int) -> bool:
     slowest = max(report.lats, default=0.0)
     stddev = statistics.pstdev(report.lats) if report.lats else 0.0
     checks = [
-        (rps / limit > 0.9, f"PASS: Throughput is {int(rps) + 1} writes/s",
-         f"FAIL: Throughput too low: {int(rps) + 1} writes/s"),
+        (
+            rps / limit > 0.9,
+            f"PASS: Throughput is {int(rps) + 1} writes/s",
+            f"FAIL: Throughput too low: {int(rps) + 1} writes/s",
+        ),
         (slowest <= 0.5, f"PASS: Slowest request took {slowest:f}s", f"Slowest request took too long: {slowest:f}s"),
         (stddev <= 0.1, f"PASS: Stddev is {stddev:f}s", f"Stddev too high: {stddev:f}s"),
     ]
@@ -378,7 +392,7 @@ def resident_memory(endpoint: str, ctx: Context) -> float:
     for line in body.split("\n"):
         if line.startswith(key):
             try:
-                return float(line[len(key):].strip())
+                return float(line[len(key) :].strip())
             except ValueError as e:
                 sys.stdout.write(f"parse error: {e}\n")
                 return 0.0
@@ -399,8 +413,10 @@ def run_datascale(ctx: Context) -> int:
     before = _memory(endpoint, ctx, "before")
     if before == 0:
         return EXIT_ERROR
-    sys.stdout.write(f"Start data scale check for work load [{limit} key-value pairs, {kv_size} bytes per "
-                     f"key-value, {nclients} concurrent clients].\n")
+    sys.stdout.write(
+        f"Start data scale check for work load [{limit} key-value pairs, {kv_size} bytes per "
+        f"key-value, {nclients} concurrent clients].\n"
+    )
     report = _datascale_load(clients, prefix, limit)
     after = _memory(endpoint, ctx, "after")
     if after == 0:

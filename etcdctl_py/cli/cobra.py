@@ -38,6 +38,7 @@ class FlagError(Exception):
 
 # ---------------------------------------------------------------- flags
 
+
 class Flag:
     """One pflag flag. `kind` is the pflag value type: bool, string, int, int64, uint, uint64,
     duration, stringSlice, stringArray.
@@ -45,12 +46,32 @@ class Flag:
     `required` is cobra's MarkFlagRequired (checked before the command runs); `required_unless` names a flag of
     ours that may stand in for a required one (etcdutl `snapshot restore --output-dir` needs no --data-dir)."""
 
-    __slots__ = ("name", "kind", "default", "usage", "shorthand", "hidden", "deprecated", "no_opt_default",
-                 "required", "required_unless")
+    __slots__ = (
+        "name",
+        "kind",
+        "default",
+        "usage",
+        "shorthand",
+        "hidden",
+        "deprecated",
+        "no_opt_default",
+        "required",
+        "required_unless",
+    )
 
-    def __init__(self, name: str, kind: str, default: Any, usage: str, shorthand: str = "", hidden: bool = False,
-                 deprecated: str = "", no_opt_default: str | None = None, required: bool = False,
-                 required_unless: str = ""):
+    def __init__(
+        self,
+        name: str,
+        kind: str,
+        default: Any,
+        usage: str,
+        shorthand: str = "",
+        hidden: bool = False,
+        deprecated: str = "",
+        no_opt_default: str | None = None,
+        required: bool = False,
+        required_unless: str = "",
+    ):
         self.name, self.kind, self.default, self.usage = name, kind, default, usage
         self.shorthand, self.hidden, self.deprecated = shorthand, hidden, deprecated
         # pflag NoOptDefVal: the value a flag given without `=value` takes ("true" for bools)
@@ -177,17 +198,30 @@ def _help_flag(cmd_name: str) -> Flag:
 
 # ---------------------------------------------------------------- commands
 
+
 class Command:
     """A cobra command: `use` is its usage line (first word = name), `run` its action.
 
     `deprecated` is cobra's Command.Deprecated: the command still runs, after printing `Command "x" is deprecated,
     <text>`, and help and suggestions leave it out (etcdutl's `snapshot save`)."""
 
-    def __init__(self, use: str, short: str = "", long: str = "", run: Callable[[Context], int | None] | None = None,
-                 flags: Iterable[Flag] = (), persistent_flags: Iterable[Flag] = (), hidden: bool = False,
-                 aliases: Iterable[str] = (), suggest_for: Iterable[str] = (), disable_flag_parsing: bool = False,
-                 is_help_command: bool = False, exact_name_only: bool = False, deprecated: str = "",
-                 disable_flags_in_use_line: bool = False):
+    def __init__(
+        self,
+        use: str,
+        short: str = "",
+        long: str = "",
+        run: Callable[[Context], int | None] | None = None,
+        flags: Iterable[Flag] = (),
+        persistent_flags: Iterable[Flag] = (),
+        hidden: bool = False,
+        aliases: Iterable[str] = (),
+        suggest_for: Iterable[str] = (),
+        disable_flag_parsing: bool = False,
+        is_help_command: bool = False,
+        exact_name_only: bool = False,
+        deprecated: str = "",
+        disable_flags_in_use_line: bool = False,
+    ):
         self.use, self.short, self.long, self.run = use, short, long, run
         self.deprecated, self.disable_flags_in_use_line = deprecated, disable_flags_in_use_line
         # exact_name_only: never matched by a unique prefix (a hidden extra verb such as `completion`
@@ -335,6 +369,7 @@ def levenshtein(a: str, b: str) -> int:
 
 # ---------------------------------------------------------------- help text
 
+
 def flag_usages(flags: Iterable[Flag], hidden: bool = False) -> str:
     """Flag lines as etcd's usage template prints them (alphabetical, deprecated left out); the visible flags, or
     with `hidden` only the hidden ones (our extras)."""
@@ -409,15 +444,27 @@ def usage_text(cmd: Command, version: str, api_version: str, with_help: bool = T
 # cobra's own default usage template, which etcdutl uses (and etcdctl for a bad txn op line): `Usage:`,
 # `Available Commands:`, `Flags:`, `Global Flags:`, flags laid out by pflag's FlagUsages.
 
-_PFLAG_TYPE = {"string": "string", "int": "int", "int64": "int", "uint": "uint", "uint64": "uint",
-               "duration": "duration", "stringSlice": "strings", "stringArray": "stringArray", "bool": ""}
+_PFLAG_TYPE = {
+    "string": "string",
+    "int": "int",
+    "int64": "int",
+    "uint": "uint",
+    "uint64": "uint",
+    "duration": "duration",
+    "stringSlice": "strings",
+    "stringArray": "stringArray",
+    "bool": "",
+}
 
 
 def pflag_usages(flags: Iterable[Flag], hidden: bool = False) -> str:
     """pflag FlagSet.FlagUsages(): sorted, `  -w, --name type` column padded to the longest, then the usage. With
     `hidden`, only the hidden flags (our extras) instead of the visible ones."""
-    cells = [(_pflag_name_cell(f), _pflag_usage_cell(f))
-             for f in sorted(flags, key=lambda f: f.name) if f.hidden == hidden and not f.deprecated]
+    cells = [
+        (_pflag_name_cell(f), _pflag_usage_cell(f))
+        for f in sorted(flags, key=lambda f: f.name)
+        if f.hidden == hidden and not f.deprecated
+    ]
     width = max((len(name) for name, _ in cells), default=0)
     indent = "\n" + " " * (width + 3)  # pflag's wrap() without a terminal width: later lines under the first
     return "".join(f"{name.ljust(width)}   {usage.replace(chr(10), indent)}\n" for name, usage in cells)
@@ -564,9 +611,11 @@ def extras_text(root: Command, prog: str, upstream: str) -> str:
         path = c.command_path().partition(" ")[2]
         rows.append((f"{path} --{f.name}".strip() if f else path, f.usage if f else c.short + " (command)"))
     width = max((len(r[0]) for r in rows), default=0)
-    head = (f"Extras of {prog}: commands and flags that {upstream} does not have. They change no default, and\n"
-            f"--help leaves them out so that its text stays {upstream}'s; {EXTRAS_ENV}=1 adds them to the\n"
-            f"--help of their command (e.g. `{EXTRAS_ENV}=1 {prog} snapshot restore --help`).\n\n")
+    head = (
+        f"Extras of {prog}: commands and flags that {upstream} does not have. They change no default, and\n"
+        f"--help leaves them out so that its text stays {upstream}'s; {EXTRAS_ENV}=1 adds them to the\n"
+        f"--help of their command (e.g. `{EXTRAS_ENV}=1 {prog} snapshot restore --help`).\n\n"
+    )
     return head + "".join(f"  {name.ljust(width)}  {desc}\n" for name, desc in rows)
 
 
@@ -586,11 +635,19 @@ def _extras_sections(cmd: Command, version: str) -> str:
 
 # ---------------------------------------------------------------- parsing
 
+
 class Context:
     """What a command's run() gets: parsed flag values, positional args, the command itself."""
 
-    def __init__(self, cmd: Command, args: list[str], values: dict[str, Any], changed_flags: set[str],
-                 flags: dict[str, Flag], dash_index: int = -1):
+    def __init__(
+        self,
+        cmd: Command,
+        args: list[str],
+        values: dict[str, Any],
+        changed_flags: set[str],
+        flags: dict[str, Flag],
+        dash_index: int = -1,
+    ):
         self.cmd, self.args, self.values = cmd, args, values
         self.changed_flags, self.flags = changed_flags, flags
         self.dash_index = dash_index  # where `--` stood in args (cobra's ArgsLenAtDash), -1 if none
@@ -620,8 +677,7 @@ def strip_flags(args: list[str], flags: dict[str, Flag]) -> list[str]:
         if s == "--":
             break
         takes_value_long = s.startswith("--") and "=" not in s and not _has_noopt(flags.get(s[2:]))
-        takes_value_short = (s.startswith("-") and "=" not in s and len(s) == 2
-                             and not _has_noopt(shorts.get(s[1:])))
+        takes_value_short = s.startswith("-") and "=" not in s and len(s) == 2 and not _has_noopt(shorts.get(s[1:]))
         if takes_value_long or takes_value_short:
             if len(args) <= 1:
                 break
@@ -669,8 +725,9 @@ def parse_flags(cmd: Command, args: list[str]) -> Context:
             shorthands = s[1:]
             while shorthands:
                 shorthands = p.shorthand(shorthands)
-    return Context(cmd=cmd, args=positional, values=p.values, changed_flags=p.changed, flags=p.flags,
-                   dash_index=dash_index)
+    return Context(
+        cmd=cmd, args=positional, values=p.values, changed_flags=p.changed, flags=p.flags, dash_index=dash_index
+    )
 
 
 class _Pflags:
@@ -692,7 +749,7 @@ class _Pflags:
         return self.args[self.i - 1]
 
     def take_rest(self) -> list[str]:
-        rest, self.i = self.args[self.i:], len(self.args)
+        rest, self.i = self.args[self.i :], len(self.args)
         return rest
 
     def set(self, f: Flag, text: str) -> None:
@@ -752,13 +809,15 @@ class HelpRequested(Exception):
 
 # ---------------------------------------------------------------- execution
 
+
 def _write(stream: Any, text: str) -> None:
     stream.write(text)
     stream.flush()
 
 
-def execute(root: Command, argv: list[str], *, version: str, api_version: str,
-            template: type[Template] = CtlTemplate) -> int:
+def execute(
+    root: Command, argv: list[str], *, version: str, api_version: str, template: type[Template] = CtlTemplate
+) -> int:
     """Run the command line like cobra's ExecuteC followed by the main of etcdctl/etcdutl, whose ExitWithError
     prints a failure's `Error: <err>` once more after cobra did. `template`: etcdctl's (default) or cobra's own."""
     tmpl = template(version, api_version)
@@ -812,9 +871,13 @@ def _prepare(cmd: Command, rest: list[str]) -> Context:
 
 def _check_required(ctx: Context) -> None:
     """cobra's validateRequiredFlags, in flag name order."""
-    missing = [f.name for f in sorted(ctx.flags.values(), key=lambda f: f.name)
-               if f.required and not ctx.changed(f.name)
-               and not (f.required_unless in ctx.flags and ctx.changed(f.required_unless))]
+    missing = [
+        f.name
+        for f in sorted(ctx.flags.values(), key=lambda f: f.name)
+        if f.required
+        and not ctx.changed(f.name)
+        and not (f.required_unless in ctx.flags and ctx.changed(f.required_unless))
+    ]
     if missing:
         raise FlagError("required flag(s) " + ", ".join(gofmt.quote(n) for n in missing) + " not set")
 
@@ -851,7 +914,13 @@ def add_help_command(root: Command, template: Template) -> None:
             template.help(target)
         return EXIT_SUCCESS
 
-    root.add(Command("help [command]", short="Help about any command",
-                     long="Help provides help for any command in the application.\n"
-                          "Simply type " + root.name + " help [path to command] for full details.",
-                     run=run_help, is_help_command=True))
+    root.add(
+        Command(
+            "help [command]",
+            short="Help about any command",
+            long="Help provides help for any command in the application.\n"
+            "Simply type " + root.name + " help [path to command] for full details.",
+            run=run_help,
+            is_help_command=True,
+        )
+    )

@@ -21,10 +21,19 @@ COMPACTED = "etcdserver: mvcc: required revision has been compacted"
 
 
 def command() -> Command:
-    return verb("compaction [options] <revision>", "Compacts the event history in etcd", run,
-                Flag.bool("physical", False, "'true' to wait for compaction to physically remove all old revisions"),
-                Flag.int("keep-revisions", 0, "Compact to (current revision - N) instead of taking a <revision> "
-                                              "argument", kind="int64", hidden=True))
+    return verb(
+        "compaction [options] <revision>",
+        "Compacts the event history in etcd",
+        run,
+        Flag.bool("physical", False, "'true' to wait for compaction to physically remove all old revisions"),
+        Flag.int(
+            "keep-revisions",
+            0,
+            "Compact to (current revision - N) instead of taking a <revision> argument",
+            kind="int64",
+            hidden=True,
+        ),
+    )
 
 
 def _parse_revision(text: str) -> int:

@@ -33,10 +33,15 @@ in man/ (for example: man -l man/etcdctl-py-get.1, or man etcdctl-py-get once in
 
 
 def command() -> Command:
-    return Command("completion <bash|zsh|fish|powershell>", short="Prints a shell completion script", long=LONG,
-                   run=run, hidden=True, exact_name_only=True,
-                   flags=[Flag.string("program", "etcdctl-py",
-                                      "the command to complete: etcdctl-py, etcdutl-py or etcd-py")])
+    return Command(
+        "completion <bash|zsh|fish|powershell>",
+        short="Prints a shell completion script",
+        long=LONG,
+        run=run,
+        hidden=True,
+        exact_name_only=True,
+        flags=[Flag.string("program", "etcdctl-py", "the command to complete: etcdctl-py, etcdutl-py or etcd-py")],
+    )
 
 
 def run(ctx: Context) -> NoReturn:

@@ -34,8 +34,13 @@ def command() -> Command:
         persistent_flags=[Flag.bool("cluster", False, "use all endpoints from the cluster member list")],
         flags=[
             Flag.string("data-dir", "", "Optional. If present, defragments a data directory not in use by etcd."),
-            Flag.bool("rolling", False, "Check health, defragment followers one at a time and the leader last, "
-                                        "re-checking health after each member; stop at the first failure", hidden=True),
+            Flag.bool(
+                "rolling",
+                False,
+                "Check health, defragment followers one at a time and the leader last, "
+                "re-checking health after each member; stop at the first failure",
+                hidden=True,
+            ),
         ],
     )
 
@@ -115,6 +120,7 @@ def _offline(data_dir: str) -> int:
 
 
 # ---------------------------------------------------------------- --rolling
+
 
 @dataclass
 class MemberState:
@@ -203,18 +209,24 @@ def _rolling(ctx: Context, s: Session) -> int:
         except Exception as e:  # noqa: BLE001
             _err(f"Failed to defragment etcd member[{m.url}] ({e})")
             _report_stop(members, done, [m])
-            raise ExitError(EXIT_ERROR, f"defragmenting {role} {m.name} failed; stopped after "
-                                        f"{len(done)} of {len(members)} members") from None
+            raise ExitError(
+                EXIT_ERROR, f"defragmenting {role} {m.name} failed; stopped after {len(done)} of {len(members)} members"
+            ) from None
         done.append(m)
         ok, leader, problems = _health(c, members)
-        _out(f"Finished defragmenting etcd member[{m.url}] ({role} {m.name}, db size {go_bytes(before)} -> "
-             f"{go_bytes(m.db_size) if not m.error else '?'})")
+        _out(
+            f"Finished defragmenting etcd member[{m.url}] ({role} {m.name}, db size {go_bytes(before)} -> "
+            f"{go_bytes(m.db_size) if not m.error else '?'})"
+        )
         if not ok:
             for p in problems:
                 _err(f"unhealthy: {p}")
             _report_stop(members, done, [x for x in members if x.error])
-            raise ExitError(EXIT_ERROR, f"cluster is not healthy after defragmenting {m.name}; stopped after "
-                                        f"{len(done)} of {len(members)} members")
+            raise ExitError(
+                EXIT_ERROR,
+                f"cluster is not healthy after defragmenting {m.name}; stopped after "
+                f"{len(done)} of {len(members)} members",
+            )
     _out(f"Cluster healthy: all {len(members)} members defragmented")
     return 0
 

@@ -13,11 +13,14 @@ if TYPE_CHECKING:
 
 
 def command() -> Command:
-    return verb("del [options] <key> [range_end]", "Removes the specified key or range of keys [key, range_end)", run,
-                Flag.bool("prefix", False, "delete keys with matching prefix"),
-                Flag.bool("prev-kv", False, "return deleted key-value pairs"),
-                Flag.bool("from-key", False,
-                          "delete keys that are greater than or equal to the given key using byte compare"))
+    return verb(
+        "del [options] <key> [range_end]",
+        "Removes the specified key or range of keys [key, range_end)",
+        run,
+        Flag.bool("prefix", False, "delete keys with matching prefix"),
+        Flag.bool("prev-kv", False, "return deleted key-value pairs"),
+        Flag.bool("from-key", False, "delete keys that are greater than or equal to the given key using byte compare"),
+    )
 
 
 def delete_request(ctx: Context, args: list[str]) -> rpc_pb2.DeleteRangeRequest:

@@ -18,8 +18,12 @@ if TYPE_CHECKING:
 
 
 def command() -> Command:
-    return Command("elect <election-name> [proposal]", short="Observes and participates in leader election",
-                   run=run, flags=[Flag.bool("listen", False, "observation mode", "l")])
+    return Command(
+        "elect <election-name> [proposal]",
+        short="Observes and participates in leader election",
+        run=run,
+        flags=[Flag.bool("listen", False, "observation mode", "l")],
+    )
 
 
 def run(ctx: Context) -> int:
@@ -75,8 +79,9 @@ def campaign(s: GlobalSession, c: Client, name: str, proposal: str) -> int:
 
     sigs = wait_for_signal()
     sess = request(lambda: Session(c, 60))
-    won = until_signal(lambda: c.election.campaign(arg_bytes(name), sess.lease_id, arg_bytes(proposal), timeout=None),
-                       sigs, sess)
+    won = until_signal(
+        lambda: c.election.campaign(arg_bytes(name), sess.lease_id, arg_bytes(proposal), timeout=None), sigs, sess
+    )
     leader = won.leader
     resp = request(lambda: c.kv.range(leader.key, timeout=None))
     show(s.printer.get, resp)

@@ -15,18 +15,29 @@ from etcdctl_py.cli.verbkit import request, session, show
 
 
 def command() -> Command:
-    root = Command("endpoint <subcommand>", short="Endpoint related commands", persistent_flags=[
-        Flag.bool("cluster", False, "use all endpoints from the cluster member list"),
-    ])
+    root = Command(
+        "endpoint <subcommand>",
+        short="Endpoint related commands",
+        persistent_flags=[
+            Flag.bool("cluster", False, "use all endpoints from the cluster member list"),
+        ],
+    )
     root.add(
         Command("health", short="Checks the healthiness of endpoints specified in `--endpoints` flag", run=run_health),
-        Command("status", short="Prints out the status of endpoints specified in `--endpoints` flag", run=run_status,
-                long="When --write-out is set to simple, this command prints out comma-separated status lists for "
-                     "each endpoint.\nThe items in the lists are endpoint, ID, version, db size, is leader, is "
-                     "learner, raft term, raft index, raft applied index, errors.\n"),
-        Command("hashkv", short="Prints the KV history hash for each endpoint in --endpoints", run=run_hashkv,
-                persistent_flags=[Flag.int("rev", 0, "maximum revision to hash (default: all revisions)",
-                                           kind="int64")]),
+        Command(
+            "status",
+            short="Prints out the status of endpoints specified in `--endpoints` flag",
+            run=run_status,
+            long="When --write-out is set to simple, this command prints out comma-separated status lists for "
+            "each endpoint.\nThe items in the lists are endpoint, ID, version, db size, is leader, is "
+            "learner, raft term, raft index, raft applied index, errors.\n",
+        ),
+        Command(
+            "hashkv",
+            short="Prints the KV history hash for each endpoint in --endpoints",
+            run=run_hashkv,
+            persistent_flags=[Flag.int("rev", 0, "maximum revision to hash (default: all revisions)", kind="int64")],
+        ),
     )
     return root
 
@@ -46,8 +57,10 @@ def endpoints_from_cluster(ctx: Context, s: Any) -> list[str]:
     finally:
         ctx.values["_auth"] = saved
     try:
-        resp = request(lambda: c.cluster.member_list(timeout=s.command_timeout),
-                       wrap="failed to fetch endpoints from etcd cluster member list: {}")
+        resp = request(
+            lambda: c.cluster.member_list(timeout=s.command_timeout),
+            wrap="failed to fetch endpoints from etcd cluster member list: {}",
+        )
     finally:
         c.close()
     return [u for m in resp.members for u in m.clientURLs]
@@ -60,9 +73,16 @@ _PTR = f"0xc000{random.randrange(0x100000, 0xFFFFFF):06x}"
 
 def _health_warn(go_error: str, authority: str) -> None:
     """etcdctl 3.5.1's health clients log through a zap production logger named "client" (epoch ts)."""
-    line = ('{"level":"warn","ts":' + repr(time.time()) + ',"logger":"client","caller":"v3/retry_interceptor.go:62",'
-            '"msg":"retrying of unary invoker failed","target":"etcd-endpoints://' + _PTR + "/" + authority
-            + '","attempt":0,"error":' + json.dumps(go_error, ensure_ascii=False) + "}\n")
+    line = (
+        '{"level":"warn","ts":' + repr(time.time()) + ',"logger":"client","caller":"v3/retry_interceptor.go:62",'
+        '"msg":"retrying of unary invoker failed","target":"etcd-endpoints://'
+        + _PTR
+        + "/"
+        + authority
+        + '","attempt":0,"error":'
+        + json.dumps(go_error, ensure_ascii=False)
+        + "}\n"
+    )
     sys.stderr.write(line)
     sys.stderr.flush()
 
@@ -77,10 +97,17 @@ def _check_one(ctx: Context, ep: str, timeout: float, out: list, lock: threading
     auth = ctx.values.get("_auth")
     tls = g.tls_config(ctx)
     try:
-        cli = Client([ep], dial_timeout=ctx.get("dial-timeout") / g.SECOND, command_timeout=timeout,
-                     keepalive_time=ctx.get("keepalive-time") / g.SECOND,
-                     keepalive_timeout=ctx.get("keepalive-timeout") / g.SECOND, tls=tls,
-                     user=auth[0] if auth else None, password=auth[1] if auth else None, warn_logger=_health_warn)
+        cli = Client(
+            [ep],
+            dial_timeout=ctx.get("dial-timeout") / g.SECOND,
+            command_timeout=timeout,
+            keepalive_time=ctx.get("keepalive-time") / g.SECOND,
+            keepalive_timeout=ctx.get("keepalive-timeout") / g.SECOND,
+            tls=tls,
+            user=auth[0] if auth else None,
+            password=auth[1] if auth else None,
+            warn_logger=_health_warn,
+        )
     except Exception as e:  # noqa: BLE001 - reported as this endpoint's error
         with lock:
             out.append(EpHealth(ep, False, "", str(e)))
@@ -104,7 +131,8 @@ def _check_one(ctx: Context, ep: str, timeout: float, out: list, lock: threading
                 if alarms:
                     eh.health = False
                     eh.error = "Active Alarm(s): " + "".join(
-                        {1: "NOSPACE ", 2: "CORRUPT "}.get(a.alarm, "UNKNOWN ") for a in alarms)
+                        {1: "NOSPACE ", 2: "CORRUPT "}.get(a.alarm, "UNKNOWN ") for a in alarms
+                    )
             except EtcdError:
                 eh.health = False
                 eh.error = "Unable to fetch the alarm list"
@@ -123,8 +151,9 @@ def run_health(ctx: Context) -> int:
         g.check_tls_files(ctx)  # etcdctl builds every endpoint's configuration before it checks any
     results: list = []
     lock = threading.Lock()
-    threads = [threading.Thread(target=_check_one, args=(ctx, ep, s.command_timeout, results, lock), daemon=True)
-               for ep in eps]
+    threads = [
+        threading.Thread(target=_check_one, args=(ctx, ep, s.command_timeout, results, lock), daemon=True) for ep in eps
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -137,6 +166,7 @@ def run_health(ctx: Context) -> int:
 
 
 # ---------------------------------------------------------------- status / hashkv
+
 
 def run_status(ctx: Context) -> int:
     from etcdctl_py.client.errors import EtcdError

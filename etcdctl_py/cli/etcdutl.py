@@ -39,8 +39,15 @@ def check_output_format(fmt: str) -> None:
 
 def status_flags() -> list[Flag]:
     """Our extra `snapshot status` flag, hidden so that --help equals 3.5.1's byte for byte."""
-    return [Flag.bool("verify", False, "Full structural check of the file (every page, checksums, key order, "
-                                       "sha256 trailer) with a report; exit 1 when problems are found", hidden=True)]
+    return [
+        Flag.bool(
+            "verify",
+            False,
+            "Full structural check of the file (every page, checksums, key order, "
+            "sha256 trailer) with a report; exit 1 when problems are found",
+            hidden=True,
+        )
+    ]
 
 
 def _write_out(out: str | bytes) -> None:
@@ -109,24 +116,44 @@ def restore_flags(data_dir_usage: str, required: bool = False) -> list[Flag]:
     return [
         Flag.string("data-dir", "", data_dir_usage, required=required, required_unless="output-dir"),
         Flag.string("wal-dir", "", "Path to the WAL directory (use --data-dir if none given)"),
-        Flag.string("initial-cluster", "default=http://localhost:2380",
-                    "Initial cluster configuration for restore bootstrap"),
-        Flag.string("initial-cluster-token", "etcd-cluster",
-                    "Initial cluster token for the etcd cluster during restore bootstrap"),
-        Flag.string("initial-advertise-peer-urls", "http://localhost:2380",
-                    "List of this member's peer URLs to advertise to the rest of the cluster"),
+        Flag.string(
+            "initial-cluster", "default=http://localhost:2380", "Initial cluster configuration for restore bootstrap"
+        ),
+        Flag.string(
+            "initial-cluster-token",
+            "etcd-cluster",
+            "Initial cluster token for the etcd cluster during restore bootstrap",
+        ),
+        Flag.string(
+            "initial-advertise-peer-urls",
+            "http://localhost:2380",
+            "List of this member's peer URLs to advertise to the rest of the cluster",
+        ),
         Flag.string("name", "default", "Human-readable name for this member"),
-        Flag.bool("skip-hash-check", False,
-                  "Ignore snapshot integrity hash value (required if copied from data directory)"),
+        Flag.bool(
+            "skip-hash-check", False, "Ignore snapshot integrity hash value (required if copied from data directory)"
+        ),
         # etcdutl 3.5.10+ flags and our own; hidden so that --help equals etcdutl 3.5.1's byte for byte.
-        Flag.int("bump-revision", 0, "How much to increase the latest revision after restore", kind="uint64",
-                 hidden=True),
-        Flag.bool("mark-compacted", False, "Mark the latest revision after restore as the point of scheduled "
-                  "compaction (required if --bump-revision > 0, disallowed otherwise)", hidden=True),
-        Flag.int("initial-memory-map-size", 0, "Initial memory map size of the database in bytes (accepted; no effect)",
-                 kind="uint64", hidden=True),
-        Flag.string("output-dir", "", "Restore every member of --initial-cluster into <output-dir>/<name>.etcd",
-                    hidden=True),
+        Flag.int(
+            "bump-revision", 0, "How much to increase the latest revision after restore", kind="uint64", hidden=True
+        ),
+        Flag.bool(
+            "mark-compacted",
+            False,
+            "Mark the latest revision after restore as the point of scheduled "
+            "compaction (required if --bump-revision > 0, disallowed otherwise)",
+            hidden=True,
+        ),
+        Flag.int(
+            "initial-memory-map-size",
+            0,
+            "Initial memory map size of the database in bytes (accepted; no effect)",
+            kind="uint64",
+            hidden=True,
+        ),
+        Flag.string(
+            "output-dir", "", "Restore every member of --initial-cluster into <output-dir>/<name>.etcd", hidden=True
+        ),
     ]
 
 
@@ -209,36 +236,67 @@ def _run_backup(ctx: Context) -> int:
     from etcdctl_py.snapshot import backup as backup_mod
 
     return backup_mod.run_cli(
-        data_dir=ctx.get("data-dir"), backup_dir=ctx.get("backup-dir"), wal_dir=ctx.get("wal-dir"),
-        backup_wal_dir=ctx.get("backup-wal-dir"), with_v3=ctx.get("with-v3"))
+        data_dir=ctx.get("data-dir"),
+        backup_dir=ctx.get("backup-dir"),
+        wal_dir=ctx.get("wal-dir"),
+        backup_wal_dir=ctx.get("backup-wal-dir"),
+        with_v3=ctx.get("with-v3"),
+    )
 
 
 def build_root() -> Command:
-    root = Command("etcdutl", short="An administrative command line tool for etcd3.", suggest_for=["etcdutl"],
-                   persistent_flags=[Flag.string("write-out", "simple",
-                                                 "set the output format (fields, json, protobuf, simple, table)", "w")])
-    backup = Command("backup", short="[legacy] offline backup of etcd directory",
-                     long="Prefer: `etcdctl snapshot save` instead.", run=_run_backup, flags=[
-                         Flag.string("data-dir", "", "Path to the etcd data dir", required=True),
-                         Flag.string("wal-dir", "", "Path to the etcd wal dir"),
-                         Flag.string("backup-dir", "", "Path to the backup dir", required=True),
-                         Flag.string("backup-wal-dir", "", "Path to the backup wal dir"),
-                         Flag.bool("with-v3", True, "Backup v3 backend data"),
-                     ])
-    defrag = Command("defrag", short="Defragments the storage of the etcd", run=_run_defrag, flags=[
-        Flag.string("data-dir", "", "Required. Defragments a data directory not in use by etcd.", required=True),
-    ])
+    root = Command(
+        "etcdutl",
+        short="An administrative command line tool for etcd3.",
+        suggest_for=["etcdutl"],
+        persistent_flags=[
+            Flag.string("write-out", "simple", "set the output format (fields, json, protobuf, simple, table)", "w")
+        ],
+    )
+    backup = Command(
+        "backup",
+        short="[legacy] offline backup of etcd directory",
+        long="Prefer: `etcdctl snapshot save` instead.",
+        run=_run_backup,
+        flags=[
+            Flag.string("data-dir", "", "Path to the etcd data dir", required=True),
+            Flag.string("wal-dir", "", "Path to the etcd wal dir"),
+            Flag.string("backup-dir", "", "Path to the backup dir", required=True),
+            Flag.string("backup-wal-dir", "", "Path to the backup wal dir"),
+            Flag.bool("with-v3", True, "Backup v3 backend data"),
+        ],
+    )
+    defrag = Command(
+        "defrag",
+        short="Defragments the storage of the etcd",
+        run=_run_defrag,
+        flags=[
+            Flag.string("data-dir", "", "Required. Defragments a data directory not in use by etcd.", required=True),
+        ],
+    )
     snapshot = Command("snapshot <subcommand>", short="Manages etcd node snapshots")
-    save = Command("save <filename>", short="Stores an etcd node backend snapshot to a given file", hidden=True,
-                   run=_run_save, deprecated="Use `etcdctl snapshot save` to download snapshot",
-                   disable_flags_in_use_line=True)
-    restore = Command("restore <filename> --data-dir {output dir} [options]",
-                      short="Restores an etcd member snapshot to an etcd directory", run=_run_restore,
-                      flags=restore_flags("Path to the output data directory", required=True))
-    status = Command("status <filename>", short="Gets backend snapshot status of a given file",
-                     long="When --write-out is set to simple, this command prints out comma-separated status lists "
-                          "for each endpoint.\nThe items in the lists are hash, revision, total keys, total size.\n",
-                     run=run_snapshot_status, flags=status_flags())
+    save = Command(
+        "save <filename>",
+        short="Stores an etcd node backend snapshot to a given file",
+        hidden=True,
+        run=_run_save,
+        deprecated="Use `etcdctl snapshot save` to download snapshot",
+        disable_flags_in_use_line=True,
+    )
+    restore = Command(
+        "restore <filename> --data-dir {output dir} [options]",
+        short="Restores an etcd member snapshot to an etcd directory",
+        run=_run_restore,
+        flags=restore_flags("Path to the output data directory", required=True),
+    )
+    status = Command(
+        "status <filename>",
+        short="Gets backend snapshot status of a given file",
+        long="When --write-out is set to simple, this command prints out comma-separated status lists "
+        "for each endpoint.\nThe items in the lists are hash, revision, total keys, total size.\n",
+        run=run_snapshot_status,
+        flags=status_flags(),
+    )
     snapshot.add(save, restore, status)
     version = Command("version", short="Prints the version of etcdutl", run=_run_version)
     root.add(backup, defrag, snapshot, version)

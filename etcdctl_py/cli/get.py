@@ -11,18 +11,21 @@ SORT_TARGETS = {"": 0, "KEY": 0, "VERSION": 1, "CREATE": 2, "MODIFY": 3, "VALUE"
 
 
 def command() -> Command:
-    return verb("get [options] <key> [range_end]", "Gets the key or a range of keys", run,
-                Flag.string("consistency", "l", "Linearizable(l) or Serializable(s)"),
-                Flag.string("order", "", "Order of results; ASCEND or DESCEND (ASCEND by default)"),
-                Flag.string("sort-by", "", "Sort target; CREATE, KEY, MODIFY, VALUE, or VERSION"),
-                Flag.int("limit", 0, "Maximum number of results", kind="int64"),
-                Flag.bool("prefix", False, "Get keys with matching prefix"),
-                Flag.bool("from-key", False,
-                          "Get keys that are greater than or equal to the given key using byte compare"),
-                Flag.int("rev", 0, "Specify the kv revision", kind="int64"),
-                Flag.bool("keys-only", False, "Get only the keys"),
-                Flag.bool("count-only", False, "Get only the count"),
-                Flag.bool("print-value-only", False, 'Only write values when using the "simple" output format'))
+    return verb(
+        "get [options] <key> [range_end]",
+        "Gets the key or a range of keys",
+        run,
+        Flag.string("consistency", "l", "Linearizable(l) or Serializable(s)"),
+        Flag.string("order", "", "Order of results; ASCEND or DESCEND (ASCEND by default)"),
+        Flag.string("sort-by", "", "Sort target; CREATE, KEY, MODIFY, VALUE, or VERSION"),
+        Flag.int("limit", 0, "Maximum number of results", kind="int64"),
+        Flag.bool("prefix", False, "Get keys with matching prefix"),
+        Flag.bool("from-key", False, "Get keys that are greater than or equal to the given key using byte compare"),
+        Flag.int("rev", 0, "Specify the kv revision", kind="int64"),
+        Flag.bool("keys-only", False, "Get only the keys"),
+        Flag.bool("count-only", False, "Get only the count"),
+        Flag.bool("print-value-only", False, 'Only write values when using the "simple" output format'),
+    )
 
 
 def range_request(ctx: Context, args: list[str]):

@@ -41,14 +41,18 @@ GLOBAL_FLAGS: list[Flag] = [
     Flag.duration("keepalive-timeout", 6 * SECOND, "keepalive timeout for client connections"),
     Flag.bool("insecure-transport", True, "disable transport security for client connections"),
     Flag.bool("insecure-discovery", True, "accept insecure SRV records describing cluster endpoints"),
-    Flag.bool("insecure-skip-tls-verify", False, "skip server certificate verification (CAUTION: this option should be "
-                                                 "enabled only for testing purposes)"),
+    Flag.bool(
+        "insecure-skip-tls-verify",
+        False,
+        "skip server certificate verification (CAUTION: this option should be enabled only for testing purposes)",
+    ),
     Flag.string("cert", "", "identify secure client using this TLS certificate file"),
     Flag.string("key", "", "identify secure client using this TLS key file"),
     Flag.string("cacert", "", "verify certificates of TLS-enabled secure servers using this CA bundle"),
     Flag.string("user", "", "username[:password] for authentication (prompt if password is not supplied)"),
-    Flag.string("password", "", "password for authentication (if this option is used, --user option shouldn't "
-                                "include password)"),
+    Flag.string(
+        "password", "", "password for authentication (if this option is used, --user option shouldn't include password)"
+    ),
     Flag.string("discovery-srv", "", "domain name to query for SRV records describing cluster endpoints", "d"),
     Flag.string("discovery-srv-name", "", "service name to query when using DNS discovery"),
 ]
@@ -59,6 +63,7 @@ def flag_to_env(name: str) -> str:
 
 
 # ---------------------------------------------------------------- zap-style log lines
+
 
 def zap_epoch_line(level: str, caller: str, msg: str, **fields: str) -> str:
     """A zap production JSON line with an epoch-seconds `ts` (what etcdctl 3.5.1's own logger prints)."""
@@ -85,14 +90,22 @@ def client_warn_line(go_error: str, authority: str) -> None:
     import json
 
     ptr = "0xc000%06x" % (os.getpid() * 0x80 % 0xFFFF80 + 0x100000 & 0xFFFF80)
-    line = ('{"level":"warn","ts":"' + iso_ts() + '","logger":"etcd-client","caller":"v3/retry_interceptor.go:62",'
-            '"msg":"retrying of unary invoker failed","target":"etcd-endpoints://' + ptr + "/" + authority
-            + '","attempt":0,"error":' + json.dumps(go_error, ensure_ascii=False) + "}\n")
+    line = (
+        '{"level":"warn","ts":"' + iso_ts() + '","logger":"etcd-client","caller":"v3/retry_interceptor.go:62",'
+        '"msg":"retrying of unary invoker failed","target":"etcd-endpoints://'
+        + ptr
+        + "/"
+        + authority
+        + '","attempt":0,"error":'
+        + json.dumps(go_error, ensure_ascii=False)
+        + "}\n"
+    )
     sys.stderr.write(line)
     sys.stderr.flush()
 
 
 # ---------------------------------------------------------------- environment
+
 
 def apply_env(ctx: Context, extra_known: tuple[str, ...] = ()) -> None:
     """etcdctl's SetPflagsFromEnv over the command's inherited (global) flags.
@@ -120,18 +133,29 @@ def apply_env(ctx: Context, extra_known: tuple[str, ...] = ()) -> None:
         if env_key in used:
             continue
         if env_key in already:
-            sys.stderr.write(zap_epoch_line(
-                "fatal", "flags/flag.go:85",
-                "conflicting environment variable is shadowed by corresponding command-line flag "
-                "(either unset environment variable or disable flag))",
-                **{"environment-variable": env_key}))
+            sys.stderr.write(
+                zap_epoch_line(
+                    "fatal",
+                    "flags/flag.go:85",
+                    "conflicting environment variable is shadowed by corresponding command-line flag "
+                    "(either unset environment variable or disable flag))",
+                    **{"environment-variable": env_key},
+                )
+            )
             raise ExitError(EXIT_ERROR, None)
         if env_key.startswith("ETCDCTL_"):
-            sys.stderr.write(zap_epoch_line("warn", "flags/flag.go:93", "unrecognized environment variable",
-                                            **{"environment-variable": f"{env_key}={env_val}"}))
+            sys.stderr.write(
+                zap_epoch_line(
+                    "warn",
+                    "flags/flag.go:93",
+                    "unrecognized environment variable",
+                    **{"environment-variable": f"{env_key}={env_val}"},
+                )
+            )
 
 
 # ---------------------------------------------------------------- session
+
 
 class Session:
     """Everything a verb needs once global flags are settled: the printer and a client factory."""
@@ -183,8 +207,11 @@ def _endpoints(ctx: Context) -> list[str]:
         # DNS SRV discovery would send queries off this machine; we refuse it clearly instead of
         # resolving (etcdctl prints its resolver's error in the same shape).
         domain = ctx.get("discovery-srv")
-        raise ExitError(EXIT_ERROR, f"dns lookup errors: DNS SRV discovery of {domain!s} is not supported by "
-                                    "etcdctl-py; pass --endpoints instead")
+        raise ExitError(
+            EXIT_ERROR,
+            f"dns lookup errors: DNS SRV discovery of {domain!s} is not supported by "
+            "etcdctl-py; pass --endpoints instead",
+        )
     return [e.strip() for e in ctx.get("endpoints")]
 
 
@@ -249,8 +276,12 @@ def tls_config(ctx: Context) -> TLSConfig | None:
     from etcdctl_py.client import TLSConfig
 
     if ctx.get("cert") or ctx.get("key") or ctx.get("cacert") or not ctx.get("insecure-transport"):
-        return TLSConfig(ca_file=ctx.get("cacert"), cert_file=ctx.get("cert"), key_file=ctx.get("key"),
-                         insecure_skip_verify=ctx.get("insecure-skip-tls-verify"))
+        return TLSConfig(
+            ca_file=ctx.get("cacert"),
+            cert_file=ctx.get("cert"),
+            key_file=ctx.get("key"),
+            insecure_skip_verify=ctx.get("insecure-skip-tls-verify"),
+        )
     return None
 
 

@@ -18,14 +18,25 @@ def command() -> Command:
     root.add(
         Command("grant <ttl>", short="Creates leases", run=run_grant),
         Command("revoke <leaseID>", short="Revokes leases", run=run_revoke),
-        Command("timetolive <leaseID> [options]", short="Get lease information", run=run_ttl, flags=[
-            Flag.bool("keys", False, "Get keys attached to this lease"),
-        ]),
+        Command(
+            "timetolive <leaseID> [options]",
+            short="Get lease information",
+            run=run_ttl,
+            flags=[
+                Flag.bool("keys", False, "Get keys attached to this lease"),
+            ],
+        ),
         Command("list", short="List all active leases", run=run_list),
-        Command("keep-alive [options] <leaseID>", short="Keeps leases alive (renew)", run=run_keep_alive, flags=[
-            Flag.bool("once", False, "Resets the keep-alive time to its original value and cobrautl.Exits "
-                                     "immediately"),
-        ]),
+        Command(
+            "keep-alive [options] <leaseID>",
+            short="Keeps leases alive (renew)",
+            run=run_keep_alive,
+            flags=[
+                Flag.bool(
+                    "once", False, "Resets the keep-alive time to its original value and cobrautl.Exits immediately"
+                ),
+            ],
+        ),
     )
     return root
 
@@ -50,8 +61,7 @@ def run_revoke(ctx: Context) -> int:
         raise bad_args("lease revoke command needs 1 argument")
     lid = parse_lease_id(ctx.args[0])
     s = session(ctx)
-    resp = request(lambda: s.client().lease.revoke(lid, timeout=s.command_timeout),
-                   wrap="failed to revoke lease ({})")
+    resp = request(lambda: s.client().lease.revoke(lid, timeout=s.command_timeout), wrap="failed to revoke lease ({})")
     show(s.printer.lease_revoke, lid, resp)
     return 0
 

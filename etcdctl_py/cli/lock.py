@@ -27,8 +27,12 @@ T = TypeVar("T")
 
 
 def command() -> Command:
-    return Command("lock <lockname> [exec-command arg1 arg2 ...]", short="Acquires a named lock", run=run,
-                   flags=[Flag.int("ttl", 10, "timeout for session")])
+    return Command(
+        "lock <lockname> [exec-command arg1 arg2 ...]",
+        short="Acquires a named lock",
+        run=run,
+        flags=[Flag.int("ttl", 10, "timeout for session")],
+    )
 
 
 def wait_for_signal() -> threading.Event:
@@ -78,8 +82,7 @@ def run(ctx: Context) -> int:
     c = s.client()
     sigs = wait_for_signal()
     sess = request(lambda: Session(c, ctx.get("ttl")))
-    lresp = until_signal(lambda: c.lock.lock(arg_bytes(name), sess.lease_id, timeout=None),
-                         sigs, sess)
+    lresp = until_signal(lambda: c.lock.lock(arg_bytes(name), sess.lease_id, timeout=None), sigs, sess)
     if cmd_args:
         return _run_holding(c, sess, lresp, cmd_args)
     return _hold_until_signal(s, c, sess, sigs, lresp.key)
@@ -104,8 +107,11 @@ def _exec(cmd_args: list[str], env: dict[str, str]) -> tuple[int, str]:
     try:
         code = subprocess.Popen(cmd_args, env=env).wait()
     except FileNotFoundError:
-        return EXIT_ERROR, (f"fork/exec {cmd_args[0]}: no such file or directory" if "/" in cmd_args[0]
-                            else f"exec: {quote(cmd_args[0])}: executable file not found in $PATH")
+        return EXIT_ERROR, (
+            f"fork/exec {cmd_args[0]}: no such file or directory"
+            if "/" in cmd_args[0]
+            else f"exec: {quote(cmd_args[0])}: executable file not found in $PATH"
+        )
     except PermissionError:
         return EXIT_ERROR, f"fork/exec {cmd_args[0]}: permission denied"
     return code, f"exit status {code}" if code > 0 else (f"signal: {-code}" if code < 0 else "")

@@ -31,27 +31,51 @@ CHECKPOINT_EVERY = 1.0  # seconds between checkpoint writes while events flow
 
 
 def command() -> Command:
-    return verb("make-mirror [options] <destination>", "Makes a mirror at the destination etcd cluster", run,
-                Flag.string("prefix", "", "Key-value prefix to mirror"),
-                Flag.string("dest-prefix", "", "destination prefix to mirror a prefix to a different prefix in the "
-                                               "destination cluster"),
-                Flag.bool("no-dest-prefix", False, "mirror key-values to the root of the destination cluster"),
-                Flag.string("dest-cert", "", "Identify secure client using this TLS certificate file for the "
-                                             "destination cluster"),
-                Flag.string("dest-key", "", "Identify secure client using this TLS key file"),
-                Flag.string("dest-cacert", "", "Verify certificates of TLS enabled secure servers using this CA "
-                                               "bundle"),
-                Flag.bool("dest-insecure-transport", True, "Disable transport security for client connections"),
-                Flag.string("dest-user", "", "Destination username[:password] for authentication (prompt if "
-                                             "password is not supplied)"),
-                Flag.string("dest-password", "", "Destination password for authentication (if this option is used, "
-                                                 "--user option shouldn't include password)"),
-                Flag.int("max-txn-ops", 128, "Maximum number of operations permitted in a transaction during "
-                                             "syncing updates.", kind="uint", hidden=True),
-                Flag.bool("until-synced", False, "Exit 0 once the initial copy is done and the watch has caught up "
-                                                 "with the source", hidden=True),
-                Flag.string("checkpoint", "", "File that records the last mirrored revision; resume from it on "
-                                              "restart (full sync if that revision was compacted)", hidden=True))
+    return verb(
+        "make-mirror [options] <destination>",
+        "Makes a mirror at the destination etcd cluster",
+        run,
+        Flag.string("prefix", "", "Key-value prefix to mirror"),
+        Flag.string(
+            "dest-prefix", "", "destination prefix to mirror a prefix to a different prefix in the destination cluster"
+        ),
+        Flag.bool("no-dest-prefix", False, "mirror key-values to the root of the destination cluster"),
+        Flag.string(
+            "dest-cert", "", "Identify secure client using this TLS certificate file for the destination cluster"
+        ),
+        Flag.string("dest-key", "", "Identify secure client using this TLS key file"),
+        Flag.string("dest-cacert", "", "Verify certificates of TLS enabled secure servers using this CA bundle"),
+        Flag.bool("dest-insecure-transport", True, "Disable transport security for client connections"),
+        Flag.string(
+            "dest-user", "", "Destination username[:password] for authentication (prompt if password is not supplied)"
+        ),
+        Flag.string(
+            "dest-password",
+            "",
+            "Destination password for authentication (if this option is used, "
+            "--user option shouldn't include password)",
+        ),
+        Flag.int(
+            "max-txn-ops",
+            128,
+            "Maximum number of operations permitted in a transaction during syncing updates.",
+            kind="uint",
+            hidden=True,
+        ),
+        Flag.bool(
+            "until-synced",
+            False,
+            "Exit 0 once the initial copy is done and the watch has caught up with the source",
+            hidden=True,
+        ),
+        Flag.string(
+            "checkpoint",
+            "",
+            "File that records the last mirrored revision; resume from it on "
+            "restart (full sync if that revision was compacted)",
+            hidden=True,
+        ),
+    )
 
 
 def _dest_client(ctx: Context, endpoint: str) -> Any:
@@ -72,15 +96,27 @@ def _dest_client(ctx: Context, endpoint: str) -> Any:
     cert, key = ctx.get("dest-cert"), ctx.get("dest-key")
     if bool(cert) != bool(key):  # Go's TLSInfo wants both halves before it reads either file
         raise ExitError(EXIT_BAD_ARGS, f"KeyFile and CertFile must both be present[key: {key}, cert: {cert}]")
-    if ctx.get("dest-cert") or ctx.get("dest-key") or ctx.get("dest-cacert") \
-            or not ctx.get("dest-insecure-transport") or endpoint.strip().startswith(("https://", "unixs://")):
+    if (
+        ctx.get("dest-cert")
+        or ctx.get("dest-key")
+        or ctx.get("dest-cacert")
+        or not ctx.get("dest-insecure-transport")
+        or endpoint.strip().startswith(("https://", "unixs://"))
+    ):
         tls = TLSConfig(ca_file=ctx.get("dest-cacert"), cert_file=ctx.get("dest-cert"), key_file=ctx.get("dest-key"))
     dial_timeout = ctx.get("dial-timeout") / g.SECOND
     try:
-        dst = Client([endpoint], dial_timeout=dial_timeout, command_timeout=None,
-                     keepalive_time=ctx.get("keepalive-time") / g.SECOND,
-                     keepalive_timeout=ctx.get("keepalive-timeout") / g.SECOND, tls=tls,
-                     user=user or None, password=password, warn_logger=g.client_warn_line)
+        dst = Client(
+            [endpoint],
+            dial_timeout=dial_timeout,
+            command_timeout=None,
+            keepalive_time=ctx.get("keepalive-time") / g.SECOND,
+            keepalive_timeout=ctx.get("keepalive-timeout") / g.SECOND,
+            tls=tls,
+            user=user or None,
+            password=password,
+            warn_logger=g.client_warn_line,
+        )
         if not (user and password):
             _reach(dst, dial_timeout)
         return dst
@@ -230,13 +266,14 @@ def _mirror(ctx: Context, m: Any, saver: _CheckpointSaver | None) -> int:
         synced_note.append(r)
         return True
 
-    kw = dict(on_synced=on_synced if until_synced else None,
-              on_progress=saver.mark if saver is not None else None)
+    kw = dict(on_synced=on_synced if until_synced else None, on_progress=saver.mark if saver is not None else None)
     try:
         m.watch(rev + 1, from_checkpoint=resume is not None, **kw)
     except CheckpointCompacted as e:
-        sys.stderr.write(f"checkpoint revision {e.revision} was compacted on the source (compacted revision "
-                         f"{e.compact_revision}); falling back to a full sync\n")
+        sys.stderr.write(
+            f"checkpoint revision {e.revision} was compacted on the source (compacted revision "
+            f"{e.compact_revision}); falling back to a full sync\n"
+        )
         sys.stderr.flush()
         rev = m.base_revision()
         _full_sync(m, rev)
@@ -274,8 +311,15 @@ class _Bar:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-        self._p = Progress(TextColumn("initial sync"), BarColumn(), MofNCompleteColumn(), TextColumn("keys ETA"),
-                           TimeRemainingColumn(), console=Console(file=sys.stderr), transient=False)
+        self._p = Progress(
+            TextColumn("initial sync"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("keys ETA"),
+            TimeRemainingColumn(),
+            console=Console(file=sys.stderr),
+            transient=False,
+        )
         self._t = self._p.add_task("sync", total=total)
         self._n = 0
         self._p.start()
@@ -314,9 +358,11 @@ class _CheckpointSaver:
         if cp is None:
             return None
         if (cp.cluster_id, cp.prefix, cp.dest_prefix) != (cluster, prefix, dest):
-            raise MirrorError(f"checkpoint {self.path} belongs to another mirror (source cluster "
-                              f"{cp.cluster_id:x}, prefix {cp.prefix!r} -> {cp.dest_prefix!r}); this one is "
-                              f"cluster {cluster:x}, prefix {prefix!r} -> {dest!r}")
+            raise MirrorError(
+                f"checkpoint {self.path} belongs to another mirror (source cluster "
+                f"{cp.cluster_id:x}, prefix {cp.prefix!r} -> {cp.dest_prefix!r}); this one is "
+                f"cluster {cluster:x}, prefix {prefix!r} -> {dest!r}"
+            )
         return cp.revision
 
     def mark(self, rev: int, force: bool = False) -> None:
@@ -341,4 +387,3 @@ class _CheckpointSaver:
         except OSError as e:
             raise ExitError(EXIT_ERROR, f"cannot write checkpoint {self.path}: {e.strerror}") from None
         self._written = rev
-

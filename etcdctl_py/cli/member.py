@@ -14,20 +14,38 @@ BAD_ID = "bad member ID arg ({}), expecting ID in Hex"
 def command() -> Command:
     root = Command("member <subcommand>", short="Membership related commands")
     root.add(
-        Command("add <memberName> [options]", short="Adds a member into the cluster", run=run_add, flags=[
-            Flag.string("peer-urls", "", "comma separated peer URLs for the new member."),
-            Flag.bool("learner", False, "indicates if the new member is raft learner"),
-        ]),
+        Command(
+            "add <memberName> [options]",
+            short="Adds a member into the cluster",
+            run=run_add,
+            flags=[
+                Flag.string("peer-urls", "", "comma separated peer URLs for the new member."),
+                Flag.bool("learner", False, "indicates if the new member is raft learner"),
+            ],
+        ),
         Command("remove <memberID>", short="Removes a member from the cluster", run=run_remove),
-        Command("update <memberID> [options]", short="Updates a member in the cluster", run=run_update, flags=[
-            Flag.string("peer-urls", "", "comma separated peer URLs for the updated member."),
-        ]),
-        Command("list", short="Lists all members in the cluster", run=run_list,
-                long="When --write-out is set to simple, this command prints out comma-separated member lists for "
-                     "each endpoint.\nThe items in the lists are ID, Status, Name, Peer Addrs, Client Addrs, "
-                     "Is Learner.\n"),
-        Command("promote <memberID>", short="Promotes a non-voting member in the cluster", run=run_promote,
-                long="Promotes a non-voting learner member to a voting one in the cluster.\n"),
+        Command(
+            "update <memberID> [options]",
+            short="Updates a member in the cluster",
+            run=run_update,
+            flags=[
+                Flag.string("peer-urls", "", "comma separated peer URLs for the updated member."),
+            ],
+        ),
+        Command(
+            "list",
+            short="Lists all members in the cluster",
+            run=run_list,
+            long="When --write-out is set to simple, this command prints out comma-separated member lists for "
+            "each endpoint.\nThe items in the lists are ID, Status, Name, Peer Addrs, Client Addrs, "
+            "Is Learner.\n",
+        ),
+        Command(
+            "promote <memberID>",
+            short="Promotes a non-voting member in the cluster",
+            run=run_promote,
+            long="Promotes a non-voting learner member to a voting one in the cluster.\n",
+        ),
     )
     return root
 
@@ -62,9 +80,11 @@ def run_add(ctx: Context) -> int:
         for m in resp.members:
             for u in m.peerURLs:
                 conf.append(f"{name if m.ID == resp.member.ID else m.name}={u}")
-        sys.stdout.write(f"\nETCD_NAME={quote(name)}\nETCD_INITIAL_CLUSTER={quote(','.join(conf))}\n"
-                         f"ETCD_INITIAL_ADVERTISE_PEER_URLS={quote(peer_urls)}\n"
-                         'ETCD_INITIAL_CLUSTER_STATE="existing"\n')
+        sys.stdout.write(
+            f"\nETCD_NAME={quote(name)}\nETCD_INITIAL_CLUSTER={quote(','.join(conf))}\n"
+            f"ETCD_INITIAL_ADVERTISE_PEER_URLS={quote(peer_urls)}\n"
+            'ETCD_INITIAL_CLUSTER_STATE="existing"\n'
+        )
     return 0
 
 

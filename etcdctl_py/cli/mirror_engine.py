@@ -74,8 +74,18 @@ class Checkpoint:
 
     def save(self, path: str) -> None:
         """Atomically: write a temporary sibling, fsync, rename, fsync the directory."""
-        data = json.dumps({"version": 1, "source_cluster_id": self.cluster_id, "prefix": self.prefix,
-                           "dest_prefix": self.dest_prefix, "revision": self.revision}) + "\n"
+        data = (
+            json.dumps(
+                {
+                    "version": 1,
+                    "source_cluster_id": self.cluster_id,
+                    "prefix": self.prefix,
+                    "dest_prefix": self.dest_prefix,
+                    "revision": self.revision,
+                }
+            )
+            + "\n"
+        )
         d = os.path.dirname(os.path.abspath(path))
         tmp = os.path.join(d, f".{os.path.basename(path)}.tmp{os.getpid()}")
         with open(tmp, "w", encoding="utf-8") as f:
@@ -144,8 +154,7 @@ class Mirror:
         read before it, with that read's error."""
         stop = threading.Event()
         pages: queue.Queue = queue.Queue(maxsize=PAGES_AHEAD)
-        threading.Thread(target=self._read_pages, args=(rev, pages, stop), daemon=True,
-                         name="mirror-base").start()
+        threading.Thread(target=self._read_pages, args=(rev, pages, stop), daemon=True, name="mirror-base").start()
         try:
             for resp in _consume(pages):
                 for kv in resp.kvs:
@@ -184,8 +193,14 @@ class Mirror:
             key = resp.kvs[-1].key + b"\x00"
 
     # ------------------------------------------------------------------ phase 2
-    def watch(self, start_rev: int, *, on_synced: Callable[[int], bool] | None = None,
-              on_progress: Callable[[int], None] | None = None, from_checkpoint: bool = False) -> None:
+    def watch(
+        self,
+        start_rev: int,
+        *,
+        on_synced: Callable[[int], bool] | None = None,
+        on_progress: Callable[[int], None] | None = None,
+        from_checkpoint: bool = False,
+    ) -> None:
         """Apply source events from `start_rev` on, until an error (raised) or `on_synced` returns True.
 
         `on_synced(rev)` is called once the watch has caught up with the source (see `_SyncDetector`);
@@ -240,11 +255,13 @@ class Mirror:
                 self._txn(ops)
                 ops = []
             if ev.type == 0:  # PUT
-                ops.append(rpc_pb2.RequestOp(request_put=rpc_pb2.PutRequest(key=self.rewrite(ev.kv.key),
-                                                                            value=ev.kv.value)))
+                ops.append(
+                    rpc_pb2.RequestOp(request_put=rpc_pb2.PutRequest(key=self.rewrite(ev.kv.key), value=ev.kv.value))
+                )
             else:
-                ops.append(rpc_pb2.RequestOp(request_delete_range=rpc_pb2.DeleteRangeRequest(
-                    key=self.rewrite(ev.kv.key))))
+                ops.append(
+                    rpc_pb2.RequestOp(request_delete_range=rpc_pb2.DeleteRangeRequest(key=self.rewrite(ev.kv.key)))
+                )
             with self._lock:
                 self.total += 1
         if ops:
@@ -260,7 +277,6 @@ class Mirror:
     def close(self) -> None:
         if self._watch is not None:
             self._watch.close()
-
 
 
 def _drained(stream: Iterable[rpc_pb2.WatchResponse]) -> Iterator[rpc_pb2.WatchResponse]:
@@ -290,7 +306,6 @@ def _consume(q: queue.Queue | queue.SimpleQueue) -> Iterator:
         if isinstance(item, BaseException):
             raise item
         yield item
-
 
 
 class _SyncDetector:

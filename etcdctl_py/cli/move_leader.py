@@ -20,8 +20,9 @@ if TYPE_CHECKING:
 
 
 def command() -> Command:
-    return Command("move-leader <transferee-member-id>", short="Transfers leadership to another etcd cluster member.",
-                   run=run)
+    return Command(
+        "move-leader <transferee-member-id>", short="Transfers leadership to another etcd cluster member.", run=run
+    )
 
 
 def run(ctx: Context) -> int:

@@ -36,13 +36,16 @@ NEEDS = "put command needs 1 argument and input from stdin or 2 arguments"
 
 
 def command() -> Command:
-    return verb("put [options] <key> <value> (<value> can also be given from stdin)",
-                "Puts the given key into the store", run,
-                Flag.string("lease", "0", "lease ID (in hexadecimal) to attach to the key"),
-                Flag.bool("prev-kv", False, "return the previous key-value pair before modification"),
-                Flag.bool("ignore-value", False, "updates the key using its current value"),
-                Flag.bool("ignore-lease", False, "updates the key using its current lease"),
-                long=LONG)
+    return verb(
+        "put [options] <key> <value> (<value> can also be given from stdin)",
+        "Puts the given key into the store",
+        run,
+        Flag.string("lease", "0", "lease ID (in hexadecimal) to attach to the key"),
+        Flag.bool("prev-kv", False, "return the previous key-value pair before modification"),
+        Flag.bool("ignore-value", False, "updates the key using its current value"),
+        Flag.bool("ignore-lease", False, "updates the key using its current lease"),
+        long=LONG,
+    )
 
 
 def put_request(ctx: Context, args: list[str], stdin: bool = True) -> rpc_pb2.PutRequest:
@@ -69,8 +72,14 @@ def put_request(ctx: Context, args: list[str], stdin: bool = True) -> rpc_pb2.Pu
         lease = parse_int(ctx.get("lease"), 16, 64)
     except ValueError as e:
         raise bad_args(f"bad lease ID ({e}), expecting ID in Hex") from None
-    return rpc_pb2.PutRequest(key=key, value=value, lease=lease, prev_kv=ctx.get("prev-kv"),
-                              ignore_value=ignore_value, ignore_lease=ctx.get("ignore-lease"))
+    return rpc_pb2.PutRequest(
+        key=key,
+        value=value,
+        lease=lease,
+        prev_kv=ctx.get("prev-kv"),
+        ignore_value=ignore_value,
+        ignore_lease=ctx.get("ignore-lease"),
+    )
 
 
 def run(ctx: Context) -> int:

@@ -14,18 +14,32 @@ def command() -> Command:
         Command("delete <role name>", short="Deletes a role", run=run_delete),
         Command("get <role name>", short="Gets detailed information of a role", run=run_get),
         Command("list", short="Lists all roles", run=run_list),
-        Command("grant-permission [options] <role name> <permission type> <key> [endkey]",
-                short="Grants a key to a role", run=run_grant, flags=[
-                    Flag.bool("prefix", False, "grant a prefix permission"),
-                    Flag.bool("from-key", False, "grant a permission of keys that are greater than or equal to the "
-                                                 "given key using byte compare"),
-                ]),
-        Command("revoke-permission <role name> <key> [endkey]", short="Revokes a key from a role", run=run_revoke,
-                flags=[
-                    Flag.bool("prefix", False, "revoke a prefix permission"),
-                    Flag.bool("from-key", False, "revoke a permission of keys that are greater than or equal to the "
-                                                 "given key using byte compare"),
-                ]),
+        Command(
+            "grant-permission [options] <role name> <permission type> <key> [endkey]",
+            short="Grants a key to a role",
+            run=run_grant,
+            flags=[
+                Flag.bool("prefix", False, "grant a prefix permission"),
+                Flag.bool(
+                    "from-key",
+                    False,
+                    "grant a permission of keys that are greater than or equal to the given key using byte compare",
+                ),
+            ],
+        ),
+        Command(
+            "revoke-permission <role name> <key> [endkey]",
+            short="Revokes a key from a role",
+            run=run_revoke,
+            flags=[
+                Flag.bool("prefix", False, "revoke a prefix permission"),
+                Flag.bool(
+                    "from-key",
+                    False,
+                    "revoke a permission of keys that are greater than or equal to the given key using byte compare",
+                ),
+            ],
+        ),
     )
     return root
 

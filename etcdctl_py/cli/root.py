@@ -11,8 +11,27 @@ from etcdctl_py.cli.globals import GLOBAL_FLAGS
 
 # etcdctl 3.5's AddCommand order. Each module under etcdctl_py.cli exposes `command() -> Command`.
 VERB_MODULES = [
-    "get", "put", "delete", "txn", "compaction", "alarm", "defrag", "endpoint", "move_leader", "watch",
-    "version", "lease", "member", "snapshot", "make_mirror", "lock", "elect", "auth", "user", "role", "check",
+    "get",
+    "put",
+    "delete",
+    "txn",
+    "compaction",
+    "alarm",
+    "defrag",
+    "endpoint",
+    "move_leader",
+    "watch",
+    "version",
+    "lease",
+    "member",
+    "snapshot",
+    "make_mirror",
+    "lock",
+    "elect",
+    "auth",
+    "user",
+    "role",
+    "check",
 ]
 
 
@@ -29,8 +48,12 @@ def _loader(module: str) -> Callable[[], Command]:
 
 def build_root() -> Command:
     """The root with every verb registered lazily: only the verb being run is imported."""
-    root = Command("etcdctl", short="A simple command line client for etcd3.", persistent_flags=list(GLOBAL_FLAGS),
-                   suggest_for=["etcdctl"])
+    root = Command(
+        "etcdctl",
+        short="A simple command line client for etcd3.",
+        persistent_flags=list(GLOBAL_FLAGS),
+        suggest_for=["etcdctl"],
+    )
     for name in VERB_MODULES:
         root.add(LazyCommand(_command_name(name), _loader(name)))
     # Not an etcdctl 3.5.1 verb (3.6 has it): hidden from help and suggestions, matched only by its full name.

@@ -49,10 +49,19 @@ def command() -> Command:
     from etcdctl_py.cli import etcdutl
 
     snapshot = Command("snapshot <subcommand>", short="Manages etcd node snapshots")
-    restore = Command("restore <filename> [options]", short="Restores an etcd member snapshot to an etcd directory",
-                      long="Moved to `etcdctl snapshot restore ...`\n", run=run_restore,
-                      flags=etcdutl.restore_flags("Path to the data directory"))
-    status = Command("status <filename>", short="[deprecated] Gets backend snapshot status of a given file",
-                     long=STATUS_LONG, run=run_status, flags=etcdutl.status_flags())
+    restore = Command(
+        "restore <filename> [options]",
+        short="Restores an etcd member snapshot to an etcd directory",
+        long="Moved to `etcdctl snapshot restore ...`\n",
+        run=run_restore,
+        flags=etcdutl.restore_flags("Path to the data directory"),
+    )
+    status = Command(
+        "status <filename>",
+        short="[deprecated] Gets backend snapshot status of a given file",
+        long=STATUS_LONG,
+        run=run_status,
+        flags=etcdutl.status_flags(),
+    )
     snapshot.add(_save_command(), restore, status)
     return snapshot

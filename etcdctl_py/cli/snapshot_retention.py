@@ -54,8 +54,10 @@ class Policy:
         base = os.path.basename(path)
         pat = name_pattern(base)
         if pat is None:
-            raise ValueError(f"--keep/--max-age need a dated snapshot name (digits in it, e.g. "
-                             f"snapshot-$(date +%Y%m%d-%H%M%S).db), not {base!r}")
+            raise ValueError(
+                f"--keep/--max-age need a dated snapshot name (digits in it, e.g. "
+                f"snapshot-$(date +%Y%m%d-%H%M%S).db), not {base!r}"
+            )
         return cls(os.path.dirname(os.path.abspath(path)), pat, keep, max_age, max_age_text)
 
     def describe(self) -> str:
@@ -133,7 +135,9 @@ def apply(policy: Policy, *, just_saved: str, out: TextIO, now: float | None = N
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(s.mtime))
         out.write(f"Removed old snapshot {s.path} ({go_bytes(s.size)}, saved {stamp}, {why})\n")
     kept = len(snaps) - len(removed)
-    out.write(f"Retention ({policy.describe()}): {kept} snapshot{'' if kept == 1 else 's'} kept, "
-              f"{len(removed)} removed in {policy.directory}\n")
+    out.write(
+        f"Retention ({policy.describe()}): {kept} snapshot{'' if kept == 1 else 's'} kept, "
+        f"{len(removed)} removed in {policy.directory}\n"
+    )
     out.flush()
     return removed

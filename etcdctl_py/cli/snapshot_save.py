@@ -38,10 +38,15 @@ def command() -> Command:
         short="Stores an etcd node backend snapshot to a given file",
         run=run,
         flags=[
-            Flag.int("keep", 0, "After saving, keep only the N newest dated snapshots in the target directory "
-                                "(0: keep all)", hidden=True),
-            Flag.string("max-age", "", "After saving, remove dated snapshots older than this (e.g. 30d, 12h, 1w)",
-                        hidden=True),
+            Flag.int(
+                "keep",
+                0,
+                "After saving, keep only the N newest dated snapshots in the target directory (0: keep all)",
+                hidden=True,
+            ),
+            Flag.string(
+                "max-age", "", "After saving, remove dated snapshots older than this (e.g. 30d, 12h, 1w)", hidden=True
+            ),
         ],
     )
 
@@ -72,9 +77,17 @@ def _log(line: str) -> None:
 
 def go_rel_time(seconds: float) -> str:
     """go-humanize Time(then) for a moment `seconds` ago: 'now', '1 second ago', '5 seconds ago', '1 minute ago'."""
-    steps = [(1, "now", 0), (2, "1 second ago", 1), (60, "%d seconds ago", 1), (120, "1 minute ago", 1),
-             (3600, "%d minutes ago", 60), (7200, "1 hour ago", 1), (86400, "%d hours ago", 3600),
-             (172800, "1 day ago", 1), (604800, "%d days ago", 86400)]
+    steps = [
+        (1, "now", 0),
+        (2, "1 second ago", 1),
+        (60, "%d seconds ago", 1),
+        (120, "1 minute ago", 1),
+        (3600, "%d minutes ago", 60),
+        (7200, "1 hour ago", 1),
+        (86400, "%d hours ago", 3600),
+        (172800, "1 day ago", 1),
+        (604800, "%d days ago", 86400),
+    ]
     for limit, fmt, unit in steps:
         if seconds < limit:
             return fmt % (seconds // unit) if "%d" in fmt else fmt
@@ -112,8 +125,9 @@ def run(ctx: Context) -> int:
     s = g.setup(ctx)
     eps = [e.strip() for e in ctx.get("endpoints")]
     if len(eps) != 1:
-        raise ExitError(EXIT_INTERRUPTED,
-                        f"snapshot must be requested to one selected node, not multiple {_go_list(eps)}")
+        raise ExitError(
+            EXIT_INTERRUPTED, f"snapshot must be requested to one selected node, not multiple {_go_list(eps)}"
+        )
     timeout = s.command_timeout if ctx.changed("command-timeout") else None
     try:
         size = save(s, path, eps[0], timeout=timeout)
@@ -158,8 +172,16 @@ def save(s: Any, path: str, endpoint: str, *, timeout: float | None) -> int:
         fd = -1
         from etcdctl_py.humanize import go_bytes
 
-        _log(zap_line("info", "snapshot/v3_snapshot.go:91", "fetched snapshot", endpoint=endpoint,
-                      size=go_bytes(size), took=go_rel_time(time.monotonic() - src.start)))
+        _log(
+            zap_line(
+                "info",
+                "snapshot/v3_snapshot.go:91",
+                "fetched snapshot",
+                endpoint=endpoint,
+                size=go_bytes(size),
+                took=go_rel_time(time.monotonic() - src.start),
+            )
+        )
         _rename(part, path)
         ok = True
         _log(zap_line("info", "snapshot/v3_snapshot.go:100", "saved", path=path))
@@ -214,8 +236,15 @@ class _Source:
                 # from the first Recv, logged as a failed read below
                 return _raising(e), False
             go_err = getattr(e, "go_error", str(e))
-            _log(zap_line("error", "v3/retry_interceptor.go:135", "streamer failed to create ClientStream",
-                          logger="client", error=go_err))
+            _log(
+                zap_line(
+                    "error",
+                    "v3/retry_interceptor.go:135",
+                    "streamer failed to create ClientStream",
+                    logger="client",
+                    error=go_err,
+                )
+            )
             raise
 
     def reopen_grpc(self) -> Any:
@@ -238,8 +267,15 @@ def _fetch(src: _Source, fd: int, endpoint: str) -> int:
             size, digest_ok = _copy(src.reopen_grpc(), fd)
     except Exception as e:
         go_err = getattr(e, "go_error", None)
-        _log(zap_line("warn", "v3/maintenance.go:221", "failed to receive from snapshot stream; closing",
-                      logger="client", error=go_err or str(e)))
+        _log(
+            zap_line(
+                "warn",
+                "v3/maintenance.go:221",
+                "failed to receive from snapshot stream; closing",
+                logger="client",
+                error=go_err or str(e),
+            )
+        )
         if go_err is None:
             raise
         # etcdctl ends with the stream's status error as it is (`Error: rpc error: code = ...`), except for
@@ -263,8 +299,7 @@ def _rename(part: str, path: str) -> None:
         os.rename(part, path)
     except OSError as e:
         text = "file exists" if isinstance(e, FileExistsError) else go_errno_text(e)
-        raise ExitError(EXIT_INTERRUPTED, f"could not rename {part} to {path} (rename {part} {path}: {text})") \
-            from None
+        raise ExitError(EXIT_INTERRUPTED, f"could not rename {part} to {path} (rename {part} {path}: {text})") from None
     with contextlib.suppress(OSError):  # the rename is done; a directory some filesystems cannot fsync is no error
         fsync_dir(os.path.dirname(os.path.abspath(path)))
 
@@ -280,8 +315,13 @@ def _plain_target(s: Any) -> tuple[int, str, int, str] | None:
     """Where our own HTTP/2 connection can fetch the snapshot: the one endpoint, a literal IP on plain TCP, no TLS
     flag, no user (the same conditions under which the grpc client would dial without TLS or a token)."""
     ctx = s.ctx
-    if ctx.values.get("_auth") or ctx.get("cert") or ctx.get("key") or ctx.get("cacert") \
-            or not ctx.get("insecure-transport"):
+    if (
+        ctx.values.get("_auth")
+        or ctx.get("cert")
+        or ctx.get("key")
+        or ctx.get("cacert")
+        or not ctx.get("insecure-transport")
+    ):
         return None
     eps = ctx.get("endpoints")
     if len(eps) != 1:
@@ -299,8 +339,9 @@ def _open_plain(s: Any, target: tuple[int, str, int, str], deadline: float | Non
     ctx = s.ctx
     keepalive = (max(ctx.get("keepalive-time") / SECOND, 10.0), ctx.get("keepalive-timeout") / SECOND)
     try:
-        return open_plain(target, deadline=deadline, connect_timeout=ctx.get("dial-timeout") / SECOND,
-                          keepalive=keepalive, sock=sock)
+        return open_plain(
+            target, deadline=deadline, connect_timeout=ctx.get("dial-timeout") / SECOND, keepalive=keepalive, sock=sock
+        )
     except Unsupported:
         return None
 
@@ -353,8 +394,17 @@ def _unreachable(authority: str, err: Any) -> NoReturn:
     --user, whose login is bounded by it): clientv3's warning, in the snapshot logger's format, then
     `Error: context deadline exceeded`, exit 5."""
     ptr = "0xc000%06x" % (os.getpid() * 0x80 & 0xFFFF80 | 0x100000)  # a Go pointer, as in every client warn line
-    _log(zap_line("warn", "v3/retry_interceptor.go:62", "retrying of unary invoker failed", logger="client",
-                  target=f"etcd-endpoints://{ptr}/{authority}", attempt=0, error=err.go_error))
+    _log(
+        zap_line(
+            "warn",
+            "v3/retry_interceptor.go:62",
+            "retrying of unary invoker failed",
+            logger="client",
+            target=f"etcd-endpoints://{ptr}/{authority}",
+            attempt=0,
+            error=err.go_error,
+        )
+    )
     raise ExitError(EXIT_INTERRUPTED, str(err))
 
 
@@ -498,9 +548,16 @@ class _progress:
             TransferSpeedColumn,
         )
 
-        self._p = Progress(TextColumn("snapshot"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                           TextColumn("ETA"), TimeRemainingColumn(), console=Console(file=sys.stderr),
-                           transient=False)
+        self._p = Progress(
+            TextColumn("snapshot"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=Console(file=sys.stderr),
+            transient=False,
+        )
         self._task: TaskID | None = None
         self._p.start()
 

@@ -23,13 +23,26 @@ from etcdctl_py.cli.errors import EXIT_INVALID_INPUT, ExitError, bad_args
 from etcdctl_py.cli.verbkit import arg_bytes
 
 OPS = {"=": "EQUAL", ">": "GREATER", "<": "LESS", "!=": "NOT_EQUAL"}  # etcdserverpb.Compare.CompareResult
-TARGETS = {"ver": "VERSION", "version": "VERSION", "c": "CREATE", "create": "CREATE", "m": "MOD", "mod": "MOD",
-           "val": "VALUE", "value": "VALUE", "lease": "LEASE"}  # etcdserverpb.Compare.CompareTarget
+TARGETS = {
+    "ver": "VERSION",
+    "version": "VERSION",
+    "c": "CREATE",
+    "create": "CREATE",
+    "m": "MOD",
+    "mod": "MOD",
+    "val": "VALUE",
+    "value": "VALUE",
+    "lease": "LEASE",
+}  # etcdserverpb.Compare.CompareTarget
 
 
 def command() -> Command:
-    return Command("txn [options]", short="Txn processes all the requests in one transaction", run=run,
-                   flags=[Flag.bool("interactive", False, "Input transaction in interactive mode", "i")])
+    return Command(
+        "txn [options]",
+        short="Txn processes all the requests in one transaction",
+        run=run,
+        flags=[Flag.bool("interactive", False, "Input transaction in interactive mode", "i")],
+    )
 
 
 def _invalid(msg: str) -> ExitError:
@@ -37,6 +50,7 @@ def _invalid(msg: str) -> ExitError:
 
 
 # ---------------------------------------------------------------- Go's Sscanf("%q) %s %q")
+
 
 class _Scan:
     """Just enough of Go's fmt scanning for the compare grammar (%q, %s, literal, space)."""
@@ -59,7 +73,7 @@ class _Scan:
             end = self.s.find("`", self.i + 1)
             if end < 0:
                 raise ValueError("unexpected EOF")
-            out = self.s[self.i + 1:end]
+            out = self.s[self.i + 1 : end]
             self.i = end + 1
             return out
         if q != '"':
@@ -75,7 +89,7 @@ class _Scan:
             j += 1
             if c == '"':
                 break
-        lit = self.s[self.i:j]
+        lit = self.s[self.i : j]
         self.i = j
         return unquote(lit).decode("utf-8", "surrogateescape")
 
@@ -86,7 +100,7 @@ class _Scan:
             j += 1
         if j == self.i:
             raise ValueError("EOF")
-        out, self.i = self.s[self.i:j], j
+        out, self.i = self.s[self.i : j], j
         return out
 
     def literal(self, ch: str) -> None:
@@ -219,6 +233,7 @@ def parse_op(line: str) -> Any:
 
 
 # ---------------------------------------------------------------- reading
+
 
 def _read_line(stream: BinaryIO) -> str:
     raw = stream.readline()

@@ -13,19 +13,34 @@ from etcdctl_py.cli.verbkit import auth_verb, exact_args, request, session, show
 def command() -> Command:
     root = Command("user <subcommand>", short="User related commands")
     root.add(
-        Command("add <user name or user:password> [options]", short="Adds a new user", run=run_add, flags=[
-            Flag.bool("interactive", True, "Read password from stdin instead of interactive terminal"),
-            Flag.string("new-user-password", "", "Supply password from the command line flag"),
-            Flag.bool("no-password", False, "Create a user without password (CN based auth only)"),
-        ]),
+        Command(
+            "add <user name or user:password> [options]",
+            short="Adds a new user",
+            run=run_add,
+            flags=[
+                Flag.bool("interactive", True, "Read password from stdin instead of interactive terminal"),
+                Flag.string("new-user-password", "", "Supply password from the command line flag"),
+                Flag.bool("no-password", False, "Create a user without password (CN based auth only)"),
+            ],
+        ),
         Command("delete <user name>", short="Deletes a user", run=run_delete),
-        Command("get <user name> [options]", short="Gets detailed information of a user", run=run_get, flags=[
-            Flag.bool("detail", False, "Show permissions of roles granted to the user"),
-        ]),
+        Command(
+            "get <user name> [options]",
+            short="Gets detailed information of a user",
+            run=run_get,
+            flags=[
+                Flag.bool("detail", False, "Show permissions of roles granted to the user"),
+            ],
+        ),
         Command("list", short="Lists all users", run=run_list),
-        Command("passwd <user name> [options]", short="Changes password of user", run=run_passwd, flags=[
-            Flag.bool("interactive", True, "If true, read password from stdin instead of interactive terminal"),
-        ]),
+        Command(
+            "passwd <user name> [options]",
+            short="Changes password of user",
+            run=run_passwd,
+            flags=[
+                Flag.bool("interactive", True, "If true, read password from stdin instead of interactive terminal"),
+            ],
+        ),
         Command("grant-role <user name> <role name>", short="Grants a role to a user", run=run_grant),
         Command("revoke-role <user name> <role name>", short="Revokes a role from a user", run=run_revoke),
     )
@@ -33,6 +48,7 @@ def command() -> Command:
 
 
 # ---------------------------------------------------------------- passwords
+
 
 def read_password_interactive(name: str) -> str:
     """etcdctl's readPasswordInteractive: the password twice, without echo."""
@@ -57,6 +73,7 @@ def scan_word() -> str:
 
 
 # ---------------------------------------------------------------- verbs
+
 
 def run_add(ctx: Context) -> int:
     (arg,) = exact_args(ctx, 1, "user add command requires user name as its argument")

@@ -101,8 +101,11 @@ def auth_verb(rpc: str, nargs: int, usage: str) -> Run:
 
     def run(ctx: Context) -> int:
         args = exact_args(ctx, nargs, usage)
-        return print_reply(ctx, lambda s: getattr(s.client().auth, rpc)(*args, timeout=None),
-                           lambda p, resp: getattr(p, rpc)(*args, resp))
+        return print_reply(
+            ctx,
+            lambda s: getattr(s.client().auth, rpc)(*args, timeout=None),
+            lambda p, resp: getattr(p, rpc)(*args, resp),
+        )
 
     return run
 

@@ -46,8 +46,12 @@ def _flags() -> list[Flag]:
 
 
 def command() -> Command:
-    return Command("watch [options] [key or prefix] [range_end] [--] [exec-command arg1 arg2 ...]",
-                   short="Watches events stream on keys or prefixes", run=run, flags=_flags())
+    return Command(
+        "watch [options] [key or prefix] [range_end] [--] [exec-command arg1 arg2 ...]",
+        short="Watches events stream on keys or prefixes",
+        run=run,
+        flags=_flags(),
+    )
 
 
 @dataclass
@@ -64,7 +68,7 @@ def _raw_args() -> list[str]:
     """The process arguments after the first literal `watch` (etcdctl looks for `--` there)."""
     raw = list(sys.argv)
     if "watch" in raw:
-        raw = raw[raw.index("watch") + 1:]
+        raw = raw[raw.index("watch") + 1 :]
     return raw
 
 
@@ -87,7 +91,7 @@ def parse_command_line(ctx: Context, env_key: str, env_range: str) -> WatchSpec:
             widx -= 1
     if sep < 0 and watch_args and env_key:
         raise bad_args(BAD_NUM_ENV)
-    exec_args = raw[sep + 1:] if sep >= 0 else []
+    exec_args = raw[sep + 1 :] if sep >= 0 else []
     if env_key:
         watch_args = [env_key] + ([env_range] if env_range else []) + watch_args
     if exec_args:
@@ -95,8 +99,9 @@ def parse_command_line(ctx: Context, env_key: str, env_range: str) -> WatchSpec:
         while end >= 0 and watch_args[end] != exec_args[0]:
             end -= 1
         watch_args = watch_args[:end] if end >= 0 else watch_args[:-1]
-    return WatchSpec(watch_args, exec_args, ctx.get("prefix"), ctx.get("rev"), ctx.get("prev-kv"),
-                     ctx.get("progress-notify"))
+    return WatchSpec(
+        watch_args, exec_args, ctx.get("prefix"), ctx.get("rev"), ctx.get("prev-kv"), ctx.get("progress-notify")
+    )
 
 
 def parse_interactive(words: list[str], env_key: str, env_range: str) -> WatchSpec:
@@ -117,7 +122,7 @@ def parse_interactive(words: list[str], env_key: str, env_range: str) -> WatchSp
         raise bad_args(BAD_NUM)
     if sep < 0 and pargs and env_key:
         raise bad_args(BAD_NUM_ENV)
-    exec_args = watch_args[sep + 1:] if sep >= 0 else []
+    exec_args = watch_args[sep + 1 :] if sep >= 0 else []
     args = list(pargs)
     if env_key:
         args = [env_key] + ([env_range] if env_range else []) + args
@@ -126,8 +131,9 @@ def parse_interactive(words: list[str], env_key: str, env_range: str) -> WatchSp
         while end >= 0 and args[end] != exec_args[0]:
             end -= 1
         args = args[:end] if end >= 0 else args[:-1]
-    return WatchSpec(args, exec_args, fctx.get("prefix"), fctx.get("rev"), fctx.get("prev-kv"),
-                     fctx.get("progress-notify"))
+    return WatchSpec(
+        args, exec_args, fctx.get("prefix"), fctx.get("rev"), fctx.get("prev-kv"), fctx.get("progress-notify")
+    )
 
 
 def watch_range(spec: WatchSpec) -> tuple[bytes, bytes]:
@@ -146,6 +152,7 @@ def watch_range(spec: WatchSpec) -> tuple[bytes, bytes]:
 
 
 # ---------------------------------------------------------------- printing
+
 
 class Printer:
     """Prints responses like etcdctl's printWatchCh; one lock keeps concurrent watchers' output whole."""
@@ -212,6 +219,7 @@ def _signal_name(n: int) -> str:
 
 
 # ---------------------------------------------------------------- run
+
 
 def run(ctx: Context) -> int:
     try:
@@ -313,8 +321,7 @@ class _Interactive:
             return
         with self.lock:
             self.pending.append(spec)
-        self.stream.watch(key, end, start_revision=spec.rev, prev_kv=spec.prev_kv,
-                          progress_notify=spec.progress_notify)
+        self.stream.watch(key, end, start_revision=spec.rev, prev_kv=spec.prev_kv, progress_notify=spec.progress_notify)
 
     def _pump(self) -> None:
         try:

@@ -26,8 +26,16 @@ from etcdctl_py.keyrange import prefix_end
 if TYPE_CHECKING:
     from etcdctl_py.client.client import Client
 
-__all__ = ["Client", "TLSConfig", "EtcdError", "DeadlineExceeded", "AuthenticationFailed", "ConfigError",
-           "NoAvailableEndpoints", "prefix_end"]
+__all__ = [
+    "Client",
+    "TLSConfig",
+    "EtcdError",
+    "DeadlineExceeded",
+    "AuthenticationFailed",
+    "ConfigError",
+    "NoAvailableEndpoints",
+    "prefix_end",
+]
 
 
 def __getattr__(name: str) -> object:

@@ -13,8 +13,11 @@ if TYPE_CHECKING:
 
 R = TypeVar("R")
 
-PERM_TYPES: dict[str, auth_pb2.Permission.Type] = {"READ": auth_pb2.Permission.READ, "WRITE": auth_pb2.Permission.WRITE,
-                                   "READWRITE": auth_pb2.Permission.READWRITE}
+PERM_TYPES: dict[str, auth_pb2.Permission.Type] = {
+    "READ": auth_pb2.Permission.READ,
+    "WRITE": auth_pb2.Permission.WRITE,
+    "READWRITE": auth_pb2.Permission.READWRITE,
+}
 
 
 class Auth:
@@ -36,8 +39,9 @@ class Auth:
         return self._call("AuthStatus", pb.AuthStatusRequest(), pb.AuthStatusResponse, timeout)
 
     # users
-    def user_add(self, name: str, password: str = "", *, no_password: bool = False,
-                 timeout: Timeout = ...) -> pb.AuthUserAddResponse:
+    def user_add(
+        self, name: str, password: str = "", *, no_password: bool = False, timeout: Timeout = ...
+    ) -> pb.AuthUserAddResponse:
         req = pb.AuthUserAddRequest(name=name, password=password)
         req.options.CopyFrom(auth_pb2.UserAddOptions(no_password=no_password))
         return self._call("UserAdd", req, pb.AuthUserAddResponse, timeout)
@@ -51,18 +55,25 @@ class Auth:
     def user_list(self, *, timeout: Timeout = ...) -> pb.AuthUserListResponse:
         return self._call("UserList", pb.AuthUserListRequest(), pb.AuthUserListResponse, timeout)
 
-    def user_change_password(self, name: str, password: str, *,
-                             timeout: Timeout = ...) -> pb.AuthUserChangePasswordResponse:
-        return self._call("UserChangePassword", pb.AuthUserChangePasswordRequest(name=name, password=password),
-                          pb.AuthUserChangePasswordResponse, timeout)
+    def user_change_password(
+        self, name: str, password: str, *, timeout: Timeout = ...
+    ) -> pb.AuthUserChangePasswordResponse:
+        return self._call(
+            "UserChangePassword",
+            pb.AuthUserChangePasswordRequest(name=name, password=password),
+            pb.AuthUserChangePasswordResponse,
+            timeout,
+        )
 
     def user_grant_role(self, user: str, role: str, *, timeout: Timeout = ...) -> pb.AuthUserGrantRoleResponse:
-        return self._call("UserGrantRole", pb.AuthUserGrantRoleRequest(user=user, role=role),
-                          pb.AuthUserGrantRoleResponse, timeout)
+        return self._call(
+            "UserGrantRole", pb.AuthUserGrantRoleRequest(user=user, role=role), pb.AuthUserGrantRoleResponse, timeout
+        )
 
     def user_revoke_role(self, user: str, role: str, *, timeout: Timeout = ...) -> pb.AuthUserRevokeRoleResponse:
-        return self._call("UserRevokeRole", pb.AuthUserRevokeRoleRequest(name=user, role=role),
-                          pb.AuthUserRevokeRoleResponse, timeout)
+        return self._call(
+            "UserRevokeRole", pb.AuthUserRevokeRoleRequest(name=user, role=role), pb.AuthUserRevokeRoleResponse, timeout
+        )
 
     # roles
     def role_add(self, role: str, *, timeout: Timeout = ...) -> pb.AuthRoleAddResponse:
@@ -77,14 +88,19 @@ class Auth:
     def role_list(self, *, timeout: Timeout = ...) -> pb.AuthRoleListResponse:
         return self._call("RoleList", pb.AuthRoleListRequest(), pb.AuthRoleListResponse, timeout)
 
-    def role_grant_permission(self, role: str, key: bytes, range_end: bytes, perm_type: auth_pb2.Permission.Type, *,
-                              timeout: Timeout = ...) -> pb.AuthRoleGrantPermissionResponse:
+    def role_grant_permission(
+        self, role: str, key: bytes, range_end: bytes, perm_type: auth_pb2.Permission.Type, *, timeout: Timeout = ...
+    ) -> pb.AuthRoleGrantPermissionResponse:
         req = pb.AuthRoleGrantPermissionRequest(name=role)
         req.perm.CopyFrom(auth_pb2.Permission(permType=perm_type, key=key, range_end=range_end))
         return self._call("RoleGrantPermission", req, pb.AuthRoleGrantPermissionResponse, timeout)
 
-    def role_revoke_permission(self, role: str, key: bytes, range_end: bytes = b"", *,
-                               timeout: Timeout = ...) -> pb.AuthRoleRevokePermissionResponse:
-        return self._call("RoleRevokePermission", pb.AuthRoleRevokePermissionRequest(role=role, key=key,
-                                                                                     range_end=range_end),
-                          pb.AuthRoleRevokePermissionResponse, timeout)
+    def role_revoke_permission(
+        self, role: str, key: bytes, range_end: bytes = b"", *, timeout: Timeout = ...
+    ) -> pb.AuthRoleRevokePermissionResponse:
+        return self._call(
+            "RoleRevokePermission",
+            pb.AuthRoleRevokePermissionRequest(role=role, key=key, range_end=range_end),
+            pb.AuthRoleRevokePermissionResponse,
+            timeout,
+        )

@@ -131,9 +131,15 @@ class Client:
         directly, and logs that client's failures under its parent's target. Close it when done.
         """
         s = self.settings
-        sub = Client([endpoint], dial_timeout=s.dial_timeout, command_timeout=s.command_timeout,
-                     keepalive_time=s.keepalive_time, keepalive_timeout=s.keepalive_timeout, tls=s.tls,
-                     warn_logger=self._logger_for_member())
+        sub = Client(
+            [endpoint],
+            dial_timeout=s.dial_timeout,
+            command_timeout=s.command_timeout,
+            keepalive_time=s.keepalive_time,
+            keepalive_timeout=s.keepalive_timeout,
+            tls=s.tls,
+            warn_logger=self._logger_for_member(),
+        )
         sub._user, sub._password, sub._token = self._user, self._password, self._token  # share the session token
         return sub
 
@@ -195,8 +201,9 @@ class Client:
         except (OSError, ValueError):
             pem = ""  # nothing to trust: the handshake fails, as with an unknown certificate
         files = tls.read()
-        return grpc.ssl_channel_credentials(root_certificates=pem.encode() or None, private_key=files.key,
-                                            certificate_chain=files.cert)
+        return grpc.ssl_channel_credentials(
+            root_certificates=pem.encode() or None, private_key=files.key, certificate_chain=files.cert
+        )
 
     def close(self) -> None:
         for ch in self._channels.values():
@@ -216,8 +223,9 @@ class Client:
 
         req = rpc_pb2.AuthenticateRequest(name=self._user or "", password=self._password or "")
         try:
-            resp = self.unary("Auth", "Authenticate", req, rpc_pb2.AuthenticateResponse, timeout=timeout,
-                              with_token=False)
+            resp = self.unary(
+                "Auth", "Authenticate", req, rpc_pb2.AuthenticateResponse, timeout=timeout, with_token=False
+            )
         except EtcdError as e:
             if isinstance(e, DeadlineExceeded):
                 raise
@@ -243,8 +251,9 @@ class Client:
         if m is None:
             pkg = {"Lock": "v3lockpb", "Election": "v3electionpb"}.get(service, "etcdserverpb")
             multi_callable = getattr(self._channel(idx), kind)  # unary_unary, unary_stream or stream_stream
-            m = multi_callable(f"/{pkg}.{service}/{method}", request_serializer=_serialize,
-                               response_deserializer=resp_type.FromString)
+            m = multi_callable(
+                f"/{pkg}.{service}/{method}", request_serializer=_serialize, response_deserializer=resp_type.FromString
+            )
             self._methods[key] = m
         return m
 
@@ -254,8 +263,16 @@ class Client:
         with self._lock:
             self._current = ((self._current if failed is None else failed) + 1) % len(self.endpoints)
 
-    def unary(self, service: str, method: str, request: Request, resp_type: Decoder[R], *,
-              timeout: Timeout = ..., with_token: bool = True) -> R:
+    def unary(
+        self,
+        service: str,
+        method: str,
+        request: Request,
+        resp_type: Decoder[R],
+        *,
+        timeout: Timeout = ...,
+        with_token: bool = True,
+    ) -> R:
         """Send one unary request with failover across endpoints, retrying until the deadline."""
         attempts = Attempts(self, self.settings.command_timeout if timeout is ... else timeout)
         refreshed = False
@@ -267,8 +284,9 @@ class Client:
                 self._fail(expired)
             fn = self._method(idx, service, method, resp_type, "unary_unary")
             try:
-                return fn(request, timeout=grpc_timeout(remaining), metadata=self._metadata(with_token),
-                          wait_for_ready=False)
+                return fn(
+                    request, timeout=grpc_timeout(remaining), metadata=self._metadata(with_token), wait_for_ready=False
+                )
             except grpc.RpcError as e:
                 if with_token and not refreshed and self._token_rejected(e):
                     refreshed = True
@@ -284,8 +302,9 @@ class Client:
             self.warn_logger(err.go_error, self.endpoints[0].authority)
         raise err from None
 
-    def open_stream(self, service: str, method: str, request: Request, resp_type: Decoder[R], *,
-                    timeout: float | None = None) -> Iterator[R]:
+    def open_stream(
+        self, service: str, method: str, request: Request, resp_type: Decoder[R], *, timeout: float | None = None
+    ) -> Iterator[R]:
         """A server stream opened the way Go's client opens one (Snapshot), returned once the member has answered.
 
         Connection failures are retried (across endpoints, with backoff) until `timeout` (None = forever), and then
@@ -295,8 +314,9 @@ class Client:
         while True:
             idx = self._current
             fn = self._method(idx, service, method, resp_type, "unary_stream")
-            it = fn(request, timeout=grpc_timeout(attempts.remaining()), metadata=self._metadata(True),
-                    wait_for_ready=False)
+            it = fn(
+                request, timeout=grpc_timeout(attempts.remaining()), metadata=self._metadata(True), wait_for_ready=False
+            )
             try:
                 first = next(it)
             except StopIteration:
@@ -308,16 +328,26 @@ class Client:
                 continue
             return translated(it, (first,))
 
-    def stream(self, service: str, method: str, request: Request, resp_type: Decoder[R], *,
-               timeout: float | None = None) -> Iterator[R]:
+    def stream(
+        self, service: str, method: str, request: Request, resp_type: Decoder[R], *, timeout: float | None = None
+    ) -> Iterator[R]:
         """A server stream that waits for its member to be reachable (Observe); errors surface as EtcdError while
         iterating."""
         fn = self._method(self._current, service, method, resp_type, "unary_stream")
-        return translated(fn(request, timeout=grpc_timeout(timeout), metadata=self._metadata(True),
-                             wait_for_ready=True))
+        return translated(
+            fn(request, timeout=grpc_timeout(timeout), metadata=self._metadata(True), wait_for_ready=True)
+        )
 
-    def bidi(self, service: str, method: str, requests: Iterable[Request], resp_type: Decoder[Any], *,
-             wait_for_ready: bool, require_leader: bool = False) -> Any:
+    def bidi(
+        self,
+        service: str,
+        method: str,
+        requests: Iterable[Request],
+        resp_type: Decoder[Any],
+        *,
+        wait_for_ready: bool,
+        require_leader: bool = False,
+    ) -> Any:
         """A bidirectional stream on the current endpoint (Watch, LeaseKeepAlive): grpc's call object, which is
         iterated for the responses and cancel()ed to end it. `require_leader`: clientv3's WithRequireLeader."""
         md = list(self._metadata(True) or [])
@@ -379,8 +409,7 @@ class Client:
 def credentials(tls: TLSConfig) -> grpc.ChannelCredentials:
     """gRPC channel credentials from the TLS files (read and checked as Go's TLSInfo.ClientConfig does)."""
     files = tls.read()
-    return grpc.ssl_channel_credentials(root_certificates=files.ca, private_key=files.key,
-                                        certificate_chain=files.cert)
+    return grpc.ssl_channel_credentials(root_certificates=files.ca, private_key=files.key, certificate_chain=files.cert)
 
 
 def _option_ms(seconds: float) -> int:

@@ -17,30 +17,55 @@ class Cluster:
     def __init__(self, client: Client):
         self._c = client
 
-    def member_add(self, peer_urls: Sequence[str], learner: bool = False, *,
-                   timeout: Timeout = ...) -> rpc_pb2.MemberAddResponse:
+    def member_add(
+        self, peer_urls: Sequence[str], learner: bool = False, *, timeout: Timeout = ...
+    ) -> rpc_pb2.MemberAddResponse:
         """Raises ValueError (etcd's types.NewURLs text) before sending, as clientv3 does, for bad peer URLs."""
         new_urls(list(peer_urls))
-        return self._c.unary("Cluster", "MemberAdd", rpc_pb2.MemberAddRequest(peerURLs=list(peer_urls),
-                                                                            isLearner=learner),
-                             rpc_pb2.MemberAddResponse, timeout=timeout)
+        return self._c.unary(
+            "Cluster",
+            "MemberAdd",
+            rpc_pb2.MemberAddRequest(peerURLs=list(peer_urls), isLearner=learner),
+            rpc_pb2.MemberAddResponse,
+            timeout=timeout,
+        )
 
     def member_remove(self, member_id: int, *, timeout: Timeout = ...) -> rpc_pb2.MemberRemoveResponse:
-        return self._c.unary("Cluster", "MemberRemove", rpc_pb2.MemberRemoveRequest(ID=member_id),
-                             rpc_pb2.MemberRemoveResponse, timeout=timeout)
+        return self._c.unary(
+            "Cluster",
+            "MemberRemove",
+            rpc_pb2.MemberRemoveRequest(ID=member_id),
+            rpc_pb2.MemberRemoveResponse,
+            timeout=timeout,
+        )
 
-    def member_update(self, member_id: int, peer_urls: Sequence[str], *,
-                      timeout: Timeout = ...) -> rpc_pb2.MemberUpdateResponse:
+    def member_update(
+        self, member_id: int, peer_urls: Sequence[str], *, timeout: Timeout = ...
+    ) -> rpc_pb2.MemberUpdateResponse:
         """Raises ValueError for bad peer URLs, like member_add."""
         new_urls(list(peer_urls))
-        return self._c.unary("Cluster", "MemberUpdate",
-                             rpc_pb2.MemberUpdateRequest(ID=member_id, peerURLs=list(peer_urls)),
-                             rpc_pb2.MemberUpdateResponse, timeout=timeout)
+        return self._c.unary(
+            "Cluster",
+            "MemberUpdate",
+            rpc_pb2.MemberUpdateRequest(ID=member_id, peerURLs=list(peer_urls)),
+            rpc_pb2.MemberUpdateResponse,
+            timeout=timeout,
+        )
 
     def member_list(self, *, linearizable: bool = True, timeout: Timeout = ...) -> rpc_pb2.MemberListResponse:
-        return self._c.unary("Cluster", "MemberList", rpc_pb2.MemberListRequest(linearizable=linearizable),
-                             rpc_pb2.MemberListResponse, timeout=timeout)
+        return self._c.unary(
+            "Cluster",
+            "MemberList",
+            rpc_pb2.MemberListRequest(linearizable=linearizable),
+            rpc_pb2.MemberListResponse,
+            timeout=timeout,
+        )
 
     def member_promote(self, member_id: int, *, timeout: Timeout = ...) -> rpc_pb2.MemberPromoteResponse:
-        return self._c.unary("Cluster", "MemberPromote", rpc_pb2.MemberPromoteRequest(ID=member_id),
-                             rpc_pb2.MemberPromoteResponse, timeout=timeout)
+        return self._c.unary(
+            "Cluster",
+            "MemberPromote",
+            rpc_pb2.MemberPromoteRequest(ID=member_id),
+            rpc_pb2.MemberPromoteResponse,
+            timeout=timeout,
+        )

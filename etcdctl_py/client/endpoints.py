@@ -22,6 +22,7 @@ CREDS_REQUIRE, CREDS_DROP, CREDS_OPTIONAL = "require", "drop", "optional"
 # An address that refuses at once: where a channel must exist for an endpoint that can never be dialed.
 UNREACHABLE_TARGET = "ipv4:127.0.0.1:0"
 
+
 class Endpoint(NamedTuple):
     raw: str  # as the user typed it (spaces trimmed, as etcdctl does)
     target: str  # gRPC target: ipv4:/ipv6:/unix:, UNREACHABLE_TARGET when dial_error is set
@@ -84,7 +85,7 @@ def authority(ep: str) -> str:
         return tail
     for prefix in ("unix:", "unixs:"):
         if ep.startswith(prefix):
-            return ep[len(prefix):]
+            return ep[len(prefix) :]
     return ep
 
 
@@ -125,8 +126,9 @@ def _tcp(address: str, base: dict) -> Endpoint:
         if not goaddr.is_domain_name(host):
             return fail(f"dial tcp: lookup {host}: no such host")  # Go refuses these names without a query
         hostport = goaddr.join_host_port(host, port)
-        return Endpoint(target=f"dns:///{hostport}", dial_addr=f"tcp {hostport}", dial_error="", host=host, port=port,
-                        **base)
+        return Endpoint(
+            target=f"dns:///{hostport}", dial_addr=f"tcp {hostport}", dial_error="", host=host, port=port, **base
+        )
     hostport = goaddr.join_host_port(ip, port)
     target = f"ipv6:{hostport}" if ":" in ip else f"ipv4:{hostport}"
     return Endpoint(target=target, dial_addr=f"tcp {hostport}", dial_error="", host=ip, port=port, **base)

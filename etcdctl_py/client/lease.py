@@ -26,21 +26,38 @@ class Lease:
         self._c = client
 
     def grant(self, ttl: int, lease_id: int = 0, *, timeout: Timeout = ...) -> rpc_pb2.LeaseGrantResponse:
-        return self._c.unary("Lease", "LeaseGrant", rpc_pb2.LeaseGrantRequest(TTL=ttl, ID=lease_id),
-                             rpc_pb2.LeaseGrantResponse, timeout=timeout)
+        return self._c.unary(
+            "Lease",
+            "LeaseGrant",
+            rpc_pb2.LeaseGrantRequest(TTL=ttl, ID=lease_id),
+            rpc_pb2.LeaseGrantResponse,
+            timeout=timeout,
+        )
 
     def revoke(self, lease_id: int, *, timeout: Timeout = ...) -> rpc_pb2.LeaseRevokeResponse:
-        return self._c.unary("Lease", "LeaseRevoke", rpc_pb2.LeaseRevokeRequest(ID=lease_id),
-                             rpc_pb2.LeaseRevokeResponse, timeout=timeout)
+        return self._c.unary(
+            "Lease",
+            "LeaseRevoke",
+            rpc_pb2.LeaseRevokeRequest(ID=lease_id),
+            rpc_pb2.LeaseRevokeResponse,
+            timeout=timeout,
+        )
 
-    def time_to_live(self, lease_id: int, keys: bool = False, *,
-                     timeout: Timeout = ...) -> rpc_pb2.LeaseTimeToLiveResponse:
-        return self._c.unary("Lease", "LeaseTimeToLive", rpc_pb2.LeaseTimeToLiveRequest(ID=lease_id, keys=keys),
-                             rpc_pb2.LeaseTimeToLiveResponse, timeout=timeout)
+    def time_to_live(
+        self, lease_id: int, keys: bool = False, *, timeout: Timeout = ...
+    ) -> rpc_pb2.LeaseTimeToLiveResponse:
+        return self._c.unary(
+            "Lease",
+            "LeaseTimeToLive",
+            rpc_pb2.LeaseTimeToLiveRequest(ID=lease_id, keys=keys),
+            rpc_pb2.LeaseTimeToLiveResponse,
+            timeout=timeout,
+        )
 
     def leases(self, *, timeout: Timeout = ...) -> rpc_pb2.LeaseLeasesResponse:
-        return self._c.unary("Lease", "LeaseLeases", rpc_pb2.LeaseLeasesRequest(), rpc_pb2.LeaseLeasesResponse,
-                             timeout=timeout)
+        return self._c.unary(
+            "Lease", "LeaseLeases", rpc_pb2.LeaseLeasesRequest(), rpc_pb2.LeaseLeasesResponse, timeout=timeout
+        )
 
     def keep_alive_once(self, lease_id: int) -> rpc_pb2.LeaseKeepAliveResponse:
         """One renewal; EtcdError(NotFound) when the lease does not exist (the Go client's KeepAliveOnce)."""
@@ -48,8 +65,9 @@ class Lease:
             return resp
         raise EtcdError(5, LEASE_NOT_FOUND)
 
-    def keep_alive(self, lease_id: int, *, once: bool = False,
-                   stop: threading.Event | None = None) -> Iterator[rpc_pb2.LeaseKeepAliveResponse]:
+    def keep_alive(
+        self, lease_id: int, *, once: bool = False, stop: threading.Event | None = None
+    ) -> Iterator[rpc_pb2.LeaseKeepAliveResponse]:
         """Renew the lease every TTL/3 seconds, yielding each response; ends when the lease is gone
         (TTL <= 0), when `stop` is set, or after one response with `once`.
 
@@ -66,8 +84,9 @@ class Lease:
         while True:
             reqs: queue.Queue[rpc_pb2.LeaseKeepAliveRequest | None] = queue.Queue()
             reqs.put(rpc_pb2.LeaseKeepAliveRequest(ID=lease_id))
-            call = self._c.bidi("Lease", "LeaseKeepAlive", _requests(reqs), rpc_pb2.LeaseKeepAliveResponse,
-                                wait_for_ready=first)
+            call = self._c.bidi(
+                "Lease", "LeaseKeepAlive", _requests(reqs), rpc_pb2.LeaseKeepAliveResponse, wait_for_ready=first
+            )
             timer: threading.Timer | None = None
             try:
                 for resp in call:
@@ -77,8 +96,9 @@ class Lease:
                     yield resp
                     if once or stop.is_set():
                         return
-                    timer = threading.Timer(max(resp.TTL / 3.0, 0.5),
-                                            lambda q=reqs: q.put(rpc_pb2.LeaseKeepAliveRequest(ID=lease_id)))
+                    timer = threading.Timer(
+                        max(resp.TTL / 3.0, 0.5), lambda q=reqs: q.put(rpc_pb2.LeaseKeepAliveRequest(ID=lease_id))
+                    )
                     timer.daemon = True
                     timer.start()
                 return

@@ -17,9 +17,11 @@ class Lock:
 
     def lock(self, name: bytes, lease: int, *, timeout: Timeout = None) -> v3lock_pb2.LockResponse:
         """Block until `name` is held; the key (`name/<lease hex>`) lives as long as `lease`."""
-        return self._c.unary("Lock", "Lock", v3lock_pb2.LockRequest(name=name, lease=lease),
-                             v3lock_pb2.LockResponse, timeout=timeout)
+        return self._c.unary(
+            "Lock", "Lock", v3lock_pb2.LockRequest(name=name, lease=lease), v3lock_pb2.LockResponse, timeout=timeout
+        )
 
     def unlock(self, key: bytes, *, timeout: Timeout = ...) -> v3lock_pb2.UnlockResponse:
-        return self._c.unary("Lock", "Unlock", v3lock_pb2.UnlockRequest(key=key), v3lock_pb2.UnlockResponse,
-                             timeout=timeout)
+        return self._c.unary(
+            "Lock", "Unlock", v3lock_pb2.UnlockRequest(key=key), v3lock_pb2.UnlockResponse, timeout=timeout
+        )

@@ -34,8 +34,7 @@ class Maintenance:
     def status(self, *, timeout: Timeout = ...) -> rpc_pb2.StatusResponse:
         from etcdctl_py.proto.etcdserverpb import rpc_pb2
 
-        return self._c.unary("Maintenance", "Status", rpc_pb2.StatusRequest(), rpc_pb2.StatusResponse,
-                             timeout=timeout)
+        return self._c.unary("Maintenance", "Status", rpc_pb2.StatusRequest(), rpc_pb2.StatusResponse, timeout=timeout)
 
     def status_of(self, endpoint: str, *, timeout: Timeout = ...) -> rpc_pb2.StatusResponse:
         """Status of one given member (not whichever member the client is connected to)."""
@@ -48,8 +47,9 @@ class Maintenance:
     def _defragment(self, timeout: Timeout) -> rpc_pb2.DefragmentResponse:
         from etcdctl_py.proto.etcdserverpb import rpc_pb2
 
-        return self._c.unary("Maintenance", "Defragment", rpc_pb2.DefragmentRequest(), rpc_pb2.DefragmentResponse,
-                             timeout=timeout)
+        return self._c.unary(
+            "Maintenance", "Defragment", rpc_pb2.DefragmentRequest(), rpc_pb2.DefragmentResponse, timeout=timeout
+        )
 
     def hash_kv_of(self, endpoint: str, revision: int = 0, *, timeout: Timeout = ...) -> rpc_pb2.HashKVResponse:
         """HashKV of one given member."""
@@ -58,15 +58,21 @@ class Maintenance:
     def _hash_kv(self, revision: int, timeout: Timeout) -> rpc_pb2.HashKVResponse:
         from etcdctl_py.proto.etcdserverpb import rpc_pb2
 
-        return self._c.unary("Maintenance", "HashKV", rpc_pb2.HashKVRequest(revision=revision),
-                             rpc_pb2.HashKVResponse, timeout=timeout)
+        return self._c.unary(
+            "Maintenance", "HashKV", rpc_pb2.HashKVRequest(revision=revision), rpc_pb2.HashKVResponse, timeout=timeout
+        )
 
     def move_leader(self, target_id: int, *, timeout: Timeout = ...) -> rpc_pb2.MoveLeaderResponse:
         """Transfer leadership; must be sent to the current leader."""
         from etcdctl_py.proto.etcdserverpb import rpc_pb2
 
-        return self._c.unary("Maintenance", "MoveLeader", rpc_pb2.MoveLeaderRequest(targetID=target_id),
-                             rpc_pb2.MoveLeaderResponse, timeout=timeout)
+        return self._c.unary(
+            "Maintenance",
+            "MoveLeader",
+            rpc_pb2.MoveLeaderRequest(targetID=target_id),
+            rpc_pb2.MoveLeaderResponse,
+            timeout=timeout,
+        )
 
     def snapshot(self, *, timeout: float | None = None) -> Iterator[rpc_pb2.SnapshotResponse]:
         """The backend snapshot as a stream of chunks; each carries `remaining_bytes`, the last one the sha256."""
@@ -74,27 +80,38 @@ class Maintenance:
 
     # -- alarms ---------------------------------------------------------------------------------------------------
 
-    def _alarm(self, action: rpc_pb2.AlarmRequest.AlarmAction, member_id: int = 0,
-               alarm: rpc_pb2.AlarmType | None = None, timeout: Timeout = ...) -> rpc_pb2.AlarmResponse:
+    def _alarm(
+        self,
+        action: rpc_pb2.AlarmRequest.AlarmAction,
+        member_id: int = 0,
+        alarm: rpc_pb2.AlarmType | None = None,
+        timeout: Timeout = ...,
+    ) -> rpc_pb2.AlarmResponse:
         from etcdctl_py.proto.etcdserverpb import rpc_pb2
 
-        return self._c.unary("Maintenance", "Alarm", rpc_pb2.AlarmRequest(action=action, memberID=member_id,
-                                                                          alarm=alarm),
-                             rpc_pb2.AlarmResponse, timeout=timeout)
+        return self._c.unary(
+            "Maintenance",
+            "Alarm",
+            rpc_pb2.AlarmRequest(action=action, memberID=member_id, alarm=alarm),
+            rpc_pb2.AlarmResponse,
+            timeout=timeout,
+        )
 
     def alarm_list(self, *, timeout: Timeout = ...) -> rpc_pb2.AlarmResponse:
         from etcdctl_py.proto.etcdserverpb import rpc_pb2
 
         return self._alarm(rpc_pb2.AlarmRequest.GET, timeout=timeout)
 
-    def alarm_activate(self, member_id: int, alarm: rpc_pb2.AlarmType, *,
-                       timeout: Timeout = ...) -> rpc_pb2.AlarmResponse:
+    def alarm_activate(
+        self, member_id: int, alarm: rpc_pb2.AlarmType, *, timeout: Timeout = ...
+    ) -> rpc_pb2.AlarmResponse:
         from etcdctl_py.proto.etcdserverpb import rpc_pb2
 
         return self._alarm(rpc_pb2.AlarmRequest.ACTIVATE, member_id, alarm, timeout=timeout)
 
-    def alarm_disarm(self, member_id: int = 0, alarm: rpc_pb2.AlarmType | None = None, *,
-                     timeout: Timeout = ...) -> rpc_pb2.AlarmResponse:
+    def alarm_disarm(
+        self, member_id: int = 0, alarm: rpc_pb2.AlarmType | None = None, *, timeout: Timeout = ...
+    ) -> rpc_pb2.AlarmResponse:
         """Disarm one alarm; with no member and no alarm, every listed alarm one by one (as Go's client does),
         returning a header-less response that lists what was disarmed."""
         from etcdctl_py.proto.etcdserverpb import rpc_pb2
@@ -103,8 +120,7 @@ class Maintenance:
             return self._alarm(rpc_pb2.AlarmRequest.DEACTIVATE, member_id, alarm, timeout=timeout)
         out = rpc_pb2.AlarmResponse()
         for a in self.alarm_list(timeout=timeout).alarms:
-            out.alarms.extend(self._alarm(rpc_pb2.AlarmRequest.DEACTIVATE, a.memberID, a.alarm,
-                                          timeout=timeout).alarms)
+            out.alarms.extend(self._alarm(rpc_pb2.AlarmRequest.DEACTIVATE, a.memberID, a.alarm, timeout=timeout).alarms)
         return out
 
 
@@ -123,16 +139,18 @@ class _SnapshotChunks:
 
 
 @overload
-def open_snapshot(c: Client, *, timeout: float | None = None,
-                  raw: Literal[False] = False) -> Iterator[rpc_pb2.SnapshotResponse]: ...
+def open_snapshot(
+    c: Client, *, timeout: float | None = None, raw: Literal[False] = False
+) -> Iterator[rpc_pb2.SnapshotResponse]: ...
 
 
 @overload
 def open_snapshot(c: Client, *, timeout: float | None = None, raw: Literal[True]) -> Iterator[SnapshotChunk]: ...
 
 
-def open_snapshot(c: Client, *, timeout: float | None = None,
-                  raw: bool = False) -> Iterator[rpc_pb2.SnapshotResponse] | Iterator[SnapshotChunk]:
+def open_snapshot(
+    c: Client, *, timeout: float | None = None, raw: bool = False
+) -> Iterator[rpc_pb2.SnapshotResponse] | Iterator[SnapshotChunk]:
     """Open the Snapshot stream the way Go's client does and return it once the member has answered
     (Client.open_stream: connection failures retried until `timeout`, None = forever, as etcdctl without
     --command-timeout).
@@ -144,5 +162,6 @@ def open_snapshot(c: Client, *, timeout: float | None = None,
         return c.open_stream("Maintenance", "Snapshot", _EmptyRequest(), _SnapshotChunks, timeout=timeout)
     from etcdctl_py.proto.etcdserverpb import rpc_pb2
 
-    return c.open_stream("Maintenance", "Snapshot", rpc_pb2.SnapshotRequest(), rpc_pb2.SnapshotResponse,
-                         timeout=timeout)
+    return c.open_stream(
+        "Maintenance", "Snapshot", rpc_pb2.SnapshotRequest(), rpc_pb2.SnapshotResponse, timeout=timeout
+    )

@@ -25,10 +25,14 @@ def key_pair_error(cert: bytes, key: bytes) -> str | None:
         if not ctypes:
             return "tls: failed to find any PEM data in certificate input"
         if len(ctypes) == 1 and ctypes[0].endswith("PRIVATE KEY"):
-            return ("tls: failed to find certificate PEM data in certificate input, but did find a private key; "
-                    "PEM inputs may have been switched")
-        return ('tls: failed to find "CERTIFICATE" PEM block in certificate input after skipping PEM blocks of '
-                f"the following types: {_go_list(ctypes)}")
+            return (
+                "tls: failed to find certificate PEM data in certificate input, but did find a private key; "
+                "PEM inputs may have been switched"
+            )
+        return (
+            'tls: failed to find "CERTIFICATE" PEM block in certificate input after skipping PEM blocks of '
+            f"the following types: {_go_list(ctypes)}"
+        )
     skipped: list[str] = []
     for t in _types(key):
         if t == "PRIVATE KEY" or t.endswith(" PRIVATE KEY"):
@@ -38,5 +42,7 @@ def key_pair_error(cert: bytes, key: bytes) -> str | None:
         return "tls: failed to find any PEM data in key input"
     if skipped == ["CERTIFICATE"]:
         return "tls: found a certificate rather than a key in the PEM for the private key"
-    return ('tls: failed to find PEM block with type ending in "PRIVATE KEY" in key input after skipping PEM '
-            f"blocks of the following types: {_go_list(skipped)}")
+    return (
+        'tls: failed to find PEM block with type ending in "PRIVATE KEY" in key input after skipping PEM '
+        f"blocks of the following types: {_go_list(skipped)}"
+    )

@@ -45,10 +45,27 @@ def grpc_timeout(seconds: float | None) -> float | None:
 def is_connection_error(details: str) -> bool:
     """Whether an Unavailable status means "could not reach the member" (so another endpoint may be tried)."""
     d = details.lower()
-    return any(s in d for s in ("failed to connect", "connection refused", "connect failed", "dns resolution",
-                                "name resolution", "no such file", "socket closed", "connection reset",
-                                "handshake", "unavailable", "failed to pick", "empty address list",
-                                "ssl_error", "ipv4:", "ipv6:", "unix:"))
+    return any(
+        s in d
+        for s in (
+            "failed to connect",
+            "connection refused",
+            "connect failed",
+            "dns resolution",
+            "name resolution",
+            "no such file",
+            "socket closed",
+            "connection reset",
+            "handshake",
+            "unavailable",
+            "failed to pick",
+            "empty address list",
+            "ssl_error",
+            "ipv4:",
+            "ipv6:",
+            "unix:",
+        )
+    )
 
 
 def dial_error_text(ep: Endpoint, details: str) -> str:
@@ -56,9 +73,11 @@ def dial_error_text(ep: Endpoint, details: str) -> str:
     if ep.dial_error:
         return ep.dial_error
     d = details.lower()
-    for needle, errno_text in (("connection refused", "connection refused"),
-                               ("no such file", "no such file or directory"),
-                               ("permission denied", "permission denied")):
+    for needle, errno_text in (
+        ("connection refused", "connection refused"),
+        ("no such file", "no such file or directory"),
+        ("permission denied", "permission denied"),
+    ):
         if needle in d:
             return f"dial {ep.dial_addr}: connect: {errno_text}"
     return details
@@ -68,8 +87,10 @@ def deadline_desc(last_dial_error: str) -> str:
     """What Go's `context deadline exceeded` says when a dial error kept the request from being sent."""
     if not last_dial_error:
         return "context deadline exceeded"
-    return ('latest balancer error: last connection error: connection error: desc = '
-            f'"transport: Error while dialing {last_dial_error}"')
+    return (
+        "latest balancer error: last connection error: connection error: desc = "
+        f'"transport: Error while dialing {last_dial_error}"'
+    )
 
 
 def rpc_error(e: grpc.RpcError, last_dial_error: str = "") -> EtcdError:

@@ -41,8 +41,9 @@ class TLSConfig:
         cert = key = None
         if self.cert_file or self.key_file:
             if not (self.cert_file and self.key_file):
-                raise ConfigError(f"KeyFile and CertFile must both be present[key: {self.key_file}, "
-                                  f"cert: {self.cert_file}]")
+                raise ConfigError(
+                    f"KeyFile and CertFile must both be present[key: {self.key_file}, cert: {self.cert_file}]"
+                )
             cert, key = _read(self.cert_file), _read(self.key_file)
             from etcdctl_py.client.pemcheck import (
                 key_pair_error,  # only with a key pair: keeps start-up lean

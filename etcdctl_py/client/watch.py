@@ -24,8 +24,13 @@ FUTURE_REV = "etcdserver: mvcc: required revision is a future revision"
 
 def is_progress_notify(resp: rpc_pb2.WatchResponse) -> bool:
     """clientv3's IsProgressNotify: an empty, non-created, non-canceled response with a revision."""
-    return (not resp.events and not resp.canceled and not resp.created and resp.compact_revision == 0
-            and resp.header.revision != 0)
+    return (
+        not resp.events
+        and not resp.canceled
+        and not resp.created
+        and resp.compact_revision == 0
+        and resp.header.revision != 0
+    )
 
 
 def cancel_error(resp: rpc_pb2.WatchResponse) -> str:
@@ -99,8 +104,14 @@ class WatchStream:
                 req.create_request.start_revision = w.next_rev
             gen.pending.append(w)
             gen.reqs.put(req)
-        gen.call = self._c.bidi("Watch", "Watch", gen.requests(), rpc_pb2.WatchResponse,
-                                wait_for_ready=wait_for_ready, require_leader=self._require_leader)
+        gen.call = self._c.bidi(
+            "Watch",
+            "Watch",
+            gen.requests(),
+            rpc_pb2.WatchResponse,
+            wait_for_ready=wait_for_ready,
+            require_leader=self._require_leader,
+        )
         return gen
 
     def _reopen(self, failed: _Generation) -> _Generation:
@@ -111,8 +122,15 @@ class WatchStream:
                 self._gen = self._open(wait_for_ready=False)
             return self._gen
 
-    def watch(self, key: bytes, range_end: bytes = b"", *, start_revision: int = 0, prev_kv: bool = False,
-              progress_notify: bool = False) -> None:
+    def watch(
+        self,
+        key: bytes,
+        range_end: bytes = b"",
+        *,
+        start_revision: int = 0,
+        prev_kv: bool = False,
+        progress_notify: bool = False,
+    ) -> None:
         req = rpc_pb2.WatchRequest()
         cr = req.create_request
         cr.key, cr.range_end, cr.start_revision = key, range_end, start_revision
@@ -224,8 +242,15 @@ class Watch:
     def stream(self, *, require_leader: bool = True) -> WatchStream:
         return WatchStream(self._c, require_leader=require_leader)
 
-    def watch(self, key: bytes, range_end: bytes = b"", *, start_revision: int = 0, prev_kv: bool = False,
-              progress_notify: bool = False) -> WatchStream:
+    def watch(
+        self,
+        key: bytes,
+        range_end: bytes = b"",
+        *,
+        start_revision: int = 0,
+        prev_kv: bool = False,
+        progress_notify: bool = False,
+    ) -> WatchStream:
         s = self.stream()
         s.watch(key, range_end, start_revision=start_revision, prev_kv=prev_kv, progress_notify=progress_notify)
         return s

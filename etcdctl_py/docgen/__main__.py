@@ -18,8 +18,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--check", action="store_true", help="compare instead of writing; exit 1 on any difference")
     ap.add_argument("--root", default=generate.default_root(), help="the source tree (default: this checkout)")
     ap.add_argument("--completion", choices=sorted(completions.RENDER), help="print this shell's completion script")
-    ap.add_argument("--program", choices=sorted(completions.PROGRAMS), default="etcdctl-py",
-                    help="the command --completion completes (default: etcdctl-py)")
+    ap.add_argument(
+        "--program",
+        choices=sorted(completions.PROGRAMS),
+        default="etcdctl-py",
+        help="the command --completion completes (default: etcdctl-py)",
+    )
     ns = ap.parse_args(argv)
     if ns.completion:
         sys.stdout.write(completions.script(ns.completion, ns.program))

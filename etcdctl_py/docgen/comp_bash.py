@@ -17,9 +17,12 @@ def _echo(words: Sequence[str]) -> str:
 
 def render(t: ct.Table) -> str:
     fn = "_" + t.ident
-    out = [f"# bash completion for {t.prog}: {ct.HEADER}.",
-           f"# Load with: source <(etcdctl-py completion bash --program {t.prog})  (or copy to",
-           "# /etc/bash_completion.d/)", ""]
+    out = [
+        f"# bash completion for {t.prog}: {ct.HEADER}.",
+        f"# Load with: source <(etcdctl-py completion bash --program {t.prog})  (or copy to",
+        "# /etc/bash_completion.d/)",
+        "",
+    ]
     subs = [f"{_head(ct.sh_quote(e.path))} {_echo([n for n, _ in e.subs])} ;;" for e in t.entries if e.subs]
     out += ct.case_function(f"{fn}_subs", subs)
     flags = [f"{_head(ct.sh_quote(e.path))} {_echo(t.entry_flag_words(e))} ;;" for e in t.entries]
@@ -35,7 +38,7 @@ def render(t: ct.Table) -> str:
     return "\n".join(out) + "\n"
 
 
-_BODY = r'''FN_reply() {
+_BODY = r"""FN_reply() {
     # $1: status of a _values/_args call, $2: its words, $3: the word being completed
     case "$1" in
         0) COMPREPLY=($(compgen -W "$2" -- "$3")) ;;
@@ -85,4 +88,4 @@ FN() {
     FN_reply "$rc" "$words" "$cur"
     return 0
 }
-'''
+"""

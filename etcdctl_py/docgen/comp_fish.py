@@ -39,8 +39,11 @@ def _flag_line(t: Table, f: FlagSpec, cond: str) -> str:
 
 def render(t: Table) -> str:
     fn = "__" + t.ident
-    out = [f"# fish completion for {t.prog}: {HEADER}.",
-           f"# Install: etcdctl-py completion fish --program {t.prog} > ~/.config/fish/completions/{t.prog}.fish", ""]
+    out = [
+        f"# fish completion for {t.prog}: {HEADER}.",
+        f"# Install: etcdctl-py completion fish --program {t.prog} > ~/.config/fish/completions/{t.prog}.fish",
+        "",
+    ]
     out.append(f"set -g {fn}_value_flags {' '.join(t.all_value_flag_words())}")
     out.append("")
     out.append(f"function {fn}_subs --description 'sub-verbs of a command path'")
@@ -70,7 +73,7 @@ def render(t: Table) -> str:
     return "\n".join(out) + "\n"
 
 
-_PATH_FN = r'''function FN_path --description 'the command path typed so far (sub-verbs only)'
+_PATH_FN = r"""function FN_path --description 'the command path typed so far (sub-verbs only)'
     set -l path ''
     set -l skip 0
     for tok in (commandline -opc)[2..-1]
@@ -96,4 +99,4 @@ end
 function FN_at --description 'is the command path exactly $argv[1]?'
     test (FN_path) = "$argv[1]"
 end
-'''
+"""

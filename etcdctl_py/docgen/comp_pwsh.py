@@ -33,8 +33,11 @@ def _positional(e: PathEntry) -> str | None:
 
 
 def render(t: Table) -> str:
-    out = [f"# PowerShell completion for {t.prog}: {HEADER}.",
-           f"# Load with: etcdctl-py completion powershell --program {t.prog} | Out-String | Invoke-Expression", ""]
+    out = [
+        f"# PowerShell completion for {t.prog}: {HEADER}.",
+        f"# Load with: etcdctl-py completion powershell --program {t.prog} | Out-String | Invoke-Expression",
+        "",
+    ]
     out.append(f"Register-ArgumentCompleter -Native -CommandName {_q(t.prog)} -ScriptBlock {{")
     out.append("    param($wordToComplete, $commandAst, $cursorPosition)")
     out += _hashtable("subs", [(e.path, _arr([n for n, _ in e.subs])) for e in t.entries if e.subs])
@@ -47,7 +50,7 @@ def render(t: Table) -> str:
     return "\n".join(out) + "\n"
 
 
-_BODY = r'''    $words = @($commandAst.CommandElements | Where-Object { $_.Extent.EndOffset -le $cursorPosition } |
+_BODY = r"""    $words = @($commandAst.CommandElements | Where-Object { $_.Extent.EndOffset -le $cursorPosition } |
         ForEach-Object { $_.ToString() })
     if ($wordToComplete -ne '' -and $words.Count -gt 0) { $words = @($words | Select-Object -SkipLast 1) }
     $path = ''
@@ -93,4 +96,4 @@ _BODY = r'''    $words = @($commandAst.CommandElements | Where-Object { $_.Exten
     }
     $candidates | Where-Object { $_ -like "$word*" } | ForEach-Object {
         [System.Management.Automation.CompletionResult]::new($prefix + $_, $_, 'ParameterValue', $_)
-    }'''
+    }"""

@@ -26,8 +26,12 @@ def _reply(words: Sequence[str]) -> str:
 
 def render(t: ct.Table) -> str:
     fn = "_" + t.ident
-    out = [f"#compdef {t.prog}", f"# zsh completion for {t.prog}: {ct.HEADER}.",
-           f'# Install: etcdctl-py completion zsh --program {t.prog} > "${{fpath[1]}}/_{t.prog}"', ""]
+    out = [
+        f"#compdef {t.prog}",
+        f"# zsh completion for {t.prog}: {ct.HEADER}.",
+        f'# Install: etcdctl-py completion zsh --program {t.prog} > "${{fpath[1]}}/_{t.prog}"',
+        "",
+    ]
     clear = ["    reply=()"]
     subs = [_described(e.path, [_item(n, d) for n, d in e.subs]) for e in t.entries if e.subs]
     out += ct.case_function(f"{fn}_subs", subs, before=clear)
@@ -47,7 +51,7 @@ def render(t: ct.Table) -> str:
     return "\n".join(out) + "\n"
 
 
-_BODY = r'''FN_value() {
+_BODY = r"""FN_value() {
     local -a reply
     FN_values "$1"
     case $? in
@@ -98,4 +102,4 @@ FN() {
         10) _files ;;
     esac
 }
-'''
+"""

@@ -19,10 +19,15 @@ FILES = {  # shell -> file name pattern in completions/
     "powershell": "{prog}.ps1",
 }
 RENDER: dict[str, Callable[[Table], str]] = {
-    "bash": comp_bash.render, "zsh": comp_zsh.render, "fish": comp_fish.render, "powershell": comp_pwsh.render,
+    "bash": comp_bash.render,
+    "zsh": comp_zsh.render,
+    "fish": comp_fish.render,
+    "powershell": comp_pwsh.render,
 }
 PROGRAMS: dict[str, Callable[[], ProgramSpec]] = {
-    "etcdctl-py": model.etcdctl, "etcdutl-py": model.etcdutl, "etcd-py": model.etcd,
+    "etcdctl-py": model.etcdctl,
+    "etcdutl-py": model.etcdutl,
+    "etcd-py": model.etcd,
 }
 
 

@@ -66,15 +66,21 @@ def table(p: ProgramSpec) -> Table:
         seen: dict[str, FlagSpec] = {}
         for f in flags:
             seen.setdefault(f.name, f)
-        entries.append(PathEntry(c.words, [(s.name, s.short) for s in c.children],
-                                 sorted(seen.values(), key=lambda f: f.name), c.args, c.args_complete))
+        entries.append(
+            PathEntry(
+                c.words,
+                [(s.name, s.short) for s in c.children],
+                sorted(seen.values(), key=lambda f: f.name),
+                c.args,
+                c.args_complete,
+            )
+        )
     value_flags: dict[str, FlagSpec] = {}
     for e in entries:
         for f in e.flags:
             if f.takes_value:
                 value_flags.setdefault(f.name, f)
-    return Table(p.prog, p.prog.replace("-", "_"), entries, sorted(value_flags.values(), key=lambda f: f.name),
-                 p.style)
+    return Table(p.prog, p.prog.replace("-", "_"), entries, sorted(value_flags.values(), key=lambda f: f.name), p.style)
 
 
 def sh_quote(s: str) -> str:
@@ -86,8 +92,9 @@ def sh_quote(s: str) -> str:
 FILE_NAMES, DIRECTORIES, FREE_TEXT = 10, 11, 12
 
 
-def case_function(name: str, arms: Iterable[str], *, before: Iterable[str] = (),
-                  after: Iterable[str] = ()) -> list[str]:
+def case_function(
+    name: str, arms: Iterable[str], *, before: Iterable[str] = (), after: Iterable[str] = ()
+) -> list[str]:
     """A bash/zsh function that switches on its first argument: `name() { ...; case "$1" in ARMS esac; ... }`."""
     return [f"{name}() {{", *before, '    case "$1" in', *arms, "    esac", *after, "}", ""]
 
@@ -95,8 +102,9 @@ def case_function(name: str, arms: Iterable[str], *, before: Iterable[str] = (),
 def takes_value_function(t: Table, fn: str, head: Callable[[str], str]) -> list[str]:
     """`<fn>_takes_value`: succeeds when its argument is a flag whose value is the next word."""
     words = t.all_value_flag_words()
-    return case_function(f"{fn}_takes_value", [head("|".join(words)) + " return 0 ;;"] if words else [],
-                         after=["    return 1"])
+    return case_function(
+        f"{fn}_takes_value", [head("|".join(words)) + " return 0 ;;"] if words else [], after=["    return 1"]
+    )
 
 
 def value_arms(t: Table, head: Callable[[str], str], answer: Callable[[Sequence[str]], str]) -> list[str]:

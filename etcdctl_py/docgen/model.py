@@ -93,6 +93,7 @@ class ProgramSpec:
 
 # --------------------------------------------------------------------------- cobra trees
 
+
 def _cobra_flag(f, upstream_names: tuple[str, ...] | None) -> FlagSpec:  # noqa: ANN001 - cobra.Flag
     values = VALUES.get(f.name, ())
     if not values and f.name == "write-out":
@@ -100,10 +101,18 @@ def _cobra_flag(f, upstream_names: tuple[str, ...] | None) -> FlagSpec:  # noqa:
         values = tuple(m.group(1).split(", ")) if m else ()
     complete = "file" if f.name in FILE_FLAGS else "dir" if f.name in DIR_FLAGS else ""
     usage = f.usage + (" (required)" if f.required else "")  # cobra's MarkFlagRequired is worth documenting
-    return FlagSpec(name=f.name, kind=f.kind, default=f.def_value, usage=usage, shorthand=f.shorthand,
-                    takes_value=f.no_opt_default is None, values=values, complete=complete,
-                    extension=f.hidden or (upstream_names is not None and f.name not in upstream_names),
-                    hidden=f.hidden)
+    return FlagSpec(
+        name=f.name,
+        kind=f.kind,
+        default=f.def_value,
+        usage=usage,
+        shorthand=f.shorthand,
+        takes_value=f.no_opt_default is None,
+        values=values,
+        complete=complete,
+        extension=f.hidden or (upstream_names is not None and f.name not in upstream_names),
+        hidden=f.hidden,
+    )
 
 
 def _positional(use: str, path: tuple[str, ...]) -> tuple[tuple[str, ...], str]:
@@ -114,8 +123,14 @@ def _positional(use: str, path: tuple[str, ...]) -> tuple[tuple[str, ...], str]:
     return (), ""
 
 
-def _from_cobra(cmd, prog: str, path: tuple[str, ...], upstream: dict[str, tuple[str, ...]],  # noqa: ANN001
-                root_flag_names: set[str], help_fn) -> CmdSpec:  # noqa: ANN001
+def _from_cobra(
+    cmd,
+    prog: str,
+    path: tuple[str, ...],
+    upstream: dict[str, tuple[str, ...]],  # noqa: ANN001
+    root_flag_names: set[str],
+    help_fn,
+) -> CmdSpec:  # noqa: ANN001
     words = " ".join(path)
     known = upstream.get(words)
     local = [f for f in cmd.local_flags(with_help=False) if f.name != "help"]
@@ -124,11 +139,19 @@ def _from_cobra(cmd, prog: str, path: tuple[str, ...], upstream: dict[str, tuple
     inherited = [f for f in cmd.inherited_flags() if f.name not in root_flag_names]
     use_words = cmd.use.split(" ", 1)
     use = " ".join([prog, *path, *(use_words[1:] if len(use_words) > 1 else [])]) if path else prog
-    spec = CmdSpec(name=cmd.name, path=path, use=use, short=cmd.short, long=cmd.long.strip("\n"),
-                   flags=[_cobra_flag(f, known if known is not None else ()) for f in local],
-                   inherited=[_cobra_flag(f, None) for f in inherited],
-                   runnable=cmd.runnable, extension=bool(path) and words not in upstream, help_text=help_fn(cmd),
-                   hidden=cmd.hidden)
+    spec = CmdSpec(
+        name=cmd.name,
+        path=path,
+        use=use,
+        short=cmd.short,
+        long=cmd.long.strip("\n"),
+        flags=[_cobra_flag(f, known if known is not None else ()) for f in local],
+        inherited=[_cobra_flag(f, None) for f in inherited],
+        runnable=cmd.runnable,
+        extension=bool(path) and words not in upstream,
+        help_text=help_fn(cmd),
+        hidden=cmd.hidden,
+    )
     spec.args, spec.args_complete = _positional(cmd.use, path)
     for child in cmd.sorted_commands():
         if child.is_help_command or child.deprecated:
@@ -169,19 +192,30 @@ def etcdutl() -> ProgramSpec:
 
 # --------------------------------------------------------------------------- etcd-py (Go flag package)
 
+
 def etcd() -> ProgramSpec:
     """etcd-py's flags from its one table (etcdctl_py/server/flagdefs.py), the words `--help` prints."""
     flags = [_goflag(f) for f in sorted(FLAGS, key=lambda f: f.name)]
-    root = CmdSpec(name="etcd-py", path=(), use="etcd-py [flags]",
-                   short="An etcd-compatible single-member server (etcd 3.5 gRPC API, v2 HTTP API, etcd's "
-                         "on-disk formats)")
+    root = CmdSpec(
+        name="etcd-py",
+        path=(),
+        use="etcd-py [flags]",
+        short="An etcd-compatible single-member server (etcd 3.5 gRPC API, v2 HTTP API, etcd's on-disk formats)",
+    )
     return ProgramSpec("etcd-py", "etcd", root.short, root, flags, "goflag", "ETCD_", "3.5.1")
 
 
 def _goflag(f: FlagDef) -> FlagSpec:
     complete = "file" if f.name.endswith("-file") else "dir" if f.name.endswith("-dir") else ""
-    return FlagSpec(name=f.name, kind="bool" if f.is_bool else "string", default=f.listed_default, usage=f.help,
-                    takes_value=not f.is_bool, values=f.known_values, complete=complete)
+    return FlagSpec(
+        name=f.name,
+        kind="bool" if f.is_bool else "string",
+        default=f.listed_default,
+        usage=f.help,
+        takes_value=not f.is_bool,
+        values=f.known_values,
+        complete=complete,
+    )
 
 
 def programs() -> list[ProgramSpec]:

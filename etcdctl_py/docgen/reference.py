@@ -34,11 +34,24 @@ def command_page(p: ProgramSpec, c: CmdSpec) -> str:
         o += [f"> An etcdctl-py extension: {p.upstream} {p.version} has no `{' '.join(c.path)}` command.", ""]
     o += ["```text", c.use, "```", ""]
     if c.help_text:
-        o += ["## Help", "", f"What `{title} --help` prints" + (
-            f" (byte for byte what `{p.upstream}` {p.version} prints)" if c.help_identical else
-            f" (it shows flags of ours that `{p.upstream}` {p.version} does not have)" if not c.extension else "")
-            + ":", "",
-              "```text", c.help_text.rstrip("\n").replace("\t", "\t"), "```", ""]
+        o += [
+            "## Help",
+            "",
+            f"What `{title} --help` prints"
+            + (
+                f" (byte for byte what `{p.upstream}` {p.version} prints)"
+                if c.help_identical
+                else f" (it shows flags of ours that `{p.upstream}` {p.version} does not have)"
+                if not c.extension
+                else ""
+            )
+            + ":",
+            "",
+            "```text",
+            c.help_text.rstrip("\n").replace("\t", "\t"),
+            "```",
+            "",
+        ]
     if c.children:
         o += ["## Commands", "", "| Command | Description |", "|---|---|"]
         for s in c.children:
@@ -57,9 +70,15 @@ def command_page(p: ProgramSpec, c: CmdSpec) -> str:
 
 
 def index(programs: list[ProgramSpec]) -> str:
-    o = [NOTE, "", "# Command reference", "",
-         "One page per command, generated from the live command trees (the same source as the man pages in `man/`",
-         "and the shell completions in `completions/`). Our additions are listed in [extensions](extensions.md).", ""]
+    o = [
+        NOTE,
+        "",
+        "# Command reference",
+        "",
+        "One page per command, generated from the live command trees (the same source as the man pages in `man/`",
+        "and the shell completions in `completions/`). Our additions are listed in [extensions](extensions.md).",
+        "",
+    ]
     for p in programs:
         o += [f"## [{p.prog}]({p.prog}.md)", "", _cell(p.summary), ""]
         for c in p.commands()[1:]:
@@ -70,23 +89,33 @@ def index(programs: list[ProgramSpec]) -> str:
 
 def extensions(programs: list[ProgramSpec]) -> str:
     """Every command and flag of ours that the 3.5.1 tool lacks (found by comparing with docgen/upstream.py)."""
-    o = [NOTE, "", "# Extensions", "",
-         "Commands and flags that etcdctl 3.5.1 / etcdutl 3.5.1 do not have. None of them changes a default:",
-         "a command line that works with the 3.5.1 tools behaves the same here. The ones marked *hidden* are left",
-         "out of `--help`, so that help text stays byte-identical to 3.5.1; the others are listed by `--help`.", "",
-         "From a terminal, `etcdctl-py help extras` and `etcdutl-py help extras` list the hidden ones, one line",
-         "each; with `ETCDCTL_PY_EXTRAS=1` set, a command's `--help` adds its own under `EXTRA OPTIONS` (etcdutl-py:",
-         "`Extra Flags`), e.g. `ETCDCTL_PY_EXTRAS=1 etcdctl-py snapshot save --help`. Both read the command trees,",
-         "as this page does.", "",
-         "| Program | Command | Flag | Description |", "|---|---|---|---|"]
+    o = [
+        NOTE,
+        "",
+        "# Extensions",
+        "",
+        "Commands and flags that etcdctl 3.5.1 / etcdutl 3.5.1 do not have. None of them changes a default:",
+        "a command line that works with the 3.5.1 tools behaves the same here. The ones marked *hidden* are left",
+        "out of `--help`, so that help text stays byte-identical to 3.5.1; the others are listed by `--help`.",
+        "",
+        "From a terminal, `etcdctl-py help extras` and `etcdutl-py help extras` list the hidden ones, one line",
+        "each; with `ETCDCTL_PY_EXTRAS=1` set, a command's `--help` adds its own under `EXTRA OPTIONS` (etcdutl-py:",
+        "`Extra Flags`), e.g. `ETCDCTL_PY_EXTRAS=1 etcdctl-py snapshot save --help`. Both read the command trees,",
+        "as this page does.",
+        "",
+        "| Program | Command | Flag | Description |",
+        "|---|---|---|---|",
+    ]
     for p in programs:
         if p.style != "cobra":
             continue
         for c in p.commands():
             cmd = " ".join(c.path) or "(global)"
             if c.extension:
-                o.append(f"| {p.prog} | [{cmd}]({page_name(p, c)}.md) | | {_cell(c.short)} (whole command"
-                         + (", *hidden*) |" if c.hidden else ") |"))
+                o.append(
+                    f"| {p.prog} | [{cmd}]({page_name(p, c)}.md) | | {_cell(c.short)} (whole command"
+                    + (", *hidden*) |" if c.hidden else ") |")
+                )
             for f in c.flags + ([] if c.path else p.global_flags):
                 if f.extension:
                     hidden = " *(hidden)*" if f.hidden else ""

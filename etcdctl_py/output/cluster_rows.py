@@ -36,8 +36,16 @@ def member_rows(resp: rpc_pb2.MemberListResponse) -> tuple[list[str], list[list[
     hdr = ["ID", "Status", "Name", "Peer Addrs", "Client Addrs", "Is Learner"]
     rows = []
     for m in resp.members:
-        rows.append([f"{m.ID:x}", "started" if m.name else "unstarted", m.name, ",".join(m.peerURLs),
-                     ",".join(m.clientURLs), "true" if m.isLearner else "false"])
+        rows.append(
+            [
+                f"{m.ID:x}",
+                "started" if m.name else "unstarted",
+                m.name,
+                ",".join(m.peerURLs),
+                ",".join(m.clientURLs),
+                "true" if m.isLearner else "false",
+            ]
+        )
     return hdr, rows
 
 
@@ -49,13 +57,34 @@ def health_rows(results: list[EpHealth]) -> tuple[list[str], list[list[str]]]:
 def status_rows(results: list[tuple[str, rpc_pb2.StatusResponse]]) -> tuple[list[str], list[list[str]]]:
     from etcdctl_py.humanize import go_bytes
 
-    hdr = ["endpoint", "ID", "version", "db size", "is leader", "is learner", "raft term", "raft index",
-           "raft applied index", "errors"]
+    hdr = [
+        "endpoint",
+        "ID",
+        "version",
+        "db size",
+        "is leader",
+        "is learner",
+        "raft term",
+        "raft index",
+        "raft applied index",
+        "errors",
+    ]
     rows = []
     for ep, r in results:
-        rows.append([ep, f"{r.header.member_id:x}", r.version, go_bytes(r.dbSize),
-                     "true" if r.leader == r.header.member_id else "false", "true" if r.isLearner else "false",
-                     str(r.raftTerm), str(r.raftIndex), str(r.raftAppliedIndex), ", ".join(r.errors)])
+        rows.append(
+            [
+                ep,
+                f"{r.header.member_id:x}",
+                r.version,
+                go_bytes(r.dbSize),
+                "true" if r.leader == r.header.member_id else "false",
+                "true" if r.isLearner else "false",
+                str(r.raftTerm),
+                str(r.raftIndex),
+                str(r.raftAppliedIndex),
+                ", ".join(r.errors),
+            ]
+        )
     return hdr, rows
 
 

@@ -119,8 +119,9 @@ class FieldsPrinter(Printer):
     def get_parts(self, parts: RangeParts, *, value_only: bool = False) -> bool:
         """get() with the kvs formatted batch by batch from the wire bytes (one template per kv)."""
         self.hdr(parts.head.header)
-        tmpl = (b'"Key" : %s\n"CreateRevision" : %d\n"ModRevision" : %d\n"Version" : %d\n'
-                b'"Value" : %s\n"Lease" : %d\n').__mod__
+        tmpl = (
+            b'"Key" : %s\n"CreateRevision" : %d\n"ModRevision" : %d\n"Version" : %d\n"Value" : %s\n"Lease" : %d\n'
+        ).__mod__
         for key, create, mod, version, value, lease in parts.columns():
             cols = zip(map(quote_bytes, key), create, mod, version, map(quote_bytes, value), lease, strict=True)
             self.out.write(b"".join(map(tmpl, cols)))
@@ -226,8 +227,9 @@ class FieldsPrinter(Printer):
         if not resp.HasField("header"):
             # etcdctl 3.5 dereferences the missing header of a disarm-all response and panics
             # (Go runtime exit 2); we say why instead.
-            err = UnsupportedFormat("fields output needs a response header, and `alarm disarm` returns none; "
-                                    "use -w simple or -w json")
+            err = UnsupportedFormat(
+                "fields output needs a response header, and `alarm disarm` returns none; use -w simple or -w json"
+            )
             err.code = 2
             raise err
         self.hdr(resp.header)

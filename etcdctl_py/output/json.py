@@ -114,9 +114,11 @@ class JSONPrinter(Printer):
     def watch(self, resp: rpc_pb2.WatchResponse) -> None:
         """clientv3.WatchResponse: capitalised fields without omitempty, `Events` always a list."""
         events = ",".join(encode(ev) for ev in resp.events)
-        self.line('{"Header":' + encode(resp.header) + ',"Events":[' + events + ']'
-                  f',"CompactRevision":{resp.compact_revision}'
-                  f',"Canceled":{_b(resp.canceled)},"Created":{_b(resp.created)}' + "}")
+        self.line(
+            '{"Header":' + encode(resp.header) + ',"Events":[' + events + "]"
+            f',"CompactRevision":{resp.compact_revision}'
+            f',"Canceled":{_b(resp.canceled)},"Created":{_b(resp.created)}' + "}"
+        )
 
     def _flat(self, resp: Any, tail: str) -> None:
         """A client struct embedding *ResponseHeader: header fields flattened into the top level."""
@@ -150,8 +152,10 @@ class JSONPrinter(Printer):
         out = f'{{"header":{{"cluster_id":"{h.cluster_id:x}","member_id":"{h.member_id:x}","raft_term":{h.raft_term}}}'
         for i, m in enumerate(resp.members):
             out += ',"members":[{' if i == 0 else ",{"
-            out += (f'"ID":"{m.ID:x}","name":{json_string(m.name)},"peerURLs":{_strs(m.peerURLs)}'
-                    f',"clientURLS":{_strs(m.clientURLs)}}}')
+            out += (
+                f'"ID":"{m.ID:x}","name":{json_string(m.name)},"peerURLs":{_strs(m.peerURLs)}'
+                f',"clientURLS":{_strs(m.clientURLs)}}}'
+            )
             if i == len(resp.members) - 1:
                 out += "]"
         self.line(out + "}")
@@ -166,12 +170,10 @@ class JSONPrinter(Printer):
         self.line("[" + ",".join(items) + "]")
 
     def endpoint_status(self, results: list[tuple[str, rpc_pb2.StatusResponse]]) -> None:
-        self.line("[" + ",".join(f'{{"Endpoint":{json_string(ep)},"Status":{encode(r)}}}'
-                                 for ep, r in results) + "]")
+        self.line("[" + ",".join(f'{{"Endpoint":{json_string(ep)},"Status":{encode(r)}}}' for ep, r in results) + "]")
 
     def endpoint_hashkv(self, results: list[tuple[str, rpc_pb2.HashKVResponse]]) -> None:
-        self.line("[" + ",".join(f'{{"Endpoint":{json_string(ep)},"HashKV":{encode(r)}}}'
-                                 for ep, r in results) + "]")
+        self.line("[" + ",".join(f'{{"Endpoint":{json_string(ep)},"HashKV":{encode(r)}}}' for ep, r in results) + "]")
 
     def _last(self, *args: Any) -> None:
         self.message(args[-1])
@@ -182,8 +184,14 @@ class JSONPrinter(Printer):
     user_grant_role = user_revoke_role = user_delete = _last
 
 
-_MEMBERS = (b'"key":"%s"', b'"create_revision":%d', b'"mod_revision":%d', b'"version":%d', b'"value":"%s"',
-            b'"lease":%d')
+_MEMBERS = (
+    b'"key":"%s"',
+    b'"create_revision":%d',
+    b'"mod_revision":%d',
+    b'"version":%d',
+    b'"value":"%s"',
+    b'"lease":%d',
+)
 
 
 def kvs_json(cols: tuple[list, ...]) -> bytes:

@@ -161,8 +161,9 @@ class Printer:
     def role_grant_permission(self, role: str, resp: rpc_pb2.AuthRoleGrantPermissionResponse, /) -> None:
         self.unsupported(resp)
 
-    def role_revoke_permission(self, role: str, key: bytes, end: bytes,
-                               resp: rpc_pb2.AuthRoleRevokePermissionResponse, /) -> None:
+    def role_revoke_permission(
+        self, role: str, key: bytes, end: bytes, resp: rpc_pb2.AuthRoleRevokePermissionResponse, /
+    ) -> None:
         self.unsupported(resp)
 
     def user_add(self, user: str, resp: rpc_pb2.AuthUserAddResponse, /) -> None:

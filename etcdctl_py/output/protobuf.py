@@ -39,8 +39,7 @@ class ProtobufPrinter(Printer):
         """etcdctl rebuilds a WatchResponse from header, events, compact_revision, canceled, created."""
         from etcdctl_py.proto.etcdserverpb import rpc_pb2
 
-        wr = rpc_pb2.WatchResponse(compact_revision=resp.compact_revision, canceled=resp.canceled,
-                                   created=resp.created)
+        wr = rpc_pb2.WatchResponse(compact_revision=resp.compact_revision, canceled=resp.canceled, created=resp.created)
         wr.header.CopyFrom(resp.header)
         wr.events.extend(resp.events)
         self.message(wr)

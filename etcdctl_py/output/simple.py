@@ -206,8 +206,9 @@ class SimplePrinter(Printer):
     def role_grant_permission(self, role: str, resp: rpc_pb2.AuthRoleGrantPermissionResponse) -> None:
         self.line(f"Role {role} updated")
 
-    def role_revoke_permission(self, role: str, key: bytes, end: bytes,
-                               resp: rpc_pb2.AuthRoleRevokePermissionResponse) -> None:
+    def role_revoke_permission(
+        self, role: str, key: bytes, end: bytes, resp: rpc_pb2.AuthRoleRevokePermissionResponse
+    ) -> None:
         r = role.encode("utf-8", "surrogateescape")
         if not end:
             self.line(b"Permission of key " + key + b" is revoked from role " + r)
@@ -238,5 +239,3 @@ class SimplePrinter(Printer):
 
     def user_delete(self, user: str, resp: rpc_pb2.AuthUserDeleteResponse) -> None:
         self.line(f"User {user} deleted")
-
-

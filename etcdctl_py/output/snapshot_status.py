@@ -49,8 +49,9 @@ def render(st: SnapshotStatus, fmt: str = "simple") -> bytes:
         doc = {"hash": st.hash, "revision": st.revision, "totalKey": st.total_key, "totalSize": st.total_size}
         return (json.dumps(doc, separators=(",", ":")) + "\n").encode()
     if fmt == "fields":
-        return (f'"Hash" : {st.hash}\n"Revision" : {st.revision}\n'
-                f'"Keys" : {st.total_key}\n"Size" : {st.total_size}\n').encode()
+        return (
+            f'"Hash" : {st.hash}\n"Revision" : {st.revision}\n"Keys" : {st.total_key}\n"Size" : {st.total_size}\n'
+        ).encode()
     if fmt == "table":
         hdr, rows = table_rows(st)
         return render_table(hdr, rows, ALIGN_RIGHT).encode()

@@ -24,26 +24,73 @@ _ANSI = re.compile("\033\\[(?:[0-9]{1,3}(?:;[0-9]{1,3})*)?[m|K]")
 _DECIMAL = re.compile(r"^-?(?:[0-9]{1,3}(?:,[0-9]{3})*|[0-9]+)(?:\.[0-9]+)?\Z")
 _PERCENT = re.compile(r"^-?[0-9]+\.?[0-9]*$%$")  # can never match, as in tablewriter
 # Go's unicode.IsSpace set, for strings.TrimSpace
-_GO_SPACE = ("\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
-             "\u2028\u2029\u202f\u205f\u3000")
+_GO_SPACE = (
+    "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000"
+)
 
 # go-runewidth v0.0.9 counts these as zero width (its `nonprint`, `combining`, `notassigned` tables).
-_ZERO_RANGES = sorted([
-    (0x0000, 0x001F), (0x007F, 0x009F), (0x00AD, 0x00AD), (0x070F, 0x070F), (0x180B, 0x180E),
-    (0x200B, 0x200F), (0x2028, 0x202E), (0x206A, 0x206F), (0xD800, 0xDFFF), (0xFEFF, 0xFEFF),
-    (0xFFF9, 0xFFFB), (0xFFFE, 0xFFFF),
-    (0x0300, 0x036F), (0x0483, 0x0489), (0x07EB, 0x07F3), (0x0C00, 0x0C00), (0x0C04, 0x0C04),
-    (0x0D00, 0x0D01), (0x135D, 0x135F), (0x1A7F, 0x1A7F), (0x1AB0, 0x1AC0), (0x1B6B, 0x1B73),
-    (0x1DC0, 0x1DF9), (0x1DFB, 0x1DFF), (0x20D0, 0x20F0), (0x2CEF, 0x2CF1), (0x2DE0, 0x2DFF),
-    (0x3099, 0x309A), (0xA66F, 0xA672), (0xA674, 0xA67D), (0xA69E, 0xA69F), (0xA6F0, 0xA6F1),
-    (0xA8E0, 0xA8F1), (0xFE20, 0xFE2F), (0x101FD, 0x101FD), (0x10376, 0x1037A), (0x10EAB, 0x10EAC),
-    (0x10F46, 0x10F50), (0x11300, 0x11301), (0x1133B, 0x1133C), (0x11366, 0x1136C),
-    (0x11370, 0x11374), (0x16AF0, 0x16AF4), (0x1D165, 0x1D169), (0x1D16D, 0x1D172),
-    (0x1D17B, 0x1D182), (0x1D185, 0x1D18B), (0x1D1AA, 0x1D1AD), (0x1D242, 0x1D244),
-    (0x1E000, 0x1E006), (0x1E008, 0x1E018), (0x1E01B, 0x1E021), (0x1E023, 0x1E024),
-    (0x1E026, 0x1E02A), (0x1E8D0, 0x1E8D6),
-    (0x27E6, 0x27ED), (0x2985, 0x2986),
-])
+_ZERO_RANGES = sorted(
+    [
+        (0x0000, 0x001F),
+        (0x007F, 0x009F),
+        (0x00AD, 0x00AD),
+        (0x070F, 0x070F),
+        (0x180B, 0x180E),
+        (0x200B, 0x200F),
+        (0x2028, 0x202E),
+        (0x206A, 0x206F),
+        (0xD800, 0xDFFF),
+        (0xFEFF, 0xFEFF),
+        (0xFFF9, 0xFFFB),
+        (0xFFFE, 0xFFFF),
+        (0x0300, 0x036F),
+        (0x0483, 0x0489),
+        (0x07EB, 0x07F3),
+        (0x0C00, 0x0C00),
+        (0x0C04, 0x0C04),
+        (0x0D00, 0x0D01),
+        (0x135D, 0x135F),
+        (0x1A7F, 0x1A7F),
+        (0x1AB0, 0x1AC0),
+        (0x1B6B, 0x1B73),
+        (0x1DC0, 0x1DF9),
+        (0x1DFB, 0x1DFF),
+        (0x20D0, 0x20F0),
+        (0x2CEF, 0x2CF1),
+        (0x2DE0, 0x2DFF),
+        (0x3099, 0x309A),
+        (0xA66F, 0xA672),
+        (0xA674, 0xA67D),
+        (0xA69E, 0xA69F),
+        (0xA6F0, 0xA6F1),
+        (0xA8E0, 0xA8F1),
+        (0xFE20, 0xFE2F),
+        (0x101FD, 0x101FD),
+        (0x10376, 0x1037A),
+        (0x10EAB, 0x10EAC),
+        (0x10F46, 0x10F50),
+        (0x11300, 0x11301),
+        (0x1133B, 0x1133C),
+        (0x11366, 0x1136C),
+        (0x11370, 0x11374),
+        (0x16AF0, 0x16AF4),
+        (0x1D165, 0x1D169),
+        (0x1D16D, 0x1D172),
+        (0x1D17B, 0x1D182),
+        (0x1D185, 0x1D18B),
+        (0x1D1AA, 0x1D1AD),
+        (0x1D242, 0x1D244),
+        (0x1E000, 0x1E006),
+        (0x1E008, 0x1E018),
+        (0x1E01B, 0x1E021),
+        (0x1E023, 0x1E024),
+        (0x1E026, 0x1E02A),
+        (0x1E8D0, 0x1E8D6),
+        (0x27E6, 0x27ED),
+        (0x2985, 0x2986),
+    ]
+)
 _ZERO_STARTS = [a for a, _b in _ZERO_RANGES]
 
 
@@ -62,8 +109,23 @@ def _east_asian_env() -> bool:
     if charset.endswith("@cjk_narrow"):
         return False
     charset = charset.split("@", 1)[0]
-    mblen = {"utf-8": 6, "utf8": 6, "jis": 8, "eucjp": 3, "euckr": 2, "euccn": 2, "sjis": 2, "cp932": 2,
-             "cp51932": 2, "cp936": 2, "cp949": 2, "cp950": 2, "big5": 2, "gbk": 2, "gb2312": 2}.get(charset, 1)
+    mblen = {
+        "utf-8": 6,
+        "utf8": 6,
+        "jis": 8,
+        "eucjp": 3,
+        "euckr": 2,
+        "euccn": 2,
+        "sjis": 2,
+        "cp932": 2,
+        "cp51932": 2,
+        "cp936": 2,
+        "cp949": 2,
+        "cp950": 2,
+        "big5": 2,
+        "gbk": 2,
+        "gb2312": 2,
+    }.get(charset, 1)
     return mblen > 1 and (not charset.startswith("u") or loc[:2] in ("ja", "ko", "zh"))
 
 
@@ -158,7 +220,7 @@ def wrap_words(words: list[str], spc: int, lim: int, pen: int) -> list[list[str]
     lines = []
     i = 0
     while i < n:
-        lines.append(words[i:nbrk[i]])
+        lines.append(words[i : nbrk[i]])
         i = nbrk[i]
     return lines
 
@@ -176,8 +238,14 @@ def wrap_string(s: str, lim: int) -> tuple[list[str], int]:
 class Table:
     """The subset of tablewriter.Table that etcd uses (defaults of NewWriter)."""
 
-    def __init__(self, *, col_width: int = MAX_ROW_WIDTH, auto_wrap: bool = True, reflow: bool = True,
-                 auto_format_headers: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        col_width: int = MAX_ROW_WIDTH,
+        auto_wrap: bool = True,
+        reflow: bool = True,
+        auto_format_headers: bool = True,
+    ) -> None:
         self.mw = col_width
         self.auto_wrap = auto_wrap
         self.reflow = reflow

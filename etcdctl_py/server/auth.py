@@ -127,8 +127,9 @@ class AuthService(pbg.AuthServicer):
         store = self.gauth.store
         while True:
             checked = store.check_password(request.name, request.password)
-            req = ri.InternalRaftRequest(authenticate=ri.InternalAuthenticateRequest(
-                name=request.name, simple_token=store.tokens.gen_prefix()))
+            req = ri.InternalRaftRequest(
+                authenticate=ri.InternalAuthenticateRequest(name=request.name, simple_token=store.tokens.gen_prefix())
+            )
             resp = self.core.propose(req)
             if checked == store.revision:
                 return resp

@@ -54,13 +54,24 @@ class Method:
     curve_bits: int = 0
 
 
-METHODS = {m.name: m for m in (
-    Method("RS256", "RS", 256), Method("RS384", "RS", 384), Method("RS512", "RS", 512),
-    Method("PS256", "PS", 256), Method("PS384", "PS", 384), Method("PS512", "PS", 512),
-    Method("ES256", "ES", 256, 256), Method("ES384", "ES", 384, 384), Method("ES512", "ES", 512, 521),
-    Method("HS256", "HS", 256), Method("HS384", "HS", 384), Method("HS512", "HS", 512),
-    Method("none", "none", 0),
-)}
+METHODS = {
+    m.name: m
+    for m in (
+        Method("RS256", "RS", 256),
+        Method("RS384", "RS", 384),
+        Method("RS512", "RS", 512),
+        Method("PS256", "PS", 256),
+        Method("PS384", "PS", 384),
+        Method("PS512", "PS", 512),
+        Method("ES256", "ES", 256, 256),
+        Method("ES384", "ES", 384, 384),
+        Method("ES512", "ES", 512, 521),
+        Method("HS256", "HS", 256),
+        Method("HS384", "HS", 384),
+        Method("HS512", "HS", 512),
+        Method("none", "none", 0),
+    )
+}
 
 
 # ---- option string ---------------------------------------------------------------------
@@ -110,7 +121,7 @@ def _der_header(der: bytes, off: int) -> tuple[int, int, bool, int, int] | None:
         k = n & 0x7F
         if k == 0 or off + k > len(der):
             return None
-        n = int.from_bytes(der[off:off + k], "big")
+        n = int.from_bytes(der[off : off + k], "big")
         off += k
     return cls, tag, compound, n, off
 
@@ -131,8 +142,10 @@ def _shape(der: bytes) -> str:
     return {2: "pkcs1", 16: "pkcs8", 4: "sec1"}.get(second[1], "unknown")
 
 
-_PARAMS = ("{optional:false explicit:false application:false private:false defaultValue:<nil> tag:<nil> "
-           "stringType:0 timeType:0 set:false omitEmpty:false}")
+_PARAMS = (
+    "{optional:false explicit:false application:false private:false defaultValue:<nil> tag:<nil> "
+    "stringType:0 timeType:0 set:false omitEmpty:false}"
+)
 
 
 def _asn1_error(der: bytes, struct_name: str, first_tag: int, first_name: str) -> str:
@@ -142,16 +155,20 @@ def _asn1_error(der: bytes, struct_name: str, first_tag: int, first_name: str) -
         return "asn1: syntax error: truncated tag or length"
     cls, tag, compound, length, off = top
     if (cls, tag, compound) != (0, 16, True):
-        return (f"asn1: structure error: tags don't match (16 vs {{class:{cls} tag:{tag} length:{length} "
-                f"isCompound:{str(compound).lower()}}}) {_PARAMS} {struct_name} @{off}")
-    inner = der[off:off + length]
+        return (
+            f"asn1: structure error: tags don't match (16 vs {{class:{cls} tag:{tag} length:{length} "
+            f"isCompound:{str(compound).lower()}}}) {_PARAMS} {struct_name} @{off}"
+        )
+    inner = der[off : off + length]
     first = _der_header(inner, 0)
     if first is None:
         return "asn1: syntax error: data truncated"
     cls, tag, compound, length, ioff = first
     if (cls, tag, compound) != (0, first_tag, first_tag == 16):
-        return (f"asn1: structure error: tags don't match ({first_tag} vs {{class:{cls} tag:{tag} "
-                f"length:{length} isCompound:{str(compound).lower()}}}) {_PARAMS} {first_name} @{ioff}")
+        return (
+            f"asn1: structure error: tags don't match ({first_tag} vs {{class:{cls} tag:{tag} "
+            f"length:{length} isCompound:{str(compound).lower()}}}) {_PARAMS} {first_name} @{ioff}"
+        )
     return "asn1: structure error: tags don't match"
 
 
@@ -247,8 +264,8 @@ def _number(v: Any) -> TypeGuard[int | float]:
 
 def _go_int64(v: float) -> int:
     """Go's int64(float64) on amd64: truncation; NaN, infinities and overflow give the minimum."""
-    if not math.isfinite(v) or abs(v) >= 2 ** 63:
-        return -(2 ** 63)
+    if not math.isfinite(v) or abs(v) >= 2**63:
+        return -(2**63)
     return int(v)
 
 
@@ -280,8 +297,15 @@ class _StatelessTokens:
 class JwtTokens(_StatelessTokens):
     """Signs and verifies etcd's JWTs; the same interface auth_store uses for SimpleTokens."""
 
-    def __init__(self, method: Method, signing_key: Any, verify_key: Any, ttl: float,
-                 verify_only: bool, revision: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        method: Method,
+        signing_key: Any,
+        verify_key: Any,
+        ttl: float,
+        verify_only: bool,
+        revision: Callable[[], int],
+    ) -> None:
         self.method = method
         self.signing_key = signing_key
         self.verify_key = verify_key
@@ -329,8 +353,7 @@ class JwtTokens(_StatelessTokens):
                 size = {256: 32, 384: 48, 512: 66}[self.method.bits]
                 if len(sig) != 2 * size:
                     return False
-                der = utils.encode_dss_signature(int.from_bytes(sig[:size], "big"),
-                                                 int.from_bytes(sig[size:], "big"))
+                der = utils.encode_dss_signature(int.from_bytes(sig[:size], "big"), int.from_bytes(sig[size:], "big"))
                 self.verify_key.verify(der, data, ec.ECDSA(self._hash()))
         except (InvalidSignature, ValueError):
             return False
@@ -341,8 +364,9 @@ class JwtTokens(_StatelessTokens):
         if self.verify_only:
             raise VERIFY_ONLY
         header = go_json({"alg": self.method.name, "typ": "JWT"}, sort_keys=True)  # Go maps: keys sorted
-        claims = go_json({"username": user, "revision": self.revision(),
-                          "exp": math.floor(time.time() + self.ttl)}, sort_keys=True)
+        claims = go_json(
+            {"username": user, "revision": self.revision(), "exp": math.floor(time.time() + self.ttl)}, sort_keys=True
+        )
         signing = f"{b64url(header.encode())}.{b64url(claims.encode())}"
         return f"{signing}.{b64url(self._sign(signing.encode()))}"
 
@@ -370,7 +394,7 @@ class JwtTokens(_StatelessTokens):
         if not self._verify(f"{parts[0]}.{parts[1]}".encode(), sig):
             return None
         user, rev = claims.get("username"), claims.get("revision")
-        if not isinstance(user, str) or not _number(rev) or not 0 <= rev < 2 ** 64:
+        if not isinstance(user, str) or not _number(rev) or not 0 <= rev < 2**64:
             return None
         return user, int(rev)
 
@@ -395,8 +419,9 @@ def _read(path: str) -> bytes:
         raise ConfigError(INVALID_OPTS) from None
 
 
-def jwt_provider(opts: dict[str, str], revision: Callable[[], int],
-                 warn: Callable[[str, list[str]], None] | None = None) -> JwtTokens:
+def jwt_provider(
+    opts: dict[str, str], revision: Callable[[], int], warn: Callable[[str, list[str]], None] | None = None
+) -> JwtTokens:
     """newTokenProviderJWT: options in etcd's order (ttl, pub-key, priv-key, sign-method), then keys."""
     try:
         ttl = gofmt.parse_duration(opts["ttl"]) / 1e9 if opts.get("ttl") else DEFAULT_TTL
@@ -420,8 +445,7 @@ def jwt_provider(opts: dict[str, str], revision: Callable[[], int],
     return JwtTokens(method, sk, pk, ttl, verify_only, revision)
 
 
-def token_provider(optstr: str, revision: Callable[[], int],
-                   warn: Callable[[str, list[str]], None] | None = None):
+def token_provider(optstr: str, revision: Callable[[], int], warn: Callable[[str, list[str]], None] | None = None):
     """The provider --auth-token names; None for "simple" (the auth store's default SimpleTokens).
 
     Raises identity.ConfigError with etcd's message when the option string is bad."""

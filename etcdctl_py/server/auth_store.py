@@ -25,10 +25,22 @@ from etcdctl_py.server.mvcc import Change
 ROOT = "root"
 MAX_BCRYPT_PASSWORD = 72  # Go's bcrypt (as vendored by etcd 3.5.1) silently uses the first 72 bytes
 
-ADMIN_FIELDS = {"auth_enable", "auth_disable", "auth_status", "auth_user_add", "auth_user_delete",
-                "auth_user_change_password", "auth_user_grant_role", "auth_user_revoke_role",
-                "auth_role_add", "auth_role_grant_permission", "auth_role_revoke_permission",
-                "auth_role_delete", "auth_user_list", "auth_role_list"}
+ADMIN_FIELDS = {
+    "auth_enable",
+    "auth_disable",
+    "auth_status",
+    "auth_user_add",
+    "auth_user_delete",
+    "auth_user_change_password",
+    "auth_user_grant_role",
+    "auth_user_revoke_role",
+    "auth_role_add",
+    "auth_role_grant_permission",
+    "auth_role_revoke_permission",
+    "auth_role_delete",
+    "auth_user_list",
+    "auth_role_list",
+}
 AUTH_FIELDS = ADMIN_FIELDS | {"authenticate", "auth_user_get", "auth_role_get"}
 
 
@@ -80,10 +92,14 @@ class AuthStore:
         self.enabled = a.get(b"authEnabled") == b"\x01"
         rev = a.get(b"authRevision")
         self.revision = struct.unpack(">Q", rev)[0] if rev and len(rev) == 8 else 1
-        self.users = {k.decode("utf-8", "surrogateescape"): apb.User.FromString(v)
-                      for k, v in buckets.get(b"authUsers", {}).items()}
-        self.roles = {k.decode("utf-8", "surrogateescape"): apb.Role.FromString(v)
-                      for k, v in buckets.get(b"authRoles", {}).items()}
+        self.users = {
+            k.decode("utf-8", "surrogateescape"): apb.User.FromString(v)
+            for k, v in buckets.get(b"authUsers", {}).items()
+        }
+        self.roles = {
+            k.decode("utf-8", "surrogateescape"): apb.Role.FromString(v)
+            for k, v in buckets.get(b"authRoles", {}).items()
+        }
         self.cache.clear()
         if self.enabled:
             self.tokens.enable()

@@ -24,18 +24,26 @@ from etcdctl_py.server.zaplog import log
 def foreign_voters_text(ids: list[int], fresh: bool) -> str:
     names = ", ".join(f"{i:x}" for i in ids)
     if fresh:
-        return (f"--initial-cluster names {len(ids)} other voting member(s) ({names}): etcd-py runs a single member "
-                "and no raft, so it could never reach their quorum; give only this member in --initial-cluster")
-    return (f"the cluster in this data dir has {len(ids)} other voting member(s) ({names}): etcd-py runs a single "
-            "member and no raft, so it would serve without their quorum (split brain); start once with "
-            "--force-new-cluster to make this member a one-member cluster (the others are removed), or remove "
-            "them from the cluster first")
+        return (
+            f"--initial-cluster names {len(ids)} other voting member(s) ({names}): etcd-py runs a single member "
+            "and no raft, so it could never reach their quorum; give only this member in --initial-cluster"
+        )
+    return (
+        f"the cluster in this data dir has {len(ids)} other voting member(s) ({names}): etcd-py runs a single "
+        "member and no raft, so it would serve without their quorum (split brain); start once with "
+        "--force-new-cluster to make this member a one-member cluster (the others are removed), or remove "
+        "them from the cluster first"
+    )
 
 
 def new_persister(flags: cfgmod.Flags) -> Persister:
     """The persister of --data-dir with the snapshot and purge settings (--snapshot-count, --max-*)."""
-    return Persister(flags.get("data-dir"), snapshot_count=cfgmod.snapshot_count(flags),
-                     max_snapshots=flags.int("max-snapshots"), max_wals=flags.int("max-wals"))
+    return Persister(
+        flags.get("data-dir"),
+        snapshot_count=cfgmod.snapshot_count(flags),
+        max_snapshots=flags.int("max-snapshots"),
+        max_wals=flags.int("max-wals"),
+    )
 
 
 def open_core(flags: cfgmod.Flags, persister: Persister) -> EtcdCore:
@@ -54,19 +62,28 @@ def open_core(flags: cfgmod.Flags, persister: Persister) -> EtcdCore:
 
 
 def _server_config(flags: cfgmod.Flags, cid: int, mid: int, members: list[Member]) -> ServerConfig:
-    return ServerConfig(name=flags.get("name"), data_dir=flags.get("data-dir"), cluster_id=cid, member_id=mid,
-                        members=members, quota_backend_bytes=cfgmod.backend_quota(flags),
-                        max_txn_ops=flags.int("max-txn-ops"), max_request_bytes=flags.int("max-request-bytes"))
+    return ServerConfig(
+        name=flags.get("name"),
+        data_dir=flags.get("data-dir"),
+        cluster_id=cid,
+        member_id=mid,
+        members=members,
+        quota_backend_bytes=cfgmod.backend_quota(flags),
+        max_txn_ops=flags.int("max-txn-ops"),
+        max_request_bytes=flags.int("max-request-bytes"),
+    )
 
 
 def _new_core(flags: cfgmod.Flags, persister: Persister, cfg: ServerConfig) -> EtcdCore:
     """A core with its auth store: it must exist before WAL replay, auth entries are replayed like any other."""
     core = EtcdCore(cfg, persister)
-    auth = core.auth = AuthStore(core, bcrypt_cost=flags.int("bcrypt-cost"),
-                                 token_ttl=float(flags.int("auth-token-ttl")))
+    auth = core.auth = AuthStore(
+        core, bcrypt_cost=flags.int("bcrypt-cost"), token_ttl=float(flags.int("auth-token-ttl"))
+    )
     try:
-        tokens = token_provider(flags.get("auth-token"), lambda: auth.revision,
-                                lambda msg, keys: log("warn", msg, flags.level, keys=keys))
+        tokens = token_provider(
+            flags.get("auth-token"), lambda: auth.revision, lambda msg, keys: log("warn", msg, flags.level, keys=keys)
+        )
     except ConfigError as e:
         log("warn", "failed to create token provider", flags.level, error=str(e))
         raise
@@ -78,9 +95,13 @@ def _new_core(flags: cfgmod.Flags, persister: Persister, cfg: ServerConfig) -> E
 def _bootstrap(flags: cfgmod.Flags, persister: Persister) -> EtcdCore:
     """A new data dir: the cluster as --initial-cluster describes it, which must be this member alone."""
     client_urls = parse_urls(flags.get("advertise-client-urls"))
-    cid, members, mid = derive_cluster(flags.get("name"), flags.get("initial-cluster"),
-                                       parse_urls(flags.get("initial-advertise-peer-urls")),
-                                       flags.get("initial-cluster-token"), client_urls)
+    cid, members, mid = derive_cluster(
+        flags.get("name"),
+        flags.get("initial-cluster"),
+        parse_urls(flags.get("initial-advertise-peer-urls")),
+        flags.get("initial-cluster-token"),
+        client_urls,
+    )
     others = sorted(m.id for m in members if m.id != mid)
     if others:
         raise QuorumError(foreign_voters_text(others, fresh=True))
@@ -105,9 +126,16 @@ def _recover(flags: cfgmod.Flags, persister: Persister) -> EtcdCore:
         if changes is not None:
             persister.replayed(e.Index, changes)
     persister.commit_replayed(core.lock)
-    log("info", "recovered from data dir", flags.level, **{"data-dir": flags.get("data-dir"),
-                                                           "consistent-index": rec.consistent_index,
-                                                           "replayed-entries": len(rec.entries)})
+    log(
+        "info",
+        "recovered from data dir",
+        flags.level,
+        **{
+            "data-dir": flags.get("data-dir"),
+            "consistent-index": rec.consistent_index,
+            "replayed-entries": len(rec.entries),
+        },
+    )
     return core
 
 
@@ -117,8 +145,9 @@ def _db_members(rec: Recovered, flags: cfgmod.Flags) -> list[Member]:
     members = []
     for value in rec.buckets.get(b"members", {}).values():
         d = json.loads(value)
-        m = Member(d["id"], d.get("name", ""), d.get("peerURLs", []), d.get("clientURLs", []),
-                   d.get("isLearner", False))
+        m = Member(
+            d["id"], d.get("name", ""), d.get("peerURLs", []), d.get("clientURLs", []), d.get("isLearner", False)
+        )
         if m.id == rec.member_id:
             m.name, m.client_urls = flags.get("name"), client_urls
         members.append(m)
@@ -128,9 +157,17 @@ def _db_members(rec: Recovered, flags: cfgmod.Flags) -> list[Member]:
 def _force_new_cluster(core: EtcdCore, level: str) -> None:
     """etcd's restartAsStandaloneNode: every other member removed through the log, this one left alone."""
     removed = core.membership.force_new_cluster()
-    log("info", "forcing restart member", level,
-        **{"cluster-id": f"{core.cfg.cluster_id:x}", "local-member-id": f"{core.cfg.member_id:x}",
-           "commit-index": core.raft_index, "removed-member-ids": [f"{i:x}" for i in removed]})
+    log(
+        "info",
+        "forcing restart member",
+        level,
+        **{
+            "cluster-id": f"{core.cfg.cluster_id:x}",
+            "local-member-id": f"{core.cfg.member_id:x}",
+            "commit-index": core.raft_index,
+            "removed-member-ids": [f"{i:x}" for i in removed],
+        },
+    )
 
 
 def snapshot_v2_store(core: EtcdCore) -> tuple[bytes, list[int], list[int]]:

@@ -45,8 +45,7 @@ def parse_retention(mode: str, retention: str) -> int:
 class Compactor:
     """One auto-compaction loop; `run()` is a thread body that returns when `stop` is set."""
 
-    def __init__(self, core, mode: str, retention: int, stop: threading.Event,
-                 log: Callable[..., None]) -> None:
+    def __init__(self, core, mode: str, retention: int, stop: threading.Event, log: Callable[..., None]) -> None:
         self.core = core
         self.mode = mode
         self.retention = retention
@@ -60,8 +59,11 @@ class Compactor:
             elif self.retention > 0:
                 self._periodic()
             else:  # etcd would spin on a negative period; etcd-py does not compact at all
-                self.log("warn", "negative auto-compaction-retention; auto compaction disabled",
-                         **{"compact-period": gofmt.format_duration(self.retention)})
+                self.log(
+                    "warn",
+                    "negative auto-compaction-retention; auto compaction disabled",
+                    **{"compact-period": gofmt.format_duration(self.retention)},
+                )
         except Exception as e:  # noqa: BLE001 - the loop must never die with a traceback
             self.log("warn", "auto compaction stopped", error=f"{type(e).__name__}: {e}")
 
@@ -96,11 +98,20 @@ class Compactor:
         start = time.monotonic_ns()
         done, err = self._compact(rev)
         if done:
-            self.log("info", "completed auto revision compaction", **fields,
-                     took=gofmt.format_duration(time.monotonic_ns() - start))
+            self.log(
+                "info",
+                "completed auto revision compaction",
+                **fields,
+                took=gofmt.format_duration(time.monotonic_ns() - start),
+            )
             return rev
-        self.log("warn", "failed auto revision compaction", **fields,
-                 **{"retry-interval": gofmt.format_duration(REVISION_INTERVAL_NS)}, error=err)
+        self.log(
+            "warn",
+            "failed auto revision compaction",
+            **fields,
+            **{"retry-interval": gofmt.format_duration(REVISION_INTERVAL_NS)},
+            error=err,
+        )
         return prev
 
     def _periodic(self) -> None:
@@ -126,12 +137,23 @@ class Compactor:
             start = time.monotonic_ns()
             done, err = self._compact(rev)
             if done:
-                self.log("info", "completed auto periodic compaction", revision=rev, **fields,
-                         took=gofmt.format_duration(time.monotonic_ns() - start))
+                self.log(
+                    "info",
+                    "completed auto periodic compaction",
+                    revision=rev,
+                    **fields,
+                    took=gofmt.format_duration(time.monotonic_ns() - start),
+                )
                 last_success = time.monotonic_ns()
             else:
-                self.log("warn", "failed auto periodic compaction", revision=rev, **fields,
-                         **{"retry-interval": gofmt.format_duration(retry)}, error=err)
+                self.log(
+                    "warn",
+                    "failed auto periodic compaction",
+                    revision=rev,
+                    **fields,
+                    **{"retry-interval": gofmt.format_duration(retry)},
+                    error=err,
+                )
 
 
 def run(core, flags, stop: threading.Event) -> None:
@@ -144,5 +166,10 @@ def run(core, flags, stop: threading.Event) -> None:
         return  # refused at start-up already (config.check_startup)
     if retention == 0:
         return
-    Compactor(core, flags.get("auto-compaction-mode"), retention, stop,
-              lambda level, msg, **kv: log(level, msg, flags.level, **kv)).run()
+    Compactor(
+        core,
+        flags.get("auto-compaction-mode"),
+        retention,
+        stop,
+        lambda level, msg, **kv: log(level, msg, flags.level, **kv),
+    ).run()

@@ -35,16 +35,24 @@ class LockService(lpbg.LockServicer):
             cmp = pb.Compare(key=key, target=pb.Compare.CREATE, result=pb.Compare.EQUAL, create_revision=0)
             put = pb.RequestOp(request_put=pb.PutRequest(key=key, value=b"", lease=request.lease))
             get = pb.RequestOp(request_range=pb.RangeRequest(key=key))
-            owner = pb.RequestOp(request_range=pb.RangeRequest(
-                key=prefix, range_end=_prefix_end(prefix), sort_target=pb.RangeRequest.CREATE,
-                sort_order=pb.RangeRequest.ASCEND, limit=1))
+            owner = pb.RequestOp(
+                request_range=pb.RangeRequest(
+                    key=prefix,
+                    range_end=_prefix_end(prefix),
+                    sort_target=pb.RangeRequest.CREATE,
+                    sort_order=pb.RangeRequest.ASCEND,
+                    limit=1,
+                )
+            )
             resp = core.txn(pb.TxnRequest(compare=[cmp], success=[put, owner], failure=[get, owner]), ai)
             my_rev = resp.header.revision
             if not resp.succeeded:
                 my_rev = resp.responses[0].response_range.kvs[0].create_revision
             while context.is_active():
-                rr = core.range(pb.RangeRequest(key=prefix, range_end=_prefix_end(prefix),
-                                                max_create_revision=my_rev - 1, limit=1), ai)
+                rr = core.range(
+                    pb.RangeRequest(key=prefix, range_end=_prefix_end(prefix), max_create_revision=my_rev - 1, limit=1),
+                    ai,
+                )
                 if not rr.kvs:
                     if core.lessor.lookup(request.lease) is None:
                         raise errors.LEASE_NOT_FOUND

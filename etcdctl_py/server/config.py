@@ -46,18 +46,37 @@ DEFAULT_QUOTA_BYTES = 2 * 1024 * 1024 * 1024
 DEFAULT_SNAPSHOT_COUNT = 100000
 RECOMMENDED_MAX_REQUEST_BYTES = 10 * 1024 * 1024
 # Go 1.16's tls.CipherSuites() and tls.InsecureCipherSuites() names, plus the two aliases etcd's tlsutil adds
-CIPHER_SUITES = frozenset((
-    "TLS_RSA_WITH_AES_128_CBC_SHA", "TLS_RSA_WITH_AES_256_CBC_SHA", "TLS_RSA_WITH_AES_128_GCM_SHA256",
-    "TLS_RSA_WITH_AES_256_GCM_SHA384", "TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
-    "TLS_CHACHA20_POLY1305_SHA256", "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA", "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA",
-    "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA",
-    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
-    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
-    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
-    "TLS_RSA_WITH_RC4_128_SHA", "TLS_RSA_WITH_3DES_EDE_CBC_SHA", "TLS_RSA_WITH_AES_128_CBC_SHA256",
-    "TLS_ECDHE_ECDSA_WITH_RC4_128_SHA", "TLS_ECDHE_RSA_WITH_RC4_128_SHA", "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA",
-    "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256", "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256",
-    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305", "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305"))
+CIPHER_SUITES = frozenset(
+    (
+        "TLS_RSA_WITH_AES_128_CBC_SHA",
+        "TLS_RSA_WITH_AES_256_CBC_SHA",
+        "TLS_RSA_WITH_AES_128_GCM_SHA256",
+        "TLS_RSA_WITH_AES_256_GCM_SHA384",
+        "TLS_AES_128_GCM_SHA256",
+        "TLS_AES_256_GCM_SHA384",
+        "TLS_CHACHA20_POLY1305_SHA256",
+        "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA",
+        "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA",
+        "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
+        "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA",
+        "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+        "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+        "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+        "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+        "TLS_RSA_WITH_RC4_128_SHA",
+        "TLS_RSA_WITH_3DES_EDE_CBC_SHA",
+        "TLS_RSA_WITH_AES_128_CBC_SHA256",
+        "TLS_ECDHE_ECDSA_WITH_RC4_128_SHA",
+        "TLS_ECDHE_RSA_WITH_RC4_128_SHA",
+        "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA",
+        "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256",
+        "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256",
+        "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305",
+        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305",
+    )
+)
 V2_DEPRECATION_ORDER = ("not-yet", "write-only", "write-only-drop-data", "gone")
 
 
@@ -109,6 +128,7 @@ class Flags:
 
 
 # ----------------------------------------------------------------------------------------- flag values
+
 
 def set_value(fd: FlagDef, raw: str, current: str) -> str:
     """Go's flag.Value.Set for one flag: the new canonical value, or ValueError with the Value's own error text
@@ -181,7 +201,7 @@ def _parse_argv(argv: list[str], values: dict[str, str], is_set: set[str]) -> li
         value, has_value = "", False
         if "=" in name[1:]:
             i = name.index("=", 1)
-            name, value, has_value = name[:i], name[i + 1:], True
+            name, value, has_value = name[:i], name[i + 1 :], True
         fd = BY_NAME.get(name)
         if fd is None:
             if name in ("help", "h"):
@@ -225,8 +245,7 @@ def _from_env(values: dict[str, str], is_set: set[str], environ: dict[str, str])
             err = f"invalid value {gofmt.quote(val)} for {key}: {e}"
             continue
         is_set.add(fd.name)
-        log("info", "recognized and used environment variable", "info",
-            **{"variable-name": key, "variable-value": val})
+        log("info", "recognized and used environment variable", "info", **{"variable-name": key, "variable-value": val})
     for key, val in environ.items():
         if key in used:
             continue
@@ -258,8 +277,13 @@ def parse(argv: list[str], environ: dict[str, str] | None = None) -> Flags:
         _canonical_level(values)
         from etcdctl_py.server.zaplog import log
 
-        log("info", "loaded server configuration, other configuration command line flags and environment "
-            "variables will be ignored if provided", values["log-level"], path=path)
+        log(
+            "info",
+            "loaded server configuration, other configuration command line flags and environment "
+            "variables will be ignored if provided",
+            values["log-level"],
+            path=path,
+        )
     else:
         _from_cmdline(values, is_set, env)
     flags = Flags(values, is_set)
@@ -285,8 +309,7 @@ def _from_cmdline(values: dict[str, str], is_set: set[str], env: dict[str, str])
         advertise_unset = True
     else:
         advertise_unset = False
-    if any(values[n] for n in ("discovery", "discovery-srv", "discovery-srv-name")) and \
-            "initial-cluster" not in is_set:
+    if any(values[n] for n in ("discovery", "discovery-srv", "discovery-srv-name")) and "initial-cluster" not in is_set:
         values["initial-cluster"] = ""
     validate(values, advertise_unset=advertise_unset)
 
@@ -314,6 +337,7 @@ def _finish(flags: Flags) -> None:
 
 # ----------------------------------------------------------------------------------------- etcd's checks
 
+
 def validate(values: dict[str, str], advertise_unset: bool = False, from_file: bool = False) -> None:
     """embed.Config.Validate (plus etcdmain's proxy exception): raises VerifyError/GoPanic with etcd's texts."""
     zlevel = _check_logging(values)
@@ -329,21 +353,21 @@ def validate(values: dict[str, str], advertise_unset: bool = False, from_file: b
     for name in ("initial-advertise-peer-urls", "advertise-client-urls"):
         for u in _urls(values[name]):
             if url_host(u).rsplit(":", 1)[0].strip("[]") == "":
-                raise fail(f"--{name} {gofmt.quote(values[name])} must be \"host:port\" "
-                           f"(unexpected empty host ({u}))")
+                raise fail(f'--{name} {gofmt.quote(values[name])} must be "host:port" (unexpected empty host ({u}))')
     if values["initial-cluster-state"] not in ("new", "existing"):
         raise fail(f"unexpected clusterState {gofmt.quote(values['initial-cluster-state'])}")
     if sum(1 for n in ("discovery", "initial-cluster", "discovery-srv") if values[n]) > 1:
-        raise fail('multiple discovery or bootstrap flags are set. Choose one of "initial-cluster", "discovery" '
-                   'or "discovery-srv"')
+        raise fail(
+            'multiple discovery or bootstrap flags are set. Choose one of "initial-cluster", "discovery" '
+            'or "discovery-srv"'
+        )
     tick, election = int(values["heartbeat-interval"]), int(values["election-timeout"])
     if tick == 0:
         raise fail(f"--heartbeat-interval must be >0 (set to {tick}ms)")
     if election == 0:
         raise fail(f"--election-timeout must be >0 (set to {election}ms)")
     if 5 * tick > election:
-        raise fail(f"--election-timeout[{election}ms] should be at least as 5 times as "
-                   f"--heartbeat-interval[{tick}ms]")
+        raise fail(f"--election-timeout[{election}ms] should be at least as 5 times as --heartbeat-interval[{tick}ms]")
     if election > MAX_ELECTION_MS:
         raise fail(f"--election-timeout[{election}ms] is too long, and should be set less than {MAX_ELECTION_MS}ms")
     if advertise_unset and not may_be_proxy(values):
@@ -405,6 +429,7 @@ def _bind_ok(url: str) -> bool:
 
 # ----------------------------------------------------------------------------------------- start-up checks
 
+
 def member_initialized(flags: Flags) -> bool:
     """etcd's isMemberInitialized: the WAL directory holds a .wal file."""
     wal = flags.get("wal-dir") or os.path.join(flags.get("data-dir"), "member", "wal")
@@ -435,8 +460,9 @@ def check_startup(flags: Flags) -> None:
     _check_retention(flags)
     _warn_request_limit(flags, warn)
     if not initialized and flags.get("initial-cluster-state") == "existing":
-        raise ConfigError("cannot fetch cluster info from peer urls: could not retrieve cluster information from "
-                          "the given URLs")
+        raise ConfigError(
+            "cannot fetch cluster info from peer urls: could not retrieve cluster information from the given URLs"
+        )
     phase = flags.get("v2-deprecation") or "not-yet"
     if flags.bool("enable-v2") and phase in V2_DEPRECATION_ORDER[1:]:
         raise ConfigError(f"--enable-v2 and --v2-deprecation={phase} are mutually exclusive")
@@ -462,10 +488,15 @@ def _warn_request_limit(flags: Flags, warn) -> None:
     if mrb > RECOMMENDED_MAX_REQUEST_BYTES:
         from etcdctl_py.humanize import go_bytes
 
-        warn("exceeded recommended request limit", **{
-            "max-request-bytes": mrb, "max-request-size": go_bytes(mrb),
-            "recommended-request-bytes": RECOMMENDED_MAX_REQUEST_BYTES,
-            "recommended-request-size": go_bytes(RECOMMENDED_MAX_REQUEST_BYTES)})
+        warn(
+            "exceeded recommended request limit",
+            **{
+                "max-request-bytes": mrb,
+                "max-request-size": go_bytes(mrb),
+                "recommended-request-bytes": RECOMMENDED_MAX_REQUEST_BYTES,
+                "recommended-request-size": go_bytes(RECOMMENDED_MAX_REQUEST_BYTES),
+            },
+        )
 
 
 def _check_listeners(flags: Flags, which: str, warn) -> None:
@@ -479,18 +510,24 @@ def _check_listeners(flags: Flags, which: str, warn) -> None:
         scheme = u.split(":", 1)[0]
         if scheme == "http" or (which == "client" and scheme == "unix"):
             if tls_given or auto:
-                warn("scheme is HTTP while key and cert files are present; ignoring key and cert files",
-                     **{f"{which}-url": u})
+                warn(
+                    "scheme is HTTP while key and cert files are present; ignoring key and cert files",
+                    **{f"{which}-url": u},
+                )
             if flags.bool(prefix + "client-cert-auth"):
-                warn(f"scheme is HTTP while --{prefix}client-cert-auth is enabled; ignoring client cert auth for "
-                     "this URL", **{f"{which}-url": u})
+                warn(
+                    f"scheme is HTTP while --{prefix}client-cert-auth is enabled; ignoring client cert auth for "
+                    "this URL",
+                    **{f"{which}-url": u},
+                )
         if scheme not in ("https", "unixs") or tls_given or (auto and which == "peer"):
             if url_host(u) not in bound:
                 bound.append(url_host(u))
             continue
         if auto:
-            error = (f"etcd-py cannot generate certificates (--auto-tls): give --cert-file and --key-file for client "
-                     f"url {u}")
+            error = (
+                f"etcd-py cannot generate certificates (--auto-tls): give --cert-file and --key-file for client url {u}"
+            )
         elif which == "peer":
             raise ConfigError(f"cannot listen on TLS for {url_host(u)}: KeyFile and CertFile are not presented")
         else:
@@ -509,8 +546,9 @@ def _check_bootstrap(flags: Flags) -> None:
         raise ConfigError(f"etcd-py cannot run as a v2 proxy (--proxy {flags.get('proxy')})")
     if flags.get("discovery") or flags.get("discovery-srv"):
         which = "--discovery" if flags.get("discovery") else "--discovery-srv"
-        raise ConfigError(f"error setting up initial cluster: etcd-py does not bootstrap through {which}; "
-                          "give --initial-cluster")
+        raise ConfigError(
+            f"error setting up initial cluster: etcd-py does not bootstrap through {which}; give --initial-cluster"
+        )
     try:
         parse_initial_cluster(flags.get("initial-cluster"))
     except MembershipError as e:
@@ -531,6 +569,7 @@ def snapshot_count(flags: Flags) -> int:
 
 
 # ----------------------------------------------------------------------------------------- output
+
 
 def usage() -> str:
     return USAGE

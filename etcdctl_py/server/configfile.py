@@ -35,14 +35,29 @@ from etcdctl_py.server.identity import ConfigError, parse_urls
 
 YAML_PREFIX = "error converting YAML to JSON: yaml: "
 JSON_PREFIX = "error unmarshaling JSON: while decoding JSON: json: "
-PROXY_KEYS = ("proxy-failure-wait", "proxy-refresh-interval", "proxy-dial-timeout", "proxy-write-timeout",
-              "proxy-read-timeout", "proxy", "discovery-fallback")
-URL_KEYS = (("listen-peer-urls", "listen-peer-urls"), ("listen-client-urls", "listen-client-urls"),
-            ("initial-advertise-peer-urls", "initial-advertise-peer-urls"),
-            ("advertise-client-urls", "advertise-peer-urls"),  # etcd's message names the wrong flag
-            ("listen-metrics-urls", "listen-metrics-urls"))
-INT_RANGES = {"uint": (0, (1 << 64) - 1), "uint64": (0, (1 << 64) - 1), "int": (-(1 << 63), (1 << 63) - 1),
-              "int64": (-(1 << 63), (1 << 63) - 1), "time.Duration": (-(1 << 63), (1 << 63) - 1)}
+PROXY_KEYS = (
+    "proxy-failure-wait",
+    "proxy-refresh-interval",
+    "proxy-dial-timeout",
+    "proxy-write-timeout",
+    "proxy-read-timeout",
+    "proxy",
+    "discovery-fallback",
+)
+URL_KEYS = (
+    ("listen-peer-urls", "listen-peer-urls"),
+    ("listen-client-urls", "listen-client-urls"),
+    ("initial-advertise-peer-urls", "initial-advertise-peer-urls"),
+    ("advertise-client-urls", "advertise-peer-urls"),  # etcd's message names the wrong flag
+    ("listen-metrics-urls", "listen-metrics-urls"),
+)
+INT_RANGES = {
+    "uint": (0, (1 << 64) - 1),
+    "uint64": (0, (1 << 64) - 1),
+    "int": (-(1 << 63), (1 << 63) - 1),
+    "int64": (-(1 << 63), (1 << 63) - 1),
+    "time.Duration": (-(1 << 63), (1 << 63) - 1),
+}
 
 
 class YAMLError(Exception):
@@ -51,12 +66,14 @@ class YAMLError(Exception):
 
 # ----------------------------------------------------------------------------------------- YAML
 
-_RESOLVE = {**{s: True for s in ("y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON")},
-            **{s: False for s in ("n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF")},
-            **{s: None for s in ("", "~", "null", "Null", "NULL")},
-            **{s: float("nan") for s in (".nan", ".NaN", ".NAN")},
-            **{s: float("inf") for s in (".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF")},
-            **{s: float("-inf") for s in ("-.inf", "-.Inf", "-.INF")}}
+_RESOLVE = {
+    **{s: True for s in ("y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON")},
+    **{s: False for s in ("n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF")},
+    **{s: None for s in ("", "~", "null", "Null", "NULL")},
+    **{s: float("nan") for s in (".nan", ".NaN", ".NAN")},
+    **{s: float("inf") for s in (".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF")},
+    **{s: float("-inf") for s in ("-.inf", "-.Inf", "-.INF")},
+}
 _FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
 
 
@@ -100,9 +117,15 @@ class _Lines:
             stripped = body.lstrip(" ")
             if not stripped:
                 continue
-            if "\t" in line[:len(line) - len(line.lstrip(" \t"))]:
-                raise YAMLError(_scan_err(no, "found a tab character that violates indentation" if self.items else
-                                          "found character that cannot start any token"))
+            if "\t" in line[: len(line) - len(line.lstrip(" \t"))]:
+                raise YAMLError(
+                    _scan_err(
+                        no,
+                        "found a tab character that violates indentation"
+                        if self.items
+                        else "found character that cannot start any token",
+                    )
+                )
             if not self.items and stripped.startswith("%"):
                 continue  # a directive such as %YAML 1.1
             if body in ("---", "...") or body.startswith("--- "):
@@ -162,7 +185,7 @@ def _key_split(text: str) -> tuple[str, str] | None:
     """'key: value' -> (key, value) when the line is a mapping entry (indicator outside quotes and brackets)."""
     for i, c, depth in _unquoted(text, " [{,"):
         if c == ":" and depth == 0 and (i + 1 == len(text) or text[i + 1] == " "):
-            return text[:i].rstrip(), text[i + 1:].strip()
+            return text[:i].rstrip(), text[i + 1 :].strip()
     return None
 
 
@@ -360,7 +383,7 @@ def _quote_end(text: str) -> int:
             i += 2
             continue
         if text[i] == q:
-            if q == "'" and text[i + 1:i + 2] == "'":
+            if q == "'" and text[i + 1 : i + 2] == "'":
                 i += 2
                 continue
             return i
@@ -368,9 +391,26 @@ def _quote_end(text: str) -> int:
     return -1
 
 
-_ESCAPES = {"0": "\0", "a": "\a", "b": "\b", "t": "\t", "\t": "\t", "n": "\n", "v": "\v", "f": "\f", "r": "\r",
-            "e": "\x1b", " ": " ", '"': '"', "/": "/", "\\": "\\", "N": "\x85", "_": "\xa0", "L": "\u2028",
-            "P": "\u2029"}
+_ESCAPES = {
+    "0": "\0",
+    "a": "\a",
+    "b": "\b",
+    "t": "\t",
+    "\t": "\t",
+    "n": "\n",
+    "v": "\v",
+    "f": "\f",
+    "r": "\r",
+    "e": "\x1b",
+    " ": " ",
+    '"': '"',
+    "/": "/",
+    "\\": "\\",
+    "N": "\x85",
+    "_": "\xa0",
+    "L": "\u2028",
+    "P": "\u2029",
+}
 
 
 def _quoted(text: str, no: int) -> tuple[str, str]:
@@ -378,7 +418,7 @@ def _quoted(text: str, no: int) -> tuple[str, str]:
     end = _quote_end(text)
     if end < 0:
         raise YAMLError(_scan_err(no + 1, "found unexpected end of stream"))
-    body, rest = text[1:end], text[end + 1:]
+    body, rest = text[1:end], text[end + 1 :]
     if text[0] == "'":
         return body.replace("''", "'"), rest
     out, i = [], 0
@@ -388,10 +428,10 @@ def _quoted(text: str, no: int) -> tuple[str, str]:
             out.append(c)
             i += 1
             continue
-        e = body[i + 1:i + 2]
+        e = body[i + 1 : i + 2]
         width = {"x": 2, "u": 4, "U": 8}.get(e)
         if width:
-            digits = body[i + 2:i + 2 + width]
+            digits = body[i + 2 : i + 2 + width]
             if len(digits) != width or not all(d in "0123456789abcdefABCDEF" for d in digits):
                 raise YAMLError(_scan_err(no, "did not find expected hexdecimal number"))
             out.append(chr(int(digits, 16)))
@@ -412,7 +452,7 @@ def _balanced(text: str) -> bool:
 def _flow_value(text: str, pos: int, no: int) -> tuple[object, int]:
     while pos < len(text) and text[pos] == " ":
         pos += 1
-    c = text[pos:pos + 1]
+    c = text[pos : pos + 1]
     if c in ("[", "{"):
         close = "]" if c == "[" else "}"
         items: list = []
@@ -421,7 +461,7 @@ def _flow_value(text: str, pos: int, no: int) -> tuple[object, int]:
         while True:
             while pos < len(text) and text[pos] == " ":
                 pos += 1
-            if text[pos:pos + 1] == close:
+            if text[pos : pos + 1] == close:
                 return (items if c == "[" else mapping), pos + 1
             if c == "[":
                 value, pos = _flow_value(text, pos, no)
@@ -431,20 +471,22 @@ def _flow_value(text: str, pos: int, no: int) -> tuple[object, int]:
                 while pos < len(text) and text[pos] == " ":
                     pos += 1
                 value = None
-                if text[pos:pos + 1] == ":":
+                if text[pos : pos + 1] == ":":
                     value, pos = _flow_value(text, pos + 1, no)
                 mapping[_key_text(key)] = value
             while pos < len(text) and text[pos] == " ":
                 pos += 1
-            if text[pos:pos + 1] == ",":
+            if text[pos : pos + 1] == ",":
                 pos += 1
-            elif text[pos:pos + 1] != close:
+            elif text[pos : pos + 1] != close:
                 raise YAMLError(_parse_err(no - 1, f"did not find expected ',' or '{close}'"))
-    if c in ("\"", "'"):
+    if c in ('"', "'"):
         value, rest = _quoted(text[pos:], no)
         return value, len(text) - len(rest)
     end = pos
-    while end < len(text) and text[end] not in ",]}" and not (text[end] == ":" and text[end + 1:end + 2] in (" ", "")):
+    while (
+        end < len(text) and text[end] not in ",]}" and not (text[end] == ":" and text[end + 1 : end + 2] in (" ", ""))
+    ):
         end += 1
     return resolve(text[pos:end].strip()), end
 
@@ -464,6 +506,7 @@ def parse_yaml(text: str) -> object:
 
 
 # ----------------------------------------------------------------------------------------- JSON decoding
+
 
 def _float32_text(f: float) -> str:
     """strconv.FormatFloat(f, 'g', -1, 32): how sigs.k8s.io/yaml writes a float into a string field."""
@@ -579,8 +622,9 @@ def _check_nan(v: object) -> None:
             _check_nan(x)
 
 
-def _decode_struct(doc: object, fields: dict[str, FlagDef | dict], struct_name: str, gotype: str,
-                   coerce: bool = False) -> dict[str, object]:
+def _decode_struct(
+    doc: object, fields: dict[str, FlagDef | dict], struct_name: str, gotype: str, coerce: bool = False
+) -> dict[str, object]:
     """A JSON object into a Go struct: {flag name: Go value}; the first type error is raised (json's order:
     keys sorted, since sigs.k8s.io/yaml builds the JSON from a Go map)."""
     if doc is None:
@@ -606,8 +650,10 @@ def _decode_struct(doc: object, fields: dict[str, FlagDef | dict], struct_name: 
                     try:
                         out[target[sname].name] = decode(value[sub], target[sname].yaml_type)
                     except _TypeError as e:
-                        first = first or (f"cannot unmarshal {e.value} into Go struct field securityConfig.{name}."
-                                          f"{sname} of type {e.gotype}")
+                        first = first or (
+                            f"cannot unmarshal {e.value} into Go struct field securityConfig.{name}."
+                            f"{sname} of type {e.gotype}"
+                        )
                 continue
             out[target.name] = decode(value, target.yaml_type, coerce)
         except _TypeError as e:
@@ -692,8 +738,9 @@ def load(path: str, validate: Callable[..., None]) -> dict[str, str]:
     if values["self-signed-cert-validity"] == "0":
         values["self-signed-cert-validity"] = "1"
     validate(values, from_file=True)
-    for name, value in _decode_struct(doc, _fields(proxy=True), "configProxy", "etcdmain.configProxy",
-                                      coerce=True).items():
+    for name, value in _decode_struct(
+        doc, _fields(proxy=True), "configProxy", "etcdmain.configProxy", coerce=True
+    ).items():
         if value != "":  # etcd sets proxy/discovery-fallback only from a non-empty value
             values[name] = _canonical(by_name[name], value)
     for name, label in (("discovery-fallback", "discovery-fallback flag"), ("proxy", "proxyFlag")):

@@ -135,9 +135,12 @@ class EtcdCore:
 
     # ---- headers -----------------------------------------------------------------------
     def header(self, rev: int | None = None) -> pb.ResponseHeader:
-        return pb.ResponseHeader(cluster_id=self.cfg.cluster_id, member_id=self.cfg.member_id,
-                                 revision=self.store.current_rev if rev is None else rev,
-                                 raft_term=self.raft_term)
+        return pb.ResponseHeader(
+            cluster_id=self.cfg.cluster_id,
+            member_id=self.cfg.member_id,
+            revision=self.store.current_rev if rev is None else rev,
+            raft_term=self.raft_term,
+        )
 
     def fill(self, h: pb.ResponseHeader) -> None:
         h.cluster_id = self.cfg.cluster_id
@@ -199,8 +202,10 @@ class EtcdCore:
                 result, changes = apply()
             except MembershipError as e:
                 result, changes, err = None, [], e
-            changes = changes + [Change(b"meta", b"consistent_index", struct.pack(">Q", index)),
-                                 Change(b"meta", b"term", struct.pack(">Q", self.raft_term))]
+            changes = changes + [
+                Change(b"meta", b"consistent_index", struct.pack(">Q", index)),
+                Change(b"meta", b"term", struct.pack(">Q", self.raft_term)),
+            ]
             self.applied_index = index
             seq = self.persister.append(index, cc.SerializeToString(), changes, etype=raft_pb2.EntryConfChange)
         self.persister.wait(seq)
@@ -209,8 +214,9 @@ class EtcdCore:
         return result
 
     # ---- recovery ------------------------------------------------------------------------
-    def restore(self, buckets: dict[bytes, dict[bytes, bytes]], snap_members: SnapMembership | None,
-                conf_changes: list[bytes]) -> None:
+    def restore(
+        self, buckets: dict[bytes, dict[bytes, bytes]], snap_members: SnapMembership | None, conf_changes: list[bytes]
+    ) -> None:
         """etcd's restore on start, from the loaded db: membership (the newest .snap and the ConfChanges the db has
         applied after it rule over the db's `members` bucket), auth, leases, the MVCC store, alarms."""
         self.membership.load_backend(buckets)
@@ -222,8 +228,11 @@ class EtcdCore:
             lease = lease_pb2.Lease.FromString(value)
             self.lessor.restore(lease.ID, lease.TTL)
         meta = buckets.get(b"meta", {})
-        self.store.restore(sorted(buckets.get(b"key", {}).items()), _meta_rev(meta, b"finishedCompactRev"),
-                           _meta_rev(meta, b"scheduledCompactRev"))
+        self.store.restore(
+            sorted(buckets.get(b"key", {}).items()),
+            _meta_rev(meta, b"finishedCompactRev"),
+            _meta_rev(meta, b"scheduledCompactRev"),
+        )
         for key, lease_id in self.store.leased_keys():
             self.lessor.attach(lease_id, key)
         self.alarms = [(am.memberID, am.alarm) for am in map(pb.AlarmMember.FromString, buckets.get(b"alarm", {}))]
@@ -384,8 +393,9 @@ class EtcdCore:
         return resp, [], changes
 
     # ---- public operations used by the gRPC layer ---------------------------------------
-    def _serialized(self, ai: AuthInfo | None, check: Callable[[AuthStore, AuthInfo], None],
-                    read: Callable[[], _R]) -> _R:
+    def _serialized(
+        self, ai: AuthInfo | None, check: Callable[[AuthStore, AuthInfo], None], read: Callable[[], _R]
+    ) -> _R:
         """etcd's doSerialize: permission check, read, then refuse if the auth store moved on."""
         a = self.auth
         if a is not None and a.enabled:
@@ -413,8 +423,13 @@ class EtcdCore:
         if self.persister.db_size() + cost < self.cfg.quota_backend_bytes:
             return
         try:
-            self.propose(ri.InternalRaftRequest(alarm=pb.AlarmRequest(
-                action=pb.AlarmRequest.ACTIVATE, memberID=self.cfg.member_id, alarm=pb.NOSPACE)))
+            self.propose(
+                ri.InternalRaftRequest(
+                    alarm=pb.AlarmRequest(
+                        action=pb.AlarmRequest.ACTIVATE, memberID=self.cfg.member_id, alarm=pb.NOSPACE
+                    )
+                )
+            )
         except errors.EtcdError:  # etcd ignores the alarm request's own outcome
             pass
         raise errors.NO_SPACE
@@ -436,6 +451,7 @@ class EtcdCore:
         self.check_quota(quota_cost_txn(r))  # every txn, read-only ones too (cost 0), as quotaKVServer.Txn
         kv_apply.validate_txn(r, self.cfg.max_txn_ops)
         if kv_apply.is_txn_readonly(r):
+
             def read():
                 with self.lock:
                     return kv_apply.apply_txn(self.store, self.lessor, r)[0]
@@ -481,8 +497,9 @@ class EtcdCore:
             lease = self.lessor.lookup(r.ID)
             if lease is None or lease.remaining() <= 0:
                 return pb.LeaseTimeToLiveResponse(header=self.header(), ID=r.ID, TTL=-1)
-            resp = pb.LeaseTimeToLiveResponse(header=self.header(), ID=lease.id, TTL=int(lease.remaining()),
-                                              grantedTTL=lease.ttl)
+            resp = pb.LeaseTimeToLiveResponse(
+                header=self.header(), ID=lease.id, TTL=int(lease.remaining()), grantedTTL=lease.ttl
+            )
             if r.keys:
                 resp.keys.extend(sorted(lease.keys))
             return resp
@@ -504,13 +521,14 @@ class EtcdCore:
             return pb.LeaseKeepAliveResponse(header=self.header(), ID=lease_id, TTL=ttl)
 
     def member_list(self) -> list[pb.Member]:
-        return [pb.Member(ID=m.id, name=m.name, peerURLs=m.peer_urls, clientURLs=m.client_urls,
-                          isLearner=m.is_learner) for m in self.membership.members_sorted()]
+        return [
+            pb.Member(ID=m.id, name=m.name, peerURLs=m.peer_urls, clientURLs=m.client_urls, isLearner=m.is_learner)
+            for m in self.membership.members_sorted()
+        ]
 
     def cluster_header(self) -> pb.ResponseHeader:
         """The header of Cluster responses: no revision, as etcd's cluster server leaves it out."""
-        return pb.ResponseHeader(cluster_id=self.cfg.cluster_id, member_id=self.cfg.member_id,
-                                 raft_term=self.raft_term)
+        return pb.ResponseHeader(cluster_id=self.cfg.cluster_id, member_id=self.cfg.member_id, raft_term=self.raft_term)
 
     def move_leader(self, target_id: int) -> pb.MoveLeaderResponse:
         """This member leads already; only a voting member is a valid transferee."""
@@ -522,9 +540,15 @@ class EtcdCore:
     def status(self) -> pb.StatusResponse:
         with self.lock:
             resp = pb.StatusResponse(
-                header=self.header(), version=SERVER_VERSION, dbSize=self.persister.db_size(),
-                leader=self.cfg.member_id, raftIndex=self.raft_index, raftTerm=self.raft_term,
-                raftAppliedIndex=self.applied_index, dbSizeInUse=self.persister.db_size_in_use())
+                header=self.header(),
+                version=SERVER_VERSION,
+                dbSize=self.persister.db_size(),
+                leader=self.cfg.member_id,
+                raftIndex=self.raft_index,
+                raftTerm=self.raft_term,
+                raftAppliedIndex=self.applied_index,
+                dbSizeInUse=self.persister.db_size_in_use(),
+            )
             for mid, a in self.alarms:
                 resp.errors.append(f"memberID:{mid} alarm:{pb.AlarmType.Name(a)} ")
             return resp
@@ -577,6 +601,7 @@ def quota_cost_put(r: pb.PutRequest) -> int:
 
 def quota_cost_txn(r: pb.TxnRequest) -> int:
     """etcd's costTxn: the costlier branch, counting only its top-level puts (nested txns and deletes cost 0)."""
+
     def branch(ops) -> int:
         return sum(quota_cost_put(op.request_put) for op in ops if op.WhichOneof("request") == "request_put")
 

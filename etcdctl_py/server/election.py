@@ -50,9 +50,16 @@ class ElectionService(epbg.ElectionServicer):
 
     # ---- recipe steps (each a KV request with the caller's identity) --------------------
     def _first_create(self, prefix: bytes, ai) -> pb.RangeResponse:
-        return self.core.range(pb.RangeRequest(key=prefix, range_end=prefix_end(prefix), limit=1,
-                                               sort_target=pb.RangeRequest.CREATE,
-                                               sort_order=pb.RangeRequest.ASCEND), ai)
+        return self.core.range(
+            pb.RangeRequest(
+                key=prefix,
+                range_end=prefix_end(prefix),
+                limit=1,
+                sort_target=pb.RangeRequest.CREATE,
+                sort_order=pb.RangeRequest.ASCEND,
+            ),
+            ai,
+        )
 
     def _proclaim(self, key: bytes, rev: int, lease: int, value: bytes, ai) -> pb.TxnResponse:
         put = pb.RequestOp(request_put=pb.PutRequest(key=key, value=value, lease=lease))
@@ -68,10 +75,17 @@ class ElectionService(epbg.ElectionServicer):
     def _wait_deletes(self, context, prefix: bytes, max_create: int, ai) -> None:
         """Block until no key under prefix has a create revision <= max_create."""
         while True:
-            rr = self.core.range(pb.RangeRequest(key=prefix, range_end=prefix_end(prefix), limit=1,
-                                                 sort_target=pb.RangeRequest.CREATE,
-                                                 sort_order=pb.RangeRequest.DESCEND,
-                                                 max_create_revision=max_create), ai)
+            rr = self.core.range(
+                pb.RangeRequest(
+                    key=prefix,
+                    range_end=prefix_end(prefix),
+                    limit=1,
+                    sort_target=pb.RangeRequest.CREATE,
+                    sort_order=pb.RangeRequest.DESCEND,
+                    max_create_revision=max_create,
+                ),
+                ai,
+            )
             if not rr.kvs:
                 return
             if not context.is_active() or self.core.stopped.is_set():
@@ -107,8 +121,9 @@ class ElectionService(epbg.ElectionServicer):
                 if not context.is_active():
                     self._resign(key, rev, ai)
                 raise
-            return epb.CampaignResponse(header=resp.header, leader=epb.LeaderKey(
-                name=request.name, key=key, rev=rev, lease=lease))
+            return epb.CampaignResponse(
+                header=resp.header, leader=epb.LeaderKey(name=request.name, key=key, rev=rev, lease=lease)
+            )
         except errors.EtcdError as e:
             self._abort(context, e)
 

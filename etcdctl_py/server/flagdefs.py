@@ -58,8 +58,13 @@ class FlagDef:
     def yaml_type(self) -> str:
         if self.gotype:
             return self.gotype
-        return {"duration": "time.Duration", "urls": "string", "choice": "string", "choices": "string",
-                "strings": "[]string"}.get(self.kind, self.kind)
+        return {
+            "duration": "time.Duration",
+            "urls": "string",
+            "choice": "string",
+            "choices": "string",
+            "strings": "[]string",
+        }.get(self.kind, self.kind)
 
 
 NO_EFFECT = " Checked as etcd checks it; etcd-py does not use it."
@@ -71,153 +76,403 @@ def _f(name: str, kind: str, default: str, help: str, section: str, **kw) -> Fla
     return FlagDef(name, kind, default, help, section, **kw)
 
 
-G, M, C, S, A, P, L, T, X2, E, U, IGN = ("General", "Member", "Clustering", "Security", "Auth",
-                                      "Profiling and Monitoring", "Logging", "Experimental distributed tracing",
-                                      "v2 Proxy (to be deprecated in v3.6)", "Experimental feature",
-                                      "Unsafe feature", "Ignored (flags of old etcd releases)")
+G, M, C, S, A, P, L, T, X2, E, U, IGN = (
+    "General",
+    "Member",
+    "Clustering",
+    "Security",
+    "Auth",
+    "Profiling and Monitoring",
+    "Logging",
+    "Experimental distributed tracing",
+    "v2 Proxy (to be deprecated in v3.6)",
+    "Experimental feature",
+    "Unsafe feature",
+    "Ignored (flags of old etcd releases)",
+)
 LOCAL_URLS = ("",)  # etcd's URL flags take an empty value without changing the list
 
 FLAGS: tuple[FlagDef, ...] = (
-    _f("config-file", "string", "", "Read the whole configuration from this YAML file (etcd's keys); every other "
-       "flag and ETCD_* variable is then ignored. Also read from ETCD_CONFIG_FILE.", G, acts=True, yaml=()),
+    _f(
+        "config-file",
+        "string",
+        "",
+        "Read the whole configuration from this YAML file (etcd's keys); every other "
+        "flag and ETCD_* variable is then ignored. Also read from ETCD_CONFIG_FILE.",
+        G,
+        acts=True,
+        yaml=(),
+    ),
     _f("version", "bool", "false", "Print etcd-py's version (as etcd's) and exit.", G, acts=True, yaml=()),
     # ---- member
-    _f("name", "string", "default", "Name of this member; names the default data directory and the member in "
-       "--initial-cluster.", M, acts=True),
-    _f("data-dir", "string", "", "Where the member keeps its data (member/snap/db, member/snap/*.snap, member/wal).", M,
-       acts=True, shown="${name}.etcd"),
+    _f(
+        "name",
+        "string",
+        "default",
+        "Name of this member; names the default data directory and the member in --initial-cluster.",
+        M,
+        acts=True,
+    ),
+    _f(
+        "data-dir",
+        "string",
+        "",
+        "Where the member keeps its data (member/snap/db, member/snap/*.snap, member/wal).",
+        M,
+        acts=True,
+        shown="${name}.etcd",
+    ),
     _f("wal-dir", "string", "", "A separate directory for the write-ahead log.", M),
-    _f("snapshot-count", "uint64", "100000", "Applied entries between two .snap files (0 means the default).", M,
-       acts=True),
+    _f(
+        "snapshot-count",
+        "uint64",
+        "100000",
+        "Applied entries between two .snap files (0 means the default).",
+        M,
+        acts=True,
+    ),
     _f("heartbeat-interval", "uint", "100", "Raft heartbeat period in milliseconds.", M),
-    _f("election-timeout", "uint", "1000", "Raft election timeout in milliseconds; at least five heartbeats and "
-       "at most 50000.", M),
+    _f(
+        "election-timeout",
+        "uint",
+        "1000",
+        "Raft election timeout in milliseconds; at least five heartbeats and at most 50000.",
+        M,
+    ),
     _f("initial-election-tick-advance", "bool", "true", "Skip most of the first election timeout on boot.", M),
-    _f("listen-peer-urls", "urls", "http://localhost:2380", "Comma-separated URLs for peer traffic (an IP or "
-       "localhost); etcd-py has no peers and listens on none of them.", M, exceptions=LOCAL_URLS),
-    _f("listen-client-urls", "urls", "http://localhost:2379", "Comma-separated URLs to serve clients on (an IP or "
-       "localhost; https needs --cert-file and --key-file).", M, acts=True, exceptions=LOCAL_URLS),
+    _f(
+        "listen-peer-urls",
+        "urls",
+        "http://localhost:2380",
+        "Comma-separated URLs for peer traffic (an IP or localhost); etcd-py has no peers and listens on none of them.",
+        M,
+        exceptions=LOCAL_URLS,
+    ),
+    _f(
+        "listen-client-urls",
+        "urls",
+        "http://localhost:2379",
+        "Comma-separated URLs to serve clients on (an IP or localhost; https needs --cert-file and --key-file).",
+        M,
+        acts=True,
+        exceptions=LOCAL_URLS,
+    ),
     _f("max-snapshots", "uint", "5", "How many .snap files to keep (0 keeps all).", M, acts=True),
     _f("max-wals", "uint", "5", "How many WAL files to keep (0 keeps all).", M, acts=True),
-    _f("quota-backend-bytes", "int64", "0", "Backend size at which writes stop and the NOSPACE alarm is raised; "
-       "0 means 2 GiB, a negative value turns the quota off.", M, acts=True),
+    _f(
+        "quota-backend-bytes",
+        "int64",
+        "0",
+        "Backend size at which writes stop and the NOSPACE alarm is raised; "
+        "0 means 2 GiB, a negative value turns the quota off.",
+        M,
+        acts=True,
+    ),
     _f("backend-bbolt-freelist-type", "string", "", "bbolt freelist kind (array or map).", M, shown="map"),
     _f("backend-batch-interval", "duration", "0s", "Longest time a backend transaction stays open.", M),
     _f("backend-batch-limit", "int", "0", "Most operations in one backend transaction.", M),
     _f("max-txn-ops", "uint", "128", "Most operations accepted in one transaction.", M, acts=True),
     _f("max-request-bytes", "uint", "1572864", "Largest client request accepted, in bytes.", M, acts=True),
     _f("grpc-keepalive-min-time", "duration", "5s", "Shortest interval a client may ping the server at.", M),
-    _f("grpc-keepalive-interval", "duration", "2h0m0s", "How often the server pings an idle connection "
-       "(0 disables).", M),
-    _f("grpc-keepalive-timeout", "duration", "20s", "How long a ping may go unanswered before the connection "
-       "is closed (0 disables).", M),
-    _f("enable-grpc-gateway", "bool", "true", "Serve the JSON gateway to the gRPC API (/v3/...) on the client "
-       "URLs.", M),
+    _f(
+        "grpc-keepalive-interval",
+        "duration",
+        "2h0m0s",
+        "How often the server pings an idle connection (0 disables).",
+        M,
+    ),
+    _f(
+        "grpc-keepalive-timeout",
+        "duration",
+        "20s",
+        "How long a ping may go unanswered before the connection is closed (0 disables).",
+        M,
+    ),
+    _f(
+        "enable-grpc-gateway", "bool", "true", "Serve the JSON gateway to the gRPC API (/v3/...) on the client URLs.", M
+    ),
     _f("socket-reuse-port", "bool", "false", "Set SO_REUSEPORT on the listeners.", M, yaml=()),
     _f("socket-reuse-address", "bool", "false", "Set SO_REUSEADDR on the listeners.", M, yaml=()),
     _f("raft-read-timeout", "duration", "5s", "Read timeout of peer connections (never below 5s).", M, yaml=()),
     _f("raft-write-timeout", "duration", "5s", "Write timeout of peer connections (never below 5s).", M, yaml=()),
     # ---- clustering
-    _f("initial-advertise-peer-urls", "urls", "http://localhost:2380", "This member's peer URLs; with --name and "
-       "the token they decide the member and cluster IDs, as in etcd.", C, acts=True, exceptions=LOCAL_URLS),
-    _f("initial-cluster", "string", "default=http://localhost:2380", "Bootstrap membership as name=peerURL,...; "
-       "when left at its default and --name is not 'default', it becomes --name=<advertised peer URLs>.", C,
-       acts=True),
-    _f("initial-cluster-state", "choice", "new", "'new' bootstraps a cluster; 'existing' joins one, which a "
-       "single etcd-py member cannot do, so it only restarts an existing data directory.", C, acts=True,
-       choices=("new", "existing")),
-    _f("initial-cluster-token", "string", "etcd-cluster", "Token mixed into the member and cluster IDs at "
-       "bootstrap.", C, acts=True),
-    _f("advertise-client-urls", "urls", "http://localhost:2379", "Client URLs this member announces (member "
-       "list, endpoint status); required when --listen-client-urls is given.", C, acts=True,
-       exceptions=LOCAL_URLS),
+    _f(
+        "initial-advertise-peer-urls",
+        "urls",
+        "http://localhost:2380",
+        "This member's peer URLs; with --name and the token they decide the member and cluster IDs, as in etcd.",
+        C,
+        acts=True,
+        exceptions=LOCAL_URLS,
+    ),
+    _f(
+        "initial-cluster",
+        "string",
+        "default=http://localhost:2380",
+        "Bootstrap membership as name=peerURL,...; "
+        "when left at its default and --name is not 'default', it becomes --name=<advertised peer URLs>.",
+        C,
+        acts=True,
+    ),
+    _f(
+        "initial-cluster-state",
+        "choice",
+        "new",
+        "'new' bootstraps a cluster; 'existing' joins one, which a "
+        "single etcd-py member cannot do, so it only restarts an existing data directory.",
+        C,
+        acts=True,
+        choices=("new", "existing"),
+    ),
+    _f(
+        "initial-cluster-token",
+        "string",
+        "etcd-cluster",
+        "Token mixed into the member and cluster IDs at bootstrap.",
+        C,
+        acts=True,
+    ),
+    _f(
+        "advertise-client-urls",
+        "urls",
+        "http://localhost:2379",
+        "Client URLs this member announces (member "
+        "list, endpoint status); required when --listen-client-urls is given.",
+        C,
+        acts=True,
+        exceptions=LOCAL_URLS,
+    ),
     _f("discovery", "string", "", "Discovery service URL to bootstrap from.", C),
-    _f("discovery-fallback", "choice", "proxy", "What to do when discovery fails ('exit' or 'proxy').", C,
-       choices=("exit", "proxy")),
+    _f(
+        "discovery-fallback",
+        "choice",
+        "proxy",
+        "What to do when discovery fails ('exit' or 'proxy').",
+        C,
+        choices=("exit", "proxy"),
+    ),
     _f("discovery-proxy", "string", "", "HTTP proxy for the discovery service.", C),
     _f("discovery-srv", "string", "", "DNS domain whose SRV records list the cluster.", C),
     _f("discovery-srv-name", "string", "", "Suffix of the SRV names looked up with --discovery-srv.", C),
     _f("strict-reconfig-check", "bool", "true", "Refuse membership changes that would lose quorum.", C),
     _f("pre-vote", "bool", "true", "Run raft's pre-vote phase before an election.", C),
-    _f("auto-compaction-retention", "string", "0", "History kept by automatic compaction: a Go duration or a "
-       "number of hours (periodic mode), a number of revisions (revision mode); 0 turns it off.", C, acts=True),
-    _f("auto-compaction-mode", "string", "periodic", "How --auto-compaction-retention is read: 'periodic' or "
-       "'revision'.", C, acts=True, values=("periodic", "revision")),
+    _f(
+        "auto-compaction-retention",
+        "string",
+        "0",
+        "History kept by automatic compaction: a Go duration or a "
+        "number of hours (periodic mode), a number of revisions (revision mode); 0 turns it off.",
+        C,
+        acts=True,
+    ),
+    _f(
+        "auto-compaction-mode",
+        "string",
+        "periodic",
+        "How --auto-compaction-retention is read: 'periodic' or 'revision'.",
+        C,
+        acts=True,
+        values=("periodic", "revision"),
+    ),
     _f("enable-v2", "bool", "false", "Also serve the v2 keys API over HTTP.", C, acts=True),
     _f("experimental-enable-v2v3", "string", "", "Prefix under which v2 requests would be served from v3.", C),
-    _f("v2-deprecation", "choices", "", "v2 store deprecation phase: not-yet, write-only, write-only-drop-data "
-       "or gone; write-only and later cannot be combined with --enable-v2.", C, acts=True,
-       choices=("not-yet", "write-only", "write-only-drop-data", "gone"), shown="not-yet",
-       gotype="config.V2DeprecationEnum"),
+    _f(
+        "v2-deprecation",
+        "choices",
+        "",
+        "v2 store deprecation phase: not-yet, write-only, write-only-drop-data "
+        "or gone; write-only and later cannot be combined with --enable-v2.",
+        C,
+        acts=True,
+        choices=("not-yet", "write-only", "write-only-drop-data", "gone"),
+        shown="not-yet",
+        gotype="config.V2DeprecationEnum",
+    ),
     # ---- security
-    _f("cert-file", "string", "", "Certificate served on https client URLs.", S, acts=True,
-       yaml=(CLIENT_TLS, "cert-file")),
+    _f(
+        "cert-file",
+        "string",
+        "",
+        "Certificate served on https client URLs.",
+        S,
+        acts=True,
+        yaml=(CLIENT_TLS, "cert-file"),
+    ),
     _f("key-file", "string", "", "Private key of --cert-file.", S, acts=True, yaml=(CLIENT_TLS, "key-file")),
-    _f("client-cert-file", "string", "", "Client certificate for outgoing client connections.", S,
-       yaml=(CLIENT_TLS, "client-cert-file")),
+    _f(
+        "client-cert-file",
+        "string",
+        "",
+        "Client certificate for outgoing client connections.",
+        S,
+        yaml=(CLIENT_TLS, "client-cert-file"),
+    ),
     _f("client-key-file", "string", "", "Key of --client-cert-file.", S, yaml=(CLIENT_TLS, "client-key-file")),
-    _f("client-cert-auth", "bool", "false", "Require clients on https URLs to present a certificate signed by "
-       "--trusted-ca-file.", S, acts=True, yaml=(CLIENT_TLS, "client-cert-auth")),
+    _f(
+        "client-cert-auth",
+        "bool",
+        "false",
+        "Require clients on https URLs to present a certificate signed by --trusted-ca-file.",
+        S,
+        acts=True,
+        yaml=(CLIENT_TLS, "client-cert-auth"),
+    ),
     _f("client-crl-file", "string", "", "Revoked client certificates.", S, yaml=()),
     _f("client-cert-allowed-hostname", "string", "", "Hostname a client certificate must carry.", S, yaml=()),
-    _f("trusted-ca-file", "string", "", "CA bundle that client certificates are checked against.", S, acts=True,
-       yaml=(CLIENT_TLS, "trusted-ca-file")),
+    _f(
+        "trusted-ca-file",
+        "string",
+        "",
+        "CA bundle that client certificates are checked against.",
+        S,
+        acts=True,
+        yaml=(CLIENT_TLS, "trusted-ca-file"),
+    ),
     _f("auto-tls", "bool", "false", "Generate a self-signed client certificate.", S, yaml=(CLIENT_TLS, "auto-tls")),
     _f("peer-cert-file", "string", "", "Certificate for peer URLs.", S, yaml=(PEER_TLS, "cert-file")),
     _f("peer-key-file", "string", "", "Key of --peer-cert-file.", S, yaml=(PEER_TLS, "key-file")),
-    _f("peer-client-cert-file", "string", "", "Client certificate for connections to peers.", S,
-       yaml=(PEER_TLS, "client-cert-file")),
-    _f("peer-client-key-file", "string", "", "Key of --peer-client-cert-file.", S,
-       yaml=(PEER_TLS, "client-key-file")),
-    _f("peer-client-cert-auth", "bool", "false", "Require peers to present a certificate.", S,
-       yaml=(PEER_TLS, "client-cert-auth")),
-    _f("peer-trusted-ca-file", "string", "", "CA bundle that peer certificates are checked against.", S,
-       yaml=(PEER_TLS, "trusted-ca-file")),
+    _f(
+        "peer-client-cert-file",
+        "string",
+        "",
+        "Client certificate for connections to peers.",
+        S,
+        yaml=(PEER_TLS, "client-cert-file"),
+    ),
+    _f("peer-client-key-file", "string", "", "Key of --peer-client-cert-file.", S, yaml=(PEER_TLS, "client-key-file")),
+    _f(
+        "peer-client-cert-auth",
+        "bool",
+        "false",
+        "Require peers to present a certificate.",
+        S,
+        yaml=(PEER_TLS, "client-cert-auth"),
+    ),
+    _f(
+        "peer-trusted-ca-file",
+        "string",
+        "",
+        "CA bundle that peer certificates are checked against.",
+        S,
+        yaml=(PEER_TLS, "trusted-ca-file"),
+    ),
     _f("peer-auto-tls", "bool", "false", "Generate a self-signed peer certificate.", S, yaml=(PEER_TLS, "auto-tls")),
     _f("peer-cert-allowed-cn", "string", "", "Common name a peer certificate must carry.", S, yaml=()),
     _f("peer-cert-allowed-hostname", "string", "", "Hostname a peer certificate must carry.", S, yaml=()),
     _f("self-signed-cert-validity", "uint", "1", "Validity in years of generated certificates.", S),
     _f("peer-crl-file", "string", "", "Revoked peer certificates.", S, yaml=()),
-    _f("cipher-suites", "strings", "", "Comma-separated TLS cipher suite names (Go's names); empty means Go's "
-       "defaults.", S),
-    _f("experimental-peer-skip-client-san-verification", "bool", "false", "Do not check the SAN of peer client "
-       "certificates.", S, yaml=()),
-    _f("cors", "urls", "*", "Comma-separated origins allowed for CORS ('*' allows all).", S, exceptions=("*",),
-       gotype="string"),
-    _f("host-whitelist", "strings", "*", "Comma-separated host names accepted in plain-HTTP requests ('*' "
-       "accepts all).", S, gotype="string"),
+    _f(
+        "cipher-suites",
+        "strings",
+        "",
+        "Comma-separated TLS cipher suite names (Go's names); empty means Go's defaults.",
+        S,
+    ),
+    _f(
+        "experimental-peer-skip-client-san-verification",
+        "bool",
+        "false",
+        "Do not check the SAN of peer client certificates.",
+        S,
+        yaml=(),
+    ),
+    _f(
+        "cors",
+        "urls",
+        "*",
+        "Comma-separated origins allowed for CORS ('*' allows all).",
+        S,
+        exceptions=("*",),
+        gotype="string",
+    ),
+    _f(
+        "host-whitelist",
+        "strings",
+        "*",
+        "Comma-separated host names accepted in plain-HTTP requests ('*' accepts all).",
+        S,
+        gotype="string",
+    ),
     # ---- auth
-    _f("auth-token", "string", "simple", "Token type and options: 'simple' or 'jwt,pub-key=...,priv-key=...,"
-       "sign-method=...'.", A, acts=True, values=("simple", "jwt")),
-    _f("bcrypt-cost", "uint", "10", "bcrypt cost for password hashes (4 to 31; others fall back to 10).", A,
-       acts=True),
+    _f(
+        "auth-token",
+        "string",
+        "simple",
+        "Token type and options: 'simple' or 'jwt,pub-key=...,priv-key=...,sign-method=...'.",
+        A,
+        acts=True,
+        values=("simple", "jwt"),
+    ),
+    _f("bcrypt-cost", "uint", "10", "bcrypt cost for password hashes (4 to 31; others fall back to 10).", A, acts=True),
     _f("auth-token-ttl", "uint", "300", "Lifetime of a simple token, in seconds.", A, acts=True),
     # ---- profiling and monitoring
     _f("enable-pprof", "bool", "false", "Serve Go's profiling endpoints under /debug/pprof.", P),
     _f("metrics", "string", "basic", "Level of detail of the exported metrics ('basic' or 'extensive').", P),
-    _f("listen-metrics-urls", "urls", "", "Extra URLs serving only /metrics and /health.", P, exceptions=LOCAL_URLS,
-       gotype="string"),
+    _f(
+        "listen-metrics-urls",
+        "urls",
+        "",
+        "Extra URLs serving only /metrics and /health.",
+        P,
+        exceptions=LOCAL_URLS,
+        gotype="string",
+    ),
     # ---- logging
-    _f("logger", "string", "zap", "Logger implementation; only 'zap' exists in etcd 3.5.", L, acts=True,
-       values=("zap",)),
-    _f("log-outputs", "strings", "default", "Where log lines go: default, stderr, stdout or file paths "
-       "(etcd-py always writes to stderr).", L, acts=True, values=("default", "stderr", "stdout")),
-    _f("log-level", "string", "info", "Lowest level logged: debug, info, warn, error, panic or fatal.", L,
-       acts=True, values=("debug", "info", "warn", "error", "panic", "fatal")),
+    _f(
+        "logger",
+        "string",
+        "zap",
+        "Logger implementation; only 'zap' exists in etcd 3.5.",
+        L,
+        acts=True,
+        values=("zap",),
+    ),
+    _f(
+        "log-outputs",
+        "strings",
+        "default",
+        "Where log lines go: default, stderr, stdout or file paths (etcd-py always writes to stderr).",
+        L,
+        acts=True,
+        values=("default", "stderr", "stdout"),
+    ),
+    _f(
+        "log-level",
+        "string",
+        "info",
+        "Lowest level logged: debug, info, warn, error, panic or fatal.",
+        L,
+        acts=True,
+        values=("debug", "info", "warn", "error", "panic", "fatal"),
+    ),
     _f("enable-log-rotation", "bool", "false", "Rotate the single file given in --log-outputs.", L),
-    _f("log-rotation-config-json", "string",
-       '{"maxsize": 100, "maxage": 0, "maxbackups": 0, "localtime": false, "compress": false}',
-       "Rotation settings as JSON (maxsize in MB, maxage in days, maxbackups, localtime, compress).", L),
+    _f(
+        "log-rotation-config-json",
+        "string",
+        '{"maxsize": 100, "maxage": 0, "maxbackups": 0, "localtime": false, "compress": false}',
+        "Rotation settings as JSON (maxsize in MB, maxage in days, maxbackups, localtime, compress).",
+        L,
+    ),
     # ---- tracing
     _f("experimental-enable-distributed-tracing", "bool", "false", "Export OpenTelemetry traces.", T),
-    _f("experimental-distributed-tracing-address", "string", "localhost:4317", "OpenTelemetry collector "
-       "address.", T),
+    _f("experimental-distributed-tracing-address", "string", "localhost:4317", "OpenTelemetry collector address.", T),
     _f("experimental-distributed-tracing-service-name", "string", "etcd", "Service name in the traces.", T),
-    _f("experimental-distributed-tracing-instance-id", "string", "", "Instance ID in the traces (unique per "
-       "member).", T),
+    _f(
+        "experimental-distributed-tracing-instance-id",
+        "string",
+        "",
+        "Instance ID in the traces (unique per member).",
+        T,
+    ),
     # ---- v2 proxy
-    _f("proxy", "choice", "off", "Run as a v2 proxy ('off', 'readonly' or 'on').", X2,
-       choices=("off", "readonly", "on")),
+    _f(
+        "proxy",
+        "choice",
+        "off",
+        "Run as a v2 proxy ('off', 'readonly' or 'on').",
+        X2,
+        choices=("off", "readonly", "on"),
+    ),
     _f("proxy-failure-wait", "uint", "5000", "Milliseconds a failed endpoint stays out of rotation.", X2),
     _f("proxy-refresh-interval", "uint", "30000", "Milliseconds between endpoint refreshes.", X2),
     _f("proxy-dial-timeout", "uint", "1000", "Dial timeout in milliseconds (0 means none).", X2),
@@ -228,24 +483,55 @@ FLAGS: tuple[FlagDef, ...] = (
     _f("experimental-corrupt-check-time", "duration", "0s", "Interval between cluster corruption checks.", E),
     _f("experimental-enable-lease-checkpoint", "bool", "false", "Persist the remaining TTL of leases.", E),
     _f("experimental-compaction-batch-limit", "int", "0", "Most revisions removed per compaction batch.", E),
-    _f("experimental-watch-progress-notify-interval", "duration", "10m0s", "Interval of the progress "
-       "notifications sent to watchers.", E, acts=True),
+    _f(
+        "experimental-watch-progress-notify-interval",
+        "duration",
+        "10m0s",
+        "Interval of the progress notifications sent to watchers.",
+        E,
+        acts=True,
+    ),
     _f("experimental-downgrade-check-time", "duration", "5s", "Interval between two downgrade status checks.", E),
-    _f("experimental-warning-apply-duration", "duration", "100ms", "Warn when applying a request takes longer.",
-       E),
+    _f("experimental-warning-apply-duration", "duration", "100ms", "Warn when applying a request takes longer.", E),
     _f("experimental-memory-mlock", "bool", "false", "Lock etcd's memory pages in RAM.", E),
-    _f("experimental-txn-mode-write-with-shared-buffer", "bool", "true", "Let write transactions share the read "
-       "buffer.", E),
-    _f("experimental-bootstrap-defrag-threshold-megabytes", "uint", "0", "Defragment on boot when at least this "
-       "many MB would be freed (0 never).", E),
+    _f(
+        "experimental-txn-mode-write-with-shared-buffer",
+        "bool",
+        "true",
+        "Let write transactions share the read buffer.",
+        E,
+    ),
+    _f(
+        "experimental-bootstrap-defrag-threshold-megabytes",
+        "uint",
+        "0",
+        "Defragment on boot when at least this many MB would be freed (0 never).",
+        E,
+    ),
     # ---- unsafe
     _f("force-new-cluster", "bool", "false", "Start a new one-member cluster from existing data.", U),
     _f("unsafe-no-fsync", "bool", "false", "Never fsync (data loss on a crash).", U),
     # ---- ignored
-    *(_f(n, "ignored", "", "Accepted and ignored, as etcd does.", IGN, yaml=())
-      for n in ("cluster-active-size", "cluster-remove-delay", "cluster-sync-interval", "config", "force",
-                "max-result-buffer", "max-retry-attempts", "peer-heartbeat-interval", "peer-election-timeout",
-                "retry-interval", "snapshot", "v", "vv", "test.coverprofile", "test.outputdir")),
+    *(
+        _f(n, "ignored", "", "Accepted and ignored, as etcd does.", IGN, yaml=())
+        for n in (
+            "cluster-active-size",
+            "cluster-remove-delay",
+            "cluster-sync-interval",
+            "config",
+            "force",
+            "max-result-buffer",
+            "max-retry-attempts",
+            "peer-heartbeat-interval",
+            "peer-election-timeout",
+            "retry-interval",
+            "snapshot",
+            "v",
+            "vv",
+            "test.coverprofile",
+            "test.outputdir",
+        )
+    ),
 )
 
 BY_NAME: dict[str, FlagDef] = {f.name: f for f in FLAGS}

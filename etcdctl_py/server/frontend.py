@@ -54,8 +54,9 @@ _ERROR_HEADERS = b"\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: cl
 class V2Handler(Protocol):
     """The v2 API as the listener calls it (etcdctl_py.server.v2.mount.V2Mount)."""
 
-    async def serve(self, method: str, target: str, headers: dict[str, str], body: bytes,
-                    peer_cn: str | None) -> Reply: ...
+    async def serve(
+        self, method: str, target: str, headers: dict[str, str], body: bytes, peer_cn: str | None
+    ) -> Reply: ...
 
 
 class HttpApp:
@@ -65,8 +66,9 @@ class HttpApp:
         self.core = core
         self.v2 = v2
 
-    async def answer(self, method: str, target: str, headers: dict[str, str], body: bytes,
-                     peer_cn: str | None) -> Reply:
+    async def answer(
+        self, method: str, target: str, headers: dict[str, str], body: bytes, peer_cn: str | None
+    ) -> Reply:
         """etcd's accessController in front of its mux: OPTIONS is answered for every path, the rest routed."""
         if method == "OPTIONS":
             return 200, [], b""
@@ -100,15 +102,19 @@ class HttpApp:
     def metrics(self) -> bytes:
         c = self.core
         lines = [
-            "# TYPE etcd_server_has_leader gauge", "etcd_server_has_leader 1",
-            "# TYPE etcd_server_is_leader gauge", "etcd_server_is_leader 1",
+            "# TYPE etcd_server_has_leader gauge",
+            "etcd_server_has_leader 1",
+            "# TYPE etcd_server_is_leader gauge",
+            "etcd_server_is_leader 1",
             "# TYPE etcd_mvcc_db_total_size_in_bytes gauge",
             f"etcd_mvcc_db_total_size_in_bytes {c.persister.db_size()}",
             "# TYPE etcd_debugging_mvcc_current_revision gauge",
             f"etcd_debugging_mvcc_current_revision {c.store.current_rev}",
             "# TYPE etcd_server_proposals_applied_total gauge",
             f"etcd_server_proposals_applied_total {c.applied_index}",
-            "# TYPE etcd_server_version gauge", 'etcd_server_version{server_version="3.5.1"} 1', "",
+            "# TYPE etcd_server_version gauge",
+            'etcd_server_version{server_version="3.5.1"} 1',
+            "",
         ]
         return "\n".join(lines).encode()
 
@@ -125,7 +131,7 @@ def cmux_http1(line: bytes) -> bool:
     s2 = line.find(b" ", s1 + 1) if s1 >= 0 else -1
     if s2 < 0:
         return False
-    return _HTTP1_VERSION.fullmatch(line[s2 + 1:]) is not None
+    return _HTTP1_VERSION.fullmatch(line[s2 + 1 :]) is not None
 
 
 def cmux_consumed(data: bytes, whole: bool) -> int:
@@ -147,8 +153,9 @@ def go_error(err: h11.RemoteProtocolError) -> bytes:
     """What net/http writes, before closing, for a request it cannot read."""
     text = str(err)
     if "Host" in text:
-        public = "400 Bad Request: " + ("too many Host headers" if "multiple" in text else
-                                        "missing required Host header")
+        public = "400 Bad Request: " + (
+            "too many Host headers" if "multiple" in text else "missing required Host header"
+        )
     elif err.error_status_hint == 431:
         public = "431 Request Header Fields Too Large"
     elif err.error_status_hint == 501:
@@ -162,7 +169,7 @@ def go_framing(block: bytes, http10: bool) -> bytes:
     """h11's response head in net/http's framing order: Connection before Transfer-Encoding, and an HTTP/1.0
     request answered as HTTP/1.0 (no Connection header: 1.0 closes by default)."""
     if http10:
-        block = b"HTTP/1.0" + block[len(b"HTTP/1.1"):]
+        block = b"HTTP/1.0" + block[len(b"HTTP/1.1") :]
         return block.replace(b"\r\nConnection: close\r\n", b"\r\n", 1)
     te, conn = b"Transfer-Encoding: chunked\r\n", b"Connection: close\r\n"
     if te in block and conn in block:
@@ -173,8 +180,9 @@ def go_framing(block: bytes, http10: bool) -> bytes:
 class Http1Conn:
     """One HTTP/1.1 connection: h11 parses requests and frames replies; the replies follow Go's net/http."""
 
-    def __init__(self, app: HttpApp, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                 peer_cn: str | None) -> None:
+    def __init__(
+        self, app: HttpApp, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer_cn: str | None
+    ) -> None:
         self.app, self.reader, self.writer, self.peer_cn = app, reader, writer, peer_cn
         self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEADER_BYTES)
         self.eof = False
@@ -238,8 +246,13 @@ class Http1Conn:
     async def _answer(self, req: h11.Request, body: bytes) -> Reply | None:
         """The app's reply; None ends the connection unanswered, as net/http does when a handler panics."""
         try:
-            return await self.app.answer(req.method.decode("latin-1"), req.target.decode("latin-1"),
-                                         _header_dict(req.headers), body, self.peer_cn)
+            return await self.app.answer(
+                req.method.decode("latin-1"),
+                req.target.decode("latin-1"),
+                _header_dict(req.headers),
+                body,
+                self.peer_cn,
+            )
         except Exception as e:  # noqa: BLE001 - net/http recovers a handler's panic, logs it and closes the conn
             log("error", "http: panic serving client request", error=f"{type(e).__name__}: {e}")
             return None
@@ -276,8 +289,9 @@ class Http1Conn:
         """The whole request body (net/http answers Expect: 100-continue when a handler reads a body)."""
         lengths = [v for k, v in req.headers if k == b"content-length"]
         if self.conn.they_are_waiting_for_100_continue and lengths != [b"0"]:
-            self.writer.write(self.conn.send(h11.InformationalResponse(status_code=100, headers=[],
-                                                                       reason=b"Continue")))
+            self.writer.write(
+                self.conn.send(h11.InformationalResponse(status_code=100, headers=[], reason=b"Continue"))
+            )
         parts: list[bytes] = []
         size = 0
         while True:
@@ -292,8 +306,9 @@ class Http1Conn:
                 return None
 
     def _head(self, req: h11.Request, status: int, headers: Headers) -> bytes:
-        block = self.conn.send(h11.Response(status_code=status, headers=headers,
-                                            reason=REASONS.get(status, "").encode()))
+        block = self.conn.send(
+            h11.Response(status_code=status, headers=headers, reason=REASONS.get(status, "").encode())
+        )
         return go_framing(block, req.http_version == b"1.0")
 
     async def _send(self, req: h11.Request, reply: Reply) -> bool:
@@ -303,8 +318,9 @@ class Http1Conn:
         status, headers, body = reply
         head = req.method == b"HEAD"
         known = len(body) <= CHUNKING_THRESHOLD  # net/http counts a body only when it fits its buffer
-        self.writer.write(self._head(req, status, header_block(status, CORS + headers, body, head=head,
-                                                               length_known=known)))
+        self.writer.write(
+            self._head(req, status, header_block(status, CORS + headers, body, head=head, length_known=known))
+        )
         if body and not head and body_allowed(status):
             self.writer.write(self.conn.send(h11.Data(data=body)))
         self.writer.write(self.conn.send(h11.EndOfMessage()))
@@ -314,8 +330,11 @@ class Http1Conn:
     async def _send_stream(self, req: h11.Request, reply: Streamed) -> bool:
         """Headers at once, then each chunk as it comes; ends early, closing the stream, if the client hangs up
         (Go's CloseNotify)."""
-        self.writer.write(self._head(req, reply.status, header_block(reply.status, CORS + reply.headers, b"",
-                                                                     head=False, length_known=False)))
+        self.writer.write(
+            self._head(
+                req, reply.status, header_block(reply.status, CORS + reply.headers, b"", head=False, length_known=False)
+            )
+        )
         await self.writer.drain()
         pump = asyncio.ensure_future(self._pump(reply.chunks))
         hangup = asyncio.ensure_future(self._read_ahead())
@@ -394,18 +413,24 @@ def _check_key_pair(cert: bytes, key: bytes) -> None:
         raise TLSConfigError("tls: failed to find any PEM data in certificate input")
     if "CERTIFICATE" not in kinds:
         if any(k.endswith("PRIVATE KEY") for k in kinds):
-            raise TLSConfigError("tls: failed to find certificate PEM data in certificate input, but did find a "
-                                 "private key; PEM inputs may have been switched")
-        raise TLSConfigError(f"tls: failed to find \"CERTIFICATE\" PEM block in certificate input after skipping "
-                             f"PEM blocks of the following types: {kinds}")
+            raise TLSConfigError(
+                "tls: failed to find certificate PEM data in certificate input, but did find a "
+                "private key; PEM inputs may have been switched"
+            )
+        raise TLSConfigError(
+            f'tls: failed to find "CERTIFICATE" PEM block in certificate input after skipping '
+            f"PEM blocks of the following types: {kinds}"
+        )
     kinds = [m.group(1).decode() for m in _PEM_BLOCK.finditer(key)]
     if not kinds:
         raise TLSConfigError("tls: failed to find any PEM data in key input")
     if not any(k == "PRIVATE KEY" or k.endswith(" PRIVATE KEY") for k in kinds):
         if "CERTIFICATE" in kinds:
             raise TLSConfigError("tls: found a certificate rather than a key in the PEM for the private key")
-        raise TLSConfigError(f"tls: failed to find PEM block with type ending in \"PRIVATE KEY\" in key input after "
-                             f"skipping PEM blocks of the following types: {kinds}")
+        raise TLSConfigError(
+            f'tls: failed to find PEM block with type ending in "PRIVATE KEY" in key input after '
+            f"skipping PEM blocks of the following types: {kinds}"
+        )
 
 
 WEAK_DIGESTS = ("md5", "sha1")  # signatures OpenSSL 3 refuses from security level 1 on; Go 1.16 (etcd 3.5.1) takes them
@@ -437,12 +462,19 @@ def _allow_weak_signatures(ctx: ssl.SSLContext, path: str, pem: bytes, log_level
     if weak:
         ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
     for subject, digest in weak:
-        log("warn", "accepting a certificate signed with a weak digest, as etcd 3.5.1 does; re-issue it signed "
-            "with SHA-256", log_level, certificate=path, subject=subject, signature=digest)
+        log(
+            "warn",
+            "accepting a certificate signed with a weak digest, as etcd 3.5.1 does; re-issue it signed with SHA-256",
+            log_level,
+            certificate=path,
+            subject=subject,
+            signature=digest,
+        )
 
 
-def server_ssl_context(cert_file: str, key_file: str, trusted_ca_file: str = "",
-                       client_cert_auth: bool = False, log_level: str = "info") -> ssl.SSLContext:
+def server_ssl_context(
+    cert_file: str, key_file: str, trusted_ca_file: str = "", client_cert_auth: bool = False, log_level: str = "info"
+) -> ssl.SSLContext:
     """The TLS side of an https client URL, refused at start-up as etcd's transport.TLSInfo refuses it.
 
     A trusted-CA file without PEM data is an empty pool for etcd (it starts, and no client certificate
@@ -470,6 +502,7 @@ def server_ssl_context(cert_file: str, key_file: str, trusted_ca_file: str = "",
     if client_cert_auth:
         ctx.verify_mode = ssl.CERT_REQUIRED
     return ctx
+
 
 async def _pump(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
     """Copy one direction of a spliced connection, then half-close (or close) the other side."""
@@ -509,10 +542,16 @@ def verified_cn(writer: asyncio.StreamWriter) -> str | None:
 class FrontListener:
     """asyncio loop in its own thread: sniff, splice to gRPC or serve HTTP/1.1."""
 
-    def __init__(self, host: str, port: int, link: GrpcLink, app: HttpApp,
-                 ssl_ctx: ssl.SSLContext | None = None,
-                 on_peer_cn: Callable[[str, str | None], None] | None = None,
-                 sock: socket.socket | None = None) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        link: GrpcLink,
+        app: HttpApp,
+        ssl_ctx: ssl.SSLContext | None = None,
+        on_peer_cn: Callable[[str, str | None], None] | None = None,
+        sock: socket.socket | None = None,
+    ) -> None:
         self.host, self.port, self.link = host, port, link
         self.sock = sock  # already bound and listening (the server binds before it touches the data dir)
         self.app = app
@@ -536,8 +575,9 @@ class FrontListener:
             if self.sock is not None:
                 serving = asyncio.start_server(self._conn, sock=self.sock, ssl=self.ssl_ctx, backlog=1024)
             else:
-                serving = asyncio.start_server(self._conn, self.host, self.port, ssl=self.ssl_ctx,
-                                               reuse_address=True, backlog=1024)
+                serving = asyncio.start_server(
+                    self._conn, self.host, self.port, ssl=self.ssl_ctx, reuse_address=True, backlog=1024
+                )
             self.server = self.loop.run_until_complete(serving)
         except BaseException as e:  # noqa: BLE001 - reported to start()
             self.error = e

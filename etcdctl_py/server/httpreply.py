@@ -18,16 +18,34 @@ Result = tuple[int, Headers, bytes]
 TEXT = "text/plain; charset=utf-8"
 CHUNKING_THRESHOLD = 2048  # net/http's bufferBeforeChunkingSize: a larger body is sent chunked, without a length
 # etcd's accessController with the default --cors=*, on every HTTP/1.1 answer of the client port
-CORS: Headers = [("Access-Control-Allow-Headers", "accept, content-type, authorization"),
-                 ("Access-Control-Allow-Methods", "POST, GET, OPTIONS, PUT, DELETE"),
-                 ("Access-Control-Allow-Origin", "*")]
+CORS: Headers = [
+    ("Access-Control-Allow-Headers", "accept, content-type, authorization"),
+    ("Access-Control-Allow-Methods", "POST, GET, OPTIONS, PUT, DELETE"),
+    ("Access-Control-Allow-Origin", "*"),
+]
 
 # Go's http.StatusText for the statuses etcd's handlers and net/http's own errors use
-REASONS = {100: "Continue", 200: "OK", 201: "Created", 204: "No Content", 307: "Temporary Redirect",
-           400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-           409: "Conflict", 410: "Gone", 412: "Precondition Failed", 413: "Request Entity Too Large",
-           415: "Unsupported Media Type", 431: "Request Header Fields Too Large", 500: "Internal Server Error",
-           501: "Not Implemented", 503: "Service Unavailable"}
+REASONS = {
+    100: "Continue",
+    200: "OK",
+    201: "Created",
+    204: "No Content",
+    307: "Temporary Redirect",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    410: "Gone",
+    412: "Precondition Failed",
+    413: "Request Entity Too Large",
+    415: "Unsupported Media Type",
+    431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
+    501: "Not Implemented",
+    503: "Service Unavailable",
+}
 
 
 @dataclass

@@ -90,8 +90,9 @@ def parse_initial_cluster(text: str) -> dict[str, list[str]]:
     return out
 
 
-def derive_cluster(name: str, initial_cluster: str, advertise_peer: list[str], token: str,
-                   client_urls: list[str]) -> tuple[int, list[Member], int]:
+def derive_cluster(
+    name: str, initial_cluster: str, advertise_peer: list[str], token: str, client_urls: list[str]
+) -> tuple[int, list[Member], int]:
     """(cluster id, members sorted by ID, local member id) as etcd computes them at bootstrap."""
     ic = parse_initial_cluster(initial_cluster)
     if name not in ic:
@@ -99,9 +100,15 @@ def derive_cluster(name: str, initial_cluster: str, advertise_peer: list[str], t
     if sorted(advertise_peer) != ic[name]:
         raise ConfigError(
             "--initial-cluster has {}={} but missing from --initial-advertise-peer-urls={} "
-            "(\"{}\"(resolved from \"{}\") != \"{}\"(resolved from \"{}\"))".format(
-                name, ",".join(ic[name]), ",".join(advertise_peer), ",".join(sorted(advertise_peer)),
-                ",".join(sorted(advertise_peer)), ",".join(ic[name]), ",".join(ic[name]))
+            '("{}"(resolved from "{}") != "{}"(resolved from "{}"))'.format(
+                name,
+                ",".join(ic[name]),
+                ",".join(advertise_peer),
+                ",".join(sorted(advertise_peer)),
+                ",".join(sorted(advertise_peer)),
+                ",".join(ic[name]),
+                ",".join(ic[name]),
+            )
         )
     members = []
     seen: set[int] = set()
@@ -110,8 +117,7 @@ def derive_cluster(name: str, initial_cluster: str, advertise_peer: list[str], t
         if mid in seen:
             raise ConfigError("member exists with identical ID")
         seen.add(mid)
-        members.append(Member(mid, mname if mname == name else "", urls,
-                               client_urls if mname == name else []))
+        members.append(Member(mid, mname if mname == name else "", urls, client_urls if mname == name else []))
     members.sort(key=lambda m: m.id)
     local = member_id(ic[name], token)
     return cluster_id([m.id for m in members]), members, local

@@ -134,8 +134,13 @@ _SORT_KEYS = {
 
 def apply_range(store: MVCCStore, r: pb.RangeRequest, txn: WriteTxn | None = None) -> pb.RangeResponse:
     limit = r.limit
-    if (r.sort_order != pb.RangeRequest.NONE or r.min_mod_revision or r.max_mod_revision
-            or r.min_create_revision or r.max_create_revision):
+    if (
+        r.sort_order != pb.RangeRequest.NONE
+        or r.min_mod_revision
+        or r.max_mod_revision
+        or r.min_create_revision
+        or r.max_create_revision
+    ):
         limit = 0
     if limit > 0:
         limit += 1
@@ -258,7 +263,7 @@ def _apply_compare(store: MVCCStore, c: pb.Compare) -> bool:
 def _compare_path(store: MVCCStore, r: pb.TxnRequest) -> list[bool]:
     ok = all(_apply_compare(store, c) for c in r.compare)
     path = [ok]
-    for op in (r.success if ok else r.failure):
+    for op in r.success if ok else r.failure:
         if op.WhichOneof("request") == "request_txn":
             path.extend(_compare_path(store, op.request_txn))
     return path
@@ -272,7 +277,7 @@ def _check_requests(store: MVCCStore, lessor, r: pb.TxnRequest, path: list[bool]
         if w == "request_txn":
             n = _check_requests(store, lessor, req.request_txn, path[1:], write)
             count += n + 1
-            path = path[n + 1:]
+            path = path[n + 1 :]
             continue
         if write and w == "request_put":
             p = req.request_put
@@ -292,8 +297,7 @@ def _check_requests(store: MVCCStore, lessor, r: pb.TxnRequest, path: list[bool]
     return count
 
 
-def _apply_ops(store: MVCCStore, txn: WriteTxn, r: pb.TxnRequest, path: list[bool],
-               resp: pb.TxnResponse) -> int:
+def _apply_ops(store: MVCCStore, txn: WriteTxn, r: pb.TxnRequest, path: list[bool], resp: pb.TxnResponse) -> int:
     txns = 0
     reqs = r.success if path[0] else r.failure
     resp.succeeded = path[0]
@@ -310,7 +314,7 @@ def _apply_ops(store: MVCCStore, txn: WriteTxn, r: pb.TxnRequest, path: list[boo
             sub = op.response_txn
             n = _apply_ops(store, txn, req.request_txn, path[1:], sub)
             txns += n + 1
-            path = path[n + 1:]
+            path = path[n + 1 :]
     return txns
 
 

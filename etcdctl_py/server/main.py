@@ -76,8 +76,12 @@ class Server:
         self._serve_clients(core, ssl_ctx)
         self._start_loops(core)
         log("info", "ready to serve client requests", self.level)
-        log("info", "serving client traffic insecurely; this is strongly discouraged!", self.level,
-            address=",".join(_url_list(self.flags.get("listen-client-urls"))))
+        log(
+            "info",
+            "serving client traffic insecurely; this is strongly discouraged!",
+            self.level,
+            address=",".join(_url_list(self.flags.get("listen-client-urls"))),
+        )
 
     def _bind_client_listeners(self) -> ssl.SSLContext | None:
         """TLS files and client ports first, as etcd configures its listeners: a refusal here creates nothing."""
@@ -87,8 +91,13 @@ class Server:
         if f.get("cert-file") and f.get("key-file") and any(_bind_host(u)[2] == "https" for u in listen_client):
             from etcdctl_py.server.frontend import server_ssl_context  # http-only URLs ignore the files, as etcd
 
-            ssl_ctx = server_ssl_context(f.get("cert-file"), f.get("key-file"), f.get("trusted-ca-file"),
-                                         f.bool("client-cert-auth"), log_level=self.level)
+            ssl_ctx = server_ssl_context(
+                f.get("cert-file"),
+                f.get("key-file"),
+                f.get("trusted-ca-file"),
+                f.bool("client-cert-auth"),
+                log_level=self.level,
+            )
         for url in listen_client:
             self.sockets.append((url, _listen(url)))
         return ssl_ctx
@@ -99,8 +108,9 @@ class Server:
         from etcdctl_py.server import bootstrap
 
         self.persister = bootstrap.new_persister(self.flags)
-        self.created = next((p for p in (self.persister.data_dir, self.persister.member_dir)
-                             if not os.path.exists(p)), None)
+        self.created = next(
+            (p for p in (self.persister.data_dir, self.persister.member_dir) if not os.path.exists(p)), None
+        )
         self.core = bootstrap.open_core(self.flags, self.persister)
         return self.core
 
@@ -119,14 +129,14 @@ class Server:
         if core.auth is None:  # bootstrap gives every core it opens its auth store
             raise ValueError("the core has no auth store")
         self.gauth = gauth = GrpcAuth(core.auth, client_cert_auth=f.bool("client-cert-auth"))
-        opts = [("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1),
-                ("grpc.so_reuseport", 0)]
+        opts = [("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1), ("grpc.so_reuseport", 0)]
         self.executor = futures.ThreadPoolExecutor(max_workers=512)  # stop() waits for its handlers
         limits = services.MessageLimits(core.cfg.max_request_bytes + GRPC_OVERHEAD_BYTES)
         gs = grpc.server(self.executor, options=opts, maximum_concurrent_rpcs=None, interceptors=[limits])
         pbg.add_KVServicer_to_server(services.KVService(core, gauth), gs)
-        pbg.add_WatchServicer_to_server(services.WatchService(
-            core, gauth, f.duration("experimental-watch-progress-notify-interval")), gs)
+        pbg.add_WatchServicer_to_server(
+            services.WatchService(core, gauth, f.duration("experimental-watch-progress-notify-interval")), gs
+        )
         pbg.add_LeaseServicer_to_server(services.LeaseService(core, gauth), gs)
         pbg.add_ClusterServicer_to_server(services.ClusterService(core, gauth), gs)
         pbg.add_MaintenanceServicer_to_server(services.MaintenanceService(core, gauth), gs)
@@ -230,9 +240,12 @@ def shut_down(srv: Server, signum: int | None) -> int:
     f = srv.flags
     if signum is not None:
         log("info", "received signal; shutting down", srv.level, signal=_SIGNAL_NAMES.get(signum, str(signum)))
-    fields = {"name": f.get("name"), "data-dir": f.get("data-dir"),
-              "advertise-peer-urls": _url_list(f.get("initial-advertise-peer-urls")),
-              "advertise-client-urls": _url_list(f.get("advertise-client-urls"))}
+    fields = {
+        "name": f.get("name"),
+        "data-dir": f.get("data-dir"),
+        "advertise-peer-urls": _url_list(f.get("initial-advertise-peer-urls")),
+        "advertise-client-urls": _url_list(f.get("advertise-client-urls")),
+    }
     log("info", "closing etcd server", srv.level, **fields)
     _log_leadership_transfer(srv)
     try:
@@ -264,11 +277,19 @@ def _log_leadership_transfer(srv: Server) -> None:
         return
     mid = f"{core.cfg.member_id:x}"
     if len(core.membership.voters) <= 1:
-        log("info", "skipped leadership transfer for single voting member cluster", srv.level,
-            **{"local-member-id": mid, "current-leader-member-id": mid})
+        log(
+            "info",
+            "skipped leadership transfer for single voting member cluster",
+            srv.level,
+            **{"local-member-id": mid, "current-leader-member-id": mid},
+        )
     else:
-        log("warn", "leadership transfer failed", srv.level,
-            **{"local-member-id": mid, "error": "etcdserver: unhealthy cluster"})
+        log(
+            "warn",
+            "leadership transfer failed",
+            srv.level,
+            **{"local-member-id": mid, "error": "etcdserver: unhealthy cluster"},
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -305,8 +326,12 @@ def main(argv: list[str] | None = None) -> int:
             return _refuse_start(flags.level, str(e))
         from etcdctl_py.server.frontend import TLSConfigError
 
-        log("fatal", "listener failed" if isinstance(e, TLSConfigError) else "failed to start etcd-py", "debug",
-            error=str(e))
+        log(
+            "fatal",
+            "listener failed" if isinstance(e, TLSConfigError) else "failed to start etcd-py",
+            "debug",
+            error=str(e),
+        )
         return 1
     except Exception as e:  # noqa: BLE001 - e.g. a damaged data dir: one fatal log line, never a traceback
         srv.abandon()
@@ -342,8 +367,13 @@ def _refuse_flags(e: Exception, args: list[str]) -> int:
         sys.stderr.write(f"{e}\n")
         return 1
     if isinstance(e, cfgmod.EnvConflict):
-        log("fatal", "conflicting environment variable is shadowed by corresponding command-line flag (either unset "
-            "environment variable or disable flag))", "debug", **{"environment-variable": str(e)})
+        log(
+            "fatal",
+            "conflicting environment variable is shadowed by corresponding command-line flag (either unset "
+            "environment variable or disable flag))",
+            "debug",
+            **{"environment-variable": str(e)},
+        )
         return 1
     level = e.level if isinstance(e, cfgmod.VerifyError) else "info"
     log("info", "Running: ", level, args=args)

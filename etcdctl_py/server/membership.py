@@ -52,12 +52,18 @@ ERR_TOO_MANY_LEARNERS = "membership: too many learner members in cluster"
 ERR_NOT_ENOUGH_STARTED = "etcdserver: re-configuration failed due to not enough started members"
 ERR_LEARNER_NOT_READY = "etcdserver: can only promote a learner member which is in sync with leader"
 
-VOTER_WARNING = ("added a voting member; etcd-py runs no raft and keeps serving alone until it stops, but it will not "
-                 "start again on this data dir without --force-new-cluster (alone it is no quorum), and real etcd "
-                 "started on it will count the member for its quorum and commit nothing until it has started")
+VOTER_WARNING = (
+    "added a voting member; etcd-py runs no raft and keeps serving alone until it stops, but it will not "
+    "start again on this data dir without --force-new-cluster (alone it is no quorum), and real etcd "
+    "started on it will count the member for its quorum and commit nothing until it has started"
+)
 
-ADD, REMOVE, UPDATE, ADD_LEARNER = (raft_pb2.ConfChangeAddNode, raft_pb2.ConfChangeRemoveNode,
-                                    raft_pb2.ConfChangeUpdateNode, raft_pb2.ConfChangeAddLearnerNode)
+ADD, REMOVE, UPDATE, ADD_LEARNER = (
+    raft_pb2.ConfChangeAddNode,
+    raft_pb2.ConfChangeRemoveNode,
+    raft_pb2.ConfChangeUpdateNode,
+    raft_pb2.ConfChangeAddLearnerNode,
+)
 
 # (conf change, apply) -> apply's result; raises the MembershipError apply raised. The core's version logs the entry.
 ConfLog = Callable[[raft_pb2.ConfChange, Callable[[], tuple[Any, list[Change]]]], Any]
@@ -96,8 +102,15 @@ class Membership:
     """The member dict (id -> Member) the server answers from, its lock, the IDs removed so far and raft's view
     (voters / learners: an updated learner stays a raft learner although etcd 3.5.1 lists it as a voter)."""
 
-    def __init__(self, members: dict[int, Any], lock: Any = None, *, token: str = "etcd-cluster",
-                 removed: Iterable[int] = (), local_id: int = 0) -> None:
+    def __init__(
+        self,
+        members: dict[int, Any],
+        lock: Any = None,
+        *,
+        token: str = "etcd-cluster",
+        removed: Iterable[int] = (),
+        local_id: int = 0,
+    ) -> None:
         self.members = members
         self.lock = lock if lock is not None else threading.RLock()
         self.token = token or "etcd-cluster"
@@ -181,8 +194,9 @@ class Membership:
         return member_id == self.local_id or member_id not in (self.voters | self.learners)
 
     # ---- changes --------------------------------------------------------------------------------------------
-    def add(self, peer_urls: list[str], *, is_learner: bool = False, now: float | None = None,
-            member_id: int | None = None) -> Member:
+    def add(
+        self, peer_urls: list[str], *, is_learner: bool = False, now: float | None = None, member_id: int | None = None
+    ) -> Member:
         """MemberAdd: a new unstarted member (no name, no client URLs)."""
         with self.lock:
             if not is_learner and not self._ready_to_add_voter():
@@ -275,8 +289,9 @@ class Membership:
                 m = self.members[mid]
                 m.is_learner = False
             else:
-                m = Member(mid, ctx.get("name") or "", urls, list(ctx.get("clientURLs") or []),
-                           bool(ctx.get("isLearner")))
+                m = Member(
+                    mid, ctx.get("name") or "", urls, list(ctx.get("clientURLs") or []), bool(ctx.get("isLearner"))
+                )
                 self.members[mid] = m
         elif cc.type == REMOVE:
             self.voters.discard(mid)
@@ -332,8 +347,9 @@ class Membership:
         taken = {u for m in self.members.values() if m.id != except_id for u in m.peer_urls}
         return any(u in taken for u in urls)
 
-    def restore(self, added: Iterable[Any] = (), removed: Iterable[int] = (),
-                peer_urls: dict[int, list[str]] | None = None) -> None:
+    def restore(
+        self, added: Iterable[Any] = (), removed: Iterable[int] = (), peer_urls: dict[int, list[str]] | None = None
+    ) -> None:
         """Re-apply changes the v2 API saved in its own file (no checks: they were checked when made).
 
         With a `conf_log` every change is in the WAL already and the member dict was rebuilt from it: only members
@@ -388,12 +404,19 @@ def snapshot_membership(snap_dir: str) -> SnapMembership | None:
         try:
             raft = json.loads(kids["raftAttributes"].value) if "raftAttributes" in kids else {}
             attrs = json.loads(kids["attributes"].value) if "attributes" in kids else {}
-            members.append(Member(int(hexid, 16), attrs.get("name") or "", list(raft.get("peerURLs") or []),
-                                  list(attrs.get("clientURLs") or []), bool(raft.get("isLearner"))))
+            members.append(
+                Member(
+                    int(hexid, 16),
+                    attrs.get("name") or "",
+                    list(raft.get("peerURLs") or []),
+                    list(attrs.get("clientURLs") or []),
+                    bool(raft.get("isLearner")),
+                )
+            )
         except (ValueError, TypeError, AttributeError):
             continue
     removed = set()
-    for hexid in ((dirs.get("removed_members") and dirs["removed_members"].children) or {}):
+    for hexid in (dirs.get("removed_members") and dirs["removed_members"].children) or {}:
         try:
             removed.add(int(hexid, 16))
         except ValueError:

@@ -71,8 +71,9 @@ class MVCCStore:
         self.lessor: Lessor | None = None  # set by the core: attach/detach keys to leases
 
     # ---- reads -------------------------------------------------------------------------
-    def range(self, key: bytes, end: bytes | None, rev: int, limit: int, count_only: bool,
-              cur_rev: int | None = None) -> RangeResult:
+    def range(
+        self, key: bytes, end: bytes | None, rev: int, limit: int, count_only: bool, cur_rev: int | None = None
+    ) -> RangeResult:
         cur = self.current_rev if cur_rev is None else cur_rev
         if rev > cur:
             raise errors.FUTURE_REV
@@ -143,8 +144,9 @@ class MVCCStore:
         return h, cur, compact
 
     # ---- recovery ----------------------------------------------------------------------
-    def restore(self, items: list[tuple[bytes, bytes]], finished_compact: int | None,
-                scheduled_compact: int | None) -> None:
+    def restore(
+        self, items: list[tuple[bytes, bytes]], finished_compact: int | None, scheduled_compact: int | None
+    ) -> None:
         """Rebuild from the backend `key` bucket (sorted (revkey, value) pairs), like etcd's restore."""
         for k, v in items:
             r = bytes_to_rev(k)
@@ -178,8 +180,9 @@ class WriteTxn:
     def read_rev(self) -> int:
         return self.begin_rev + 1 if self.changes else self.begin_rev
 
-    def range(self, key: bytes, end: bytes | None, rev: int = 0, limit: int = 0,
-              count_only: bool = False) -> RangeResult:
+    def range(
+        self, key: bytes, end: bytes | None, rev: int = 0, limit: int = 0, count_only: bool = False
+    ) -> RangeResult:
         return self.s.range(key, end, rev, limit, count_only, cur_rev=self.read_rev())
 
     def put(self, key: bytes, value: bytes, lease: int) -> int:

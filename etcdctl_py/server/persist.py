@@ -32,8 +32,18 @@ from etcdctl_py.storage.bbolt.bucket import Bucket
 from etcdctl_py.storage.bbolt.db import DB
 from etcdctl_py.storage.fileutil import fsync_dir
 
-BUCKETS = [b"alarm", b"auth", b"authRoles", b"authUsers", b"cluster", b"key", b"lease", b"members",
-           b"members_removed", b"meta"]
+BUCKETS = [
+    b"alarm",
+    b"auth",
+    b"authRoles",
+    b"authUsers",
+    b"cluster",
+    b"key",
+    b"lease",
+    b"members",
+    b"members_removed",
+    b"meta",
+]
 BATCH_INTERVAL = 0.1
 BATCH_LIMIT = 10000
 
@@ -99,9 +109,23 @@ class Backend:
 
 def _v2_request(rid: int, path: str, val: str) -> bytes:
     """A v2 PUT as etcd's publish/cluster-version entries (gogo non-nullable fields all present)."""
-    r = etcdserver_pb2.Request(ID=rid, Method="PUT", Path=path, Val=val, Dir=False, PrevValue="",
-                               PrevIndex=0, Expiration=0, Wait=False, Since=0, Recursive=False,
-                               Sorted=False, Quorum=False, Time=0, Stream=False)
+    r = etcdserver_pb2.Request(
+        ID=rid,
+        Method="PUT",
+        Path=path,
+        Val=val,
+        Dir=False,
+        PrevValue="",
+        PrevIndex=0,
+        Expiration=0,
+        Wait=False,
+        Since=0,
+        Recursive=False,
+        Sorted=False,
+        Quorum=False,
+        Time=0,
+        Stream=False,
+    )
     return r.SerializeToString()
 
 
@@ -196,14 +220,24 @@ class Persister:
         attrs = json.dumps({"name": local.name, "clientURLs": local_client_urls}, separators=(",", ":"))
         e3 = _v2_request(idgen.next(), f"/0/members/{member_id:x}/attributes", attrs)
         e4 = _v2_request(idgen.next(), "/0/version", "3.5.0")
-        self.wal.save(2, member_id, n + 3, [walfmt.encode_entry((raft_pb2.EntryNormal, 2, n + 2, e3)),
-                                            walfmt.encode_entry((raft_pb2.EntryNormal, 2, n + 3, e4))], n + 3)
+        self.wal.save(
+            2,
+            member_id,
+            n + 3,
+            [
+                walfmt.encode_entry((raft_pb2.EntryNormal, 2, n + 2, e3)),
+                walfmt.encode_entry((raft_pb2.EntryNormal, 2, n + 3, e4)),
+            ],
+            n + 3,
+        )
         self.wal.sync()
-        boot = [Change(b"auth", b"authRevision", struct.pack(">Q", 1)),
-                Change(b"cluster", b"clusterVersion", b"3.5.0"),
-                Change(b"meta", b"confState", f'{{"voters":[{member_id}],"auto_leave":false}}'.encode()),
-                Change(b"meta", b"consistent_index", struct.pack(">Q", n + 3)),
-                Change(b"meta", b"term", struct.pack(">Q", 2))]
+        boot = [
+            Change(b"auth", b"authRevision", struct.pack(">Q", 1)),
+            Change(b"cluster", b"clusterVersion", b"3.5.0"),
+            Change(b"meta", b"confState", f'{{"voters":[{member_id}],"auto_leave":false}}'.encode()),
+            Change(b"meta", b"consistent_index", struct.pack(">Q", n + 3)),
+            Change(b"meta", b"term", struct.pack(">Q", 2)),
+        ]
         for m in members:
             mj = m.json() if m.id != member_id else _member_json_no_clients(m)
             boot.append(Change(b"members", b"%x" % m.id, mj.encode()))
@@ -220,8 +254,9 @@ class Persister:
         wal = walfmt.read_wal(self.wal_dir, self.snap_index, snap_term, require_snapshot=False, repair=True)
         node_id, self.cluster_id = walfmt.decode_metadata(wal.metadata)  # the cluster ID survives member changes
         if node_id == 0:  # real etcd panics here ("cannot use none as id")
-            raise ValueError(f"cannot use none as id: the WAL in {self.wal_dir} holds no member metadata "
-                             "(empty or damaged data dir)")
+            raise ValueError(
+                f"cannot use none as id: the WAL in {self.wal_dir} holds no member metadata (empty or damaged data dir)"
+            )
         self._load_db()
         meta = self.backend.buckets.get(b"meta", {})
         ci = struct.unpack(">Q", meta[b"consistent_index"])[0] if b"consistent_index" in meta else 0
@@ -232,13 +267,22 @@ class Persister:
         self.term = max(2, wal.hard_state.term, entries[-1].Term if entries else 0)
         # ConfChanges the db already has applied (but whose updates it does not hold: see Membership.rebuild)
         applied_conf_changes = [e.Data for e in entries if e.Type == raft_pb2.EntryConfChange and e.Index <= ci]
-        return Recovered(node_id, self.cluster_id, ci, last, [e for e in entries if e.Index > ci], self.snap_index,
-                         applied_conf_changes, self.backend.buckets)
+        return Recovered(
+            node_id,
+            self.cluster_id,
+            ci,
+            last,
+            [e for e in entries if e.Index > ci],
+            self.snap_index,
+            applied_conf_changes,
+            self.backend.buckets,
+        )
 
     def _newest_snap(self) -> tuple[int, int]:
         """(term, index) of the newest .snap file, (0, 0) without one."""
-        snaps = sorted(n for n in os.listdir(self.snap_dir) if n.endswith(".snap")) \
-            if os.path.isdir(self.snap_dir) else []
+        snaps = (
+            sorted(n for n in os.listdir(self.snap_dir) if n.endswith(".snap")) if os.path.isdir(self.snap_dir) else []
+        )
         return (int(snaps[-1][:16], 16), int(snaps[-1][17:33], 16)) if snaps else (0, 0)
 
     def _load_db(self) -> None:
@@ -251,8 +295,10 @@ class Persister:
     def replayed(self, index: int, changes: list[Change]) -> None:
         """A WAL entry applied again at start: its changes (with the consistent index) go to the db with the next
         commit (the WAL holds it already)."""
-        changes = changes + [Change(b"meta", b"consistent_index", struct.pack(">Q", index)),
-                             Change(b"meta", b"term", struct.pack(">Q", self.term))]
+        changes = changes + [
+            Change(b"meta", b"consistent_index", struct.pack(">Q", index)),
+            Change(b"meta", b"term", struct.pack(">Q", self.term)),
+        ]
         self.backend.apply(changes)
         self.pending.append((0, index, changes))
 
@@ -275,8 +321,9 @@ class Persister:
         if self.closed:
             raise errors.STOPPED
         try:
-            self._open_wal().save(self.term, self.member_id, index,
-                                  [walfmt.encode_entry((etype, self.term, index, entry))], index)
+            self._open_wal().save(
+                self.term, self.member_id, index, [walfmt.encode_entry((etype, self.term, index, entry))], index
+            )
         except OSError as err:
             self._wal_fault(err)
         self.appended += 1
@@ -350,8 +397,9 @@ class Persister:
             cs = raft_pb2.ConfState(voters=voters, learners=learners, auto_leave=False)
             md = raft_pb2.SnapshotMetadata(conf_state=cs, index=index, term=self.term)
             snap = raft_pb2.Snapshot(data=data, metadata=md).SerializeToString()
-            snapfmt.write_and_sync(os.path.join(self.snap_dir, snapfmt.snap_name(self.term, index)),
-                                   snapfmt.encode_snap_file(snap), 0o666)
+            snapfmt.write_and_sync(
+                os.path.join(self.snap_dir, snapfmt.snap_name(self.term, index)), snapfmt.encode_snap_file(snap), 0o666
+            )
         else:
             snapfmt.write_snap(self.snap_dir, data, index, self.term, voters)
         fsync_dir(self.snap_dir)

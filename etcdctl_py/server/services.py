@@ -42,7 +42,7 @@ def rpc(fn):
 
 # v3rpc.Server: grpc's receive limit is --max-request-bytes + GRPC_OVERHEAD_BYTES; its send limit is
 # math.MaxInt32 (the server refuses proposals above --max-request-bytes itself: core.propose).
-MAX_SEND_BYTES = 2 ** 31 - 1
+MAX_SEND_BYTES = 2**31 - 1
 
 
 class _Refused:
@@ -81,18 +81,22 @@ class MessageLimits(grpc.ServerInterceptor):
         if h.unary_unary is not None:
             fn = h.unary_unary
             return grpc.unary_unary_rpc_method_handler(
-                lambda req, ctx: self._encode(fn(self._checked(req, ctx), ctx), ser, ctx), parse)
+                lambda req, ctx: self._encode(fn(self._checked(req, ctx), ctx), ser, ctx), parse
+            )
         if h.unary_stream is not None:
             fn = h.unary_stream
             return grpc.unary_stream_rpc_method_handler(
-                lambda req, ctx: self._encode_all(fn(self._checked(req, ctx), ctx), ser, ctx), parse)
+                lambda req, ctx: self._encode_all(fn(self._checked(req, ctx), ctx), ser, ctx), parse
+            )
         if h.stream_unary is not None:
             fn = h.stream_unary
             return grpc.stream_unary_rpc_method_handler(
-                lambda reqs, ctx: self._encode(fn(self._checked_all(reqs, ctx), ctx), ser, ctx), parse)
+                lambda reqs, ctx: self._encode(fn(self._checked_all(reqs, ctx), ctx), ser, ctx), parse
+            )
         fn = h.stream_stream
         return grpc.stream_stream_rpc_method_handler(
-            lambda reqs, ctx: self._encode_all(fn(self._checked_all(reqs, ctx), ctx), ser, ctx), parse)
+            lambda reqs, ctx: self._encode_all(fn(self._checked_all(reqs, ctx), ctx), ser, ctx), parse
+        )
 
     def _parser(self, deserialize, streaming: bool):
         limit = self.max_recv
@@ -274,9 +278,15 @@ class WatchService(pbg.WatchServicer):
                         wkey = creq.key or b"\x00"
                         wend = b"" if creq.range_end == b"\x00" else creq.range_end
                         if not auth.watch_permitted(context, wkey, wend):
-                            stream.send(pb.WatchResponse(
-                                header=self.core.header(), watch_id=creq.watch_id, created=True,
-                                canceled=True, cancel_reason="etcdserver: permission denied"))
+                            stream.send(
+                                pb.WatchResponse(
+                                    header=self.core.header(),
+                                    watch_id=creq.watch_id,
+                                    created=True,
+                                    canceled=True,
+                                    cancel_reason="etcdserver: permission denied",
+                                )
+                            )
                             continue
                         hub.create(stream, creq)
                     elif which == "cancel_request":
@@ -338,8 +348,11 @@ class ClusterService(pbg.ClusterServicer):
             raise errors.MEMBER_BAD_URLS from None
         self.auth.admin(context)
         m = self._change(self.core.membership.add, urls, is_learner=request.isLearner)
-        return pb.MemberAddResponse(header=self.core.cluster_header(), members=self.core.member_list(),
-                                    member=pb.Member(ID=m.id, peerURLs=m.peer_urls, isLearner=m.is_learner))
+        return pb.MemberAddResponse(
+            header=self.core.cluster_header(),
+            members=self.core.member_list(),
+            member=pb.Member(ID=m.id, peerURLs=m.peer_urls, isLearner=m.is_learner),
+        )
 
     @rpc
     def MemberRemove(self, request, context):
@@ -367,8 +380,9 @@ _MEMBERSHIP_GRPC = {
     ERR_ID_EXISTS: errors.MEMBER_EXIST,
     ERR_PEER_URL_EXISTS: errors.PEER_URL_EXIST,
     ERR_MEMBER_NOT_LEARNER: errors.MEMBER_NOT_LEARNER,
-    ERR_TOO_MANY_LEARNERS: errors.EtcdError(grpc.StatusCode.FAILED_PRECONDITION,
-                                            "etcdserver: too many learner members in cluster"),
+    ERR_TOO_MANY_LEARNERS: errors.EtcdError(
+        grpc.StatusCode.FAILED_PRECONDITION, "etcdserver: too many learner members in cluster"
+    ),
     ERR_NOT_ENOUGH_STARTED: errors.MEMBER_NOT_ENOUGH_STARTED,
     ERR_LEARNER_NOT_READY: errors.EtcdError(grpc.StatusCode.FAILED_PRECONDITION, ERR_LEARNER_NOT_READY),
 }
@@ -413,7 +427,7 @@ class MaintenanceService(pbg.MaintenanceServicer):
         h = hashlib.sha256()
         chunk = 32 * 1024
         while total - sent > 0:
-            blob = image[sent:sent + chunk]
+            blob = image[sent : sent + chunk]
             sent += len(blob)
             h.update(blob)
             yield pb.SnapshotResponse(remaining_bytes=total - sent, blob=blob)
@@ -429,5 +443,3 @@ class MaintenanceService(pbg.MaintenanceServicer):
         from etcdctl_py.server.downgrade import downgrade
 
         return downgrade(self.core, self.auth, request, context)
-
-

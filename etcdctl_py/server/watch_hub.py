@@ -19,8 +19,9 @@ Event = kv_pb2.Event
 class Watcher:
     __slots__ = ("id", "key", "end", "no_put", "no_delete", "prev_kv", "fragment", "progress", "stream", "quiet")
 
-    def __init__(self, wid: int, key: bytes, end: bytes | None, creq: pb.WatchCreateRequest,
-                 stream: WatchStream) -> None:
+    def __init__(
+        self, wid: int, key: bytes, end: bytes | None, creq: pb.WatchCreateRequest, stream: WatchStream
+    ) -> None:
         self.id = wid
         self.key = key
         self.end = end
@@ -135,16 +136,24 @@ class WatchHub:
             elif wid in stream.watchers:
                 err = "mvcc: duplicate watch ID provided on the WatchStream"
             if err is not None:
-                stream.send(pb.WatchResponse(header=self.header(cur), watch_id=-1 if wid == 0 else wid,
-                                             created=True, canceled=True, cancel_reason=err))
+                stream.send(
+                    pb.WatchResponse(
+                        header=self.header(cur),
+                        watch_id=-1 if wid == 0 else wid,
+                        created=True,
+                        canceled=True,
+                        cancel_reason=err,
+                    )
+                )
                 return
             w = Watcher(wid, key, end, creq, stream)
             stream.send(pb.WatchResponse(header=self.header(cur), watch_id=wid, created=True))
             start = creq.start_revision or cur + 1
             if start <= cur:
                 if start < s.compact_main_rev:
-                    resp = pb.WatchResponse(header=self.header(0), watch_id=wid,
-                                            compact_revision=s.compact_main_rev, canceled=True)
+                    resp = pb.WatchResponse(
+                        header=self.header(0), watch_id=wid, compact_revision=s.compact_main_rev, canceled=True
+                    )
                     stream.send(resp)
                     return
                 evs = w.select(history(s, start, cur))
@@ -159,8 +168,7 @@ class WatchHub:
             if w is None:
                 return
             self.watchers.discard(w)
-            stream.send(pb.WatchResponse(header=self.header(self.store.current_rev), watch_id=wid,
-                                         canceled=True))
+            stream.send(pb.WatchResponse(header=self.header(self.store.current_rev), watch_id=wid, canceled=True))
 
     def progress(self, stream: WatchStream) -> None:
         with self.store.lock:
@@ -212,4 +220,3 @@ def fragments(resp: pb.WatchResponse, limit: int):
         yield cur
         if not cur.fragment:
             return
-

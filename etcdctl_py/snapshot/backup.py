@@ -114,8 +114,11 @@ def translate_entries(ents: list[raft_pb2.Entry], with_v3: bool, log: ZapLogger)
         else:
             kind, v2req = classify(e.Data)
             if v2req is not None and v2req[0] == "PUT" and MEMBER_ATTR_RE.search(v2req[1]):
-                log.info(CALLER + "231", "ignoring member attribute update on",
-                         {"entry": _go_entry_string(e), "v2Req.Path": v2req[1]})
+                log.info(
+                    CALLER + "231",
+                    "ignoring member attribute update on",
+                    {"entry": _go_entry_string(e), "v2Req.Path": v2req[1]},
+                )
             elif kind == "attr_set":
                 log.info(CALLER + "243", "ignoring cluster_member_attr_set")
             elif with_v3 or kind != "v3":
@@ -190,18 +193,28 @@ class _Layout:
 
     @classmethod
     def of(cls, data_dir: str, backup_dir: str, wal_dir: str, backup_wal_dir: str) -> _Layout:
-        return cls(src_snap=os.path.join(data_dir, "member", "snap"),
-                   src_wal=wal_dir or os.path.join(data_dir, "member", "wal"),
-                   backup_dir=backup_dir, dest_snap=os.path.join(backup_dir, "member", "snap"),
-                   dest_wal=backup_wal_dir or os.path.join(backup_dir, "member", "wal"),
-                   custom_wal=bool(backup_wal_dir))
+        return cls(
+            src_snap=os.path.join(data_dir, "member", "snap"),
+            src_wal=wal_dir or os.path.join(data_dir, "member", "wal"),
+            backup_dir=backup_dir,
+            dest_snap=os.path.join(backup_dir, "member", "snap"),
+            dest_wal=backup_wal_dir or os.path.join(backup_dir, "member", "wal"),
+            custom_wal=bool(backup_wal_dir),
+        )
 
     def snap_dir_error(self, error: str) -> BackupError:
         return BackupError("failed creating backup snapshot dir", {"dest-snap": self.dest_snap, "error": error}, 118)
 
 
-def backup(data_dir: str, backup_dir: str, wal_dir: str = "", backup_wal_dir: str = "", with_v3: bool = True,
-           log: ZapLogger | None = None, now_ms: int | None = None) -> BackupResult:
+def backup(
+    data_dir: str,
+    backup_dir: str,
+    wal_dir: str = "",
+    backup_wal_dir: str = "",
+    with_v3: bool = True,
+    log: ZapLogger | None = None,
+    now_ms: int | None = None,
+) -> BackupResult:
     """Write the backup atomically; raises BackupError (nothing left behind then)."""
     log = log or ZapLogger(None)
     lay = _Layout.of(data_dir, backup_dir, wal_dir, backup_wal_dir)
@@ -226,8 +239,13 @@ def backup(data_dir: str, backup_dir: str, wal_dir: str = "", backup_wal_dir: st
         for d in (tmp, wal_tmp):
             if d is not None:
                 shutil.rmtree(d, ignore_errors=True)
-    return BackupResult(node_id=node_id, cluster_id=cluster_id, snapshot_index=walsnap[0],
-                        entries=len(contents.entries), noop_entries=noops)
+    return BackupResult(
+        node_id=node_id,
+        cluster_id=cluster_id,
+        snapshot_index=walsnap[0],
+        entries=len(contents.entries),
+        noop_entries=noops,
+    )
 
 
 def _refuse_existing(lay: _Layout) -> None:
@@ -236,8 +254,9 @@ def _refuse_existing(lay: _Layout) -> None:
     if os.path.lexists(d) and (not os.path.isdir(d) or os.listdir(d)):
         raise lay.snap_dir_error(f"backup dir {membership.go_quote(d)} exists and is not empty")
     if lay.custom_wal and os.path.lexists(lay.dest_wal):
-        raise BackupError("wal.Create failed", {"error": f"backup wal dir {membership.go_quote(lay.dest_wal)} exists"},
-                          131)
+        raise BackupError(
+            "wal.Create failed", {"error": f"backup wal dir {membership.go_quote(lay.dest_wal)} exists"}, 131
+        )
 
 
 def _mkdtemp_beside(path: str) -> str:
@@ -266,8 +285,9 @@ def _save_snap(src_snap: str, tmp_snap: str, dummy: membership.Member) -> tuple[
     try:
         names = sorted((n for n in os.listdir(src_snap) if n.endswith(snap.SNAP_SUFFIX)), reverse=True)
     except OSError as e:
-        raise BackupError("saveSnap(Snapshoter.Load) failed", {"error": f"open {src_snap}: {go_errno_text(e)}"},
-                          154) from None
+        raise BackupError(
+            "saveSnap(Snapshoter.Load) failed", {"error": f"open {src_snap}: {go_errno_text(e)}"}, 154
+        ) from None
     for name in names:
         try:
             s = snap.read_snap(os.path.join(src_snap, name))
@@ -292,14 +312,18 @@ def _read_wal(src_wal: str, walsnap: tuple[int, int], log: ZapLogger) -> wal.WAL
             raise BackupError("wal.OpenForRead failed", {"error": msg}, 191) from None
         raise BackupError("unexpected error while reading WAL", {"error": msg}, 201) from None
     if not contents.snapshot_found:
-        log.warn(CALLER + "198", "failed to find the match snapshot record",
-                 {"walsnap": f'{{"index": {walsnap[0]}, "term": {walsnap[1]}}}', "srcWAL": src_wal})
+        log.warn(
+            CALLER + "198",
+            "failed to find the match snapshot record",
+            {"walsnap": f'{{"index": {walsnap[0]}, "term": {walsnap[1]}}}', "srcWAL": src_wal},
+        )
         log.warn(CALLER + "199", "etcdctl will add it back. Start auto fixing...")
     return contents
 
 
-def _save_db(src_snap: str, tmp_snap: str, dummy: membership.Member, hs: raft_pb2.HardState, with_v3: bool,
-             log: ZapLogger) -> None:
+def _save_db(
+    src_snap: str, tmp_snap: str, dummy: membership.Member, hs: raft_pb2.HardState, with_v3: bool, log: ZapLogger
+) -> None:
     """saveDB: the v3 db copied (or created empty without --with-v3), its membership trimmed to the dummy."""
     tmp_db = os.path.join(tmp_snap, "db")
     src_db = os.path.join(src_snap, "db")

@@ -86,8 +86,13 @@ def _sizes(db: DB) -> tuple[int, int]:
     return npg * db.page_size, used * db.page_size
 
 
-def defrag_data_dir(data_dir: str, *, log: TextIO | None = sys.stderr, lock_timeout: float | None = None,
-                    on_lock_wait: Callable[[], None] | None = None) -> DefragResult:
+def defrag_data_dir(
+    data_dir: str,
+    *,
+    log: TextIO | None = sys.stderr,
+    lock_timeout: float | None = None,
+    on_lock_wait: Callable[[], None] | None = None,
+) -> DefragResult:
     """Defragment DIR/member/snap/db in place (atomically); raises DefragError with the cause."""
     zap = ZapLogger(log)
     dbp = backend_path(data_dir)
@@ -106,20 +111,27 @@ def defrag_data_dir(data_dir: str, *, log: TextIO | None = sys.stderr, lock_time
         size2, inuse2 = _sizes(db2)
     ns = round((time.monotonic() - start) * 1e9)
     took = ns // 10**9 + (ns % 10**9) / 1e9  # Go's Duration.Seconds()
-    zap.info(CALLER_FINISHED, "finished defragmenting directory", {
-        "path": dbp,
-        "current-db-size-bytes-diff": size2 - size1,
-        **_size_fields(size2, inuse2, in_use_diff=inuse2 - inuse1),
-        "took": _ZapNumber(go_float(took)),
-    })
+    zap.info(
+        CALLER_FINISHED,
+        "finished defragmenting directory",
+        {
+            "path": dbp,
+            "current-db-size-bytes-diff": size2 - size1,
+            **_size_fields(size2, inuse2, in_use_diff=inuse2 - inuse1),
+            "took": _ZapNumber(go_float(took)),
+        },
+    )
     return DefragResult(dbp, size1, inuse1, size2, inuse2, took)
 
 
 def _lock_wait_hint(log: TextIO, dbp: str) -> Callable[[], None]:
     """etcdutl's hint, once the lock has been waited for a while: a running etcd holds it."""
+
     def hint() -> None:
-        log.write(f"waiting for etcd to close and release its lock on {go_quote(dbp)}. "
-                  "To defrag a running etcd instance, omit --data-dir.\n")
+        log.write(
+            f"waiting for etcd to close and release its lock on {go_quote(dbp)}. "
+            "To defrag a running etcd instance, omit --data-dir.\n"
+        )
         log.flush()
 
     return hint

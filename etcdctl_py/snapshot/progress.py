@@ -45,9 +45,16 @@ class StageBar:
         from rich.console import Console
         from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
-        self._p = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
-                           TimeRemainingColumn(), console=Console(file=stream), transient=True,
-                           redirect_stdout=False, redirect_stderr=False)
+        self._p = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TimeRemainingColumn(),
+            console=Console(file=stream),
+            transient=True,
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
         self._live = False
 
     def stage(self, name: str) -> Callable[[int, int], None]:

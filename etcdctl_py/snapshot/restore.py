@@ -39,7 +39,7 @@ CALLER_RESTORING = "snapshot/v3_snapshot.go:251"
 CALLER_TRIM = "membership/store.go:141"
 CALLER_ADDED = "membership/cluster.go:421"
 CALLER_RESTORED = "snapshot/v3_snapshot.go:272"
-CALLER_BUMP = "snapshot/v3_snapshot.go:356"   # etcdutl 3.5.17
+CALLER_BUMP = "snapshot/v3_snapshot.go:356"  # etcdutl 3.5.17
 CALLER_COMPACT = "snapshot/v3_snapshot.go:373"
 CALLER_OPEN_FAIL = "backend/backend.go:191"
 
@@ -174,8 +174,14 @@ def _go_bytes(b: bytes) -> str:
 # --------------------------------------------------------------------------- db transaction
 
 
-def rewrite_db(db_path: str, cl: membership.Cluster, revision_bump: int, log: ZapLogger,
-               skip_hash_check: bool, progress: Progress | None = None) -> None:
+def rewrite_db(
+    db_path: str,
+    cl: membership.Cluster,
+    revision_bump: int,
+    log: ZapLogger,
+    skip_hash_check: bool,
+    progress: Progress | None = None,
+) -> None:
     """The bbolt part of restore in one write transaction (etcdutl uses three; the contents are the same)."""
     if skip_hash_check:
         # No sha256 protects a copied db file: run `snapshot status`'s integrity check and full read first.
@@ -192,8 +198,7 @@ def rewrite_db(db_path: str, cl: membership.Cluster, revision_bump: int, log: Za
         # save a few pages; etcd derives its free list again when it opens the db.
         db = bbolt.open_db(db_path, writable=True, reuse_free_pages=False)
     except Exception as e:  # noqa: BLE001 - any failure to read the file means it is not a usable bbolt db
-        log.log("panic", CALLER_OPEN_FAIL, "failed to open database",
-                {"path": db_path, "error": _exc_text(e)})
+        log.log("panic", CALLER_OPEN_FAIL, "failed to open database", {"path": db_path, "error": _exc_text(e)})
         raise RestoreError(f"failed to open database: {_exc_text(e)}") from None
     try:
         n = len(cl.members)
@@ -214,9 +219,16 @@ def rewrite_db(db_path: str, cl: membership.Cluster, revision_bump: int, log: Za
             tx.create_bucket_if_not_exists(b"cluster")
             for m in cl.members:
                 members.put(m.hex_id.encode(), m.to_json().encode("utf-8", "surrogateescape"))
-                log.info(CALLER_ADDED, "added member", {
-                    "cluster-id": format(cl.cluster_id, "x"), "local-member-id": "0",
-                    "added-peer-id": m.hex_id, "added-peer-peer-urls": m.peer_urls})
+                log.info(
+                    CALLER_ADDED,
+                    "added member",
+                    {
+                        "cluster-id": format(cl.cluster_id, "x"),
+                        "local-member-id": "0",
+                        "added-peer-id": m.hex_id,
+                        "added-peer-peer-urls": m.peer_urls,
+                    },
+                )
             meta = tx.create_bucket_if_not_exists(b"meta")
             meta.put(b"consistent_index", n.to_bytes(8, "big"))
             meta.put(b"term", (1).to_bytes(8, "big"))
@@ -241,8 +253,11 @@ def _bump_revision(tx, amount: int, log: ZapLogger) -> None:
     else:
         kb = tx.create_bucket_if_not_exists(b"key")
     new_main = latest_main + amount
-    log.info(CALLER_BUMP, "bumping latest revision", {
-        "latest-revision": latest_main, "bump-amount": amount, "new-latest-revision": new_main})
+    log.info(
+        CALLER_BUMP,
+        "bumping latest revision",
+        {"latest-revision": latest_main, "bump-amount": amount, "new-latest-revision": new_main},
+    )
     rev = new_main.to_bytes(8, "big") + b"_" + (0).to_bytes(8, "big")
     kb.put(rev, b"")
     log.info(CALLER_COMPACT, "marking revision compacted", {"revision": new_main})
@@ -261,8 +276,9 @@ def conf_change_entries(cl: membership.Cluster) -> list[bytes]:
     """One ConfChangeAddNode entry per member (term 1, index i), context = the member JSON."""
     out = []
     for i, m in enumerate(cl.members, 1):
-        cc = raft_pb2.ConfChange(id=0, type=raft_pb2.ConfChangeAddNode, node_id=m.id,
-                                 context=m.to_json().encode("utf-8", "surrogateescape"))
+        cc = raft_pb2.ConfChange(
+            id=0, type=raft_pb2.ConfChangeAddNode, node_id=m.id, context=m.to_json().encode("utf-8", "surrogateescape")
+        )
         out.append(wal.encode_entry((raft_pb2.EntryConfChange, 1, i, cc.SerializeToString())))
     return out
 
@@ -286,8 +302,7 @@ def write_wal_and_snap(wal_dir: str, snap_dir: str, cl: membership.Cluster, loca
 
 def _prepare(cfg: RestoreConfig) -> tuple[membership.Cluster, str, str]:
     try:
-        cl = membership.cluster_from_flags(cfg.name, cfg.initial_cluster, cfg.peer_urls,
-                                           cfg.initial_cluster_token)
+        cl = membership.cluster_from_flags(cfg.name, cfg.initial_cluster, cfg.peer_urls, cfg.initial_cluster_token)
     except membership.MembershipError as e:
         raise RestoreError(str(e)) from None
     data_dir = cfg.data_dir or cfg.name + ".etcd"
@@ -299,8 +314,7 @@ def _prepare(cfg: RestoreConfig) -> tuple[membership.Cluster, str, str]:
     return cl, data_dir, wal_dir
 
 
-def restore(cfg: RestoreConfig, log: ZapLogger | None = None,
-            progress: StageProgress | None = None) -> RestoreResult:
+def restore(cfg: RestoreConfig, log: ZapLogger | None = None, progress: StageProgress | None = None) -> RestoreResult:
     """Restore one member's data dir atomically. Raises RestoreError (nothing is left behind then).
 
     progress, if given, is asked for a callback per long stage: "copy" (and "check" with skip_hash_check).
@@ -334,8 +348,14 @@ def restore(cfg: RestoreConfig, log: ZapLogger | None = None,
             raise go_path_error("mkdir", data_dir, e) from None
         db_path = os.path.join(tmp_snap, "db")
         copy_and_verify(cfg.snapshot_path, db_path, cfg.skip_hash_check, stage("copy"))
-        rewrite_db(db_path, cl, cfg.revision_bump if cfg.mark_compacted else 0, log, cfg.skip_hash_check,
-                   stage("check") if cfg.skip_hash_check else None)
+        rewrite_db(
+            db_path,
+            cl,
+            cfg.revision_bump if cfg.mark_compacted else 0,
+            log,
+            cfg.skip_hash_check,
+            stage("check") if cfg.skip_hash_check else None,
+        )
         try:
             write_wal_and_snap(tmp_wal, tmp_snap, cl, local)
             for d in (tmp_snap, os.path.join(tmp, "member"), tmp):
@@ -359,8 +379,9 @@ def restore(cfg: RestoreConfig, log: ZapLogger | None = None,
                 os.rmdir(d)
             except OSError:
                 pass  # no longer empty (someone else wrote there) or gone: leave it, the restore's error stands
-    return RestoreResult(data_dir=data_dir, wal_dir=wal_dir, member_id=local.id, cluster_id=cl.cluster_id,
-                         members=cl.members)
+    return RestoreResult(
+        data_dir=data_dir, wal_dir=wal_dir, member_id=local.id, cluster_id=cl.cluster_id, members=cl.members
+    )
 
 
 def verify(built_dir: str, data_dir: str, log: ZapLogger) -> None:
@@ -386,11 +407,18 @@ def verify(built_dir: str, data_dir: str, log: ZapLogger) -> None:
         if index < last[0]:
             raise RestoreError(f"backend.ConsistentIndex ({index}) must be >= last snapshot index ({last[0]})")
     except (RestoreError, wal.WALError, OSError) as e:
-        log.log("error", "verify/verify.go:60", "verification of persisted state failed",
-                {"data-dir": data_dir, "error": str(e)})
+        log.log(
+            "error",
+            "verify/verify.go:60",
+            "verification of persisted state failed",
+            {"data-dir": data_dir, "error": str(e)},
+        )
         raise RestoreError(str(e)) from None
-    log.info("verify/verify.go:130", "verification: consistentIndex OK",
-             {"backend-consistent-index": index, "hardstate-commit": hs.commit})
+    log.info(
+        "verify/verify.go:130",
+        "verification: consistentIndex OK",
+        {"backend-consistent-index": index, "hardstate-commit": hs.commit},
+    )
     log.info("verify/verify.go:68", "verification of persisted state successful", {"data-dir": data_dir})
 
 
@@ -415,8 +443,9 @@ def _install(tmp: str, data_dir: str, wal_tmp: str | None, tmp_wal: str, wal_dir
         raise
 
 
-def restore_all(cfg: RestoreConfig, output_dir: str, log: ZapLogger | None = None,
-                progress: StageProgress | None = None) -> list[RestoreResult]:
+def restore_all(
+    cfg: RestoreConfig, output_dir: str, log: ZapLogger | None = None, progress: StageProgress | None = None
+) -> list[RestoreResult]:
     """Beyond etcdutl: the data dir of every member of --initial-cluster, as `<output_dir>/<name>.etcd`.
 
     Each member's dir is what `restore --name <name> --initial-advertise-peer-urls <its urls>` makes. All
@@ -433,8 +462,15 @@ def restore_all(cfg: RestoreConfig, output_dir: str, log: ZapLogger | None = Non
     for name in sorted(urls_map):
         if not name or name in (".", "..") or "/" in name or "\0" in name:
             raise RestoreError(f"member name {membership.go_quote(name)} cannot be used as a directory name")
-        sub = RestoreConfig(**{**cfg.__dict__, "name": name, "peer_urls": ",".join(urls_map[name]),
-                               "data_dir": os.path.join(output_dir, f"{name}.etcd"), "wal_dir": ""})
+        sub = RestoreConfig(
+            **{
+                **cfg.__dict__,
+                "name": name,
+                "peer_urls": ",".join(urls_map[name]),
+                "data_dir": os.path.join(output_dir, f"{name}.etcd"),
+                "wal_dir": "",
+            }
+        )
         _prepare(sub)  # validate every member before writing anything
         plans.append(sub)
     done: list[RestoreResult] = []

@@ -117,7 +117,8 @@ class _StatusWalk:
         problems = self.checker.finish()
         if problems:
             raise SnapshotStatusError(
-                f"snapshot file integrity check failed. {len(problems)} errors found.\n" + "\n".join(problems))
+                f"snapshot file integrity check failed. {len(problems)} errors found.\n" + "\n".join(problems)
+            )
         if self.error is not None:
             raise SnapshotStatusError(self.error)
         if self.progress is not None:
@@ -232,7 +233,7 @@ def _hash_leaf(buf: ReadBuffer, off: int, h: int, is_key: bool) -> tuple[int, in
     ends = list(map(_add, map(_add, pos, ks), vs))  # end of element i's data, relative to element i
     last_end = base + 16 * (n - 1) + ends[-1]
     if last_end <= hard and not any(fl) and ends[:-1] == list(map((16).__add__, pos[1:])):
-        h = crc32c.crc32c(buf[base + pos[0]:last_end], h)
+        h = crc32c.crc32c(buf[base + pos[0] : last_end], h)
     else:
         for i in range(n):
             s = base + 16 * i + pos[i]
@@ -305,13 +306,32 @@ class VerifyReport:
     def to_json(self) -> str:
         """The report as one JSON object (status fields named as etcdutl's JSON printer names them)."""
         st = self.status
-        return json.dumps({
-            "path": self.path, "ok": self.ok, "problems": self.problems, "pageSize": self.page_size,
-            "pages": self.pages, "size": self.size, "fileSize": self.file_size, "txid": self.txid,
-            "trailer": self.trailer, "buckets": self.buckets,
-            "status": None if st is None else {"hash": st.hash, "revision": st.revision, "totalKey": st.total_key,
-                                               "totalSize": st.total_size},
-        }, ensure_ascii=False) + "\n"
+        return (
+            json.dumps(
+                {
+                    "path": self.path,
+                    "ok": self.ok,
+                    "problems": self.problems,
+                    "pageSize": self.page_size,
+                    "pages": self.pages,
+                    "size": self.size,
+                    "fileSize": self.file_size,
+                    "txid": self.txid,
+                    "trailer": self.trailer,
+                    "buckets": self.buckets,
+                    "status": None
+                    if st is None
+                    else {
+                        "hash": st.hash,
+                        "revision": st.revision,
+                        "totalKey": st.total_key,
+                        "totalSize": st.total_size,
+                    },
+                },
+                ensure_ascii=False,
+            )
+            + "\n"
+        )
 
 
 def verify(path: str, *, lock_timeout: float | None = None, progress: StageProgress | None = None) -> VerifyReport:

@@ -168,14 +168,17 @@ def verify_bootstrap(name: str, advertise: list[str], cluster: dict[str, list[st
         if missing:
             mstr = ",".join(f"{name}={u}" for u in missing)
             raise MembershipError(
-                f"--initial-cluster has {mstr} but missing from --initial-advertise-peer-urls={','.join(ap)} ({why})")
+                f"--initial-cluster has {mstr} but missing from --initial-advertise-peer-urls={','.join(ap)} ({why})"
+            )
         extra = [u for u in dict.fromkeys(advertise) if u not in set(urls)]
         if extra:
             raise MembershipError(
                 f"--initial-advertise-peer-urls has {','.join(extra)} but missing from "
-                f"--initial-cluster={urls_map_string({name: advertise})}")
+                f"--initial-cluster={urls_map_string({name: advertise})}"
+            )
         raise MembershipError(
-            f"failed to resolve {','.join(ap)} to match --initial-cluster={urls_map_string({name: advertise})} ({why})")
+            f"failed to resolve {','.join(ap)} to match --initial-cluster={urls_map_string({name: advertise})} ({why})"
+        )
     seen: set[str] = set()
     for us in cluster.values():
         for u in us:
@@ -196,7 +199,8 @@ def cluster_from_flags(name: str, initial_cluster: str, advertise_peer_urls: str
         m = Member(id=compute_member_id(urls, token), peer_urls=list(urls), name=mname)
         if m.id in by_id:
             raise MembershipError(
-                f"member exists with identical ID &{{{m.hex_id} {{[{' '.join(m.peer_urls)}] false}} {{{mname} []}}}}")
+                f"member exists with identical ID &{{{m.hex_id} {{[{' '.join(m.peer_urls)}] false}} {{{mname} []}}}}"
+            )
         if m.id == 0:
             raise MembershipError("cannot use 0 as member id")
         by_id[m.id] = m

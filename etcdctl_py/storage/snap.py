@@ -34,7 +34,7 @@ def write_and_sync(path: str, content: bytes, mode: int) -> None:
     try:
         view = memoryview(content)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
         os.fsync(fd)
     finally:
         os.close(fd)

@@ -16,9 +16,22 @@ from etcdctl_py.storage.membership import Member, go_json_string
 ZERO_TIME = "0001-01-01T00:00:00Z"
 HISTORY_CAPACITY = 1000
 STATS_FIELDS = (
-    "getsSuccess", "getsFail", "setsSuccess", "setsFail", "deleteSuccess", "deleteFail", "updateSuccess",
-    "updateFail", "createSuccess", "createFail", "compareAndSwapSuccess", "compareAndSwapFail",
-    "compareAndDeleteSuccess", "compareAndDeleteFail", "expireCount", "watchers",
+    "getsSuccess",
+    "getsFail",
+    "setsSuccess",
+    "setsFail",
+    "deleteSuccess",
+    "deleteFail",
+    "updateSuccess",
+    "updateFail",
+    "createSuccess",
+    "createFail",
+    "compareAndSwapSuccess",
+    "compareAndSwapFail",
+    "compareAndDeleteSuccess",
+    "compareAndDeleteFail",
+    "expireCount",
+    "watchers",
 )
 
 
@@ -41,11 +54,16 @@ class Node:
         if self.children is None:
             kids = "null"
         else:
-            kids = "{" + ",".join(go_json_string(k) + ":" + self.children[k].to_json()
-                                  for k in sorted(self.children)) + "}"
-        return (f'{{"Path":{go_json_string(self.path)},"CreatedIndex":{self.created},'
-                f'"ModifiedIndex":{self.modified},"ExpireTime":{go_json_string(self.expire_time)},'
-                f'"Value":{go_json_string(self.value)},"Children":{kids}}}')
+            kids = (
+                "{"
+                + ",".join(go_json_string(k) + ":" + self.children[k].to_json() for k in sorted(self.children))
+                + "}"
+            )
+        return (
+            f'{{"Path":{go_json_string(self.path)},"CreatedIndex":{self.created},'
+            f'"ModifiedIndex":{self.modified},"ExpireTime":{go_json_string(self.expire_time)},'
+            f'"Value":{go_json_string(self.value)},"Children":{kids}}}'
+        )
 
     @classmethod
     def from_obj(cls, o: dict) -> Node:
@@ -112,8 +130,13 @@ class EventQueue:
         cap = int(q.get("Capacity") or HISTORY_CAPACITY)
         events = list(q.get("Events") or [])
         events += [None] * (cap - len(events))
-        return cls(events=events[:cap], size=int(q.get("Size", 0)), front=int(q.get("Front", 0)),
-                   back=int(q.get("Back", 0)), capacity=cap)
+        return cls(
+            events=events[:cap],
+            size=int(q.get("Size", 0)),
+            front=int(q.get("Front", 0)),
+            back=int(q.get("Back", 0)),
+            capacity=cap,
+        )
 
     def insert(self, ev: dict) -> None:
         """eventQueue.insert: the oldest event drops out once the ring is full."""
@@ -126,8 +149,10 @@ class EventQueue:
 
     def to_json(self) -> str:
         events = ",".join(_event_json(e) for e in self.events)
-        return (f'{{"Events":[{events}],"Size":{self.size},"Front":{self.front},"Back":{self.back},'
-                f'"Capacity":{self.capacity}}}')
+        return (
+            f'{{"Events":[{events}],"Size":{self.size},"Front":{self.front},"Back":{self.back},'
+            f'"Capacity":{self.capacity}}}'
+        )
 
 
 @dataclass
@@ -140,8 +165,11 @@ class EventHistory:
 
     @classmethod
     def from_obj(cls, h: dict) -> EventHistory:
-        return cls(queue=EventQueue.from_obj(h.get("Queue") or {}), start_index=int(h.get("StartIndex", 0)),
-                   last_index=int(h.get("LastIndex", 0)))
+        return cls(
+            queue=EventQueue.from_obj(h.get("Queue") or {}),
+            start_index=int(h.get("StartIndex", 0)),
+            last_index=int(h.get("LastIndex", 0)),
+        )
 
     def add(self, ev: dict, index: int) -> None:
         """EventHistory.addEvent."""
@@ -214,8 +242,10 @@ class V2Store:
         n.children[parts[-1]] = Node(path, created=index, modified=index, value=value)
         self.current_index = index
         self.stats["createSuccess"] += 1
-        self.history.add({"action": "create", "node": {"key": path, "value": value, "modifiedIndex": index,
-                                                        "createdIndex": index}}, index)
+        self.history.add(
+            {"action": "create", "node": {"key": path, "value": value, "modifiedIndex": index, "createdIndex": index}},
+            index,
+        )
 
     def delete_dir(self, path: str) -> None:
         """store.Delete(path, dir=true, recursive=true)."""
@@ -229,12 +259,20 @@ class V2Store:
         self.current_index = index
         self.stats["deleteSuccess"] += 1
         is_dir = n.children is not None
-        self.history.add({
-            "action": "delete",
-            "node": {"key": path, "dir": is_dir, "modifiedIndex": index, "createdIndex": n.created},
-            "prevNode": {"key": path, "dir": is_dir, "value": None if is_dir else n.value,
-                         "modifiedIndex": n.modified, "createdIndex": n.created},
-        }, index)
+        self.history.add(
+            {
+                "action": "delete",
+                "node": {"key": path, "dir": is_dir, "modifiedIndex": index, "createdIndex": n.created},
+                "prevNode": {
+                    "key": path,
+                    "dir": is_dir,
+                    "value": None if is_dir else n.value,
+                    "modifiedIndex": n.modified,
+                    "createdIndex": n.created,
+                },
+            },
+            index,
+        )
 
     def member_ids(self, prefix: str) -> list[str]:
         d = self._walk(prefix)
@@ -245,8 +283,10 @@ class V2Store:
     def to_json(self) -> bytes:
         """Go's json.Marshal(store), byte for byte."""
         stats = ",".join(f'"{k}":{self.stats[k]}' for k in STATS_FIELDS)
-        s = (f'{{"Root":{self.root.to_json()},"WatcherHub":{{"EventHistory":{self.history.to_json()}}},'
-             f'"CurrentIndex":{self.current_index},"Stats":{{{stats}}},"CurrentVersion":{self.current_version}}}')
+        s = (
+            f'{{"Root":{self.root.to_json()},"WatcherHub":{{"EventHistory":{self.history.to_json()}}},'
+            f'"CurrentIndex":{self.current_index},"Stats":{{{stats}}},"CurrentVersion":{self.current_version}}}'
+        )
         return s.encode("utf-8", "surrogateescape")
 
 

@@ -93,7 +93,7 @@ def parse_fields(data: bytes) -> list[tuple[int, int, int | bytes]]:
             ln = 8 if wt == 1 else 4 if wt == 5 else varint()
             if i + ln > n:
                 raise ValueError("truncated " + ("bytes" if wt == 2 else f"fixed{8 * ln}"))
-            out.append((fnum, wt, data[i:i + ln]))
+            out.append((fnum, wt, data[i : i + ln]))
             i += ln
         else:
             raise ValueError(f"unsupported wire type {wt}")
@@ -193,8 +193,19 @@ class WALAppender:
 
     Every write is checked (pwrite_all) and nothing is synced until sync(); the caller serializes the calls."""
 
-    def __init__(self, wal_dir: str, metadata: bytes, path: str, seq: int, offset: int, crc: int, *,
-                 state: bytes = b"", last_index: int = 0, prealloc: bool = True) -> None:
+    def __init__(
+        self,
+        wal_dir: str,
+        metadata: bytes,
+        path: str,
+        seq: int,
+        offset: int,
+        crc: int,
+        *,
+        state: bytes = b"",
+        last_index: int = 0,
+        prealloc: bool = True,
+    ) -> None:
         self.wal_dir = wal_dir
         self.metadata = metadata
         self.path = path
@@ -213,8 +224,11 @@ class WALAppender:
         path = os.path.join(wal_dir, wal_name(0, 0))
         os.close(_open_segment(path, prealloc))
         w = cls(wal_dir, metadata, path, 0, 0, 0, prealloc=prealloc)
-        w._write(encode_frame(encode_record(CRC_TYPE, 0, None)) + w._record(METADATA_TYPE, metadata)
-                 + w._record(SNAPSHOT_TYPE, encode_wal_snapshot(0, 0, None)))
+        w._write(
+            encode_frame(encode_record(CRC_TYPE, 0, None))
+            + w._record(METADATA_TYPE, metadata)
+            + w._record(SNAPSHOT_TYPE, encode_wal_snapshot(0, 0, None))
+        )
         return w
 
     @classmethod
@@ -224,8 +238,16 @@ class WALAppender:
         tail = contents.tail
         if tail is None:
             raise WALError("wal: file not found")
-        w = cls(wal_dir, contents.metadata, tail.path, tail.seq, tail.offset, tail.crc,
-                state=contents.hard_state.SerializeToString(), last_index=last_index)
+        w = cls(
+            wal_dir,
+            contents.metadata,
+            tail.path,
+            tail.seq,
+            tail.offset,
+            tail.crc,
+            state=contents.hard_state.SerializeToString(),
+            last_index=last_index,
+        )
         if tail.damaged:
             os.ftruncate(w.fd, tail.offset)
             preallocate(w.fd, SEGMENT_SIZE_BYTES)
@@ -253,8 +275,7 @@ class WALAppender:
         if self.offset >= SEGMENT_SIZE_BYTES:
             self._cut()
 
-    def save_snapshot(self, index: int, term: int, voters: list[int] | None,
-                      learners: list[int] | None = None) -> None:
+    def save_snapshot(self, index: int, term: int, voters: list[int] | None, learners: list[int] | None = None) -> None:
         """wal.SaveSnapshot's record (the caller syncs)."""
         self._write(self._record(SNAPSHOT_TYPE, encode_wal_snapshot(index, term, voters, learners)))
         self.last_index = max(self.last_index, index)
@@ -388,7 +409,7 @@ def _frames(data: bytes, name: str) -> Iterator[tuple[int, record_pb2.Record, in
             raise WALDamage(f"unexpected EOF: torn record at the end of {name} (offset {off})", off, torn=True)
         rec = record_pb2.Record()
         try:
-            rec.ParseFromString(data[off + 8: off + 8 + rec_bytes])
+            rec.ParseFromString(data[off + 8 : off + 8 + rec_bytes])
         except DecodeError:
             raise WALDamage(f"wal: cannot decode record in {name} at offset {off}", off) from None
         yield off, rec, end
@@ -426,8 +447,15 @@ def _segments_from(wal_dir: str, snap_index: int) -> list[str]:
     return names
 
 
-def read_wal(wal_dir: str, snap_index: int = 0, snap_term: int = 0, *, require_snapshot: bool = True,
-             tolerate_torn_tail: bool = False, repair: bool = False) -> WALContents:
+def read_wal(
+    wal_dir: str,
+    snap_index: int = 0,
+    snap_term: int = 0,
+    *,
+    require_snapshot: bool = True,
+    tolerate_torn_tail: bool = False,
+    repair: bool = False,
+) -> WALContents:
     """wal.OpenForRead(snap) + ReadAll: verify CRCs across all segments from the one holding `snap_index`.
 
     `require_snapshot=False` returns what was read with `snapshot_found` False instead of raising
@@ -460,8 +488,9 @@ def read_wal(wal_dir: str, snap_index: int = 0, snap_term: int = 0, *, require_s
     return out
 
 
-def _check(out: WALContents, rec: record_pb2.Record, crc: int, snap_index: int, snap_term: int, name: str,
-           off: int) -> int:
+def _check(
+    out: WALContents, rec: record_pb2.Record, crc: int, snap_index: int, snap_term: int, name: str, off: int
+) -> int:
     """Verify one record against the running CRC and take it into `out`; returns the running CRC after it."""
     out.records += 1
     if rec.type == CRC_TYPE:

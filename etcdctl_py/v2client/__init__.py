@@ -8,7 +8,22 @@ from .members import Member, MembersAPI
 from .transport import Deadline, TLSConfig, Transport
 
 __all__ = [
-    "AuthAPI", "Client", "ClusterError", "Deadline", "EtcdError", "KeysAPI", "Member", "MembersAPI",
-    "MessageError", "Node", "PlainError", "Response", "Role", "SetOptions", "TLSConfig", "Transport", "User",
+    "AuthAPI",
+    "Client",
+    "ClusterError",
+    "Deadline",
+    "EtcdError",
+    "KeysAPI",
+    "Member",
+    "MembersAPI",
+    "MessageError",
+    "Node",
+    "PlainError",
+    "Response",
+    "Role",
+    "SetOptions",
+    "TLSConfig",
+    "Transport",
+    "User",
     "V2Error",
 ]

@@ -23,8 +23,15 @@ from .transport import Deadline, Request, Response, Transport
 class Client:
     """Talks to a list of endpoints like etcd's Go v2 client."""
 
-    def __init__(self, endpoints: list[str], transport: Transport, username: str = "", password: str = "",
-                 debug: bool = False, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        endpoints: list[str],
+        transport: Transport,
+        username: str = "",
+        password: str = "",
+        debug: bool = False,
+        rng: random.Random | None = None,
+    ) -> None:
         self.transport = transport
         self.credentials = (username, password) if username else None
         self.debug = debug
@@ -108,8 +115,9 @@ class Client:
                 if resp.status in (500, 503):
                     errors.append(PlainError(f"client: etcd member {eps[k]} has no leader"))
                 else:
-                    errors.append(PlainError(f"client: etcd member {eps[k]} returns server error "
-                                             f"[{_status_text(resp.status)}]"))
+                    errors.append(
+                        PlainError(f"client: etcd member {eps[k]} returns server error [{_status_text(resp.status)}]")
+                    )
                 err = errors[0]
             if err is not None:
                 if not one_shot:
@@ -142,4 +150,3 @@ def _status_text(code: int) -> str:
         return HTTPStatus(code).phrase
     except ValueError:
         return ""
-

@@ -33,9 +33,12 @@ class Node:
             return None
         nodes = d.get("nodes")
         return cls(
-            key=_s(d.get("key")), dir=bool(d.get("dir", False)), value=_s(d.get("value")),
+            key=_s(d.get("key")),
+            dir=bool(d.get("dir", False)),
+            value=_s(d.get("value")),
             nodes=None if not isinstance(nodes, list) else [n for n in (cls.from_json(x) for x in nodes) if n],
-            created_index=_i(d.get("createdIndex")), modified_index=_i(d.get("modifiedIndex")),
+            created_index=_i(d.get("createdIndex")),
+            modified_index=_i(d.get("modifiedIndex")),
             expiration=d.get("expiration") if isinstance(d.get("expiration"), str) else None,
             ttl=_i(d.get("ttl")),
         )
@@ -118,8 +121,9 @@ def unmarshal(resp: HTTPResponse) -> Response:
         if not resp.body:
             raise PlainError(EMPTY_BODY)
         d = _decode(resp)
-        r = Response(action=_s(d.get("action")), node=Node.from_json(d.get("node")),
-                     prev_node=Node.from_json(d.get("prevNode")))
+        r = Response(
+            action=_s(d.get("action")), node=Node.from_json(d.get("node")), prev_node=Node.from_json(d.get("prevNode"))
+        )
         idx = resp.header("x-etcd-index")
         if idx:
             try:
@@ -153,8 +157,9 @@ class KeysAPI:
     def __init__(self, client: Doer) -> None:
         self.client = client
 
-    def get(self, key: str, deadline: Deadline, recursive: bool = False, sort: bool = False,
-            quorum: bool = False) -> Response:
+    def get(
+        self, key: str, deadline: Deadline, recursive: bool = False, sort: bool = False, quorum: bool = False
+    ) -> Response:
         q = _enc({"recursive": _b(recursive), "sorted": _b(sort), "quorum": _b(quorum)})
         return unmarshal(self.client.do(Request("GET", keys_path(key), q), deadline))
 
@@ -185,8 +190,15 @@ class KeysAPI:
             form.append(("ttl", str(ttl)))
         return unmarshal(self.client.do(Request("POST", keys_path(dir), "", _form(dict(form)), dict(FORM)), deadline))
 
-    def delete(self, key: str, deadline: Deadline, prev_value: str = "", prev_index: int = 0,
-               dir: bool = False, recursive: bool = False) -> Response:
+    def delete(
+        self,
+        key: str,
+        deadline: Deadline,
+        prev_value: str = "",
+        prev_index: int = 0,
+        dir: bool = False,
+        recursive: bool = False,
+    ) -> Response:
         params: dict[str, str] = {}
         if prev_value:
             params["prevValue"] = prev_value

@@ -24,8 +24,12 @@ class Member:
 
     @classmethod
     def from_json(cls, d: dict) -> Member:
-        return cls(str(d.get("id") or ""), str(d.get("name") or ""), list(d.get("peerURLs") or []),
-                   list(d.get("clientURLs") or []))
+        return cls(
+            str(d.get("id") or ""),
+            str(d.get("name") or ""),
+            list(d.get("peerURLs") or []),
+            list(d.get("clientURLs") or []),
+        )
 
 
 def validate_url(u: str) -> None:

@@ -180,8 +180,9 @@ def _timeout(*lefts: float | None) -> float | None:
 class Transport:
     """Opens one connection per request (etcdctl runs a handful of requests per process)."""
 
-    def __init__(self, tls: TLSConfig | None = None, dial_timeout: float = DEFAULT_DIAL_TIMEOUT,
-                 header_timeout: float = 0.0) -> None:
+    def __init__(
+        self, tls: TLSConfig | None = None, dial_timeout: float = DEFAULT_DIAL_TIMEOUT, header_timeout: float = 0.0
+    ) -> None:
         self.tls = tls or TLSConfig()
         self.dial_timeout = dial_timeout
         self.header_timeout = header_timeout
@@ -192,8 +193,9 @@ class Transport:
             self._ssl = self.tls.context()
         return self._ssl
 
-    def open(self, endpoint: str, req: Request,
-             deadline: Deadline) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+    def open(
+        self, endpoint: str, req: Request, deadline: Deadline
+    ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
         """Send the request and read the status line + headers; the caller reads the body."""
         if deadline.expired():
             raise deadline_exceeded()
@@ -232,16 +234,26 @@ class Transport:
         conn.sock = sock
         return conn
 
-    def _send(self, conn: http.client.HTTPConnection, endpoint: str, req: Request, deadline: Deadline,
-              header_limit: float | None) -> http.client.HTTPResponse:
+    def _send(
+        self,
+        conn: http.client.HTTPConnection,
+        endpoint: str,
+        req: Request,
+        deadline: Deadline,
+        header_limit: float | None,
+    ) -> http.client.HTTPResponse:
         """Write the request as Go's client does and wait for the status line and headers."""
         try:
             conn.sock.settimeout(_timeout(deadline.remaining(), _left(header_limit)))
             headers = {"Host": f"{conn.host}:{conn.port}", "User-Agent": "Go-http-client/1.1", **req.headers}
             if req.body is not None:
                 headers["Content-Length"] = str(len(req.body))
-            conn.putrequest(req.method, req.path + (("?" + req.query) if req.query else ""), skip_host=True,
-                            skip_accept_encoding=True)
+            conn.putrequest(
+                req.method,
+                req.path + (("?" + req.query) if req.query else ""),
+                skip_host=True,
+                skip_accept_encoding=True,
+            )
             for k, v in headers.items():
                 conn.putheader(k, v)
             conn.endheaders(req.body)

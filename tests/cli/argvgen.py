@@ -16,23 +16,101 @@ from dataclasses import dataclass, field
 
 ODD = ["\udcff", "\udcfe\udcff", "é", "ключ", "\t", " ", "\n", "\x01", "\udcc3(", "日本"]
 
-DURATIONS = ["1s", "500ms", "0", "0s", "-1s", "abc", "1", "1h", "+1s", "1.5s", "2562047h", "2562048h", "1e3s",
-             "9223372036854775807ns", "9223372036854775808ns", "1µs", "1us", "", " 1s", "1S", "1h1m"]
-INTS = ["0", "1", "-1", "5", "abc", "1e3", "0x10", "9223372036854775807", "9223372036854775808", "", " 1", "+3",
-        "010", "-9223372036854775808"]
+DURATIONS = [
+    "1s",
+    "500ms",
+    "0",
+    "0s",
+    "-1s",
+    "abc",
+    "1",
+    "1h",
+    "+1s",
+    "1.5s",
+    "2562047h",
+    "2562048h",
+    "1e3s",
+    "9223372036854775807ns",
+    "9223372036854775808ns",
+    "1µs",
+    "1us",
+    "",
+    " 1s",
+    "1S",
+    "1h1m",
+]
+INTS = [
+    "0",
+    "1",
+    "-1",
+    "5",
+    "abc",
+    "1e3",
+    "0x10",
+    "9223372036854775807",
+    "9223372036854775808",
+    "",
+    " 1",
+    "+3",
+    "010",
+    "-9223372036854775808",
+]
 BOOLS = ["", "=true", "=false", "=maybe", "=1", "=0", "=T", "=FALSE", "=t"]
 FORMATS = ["simple", "json", "fields", "table", "protobuf", "xml", "", "JSON"]
 
-GOOD_ENDPOINTS = ["{ep}", "http://{ep}", "http://{ep}/path", "http://u:p@{ep}", "HTTP://{ep}", "http://{ep}?q=1",
-                  "http://{ep}#frag", " {ep} ", "[127.0.0.1]:{port}", ":{port}", "http://:{port}", "{ep},{ep}",
-                  "127.0.0.1:0{port}", "http://user@{ep}/a/b"]
-BAD_ENDPOINTS = ["127.0.0.1", "http://127.0.0.1", "127.0.0.1:", "http://127.0.0.1:", "ftp://{ep}", "http:/{ep}",
-                 "http//{ep}", "{ep}/x", "127.0.0.1:abc", "127.0.0.1:99999", "127.0.0.1:-1", "http://{ep}:1",
-                 "unix:///nonexistent-dir/etcd.sock", "unix://nonexistent.sock", "unixs://nonexistent.sock",
-                 "unix:nonexistent.sock", "none://{ep}", "http://%zz", "http://{ep}/%zz", "127.1:{port}",
-                 "http://127.0.0.1 :{port}", "127.0.0.1:0", "http://[::1]:1", "[::1]:1", "https://{ep}",
-                 "127.0.0.1:1", "http://[127.0.0.1:{port}", "127.0.0.1]:{port}", "127.0.0.1:\udcff",
-                 "http://u:p:q@{ep}", "http://a b@{ep}", "unix:", "127.0.0.1:1,{ep}", "http://", ","]
+GOOD_ENDPOINTS = [
+    "{ep}",
+    "http://{ep}",
+    "http://{ep}/path",
+    "http://u:p@{ep}",
+    "HTTP://{ep}",
+    "http://{ep}?q=1",
+    "http://{ep}#frag",
+    " {ep} ",
+    "[127.0.0.1]:{port}",
+    ":{port}",
+    "http://:{port}",
+    "{ep},{ep}",
+    "127.0.0.1:0{port}",
+    "http://user@{ep}/a/b",
+]
+BAD_ENDPOINTS = [
+    "127.0.0.1",
+    "http://127.0.0.1",
+    "127.0.0.1:",
+    "http://127.0.0.1:",
+    "ftp://{ep}",
+    "http:/{ep}",
+    "http//{ep}",
+    "{ep}/x",
+    "127.0.0.1:abc",
+    "127.0.0.1:99999",
+    "127.0.0.1:-1",
+    "http://{ep}:1",
+    "unix:///nonexistent-dir/etcd.sock",
+    "unix://nonexistent.sock",
+    "unixs://nonexistent.sock",
+    "unix:nonexistent.sock",
+    "none://{ep}",
+    "http://%zz",
+    "http://{ep}/%zz",
+    "127.1:{port}",
+    "http://127.0.0.1 :{port}",
+    "127.0.0.1:0",
+    "http://[::1]:1",
+    "[::1]:1",
+    "https://{ep}",
+    "127.0.0.1:1",
+    "http://[127.0.0.1:{port}",
+    "127.0.0.1]:{port}",
+    "127.0.0.1:\udcff",
+    "http://u:p:q@{ep}",
+    "http://a b@{ep}",
+    "unix:",
+    "127.0.0.1:1,{ep}",
+    "http://",
+    ",",
+]
 NO_ENDPOINTS = ["", ",,"]
 
 
@@ -68,7 +146,7 @@ class ArgvGen:
         return prefix + tail
 
     def value(self) -> str:
-        return self.pick(["v", "value 1", "", "-x", "\"quoted\"", "'single'", "a,b"] + ODD)
+        return self.pick(["v", "value 1", "", "-x", '"quoted"', "'single'", "a,b"] + ODD)
 
     def bool_flag(self, name: str) -> list[str]:
         return [f"--{name}{self.pick(BOOLS)}"]
@@ -96,17 +174,25 @@ class ArgvGen:
         args = ["get", self.key(p)]
         if self.chance(0.3):
             args.append(p + self.pick(["z", "", "\udcff"]))
-        args += self.some([
-            lambda: self.str_flag("consistency", ["l", "s", "x", "", "L"]),
-            lambda: self.str_flag("order", ["ASCEND", "DESCEND", "up", "", "ascend"]),
-            lambda: self.str_flag("sort-by", ["KEY", "CREATE", "MODIFY", "VALUE", "VERSION", "key", "bogus"]),
-            lambda: self.bool_flag("prefix"), lambda: self.bool_flag("from-key"),
-            lambda: self.int_flag("limit", ["1", "2"]), lambda: self.int_flag("rev", ["0", "1", "2"]),
-            lambda: self.bool_flag("keys-only"), lambda: self.bool_flag("count-only"),
-            lambda: self.bool_flag("print-value-only"),
-            lambda: self.int_flag("min-mod-revision"), lambda: self.int_flag("max-mod-revision"),
-            lambda: self.int_flag("min-create-revision"), lambda: self.int_flag("max-create-revision"),
-        ], 3)
+        args += self.some(
+            [
+                lambda: self.str_flag("consistency", ["l", "s", "x", "", "L"]),
+                lambda: self.str_flag("order", ["ASCEND", "DESCEND", "up", "", "ascend"]),
+                lambda: self.str_flag("sort-by", ["KEY", "CREATE", "MODIFY", "VALUE", "VERSION", "key", "bogus"]),
+                lambda: self.bool_flag("prefix"),
+                lambda: self.bool_flag("from-key"),
+                lambda: self.int_flag("limit", ["1", "2"]),
+                lambda: self.int_flag("rev", ["0", "1", "2"]),
+                lambda: self.bool_flag("keys-only"),
+                lambda: self.bool_flag("count-only"),
+                lambda: self.bool_flag("print-value-only"),
+                lambda: self.int_flag("min-mod-revision"),
+                lambda: self.int_flag("max-mod-revision"),
+                lambda: self.int_flag("min-create-revision"),
+                lambda: self.int_flag("max-create-revision"),
+            ],
+            3,
+        )
         return args, b""
 
     def v_put(self, p: str) -> tuple[list[str], bytes]:
@@ -116,11 +202,15 @@ class ArgvGen:
             args.append(self.value())
         else:
             stdin = self.pick([b"from stdin", b"\xff\xfe", b"", b"a\nb\n", b"\x00\x01"])
-        args += self.some([
-            lambda: self.str_flag("lease", ["0", "1", "abc", "-1", "694d7a5c3b6e0a0f", ""]),
-            lambda: self.bool_flag("prev-kv"), lambda: self.bool_flag("ignore-value"),
-            lambda: self.bool_flag("ignore-lease"),
-        ], 2)
+        args += self.some(
+            [
+                lambda: self.str_flag("lease", ["0", "1", "abc", "-1", "694d7a5c3b6e0a0f", ""]),
+                lambda: self.bool_flag("prev-kv"),
+                lambda: self.bool_flag("ignore-value"),
+                lambda: self.bool_flag("ignore-lease"),
+            ],
+            2,
+        )
         return args, stdin
 
     def v_del(self, p: str) -> tuple[list[str], bytes]:
@@ -132,25 +222,36 @@ class ArgvGen:
 
     def v_txn(self, p: str) -> tuple[list[str], bytes]:
         k = self.key(p).replace("\n", "")
-        lines = self.pick([
-            f'value("{k}") = "v"\n\nput {k} v1\n\nget {k}\n\n',
-            f'mod("{k}") > "0"\n\nput {k} a\n\ndel {k}\n\n',
-            f'create("{k}") = "0"\nversion("{k}") < "5"\n\nput {k} new\n\n\n',
-            f"\n\nput {k} v\nget {k} --prefix\n\n",
-            f"\n\nget {k} --limit=1\ndel {k} {p}z\n\n",
-            f'value("{k}") = "x"\n\n\nput {k} failure\n\n',
-            "bogus\n\n\n",
-            f'value("{k}") ~ "v"\n\n\n\n',
-            f"\n\nput {k}\n\n",
-            f"\n\nput {k} \"quoted value\"\n\n",
-            f"\n\nput {k} 'single value'\n\n",
-            f"\n\nfoo {k}\n\n",
-            f'\n\nput {k} v --lease=1\n\n',
-        ])
+        lines = self.pick(
+            [
+                f'value("{k}") = "v"\n\nput {k} v1\n\nget {k}\n\n',
+                f'mod("{k}") > "0"\n\nput {k} a\n\ndel {k}\n\n',
+                f'create("{k}") = "0"\nversion("{k}") < "5"\n\nput {k} new\n\n\n',
+                f"\n\nput {k} v\nget {k} --prefix\n\n",
+                f"\n\nget {k} --limit=1\ndel {k} {p}z\n\n",
+                f'value("{k}") = "x"\n\n\nput {k} failure\n\n',
+                "bogus\n\n\n",
+                f'value("{k}") ~ "v"\n\n\n\n',
+                f"\n\nput {k}\n\n",
+                f'\n\nput {k} "quoted value"\n\n',
+                f"\n\nput {k} 'single value'\n\n",
+                f"\n\nfoo {k}\n\n",
+                f"\n\nput {k} v --lease=1\n\n",
+            ]
+        )
         stdin = lines.encode("utf-8", "surrogateescape")
         if self.chance(0.2):
-            stdin = self.pick([b"\xff\xfe", b"\xff\xfe\n", b"\n\nput " + p.encode() + b"x \xff\xfe\n\n", b"", b"\n",
-                               b"\n\n\n", b"value(\"" + p.encode() + b"\xff\") = \"\xfe\"\n\n\n"])
+            stdin = self.pick(
+                [
+                    b"\xff\xfe",
+                    b"\xff\xfe\n",
+                    b"\n\nput " + p.encode() + b"x \xff\xfe\n\n",
+                    b"",
+                    b"\n",
+                    b"\n\n\n",
+                    b'value("' + p.encode() + b'\xff") = "\xfe"\n\n\n',
+                ]
+            )
         args = ["txn"] + self.some([lambda: self.bool_flag("interactive")], 1)
         return args, stdin
 
@@ -172,9 +273,23 @@ class ArgvGen:
         return args, b""
 
     def v_member(self, p: str) -> tuple[list[str], bytes]:
-        bad_urls = ["nonsense", "ftp://127.0.0.1:1", "http://127.0.0.1", "http://127.0.0.1:1/p", "http://%zz:1",
-                    "http://127.0.0.1:1#%zz", ":x", "unix://a", "http://[::1:5", "http://a b:1", "",
-                    "http://127.0.0.1:1,nonsense", "\udcff", "https://127.0.0.1", "http://127.0.0.1:abc"]
+        bad_urls = [
+            "nonsense",
+            "ftp://127.0.0.1:1",
+            "http://127.0.0.1",
+            "http://127.0.0.1:1/p",
+            "http://%zz:1",
+            "http://127.0.0.1:1#%zz",
+            ":x",
+            "unix://a",
+            "http://[::1:5",
+            "http://a b:1",
+            "",
+            "http://127.0.0.1:1,nonsense",
+            "\udcff",
+            "https://127.0.0.1",
+            "http://127.0.0.1:abc",
+        ]
         sub = self.pick(["list", "add", "update", "remove", "promote", "bogus"])
         if sub == "list":
             return ["member", "list"], b""
@@ -195,8 +310,9 @@ class ArgvGen:
     def v_lease(self, p: str) -> tuple[list[str], bytes]:
         sub = self.pick(["grant", "revoke", "timetolive", "list", "keep-alive"])
         if sub == "grant":
-            return ["lease", "grant"] + ([self.pick(["10", "0", "-1", "abc", "9223372036854775807", "1"])]
-                                          if self.chance(0.9) else []), b""
+            return ["lease", "grant"] + (
+                [self.pick(["10", "0", "-1", "abc", "9223372036854775807", "1"])] if self.chance(0.9) else []
+            ), b""
         if sub == "list":
             return ["lease", "list"], b""
         args = ["lease", sub] + ([self.hexid()] if self.chance(0.9) else [])
@@ -214,9 +330,14 @@ class ArgvGen:
         stdin = self.pick([b"", b"pw\n", b"pw\npw\n", "é\né\n".encode(), b"a\nb\n"])
         if sub == "add":
             who = self.pick([name, name + ":pw", name + ":", ":pw", ""])
-            args = ["user", "add", who] + self.some([
-                lambda: self.str_flag("new-user-password", ["pw", "", "ü"]),
-                lambda: self.bool_flag("interactive"), lambda: self.bool_flag("no-password")], 2)
+            args = ["user", "add", who] + self.some(
+                [
+                    lambda: self.str_flag("new-user-password", ["pw", "", "ü"]),
+                    lambda: self.bool_flag("interactive"),
+                    lambda: self.bool_flag("no-password"),
+                ],
+                2,
+            )
             return args, stdin
         if sub == "list":
             return ["user", "list"], b""
@@ -257,14 +378,36 @@ class ArgvGen:
         return ["version"], b""
 
     def v_snapshot_status(self, p: str) -> tuple[list[str], bytes]:
-        return ["snapshot", "status"] + ([self.pick(["/nonexistent/x.db", "", "/", "\udcff"])]
-                                          if self.chance(0.9) else []), b""
+        return ["snapshot", "status"] + (
+            [self.pick(["/nonexistent/x.db", "", "/", "\udcff"])] if self.chance(0.9) else []
+        ), b""
 
     def v_unknown(self, p: str) -> tuple[list[str], bytes]:
         return [self.pick(["gte", "pt", "bogus", "\udcff", "memer", "lese", "-x", "--bogus", "g", "del", "sta"])], b""
 
-    VERBS = ["get", "get", "put", "put", "del", "txn", "txn", "compaction", "alarm", "defrag", "endpoint", "member",
-             "member", "lease", "user", "role", "auth", "move_leader", "version", "snapshot_status", "unknown"]
+    VERBS = [
+        "get",
+        "get",
+        "put",
+        "put",
+        "del",
+        "txn",
+        "txn",
+        "compaction",
+        "alarm",
+        "defrag",
+        "endpoint",
+        "member",
+        "member",
+        "lease",
+        "user",
+        "role",
+        "auth",
+        "move_leader",
+        "version",
+        "snapshot_status",
+        "unknown",
+    ]
 
     # ------------------------------------------------------------ globals and mutations
     def globals_(self, unbounded: bool) -> tuple[list[str], bool, list[str]]:
@@ -278,8 +421,9 @@ class ArgvGen:
         if self.chance(0.25):
             keep_ep = False
             kind = self.r.random()
-            eps = self.pick(GOOD_ENDPOINTS if kind < 0.35 or unbounded else
-                            BAD_ENDPOINTS if kind < 0.95 else NO_ENDPOINTS)
+            eps = self.pick(
+                GOOD_ENDPOINTS if kind < 0.35 or unbounded else BAD_ENDPOINTS if kind < 0.95 else NO_ENDPOINTS
+            )
             args += [f"--endpoints={eps}"] if self.chance(0.5) else ["--endpoints", eps]
             notes.append("endpoints")
             if "{ep}" in eps or "{port}" in eps:
@@ -287,11 +431,14 @@ class ArgvGen:
         if not keep_ep:
             return args, keep_ep, notes  # the case runs with short fixed timeouts (see case())
         if self.chance(0.12):
-            args += self.str_flag("dial-timeout", ["1s", "1us", "1ns", "2s", "0", "-1s", "abc", "", "2562047h",
-                                                   "2562048h", "200ms", "1"])
+            args += self.str_flag(
+                "dial-timeout", ["1s", "1us", "1ns", "2s", "0", "-1s", "abc", "", "2562047h", "2562048h", "200ms", "1"]
+            )
         if self.chance(0.12):
-            args += self.str_flag("command-timeout", ["2s", "0", "-1s", "abc", "2562047h", "2562048h",
-                                                      "9223372036854775807ns", "1", "", "3s"])
+            args += self.str_flag(
+                "command-timeout",
+                ["2s", "0", "-1s", "abc", "2562047h", "2562048h", "9223372036854775807ns", "1", "", "3s"],
+            )
         if self.chance(0.05):
             args += self.str_flag("keepalive-time", DURATIONS)
         if self.chance(0.05):
@@ -329,8 +476,10 @@ class ArgvGen:
         elif m == 1:
             args.append(self.pick(["extra", "\udcff", "--", "-", "x y"]))
         elif m == 2:
-            args.insert(self.r.randint(1, len(args)), self.pick(["--bogus", "--prefx", "-Z", "--limit", "--=x",
-                                                                "---x", "--prefix=", "-w"]))
+            args.insert(
+                self.r.randint(1, len(args)),
+                self.pick(["--bogus", "--prefx", "-Z", "--limit", "--=x", "---x", "--prefix=", "-w"]),
+            )
         elif m == 3:
             args.insert(self.r.randint(0, len(args)), "--")
         elif m == 4 and args:
@@ -342,7 +491,10 @@ class ArgvGen:
         verb = self.pick(self.VERBS)
         args, stdin = getattr(self, "v_" + verb)(prefix)
         unbounded = args[0] in ("txn", "user", "role") or args[:2] in (
-            ["lease", "timetolive"], ["lease", "list"], ["lease", "keep-alive"])
+            ["lease", "timetolive"],
+            ["lease", "list"],
+            ["lease", "keep-alive"],
+        )
         gargs, keep_ep, notes = self.globals_(unbounded)
         if self.chance(0.25) and "keep-alive" not in args:  # keep-alive without --once never ends
             args = self.mutate(args)

@@ -27,7 +27,8 @@ _COMPARE_OP = re.compile(rb'^\s*\w+\("[^\n]*"\)\s*(\S+)', re.M)
 
 def _txn_unknown_operator(argv: list[str], stdin: bytes) -> bool:
     return any(a.startswith("txn") for a in argv) and any(
-        op not in (b"=", b"!=", b">", b"<") for op in _COMPARE_OP.findall(stdin.split(b"\n\n", 1)[0]))
+        op not in (b"=", b"!=", b">", b"<") for op in _COMPARE_OP.findall(stdin.split(b"\n\n", 1)[0])
+    )
 
 
 def _auth_name_not_utf8(argv: list[str], stdin: bytes) -> bool:
@@ -42,10 +43,16 @@ def _auth_name_not_utf8(argv: list[str], stdin: bytes) -> bool:
 
 RULES = [
     Rule("Deliberate differences", "User names, role names and passwords that are not UTF-8", _auth_name_not_utf8),
-    Rule("Where etcdctl crashes or misbehaves, we print an error", "`txn` compare with an unknown operator",
-         _txn_unknown_operator),
-    Rule("Where etcdctl crashes or misbehaves, we print an error", "`txn` op with single-quoted values",
-         _txn_single_quotes),
+    Rule(
+        "Where etcdctl crashes or misbehaves, we print an error",
+        "`txn` compare with an unknown operator",
+        _txn_unknown_operator,
+    ),
+    Rule(
+        "Where etcdctl crashes or misbehaves, we print an error",
+        "`txn` op with single-quoted values",
+        _txn_single_quotes,
+    ),
 ]
 
 

@@ -25,7 +25,8 @@ def check_masked(pair: difftest.Pair, args: list[str], extra_flags: tuple[str, .
         assert ma == ra, f"stdout differs for {args}:\nreal: {real.stdout!r}\nours: {mine.stdout!r}"
     assert mine.rc == real.rc, f"exit code differs for {args}: real {real.rc}, ours {mine.rc}\n{mine}"
     assert difftest.mask_stderr(mine.stderr, ports) == difftest.mask_stderr(real.stderr, ports), (
-        f"stderr differs for {args}:\nreal: {real.stderr!r}\nours: {mine.stderr!r}")
+        f"stderr differs for {args}:\nreal: {real.stderr!r}\nours: {mine.stderr!r}"
+    )
     return mine
 
 

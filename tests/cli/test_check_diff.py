@@ -35,8 +35,9 @@ def test_check_cases(pair, args):
     check_masked(pair, args)
 
 
-@pytest.mark.parametrize("sub,prefix", [("perf", "/etcdctl-check-perf/"), ("datascale", "/etcdctl-check-datascale/"),
-                                        ("perf", "custom/")])
+@pytest.mark.parametrize(
+    "sub,prefix", [("perf", "/etcdctl-check-perf/"), ("datascale", "/etcdctl-check-datascale/"), ("perf", "custom/")]
+)
 def test_prefix_has_keys(pair, sub, prefix):
     pair.check(["put", prefix + "x", "1"])
     try:
@@ -61,8 +62,10 @@ def test_datascale_side_by_side(pair):
     assert mine.rc == real.rc == 0, (real, mine)
     ports = (pair.a.client_port, pair.b.client_port)
     assert _shape(difftest.mask_stderr(mine.stdout, ports)) == _shape(difftest.mask_stderr(real.stdout, ports))
-    assert mine.stdout.startswith(b"Start data scale check for work load [10000 key-value pairs, 1024 bytes per "
-                                  b"key-value, 50 concurrent clients].\n\r 0 / 10000    0.00%")
+    assert mine.stdout.startswith(
+        b"Start data scale check for work load [10000 key-value pairs, 1024 bytes per "
+        b"key-value, 50 concurrent clients].\n\r 0 / 10000    0.00%"
+    )
     assert b"\r 10000 / 10000  100.00% " in mine.stdout
     assert re.search(rb"PASS: Approximate system memory used : -?\d+\.\d\d MB\.\n$", mine.stdout)
     assert mine.stderr == real.stderr == b""
@@ -77,10 +80,16 @@ _VERDICTS = [
     (re.compile(rb"(?:PASS: Stddev is|Stddev too high:) Ns"), b"<stddev> Ns"),
     (re.compile(rb"PASS|FAIL"), b"<verdict>"),
 ]
-_PASSED = [re.compile(rb"PASS: Throughput is \d+ writes/s"), re.compile(rb"PASS: Slowest request took \d\.\d{6}s"),
-           re.compile(rb"PASS: Stddev is \d\.\d{6}s")]
-_FAILED = [re.compile(rb"FAIL: Throughput too low: \d+ writes/s"),
-           re.compile(rb"Slowest request took too long: \d+\.\d{6}s"), re.compile(rb"Stddev too high: \d+\.\d{6}s")]
+_PASSED = [
+    re.compile(rb"PASS: Throughput is \d+ writes/s"),
+    re.compile(rb"PASS: Slowest request took \d\.\d{6}s"),
+    re.compile(rb"PASS: Stddev is \d\.\d{6}s"),
+]
+_FAILED = [
+    re.compile(rb"FAIL: Throughput too low: \d+ writes/s"),
+    re.compile(rb"Slowest request took too long: \d+\.\d{6}s"),
+    re.compile(rb"Stddev too high: \d+\.\d{6}s"),
+]
 
 
 def _unjudged(shape: list[bytes]) -> list[bytes]:
@@ -113,24 +122,46 @@ def test_perf_side_by_side(pair):
     """One full 60 s run of each at the same time, with --auto-compact and --auto-defrag. Throughput and latency
     are measurements of this machine: each side must print its verdicts and exit as they say, not pass."""
     env = {}
-    real_p = subprocess.Popen([pair.etcdctl, "--endpoints", pair.a.endpoint, "check", "perf", "--auto-compact",
-                               "--auto-defrag"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    mine = difftest.run([*difftest.ETCDCTL_PY, "--endpoints", pair.b.endpoint, "check", "perf", "--auto-compact",
-                         "--auto-defrag"], env=env, timeout=120)
+    real_p = subprocess.Popen(
+        [pair.etcdctl, "--endpoints", pair.a.endpoint, "check", "perf", "--auto-compact", "--auto-defrag"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    mine = difftest.run(
+        [*difftest.ETCDCTL_PY, "--endpoints", pair.b.endpoint, "check", "perf", "--auto-compact", "--auto-defrag"],
+        env=env,
+        timeout=120,
+    )
     out, err = real_p.communicate(timeout=120)
     real = difftest.Result(out, err, real_p.returncode)
     for run in (real, mine):
         _check_verdicts(run)
     ports = (pair.a.client_port, pair.b.client_port)
     shape = _unjudged(_shape(difftest.mask_stderr(mine.stdout, ports)))
-    assert shape == _unjudged(_shape(difftest.mask_stderr(real.stdout, ports))), (real.stdout[-600:],
-                                                                                   mine.stdout[-600:])
+    assert shape == _unjudged(_shape(difftest.mask_stderr(real.stdout, ports))), (
+        real.stdout[-600:],
+        mine.stdout[-600:],
+    )
     assert re.search(rb"\r 30 / 60   50\.00% 00m\d\ds\r", mine.stdout)
     lines = [ln for ln in FRAME.sub(b"", mine.stdout).split(b"\n") if ln]
-    assert lines[:4] == [b"Compacting with revision " + lines[0].split()[-1],
-                         b"Compacted with revision " + lines[0].split()[-1],
-                         f'Defragmenting "{pair.b.endpoint}"'.encode(), f'Defragmented "{pair.b.endpoint}"'.encode()]
+    assert lines[:4] == [
+        b"Compacting with revision " + lines[0].split()[-1],
+        b"Compacted with revision " + lines[0].split()[-1],
+        f'Defragmenting "{pair.b.endpoint}"'.encode(),
+        f'Defragmented "{pair.b.endpoint}"'.encode(),
+    ]
     for srv in (pair.a, pair.b):  # the write counts differ (timing), so compare each side with "no keys left"
-        left = difftest.run([*difftest.ETCDCTL_PY, "--endpoints", srv.endpoint, "get", "/etcdctl-check-perf/",
-                             "--prefix", "--count-only", "-w", "fields"])
+        left = difftest.run(
+            [
+                *difftest.ETCDCTL_PY,
+                "--endpoints",
+                srv.endpoint,
+                "get",
+                "/etcdctl-check-perf/",
+                "--prefix",
+                "--count-only",
+                "-w",
+                "fields",
+            ]
+        )
         assert b'"Count" : 0\n' in left.stdout

@@ -38,8 +38,11 @@ def test_member_list(d, fmt):
 
 def _sorted_cluster(b: bytes) -> bytes:
     """The new member's ID is random per server and members come in ID order: sort order-dependent parts."""
-    b = re.sub(rb'ETCD_INITIAL_CLUSTER="([^"]*)"', lambda m: b'ETCD_INITIAL_CLUSTER="' + b",".join(
-        sorted(m.group(1).split(b","))) + b'"', b)
+    b = re.sub(
+        rb'ETCD_INITIAL_CLUSTER="([^"]*)"',
+        lambda m: b'ETCD_INITIAL_CLUSTER="' + b",".join(sorted(m.group(1).split(b","))) + b'"',
+        b,
+    )
     return b
 
 
@@ -56,15 +59,18 @@ def test_member_add_update_remove(d):
     rid, mid = ids[0].decode(), ids[1].decode()
     # member order follows the (random) IDs: compare sorted simple lines and JSON members by name
     real, mine = d.run(["member", "list"])
-    assert sorted(d._norm(mine.stdout, True, None).split(b"\n")) == \
-        sorted(d._norm(real.stdout, False, None).split(b"\n"))
+    assert sorted(d._norm(mine.stdout, True, None).split(b"\n")) == sorted(
+        d._norm(real.stdout, False, None).split(b"\n")
+    )
     real, mine = d.run(["member", "list", "-w", "json"])
     key = lambda r, ours: sorted(json.loads(d._norm(r.stdout, ours, None))["members"], key=lambda m: m.get("name", ""))  # noqa: E731
     assert key(mine, True) == key(real, False)
     for fmt in ("simple", "json", "fields", "table"):
         p2 = _peer(d)
-        d.check(["member", "update", rid, f"--peer-urls=http://127.0.0.1:{p2}", "-w", fmt],
-                ["member", "update", mid, f"--peer-urls=http://127.0.0.1:{p2}", "-w", fmt])
+        d.check(
+            ["member", "update", rid, f"--peer-urls=http://127.0.0.1:{p2}", "-w", fmt],
+            ["member", "update", mid, f"--peer-urls=http://127.0.0.1:{p2}", "-w", fmt],
+        )
     # promote of an unsynced learner fails the same way in both
     d.check(["member", "promote", rid], ["member", "promote", mid])
     d.check(["member", "remove", rid, "-w", "json"], ["member", "remove", mid, "-w", "json"])
@@ -76,10 +82,12 @@ def test_member_add_update_remove(d):
         real, mine = d.run(["member", "add", "m2", f"--peer-urls=http://127.0.0.1:{port}", "--learner", "-w", fmt])
         assert real.rc == mine.rc
         if fmt == "json":
+
             def strip(b: bytes) -> object:
                 doc = json.loads(re.sub(rb'"ID":[0-9]+', b'"ID":0', b))
                 doc["members"].sort(key=lambda member: member.get("name", ""))
                 return doc
+
             assert strip(d._norm(mine.stdout, True, None)) == strip(d._norm(real.stdout, False, None))
             assert re.sub(rb"[0-9]", b"", mine.stdout) != b""
         elif fmt == "protobuf":
@@ -97,11 +105,21 @@ def test_member_add_update_remove(d):
 
 
 MEMBER_ERRORS = [
-    ["member", "add"], ["member", "add", "a", "b", "http://x", "HTTPS://y"], ["member", "add", "x"],
-    ["member", "remove"], ["member", "remove", "zz"], ["member", "remove", "1", "2"], ["member", "remove", "1234"],
-    ["member", "update", "1234"], ["member", "update"], ["member", "update", "zz", "--peer-urls=http://a:1"],
+    ["member", "add"],
+    ["member", "add", "a", "b", "http://x", "HTTPS://y"],
+    ["member", "add", "x"],
+    ["member", "remove"],
+    ["member", "remove", "zz"],
+    ["member", "remove", "1", "2"],
+    ["member", "remove", "1234"],
+    ["member", "update", "1234"],
+    ["member", "update"],
+    ["member", "update", "zz", "--peer-urls=http://a:1"],
     ["member", "update", "1234", "--peer-urls=http://127.0.0.1:1"],
-    ["member", "promote"], ["member", "promote", "zz"], ["member", "promote", "1234"], ["member"],
+    ["member", "promote"],
+    ["member", "promote", "zz"],
+    ["member", "promote", "1234"],
+    ["member"],
 ]
 
 
@@ -162,10 +180,12 @@ def test_endpoint_unreachable(d):
         p = d.pair
         from tests import difftest
 
-        real = difftest.run([p.etcdctl, "--endpoints", f"{p.a.endpoint},{dead}", "endpoint", *sub,
-                             "--command-timeout=1s"])
-        mine = difftest.run([*difftest.ETCDCTL_PY, "--endpoints", f"{p.b.endpoint},{dead}", "endpoint", *sub,
-                             "--command-timeout=1s"])
+        real = difftest.run(
+            [p.etcdctl, "--endpoints", f"{p.a.endpoint},{dead}", "endpoint", *sub, "--command-timeout=1s"]
+        )
+        mine = difftest.run(
+            [*difftest.ETCDCTL_PY, "--endpoints", f"{p.b.endpoint},{dead}", "endpoint", *sub, "--command-timeout=1s"]
+        )
         d.compare(args, real, mine, mask=lambda b: status_mask(health_mask(b)))
 
 

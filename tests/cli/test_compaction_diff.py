@@ -43,8 +43,7 @@ def test_compaction_sequence(pair):
 
 
 def test_compaction_dead_endpoint(pair):
-    real, mine = pair.run(["--endpoints", "127.0.0.1:1", "--command-timeout", "1s", "compaction", "3"],
-                          endpoints=False)
+    real, mine = pair.run(["--endpoints", "127.0.0.1:1", "--command-timeout", "1s", "compaction", "3"], endpoints=False)
     assert (mine.rc, mine.stdout) == (real.rc, real.stdout) == (1, b"")
     assert difftest.mask_stderr(mine.stderr) == difftest.mask_stderr(real.stderr)
 

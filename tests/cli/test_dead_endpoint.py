@@ -40,15 +40,15 @@ def test_snapshot_save_ends_like_etcdctls_failed_login(tmp_path, case):
     """The HTTP/2 fast path (plain), the TCP check before grpc (TLS, a user) and the grpc check (a unix socket):
     the warning of etcdctl's snapshot logger, `Error: context deadline exceeded`, exit 5, no `.part` file."""
     endpoint = f"unix://{tmp_path}/nobody.sock" if case == "unix-socket" else _dead()
-    extra = {"plain": [], "tls": ["--insecure-transport=false"], "user": ["--user", "root:pw"],
-             "unix-socket": []}[case]
+    extra = {"plain": [], "tls": ["--insecure-transport=false"], "user": ["--user", "root:pw"], "unix-socket": []}[case]
     real_extra = extra if case == "user" else [*extra, "--user", "root:pw"]
     results = []
     for name, argv0, flags in (("real", [ETCDCTL], real_extra), ("ours", difftest.ETCDCTL_PY, extra)):
         d = tmp_path / name
         d.mkdir()
-        r, took = _timed([*argv0, "--endpoints", endpoint, *DIAL, *flags, "snapshot", "save", str(d / "x.db")],
-                         f"{name} {case}")
+        r, took = _timed(
+            [*argv0, "--endpoints", endpoint, *DIAL, *flags, "snapshot", "save", str(d / "x.db")], f"{name} {case}"
+        )
         assert os.listdir(d) == [], (name, os.listdir(d))
         results.append((r, took))
     (real, _), (ours, took) = results
@@ -62,10 +62,22 @@ def test_snapshot_save_member_coming_up_within_the_dial_timeout(tmp_path, etcd_b
     """Refused connections are tried again until --dial-timeout: a member that starts meanwhile is saved from."""
     (tmp_path / "srv").mkdir()
     srv = etcdproc.make_server(etcd_bin, str(tmp_path / "srv"), name="late")
-    p = subprocess.Popen([*difftest.ETCDCTL_PY, "--endpoints", srv.endpoint, "--dial-timeout", "30s", "snapshot",
-                          "save", str(tmp_path / "late.db")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         stdin=subprocess.DEVNULL, env={k: v for k, v in os.environ.items()
-                                                        if not k.startswith("ETCDCTL_")})
+    p = subprocess.Popen(
+        [
+            *difftest.ETCDCTL_PY,
+            "--endpoints",
+            srv.endpoint,
+            "--dial-timeout",
+            "30s",
+            "snapshot",
+            "save",
+            str(tmp_path / "late.db"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        env={k: v for k, v in os.environ.items() if not k.startswith("ETCDCTL_")},
+    )
     try:
         srv.start()
         out, err = p.communicate(timeout=60)
@@ -86,10 +98,12 @@ def test_make_mirror_source_down_ends_like_etcdctls_failed_login(real_etcd, unti
     the check etcdctl-py printed `0` every 30 s forever, and so does etcdctl without --user."""
     src = _dead()
     mode = ["--until-synced"] if until_synced else []
-    real, _ = _timed([ETCDCTL, "--endpoints", src, "--user", "root:pw", *DIAL, "make-mirror", real_etcd.endpoint],
-                     "real")
-    ours, took = _timed([*difftest.ETCDCTL_PY, "--endpoints", src, *DIAL, "make-mirror", *mode, real_etcd.endpoint],
-                        "ours")
+    real, _ = _timed(
+        [ETCDCTL, "--endpoints", src, "--user", "root:pw", *DIAL, "make-mirror", real_etcd.endpoint], "real"
+    )
+    ours, took = _timed(
+        [*difftest.ETCDCTL_PY, "--endpoints", src, *DIAL, "make-mirror", *mode, real_etcd.endpoint], "ours"
+    )
     assert took < HANG_BOUND, took
     assert (ours.rc, ours.stdout) == (real.rc, real.stdout) == (2, b""), (real, ours)
     assert difftest.mask_stderr(ours.stderr) == difftest.mask_stderr(real.stderr), (real, ours)
@@ -103,10 +117,22 @@ def test_until_synced_is_bounded_by_an_explicit_command_timeout(real_etcd, tmp_p
     dst = etcdproc.make_server(etcd_bin, str(tmp_path / "dst"), name="dst")
     dst.start()
     try:
-        r, took = _timed([*difftest.ETCDCTL_PY, "--endpoints", real_etcd.endpoint, "--command-timeout", "200ms",
-                          "make-mirror", "--until-synced", dst.endpoint], "ours")
-        ok = difftest.run([*difftest.ETCDCTL_PY, "--endpoints", real_etcd.endpoint, "make-mirror",
-                           "--until-synced", dst.endpoint])
+        r, took = _timed(
+            [
+                *difftest.ETCDCTL_PY,
+                "--endpoints",
+                real_etcd.endpoint,
+                "--command-timeout",
+                "200ms",
+                "make-mirror",
+                "--until-synced",
+                dst.endpoint,
+            ],
+            "ours",
+        )
+        ok = difftest.run(
+            [*difftest.ETCDCTL_PY, "--endpoints", real_etcd.endpoint, "make-mirror", "--until-synced", dst.endpoint]
+        )
     finally:
         dst.stop()
     assert (r.rc, r.stdout, r.stderr) == (1, b"", b"Error: context deadline exceeded\n"), r

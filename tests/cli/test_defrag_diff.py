@@ -41,8 +41,10 @@ def test_defrag(pair, args):
 
 def test_defrag_dead_endpoints(pair):
     """Each failure: the Go client's warn line (under the first endpoint), `Failed to defragment ...`, exit 1."""
-    for args in (["--endpoints", "127.0.0.1:1,127.0.0.1:2", "--command-timeout", "1s", "defrag"],
-                 ["--endpoints", "127.0.0.1:1", "--command-timeout=1s", "defrag", "--cluster"]):
+    for args in (
+        ["--endpoints", "127.0.0.1:1,127.0.0.1:2", "--command-timeout", "1s", "defrag"],
+        ["--endpoints", "127.0.0.1:1", "--command-timeout=1s", "defrag", "--cluster"],
+    ):
         real, mine = pair.run(args, endpoints=False)
         assert (mine.rc, mine.stdout) == (real.rc, real.stdout), (real, mine)
         assert difftest.mask_stderr(mine.stderr) == difftest.mask_stderr(real.stderr), (real, mine)
@@ -50,10 +52,12 @@ def test_defrag_dead_endpoints(pair):
 
 
 def test_defrag_one_dead_one_alive(pair):
-    real, mine = pair.run(["--endpoints", f"{pair.a.endpoint},127.0.0.1:1", "--command-timeout", "1s", "defrag"],
-                          endpoints=False)
-    mine2 = difftest.run([*difftest.ETCDCTL_PY, "--endpoints", f"{pair.b.endpoint},127.0.0.1:1",
-                          "--command-timeout", "1s", "defrag"])
+    real, mine = pair.run(
+        ["--endpoints", f"{pair.a.endpoint},127.0.0.1:1", "--command-timeout", "1s", "defrag"], endpoints=False
+    )
+    mine2 = difftest.run(
+        [*difftest.ETCDCTL_PY, "--endpoints", f"{pair.b.endpoint},127.0.0.1:1", "--command-timeout", "1s", "defrag"]
+    )
     ports = (pair.a.client_port, pair.b.client_port)
     assert difftest.mask_stderr(mine2.stdout, ports) == difftest.mask_stderr(real.stdout, ports)
     assert difftest.mask_stderr(mine2.stderr, ports) == difftest.mask_stderr(real.stderr, ports)
@@ -81,8 +85,9 @@ def test_defrag_data_dir_offline(tmp_path, etcd_bin, etcdutl_bin):
     r = difftest.run([*difftest.ETCDCTL_PY, "--endpoints", "127.0.0.1:1", "defrag", "--data-dir", srv.data_dir])
     assert r.rc == 0, r
     assert r.stdout == b""
-    assert r.stderr.startswith(b"Use `etcdutl defrag` instead. The --data-dir is going to be decomissioned in "
-                               b"v3.6.\n\n")
+    assert r.stderr.startswith(
+        b"Use `etcdutl defrag` instead. The --data-dir is going to be decomissioned in v3.6.\n\n"
+    )
     assert b"finished defragmenting directory" in r.stderr
     after = difftest.run([etcdutl_bin, "snapshot", "status", db, "-w", "json"])
     assert after.stdout.split(b'"totalSize"')[0] == before.stdout.split(b'"totalSize"')[0]
@@ -98,14 +103,17 @@ def test_defrag_data_dir_missing(tmp_path):
     r = difftest.run([*difftest.ETCDCTL_PY, "defrag", "--data-dir", str(tmp_path / "nope")])
     assert r.rc == 1
     assert r.stderr.startswith(b"Use `etcdutl defrag` instead.")
-    assert r.stderr.endswith(b"Error: open " + str(tmp_path / "nope" / "member" / "snap" / "db").encode()
-                             + b": no such file or directory\n")
+    assert r.stderr.endswith(
+        b"Error: open " + str(tmp_path / "nope" / "member" / "snap" / "db").encode() + b": no such file or directory\n"
+    )
 
 
 def test_rolling_rejects_data_dir(tmp_path):
     r = difftest.run([*difftest.ETCDCTL_PY, "defrag", "--rolling", "--data-dir", str(tmp_path)])
-    assert (r.rc, r.stderr) == (128, b"Error: --rolling defragments a running cluster; it cannot be combined with "
-                                     b"--data-dir\n")
+    assert (r.rc, r.stderr) == (
+        128,
+        b"Error: --rolling defragments a running cluster; it cannot be combined with --data-dir\n",
+    )
 
 
 def test_rolling_single_member(pair):
@@ -119,8 +127,10 @@ def test_rolling_single_member(pair):
 
 
 def test_rolling_unreachable(pair):
-    r = difftest.run([*difftest.ETCDCTL_PY, "--endpoints", "127.0.0.1:1", "--command-timeout", "1s",
-                      "defrag", "--rolling"])
+    r = difftest.run(
+        [*difftest.ETCDCTL_PY, "--endpoints", "127.0.0.1:1", "--command-timeout", "1s", "defrag", "--rolling"]
+    )
     assert r.rc == 1 and r.stdout == b""
-    assert r.stderr.endswith(b"Error: failed to fetch endpoints from etcd cluster member list: "
-                             b"context deadline exceeded\n")
+    assert r.stderr.endswith(
+        b"Error: failed to fetch endpoints from etcd cluster member list: context deadline exceeded\n"
+    )

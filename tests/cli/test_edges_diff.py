@@ -32,24 +32,52 @@ def pair34(tmp_path_factory):
     shutil.rmtree(base, ignore_errors=True)
 
 
-@pytest.mark.parametrize("endpoint", ["http://{ep}/path", "http://user:pw@{ep}", "HTTP://{ep}/a/b?x=1#f",
-                                      "http://{ep}#frag", "127.0.0.1:0{ep}", " {ep} "])
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "http://{ep}/path",
+        "http://user:pw@{ep}",
+        "HTTP://{ep}/a/b?x=1#f",
+        "http://{ep}#frag",
+        "127.0.0.1:0{ep}",
+        " {ep} ",
+    ],
+)
 def test_endpoint_forms_that_work(pair, endpoint):
     """A path, query, fragment or userinfo is ignored, as clientv3 does (it dials url.Host)."""
     if endpoint == "127.0.0.1:0{ep}":  # a port with a leading zero
         endpoint = "127.0.0.1:0" + pair.a.endpoint.rsplit(":", 1)[1]
-        real, mine = pair.run(["--endpoints", endpoint, "get", "edge/k"], endpoints=False,
-                              ours=[*difftest.ETCDCTL_PY, "--endpoints",
-                                    "127.0.0.1:0" + pair.b.endpoint.rsplit(":", 1)[1]])
+        real, mine = pair.run(
+            ["--endpoints", endpoint, "get", "edge/k"],
+            endpoints=False,
+            ours=[*difftest.ETCDCTL_PY, "--endpoints", "127.0.0.1:0" + pair.b.endpoint.rsplit(":", 1)[1]],
+        )
         assert (mine.stdout, mine.rc) == (real.stdout, real.rc) == (b"edge/k\nv\n", 0)
         return
     assert pair.check(["--endpoints", endpoint, "get", "edge/k"]).stdout == b"edge/k\nv\n"
 
 
-MALFORMED = ["127.0.0.1", "http://127.0.0.1", "127.0.0.1:", "ftp://{ep}", "http:/{ep}", "http//{ep}", "{ep}/x",
-             "127.0.0.1:abc", "127.0.0.1:99999", "127.0.0.1:-1", "http://{ep}:1", "none://{ep}", "http://%zz",
-             "http://{ep}/%zz", "127.1:1", "unix:///nonexistent-dir/etcd.sock", "unix://nonexistent.sock",
-             "http://[::1]:1", "127.0.0.1:0"]
+MALFORMED = [
+    "127.0.0.1",
+    "http://127.0.0.1",
+    "127.0.0.1:",
+    "ftp://{ep}",
+    "http:/{ep}",
+    "http//{ep}",
+    "{ep}/x",
+    "127.0.0.1:abc",
+    "127.0.0.1:99999",
+    "127.0.0.1:-1",
+    "http://{ep}:1",
+    "none://{ep}",
+    "http://%zz",
+    "http://{ep}/%zz",
+    "127.1:1",
+    "unix:///nonexistent-dir/etcd.sock",
+    "unix://nonexistent.sock",
+    "http://[::1]:1",
+    "127.0.0.1:0",
+]
 
 
 @pytest.mark.parametrize("endpoint", MALFORMED)
@@ -87,8 +115,18 @@ def test_huge_command_timeout_is_no_deadline(pair, timeout):
     assert pair.check(["--command-timeout", timeout, "get", "edge/k"]).stdout == b"edge/k\nv\n"
 
 
-@pytest.mark.parametrize("urls", ["nonsense", "http://127.0.0.1:1,ftp://x", "http://127.0.0.1",
-                                  "http://127.0.0.1:1/p", "http://%zz:1", "http://a b:1", ":x"])
+@pytest.mark.parametrize(
+    "urls",
+    [
+        "nonsense",
+        "http://127.0.0.1:1,ftp://x",
+        "http://127.0.0.1",
+        "http://127.0.0.1:1/p",
+        "http://%zz:1",
+        "http://a b:1",
+        ":x",
+    ],
+)
 def test_member_add_checks_peer_urls_first(pair, urls):
     mine = pair.check(["member", "add", "x", "--peer-urls", urls])
     assert mine.rc == 1 and b"given member URLs are invalid" not in mine.stderr
@@ -122,14 +160,27 @@ def test_grpc_errors_keep_go_wrapper_against_etcd34(pair34):
     """etcd 3.4 has no AuthStatus: clientv3 prints the gRPC status as Go formats it."""
     mine = pair34.check(["auth", "status"])
     assert mine.rc == 1
-    assert mine.stderr.endswith(b"Error: rpc error: code = Unimplemented desc = unknown method AuthStatus for "
-                                b"service etcdserverpb.Auth\n")
+    assert mine.stderr.endswith(
+        b"Error: rpc error: code = Unimplemented desc = unknown method AuthStatus for service etcdserverpb.Auth\n"
+    )
 
 
-@pytest.mark.parametrize("args", [["put", "edge34/k", "v"], ["get", "edge34/k", "-w", "json"], ["member", "list"],
-                                  ["endpoint", "hashkv"], ["lease", "revoke", "1"],
-                                  ["user", "get", "nobody"], ["role", "get", "nobody"], ["auth", "disable"],
-                                  ["alarm", "list"], ["compaction", "99999"], ["move-leader", "1"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["put", "edge34/k", "v"],
+        ["get", "edge34/k", "-w", "json"],
+        ["member", "list"],
+        ["endpoint", "hashkv"],
+        ["lease", "revoke", "1"],
+        ["user", "get", "nobody"],
+        ["role", "get", "nobody"],
+        ["auth", "disable"],
+        ["alarm", "list"],
+        ["compaction", "99999"],
+        ["move-leader", "1"],
+    ],
+)
 def test_etcd34_server_diff(pair34, args):
     """The verbs etcdctl operators run against 3.4 clusters print what etcdctl prints."""
     from tests.cli.opsdiff import check_masked
@@ -142,9 +193,11 @@ def test_host_names_go_to_the_resolver_unresolved_at_parse_time():
     query, and no test dials a name); names Go refuses without a query fail with Go's text at once."""
     from etcdctl_py.client.endpoints import UNREACHABLE_TARGET, parse_endpoint
 
-    for raw, target in (("etcd-member.invalid:2379", "dns:///etcd-member.invalid:2379"),
-                        ("http://etcd-member.invalid:2379/p", "dns:///etcd-member.invalid:2379"),
-                        ("https://u@etcd-member.invalid:1/p", "dns:///etcd-member.invalid:1")):
+    for raw, target in (
+        ("etcd-member.invalid:2379", "dns:///etcd-member.invalid:2379"),
+        ("http://etcd-member.invalid:2379/p", "dns:///etcd-member.invalid:2379"),
+        ("https://u@etcd-member.invalid:1/p", "dns:///etcd-member.invalid:1"),
+    ):
         ep = parse_endpoint(raw)
         assert (ep.target, ep.dial_error, ep.host) == (target, "", "etcd-member.invalid")
     bad = parse_endpoint("127.1:2379")
@@ -155,8 +208,9 @@ def test_user_name_not_utf8_is_refused_clearly(pair):
     """A documented difference (etcdctl sends the bytes): one error line, exit 1, the value not echoed."""
     r = difftest.run([*difftest.ETCDCTL_PY, "--endpoints", pair.b.endpoint, "role", "add", "edge\udcff"])
     assert (r.rc, r.stdout) == (1, b"")
-    assert r.stderr == (b"Error: a user name, role name or password is not UTF-8: etcdctl-py can send only "
-                        b"UTF-8 text there\n")
+    assert r.stderr == (
+        b"Error: a user name, role name or password is not UTF-8: etcdctl-py can send only UTF-8 text there\n"
+    )
 
 
 @pytest.mark.parametrize("flag", ["--keepalive-time=9223372036854775807ns", "--keepalive-timeout=2562047h"])

@@ -74,27 +74,58 @@ def test_go_stack_is_left_out_of_the_restore_log(twins):
 
 
 UTL_CASES = [
-    [], ["--help"], ["help"], ["foo"], ["snapshot"], ["snapshot", "foo"], ["snapshot", "--help"],
-    ["snapshot", "restore", "--help"], ["snapshot", "status", "--help"], ["defrag", "--help"], ["backup", "--help"],
-    ["version"], ["version", "--help"], ["help", "snapshot", "restore"], ["help", "nosuch"], ["snap", "st", "-h"],
-    ["snapshot", "status"], ["snapshot", "status", "a", "b"], ["snapshot", "status", "nonexist.db"],
-    ["snapshot", "status", "small.db"], ["snapshot", "status", "small.db", "-w", "json"],
-    ["snapshot", "status", "small.db", "-w", "table"], ["snapshot", "status", "small.db", "-w", "fields"],
-    ["snapshot", "status", "small.db", "-w", "protobuf"], ["snapshot", "status", "small.db", "-w", "bogus"],
-    ["snapshot", "status", "nonexist.db", "-w", "bogus"], ["snapshot", "status", "garbage.db"],
-    ["snapshot", "status", "auth.db", "--write-out=table"], ["snapshot", "status", "raw.db"],
-    ["snapshot", "restore"], ["snapshot", "restore", "small.db"], ["snapshot", "restore", "--bogus"],
-    ["snapshot", "restore", "small.db", "--data-dir"], ["snapshot", "restore", "x", "y", "--data-dir", "d"],
+    [],
+    ["--help"],
+    ["help"],
+    ["foo"],
+    ["snapshot"],
+    ["snapshot", "foo"],
+    ["snapshot", "--help"],
+    ["snapshot", "restore", "--help"],
+    ["snapshot", "status", "--help"],
+    ["defrag", "--help"],
+    ["backup", "--help"],
+    ["version"],
+    ["version", "--help"],
+    ["help", "snapshot", "restore"],
+    ["help", "nosuch"],
+    ["snap", "st", "-h"],
+    ["snapshot", "status"],
+    ["snapshot", "status", "a", "b"],
+    ["snapshot", "status", "nonexist.db"],
+    ["snapshot", "status", "small.db"],
+    ["snapshot", "status", "small.db", "-w", "json"],
+    ["snapshot", "status", "small.db", "-w", "table"],
+    ["snapshot", "status", "small.db", "-w", "fields"],
+    ["snapshot", "status", "small.db", "-w", "protobuf"],
+    ["snapshot", "status", "small.db", "-w", "bogus"],
+    ["snapshot", "status", "nonexist.db", "-w", "bogus"],
+    ["snapshot", "status", "garbage.db"],
+    ["snapshot", "status", "auth.db", "--write-out=table"],
+    ["snapshot", "status", "raw.db"],
+    ["snapshot", "restore"],
+    ["snapshot", "restore", "small.db"],
+    ["snapshot", "restore", "--bogus"],
+    ["snapshot", "restore", "small.db", "--data-dir"],
+    ["snapshot", "restore", "x", "y", "--data-dir", "d"],
     ["snapshot", "restore", "small.db", "--data-dir", "d", "--skip-hash-check=maybe"],
     ["snapshot", "restore", "nonexist.db", "--data-dir", "d"],
     ["snapshot", "restore", "raw.db", "--data-dir", "d"],
     ["snapshot", "restore", "garbage.db", "--data-dir", "d"],
     ["snapshot", "restore", "small.db", "--data-dir", "d", "--name", "x"],
     ["snapshot", "restore", "small.db", "--data-dir", "d", "--initial-cluster", "default=http://h:1/"],
-    ["snapshot", "save", "x.db"], ["defrag"], ["backup"], ["backup", "--data-dir", "x"],
+    ["snapshot", "save", "x.db"],
+    ["defrag"],
+    ["backup"],
+    ["backup", "--data-dir", "x"],
     # cobra's Deprecated / DisableFlagsInUseLine / MarkFlagRequired / suggestions, as etcdutl uses them
-    ["snapshot", "save", "--help"], ["help", "snapshot", "save"], ["snapshot", "save", "--bogus"], ["SNAP"],
-    ["defrag", "--data-dir"], ["backup", "--backup-dir", "b"], ["snapshot", "restore", "small.db", "--bogus"],
+    ["snapshot", "save", "--help"],
+    ["help", "snapshot", "save"],
+    ["snapshot", "save", "--bogus"],
+    ["SNAP"],
+    ["defrag", "--data-dir"],
+    ["backup", "--backup-dir", "b"],
+    ["snapshot", "restore", "small.db", "--bogus"],
     ["help", "a`b", "\x01"],
 ]
 
@@ -106,9 +137,23 @@ def test_etcdutl_matches(twins, args):
 
 RESTORES = [
     ["snapshot", "restore", "small.db", "--data-dir", "d"],
-    ["snapshot", "restore", "auth.db", "--data-dir", "d", "--wal-dir", "w", "--name", "m2", "--initial-cluster",
-     "m1=http://127.0.0.1:1,m2=http://127.0.0.1:2,m3=http://127.0.0.1:3", "--initial-advertise-peer-urls",
-     "http://127.0.0.1:2", "--initial-cluster-token", "tok"],
+    [
+        "snapshot",
+        "restore",
+        "auth.db",
+        "--data-dir",
+        "d",
+        "--wal-dir",
+        "w",
+        "--name",
+        "m2",
+        "--initial-cluster",
+        "m1=http://127.0.0.1:1,m2=http://127.0.0.1:2,m3=http://127.0.0.1:3",
+        "--initial-advertise-peer-urls",
+        "http://127.0.0.1:2",
+        "--initial-cluster-token",
+        "tok",
+    ],
     ["snapshot", "restore", "raw.db", "--data-dir", "d", "--skip-hash-check"],
 ]
 
@@ -117,9 +162,12 @@ RESTORES = [
 def test_etcdutl_restore_matches_twice(twins, args):
     a, b = twins
     same([etcdproc.distro_bin("etcdutl")], OURS_UTL, args, a, b)
-    for sub in ("d/member/snap/0000000000000001-0000000000000001.snap",
-                "d/member/snap/0000000000000001-0000000000000003.snap",
-                "d/member/wal/0000000000000000-0000000000000000.wal", "w/0000000000000000-0000000000000000.wal"):
+    for sub in (
+        "d/member/snap/0000000000000001-0000000000000001.snap",
+        "d/member/snap/0000000000000001-0000000000000003.snap",
+        "d/member/wal/0000000000000000-0000000000000000.wal",
+        "w/0000000000000000-0000000000000000.wal",
+    ):
         if (a / sub).exists():
             assert (b / sub).read_bytes() == (a / sub).read_bytes()
     same([etcdproc.distro_bin("etcdutl")], OURS_UTL, args, a, b)  # second run: data dir not empty
@@ -141,11 +189,15 @@ def test_restore_hash_mismatch_message(twins):
 def test_output_dir_all_members(twins):
     _, b = twins
     ic = "m1=http://127.0.0.1:1,m2=http://127.0.0.1:2"
-    out, err, rc = run(OURS_UTL + ["snapshot", "restore", "small.db", "--output-dir", "all", "--initial-cluster", ic,
-                                   "--data-dir", "ignored"], b)
+    out, err, rc = run(
+        OURS_UTL
+        + ["snapshot", "restore", "small.db", "--output-dir", "all", "--initial-cluster", ic, "--data-dir", "ignored"],
+        b,
+    )
     assert rc == 128 and err.endswith("Error: --output-dir cannot be combined with --data-dir or --wal-dir\n")
-    out, err, rc = run(OURS_UTL + ["snapshot", "restore", "small.db", "--output-dir", "all", "--initial-cluster", ic],
-                       b)
+    out, err, rc = run(
+        OURS_UTL + ["snapshot", "restore", "small.db", "--output-dir", "all", "--initial-cluster", ic], b
+    )
     assert rc == 0 and out == ""
     assert sorted(p.name for p in (b / "all").iterdir()) == ["m1.etcd", "m2.etcd"]
     assert err.count("restored snapshot") == 2
@@ -176,11 +228,18 @@ def test_defrag_data_dir(twins):
 
 
 CTL_CASES = [
-    ["snapshot", "--help"], ["snapshot", "restore", "--help"], ["snapshot", "status", "--help"],
-    ["snapshot", "restore"], ["snapshot", "status"], ["snapshot", "status", "small.db"],
-    ["snapshot", "status", "small.db", "-w", "table"], ["snapshot", "status", "small.db", "-w", "protobuf"],
-    ["snapshot", "status", "nonexist.db"], ["snapshot", "restore", "nonexist.db", "--data-dir", "d"],
-    ["snapshot", "restore", "small.db", "--data-dir", "d"], ["snapshot", "restore", "small.db"],
+    ["snapshot", "--help"],
+    ["snapshot", "restore", "--help"],
+    ["snapshot", "status", "--help"],
+    ["snapshot", "restore"],
+    ["snapshot", "status"],
+    ["snapshot", "status", "small.db"],
+    ["snapshot", "status", "small.db", "-w", "table"],
+    ["snapshot", "status", "small.db", "-w", "protobuf"],
+    ["snapshot", "status", "nonexist.db"],
+    ["snapshot", "restore", "nonexist.db", "--data-dir", "d"],
+    ["snapshot", "restore", "small.db", "--data-dir", "d"],
+    ["snapshot", "restore", "small.db"],
 ]
 
 
@@ -191,8 +250,25 @@ def test_etcdctl_snapshot_matches(twins, args):
 
 def test_restore_with_etcd_verify_all(twins, monkeypatch):
     monkeypatch.setenv("ETCD_VERIFY", "all")
-    same([etcdproc.distro_bin("etcdutl")], OURS_UTL, ["snapshot", "restore", "small.db", "--data-dir", "d", "--name",
-                                                      "a", "--initial-cluster", "a=http://127.0.0.1:1,b=http://127.0.0.1:2",
-                                                      "--initial-advertise-peer-urls", "http://127.0.0.1:1"], *twins)
-    assert "verification of persisted state successful" in run(OURS_UTL + ["snapshot", "restore", "small.db",
-                                                                           "--data-dir", "e"], twins[1])[1]
+    same(
+        [etcdproc.distro_bin("etcdutl")],
+        OURS_UTL,
+        [
+            "snapshot",
+            "restore",
+            "small.db",
+            "--data-dir",
+            "d",
+            "--name",
+            "a",
+            "--initial-cluster",
+            "a=http://127.0.0.1:1,b=http://127.0.0.1:2",
+            "--initial-advertise-peer-urls",
+            "http://127.0.0.1:1",
+        ],
+        *twins,
+    )
+    assert (
+        "verification of persisted state successful"
+        in run(OURS_UTL + ["snapshot", "restore", "small.db", "--data-dir", "e"], twins[1])[1]
+    )

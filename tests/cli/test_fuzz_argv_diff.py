@@ -75,8 +75,12 @@ def _run_both(pair: difftest.Pair, case: argvgen.Case) -> tuple[difftest.Result,
     """Both tools at once (each on its own twin); a process still running after CASE_TIMEOUT is killed by pid."""
     argv_real = [pair.etcdctl, *case.render(pair.a.endpoint, pair.a.client_port)]
     argv_ours = [*difftest.ETCDCTL_PY, *case.render(pair.b.endpoint, pair.b.client_port)]
-    procs = [subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              env=_env(), cwd=ROOT) for argv in (argv_real, argv_ours)]
+    procs = [
+        subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(), cwd=ROOT
+        )
+        for argv in (argv_real, argv_ours)
+    ]
     deadline = time.monotonic() + CASE_TIMEOUT
     results = []
     for p in procs:
@@ -118,8 +122,11 @@ def differences(case: argvgen.Case, pair: difftest.Pair, real: difftest.Result, 
     out = []
     if mine.rc != real.rc:
         out.append(f"exit code: real {real.rc}, ours {mine.rc}")
-    stdout = (lambda r: _NUMS.sub(b"N", mask(r.stdout, ports))) if _status_case(case.argv) else (
-        lambda r: mask(r.stdout, ports))
+    stdout = (
+        (lambda r: _NUMS.sub(b"N", mask(r.stdout, ports)))
+        if _status_case(case.argv)
+        else (lambda r: mask(r.stdout, ports))
+    )
     if stdout(mine) != stdout(real):
         out.append(f"stdout:\n  real {real.stdout[:600]!r}\n  ours {mine.stdout[:600]!r}")
     debug = any(a.startswith("--debug") for a in case.argv)
@@ -131,10 +138,11 @@ def differences(case: argvgen.Case, pair: difftest.Pair, real: difftest.Result, 
 
 def run_cases(pairs: list[difftest.Pair], cases: list[argvgen.Case]) -> tuple[list[str], list[str]]:
     """Run every case; returns (unexplained differences, differences allowed by a documented rule)."""
+
     def worker(i: int) -> tuple[list[str], list[str]]:
         bad, ok = [], []
         pair = pairs[i]
-        for case in cases[i::len(pairs)]:
+        for case in cases[i :: len(pairs)]:
             real, mine = _run_both(pair, case)
             diffs = differences(case, pair, real, mine)
             if not diffs:
@@ -157,7 +165,7 @@ def test_generated_argv_match_etcdctl(fuzz_pairs):
     cases = argvgen.ArgvGen(seed).cases(n)
     bad, allowed = run_cases(pairs, cases)
     print(f"fuzz: {len(allowed)} documented differences, {len(bad)} others", file=sys.stderr)
-    assert not bad, (f"seed {seed}, etcd {version}: {len(bad)} of {n} cases differ\n\n" + "\n\n".join(bad[:15]))
+    assert not bad, f"seed {seed}, etcd {version}: {len(bad)} of {n} cases differ\n\n" + "\n\n".join(bad[:15])
 
 
 def test_allowed_rules_are_documented():
@@ -177,7 +185,28 @@ def test_generator_is_seeded_and_never_names_a_host():
     a = [(c.argv, c.stdin) for c in argvgen.ArgvGen(5).cases(300)]
     b = [(c.argv, c.stdin) for c in argvgen.ArgvGen(5).cases(300)]
     assert a == b
-    verbs = {c.argv[c.argv.index(v)] for c in argvgen.ArgvGen(5).cases(300) for v in c.argv if v in (
-        "get", "put", "del", "txn", "compaction", "alarm", "defrag", "endpoint", "member", "lease", "user", "role",
-        "auth", "move-leader", "version", "snapshot")}
+    verbs = {
+        c.argv[c.argv.index(v)]
+        for c in argvgen.ArgvGen(5).cases(300)
+        for v in c.argv
+        if v
+        in (
+            "get",
+            "put",
+            "del",
+            "txn",
+            "compaction",
+            "alarm",
+            "defrag",
+            "endpoint",
+            "member",
+            "lease",
+            "user",
+            "role",
+            "auth",
+            "move-leader",
+            "version",
+            "snapshot",
+        )
+    }
     assert len(verbs) == 16

@@ -15,13 +15,30 @@ import pytest
 from etcdctl_py.client import Client
 from etcdctl_py.proto.etcdserverpb import rpc_pb2
 
-ODD = [b"", b'"q"', b"\\", b"<>&", "\u2028\u2029".encode(), b"\xff\xfe", b"\x00\x01\x1f", b"\x7f", b"\t\n\r",
-       "é€😀".encode(), b"\xed\xa0\x80", b"\xc3", b"\xe2\x82", "\u00ad\u0085".encode(), b"k8s\x00\x0a\x0f", b" sp "]
+ODD = [
+    b"",
+    b'"q"',
+    b"\\",
+    b"<>&",
+    "\u2028\u2029".encode(),
+    b"\xff\xfe",
+    b"\x00\x01\x1f",
+    b"\x7f",
+    b"\t\n\r",
+    "é€😀".encode(),
+    b"\xed\xa0\x80",
+    b"\xc3",
+    b"\xe2\x82",
+    "\u00ad\u0085".encode(),
+    b"k8s\x00\x0a\x0f",
+    b" sp ",
+]
 LEASE = 0x7E57  # asked for on both servers, so both print the same lease ID
 
 
 def writes(rng: random.Random) -> list[list[rpc_pb2.RequestOp]]:
     """The txns that fill a server: /a/ regular kvs (every field set), /b/ irregular ones."""
+
     def put(key: bytes, value: bytes, lease: int = 0) -> rpc_pb2.RequestOp:
         return rpc_pb2.RequestOp(request_put=rpc_pb2.PutRequest(key=key, value=value, lease=lease))
 
@@ -36,7 +53,7 @@ def writes(rng: random.Random) -> list[list[rpc_pb2.RequestOp]]:
         ops.append(put(key, value, LEASE if i % 4 == 0 else 0))
     for i in range(0, 1500, 7):  # second versions, some now empty
         ops.append(put(b"bulk/b/" + ODD[i % len(ODD)] + b"%05d" % i, b"" if i % 2 else b"v2 \xff"))
-    return [ops[i:i + 100] for i in range(0, len(ops), 100)]
+    return [ops[i : i + 100] for i in range(0, len(ops), 100)]
 
 
 @pytest.fixture(scope="module")
@@ -89,11 +106,15 @@ def test_large_range_value_only(bulk, args):
     bulk.check(args)
 
 
-@pytest.mark.parametrize("args", [
-    ["get", "bulk/", "--prefix", "-w", "table"],
-    ["get", "bulk/", "--prefix", "--print-value-only", "-w", "json"],
-    ["get", "bulk/", "--prefix", "--count-only", "-w", "fields"],
-    ["get", "bulk/", "--prefix", "--count-only", "-w", "json"],
-], ids=lambda a: " ".join(a[1:]))
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["get", "bulk/", "--prefix", "-w", "table"],
+        ["get", "bulk/", "--prefix", "--print-value-only", "-w", "json"],
+        ["get", "bulk/", "--prefix", "--count-only", "-w", "fields"],
+        ["get", "bulk/", "--prefix", "--count-only", "-w", "json"],
+    ],
+    ids=lambda a: " ".join(a[1:]),
+)
 def test_large_range_refusals_and_counts(bulk, args):
     bulk.check(args)

@@ -31,9 +31,20 @@ def test_help_identical(path):
     assert (mine.stdout, mine.stderr, mine.rc) == (real.stdout, real.stderr, real.rc)
 
 
-@pytest.mark.parametrize("path", [["get"], ["lease", "grant"], ["member", "add"], ["snapshot", "save"],
-                                  ["make-mirror"], ["defrag"], ["compaction"], ["check", "perf"]],
-                         ids=lambda p: " ".join(p))
+@pytest.mark.parametrize(
+    "path",
+    [
+        ["get"],
+        ["lease", "grant"],
+        ["member", "add"],
+        ["snapshot", "save"],
+        ["make-mirror"],
+        ["defrag"],
+        ["compaction"],
+        ["check", "perf"],
+    ],
+    ids=lambda p: " ".join(p),
+)
 def test_flag_error_usage_identical(path):
     real = difftest.run([etcdproc.distro_bin("etcdctl"), *path, "--no-such-flag"])
     mine = difftest.run([*difftest.ETCDCTL_PY, *path, "--no-such-flag"])

@@ -52,8 +52,16 @@ def _listed(stdout: bytes) -> dict[str, str]:
 def test_help_extras_lists_every_hidden_flag_and_command(prog):
     if prog == "etcdctl-py":
         root, argv, upstream_hidden = build_root(), difftest.ETCDCTL_PY, lambda c: False
-        known = {"snapshot save --keep", "snapshot save --max-age", "make-mirror --until-synced", "defrag --rolling",
-                 "compaction --keep-revisions", "snapshot restore --output-dir", "completion", "completion --program"}
+        known = {
+            "snapshot save --keep",
+            "snapshot save --max-age",
+            "make-mirror --until-synced",
+            "defrag --rolling",
+            "compaction --keep-revisions",
+            "snapshot restore --output-dir",
+            "completion",
+            "completion --program",
+        }
     else:
         root, argv = etcdutl.build_root(), OURS_UTL
         upstream_hidden = lambda c: bool(c.deprecated)  # noqa: E731 - etcdutl's own hidden `snapshot save`
@@ -72,8 +80,11 @@ def test_help_extras_lists_every_hidden_flag_and_command(prog):
     assert r.stdout.startswith(f"Extras of {prog}: ".encode())
 
 
-@pytest.mark.parametrize("args", [["help", "extra"], ["help", "extras", "more"], ["help", "nosuch"],
-                                  ["help", "a`b", "\x01", "c"]], ids=" ".join)
+@pytest.mark.parametrize(
+    "args",
+    [["help", "extra"], ["help", "extras", "more"], ["help", "nosuch"], ["help", "a`b", "\x01", "c"]],
+    ids=" ".join,
+)
 def test_other_help_topics_stay_etcdctls(args):
     real = difftest.run([etcdproc.distro_bin("etcdctl"), *args])
     ours = difftest.run([*difftest.ETCDCTL_PY, *args])
@@ -89,8 +100,17 @@ def _extra_sections(text: bytes) -> bytes:
     return b"\n\n".join(p for p in text.split(b"\n\n") if p.startswith(tuple(s.encode() for s in EXTRA_SECTION)))
 
 
-CTL_PATHS = [[], ["snapshot", "save"], ["make-mirror"], ["defrag"], ["compaction"], ["snapshot", "restore"],
-             ["snapshot", "status"], ["snapshot"], ["get"]]
+CTL_PATHS = [
+    [],
+    ["snapshot", "save"],
+    ["make-mirror"],
+    ["defrag"],
+    ["compaction"],
+    ["snapshot", "restore"],
+    ["snapshot", "status"],
+    ["snapshot"],
+    ["get"],
+]
 
 
 @pytest.mark.parametrize("path", CTL_PATHS, ids=lambda p: " ".join(p) or "(root)")
@@ -113,14 +133,17 @@ def test_etcdctl_help_lists_a_commands_extras_only_when_asked(path):
         assert want == {"keep", "max-age"}
 
 
-@pytest.mark.parametrize("path", [["snapshot", "restore"], ["snapshot", "status"], ["defrag"], []],
-                         ids=lambda p: " ".join(p) or "(root)")
+@pytest.mark.parametrize(
+    "path", [["snapshot", "restore"], ["snapshot", "status"], ["defrag"], []], ids=lambda p: " ".join(p) or "(root)"
+)
 def test_etcdutl_help_lists_a_commands_extras_only_when_asked(path):
     real = difftest.run([etcdproc.distro_bin("etcdutl"), *path, "--help"])
     extras = difftest.run([*OURS_UTL, *path, "--help"], env={"ETCDCTL_PY_EXTRAS": "1"})
     assert extras.rc == real.rc == 0
     assert _without_extras(extras.stdout) == real.stdout
     shown = set(re.findall(rb"^\s+--([a-z-]+)", _extra_sections(extras.stdout), re.M))
-    want = {"snapshot restore": {b"bump-revision", b"mark-compacted", b"initial-memory-map-size", b"output-dir"},
-            "snapshot status": {b"verify"}}.get(" ".join(path), set())
+    want = {
+        "snapshot restore": {b"bump-revision", b"mark-compacted", b"initial-memory-map-size", b"output-dir"},
+        "snapshot status": {b"verify"},
+    }.get(" ".join(path), set())
     assert shown == want, shown

@@ -15,7 +15,7 @@ SETUP = [
     ["put", "k1", "v1"],
     ["put", "k2", "v2"],
     ["put", "k3", "hello world"],
-    ["put", "bin", "line1\nline2 é \"q\" \\ \t tab"],
+    ["put", "bin", 'line1\nline2 é "q" \\ \t tab'],
     ["put", "emptyval", ""],
     ["put", "r1", "1"],
     ["put", "r2", "2"],

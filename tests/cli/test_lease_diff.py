@@ -46,8 +46,15 @@ def test_grant_formats(d):
 
 
 def test_grant_errors(d):
-    for args in (["lease", "grant"], ["lease", "grant", "abc"], ["lease", "grant", "1", "2"],
-                 ["lease", "grant", "-5"], ["lease", "grant", "99999999999"], ["lease"], ["lease", "nosub"]):
+    for args in (
+        ["lease", "grant"],
+        ["lease", "grant", "abc"],
+        ["lease", "grant", "1", "2"],
+        ["lease", "grant", "-5"],
+        ["lease", "grant", "99999999999"],
+        ["lease"],
+        ["lease", "nosub"],
+    ):
         d.check(args)
 
 
@@ -58,8 +65,11 @@ def test_timetolive_list_revoke(d):
     ttl_mask = lambda b: re.sub(rb"(remaining\(|\"ttl\":|\"TTL\" : )[0-9]+", rb"\1N", b)  # noqa: E731 - may tick
     for fmt in FORMATS:
         d.check(["lease", "timetolive", rid, "-w", fmt], ["lease", "timetolive", mid, "-w", fmt], mask=ttl_mask)
-        d.check(["lease", "timetolive", rid, "--keys", "-w", fmt], ["lease", "timetolive", mid, "--keys", "-w", fmt],
-                mask=ttl_mask)
+        d.check(
+            ["lease", "timetolive", rid, "--keys", "-w", fmt],
+            ["lease", "timetolive", mid, "--keys", "-w", fmt],
+            mask=ttl_mask,
+        )
         d.check(["lease", "timetolive", "1234", "-w", fmt])
     for args in (["lease", "timetolive"], ["lease", "timetolive", "zz"], ["lease", "timetolive", "0x12"]):
         d.check(args)

@@ -27,25 +27,27 @@ def _env() -> dict[str, str]:
 
 
 def _start(argv: list[str]) -> subprocess.Popen:
-    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                            env=_env())
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=_env())
 
 
 def _count(endpoint: str, prefix: str) -> int:
-    r = difftest.run([*difftest.ETCDCTL_PY, "--endpoints", endpoint, "get", prefix, "--prefix", "--count-only",
-                      "-w", "fields"])
+    r = difftest.run(
+        [*difftest.ETCDCTL_PY, "--endpoints", endpoint, "get", prefix, "--prefix", "--count-only", "-w", "fields"]
+    )
     return int(r.stdout.split(b'"Count" : ')[1].split(b"\n")[0])
 
 
 def _wait_count(endpoint: str, prefix: str, n: int, timeout: float = 20.0) -> None:
-    etcdproc.wait_until(lambda: _count(endpoint, prefix) == n, timeout, f"{n} keys under {prefix!r} on {endpoint}",
-                        step=0.1)
+    etcdproc.wait_until(
+        lambda: _count(endpoint, prefix) == n, timeout, f"{n} keys under {prefix!r} on {endpoint}", step=0.1
+    )
 
 
 def _value(endpoint: str, key: str) -> bytes:
     """The value of one key as real etcdctl prints it (`--print-value-only`; b"" when absent)."""
-    return difftest.run([etcdproc.distro_bin("etcdctl"), "--endpoints", endpoint, "get", key,
-                         "--print-value-only"]).stdout
+    return difftest.run(
+        [etcdproc.distro_bin("etcdctl"), "--endpoints", endpoint, "get", key, "--print-value-only"]
+    ).stdout
 
 
 def _stop(p: subprocess.Popen) -> difftest.Result:
@@ -56,16 +58,25 @@ def _stop(p: subprocess.Popen) -> difftest.Result:
 
 def _same_dest(x, y, prefix: str) -> None:
     for fmt in ("json", "simple", "fields"):
-        a = difftest.run([etcdproc.distro_bin("etcdctl"), "--endpoints", x.endpoint, "get", prefix, "--prefix",
-                          "-w", fmt])
-        b = difftest.run([etcdproc.distro_bin("etcdctl"), "--endpoints", y.endpoint, "get", prefix, "--prefix",
-                          "-w", fmt])
+        a = difftest.run(
+            [etcdproc.distro_bin("etcdctl"), "--endpoints", x.endpoint, "get", prefix, "--prefix", "-w", fmt]
+        )
+        b = difftest.run(
+            [etcdproc.distro_bin("etcdctl"), "--endpoints", y.endpoint, "get", prefix, "--prefix", "-w", fmt]
+        )
         assert a.stdout == b.stdout and a.rc == 0, (fmt, a, b)
 
 
-def mirror_both(quad, args: list[str], dest_prefix: str, expect: int, writes: list[list[str]] = (),
-                expect_after: int | None = None, min_seconds: float = 0.0,
-                landed: Callable[[str], bool] | None = None) -> tuple[difftest.Result, difftest.Result]:
+def mirror_both(
+    quad,
+    args: list[str],
+    dest_prefix: str,
+    expect: int,
+    writes: list[list[str]] = (),
+    expect_after: int | None = None,
+    min_seconds: float = 0.0,
+    landed: Callable[[str], bool] | None = None,
+) -> tuple[difftest.Result, difftest.Result]:
     """Mirror on both sides; `expect_after` (a key count) or `landed` (a check of one destination endpoint) tells
     when the `writes` have reached both destinations (writes are mirrored in order: the last one suffices)."""
     pair, x, y = quad
@@ -82,8 +93,9 @@ def mirror_both(quad, args: list[str], dest_prefix: str, expect: int, writes: li
             _wait_count(y.endpoint, dest_prefix, expect_after)
         if landed is not None:
             for dest in (x, y):
-                etcdproc.wait_until(functools.partial(landed, dest.endpoint), 20, f"the last write on {dest.endpoint}",
-                                    step=0.1)
+                etcdproc.wait_until(
+                    functools.partial(landed, dest.endpoint), 20, f"the last write on {dest.endpoint}", step=0.1
+                )
         time.sleep(max(0.0, min_seconds - (time.monotonic() - t0)))  # deliberate: a run at least this long
     finally:
         r, m = _stop(real), _stop(ours)
@@ -112,8 +124,11 @@ def test_make_mirror_errors(quad, args):
 
 def test_dest_prefix_conflict(quad):
     pair, x, _ = quad
-    check_masked(pair, ["make-mirror", x.endpoint, "--dest-prefix", "x", "--no-dest-prefix", "--prefix", "mm/"],
-                 extra_flags=EXTRA)
+    check_masked(
+        pair,
+        ["make-mirror", x.endpoint, "--dest-prefix", "x", "--no-dest-prefix", "--prefix", "mm/"],
+        extra_flags=EXTRA,
+    )
 
 
 def test_help(quad):
@@ -128,10 +143,8 @@ def test_mirror_everything_then_updates_with_30s_count(quad):
     put_both(pair, [(f"all/{i:02d}", f"value {i}") for i in range(25)])
     base = _count(pair.b.endpoint, "")
     txn = b"\nput all/t1 one\nput all/t2 two\ndel all/0\n\n\n"
-    writes = [["put", "all/new", "n"], ["del", "all/01"], ["put", "all/02", "changed"],
-              ["del", "all/1", "--prefix"]]
-    r, m = mirror_both(quad, [], "", base, writes=writes, expect_after=base + 1 - 1 - 10,
-                       min_seconds=0)
+    writes = [["put", "all/new", "n"], ["del", "all/01"], ["put", "all/02", "changed"], ["del", "all/1", "--prefix"]]
+    r, m = mirror_both(quad, [], "", base, writes=writes, expect_after=base + 1 - 1 - 10, min_seconds=0)
     del r, m
     # the txn path (several ops in one revision) and the count line, in a run longer than 30 s
     pair.check(["del", "", "--from-key"])
@@ -141,10 +154,10 @@ def test_mirror_everything_then_updates_with_30s_count(quad):
         pair.check(["txn"], stdin=txn.replace(b"all/", b"long/"))
 
     pair_writes = [["put", "long/a", "1"]]
-    real = Proc([pair.etcdctl, "--endpoints", pair.a.endpoint, "make-mirror", quad[1].endpoint, "--prefix",
-                 "long/"])
-    ours = Proc([*difftest.ETCDCTL_PY, "--endpoints", pair.b.endpoint, "make-mirror", quad[2].endpoint,
-                 "--prefix", "long/"])
+    real = Proc([pair.etcdctl, "--endpoints", pair.a.endpoint, "make-mirror", quad[1].endpoint, "--prefix", "long/"])
+    ours = Proc(
+        [*difftest.ETCDCTL_PY, "--endpoints", pair.b.endpoint, "make-mirror", quad[2].endpoint, "--prefix", "long/"]
+    )
     try:
         _wait_count(quad[1].endpoint, "long/", 5)
         _wait_count(quad[2].endpoint, "long/", 5)
@@ -154,8 +167,9 @@ def test_mirror_everything_then_updates_with_30s_count(quad):
         _wait_count(quad[1].endpoint, "long/", 7)
         _wait_count(quad[2].endpoint, "long/", 7)
         # make-mirror prints its running count 30 s after it started
-        etcdproc.wait_until(lambda: real.out.endswith(b"\n") and ours.out.endswith(b"\n"), 45,
-                            "the 30 s count line of both", step=0.2)
+        etcdproc.wait_until(
+            lambda: real.out.endswith(b"\n") and ours.out.endswith(b"\n"), 45, "the 30 s count line of both", step=0.2
+        )
     finally:
         r, m = real.finish(), ours.finish()
     assert r.stdout == b"9\n" and m.stdout == r.stdout, (r, m)
@@ -163,12 +177,16 @@ def test_mirror_everything_then_updates_with_30s_count(quad):
     _same_dest(quad[1], quad[2], "long/")
 
 
-@pytest.mark.parametrize("args,src,dst", [
-    (["--prefix", "p1/"], "p1/", "p1/"),
-    (["--prefix", "p2/", "--dest-prefix", "q2/"], "p2/", "q2/"),
-    (["--prefix", "p3/", "--no-dest-prefix"], "p3/", ""),
-    (["--prefix", "p4"], "p4", "p4"),
-], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
+@pytest.mark.parametrize(
+    "args,src,dst",
+    [
+        (["--prefix", "p1/"], "p1/", "p1/"),
+        (["--prefix", "p2/", "--dest-prefix", "q2/"], "p2/", "q2/"),
+        (["--prefix", "p3/", "--no-dest-prefix"], "p3/", ""),
+        (["--prefix", "p4"], "p4", "p4"),
+    ],
+    ids=lambda v: " ".join(v) if isinstance(v, list) else None,
+)
 def test_prefix_rewrites(quad, args, src, dst):
     pair = quad[0]
     for k in ("a", "b/c", "dp4x"):  # "dp4x": the rewrite replaces the first occurrence anywhere in the key
@@ -181,13 +199,21 @@ def test_prefix_rewrites(quad, args, src, dst):
         dest_count_prefix = dst
         before = _count(quad[0].b.endpoint, src)
         after = before  # +late -a
-    mirror_both(quad, args, dest_count_prefix, before, writes=writes, expect_after=after,
-                landed=lambda ep: _value(ep, f"{dst}late") == b"L\n" and _value(ep, f"{dst}a") == b"")
+    mirror_both(
+        quad,
+        args,
+        dest_count_prefix,
+        before,
+        writes=writes,
+        expect_after=after,
+        landed=lambda ep: _value(ep, f"{dst}late") == b"L\n" and _value(ep, f"{dst}a") == b"",
+    )
     if dst == "":
         _same_dest(quad[1], quad[2], "b/c")
 
 
 # ------------------------------------------------------------------ ours: --until-synced, --checkpoint, --max-txn-ops
+
 
 def _ours(src: str, dst: str, *args: str, timeout: float = 60) -> difftest.Result:
     return difftest.run([*difftest.ETCDCTL_PY, "--endpoints", src, "make-mirror", dst, *args], timeout=timeout)
@@ -269,8 +295,13 @@ def test_checkpoint_resume_and_compaction_fallback(fresh, tmp_path):
     c.kv.compact(cur)
     r = _ours(src.endpoint, dst.endpoint, "--checkpoint", ck, "--until-synced")
     assert r.rc == 0, r
-    assert r.stderr == (f"checkpoint revision {cur - 2} was compacted on the source (compacted revision {cur}); "
-                        "falling back to a full sync\n").encode()
+    assert (
+        r.stderr
+        == (
+            f"checkpoint revision {cur - 2} was compacted on the source (compacted revision {cur}); "
+            "falling back to a full sync\n"
+        ).encode()
+    )
     assert r.stdout == f"in sync at source revision {cur}: 9 operations mirrored\n".encode()
     assert json.loads(open(ck).read())["revision"] == cur
     # a checkpoint of another mirror (different prefix) is refused, not silently reused
@@ -306,9 +337,13 @@ def test_progress_bar_on_tty(fresh, tmp_path):
     for i in range(100):
         c.kv.put(f"b/{i}".encode(), b"v")
     master, slave = pty.openpty()
-    p = subprocess.Popen([*difftest.ETCDCTL_PY, "--endpoints", src.endpoint, "make-mirror", dst.endpoint,
-                          "--until-synced"], stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL,
-                         env=_env())
+    p = subprocess.Popen(
+        [*difftest.ETCDCTL_PY, "--endpoints", src.endpoint, "make-mirror", dst.endpoint, "--until-synced"],
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        stdin=subprocess.DEVNULL,
+        env=_env(),
+    )
     os.close(slave)
     chunks = []
     while True:

@@ -29,13 +29,13 @@ COMPACTED = b"Error: etcdserver: mvcc: required revision has been compacted\n"
 
 # ------------------------------------------------------------------ helpers
 
+
 def _env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("ETCDCTL_")}
 
 
 def _start(argv: list[str]) -> subprocess.Popen:
-    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                            env=_env())
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=_env())
 
 
 def _finish(p: subprocess.Popen, timeout: float = 15) -> difftest.Result:
@@ -89,6 +89,7 @@ def _same(real: difftest.Result, ours: difftest.Result, ports: tuple[int, ...] =
 
 # ------------------------------------------------------------------ compaction
 
+
 def _compact_both(pair) -> int:
     revs = []
     for srv in (pair.a, pair.b):
@@ -113,11 +114,13 @@ def test_compacted_between_copy_and_watch(quad, n):
     running: list[tuple[subprocess.Popen, etcdproc.EtcdServer]] = []
     try:
         for argv, src, dst in sides:
-            running.append((_start([*argv, "--endpoints", src.endpoint, "make-mirror", dst.endpoint,
-                                    "--prefix", pfx]), dst))
+            running.append(
+                (_start([*argv, "--endpoints", src.endpoint, "make-mirror", dst.endpoint, "--prefix", pfx]), dst)
+            )
             with _client(dst.endpoint) as d:
-                etcdproc.wait_until(lambda: _count(d, pfx.encode()) > 0, 20, f"the first copied key on {dst.endpoint}",
-                                    step=0.005)
+                etcdproc.wait_until(
+                    lambda: _count(d, pfx.encode()) > 0, 20, f"the first copied key on {dst.endpoint}", step=0.005
+                )
             dst.proc.send_signal(signal.SIGSTOP)
         # both mirrors are stuck in their copy of revision R; the source moves on (R+1, R+2) and compacts at
         # R+2, so a watch from R+1 is refused (a compaction at R+1 would still allow it)
@@ -139,8 +142,6 @@ def test_compacted_between_copy_and_watch(quad, n):
     assert f"{pfx}late".encode() not in {k for k, *_ in got_x}
 
 
-
-
 def test_no_rev_flag(quad):
     """etcdctl 3.5.1 cannot start a mirror at a chosen revision (3.6's --rev): both refuse the flag alike, so a
     compacted start revision can only come from the source compacting under a running mirror (the tests here)."""
@@ -157,18 +158,21 @@ def _mirrors_watching(quad, prefix: str, *extra: str) -> list[tuple[subprocess.P
     put_both(pair, [(f"{prefix}seed", "s")])
     running = []
     for argv, src, dst in (([pair.etcdctl], pair.a, x), (difftest.ETCDCTL_PY, pair.b, y)):
-        running.append((_start([*argv, "--endpoints", src.endpoint, "make-mirror", dst.endpoint,
-                                "--prefix", prefix, *extra]), dst))
+        running.append(
+            (_start([*argv, "--endpoints", src.endpoint, "make-mirror", dst.endpoint, "--prefix", prefix, *extra]), dst)
+        )
     try:
         for _, dst in running:
             with _client(dst.endpoint) as d:
-                etcdproc.wait_until(lambda: _count(d, prefix.encode()) == 1, 20, f"the copy on {dst.endpoint}",
-                                    step=0.005)
+                etcdproc.wait_until(
+                    lambda: _count(d, prefix.encode()) == 1, 20, f"the copy on {dst.endpoint}", step=0.005
+                )
         put_both(pair, [(f"{prefix}seed2", "s")])
         for _, dst in running:
             with _client(dst.endpoint) as d:
-                etcdproc.wait_until(lambda: _count(d, prefix.encode()) == 2, 20,
-                                    f"the first watch event on {dst.endpoint}", step=0.005)
+                etcdproc.wait_until(
+                    lambda: _count(d, prefix.encode()) == 2, 20, f"the first watch event on {dst.endpoint}", step=0.005
+                )
     except BaseException:
         for p, _ in running:
             _interrupt(p)
@@ -208,7 +212,7 @@ def test_compacted_while_the_mirror_lags(quad):
             got = [(k, v) for k, v, *_ in _dump(d, b"lag/")]
         history = [(f"lag/{i:04d}".encode(), blob) for i in range(FLOOD)]
         applied = [kv for kv in got if kv[0] not in (b"lag/seed", b"lag/seed2")]
-        assert len(got) - len(applied) == 2 and applied == history[:len(applied)], (dst.endpoint, len(applied))
+        assert len(got) - len(applied) == 2 and applied == history[: len(applied)], (dst.endpoint, len(applied))
         assert len(applied) < FLOOD, (dst.endpoint, "the whole flood arrived: the watcher never lagged")
 
 
@@ -231,8 +235,9 @@ def test_slow_destination_keeps_the_watch(quad):
     try:
         for _, dst in running:
             with _client(dst.endpoint) as d:
-                etcdproc.wait_until(lambda: _count(d, b"slow/") == FLOOD + 2, 60, f"the whole flood on {dst.endpoint}",
-                                    step=0.1)
+                etcdproc.wait_until(
+                    lambda: _count(d, b"slow/") == FLOOD + 2, 60, f"the whole flood on {dst.endpoint}", step=0.1
+                )
         time.sleep(0.3)  # deliberate: time for a mirror that would die once caught up to do so
         assert [p.poll() for p, _ in running] == [None, None]  # both still mirroring
     finally:
@@ -271,9 +276,22 @@ def _tls_twins(etcd_bin: str, base: str, certs: dict[str, str], token: str):
     shared_peer = etcdproc.free_port()
     servers = []
     for _ in range(2):
-        s = etcdproc.make_server(etcd_bin, base, name="twin", advertise_peer_port=shared_peer, token=token,
-                                 extra=["--cert-file", certs["server_cert"], "--key-file", certs["server_key"],
-                                        "--trusted-ca-file", certs["ca"], "--client-cert-auth"])
+        s = etcdproc.make_server(
+            etcd_bin,
+            base,
+            name="twin",
+            advertise_peer_port=shared_peer,
+            token=token,
+            extra=[
+                "--cert-file",
+                certs["server_cert"],
+                "--key-file",
+                certs["server_key"],
+                "--trusted-ca-file",
+                certs["ca"],
+                "--client-cert-auth",
+            ],
+        )
         http = f"http://127.0.0.1:{s.client_port}"
         s.argv = [a.replace(http, f"https://127.0.0.1:{s.client_port}") for a in s.argv]
         servers.append(s.start(wait=False))
@@ -324,26 +342,36 @@ def _dest_client(srv: etcdproc.EtcdServer, certs: dict[str, str], auth: bool):
     return _client(f"https://{srv.endpoint}", certs, **({"user": "root", "password": PW} if auth else {}))
 
 
-def _mirror_into(pair, dests, certs: dict[str, str], prefix: str, args: list[str], *, auth: bool = False,
-                 scheme: str = "https://") -> None:
+def _mirror_into(
+    pair, dests, certs: dict[str, str], prefix: str, args: list[str], *, auth: bool = False, scheme: str = "https://"
+) -> None:
     """Both mirrors copy three keys and follow two more writes into TLS destinations; then SIGINT. Same exit,
     output and destination contents (revisions included)."""
     x, y = dests
     put_both(pair, [(f"{prefix}{i}", f"value {i}") for i in range(3)])
-    running = [_start([*argv, "--endpoints", src.endpoint, "make-mirror", f"{scheme}{dst.endpoint}",
-                       "--prefix", prefix, *args])
-               for argv, src, dst in (([pair.etcdctl], pair.a, x), (difftest.ETCDCTL_PY, pair.b, y))]
+    running = [
+        _start(
+            [*argv, "--endpoints", src.endpoint, "make-mirror", f"{scheme}{dst.endpoint}", "--prefix", prefix, *args]
+        )
+        for argv, src, dst in (([pair.etcdctl], pair.a, x), (difftest.ETCDCTL_PY, pair.b, y))
+    ]
     try:
         for dst in dests:
             with _dest_client(dst, certs, auth) as d:
-                etcdproc.wait_until(lambda: _count(d, prefix.encode()) == 3, 20, f"the copy on {dst.endpoint}",
-                                    step=0.02)
+                etcdproc.wait_until(
+                    lambda: _count(d, prefix.encode()) == 3, 20, f"the copy on {dst.endpoint}", step=0.02
+                )
         put_both(pair, [(f"{prefix}late", "L"), (f"{prefix}0", "changed")])
         for dst in dests:
             with _dest_client(dst, certs, auth) as d:
-                etcdproc.wait_until(lambda: d.kv.get(f"{prefix}late".encode()) == b"L"
-                                    and d.kv.get(f"{prefix}0".encode()) == b"changed", 20,
-                                    f"the updates on {dst.endpoint}", step=0.02)
+                etcdproc.wait_until(
+                    lambda: (
+                        d.kv.get(f"{prefix}late".encode()) == b"L" and d.kv.get(f"{prefix}0".encode()) == b"changed"
+                    ),
+                    20,
+                    f"the updates on {dst.endpoint}",
+                    step=0.02,
+                )
     finally:
         real, ours = (_interrupt(p) for p in running)
     _same(real, ours)
@@ -353,39 +381,57 @@ def _mirror_into(pair, dests, certs: dict[str, str], prefix: str, args: list[str
         assert got == _dump(cy, prefix.encode()) and len(got) == 4
 
 
-@pytest.mark.parametrize("scheme,extra", [
-    ("https://", ["--dest-insecure-transport=false"]),
-    ("", ["--dest-insecure-transport=false"]),  # no scheme: the TLS flags alone decide
-    ("", []),  # --dest-insecure-transport keeps its default (true): given certificates still mean TLS
-], ids=["https", "no-scheme", "insecure-transport-default"])
+@pytest.mark.parametrize(
+    "scheme,extra",
+    [
+        ("https://", ["--dest-insecure-transport=false"]),
+        ("", ["--dest-insecure-transport=false"]),  # no scheme: the TLS flags alone decide
+        ("", []),  # --dest-insecure-transport keeps its default (true): given certificates still mean TLS
+    ],
+    ids=["https", "no-scheme", "insecure-transport-default"],
+)
 def test_tls_destination(quad, tls_dests, certs, scheme, extra):
     pfx = f"tls-{len(scheme)}-{len(extra)}/"
     _mirror_into(quad[0], tls_dests, certs, pfx, [*_tls_args(certs), *extra], scheme=scheme)
 
 
-@pytest.mark.parametrize("user", [["--dest-user", "root", "--dest-password", PW], ["--dest-user", f"root:{PW}"]],
-                         ids=["dest-password", "user-colon-password"])
+@pytest.mark.parametrize(
+    "user",
+    [["--dest-user", "root", "--dest-password", PW], ["--dest-user", f"root:{PW}"]],
+    ids=["dest-password", "user-colon-password"],
+)
 def test_tls_destination_with_auth(quad, auth_dests, certs, user):
     pfx = f"auth-{len(user)}/"
-    _mirror_into(quad[0], auth_dests, certs, pfx, [*_tls_args(certs), "--dest-insecure-transport=false", *user],
-                 auth=True)
+    _mirror_into(
+        quad[0], auth_dests, certs, pfx, [*_tls_args(certs), "--dest-insecure-transport=false", *user], auth=True
+    )
 
 
 def _run_both(pair, dests, args_for, *, timeout: float = 20) -> tuple[difftest.Result, difftest.Result]:
     """Both make-mirrors, started together; args_for(dest) gives each side's arguments after `make-mirror`."""
     x, y = dests
-    procs = [_start([*argv, "--endpoints", src.endpoint, "make-mirror", *args_for(dst)])
-             for argv, src, dst in (([pair.etcdctl], pair.a, x), (difftest.ETCDCTL_PY, pair.b, y))]
+    procs = [
+        _start([*argv, "--endpoints", src.endpoint, "make-mirror", *args_for(dst)])
+        for argv, src, dst in (([pair.etcdctl], pair.a, x), (difftest.ETCDCTL_PY, pair.b, y))
+    ]
     return _finish(procs[0], timeout), _finish(procs[1], timeout)
 
 
 @pytest.mark.parametrize("which", ["missing-key-file", "cert-without-key", "key-without-cert"])
 def test_tls_flag_errors(quad, tls_dests, certs, which):
     """Bad TLS flags end both before any connection: exit 128 and Go's TLSInfo message."""
-    args = {"missing-key-file": ["--dest-cacert", certs["ca"], "--dest-cert", certs["client_cert"],
-                                 "--dest-key", os.path.join(os.path.dirname(certs["ca"]), "no-such.key")],
-            "cert-without-key": ["--dest-cacert", certs["ca"], "--dest-cert", certs["client_cert"]],
-            "key-without-cert": ["--dest-key", certs["client_key"]]}[which]
+    args = {
+        "missing-key-file": [
+            "--dest-cacert",
+            certs["ca"],
+            "--dest-cert",
+            certs["client_cert"],
+            "--dest-key",
+            os.path.join(os.path.dirname(certs["ca"]), "no-such.key"),
+        ],
+        "cert-without-key": ["--dest-cacert", certs["ca"], "--dest-cert", certs["client_cert"]],
+        "key-without-cert": ["--dest-key", certs["client_key"]],
+    }[which]
     real, ours = _run_both(quad[0], tls_dests, lambda d: [f"https://{d.endpoint}", *args], timeout=10)
     _same(real, ours)
     assert real.rc == 128 and real.stderr.startswith(b"Error: ") and real.stderr.count(b"\n") == 1, real
@@ -409,8 +455,11 @@ def test_tls_unreachable_with_login(quad, auth_dests, certs, which):
     cannot talk TLS to ends it with exit 2, a warn line and `Error: context deadline exceeded`."""
     args = {"wrong-ca": _tls_args(certs, "other_ca"), "plain-client": []}[which]
     scheme = "https://" if args else ""
-    real, ours = _run_both(quad[0], auth_dests, lambda d: [f"{scheme}{d.endpoint}", "--dest-user", f"root:{PW}",
-                                                           "--dial-timeout", "1s", *args])
+    real, ours = _run_both(
+        quad[0],
+        auth_dests,
+        lambda d: [f"{scheme}{d.endpoint}", "--dest-user", f"root:{PW}", "--dial-timeout", "1s", *args],
+    )
     ports = tuple(d.client_port for d in auth_dests)
     assert _warn_and_error(ours, ports) == _warn_and_error(real, ports), (real, ours)
     assert (ours.rc, ours.stdout) == (real.rc, real.stdout) == (2, b""), (real, ours)
@@ -421,28 +470,40 @@ def test_tls_unreachable_with_login(quad, auth_dests, certs, which):
 def test_tls_auth_refused(quad, auth_dests, certs, which):
     """The destination answers but refuses: a bad login ends both at once (exit 2); without --dest-user the client
     certificate's CN (no user there) may not write, so the first copied key fails (exit 1, permission denied)."""
-    user = {"bad-password": ["--dest-user", "root:wrong"], "unknown-user": ["--dest-user", "ghost",
-                                                                             "--dest-password", PW],
-            "no-user": []}[which]
+    user = {
+        "bad-password": ["--dest-user", "root:wrong"],
+        "unknown-user": ["--dest-user", "ghost", "--dest-password", PW],
+        "no-user": [],
+    }[which]
     pair = quad[0]
     put_both(pair, [("refused/k", "v")])
-    real, ours = _run_both(pair, auth_dests, lambda d: [f"https://{d.endpoint}", "--prefix", "refused/",
-                                                        *_tls_args(certs), *user])
+    real, ours = _run_both(
+        pair, auth_dests, lambda d: [f"https://{d.endpoint}", "--prefix", "refused/", *_tls_args(certs), *user]
+    )
     _same(real, ours, tuple(d.client_port for d in auth_dests))
-    want = (b"Error: etcdserver: permission denied\n" if which == "no-user"
-            else b"Error: etcdserver: authentication failed, invalid user ID or password\n")
+    want = (
+        b"Error: etcdserver: permission denied\n"
+        if which == "no-user"
+        else b"Error: etcdserver: authentication failed, invalid user ID or password\n"
+    )
     assert (real.rc, real.stdout) == (1 if which == "no-user" else 2, b"") and real.stderr.endswith(want), real
 
 
-@pytest.mark.parametrize("which", ["wrong-ca", "no-client-cert", "plain-client", "https-without-ca",
-                                   "destination-down"])
+@pytest.mark.parametrize(
+    "which", ["wrong-ca", "no-client-cert", "plain-client", "https-without-ca", "destination-down"]
+)
 def test_unreachable_destination(quad, tls_dests, certs, which):
     """Without --dest-user, real etcdctl 3.5.1 never checks the destination: its first Put waits for a connection
     that cannot come, forever and silently (checked here for dial-timeout + 1.5 s, then it is interrupted).
     etcdctl-py instead gives the destination --dial-timeout to answer, then ends the way etcdctl does when its login
     cannot connect (exit 2, the client's warn line, `Error: context deadline exceeded`)."""
-    args = {"wrong-ca": _tls_args(certs, "other_ca"), "no-client-cert": ["--dest-cacert", certs["ca"]],
-            "plain-client": [], "https-without-ca": [], "destination-down": []}[which]
+    args = {
+        "wrong-ca": _tls_args(certs, "other_ca"),
+        "no-client-cert": ["--dest-cacert", certs["ca"]],
+        "plain-client": [],
+        "https-without-ca": [],
+        "destination-down": [],
+    }[which]
     scheme = "https://" if which in ("wrong-ca", "no-client-cert", "https-without-ca") else ""
     down = f"127.0.0.1:{etcdproc.free_port()}"
     pair, (x, y) = quad[0], tls_dests
@@ -450,8 +511,22 @@ def test_unreachable_destination(quad, tls_dests, certs, which):
     procs = []
     for argv, src, dst in (([pair.etcdctl], pair.a, x), (difftest.ETCDCTL_PY, pair.b, y)):
         target = down if which == "destination-down" else f"{scheme}{dst.endpoint}"
-        procs.append(_start([*argv, "--endpoints", src.endpoint, "make-mirror", target, "--prefix", "unreached/",
-                             "--dial-timeout", "1s", *args]))
+        procs.append(
+            _start(
+                [
+                    *argv,
+                    "--endpoints",
+                    src.endpoint,
+                    "make-mirror",
+                    target,
+                    "--prefix",
+                    "unreached/",
+                    "--dial-timeout",
+                    "1s",
+                    *args,
+                ]
+            )
+        )
     t0 = time.monotonic()
     ours = _finish(procs[1], timeout=10)
     took = time.monotonic() - t0

@@ -29,8 +29,9 @@ def _save_both(pair, tmp_path, *extra: str):
     a.mkdir(exist_ok=True)
     b.mkdir(exist_ok=True)
     real = difftest.run([pair.etcdctl, "--endpoints", pair.a.endpoint, *extra, "snapshot", "save", str(a / "snap.db")])
-    mine = difftest.run([*difftest.ETCDCTL_PY, "--endpoints", pair.b.endpoint, *extra, "snapshot", "save",
-                         str(b / "snap.db")])
+    mine = difftest.run(
+        [*difftest.ETCDCTL_PY, "--endpoints", pair.b.endpoint, *extra, "snapshot", "save", str(b / "snap.db")]
+    )
     return real, mine, a / "snap.db", b / "snap.db"
 
 
@@ -52,8 +53,10 @@ def test_save_identical(pair, tmp_path, extra):
     assert _norm(mine.stdout, pair, tmp_path) == _norm(real.stdout, pair, tmp_path)
     assert _norm(mine.stderr, pair, tmp_path) == _norm(real.stderr, pair, tmp_path)
     # twins hold the same keys and revisions (their bbolt page layout may differ): same hash, revision, key count
-    status = [difftest.run([etcdproc.distro_bin("etcdutl"), "snapshot", "status", str(f), "-w", "json"]).stdout
-              for f in (fa, fb)]
+    status = [
+        difftest.run([etcdproc.distro_bin("etcdutl"), "snapshot", "status", str(f), "-w", "json"]).stdout
+        for f in (fa, fb)
+    ]
     assert status[0].split(b',"totalSize"')[0] == status[1].split(b',"totalSize"')[0] != b""
     assert os.stat(fb).st_mode & 0o777 == 0o600
     from etcdctl_py.humanize import go_bytes
@@ -100,10 +103,12 @@ def test_save_directory_target(pair, tmp_path):
     (tmp_path / "ours").mkdir()
     (tmp_path / "real" / "d.db").mkdir()
     (tmp_path / "ours" / "d.db").mkdir()
-    real = difftest.run([pair.etcdctl, "--endpoints", pair.a.endpoint, "snapshot", "save",
-                         str(tmp_path / "real" / "d.db")])
-    mine = difftest.run([*difftest.ETCDCTL_PY, "--endpoints", pair.b.endpoint, "snapshot", "save",
-                         str(tmp_path / "ours" / "d.db")])
+    real = difftest.run(
+        [pair.etcdctl, "--endpoints", pair.a.endpoint, "snapshot", "save", str(tmp_path / "real" / "d.db")]
+    )
+    mine = difftest.run(
+        [*difftest.ETCDCTL_PY, "--endpoints", pair.b.endpoint, "snapshot", "save", str(tmp_path / "ours" / "d.db")]
+    )
     assert mine.rc == real.rc == 5
     assert _norm(mine.stderr, pair, tmp_path).splitlines()[-1] == _norm(real.stderr, pair, tmp_path).splitlines()[-1]
     assert sorted(os.listdir(tmp_path / "ours")) == ["d.db"]
@@ -124,9 +129,13 @@ def test_save_help(pair):
 def test_progress_bar_only_on_tty(pair, tmp_path):
     """With stderr on a terminal a progress bar shows the byte count; piped, stderr is exactly etcdctl's lines."""
     master, slave = pty.openpty()
-    p = subprocess.Popen([*difftest.ETCDCTL_PY, "--endpoints", pair.b.endpoint, "snapshot", "save",
-                          str(tmp_path / "tty.db")], stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL,
-                         env={k: v for k, v in os.environ.items() if not k.startswith("ETCDCTL_")})
+    p = subprocess.Popen(
+        [*difftest.ETCDCTL_PY, "--endpoints", pair.b.endpoint, "snapshot", "save", str(tmp_path / "tty.db")],
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        stdin=subprocess.DEVNULL,
+        env={k: v for k, v in os.environ.items() if not k.startswith("ETCDCTL_")},
+    )
     os.close(slave)
     chunks = []
     while True:
@@ -144,20 +153,24 @@ def test_progress_bar_only_on_tty(pair, tmp_path):
     size = (tmp_path / "tty.db").stat().st_size
     assert b"snapshot" in tty and b"kB" in tty and b"ETA" in tty, tty
     assert f"{size / 1000:.1f}/{size / 1000:.1f} kB".encode() in tty, tty
-    piped = difftest.run([*difftest.ETCDCTL_PY, "--endpoints", pair.b.endpoint, "snapshot", "save",
-                          str(tmp_path / "pipe.db")])
+    piped = difftest.run(
+        [*difftest.ETCDCTL_PY, "--endpoints", pair.b.endpoint, "snapshot", "save", str(tmp_path / "pipe.db")]
+    )
     assert b"ETA" not in piped.stderr and len(piped.stderr.splitlines()) == 6
 
 
 def test_rich_not_imported_when_piped(pair, tmp_path):
-    code = ("import sys, etcdctl_py.cli.main as m\n"
-            f"rc = m.main(['--endpoints', '{pair.b.endpoint}', 'snapshot', 'save', '{tmp_path / 'r.db'}'])\n"
-            "sys.stdout.write('RICH=%s\\n' % ('rich' in sys.modules))\n")
+    code = (
+        "import sys, etcdctl_py.cli.main as m\n"
+        f"rc = m.main(['--endpoints', '{pair.b.endpoint}', 'snapshot', 'save', '{tmp_path / 'r.db'}'])\n"
+        "sys.stdout.write('RICH=%s\\n' % ('rich' in sys.modules))\n"
+    )
     r = difftest.run([sys.executable, "-c", code])
     assert r.stdout.endswith(b"RICH=False\n"), r
 
 
 # ------------------------------------------------------------------ retention
+
 
 def _ours_save(pair, path, *extra: str) -> difftest.Result:
     return difftest.run([*difftest.ETCDCTL_PY, "--endpoints", pair.b.endpoint, "snapshot", "save", str(path), *extra])
@@ -180,12 +193,21 @@ def test_keep_newest(pair, tmp_path):
     lines = r.stdout.decode().splitlines()
     assert lines[0] == f"Snapshot saved at {tmp_path / 'etcd-20261125.db'}"
     removed = [ln.split()[3] for ln in lines if ln.startswith("Removed old snapshot ")]
-    assert removed == [str(tmp_path / "etcd-20261103.db"), str(tmp_path / "etcd-20261102.db"),
-                       str(tmp_path / "etcd-20261101.db")]
+    assert removed == [
+        str(tmp_path / "etcd-20261103.db"),
+        str(tmp_path / "etcd-20261102.db"),
+        str(tmp_path / "etcd-20261101.db"),
+    ]
     assert all("beyond the newest 3" in ln for ln in lines[1:4])
     assert lines[-1] == f"Retention (keep 3): 3 snapshots kept, 3 removed in {tmp_path}"
-    assert sorted(os.listdir(tmp_path)) == ["etcd-20250101.db", "etcd-20250101.db.txt", "etcd-20261104.db",
-                                            "etcd-20261105.db", "etcd-20261125.db", "etcd-notasnapshot-20260101.db"]
+    assert sorted(os.listdir(tmp_path)) == [
+        "etcd-20250101.db",
+        "etcd-20250101.db.txt",
+        "etcd-20261104.db",
+        "etcd-20261105.db",
+        "etcd-20261125.db",
+        "etcd-notasnapshot-20260101.db",
+    ]
 
 
 def test_max_age_and_keep(pair, tmp_path):
@@ -195,8 +217,10 @@ def test_max_age_and_keep(pair, tmp_path):
     r = _ours_save(pair, tmp_path / "b-5.db", "--max-age", "30d", "--keep=10")
     assert r.rc == 0, r
     lines = r.stdout.decode().splitlines()
-    assert [ln.split()[3] for ln in lines if ln.startswith("Removed")] == [str(tmp_path / "b-2.db"),
-                                                                         str(tmp_path / "b-1.db")]
+    assert [ln.split()[3] for ln in lines if ln.startswith("Removed")] == [
+        str(tmp_path / "b-2.db"),
+        str(tmp_path / "b-1.db"),
+    ]
     assert "older than 30d" in lines[1]
     assert lines[-1] == f"Retention (keep 10, max age 30d): 3 snapshots kept, 2 removed in {tmp_path}"
     r2 = _ours_save(pair, tmp_path / "b-6.db", "--max-age", "1w")
@@ -212,13 +236,21 @@ def test_retention_summary_counts_one_snapshot_in_the_singular(pair, tmp_path):
     assert os.listdir(tmp_path) == ["etcd-20261102.db"]
 
 
-@pytest.mark.parametrize("extra,err", [
-    (["--keep", "2"], b"Error: --keep/--max-age need a dated snapshot name (digits in it, e.g. "
-                      b"snapshot-$(date +%Y%m%d-%H%M%S).db), not 'plain.db'\n"),
-    (["--max-age", "30 days"], b"Error: invalid --max-age '30 days': use a number with a unit s, m, h, d or w "
-                               b"(e.g. 30d)\n"),
-    (["--keep", "-1"], b"Error: --keep must be zero or positive\n"),
-])
+@pytest.mark.parametrize(
+    "extra,err",
+    [
+        (
+            ["--keep", "2"],
+            b"Error: --keep/--max-age need a dated snapshot name (digits in it, e.g. "
+            b"snapshot-$(date +%Y%m%d-%H%M%S).db), not 'plain.db'\n",
+        ),
+        (
+            ["--max-age", "30 days"],
+            b"Error: invalid --max-age '30 days': use a number with a unit s, m, h, d or w (e.g. 30d)\n",
+        ),
+        (["--keep", "-1"], b"Error: --keep must be zero or positive\n"),
+    ],
+)
 def test_retention_errors(pair, tmp_path, extra, err):
     r = _ours_save(pair, tmp_path / "plain.db", *extra)
     assert (r.rc, r.stdout, r.stderr) == (128, b"", err)

@@ -28,8 +28,12 @@ def _fill(endpoint: str, keys: int = 3000) -> None:
     value = os.urandom(500).hex().encode()
     with Client([endpoint]) as c:
         for start in range(0, keys, 100):
-            c.kv.txn(success=[rpc_pb2.RequestOp(request_put=rpc_pb2.PutRequest(key=b"k%06d" % i, value=value))
-                              for i in range(start, min(start + 100, keys))])
+            c.kv.txn(
+                success=[
+                    rpc_pb2.RequestOp(request_put=rpc_pb2.PutRequest(key=b"k%06d" % i, value=value))
+                    for i in range(start, min(start + 100, keys))
+                ]
+            )
 
 
 @pytest.fixture(scope="module")
@@ -59,38 +63,48 @@ def _masked(r: difftest.Result, tmp_path, *ports: int) -> tuple[int, bytes, byte
 # -- which endpoints the plain path takes ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("endpoint,expected", [
-    ("127.0.0.1:2379", (socket.AF_INET, "127.0.0.1", 2379, "127.0.0.1:2379")),
-    ("http://127.0.0.1:2379", (socket.AF_INET, "127.0.0.1", 2379, "127.0.0.1:2379")),
-    ("[::1]:2379", (socket.AF_INET6, "::1", 2379, "[::1]:2379")),
-    ("https://127.0.0.1:2379", None),
-    ("localhost:2379", None),  # a host name: grpc resolves it
-    ("unix://sock", None),
-    ("127.0.0.1", None),
-    ("127.0.0.1:0", None),
-    ("127.0.0.1:99999", None),
-    ("127.0.0.1:23/x", None),
-])
+@pytest.mark.parametrize(
+    "endpoint,expected",
+    [
+        ("127.0.0.1:2379", (socket.AF_INET, "127.0.0.1", 2379, "127.0.0.1:2379")),
+        ("http://127.0.0.1:2379", (socket.AF_INET, "127.0.0.1", 2379, "127.0.0.1:2379")),
+        ("[::1]:2379", (socket.AF_INET6, "::1", 2379, "[::1]:2379")),
+        ("https://127.0.0.1:2379", None),
+        ("localhost:2379", None),  # a host name: grpc resolves it
+        ("unix://sock", None),
+        ("127.0.0.1", None),
+        ("127.0.0.1:0", None),
+        ("127.0.0.1:99999", None),
+        ("127.0.0.1:23/x", None),
+    ],
+)
 def test_plain_target(endpoint, expected):
     assert plain_target(endpoint) == expected
 
 
-@pytest.mark.parametrize("block,ok", [
-    (b"\x88\x5f\x8b", True),  # :status 200, then content-type
-    (b"\x20\x88", True),  # after a dynamic table size update
-    (b"\x3f\xe1\x1f\x88", True),  # after a multi-byte size update (4096)
-    (b"\x89", False),  # :status 204
-    (b"\x48\x03404", False),  # :status 404 as a literal
-    (b"", False),
-])
+@pytest.mark.parametrize(
+    "block,ok",
+    [
+        (b"\x88\x5f\x8b", True),  # :status 200, then content-type
+        (b"\x20\x88", True),  # after a dynamic table size update
+        (b"\x3f\xe1\x1f\x88", True),  # after a multi-byte size update (4096)
+        (b"\x89", False),  # :status 204
+        (b"\x48\x03404", False),  # :status 404 as a literal
+        (b"", False),
+    ],
+)
 def test_status_200(block, ok):
     assert _status_200(block) is ok
 
 
 def test_tls_endpoints_are_dial_targets_only():
     assert plain_target("https://127.0.0.1:2379") is None
-    assert plain_target("https://127.0.0.1:2379", ("http://", "https://")) == (socket.AF_INET, "127.0.0.1", 2379,
-                                                                              "127.0.0.1:2379")
+    assert plain_target("https://127.0.0.1:2379", ("http://", "https://")) == (
+        socket.AF_INET,
+        "127.0.0.1",
+        2379,
+        "127.0.0.1:2379",
+    )
     assert plain_target("unix://sock", ("http://", "https://")) is None
 
 
@@ -124,8 +138,10 @@ def test_refused_connection_is_unsupported():
 
 
 def test_plain_chunks_equal_grpc_chunks(member):
-    plain = [(bytes(c.blob), c.remaining_bytes)
-             for c in open_plain(plain_target(member.endpoint), deadline=None, connect_timeout=2)]
+    plain = [
+        (bytes(c.blob), c.remaining_bytes)
+        for c in open_plain(plain_target(member.endpoint), deadline=None, connect_timeout=2)
+    ]
     with Client([member.endpoint]) as c:
         grpc_chunks = [(bytes(x.blob), x.remaining_bytes) for x in open_snapshot(c, timeout=30, raw=True)]
     assert len(plain) > 50 and plain == grpc_chunks
@@ -134,8 +150,10 @@ def test_plain_chunks_equal_grpc_chunks(member):
 def test_save_imports_no_grpc_and_matches_etcdctl(member, tmp_path):
     """The CLI takes the plain path (grpc and protobuf stay unimported) and writes real etcdctl's bytes."""
     ours = tmp_path / "ours.db"
-    code = ("import sys; from etcdctl_py.cli.main import main; rc = main(sys.argv[1:]); "
-            "print(sorted(m for m in ('grpc', 'google.protobuf') if m in sys.modules), rc)")
+    code = (
+        "import sys; from etcdctl_py.cli.main import main; rc = main(sys.argv[1:]); "
+        "print(sorted(m for m in ('grpc', 'google.protobuf') if m in sys.modules), rc)"
+    )
     r = difftest.run([sys.executable, "-c", code, "--endpoints", member.endpoint, "snapshot", "save", str(ours)])
     assert r.stdout.splitlines()[-1] == b"[] 0", r
     real = _save([ETCDCTL], member.endpoint, tmp_path / "real.db")
@@ -218,7 +236,7 @@ class Proxy:
         try:
             while not self.stop.is_set() and (data := src.recv(65536)):
                 if mode == "cut" and sent + len(data) >= self.limit:
-                    dst.sendall(data[:self.limit - sent])
+                    dst.sendall(data[: self.limit - sent])
                     dst.shutdown(socket.SHUT_WR)  # a clean FIN (closing with unread input would send RST)
                     src.close()
                     return
@@ -253,10 +271,14 @@ class Proxy:
             s.close()
 
 
-@pytest.mark.parametrize("mode,limit,extra", [
-    ("cut", 1_000_000, []),
-    ("slow", 2_000_000, ["--command-timeout", "1s"]),
-], ids=["cut", "deadline"])
+@pytest.mark.parametrize(
+    "mode,limit,extra",
+    [
+        ("cut", 1_000_000, []),
+        ("slow", 2_000_000, ["--command-timeout", "1s"]),
+    ],
+    ids=["cut", "deadline"],
+)
 def test_broken_stream_like_etcdctl(member, tmp_path, mode, limit, extra):
     """The connection breaks (or the deadline passes) mid-stream: etcdctl's warn line, error and exit code."""
     results = []

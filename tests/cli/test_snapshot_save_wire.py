@@ -51,23 +51,32 @@ def _unknown(depth: int = 0) -> st.SearchStrategy[bytes]:
         st.tuples(number, st.binary(min_size=8, max_size=8)).map(lambda t: _tag(t[0], 1) + t[1]),
         st.tuples(number, st.binary(min_size=4, max_size=4)).map(lambda t: _tag(t[0], 5) + t[1]),
         st.tuples(number, st.binary(max_size=40)).map(lambda t: _tag(t[0], 2) + _varint(len(t[1])) + t[1]),
-        wrong.flatmap(lambda fw: (
-            U64.map(_varint) if fw[1] == 0 else
-            st.binary(min_size=8, max_size=8) if fw[1] == 1 else
-            st.binary(min_size=4, max_size=4) if fw[1] == 5 else
-            st.binary(max_size=20).map(lambda b: _varint(len(b)) + b)).map(lambda body, fw=fw: _tag(*fw) + body)),
+        wrong.flatmap(
+            lambda fw: (
+                U64.map(_varint)
+                if fw[1] == 0
+                else st.binary(min_size=8, max_size=8)
+                if fw[1] == 1
+                else st.binary(min_size=4, max_size=4)
+                if fw[1] == 5
+                else st.binary(max_size=20).map(lambda b: _varint(len(b)) + b)
+            ).map(lambda body, fw=fw: _tag(*fw) + body)
+        ),
     )
     if depth >= 2:
         return plain
     group = st.tuples(number, st.lists(_unknown(depth + 1), max_size=3)).map(
-        lambda t: _tag(t[0], 3) + b"".join(t[1]) + _tag(t[0], 4))
+        lambda t: _tag(t[0], 3) + b"".join(t[1]) + _tag(t[0], 4)
+    )
     return st.one_of(plain, group)
 
 
 def _header() -> st.SearchStrategy[bytes]:
     """A ResponseHeader (cluster_id, member_id, revision, raft_term) as field 1."""
-    fields = st.lists(st.one_of(st.tuples(st.integers(1, 4), U64).map(lambda t: _tag(t[0], 0) + _varint(t[1])),
-                                _unknown(1)), max_size=5)
+    fields = st.lists(
+        st.one_of(st.tuples(st.integers(1, 4), U64).map(lambda t: _tag(t[0], 0) + _varint(t[1])), _unknown(1)),
+        max_size=5,
+    )
     return fields.map(lambda fs: b"".join(fs)).map(lambda body: _tag(1, 2) + _varint(len(body)) + body)
 
 
@@ -114,7 +123,7 @@ def test_damaged_encodings_are_rejected_like_protobuf(data, draw):
         if how == "cut":
             data = data[:i]
         elif how == "flip":
-            data = data[:i] + bytes([data[i] ^ (1 << draw.draw(st.integers(0, 7)))]) + data[i + 1:]
+            data = data[:i] + bytes([data[i] ^ (1 << draw.draw(st.integers(0, 7)))]) + data[i + 1 :]
         else:
             data = data[:i] + draw.draw(st.binary(max_size=6)) + data[i:]
     assert _raw(data) == _pb(data)
@@ -126,26 +135,29 @@ def test_arbitrary_bytes_like_protobuf(data):
     assert _raw(data) == _pb(data)
 
 
-@pytest.mark.parametrize("data", [
-    b"\x10" + b"\xff" * 9 + b"\x01",  # remaining_bytes = 2**64 - 1 in the full 10 bytes
-    b"\x10" + b"\x80" * 10 + b"\x00",  # an 11-byte varint
-    b"\x1a\x05abc",  # blob longer than the message
-    b"\x0b\x10\x01\x0c",  # a group under the header's field number (wrong wire type: unknown)
-    b"\x0b\x10\x01\x14",  # a group closed by the wrong end tag
-    b"\x0a\x01\x00",  # a header whose content is not a message
-    b"\x0a\x02\x08\x80",  # a header with a truncated varint
-    b"\x0a\x03\x0b\x0c\x00",  # a header whose length splits a field
-    b"\x0c",  # an end-group tag with no group
-    b"#\x00\x00$",  # field number 0 inside a group (protobuf lets it pass there)
-    b"#\x00$",  # ... and then the group is not closed
-    b"\n\x04\x0b\x00\x00\x0c",  # the same inside the header
-    b"#\x80\x80\x80\x80\x10\x00$",  # a tag beyond 32 bits inside a group
-    b"\x00\x01",  # field number 0
-    b"\x80\x80\x80\x80\x10\x00",  # a tag beyond 32 bits
-    b"\x88\x80\x80\x80\x00\x00",  # a 5-byte tag that fits 32 bits (field 1, varint: unknown)
-    b"\x88\x80\x80\x80\x80\x00\x00",  # a 6-byte tag
-    b"\x1e",  # wire type 6
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\x10" + b"\xff" * 9 + b"\x01",  # remaining_bytes = 2**64 - 1 in the full 10 bytes
+        b"\x10" + b"\x80" * 10 + b"\x00",  # an 11-byte varint
+        b"\x1a\x05abc",  # blob longer than the message
+        b"\x0b\x10\x01\x0c",  # a group under the header's field number (wrong wire type: unknown)
+        b"\x0b\x10\x01\x14",  # a group closed by the wrong end tag
+        b"\x0a\x01\x00",  # a header whose content is not a message
+        b"\x0a\x02\x08\x80",  # a header with a truncated varint
+        b"\x0a\x03\x0b\x0c\x00",  # a header whose length splits a field
+        b"\x0c",  # an end-group tag with no group
+        b"#\x00\x00$",  # field number 0 inside a group (protobuf lets it pass there)
+        b"#\x00$",  # ... and then the group is not closed
+        b"\n\x04\x0b\x00\x00\x0c",  # the same inside the header
+        b"#\x80\x80\x80\x80\x10\x00$",  # a tag beyond 32 bits inside a group
+        b"\x00\x01",  # field number 0
+        b"\x80\x80\x80\x80\x10\x00",  # a tag beyond 32 bits
+        b"\x88\x80\x80\x80\x00\x00",  # a 5-byte tag that fits 32 bits (field 1, varint: unknown)
+        b"\x88\x80\x80\x80\x80\x00\x00",  # a 6-byte tag
+        b"\x1e",  # wire type 6
+    ],
+)
 def test_edge_cases_like_protobuf(data):
     assert _raw(data) == _pb(data)
 
@@ -169,8 +181,12 @@ def member(tmp_path_factory, etcd_bin):
         value = os.urandom(500).hex().encode()
         with Client([srv.endpoint]) as c:
             for start in range(0, 3000, 100):
-                c.kv.txn(success=[rpc_pb2.RequestOp(request_put=rpc_pb2.PutRequest(key=b"k%06d" % i, value=value))
-                                  for i in range(start, start + 100)])
+                c.kv.txn(
+                    success=[
+                        rpc_pb2.RequestOp(request_put=rpc_pb2.PutRequest(key=b"k%06d" % i, value=value))
+                        for i in range(start, start + 100)
+                    ]
+                )
         yield srv
         srv.stop()
 
@@ -187,10 +203,12 @@ def test_raw_stream_equals_protobuf_stream(member):
 
 def test_save_byte_identical_to_etcdctl(member, tmp_path):
     """The same member, no write in between: etcdctl-py's file is real etcdctl's, byte for byte."""
-    real = difftest.run([etcdproc.distro_bin("etcdctl"), "--endpoints", member.endpoint, "snapshot", "save",
-                         str(tmp_path / "real.db")])
-    mine = difftest.run([*difftest.ETCDCTL_PY, "--endpoints", member.endpoint, "snapshot", "save",
-                         str(tmp_path / "ours.db")])
+    real = difftest.run(
+        [etcdproc.distro_bin("etcdctl"), "--endpoints", member.endpoint, "snapshot", "save", str(tmp_path / "real.db")]
+    )
+    mine = difftest.run(
+        [*difftest.ETCDCTL_PY, "--endpoints", member.endpoint, "snapshot", "save", str(tmp_path / "ours.db")]
+    )
     assert real.rc == mine.rc == 0, mine
     ours = (tmp_path / "ours.db").read_bytes()
     assert len(ours) > 3_000_000 and len(ours) % 512 == 32

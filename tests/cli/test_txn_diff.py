@@ -24,11 +24,11 @@ SCRIPTS = [
     'ver("user1") = "0"\n\n\nget nonexist\n\n',
     'create("user1") != "0"\nmod("user1") < "1000"\nversion("user1") > "0"\nc("user1") > "0"\nm("user1") > "0"'
     '\nval("user1") != "x"\n\nget user --prefix --keys-only\nget user1 --rev 1\n\n\n',
-    '\n\n\n',
+    "\n\n\n",
     '\nput "sp ace" "line\\nbreak é"\nget "sp ace" -w json\n\n\n',
-    '\np k1 v\ng k1\nd k1\n\n\n',
-    '\nput k2 v --lease 0\nget k --prefix --count-only\n'
-    'get k --prefix --limit 1 --order DESCEND --sort-by MODIFY\n\n\n',
+    "\np k1 v\ng k1\nd k1\n\n\n",
+    "\nput k2 v --lease 0\nget k --prefix --count-only\n"
+    "get k --prefix --limit 1 --order DESCEND --sort-by MODIFY\n\n\n",
 ]
 
 
@@ -54,25 +54,25 @@ ERRORS = [
     'value("unterminated\n',
     'foo("a") = "1"\n',
     'ver("a") = "x"\n',
-    'nope\n',
-    '\nput a b --bogus\n\n',
-    '\nget a --bogus\n\n',
-    '\ndel a -x\n\n',
-    '\nfoo a b\n\n',
-    '\nput a\n\n',
-    '\nget\n\n',
+    "nope\n",
+    "\nput a b --bogus\n\n",
+    "\nget a --bogus\n\n",
+    "\ndel a -x\n\n",
+    "\nfoo a b\n\n",
+    "\nput a\n\n",
+    "\nget\n\n",
     '\n"unterminated\n\n',
-    '\nput k1 v\nput k1 w\n\n\n',
-    '\n\n',
-    '\n\n\nx',
-    '',
-    '\nget a --consistency x\n\n\n',
-    '\nget a --prefix --from-key\n\n\n',
-    '\nget a b --prefix\n\n\n',
-    '\nput k v --lease zz\n\n\n',
-    '\ndel\n\n\n',
+    "\nput k1 v\nput k1 w\n\n\n",
+    "\n\n",
+    "\n\n\nx",
+    "",
+    "\nget a --consistency x\n\n\n",
+    "\nget a --prefix --from-key\n\n\n",
+    "\nget a b --prefix\n\n\n",
+    "\nput k v --lease zz\n\n\n",
+    "\ndel\n\n\n",
     '\nput "bad\\q" v\n\n\n',
-    '\nget nokey --rev 99999\n\n\n',
+    "\nget nokey --rev 99999\n\n\n",
 ]
 
 
@@ -88,8 +88,10 @@ def test_txn_arguments_and_help(d):
 
 
 PANICS = [
-    ('ver("user1") >= "1"\n\n\n\n', b'Error: malformed comparison: ver("user1") >= "1" (unknown operator >=; '
-                                     b'use =, !=, > or <)\n'),
+    (
+        'ver("user1") >= "1"\n\n\n\n',
+        b'Error: malformed comparison: ver("user1") >= "1" (unknown operator >=; use =, !=, > or <)\n',
+    ),
     ('lease("user1") = "1"\n\n\n\n', b'Error: lease comparisons are not supported in txn: lease("user1") = "1"\n'),
 ]
 

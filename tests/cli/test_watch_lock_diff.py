@@ -42,12 +42,19 @@ def test_watch_replay(d, fmt):
 
 
 def test_watch_range_and_exec(d):
-    cmd = ["sh", "-c", "echo rev=$ETCD_WATCH_REVISION type=$ETCD_WATCH_EVENT_TYPE key=$ETCD_WATCH_KEY "
-                       "value=$ETCD_WATCH_VALUE"]
+    cmd = [
+        "sh",
+        "-c",
+        "echo rev=$ETCD_WATCH_REVISION type=$ETCD_WATCH_EVENT_TYPE key=$ETCD_WATCH_KEY value=$ETCD_WATCH_VALUE",
+    ]
     _stopped(d, ["watch", "w/a", "w/c", "--rev", "1", "--", *cmd], b'key="w/b" value="x"')
     _stopped(d, ["watch", "--rev", "1", "--", *cmd], b'key="w/a" value=""', env={"ETCDCTL_WATCH_KEY": "w/a"})
-    _stopped(d, ["watch", "--rev", "1", "--", *cmd], b'key="w/b" value="x"',
-             env={"ETCDCTL_WATCH_KEY": "w/a", "ETCDCTL_WATCH_RANGE_END": "w/c"})
+    _stopped(
+        d,
+        ["watch", "--rev", "1", "--", *cmd],
+        b'key="w/b" value="x"',
+        env={"ETCDCTL_WATCH_KEY": "w/a", "ETCDCTL_WATCH_RANGE_END": "w/c"},
+    )
 
 
 def test_watch_exec_failure(d):
@@ -56,7 +63,10 @@ def test_watch_exec_failure(d):
 
 
 ERRORS = [
-    ["watch"], ["watch", "k", "--"], ["watch", "a", "b", "--prefix"], ["watch", "--rev", "abc", "k"],
+    ["watch"],
+    ["watch", "k", "--"],
+    ["watch", "a", "b", "--prefix"],
+    ["watch", "--rev", "abc", "k"],
     ["watch", "w/b", "-w", "table", "--rev", "1"],
 ]
 

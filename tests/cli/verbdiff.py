@@ -51,8 +51,13 @@ class Diff:
         mine = difftest.run([*difftest.ETCDCTL_PY, "--endpoints", p.b.endpoint, *(ours_args or args)], **kw)
         return real, mine
 
-    def compare(self, args: list[str], real: difftest.Result, mine: difftest.Result,
-                mask: Callable[[bytes], bytes] | None = None) -> difftest.Result:
+    def compare(
+        self,
+        args: list[str],
+        real: difftest.Result,
+        mine: difftest.Result,
+        mask: Callable[[bytes], bytes] | None = None,
+    ) -> difftest.Result:
         ro, mo = self._norm(real.stdout, False, mask), self._norm(mine.stdout, True, mask)
         assert mo == ro, f"stdout differs for {args}:\nreal: {real.stdout!r}\nours: {mine.stdout!r}"
         assert mine.rc == real.rc, f"exit code differs for {args}: real {real.rc}, ours {mine.rc}\n{real}\n{mine}"
@@ -60,14 +65,16 @@ class Diff:
         assert me == re_, f"stderr differs for {args}:\nreal: {real.stderr!r}\nours: {mine.stderr!r}"
         return mine
 
-    def check(self, args: list[str], ours_args: list[str] | None = None, *,
-              mask: Callable[[bytes], bytes] | None = None, **kw) -> difftest.Result:
+    def check(
+        self, args: list[str], ours_args: list[str] | None = None, *, mask: Callable[[bytes], bytes] | None = None, **kw
+    ) -> difftest.Result:
         real, mine = self.run(args, ours_args, **kw)
         return self.compare(args, real, mine, mask)
 
     # ------------------------------------------------------------ long-running commands
-    def start(self, args: list[str], ours_args: list[str] | None = None, *,
-              env: dict[str, str] | None = None) -> tuple[Proc, Proc]:
+    def start(
+        self, args: list[str], ours_args: list[str] | None = None, *, env: dict[str, str] | None = None
+    ) -> tuple[Proc, Proc]:
         p = self.pair
         real = Proc([p.etcdctl, "--endpoints", p.a.endpoint, *args], env)
         mine = Proc([*difftest.ETCDCTL_PY, "--endpoints", p.b.endpoint, *(ours_args or args)], env)
@@ -82,11 +89,14 @@ class Proc:
 
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("ETCDCTL_")}
         full_env.update(env or {})
-        self.p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.PIPE,
-                                  env=full_env)
+        self.p = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.PIPE, env=full_env
+        )
         self.out, self.err = bytearray(), bytearray()
-        self._threads = [threading.Thread(target=self._pump, args=(self.p.stdout, self.out), daemon=True),
-                         threading.Thread(target=self._pump, args=(self.p.stderr, self.err), daemon=True)]
+        self._threads = [
+            threading.Thread(target=self._pump, args=(self.p.stdout, self.out), daemon=True),
+            threading.Thread(target=self._pump, args=(self.p.stderr, self.err), daemon=True),
+        ]
         for t in self._threads:
             t.start()
 
@@ -115,7 +125,8 @@ class Proc:
         return difftest.Result(bytes(self.out), bytes(self.err), self.p.returncode)
 
 
-def both(procs: tuple[Proc, Proc], pred: Callable[[Proc], bool], timeout: float = 10.0,
-         what: str = "both commands") -> None:
+def both(
+    procs: tuple[Proc, Proc], pred: Callable[[Proc], bool], timeout: float = 10.0, what: str = "both commands"
+) -> None:
     """Wait until `pred` holds for both processes."""
     etcdproc.wait_until(lambda: all(pred(p) for p in procs), timeout, what)

@@ -83,8 +83,9 @@ def test_deadline_on_dead_endpoint():
 def auth_server(tmp_path_factory, etcd_bin, etcdctl_bin):
     """Real etcd with auth on and a 1-second simple-token TTL, so tokens expire during the test."""
     with etcdproc.scratch_dir(tmp_path_factory, "auth") as scratch:
-        srv = etcdproc.make_server(etcd_bin, str(scratch), name="auth",
-                                   extra=["--auth-token", "simple", "--auth-token-ttl", "1"])
+        srv = etcdproc.make_server(
+            etcd_bin, str(scratch), name="auth", extra=["--auth-token", "simple", "--auth-token-ttl", "1"]
+        )
         srv.start()
         ctl = [etcdctl_bin, "--endpoints", srv.endpoint]
         subprocess.run([*ctl, "user", "add", "root:rootpw"], check=True, capture_output=True)
@@ -113,8 +114,12 @@ def test_cli_auth_errors_match_etcdctl(auth_server, etcdctl_bin):
     from tests import difftest
 
     ep = ["--endpoints", auth_server.endpoint]
-    for args in (["get", "secret", "--user=root:wrong"], ["get", "secret"], ["get", "secret", "--user=root:rootpw"],
-                 ["get", "secret", "--user=root", "--password=rootpw", "-w", "json"]):
+    for args in (
+        ["get", "secret", "--user=root:wrong"],
+        ["get", "secret"],
+        ["get", "secret", "--user=root:rootpw"],
+        ["get", "secret", "--user=root", "--password=rootpw", "-w", "json"],
+    ):
         real = difftest.run([etcdctl_bin, *ep, *args])
         mine = difftest.run([*difftest.ETCDCTL_PY, *ep, *args])
         assert (mine.stdout, mine.rc) == (real.stdout, real.rc), args
@@ -128,11 +133,23 @@ def tls_server(tmp_path_factory, etcd_bin):
     with etcdproc.scratch_dir(tmp_path_factory, "tls") as scratch:
         d = str(scratch)
         certs = tlscerts.make_certs(d)
-        srv = etcdproc.make_server(etcd_bin, d, name="tls", extra=[
-            "--cert-file", certs["server_cert"], "--key-file", certs["server_key"],
-            "--trusted-ca-file", certs["ca"], "--client-cert-auth"])
-        srv.argv = [a.replace(f"http://127.0.0.1:{srv.client_port}", f"https://127.0.0.1:{srv.client_port}")
-                    for a in srv.argv]
+        srv = etcdproc.make_server(
+            etcd_bin,
+            d,
+            name="tls",
+            extra=[
+                "--cert-file",
+                certs["server_cert"],
+                "--key-file",
+                certs["server_key"],
+                "--trusted-ca-file",
+                certs["ca"],
+                "--client-cert-auth",
+            ],
+        )
+        srv.argv = [
+            a.replace(f"http://127.0.0.1:{srv.client_port}", f"https://127.0.0.1:{srv.client_port}") for a in srv.argv
+        ]
         srv.start(wait=False)
         etcdproc.wait_ready(f"https://127.0.0.1:{srv.client_port}", srv.proc, context=tlscerts.client_context(certs))
         yield srv, certs
@@ -154,8 +171,16 @@ def test_tls_cli_matches_etcdctl(tls_server, etcdctl_bin):
     from tests import difftest
 
     srv, certs = tls_server
-    flags = ["--endpoints", f"https://{srv.endpoint}", "--cacert", certs["ca"], "--cert", certs["client_cert"],
-             "--key", certs["client_key"]]
+    flags = [
+        "--endpoints",
+        f"https://{srv.endpoint}",
+        "--cacert",
+        certs["ca"],
+        "--cert",
+        certs["client_cert"],
+        "--key",
+        certs["client_key"],
+    ]
     for args in (["put", "tlscli", "v"], ["get", "tlscli", "-w", "json"], ["get", "tlscli", "--prefix"]):
         real = difftest.run([etcdctl_bin, *flags, *args])
         mine = difftest.run([*difftest.ETCDCTL_PY, *flags, *args])
@@ -171,8 +196,10 @@ def test_tls_failures_print_no_grpc_core_lines(tls_server, etcdctl_bin, tmp_path
     srv, certs = tls_server
     other = tlscerts.make_certs(str(tmp_path))
     ep = ["--endpoints", f"https://{srv.endpoint}", "--command-timeout", "1s"]
-    for flags in (["--cacert", other["ca"], "--cert", certs["client_cert"], "--key", certs["client_key"]],
-                  ["--cacert", certs["ca"]]):
+    for flags in (
+        ["--cacert", other["ca"], "--cert", certs["client_cert"], "--key", certs["client_key"]],
+        ["--cacert", certs["ca"]],
+    ):
         real = difftest.run([etcdctl_bin, *ep, *flags, "get", "k"])
         mine = difftest.run([*difftest.ETCDCTL_PY, *ep, *flags, "get", "k"])
         assert (mine.rc, mine.stdout) == (real.rc, real.stdout) == (1, b""), flags

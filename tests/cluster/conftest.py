@@ -124,6 +124,7 @@ def _initial_cluster(members: list[Member]) -> str:
 
 # ------------------------------------------------------------------ pytest-docker overrides (compose v1)
 
+
 @pytest.fixture(scope="session")
 def cluster_members() -> list[Member]:
     return _pick_members()
@@ -137,8 +138,11 @@ def cluster_compose_env(cluster_members, tmp_path_factory) -> Iterator[dict[str,
         shutil.copy(etcdproc.distro_bin("etcd"), build / "etcd")
         # Not ETCD_*: these land in os.environ (docker-compose interpolates ${...} from there) and every
         # etcd started later by any test would read ETCD_INITIAL_CLUSTER and die on the flag conflict.
-        env = {"ECPY_BUILD_DIR": str(build), "ECPY_INITIAL_CLUSTER": _initial_cluster(cluster_members),
-               "ECPY_CLUSTER_TOKEN": TOKEN}
+        env = {
+            "ECPY_BUILD_DIR": str(build),
+            "ECPY_INITIAL_CLUSTER": _initial_cluster(cluster_members),
+            "ECPY_CLUSTER_TOKEN": TOKEN,
+        }
         for i, m in enumerate(cluster_members, 1):
             env[f"ECPY{i}_CLIENT_PORT"] = str(m.client_port)
             env[f"ECPY{i}_PEER_PORT"] = str(m.peer_port)
@@ -173,29 +177,45 @@ def docker_cleanup(cluster_compose_env) -> list[str]:
 
 # ------------------------------------------------------------------ the fixture tests use
 
+
 @pytest.fixture(scope="session")
 def three_node_cluster(request, cluster_members, tmp_path_factory):
     """A healthy three-member etcd 3.5.1 cluster on 127.0.0.1 (docker-compose, or processes as a fallback)."""
     if docker_available():
         services = request.getfixturevalue("docker_services")
         cluster = Cluster(cluster_members, "docker", _compose=services._docker_compose)
-        services.wait_until_responsive(check=lambda: all(healthy(u) for u in cluster.client_urls),
-                                       timeout=60.0, pause=0.2)
+        services.wait_until_responsive(
+            check=lambda: all(healthy(u) for u in cluster.client_urls), timeout=60.0, pause=0.2
+        )
         yield cluster
         return
     import warnings
 
-    warnings.warn("tests/cluster: no docker daemon / docker-compose / pytest-docker here; the three members run "
-                  "as local etcd processes instead (start one with tests/cluster/dockerd.sh start)", stacklevel=2)
+    warnings.warn(
+        "tests/cluster: no docker daemon / docker-compose / pytest-docker here; the three members run "
+        "as local etcd processes instead (start one with tests/cluster/dockerd.sh start)",
+        stacklevel=2,
+    )
     base = str(tmp_path_factory.mktemp("cluster3"))
     binary = etcdproc.distro_bin("etcd")
     procs = []
     for m in cluster_members:
-        srv = etcdproc.EtcdServer(name=m.name, data_dir=os.path.join(base, m.name), client_port=m.client_port,
-                                  peer_port=m.peer_port, log_path=os.path.join(base, f"{m.name}.log"))
-        srv.argv = etcdproc.etcd_argv(binary, name=m.name, data_dir=srv.data_dir, client_port=m.client_port,
-                                      peer_port=m.peer_port, initial_cluster=_initial_cluster(cluster_members),
-                                      token=TOKEN)
+        srv = etcdproc.EtcdServer(
+            name=m.name,
+            data_dir=os.path.join(base, m.name),
+            client_port=m.client_port,
+            peer_port=m.peer_port,
+            log_path=os.path.join(base, f"{m.name}.log"),
+        )
+        srv.argv = etcdproc.etcd_argv(
+            binary,
+            name=m.name,
+            data_dir=srv.data_dir,
+            client_port=m.client_port,
+            peer_port=m.peer_port,
+            initial_cluster=_initial_cluster(cluster_members),
+            token=TOKEN,
+        )
         srv.start(wait=False)
         procs.append(srv)
     cluster = Cluster(cluster_members, "process", _procs=procs)

@@ -25,18 +25,20 @@ TOKEN = "etcdctl-py-members"
 RAFT = ["--heartbeat-interval", "50", "--election-timeout", "500"]
 
 
-def etcdctl(*args: str, endpoints: list[str], env: dict[str, str] | None = None,
-            timeout: float = 30) -> difftest.Result:
+def etcdctl(
+    *args: str, endpoints: list[str], env: dict[str, str] | None = None, timeout: float = 30
+) -> difftest.Result:
     """Real etcdctl 3.5.1."""
-    return difftest.run([etcdproc.distro_bin("etcdctl"), "--endpoints", ",".join(endpoints), *args],
-                        env=env, timeout=timeout)
+    return difftest.run(
+        [etcdproc.distro_bin("etcdctl"), "--endpoints", ",".join(endpoints), *args], env=env, timeout=timeout
+    )
 
 
-def etcdctl_py(*args: str, endpoints: list[str], env: dict[str, str] | None = None,
-               timeout: float = 30) -> difftest.Result:
+def etcdctl_py(
+    *args: str, endpoints: list[str], env: dict[str, str] | None = None, timeout: float = 30
+) -> difftest.Result:
     """etcdctl-py from the source tree."""
-    return difftest.run([*difftest.ETCDCTL_PY, "--endpoints", ",".join(endpoints), *args], env=env,
-                        timeout=timeout)
+    return difftest.run([*difftest.ETCDCTL_PY, "--endpoints", ",".join(endpoints), *args], env=env, timeout=timeout)
 
 
 TOOLS: dict[str, Callable[..., difftest.Result]] = {"real": etcdctl, "ours": etcdctl_py}
@@ -107,10 +109,23 @@ def start_cluster(base: str, names: tuple[str, ...] = ("m1", "m2", "m3"), *, set
     initial = ",".join(f"{n}=http://127.0.0.1:{p}" for n, (_, p) in zip(names, ports, strict=True))
     cl = ProcCluster(base)
     for n, (cp, pp) in zip(names, ports, strict=True):
-        srv = etcdproc.EtcdServer(name=n, data_dir=os.path.join(base, n), client_port=cp, peer_port=pp,
-                                  log_path=os.path.join(base, f"{n}.log"))
-        srv.argv = etcdproc.etcd_argv(binary, name=n, data_dir=srv.data_dir, client_port=cp, peer_port=pp,
-                                      initial_cluster=initial, token=TOKEN, extra=RAFT)
+        srv = etcdproc.EtcdServer(
+            name=n,
+            data_dir=os.path.join(base, n),
+            client_port=cp,
+            peer_port=pp,
+            log_path=os.path.join(base, f"{n}.log"),
+        )
+        srv.argv = etcdproc.etcd_argv(
+            binary,
+            name=n,
+            data_dir=srv.data_dir,
+            client_port=cp,
+            peer_port=pp,
+            initial_cluster=initial,
+            token=TOKEN,
+            extra=RAFT,
+        )
         srv.start(wait=False)
         cl.servers.append(srv)
     cl.wait_healthy(30)
@@ -128,16 +143,33 @@ def etcd_env_lines(stdout: bytes) -> dict[str, str]:
     return env
 
 
-def started_member(cl: ProcCluster, env: dict[str, str], client_port: int, peer_port: int,
-                   tag: str) -> etcdproc.EtcdServer:
+def started_member(
+    cl: ProcCluster, env: dict[str, str], client_port: int, peer_port: int, tag: str
+) -> etcdproc.EtcdServer:
     """Start the member `member add` announced: name, initial cluster and state come from its ETCD_* lines."""
     data_dir = os.path.join(cl.base, f"{env.get('ETCD_NAME', 'new')}-{tag}-{peer_port}")
-    srv = etcdproc.EtcdServer(name=env.get("ETCD_NAME", ""), data_dir=data_dir, client_port=client_port,
-                              peer_port=peer_port, log_path=data_dir + ".log")
-    srv.argv = [etcdproc.distro_bin("etcd"), "--data-dir", data_dir,
-                "--listen-client-urls", f"http://127.0.0.1:{client_port}",
-                "--advertise-client-urls", f"http://127.0.0.1:{client_port}",
-                "--listen-peer-urls", f"http://127.0.0.1:{peer_port}",
-                "--initial-cluster-token", TOKEN, "--log-level", "error", *RAFT]
+    srv = etcdproc.EtcdServer(
+        name=env.get("ETCD_NAME", ""),
+        data_dir=data_dir,
+        client_port=client_port,
+        peer_port=peer_port,
+        log_path=data_dir + ".log",
+    )
+    srv.argv = [
+        etcdproc.distro_bin("etcd"),
+        "--data-dir",
+        data_dir,
+        "--listen-client-urls",
+        f"http://127.0.0.1:{client_port}",
+        "--advertise-client-urls",
+        f"http://127.0.0.1:{client_port}",
+        "--listen-peer-urls",
+        f"http://127.0.0.1:{peer_port}",
+        "--initial-cluster-token",
+        TOKEN,
+        "--log-level",
+        "error",
+        *RAFT,
+    ]
     srv.start(wait=False, env=env)
     return srv

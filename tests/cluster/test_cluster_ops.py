@@ -14,8 +14,7 @@ def ours(endpoints: list[str], *args: str, **kw) -> difftest.Result:
 
 
 def real(endpoints: list[str], *args: str, **kw) -> difftest.Result:
-    return difftest.run([etcdproc.distro_bin("etcdctl"), "--endpoints", ",".join(endpoints), *args], timeout=120,
-                        **kw)
+    return difftest.run([etcdproc.distro_bin("etcdctl"), "--endpoints", ",".join(endpoints), *args], timeout=120, **kw)
 
 
 def test_failover_when_the_endpoint_in_use_dies(three_node_cluster):
@@ -33,8 +32,11 @@ def test_failover_when_the_endpoint_in_use_dies(three_node_cluster):
         r = real(c.endpoints, "--command-timeout", "2s", "defrag")
         m = ours(c.endpoints, "--command-timeout", "2s", "defrag")
         assert m.rc == r.rc == 1
-        assert m.stdout == r.stdout == "".join(
-            f"Finished defragmenting etcd member[{e}]\n" for e in c.endpoints[1:]).encode()
+        assert (
+            m.stdout
+            == r.stdout
+            == "".join(f"Finished defragmenting etcd member[{e}]\n" for e in c.endpoints[1:]).encode()
+        )
         assert difftest.mask_stderr(m.stderr) == difftest.mask_stderr(r.stderr)
         assert f"Failed to defragment etcd member[{c.endpoints[0]}] (context deadline exceeded)".encode() in m.stderr
     finally:
@@ -53,8 +55,16 @@ def test_make_mirror_one_node_into_cluster(three_node_cluster, source_etcd):
         for i in range(200):
             src.kv.put(f"/app/{i:03d}".encode(), f"value-{i}".encode())
         src.kv.put(b"/other/x", b"not mirrored")
-    m = ours([source_etcd.endpoint], "make-mirror", c.endpoints[1], "--prefix", "/app/", "--dest-prefix",
-             "/mirror/", "--until-synced")
+    m = ours(
+        [source_etcd.endpoint],
+        "make-mirror",
+        c.endpoints[1],
+        "--prefix",
+        "/app/",
+        "--dest-prefix",
+        "/mirror/",
+        "--until-synced",
+    )
     assert m.rc == 0, m
     assert m.stdout.endswith(b": 200 operations mirrored\n")
     for ep in c.endpoints:  # every member has the copy (serializable read of its own state)
@@ -68,9 +78,21 @@ def test_make_mirror_one_node_into_cluster(three_node_cluster, source_etcd):
     import subprocess
     import time
 
-    p = subprocess.Popen([etcdproc.distro_bin("etcdctl"), "--endpoints", source_etcd.endpoint, "make-mirror",
-                          c.endpoints[0], "--prefix", "/app/", "--dest-prefix", "/real/"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p = subprocess.Popen(
+        [
+            etcdproc.distro_bin("etcdctl"),
+            "--endpoints",
+            source_etcd.endpoint,
+            "make-mirror",
+            c.endpoints[0],
+            "--prefix",
+            "/app/",
+            "--dest-prefix",
+            "/real/",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -95,10 +117,17 @@ def test_snapshot_save_from_each_member(three_node_cluster, tmp_path, member):
     m = ours(ep, "snapshot", "save", str(tmp_path / "ours.db"))
     assert m.rc == r.rc == 0, (r, m)
     assert m.stdout == f"Snapshot saved at {tmp_path / 'ours.db'}\n".encode()
-    st = [json.loads(difftest.run([etcdproc.distro_bin("etcdutl"), "snapshot", "status", str(tmp_path / f), "-w",
-                                   "json"]).stdout) for f in ("real.db", "ours.db")]
-    assert (st[0]["hash"], st[0]["revision"], st[0]["totalKey"]) == (st[1]["hash"], st[1]["revision"],
-                                                                     st[1]["totalKey"])
+    st = [
+        json.loads(
+            difftest.run([etcdproc.distro_bin("etcdutl"), "snapshot", "status", str(tmp_path / f), "-w", "json"]).stdout
+        )
+        for f in ("real.db", "ours.db")
+    ]
+    assert (st[0]["hash"], st[0]["revision"], st[0]["totalKey"]) == (
+        st[1]["hash"],
+        st[1]["revision"],
+        st[1]["totalKey"],
+    )
 
 
 def test_snapshot_save_refuses_the_whole_cluster(three_node_cluster, tmp_path):

@@ -35,14 +35,17 @@ def test_defrag_cluster_same_as_etcdctl(cluster):
     assert r.rc == m.rc == 0
     assert m.stdout == r.stdout
     assert sorted(m.stdout.decode().splitlines()) == sorted(
-        f"Finished defragmenting etcd member[{u}]" for u in cluster.client_urls)
+        f"Finished defragmenting etcd member[{u}]" for u in cluster.client_urls
+    )
     assert m.stderr == r.stderr == b""
 
 
 def test_defrag_all_endpoints(cluster):
     m = ours(cluster, "defrag")
-    assert m.rc == 0 and m.stdout == "".join(
-        f"Finished defragmenting etcd member[{e}]\n" for e in cluster.endpoints).encode()
+    assert (
+        m.rc == 0
+        and m.stdout == "".join(f"Finished defragmenting etcd member[{e}]\n" for e in cluster.endpoints).encode()
+    )
 
 
 def _leader_url(cluster) -> str:

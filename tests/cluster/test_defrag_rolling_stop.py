@@ -58,10 +58,16 @@ def _start_cluster(base: str, members: list[Member]) -> list[Member]:
     ports = [(etcdproc.free_port(), etcdproc.free_port()) for _ in NAMES]
     initial = ",".join(f"{n}=http://127.0.0.1:{p}" for n, (_, p) in zip(NAMES, ports, strict=True))
     for n, (cp, pp) in zip(NAMES, ports, strict=True):
-        srv = etcdproc.EtcdServer(name=n, data_dir=os.path.join(base, n), client_port=cp, peer_port=pp,
-                                  log_path=os.path.join(base, f"{n}.log"))
-        srv.argv = etcdproc.etcd_argv(binary, name=n, data_dir=srv.data_dir, client_port=cp, peer_port=pp,
-                                      initial_cluster=initial, token=TOKEN)
+        srv = etcdproc.EtcdServer(
+            name=n,
+            data_dir=os.path.join(base, n),
+            client_port=cp,
+            peer_port=pp,
+            log_path=os.path.join(base, f"{n}.log"),
+        )
+        srv.argv = etcdproc.etcd_argv(
+            binary, name=n, data_dir=srv.data_dir, client_port=cp, peer_port=pp, initial_cluster=initial, token=TOKEN
+        )
         srv.start(wait=False)
         members.append(Member(srv))
     for m in members:
@@ -123,7 +129,11 @@ class HeldCli:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ETCDCTL_")}
         self.proc = subprocess.Popen(
             [*difftest.ETCDCTL_PY, "--endpoints", members[0].server.endpoint, *args, "defrag", "--rolling"],
-            stdin=subprocess.DEVNULL, stdout=wfd, stderr=self.stderr, env=env)
+            stdin=subprocess.DEVNULL,
+            stdout=wfd,
+            stderr=self.stderr,
+            env=env,
+        )
         os.close(wfd)
 
     def wait_blocked_on_stdout(self, timeout: float = 60) -> None:
@@ -179,8 +189,9 @@ def test_killed_follower_stops_the_run(cluster):
     assert r.rc == 1, r
     lines = r.stdout.decode().splitlines()
     assert lines[0] == f"Cluster healthy: 3 members, leader {leader.server.name}"
-    assert lines[1].startswith(f"Finished defragmenting etcd member[{first.url}] (follower {first.server.name}, "
-                               f"db size ")
+    assert lines[1].startswith(
+        f"Finished defragmenting etcd member[{first.url}] (follower {first.server.name}, db size "
+    )
     assert len(lines) == 2, r
     err = _stderr_lines(r)
     assert err[0].startswith(f"Failed to defragment etcd member[{second.url}] (")
@@ -217,8 +228,10 @@ def test_frozen_leader_fails_the_health_check(cluster):
 
     assert r.rc == 1, r
     lines = r.stdout.decode().splitlines()
-    assert [ln.split("]")[0] for ln in lines[1:]] == [f"Finished defragmenting etcd member[{first.url}",
-                                                      f"Finished defragmenting etcd member[{second.url}"], r
+    assert [ln.split("]")[0] for ln in lines[1:]] == [
+        f"Finished defragmenting etcd member[{first.url}",
+        f"Finished defragmenting etcd member[{second.url}",
+    ], r
     err = _stderr_lines(r)
     # The frozen leader fails its check; the followers may fail theirs too while they elect a new leader.
     assert any(ln.startswith(f"unhealthy: {leader.server.name} ({leader.url}): ") for ln in err), r
@@ -226,8 +239,10 @@ def test_frozen_leader_fails_the_health_check(cluster):
     failed = next(ln for ln in err if ln.startswith("Failed: "))
     assert leader.server.name in failed.removeprefix("Failed: ").split(", "), r
     assert "Skipped: none" in err
-    assert err[-1] == f"Error: cluster is not healthy after defragmenting {second.server.name}; stopped after " \
-                      f"2 of 3 members", r
+    assert (
+        err[-1] == f"Error: cluster is not healthy after defragmenting {second.server.name}; stopped after "
+        f"2 of 3 members"
+    ), r
     assert not any(ln.startswith("Failed to defragment") for ln in err)
     assert _db_size(second) < sizes[second.id] // 4
     assert _db_size(leader) >= sizes[leader.id]  # the deposed leader may have appended a page since

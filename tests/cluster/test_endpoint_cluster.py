@@ -24,6 +24,7 @@ def durations(data: bytes) -> bytes:
     """Mask Go durations (`took`)."""
     return _DUR.sub(b"DUR", data)
 
+
 FORMATS = ["simple", "json", "protobuf", "fields", "table"]
 
 
@@ -34,9 +35,11 @@ def cluster(three_node_cluster):
     with Client(three_node_cluster.endpoints) as c:
         for i in range(20):
             c.kv.put(f"/endpoint/{i}".encode(), b"v%d" % i)
+
         # the backends commit in batches (100 ms): wait until every member's DB size has stopped moving
         def sizes() -> list[int]:
             return [c.maintenance.status_of(u).dbSize for u in three_node_cluster.client_urls]
+
         last, deadline = sizes(), time.monotonic() + 10
         while time.monotonic() < deadline:
             time.sleep(0.3)
@@ -47,8 +50,9 @@ def cluster(three_node_cluster):
     return three_node_cluster
 
 
-def both(*args: str, endpoints: list[str], env: dict[str, str] | None = None
-         ) -> tuple[difftest.Result, difftest.Result]:
+def both(
+    *args: str, endpoints: list[str], env: dict[str, str] | None = None
+) -> tuple[difftest.Result, difftest.Result]:
     return TOOLS["real"](*args, endpoints=endpoints, env=env), TOOLS["ours"](*args, endpoints=endpoints, env=env)
 
 
@@ -56,7 +60,8 @@ def same(args, real: difftest.Result, mine: difftest.Result, norm=lambda b: b) -
     assert norm(mine.stdout) == norm(real.stdout), f"stdout differs for {args}:\nreal: {real}\nours: {mine}"
     assert mine.rc == real.rc, f"exit code differs for {args}:\nreal: {real}\nours: {mine}"
     assert norm(difftest.mask_stderr(mine.stderr)) == norm(difftest.mask_stderr(real.stderr)), (
-        f"stderr differs for {args}:\nreal: {real}\nours: {mine}")
+        f"stderr differs for {args}:\nreal: {real}\nours: {mine}"
+    )
 
 
 def settled(*args: str, endpoints: list[str], env: dict[str, str] | None = None, tries: int = 3) -> None:
@@ -65,7 +70,10 @@ def settled(*args: str, endpoints: list[str], env: dict[str, str] | None = None,
     for i in range(tries):
         real, mine = both(*args, endpoints=endpoints, env=env)
         if (mine.stdout, mine.rc, difftest.mask_stderr(mine.stderr)) == (
-                real.stdout, real.rc, difftest.mask_stderr(real.stderr)) or i == tries - 1:
+            real.stdout,
+            real.rc,
+            difftest.mask_stderr(real.stderr),
+        ) or i == tries - 1:
             same(args, real, mine)
             return
         time.sleep(0.3)
@@ -124,7 +132,8 @@ def test_health_cluster(cluster, fmt):
     assert real.rc == (4 if fmt == "protobuf" else 0)  # no protobuf form of a health result
     if fmt == "simple":
         assert sorted(re.sub(rb" took = .*", b"", ln) for ln in mine.stdout.splitlines()) == sorted(
-            b"%s is healthy: successfully committed proposal:" % u.encode() for u in cluster.client_urls)
+            b"%s is healthy: successfully committed proposal:" % u.encode() for u in cluster.client_urls
+        )
 
 
 def test_health_given_endpoints(cluster):

@@ -38,7 +38,8 @@ def same(args, real: difftest.Result, mine: difftest.Result, norm=lambda b: b) -
     assert norm(mine.stdout) == norm(real.stdout), f"stdout differs for {args}:\nreal: {real}\nours: {mine}"
     assert mine.rc == real.rc, f"exit code differs for {args}:\nreal: {real}\nours: {mine}"
     assert norm(difftest.mask_stderr(mine.stderr)) == norm(difftest.mask_stderr(real.stderr)), (
-        f"stderr differs for {args}:\nreal: {real}\nours: {mine}")
+        f"stderr differs for {args}:\nreal: {real}\nours: {mine}"
+    )
 
 
 def test_dead_endpoint_first(cluster):
@@ -52,9 +53,13 @@ def test_dead_endpoint_first(cluster):
         real, mine = both(*args, endpoints=eps)
         same(args, real, mine)
         assert real.rc == 0
-    for args in (["get", "/failover/", "--prefix", "-w", "json"], ["get", "/failover/a", "-w", "fields"],
-                 ["get", "/failover/", "--prefix", "--consistency=s"], ["member", "list"],
-                 ["del", "/failover/zzz"]):
+    for args in (
+        ["get", "/failover/", "--prefix", "-w", "json"],
+        ["get", "/failover/a", "-w", "fields"],
+        ["get", "/failover/", "--prefix", "--consistency=s"],
+        ["member", "list"],
+        ["del", "/failover/zzz"],
+    ):
         real, mine = both(*args, endpoints=[dead, cluster.endpoints[0]])
         same(args, real, mine, norm=lambda b: re.sub(rb'"(member_id|MemberID)"( : |:)[0-9]+', b"MID", b))
         assert real.rc == 0
@@ -82,8 +87,11 @@ def test_member_stopped_midway(cluster):
     cluster.stop(2)
     try:
         eps = [cluster.endpoints[2], *cluster.endpoints[:2]]
-        for args in (["put", "/failover/down", "x"], ["get", "/failover/down", "--print-value-only"],
-                     ["member", "list", "-w", "table"]):
+        for args in (
+            ["put", "/failover/down", "x"],
+            ["get", "/failover/down", "--print-value-only"],
+            ["member", "list", "-w", "table"],
+        ):
             real, mine = both(*args, endpoints=eps)
             same(args, real, mine)
             assert real.rc == 0, real
@@ -102,8 +110,9 @@ def test_member_stopped_midway(cluster):
     finally:
         cluster.start(2)
     # back: it caught up with what was written while it was down
-    mine = TOOLS["ours"]("get", "/failover/down", "--print-value-only", "--consistency=s",
-                         endpoints=cluster.endpoints[2:])
+    mine = TOOLS["ours"](
+        "get", "/failover/down", "--print-value-only", "--consistency=s", endpoints=cluster.endpoints[2:]
+    )
     assert mine.stdout == b"x\n"
     real, mine = both("endpoint", "hashkv", "--cluster", "-w", "json", endpoints=cluster.endpoints[2:])
     same(["hashkv"], real, mine)

@@ -31,12 +31,12 @@ def cl(tmp_path_factory):
         cluster.stop_all()
 
 
-def same(args: list[str], real: difftest.Result, mine: difftest.Result,
-         norm=lambda b: b) -> None:  # noqa: ANN001
+def same(args: list[str], real: difftest.Result, mine: difftest.Result, norm=lambda b: b) -> None:  # noqa: ANN001
     assert norm(mine.stdout) == norm(real.stdout), f"stdout differs for {args}:\nreal: {real}\nours: {mine}"
     assert mine.rc == real.rc, f"exit code differs for {args}:\nreal: {real}\nours: {mine}"
     assert norm(difftest.mask_stderr(mine.stderr)) == norm(difftest.mask_stderr(real.stderr)), (
-        f"stderr differs for {args}:\nreal: {real}\nours: {mine}")
+        f"stderr differs for {args}:\nreal: {real}\nours: {mine}"
+    )
 
 
 def both(cl: ProcCluster, *args: str, ep: int = 0) -> tuple[difftest.Result, difftest.Result]:
@@ -46,10 +46,11 @@ def both(cl: ProcCluster, *args: str, ep: int = 0) -> tuple[difftest.Result, dif
 
 # ---------------------------------------------------------------- read-only: bytes must match
 
+
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_member_list_three_members(cl, fmt):
     """Through each member for simple (what differs is who answers), through one for the others."""
-    for ep in (range(3) if fmt == "simple" else [1]):
+    for ep in range(3) if fmt == "simple" else [1]:
         args = ["member", "list", "-w", fmt]
         same(args, *both(cl, *args, ep=ep))
         args.append("--hex")
@@ -69,11 +70,15 @@ def test_member_list_with_all_endpoints(cl):
 
 # ---------------------------------------------------------------- life cycle of a fourth member
 
+
 def _sort_entries(b: bytes) -> bytes:
     """Members come in (random) ID order: sort what lists them (in whichever format the output is)."""
     b = re.sub(rb'"(raftIndex|raftAppliedIndex|dbSize|dbSizeInUse)":[0-9]+', rb'"\1":0', b)
-    b = re.sub(rb'ETCD_INITIAL_CLUSTER="((?:[^"\\]|\\.)*)"', lambda m: b'ETCD_INITIAL_CLUSTER="' + b",".join(
-        sorted(m.group(1).split(b","))) + b'"', b)
+    b = re.sub(
+        rb'ETCD_INITIAL_CLUSTER="((?:[^"\\]|\\.)*)"',
+        lambda m: b'ETCD_INITIAL_CLUSTER="' + b",".join(sorted(m.group(1).split(b","))) + b'"',
+        b,
+    )
     if b.startswith(b'[{"Endpoint"'):
         return json.dumps(sorted(json.loads(b), key=lambda e: e["Endpoint"]), sort_keys=True).encode()
     if b.startswith(b'{"header"'):
@@ -113,8 +118,9 @@ def _retry(tool, args: list[str], eps: list[str], until, timeout: float = 15) ->
         time.sleep(0.1)
 
 
-def life_cycle(cl: ProcCluster, tool_name: str, fmt: str, learner: bool, peer_port: int,
-               client_port: int) -> tuple[int, list[tuple[list[str], difftest.Result]]]:
+def life_cycle(
+    cl: ProcCluster, tool_name: str, fmt: str, learner: bool, peer_port: int, client_port: int
+) -> tuple[int, list[tuple[list[str], difftest.Result]]]:
     """Add, start, (promote,) update and remove a member with one tool; returns its ID and the transcript."""
     tool = TOOLS[tool_name]
     # through the leader: a follower forwards a promote of a removed member to the leader until the request's
@@ -149,12 +155,20 @@ def life_cycle(cl: ProcCluster, tool_name: str, fmt: str, learner: bool, peer_po
         assert b", started, m4, " in r.stdout, r
         if learner:
             # the started learner answers Status itself: "isLearner":true (raft indexes and sizes masked)
-            r, _ = _retry(tool, ["endpoint", "status", "--cluster", "-w", "json"], eps,
-                          lambda r: r.stdout.count(b'"isLearner":true') == 1)
+            r, _ = _retry(
+                tool,
+                ["endpoint", "status", "--cluster", "-w", "json"],
+                eps,
+                lambda r: r.stdout.count(b'"isLearner":true') == 1,
+            )
             log.append((["endpoint", "status", "--cluster", "-w", "json"], r))
             # promoting needs the learner to have caught up; how many tries that takes is timing, not output
-            r, _ = _retry(tool, ["member", "promote", f"{mid:x}", "-w", fmt], eps,
-                          lambda r: b"in sync with leader" not in r.stderr)
+            r, _ = _retry(
+                tool,
+                ["member", "promote", f"{mid:x}", "-w", fmt],
+                eps,
+                lambda r: b"in sync with leader" not in r.stderr,
+            )
             log.append((["member", "promote", f"{mid:x}", "-w", fmt], r))
             step("member", "promote", f"{mid:x}")  # a voter now
         step("member", "list", "-w", fmt)
@@ -180,6 +194,7 @@ def test_member_life_cycle(cl, fmt, learner):
     time.sleep(max(0.0, int(cl.last_add) + 1.05 - time.time()))
     our_id, our_log = life_cycle(cl, "ours", fmt, learner, peer_port, client_port)
     assert real_id != our_id
+
     def norm(b: bytes) -> bytes:
         return _sort_entries(id_subst(b, our_id, real_id))
 
@@ -201,8 +216,7 @@ def _check_promote_output(cl: ProcCluster, fmt: str, real: difftest.Result, mine
         assert mine.rc == 0 and mine.stderr == b"", mine
         doc = json.loads(mine.stdout)
         # the life cycle talks to the leader; so does this
-        listed = json.loads(TOOLS["real"]("member", "list", "-w", "json",
-                                          endpoints=[cl.endpoints[cl.leader()]]).stdout)
+        listed = json.loads(TOOLS["real"]("member", "list", "-w", "json", endpoints=[cl.endpoints[cl.leader()]]).stdout)
         assert doc["header"]["cluster_id"] == listed["header"]["cluster_id"]
         assert doc["header"]["member_id"] == listed["header"]["member_id"]
         assert {m["name"] for m in doc["members"]} == {"m1", "m2", "m3", "m4"}
@@ -214,6 +228,7 @@ def _check_promote_output(cl: ProcCluster, fmt: str, real: difftest.Result, mine
 
 # ---------------------------------------------------------------- errors on a three-member cluster
 
+
 def test_member_errors(cl):
     real, _ = both(cl, "member", "list", "-w", "json")
     members = json.loads(real.stdout)["members"]
@@ -222,12 +237,15 @@ def test_member_errors(cl):
     unknown = "%x" % (max(m["ID"] for m in members) + 1)
     cases = [
         ["member", "promote", voter],  # etcdserver: can only promote a learner member
-        ["member", "promote", unknown], ["member", "remove", unknown],
+        ["member", "promote", unknown],
+        ["member", "remove", unknown],
         ["member", "update", unknown, "--peer-urls=http://127.0.0.1:1"],
         ["member", "update", voter, f"--peer-urls={other_peer}"],  # Peer URLs already exists
         ["member", "add", "dup", f"--peer-urls={other_peer}"],
         ["member", "add", "dup", f"--peer-urls={other_peer}", "--learner", "-w", "json"],
-        ["member", "remove", "xyz"], ["member", "promote", "-1"], ["member", "update", "1ffffffffffffffff"],
+        ["member", "remove", "xyz"],
+        ["member", "promote", "-1"],
+        ["member", "update", "1ffffffffffffffff"],
         ["member", "promote", voter, "extra"],
     ]
     for args in cases:

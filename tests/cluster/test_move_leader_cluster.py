@@ -100,8 +100,9 @@ def test_move_leader_to_the_leader_itself(cl):
 def _same(args: list[str], real: difftest.Result, mine: difftest.Result) -> None:
     assert mine.stdout == real.stdout, f"{args}:\nreal: {real}\nours: {mine}"
     assert mine.rc == real.rc, f"{args}:\nreal: {real}\nours: {mine}"
-    assert difftest.mask_stderr(mine.stderr) == difftest.mask_stderr(real.stderr), \
+    assert difftest.mask_stderr(mine.stderr) == difftest.mask_stderr(real.stderr), (
         f"{args}:\nreal: {real}\nours: {mine}"
+    )
 
 
 def test_move_leader_errors(cl):

@@ -52,7 +52,7 @@ def parse(text: str) -> list[Block]:
             j = i + 1
             while j < len(lines) and lines[j].rstrip() != "```":
                 j += 1
-            fences.append((m.group(1), i, j, "\n".join(lines[i + 1:j]) + "\n"))
+            fences.append((m.group(1), i, j, "\n".join(lines[i + 1 : j]) + "\n"))
             i = j + 1
             continue
         i += 1
@@ -62,7 +62,7 @@ def parse(text: str) -> list[Block]:
             continue
         b = Block(body, start + 1)
         if k + 1 < len(fences) and fences[k + 1][0] == "text":
-            gap = lines[end + 1:fences[k + 1][1]]
+            gap = lines[end + 1 : fences[k + 1][1]]
             if all(not g.strip() for g in gap):
                 b.expected = fences[k + 1][3]
         blocks.append(b)
@@ -98,7 +98,7 @@ def wrappers(bindir: Path) -> None:
     }
     for name, body in scripts.items():
         p = bindir / name
-        p.write_text(f"#!/bin/sh\nexport PYTHONPATH=\"{ROOT}${{PYTHONPATH:+:$PYTHONPATH}}\"\n{body}\n")
+        p.write_text(f'#!/bin/sh\nexport PYTHONPATH="{ROOT}${{PYTHONPATH:+:$PYTHONPATH}}"\n{body}\n')
         p.chmod(0o755)
 
 
@@ -122,8 +122,9 @@ class PageRun:
         (state / "cwd").write_text(str(self.work))
         (state / "env.sh").write_text("")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("ETCDCTL_", "ETCD_"))}
-        env.update(PATH=f"{self.bindir}:{env.get('PATH', '/usr/bin:/bin')}", HOME=str(self.work), LC_ALL="C.UTF-8",
-                   TZ="UTC")
+        env.update(
+            PATH=f"{self.bindir}:{env.get('PATH', '/usr/bin:/bin')}", HOME=str(self.work), LC_ALL="C.UTF-8", TZ="UTC"
+        )
         blocks = parse(text)
         try:
             for n, b in enumerate(blocks, 1):
@@ -138,14 +139,15 @@ class PageRun:
             "set -euo pipefail\n"
             f'cd "$(cat "{state}/cwd")"\n'
             f'source "{state}/env.sh"\n'
-            f"trap '{{ export -p | grep -v -E \"^declare -x (SHLVL|PWD|OLDPWD|_)=\"; declare -f; }} "
-            f"> \"{state}/env.sh\"; "
-            f"pwd > \"{state}/cwd\"' EXIT\n"
-            + self.map_ports(b.code))
+            f'trap \'{{ export -p | grep -v -E "^declare -x (SHLVL|PWD|OLDPWD|_)="; declare -f; }} '
+            f'> "{state}/env.sh"; '
+            f'pwd > "{state}/cwd"\' EXIT\n' + self.map_ports(b.code)
+        )
         out, err = state / f"block{n}.out", state / f"block{n}.err"
         with open(out, "wb") as fo, open(err, "wb") as fe:
-            proc = subprocess.Popen(["bash", str(script)], stdout=fo, stderr=fe, stdin=subprocess.DEVNULL, env=env,
-                                    start_new_session=True)
+            proc = subprocess.Popen(
+                ["bash", str(script)], stdout=fo, stderr=fe, stdin=subprocess.DEVNULL, env=env, start_new_session=True
+            )
             self.groups.append(proc.pid)
             try:
                 rc = proc.wait(timeout)
@@ -156,27 +158,36 @@ class PageRun:
         stdout, stderr = out.read_text(errors="replace"), err.read_text(errors="replace")
         where = f"{self.page.name}:{b.line} (block {n})"
         if rc != 0:
-            raise AssertionError(f"{where} exited {rc}\n--- block:\n{b.code}--- stdout:\n{stdout}--- stderr:\n"
-                                 f"{stderr}{self._logs()}")
+            raise AssertionError(
+                f"{where} exited {rc}\n--- block:\n{b.code}--- stdout:\n{stdout}--- stderr:\n{stderr}{self._logs()}"
+            )
         if b.expected is not None:
             expected = self.map_ports(b.expected)
             if not output_matches(expected, stdout):
-                raise AssertionError(f"{where}: output differs from the page\n--- block:\n{b.code}--- expected:\n"
-                                     f"{expected}--- actual:\n{stdout}--- stderr:\n{stderr}")
+                raise AssertionError(
+                    f"{where}: output differs from the page\n--- block:\n{b.code}--- expected:\n"
+                    f"{expected}--- actual:\n{stdout}--- stderr:\n{stderr}"
+                )
 
     def _logs(self) -> str:
         out = ""
         for log in sorted(self.work.rglob("*.log"))[:6]:
             out += f"\n--- {log.relative_to(self.work)} (tail):\n" + "\n".join(
-                log.read_text(errors="replace").splitlines()[-15:])
+                log.read_text(errors="replace").splitlines()[-15:]
+            )
         return out
 
     def stop_all(self) -> None:
         """SIGTERM, then SIGKILL, every process group this page's blocks created (background servers); remove the
         page's docker-compose containers, if it made any, even when the page failed halfway."""
         if (self.work / "docker-compose.yml").exists():
-            subprocess.run(["docker-compose", "down", "-t", "2"], cwd=self.work, capture_output=True, timeout=120,
-                           env={k: v for k, v in os.environ.items() if not k.startswith(("ETCDCTL_", "ETCD_"))})
+            subprocess.run(
+                ["docker-compose", "down", "-t", "2"],
+                cwd=self.work,
+                capture_output=True,
+                timeout=120,
+                env={k: v for k, v in os.environ.items() if not k.startswith(("ETCDCTL_", "ETCD_"))},
+            )
         alive = []
         for g in self.groups:
             try:

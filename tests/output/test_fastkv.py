@@ -21,8 +21,23 @@ from etcdctl_py.output.simple import hex_escape
 from etcdctl_py.proto.etcdserverpb import rpc_pb2
 
 INT64 = (0, 1, 127, 128, 16383, 16384, 2**31, 2**63 - 1, -1, -(2**63))
-ODD = [b"", b"a", b'"q"', b"\\", b"<>&", "\u2028\u2029".encode(), b"\xff\xfe", b"\x00\x01\x1f\x7f", b"\t\n\r",
-       "é€😀".encode(), b"\xed\xa0\x80", b"\xc3", b"\xe2\x82", "\u00ad\u0085\u00a0".encode(), b"k8s\x00\x0a\x0f"]
+ODD = [
+    b"",
+    b"a",
+    b'"q"',
+    b"\\",
+    b"<>&",
+    "\u2028\u2029".encode(),
+    b"\xff\xfe",
+    b"\x00\x01\x1f\x7f",
+    b"\t\n\r",
+    "é€😀".encode(),
+    b"\xed\xa0\x80",
+    b"\xc3",
+    b"\xe2\x82",
+    "\u00ad\u0085\u00a0".encode(),
+    b"k8s\x00\x0a\x0f",
+]
 
 
 def varint(v: int) -> bytes:
@@ -63,8 +78,13 @@ def rand_response(rng: random.Random, n: int | None = None, *, regular: bool = F
         r.header.SetInParent()
         for f in ("cluster_id", "member_id", "revision", "raft_term"):
             if rng.random() < 0.8:
-                setattr(r.header, f, rng.choice((1, 2**64 - 1, 2**63, 12345)) if f.endswith("id")
-                        else min(abs(rand_int(rng)), 2**63 - 1))
+                setattr(
+                    r.header,
+                    f,
+                    rng.choice((1, 2**64 - 1, 2**63, 12345))
+                    if f.endswith("id")
+                    else min(abs(rand_int(rng)), 2**63 - 1),
+                )
     for _ in range(rng.randrange(0, 200) if n is None else n):
         kv = r.kvs.add(key=rand_bytes(rng) or b"k", value=rand_bytes(rng, big=rng.random() < 0.05))
         for f in ("create_revision", "mod_revision", "version", "lease"):
@@ -99,7 +119,8 @@ def check_parts(raw: bytes, chunk: int | None = None) -> fastkv.RangeParts | Non
     assert got == rows(whole.kvs)
     assert parts.count == len(whole.kvs)
     assert [row for cols in parts.columns(("value", "key")) for row in zip(*cols, strict=True)] == [
-        (kv.value, kv.key) for kv in whole.kvs]
+        (kv.value, kv.key) for kv in whole.kvs
+    ]
     assert parts.head.HasField("header") == whole.HasField("header")
     assert parts.head.header == whole.header
     assert (parts.head.more, parts.head.count) == (whole.more, whole.count)
@@ -114,8 +135,12 @@ def test_random_responses_split_and_columns(seed):
     for chunk in (None, 1, 700, 5000):
         parts = check_parts(raw, chunk)
         assert parts is not None
-        assert parts.head.SerializeToString() == rpc_pb2.RangeResponse(
-            header=r.header if r.HasField("header") else None, more=r.more, count=r.count).SerializeToString()
+        assert (
+            parts.head.SerializeToString()
+            == rpc_pb2.RangeResponse(
+                header=r.header if r.HasField("header") else None, more=r.more, count=r.count
+            ).SerializeToString()
+        )
 
 
 def kv_bytes(key=b"k", create=2, mod=3, version=1, value=b"v", lease=0, extra=b"") -> bytes:
@@ -136,8 +161,15 @@ EDGE_CASES = {
     "kvs without header": kv_bytes() + kv_bytes(b"k2"),
     "header after kvs": kv_bytes() + HEADER + kv_bytes(b"k2") + field(3, 0, 1),
     "header twice merges": HEADER + kv_bytes() + field(1, 2, field(2, 0, 9)),
-    "top-level unknown fields": HEADER + field(99, 0, 5) + kv_bytes() + field(15, 2, b"xyz")
-    + varint(7 << 3 | 1) + b"\x01" * 8 + varint(8 << 3 | 5) + b"\x02" * 4 + field(4, 0, 3),
+    "top-level unknown fields": HEADER
+    + field(99, 0, 5)
+    + kv_bytes()
+    + field(15, 2, b"xyz")
+    + varint(7 << 3 | 1)
+    + b"\x01" * 8
+    + varint(8 << 3 | 5)
+    + b"\x02" * 4
+    + field(4, 0, 3),
     "unknown field inside a kv": kv_bytes(extra=field(7, 0, 5)) + kv_bytes(b"k2", extra=field(9, 2, b"zz")),
     "kv fields out of order": field(2, 2, field(5, 2, b"val") + field(4, 0, 1) + field(1, 2, b"key")) + kv_bytes(),
     "a field twice in one kv (last wins)": field(2, 2, field(1, 2, b"a") + field(1, 2, b"b") + field(5, 2, b"v"))
@@ -172,8 +204,14 @@ def test_edge_case_wire_bytes(name):
 
 
 def test_walk_refuses_what_etcd_never_sends():
-    for name in ("truncated last kv", "length past the end", "11-byte varint", "group at top level",
-                 "field number 0", "broken header"):
+    for name in (
+        "truncated last kv",
+        "length past the end",
+        "11-byte varint",
+        "group at top level",
+        "field number 0",
+        "broken header",
+    ):
         assert fastkv.split_range(EDGE_CASES[name]) is None, name
 
 
@@ -190,11 +228,12 @@ def test_random_mutations_never_disagree():
             elif op < 0.7:
                 raw[pos:pos] = rng.randbytes(rng.randrange(1, 4))
             else:
-                del raw[pos:pos + rng.randrange(1, 4)]
+                del raw[pos : pos + rng.randrange(1, 4)]
         check_parts(bytes(raw), rng.choice((None, 1, 100)))
 
 
 # ---------------------------------------------------------------- printers
+
 
 @pytest.fixture
 def batch_everything(monkeypatch):
@@ -211,8 +250,16 @@ def render(fmt: str, is_hex: bool, method: str, arg, value_only: bool = False) -
     return p.out.getvalue()
 
 
-VARIANTS = [("simple", False, False), ("simple", True, False), ("simple", False, True), ("simple", True, True),
-            ("json", False, False), ("json", True, False), ("fields", False, False), ("protobuf", False, False)]
+VARIANTS = [
+    ("simple", False, False),
+    ("simple", True, False),
+    ("simple", False, True),
+    ("simple", True, True),
+    ("json", False, False),
+    ("json", True, False),
+    ("fields", False, False),
+    ("protobuf", False, False),
+]
 
 
 @pytest.mark.parametrize("fmt,is_hex,value_only", VARIANTS)
@@ -220,8 +267,11 @@ def test_printers_match_the_per_kv_printers(fmt, is_hex, value_only, monkeypatch
     """get_raw (batches) prints the very bytes get (one decoded message) prints, span sizes aside."""
     rng = random.Random(hash(fmt) % 1000 + is_hex * 10 + value_only)
     cases = [rand_response(rng, regular=i % 2 == 0).SerializeToString() for i in range(12)]
-    cases += [raw for name, raw in EDGE_CASES.items() if not name.startswith(("broken", "truncated", "length",
-                                                                               "11-byte", "group", "field number"))]
+    cases += [
+        raw
+        for name, raw in EDGE_CASES.items()
+        if not name.startswith(("broken", "truncated", "length", "11-byte", "group", "field number"))
+    ]
     for chunk in (1 << 20, 1, 3000):
         monkeypatch.setattr(fastkv, "CHUNK_BYTES", chunk)
         for raw in cases:
@@ -244,6 +294,7 @@ def test_undecodable_response_fails_like_the_whole_parse(fmt, batch_everything):
 
 def test_small_responses_are_decoded_whole(monkeypatch):
     """Below BATCH_MIN_BYTES no walk happens (and `get foo` imports nothing more than before)."""
+
     def no_split(*_a, **_k):
         raise AssertionError("split_range called for a small response")
 
@@ -269,19 +320,23 @@ def test_json_batch_shapes(batch_everything):
     assert render("json", False, "get_raw", raw) == (
         b'{"kvs":[{"key":"YQ==","create_revision":2,"mod_revision":2,"version":1,"value":"eA==","lease":7},'
         b'{"key":"Yg==","create_revision":3,"mod_revision":4,"version":2},'
-        b'{"key":"Yw==","create_revision":5,"mod_revision":5,"version":1,"value":"PD4m/w=="}]}\n')
+        b'{"key":"Yw==","create_revision":5,"mod_revision":5,"version":1,"value":"PD4m/w=="}]}\n'
+    )
 
 
 # ---------------------------------------------------------------- escaping helpers
+
 
 def test_quote_bytes_is_gofmt_quote():
     rng = random.Random(3)
     samples = list(ODD) + [bytes([b]) for b in range(256)] + [rng.randbytes(rng.randrange(0, 64)) for _ in range(3000)]
     samples += [b"".join(rng.choice(ODD) for _ in range(rng.randrange(1, 8))) for _ in range(2000)]
-    samples += [rng.choice(ODD) + bytes(rng.choice(b"abc\\\"\x7f\x00\n") for _ in range(5)) for _ in range(500)]
+    samples += [rng.choice(ODD) + bytes(rng.choice(b'abc\\"\x7f\x00\n') for _ in range(5)) for _ in range(500)]
     # what the escaper-and-fix-up path must not confuse: literal `\x..` text, quotes, named controls
-    samples += [rng.choice((b"\\x", b"\\", b"'", b"\\'", b"x", b"\\xc3\\xa9", b"\\u007f")) + rng.randbytes(8)
-                + rng.choice(ODD) for _ in range(3000)]
+    samples += [
+        rng.choice((b"\\x", b"\\", b"'", b"\\'", b"x", b"\\xc3\\xa9", b"\\u007f")) + rng.randbytes(8) + rng.choice(ODD)
+        for _ in range(3000)
+    ]
     samples += [rng.randbytes(512) for _ in range(300)]  # binary values full of runes and controls
     for s in samples:
         assert quote_bytes(s) == quote(s).encode("utf-8", "surrogateescape"), s

@@ -41,8 +41,10 @@ def test_go_json_is_encoding_json(value, want):
 
 
 def test_map_keys_sorted_like_a_go_map():
-    assert gofmt.go_json({"username": "u", "revision": 3, "exp": 9, "nested": {"z": 1, "a": 2}}, sort_keys=True) \
+    assert (
+        gofmt.go_json({"username": "u", "revision": 3, "exp": 9, "nested": {"z": 1, "a": 2}}, sort_keys=True)
         == '{"exp":9,"nested":{"a":2,"z":1},"revision":3,"username":"u"}'
+    )
 
 
 def test_zap_variant_is_not_html_safe():
@@ -59,7 +61,13 @@ def test_unsupported_values_raise(bad):
 
 def test_go_struct_tags():
     """omitempty drops zero values, a pointer drops only nil, an untagged field stays: v2's NodeExtern shape."""
-    node = gofmt.go_struct(("key", "", "omitempty"), ("value", "", "ptr"), ("dir", False, "omitempty"),
-                           ("expiration", None, "ptr"), ("nodes", [], "omitempty"), ("roles", None, ""),
-                           ("modifiedIndex", 7, "omitempty"))
+    node = gofmt.go_struct(
+        ("key", "", "omitempty"),
+        ("value", "", "ptr"),
+        ("dir", False, "omitempty"),
+        ("expiration", None, "ptr"),
+        ("nodes", [], "omitempty"),
+        ("roles", None, ""),
+        ("modifiedIndex", 7, "omitempty"),
+    )
     assert gofmt.go_json(node) == '{"value":"","roles":null,"modifiedIndex":7}'

@@ -20,8 +20,10 @@ def render(fmt: str, method: str, resp, **kw) -> bytes:
 def test_json_omits_zero_fields_and_keeps_uint64_precision():
     r = rpc_pb2.RangeResponse(header=rpc_pb2.ResponseHeader(cluster_id=15506631597640666836, revision=2))
     r.kvs.add(key=b"foo", create_revision=2, mod_revision=2, version=1, value=b"")
-    assert encode(r) == ('{"header":{"cluster_id":15506631597640666836,"revision":2},'
-                         '"kvs":[{"key":"Zm9v","create_revision":2,"mod_revision":2,"version":1}]}')
+    assert encode(r) == (
+        '{"header":{"cluster_id":15506631597640666836,"revision":2},'
+        '"kvs":[{"key":"Zm9v","create_revision":2,"mod_revision":2,"version":1}]}'
+    )
 
 
 def test_json_oneof_is_wrapped_like_the_go_interface_field():

@@ -37,8 +37,9 @@ def named_server(tmp_path_factory, etcd_bin):
 def ctl(srv, *args: str) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ETCDCTL_")}
     env["LANG"] = "C.UTF-8"
-    r = subprocess.run([etcdproc.distro_bin("etcdctl"), "--endpoints", srv.endpoint, *args],
-                       capture_output=True, env=env, timeout=30)
+    r = subprocess.run(
+        [etcdproc.distro_bin("etcdctl"), "--endpoints", srv.endpoint, *args], capture_output=True, env=env, timeout=30
+    )
     assert r.returncode == 0, r.stderr
     return r.stdout.decode()
 
@@ -47,9 +48,17 @@ def test_member_list_table_matches_real_etcdctl(named_server, monkeypatch):
     monkeypatch.setenv("LANG", "C.UTF-8")
     want = ctl(named_server, "member", "list", "-w", "table", "--hex")
     members = json.loads(ctl(named_server, "member", "list", "-w", "json"))["members"]
-    rows = [[f"{m['ID']:x}", "started" if m.get("name") else "unstarted", m.get("name", ""),
-             ",".join(m.get("peerURLs", [])), ",".join(m.get("clientURLs", [])),
-             "true" if m.get("isLearner") else "false"] for m in members]
+    rows = [
+        [
+            f"{m['ID']:x}",
+            "started" if m.get("name") else "unstarted",
+            m.get("name", ""),
+            ",".join(m.get("peerURLs", [])),
+            ",".join(m.get("clientURLs", [])),
+            "true" if m.get("isLearner") else "false",
+        ]
+        for m in members
+    ]
     got = render(["ID", "Status", "Name", "Peer Addrs", "Client Addrs", "Is Learner"], rows)
     assert "日本語の名前" in got and len(got.splitlines()) > 5  # the name really wrapped
     assert got == want
@@ -121,7 +130,18 @@ def test_rules():
 
 
 def test_humanize_and_durations():
-    assert [go_bytes(s) for s in (9, 24576, 999424, 1003520, 9994240, 1001951232)] == \
-        ["9 B", "25 kB", "999 kB", "1.0 MB", "10 MB", "1.0 GB"]
-    assert [format_duration(d) for d in (0, 850_000, 2_941_594, 5_002_716_674, 62_500_000_000)] == \
-        ["0s", "850µs", "2.941594ms", "5.002716674s", "1m2.5s"]
+    assert [go_bytes(s) for s in (9, 24576, 999424, 1003520, 9994240, 1001951232)] == [
+        "9 B",
+        "25 kB",
+        "999 kB",
+        "1.0 MB",
+        "10 MB",
+        "1.0 GB",
+    ]
+    assert [format_duration(d) for d in (0, 850_000, 2_941_594, 5_002_716_674, 62_500_000_000)] == [
+        "0s",
+        "850µs",
+        "2.941594ms",
+        "5.002716674s",
+        "1m2.5s",
+    ]

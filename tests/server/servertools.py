@@ -21,22 +21,27 @@ class Ctl:
         self.endpoint = endpoint
         self.bin = etcdproc.distro_bin("etcdctl")
 
-    def __call__(self, *args: str, stdin: str | None = None, timeout: float = 15,
-                 env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    def __call__(
+        self, *args: str, stdin: str | None = None, timeout: float = 15, env: dict[str, str] | None = None
+    ) -> tuple[int, str, str]:
         e = dict(os.environ)
         e.pop("ETCDCTL_ENDPOINTS", None)
         if env:
             e.update(env)
-        p = subprocess.run([self.bin, f"--endpoints={self.endpoint}", *args],
-                           input=stdin.encode() if stdin is not None else None, capture_output=True,
-                           timeout=timeout, env=e)
+        p = subprocess.run(
+            [self.bin, f"--endpoints={self.endpoint}", *args],
+            input=stdin.encode() if stdin is not None else None,
+            capture_output=True,
+            timeout=timeout,
+            env=e,
+        )
         return p.returncode, p.stdout.decode("latin-1"), p.stderr.decode("latin-1")
 
 
 _MASKS = [
     (re.compile(r'"ts":"[^"]*"'), '"ts":"T"'),
     (re.compile(r'"ts":[0-9.e+]+'), '"ts":T'),
-    (re.compile(r'0xc[0-9a-f]+'), "0xADDR"),
+    (re.compile(r"0xc[0-9a-f]+"), "0xADDR"),
     (re.compile(r"took = [0-9.]+(?:Âµ|µ|m|n)?s"), "took = D"),
     (re.compile(r'"took":"[^"]*"'), '"took":"D"'),
     (re.compile(r'"(dbSize|dbSizeInUse)":\d+'), r'"\1":N'),
@@ -53,8 +58,9 @@ def mask(text: str) -> str:
     return text
 
 
-def both(twins: tuple[Any, Any], *args: str, stdin: str | None = None,
-         masker: Callable[[str], str] = mask) -> tuple[int, str, str]:
+def both(
+    twins: tuple[Any, Any], *args: str, stdin: str | None = None, masker: Callable[[str], str] = mask
+) -> tuple[int, str, str]:
     """Run real etcdctl against both twins (real etcd, etcd-py); assert identical masked results; return them."""
     real, ours = twins
     a = Ctl(real.endpoint)(*args, stdin=stdin)

@@ -117,7 +117,7 @@ def test_permission_checks(atwins):
     both(atwins, "txn", alice, stdin='value("/a") = "x"\n\nput /a2 y\n\nget /pfx/q\n\n')
     both(atwins, "txn", alice, stdin='value("/zzz") = "x"\n\nput /a2 y\n\nget /pfx/q\n\n')
     both(atwins, "txn", alice, stdin='value("/a") = "x"\n\nput /nope y\n\n\n')
-    both(atwins, "txn", alice, stdin='\n\nget /pfx/a\nget /a\n\n\n')
+    both(atwins, "txn", alice, stdin="\n\nget /pfx/a\nget /a\n\n\n")
     both(atwins, "user", "list", alice)
     both(atwins, "role", "list", alice)
     both(atwins, "user", "get", "alice", alice)
@@ -155,16 +155,22 @@ def test_lease_keys_need_write_permission(atwins):
         rc, out, err = ctl("lease", "grant", "600", ROOT)
         assert rc == 0, err
         lid = re.search(r"lease ([0-9a-f]+) granted", out).group(1)
-        steps = [ctl("put", "/w", "held", "--lease", lid, ROOT),
-                 ctl("put", "/a5", "x", "--lease", lid, "--user=alice:newpw"),
-                 ctl("lease", "revoke", lid, "--user=alice:newpw"),
-                 ctl("put", "/nope2", "x", "--lease", lid, ROOT),
-                 ctl("put", "/a6", "x", "--lease", lid, "--user=alice:newpw"),
-                 ctl("lease", "timetolive", lid, "--user=alice:newpw"),
-                 ctl("lease", "revoke", lid, ROOT),
-                 ctl("get", "/w", ROOT)]
-        outs.append([(rc, re.sub(r"remaining\(\d+s\)", "R", mask(o)).replace(lid, "ID"), mask(e).replace(lid, "ID"))
-                     for rc, o, e in steps])
+        steps = [
+            ctl("put", "/w", "held", "--lease", lid, ROOT),
+            ctl("put", "/a5", "x", "--lease", lid, "--user=alice:newpw"),
+            ctl("lease", "revoke", lid, "--user=alice:newpw"),
+            ctl("put", "/nope2", "x", "--lease", lid, ROOT),
+            ctl("put", "/a6", "x", "--lease", lid, "--user=alice:newpw"),
+            ctl("lease", "timetolive", lid, "--user=alice:newpw"),
+            ctl("lease", "revoke", lid, ROOT),
+            ctl("get", "/w", ROOT),
+        ]
+        outs.append(
+            [
+                (rc, re.sub(r"remaining\(\d+s\)", "R", mask(o)).replace(lid, "ID"), mask(e).replace(lid, "ID"))
+                for rc, o, e in steps
+            ]
+        )
     assert outs[0] == outs[1]
     assert "permission denied" in outs[0][2][2]
     both(atwins, "auth", "status", ROOT)

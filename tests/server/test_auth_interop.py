@@ -19,17 +19,28 @@ ALICE = "--user=alice:alicepw"
 
 
 def _setup_auth(ctl: Ctl) -> None:
-    for args in (["user", "add", "root:rootpw"], ["user", "add", "alice:alicepw"], ["role", "add", "app"],
-                 ["role", "grant-permission", "app", "readwrite", "app/", "--prefix"],
-                 ["user", "grant-role", "alice", "app"], ["auth", "enable"]):
+    for args in (
+        ["user", "add", "root:rootpw"],
+        ["user", "add", "alice:alicepw"],
+        ["role", "add", "app"],
+        ["role", "grant-permission", "app", "readwrite", "app/", "--prefix"],
+        ["user", "grant-role", "alice", "app"],
+        ["auth", "enable"],
+    ):
         rc, out, err = ctl(*args)
         assert rc == 0, (args, err)
     assert ctl("put", "app/k", "v1", ALICE)[0] == 0
 
 
 def _observe(ctl: Ctl) -> list:
-    return [ctl("get", "app/k", ALICE), ctl("get", "other", ALICE)[0], ctl("get", "app/k", "--user=alice:bad")[0],
-            ctl("auth", "status", ROOT)[1], ctl("role", "get", "app", ROOT)[1], ctl("user", "list", ROOT)[1]]
+    return [
+        ctl("get", "app/k", ALICE),
+        ctl("get", "other", ALICE)[0],
+        ctl("get", "app/k", "--user=alice:bad")[0],
+        ctl("auth", "status", ROOT)[1],
+        ctl("role", "get", "app", ROOT)[1],
+        ctl("user", "list", ROOT)[1],
+    ]
 
 
 def test_auth_replayed_after_kill9(tmp_path, etcd_py_bin):
@@ -56,9 +67,14 @@ def test_real_etcd_serves_etcd_py_users(tmp_path, etcd_py_bin):
     _setup_auth(ctl)
     want = _observe(ctl)
     ours.stop()
-    real = etcdproc.EtcdServer(name="amig", data_dir=ours.data_dir, client_port=ours.client_port,
-                               peer_port=ours.peer_port, argv=[etcdproc.distro_bin("etcd"), *ours.argv[1:]],
-                               log_path=str(tmp_path / "real-amig.log"))
+    real = etcdproc.EtcdServer(
+        name="amig",
+        data_dir=ours.data_dir,
+        client_port=ours.client_port,
+        peer_port=ours.peer_port,
+        argv=[etcdproc.distro_bin("etcd"), *ours.argv[1:]],
+        log_path=str(tmp_path / "real-amig.log"),
+    )
     real.start()
     try:
         rctl = Ctl(real.endpoint)
@@ -79,9 +95,14 @@ def test_etcd_py_serves_real_etcd_users(tmp_path, etcd_py_bin):
     _setup_auth(ctl)
     want = _observe(ctl)
     real.stop()
-    ours = etcdproc.EtcdServer(name="arev", data_dir=real.data_dir, client_port=real.client_port,
-                               peer_port=real.peer_port, argv=[etcd_py_bin, *real.argv[1:]],
-                               log_path=str(tmp_path / "ours-arev.log"))
+    ours = etcdproc.EtcdServer(
+        name="arev",
+        data_dir=real.data_dir,
+        client_port=real.client_port,
+        peer_port=real.peer_port,
+        argv=[etcd_py_bin, *real.argv[1:]],
+        log_path=str(tmp_path / "ours-arev.log"),
+    )
     ours.start()
     try:
         assert _observe(Ctl(ours.endpoint)) == want
@@ -91,8 +112,9 @@ def test_etcd_py_serves_real_etcd_users(tmp_path, etcd_py_bin):
 
 @pytest.fixture(scope="module")
 def ttl_twins(server_tmp, etcd_py_bin):
-    real, ours = etcdproc.twins(etcdproc.distro_bin("etcd"), etcd_py_bin, server_tmp, token="ttl-twins",
-                                extra=["--auth-token-ttl", "2"])
+    real, ours = etcdproc.twins(
+        etcdproc.distro_bin("etcd"), etcd_py_bin, server_tmp, token="ttl-twins", extra=["--auth-token-ttl", "2"]
+    )
     for srv in (real, ours):
         _setup_auth(Ctl(srv.endpoint))
     yield real, ours
@@ -125,8 +147,13 @@ def test_tokens_like_etcd(ttl_twins):
         assert st == "ok"
         prefix, index = token.split(".")
         assert len(prefix) == 16 and prefix.isalpha() and index.isdigit()
-        row = [_call(ep, _get, token=token), _call(ep, _get, token="bogus"), _call(ep, _get, token="x.1"),
-               _call(ep, _get, token="{}.{}".format("A" * 16, index)), _call(ep, _get)]
+        row = [
+            _call(ep, _get, token=token),
+            _call(ep, _get, token="bogus"),
+            _call(ep, _get, token="x.1"),
+            _call(ep, _get, token="{}.{}".format("A" * 16, index)),
+            _call(ep, _get),
+        ]
         time.sleep(1.2)  # deliberate (this and the next two): the token's TTL runs
         row.append(_call(ep, _get, token=token))  # used within the TTL: renewed
         time.sleep(1.2)
@@ -134,10 +161,23 @@ def test_tokens_like_etcd(ttl_twins):
         time.sleep(3.5)
         row.append(_call(ep, _get, token=token))  # idle longer than --auth-token-ttl: gone
         st, t2 = _call(ep, _auth)
-        row.append(_call(ep, lambda ch, md: pbg.AuthStub(ch).UserChangePassword(
-            pb.AuthUserChangePasswordRequest(name="alice", password="alicepw"), metadata=md).header.member_id > 0,
-            token=_call(ep, lambda ch, md: pbg.AuthStub(ch).Authenticate(
-                pb.AuthenticateRequest(name="root", password="rootpw")).token)[1]))
+        row.append(
+            _call(
+                ep,
+                lambda ch, md: (
+                    pbg.AuthStub(ch)
+                    .UserChangePassword(pb.AuthUserChangePasswordRequest(name="alice", password="alicepw"), metadata=md)
+                    .header.member_id
+                    > 0
+                ),
+                token=_call(
+                    ep,
+                    lambda ch, md: (
+                        pbg.AuthStub(ch).Authenticate(pb.AuthenticateRequest(name="root", password="rootpw")).token
+                    ),
+                )[1],
+            )
+        )
         row.append(_call(ep, _get, token=t2))  # a password change kills the user's tokens
         results.append(row)
     assert results[0] == results[1]

@@ -65,9 +65,12 @@ def token_opt(keys: dict[str, str], method: str, pub_only: bool = False) -> str:
 def _setup(ctl: Ctl, full: bool = True) -> None:
     steps = [["user", "add", "root:rootpw"]]
     if full:
-        steps += [["user", "add", "alice:alicepw"], ["role", "add", "app"],
-                  ["role", "grant-permission", "app", "readwrite", "app/", "--prefix"],
-                  ["user", "grant-role", "alice", "app"]]
+        steps += [
+            ["user", "add", "alice:alicepw"],
+            ["role", "add", "app"],
+            ["role", "grant-permission", "app", "readwrite", "app/", "--prefix"],
+            ["user", "grant-role", "alice", "app"],
+        ]
     steps.append(["auth", "enable"])
     for args in steps:
         rc, _, err = ctl(*args)
@@ -85,8 +88,9 @@ def pairs(tmp_path_factory, keys, etcd_py_bin):
             k = (method, pub_only)
             if k not in started:
                 extra = ["--auth-token", token_opt(keys, method, pub_only), "--bcrypt-cost", "4"]
-                real, ours = etcdproc.twins(etcdproc.distro_bin("etcd"), etcd_py_bin, base, extra=extra,
-                                            token=f"jwt-{method}-{int(pub_only)}")
+                real, ours = etcdproc.twins(
+                    etcdproc.distro_bin("etcd"), etcd_py_bin, base, extra=extra, token=f"jwt-{method}-{int(pub_only)}"
+                )
                 started[k] = (real, ours)
                 for s in (real, ours):
                     _setup(Ctl(s.endpoint), full=not pub_only)
@@ -117,15 +121,16 @@ def _call(endpoint: str, fn, token: str | None = None):
 
 
 def _authenticate(endpoint: str, name: str = "alice", password: str = "alicepw") -> str:
-    st, tok = _call(endpoint, lambda ch, md: pbg.AuthStub(ch).Authenticate(
-        pb.AuthenticateRequest(name=name, password=password)).token)
+    st, tok = _call(
+        endpoint,
+        lambda ch, md: pbg.AuthStub(ch).Authenticate(pb.AuthenticateRequest(name=name, password=password)).token,
+    )
     assert st == "OK", tok
     return tok
 
 
 def _get(key: bytes):
-    return lambda ch, md: [(kv.key, kv.value) for kv in
-                           pbg.KVStub(ch).Range(pb.RangeRequest(key=key), metadata=md).kvs]
+    return lambda ch, md: [(kv.key, kv.value) for kv in pbg.KVStub(ch).Range(pb.RangeRequest(key=key), metadata=md).kvs]
 
 
 def _put(key: bytes):
@@ -180,8 +185,9 @@ def test_tokens_same_layout_and_accepted_across(pairs, method):
     for c in (cr, co):  # exp = issue time + ttl, in whole Unix seconds
         assert math.floor(before) + 2 <= c["exp"] <= math.floor(after) + 2
     # same claim text layout (sorted keys, no spaces) apart from the expiry second
-    assert _unb64(segs[1][1]).replace(str(co["exp"]).encode(), b"E") == \
-        _unb64(segs[0][1]).replace(str(cr["exp"]).encode(), b"E")
+    assert _unb64(segs[1][1]).replace(str(co["exp"]).encode(), b"E") == _unb64(segs[0][1]).replace(
+        str(cr["exp"]).encode(), b"E"
+    )
     put = _put(b"app/x")
     assert _call(ours.endpoint, put, to)[0] == _call(real.endpoint, put, tr)[0] == "OK"
     # same key, same alg: each server accepts the token the other one signed
@@ -204,8 +210,15 @@ def test_expired_tokens_and_transparent_reauth(pairs, method):
     for ep, tok in held.items():
         assert _call(ep, _get(b"app/k"), tok)[0] == "OK"
     lock = ["lock", "app/lk", "--", "sh", "-c", "sleep 3.2; echo held"]
-    procs = [subprocess.Popen([etcdproc.distro_bin("etcdctl"), f"--endpoints={s.endpoint}", ALICE, *lock],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for s in (real, ours)]
+    procs = [
+        subprocess.Popen(
+            [etcdproc.distro_bin("etcdctl"), f"--endpoints={s.endpoint}", ALICE, *lock],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for s in (real, ours)
+    ]
     outs = [p.communicate(timeout=30) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     assert [o[0] for o in outs] == ["held\n"] * 2
@@ -229,16 +242,24 @@ def test_verify_only_public_key(pairs):
     assert _call(vo[0].endpoint, put, t_ours)[0] == _call(vo[1].endpoint, put, t_real)[0] == "OK"
     # a read re-checks that the token's revision equals the store's (etcd's doSerialize uses !=),
     # and the signers' auth revision is ahead of the verify-only servers'
-    assert _call(vo[0].endpoint, _get(b"vo"), t_ours) == _call(vo[1].endpoint, _get(b"vo"), t_real) \
+    assert (
+        _call(vo[0].endpoint, _get(b"vo"), t_ours)
+        == _call(vo[1].endpoint, _get(b"vo"), t_real)
         == ("UNKNOWN", "auth: revision in header is old")
+    )
     assert _call(vo[0].endpoint, _get(b"vo"), "x.y.z") == _call(vo[1].endpoint, _get(b"vo"), "x.y.z") == INVALID
 
 
 def test_tokens_survive_restart(tmp_path, keys, etcd_py_bin):
     """Unlike simple tokens a JWT lives in no server's memory: it stays valid across restarts."""
     opt = token_opt(keys, "HS256").replace(f"ttl={TTL}", "ttl=1m")
-    real, ours = etcdproc.twins(etcdproc.distro_bin("etcd"), etcd_py_bin, str(tmp_path), token="jwt-restart",
-                                extra=["--auth-token", opt, "--bcrypt-cost", "4"])
+    real, ours = etcdproc.twins(
+        etcdproc.distro_bin("etcd"),
+        etcd_py_bin,
+        str(tmp_path),
+        token="jwt-restart",
+        extra=["--auth-token", opt, "--bcrypt-cost", "4"],
+    )
     try:
         for s in (real, ours):
             _setup(Ctl(s.endpoint))
@@ -280,9 +301,15 @@ def _fatal(srv: etcdproc.EtcdServer, timeout: float = 20) -> tuple[int | None, s
 def test_bad_options_fail_like_etcd(tmp_path, keys, etcd_py_bin):
     k = keys
     cases = [
-        "jwt", "jwt,", "jwt,sign-method", "jwt,a=b=c", "jwt,ttl=1s,ttl=2s", "foo",
+        "jwt",
+        "jwt,",
+        "jwt,sign-method",
+        "jwt,a=b=c",
+        "jwt,ttl=1s,ttl=2s",
+        "foo",
         "jwt,sign-method=XX256,priv-key=" + k["hs.key"],
-        "jwt,sign-method=RS256", "jwt,sign-method=HS256,pub-key=" + k["rsa.pub"],
+        "jwt,sign-method=RS256",
+        "jwt,sign-method=HS256,pub-key=" + k["rsa.pub"],
         "jwt,sign-method=RS256,priv-key=/nonexistent/key",
         "jwt,sign-method=HS256,priv-key=" + k["hs.key"] + ",ttl=5",
         "jwt,sign-method=none,priv-key=" + k["hs.key"],
@@ -313,8 +340,12 @@ def test_bad_options_fail_like_etcd(tmp_path, keys, etcd_py_bin):
         assert real[0] == 1 and real[1] == "discovery failed", (opt, real)
         assert ours == real, f"--auth-token {opt}\nreal: {real}\nours: {ours}"
     errs = {r[2] for r in res}
-    assert {"auth: invalid auth options", "auth: missing key data", "Key is not a valid ECDSA public key",
-            "Invalid Key: Key must be a PEM encoded PKCS1 or PKCS8 key"} <= errs
+    assert {
+        "auth: invalid auth options",
+        "auth: missing key data",
+        "Key is not a valid ECDSA public key",
+        "Invalid Key: Key must be a PEM encoded PKCS1 or PKCS8 key",
+    } <= errs
 
 
 def test_etcdctl_py_against_jwt_server(pairs):
@@ -323,14 +354,25 @@ def test_etcdctl_py_against_jwt_server(pairs):
     py = etcdproc.etcdctl_py_argv()
 
     def ctl_py(*args: str):
-        p = subprocess.run([*py, f"--endpoints={ours.endpoint}", *args], capture_output=True, text=True,
-                           timeout=30, cwd=etcdproc.ROOT, env={k: v for k, v in os.environ.items()
-                                                              if not k.startswith("ETCDCTL_")})
+        p = subprocess.run(
+            [*py, f"--endpoints={ours.endpoint}", *args],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            cwd=etcdproc.ROOT,
+            env={k: v for k, v in os.environ.items() if not k.startswith("ETCDCTL_")},
+        )
         return p.returncode, p.stdout, p.stderr
 
     go = Ctl(ours.endpoint)
-    for args in (["put", "app/py", "v", ALICE], ["get", "app/py", ALICE], ["get", "app/py", "-w", "json", ALICE],
-                 ["put", "nope", "x", ALICE], ["get", "app/py", "--user=alice:bad"], ["user", "list", ROOT]):
+    for args in (
+        ["put", "app/py", "v", ALICE],
+        ["get", "app/py", ALICE],
+        ["get", "app/py", "-w", "json", ALICE],
+        ["put", "nope", "x", ALICE],
+        ["get", "app/py", "--user=alice:bad"],
+        ["user", "list", ROOT],
+    ):
         a, b = go(*args), ctl_py(*args)
         assert (b[0], mask(b[1])) == (a[0], mask(a[1])), (args, a, b)
         assert _last_error(b[2]) == _last_error(a[2]), (args, a[2], b[2])
@@ -342,8 +384,15 @@ def test_etcdctl_py_lock_outlives_its_token(pairs):
     signs in again, as clientv3 does, on real etcd and on etcd-py alike; the lock key is gone afterwards."""
     real, ours = pairs("HS256")
     lock = ["lock", "app/lk2", "--", "sh", "-c", "sleep 3.2; echo held"]
-    procs = [subprocess.Popen([*etcdproc.etcdctl_py_argv(), f"--endpoints={s.endpoint}", ALICE, *lock],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for s in (real, ours)]
+    procs = [
+        subprocess.Popen(
+            [*etcdproc.etcdctl_py_argv(), f"--endpoints={s.endpoint}", ALICE, *lock],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for s in (real, ours)
+    ]
     outs = [p.communicate(timeout=30) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     assert [o[0] for o in outs] == ["held\n"] * 2

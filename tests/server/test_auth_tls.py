@@ -21,12 +21,25 @@ def tls_twins(server_tmp, etcd_py_bin):
     shared_peer = etcdproc.free_port()
     servers = []
     for binary in (etcdproc.distro_bin("etcd"), etcd_py_bin):
-        srv = etcdproc.make_server(binary, server_tmp, name="tlstwin", advertise_peer_port=shared_peer,
-                                   token="tls-twins",
-                                   extra=["--cert-file", certs["server_cert"], "--key-file", certs["server_key"],
-                                          "--trusted-ca-file", certs["ca"], "--client-cert-auth"])
-        srv.argv = [a.replace(f"http://127.0.0.1:{srv.client_port}", f"https://127.0.0.1:{srv.client_port}")
-                    for a in srv.argv]
+        srv = etcdproc.make_server(
+            binary,
+            server_tmp,
+            name="tlstwin",
+            advertise_peer_port=shared_peer,
+            token="tls-twins",
+            extra=[
+                "--cert-file",
+                certs["server_cert"],
+                "--key-file",
+                certs["server_key"],
+                "--trusted-ca-file",
+                certs["ca"],
+                "--client-cert-auth",
+            ],
+        )
+        srv.argv = [
+            a.replace(f"http://127.0.0.1:{srv.client_port}", f"https://127.0.0.1:{srv.client_port}") for a in srv.argv
+        ]
         srv.start(wait=False)
         servers.append(srv)
     for srv in servers:
@@ -40,13 +53,28 @@ def test_cn_is_the_user(tls_twins):
     servers, certs = tls_twins
     tls = ["--cacert", certs["ca"], "--cert", certs["client_cert"], "--key", certs["client_key"]]
     root = "--user=root:rootpw"
-    steps = [["user", "add", "root:rootpw"], ["user", "add", "alice:alicepw"], ["role", "add", "app"],
-             ["role", "grant-permission", "app", "readwrite", "app/", "--prefix"],
-             ["user", "grant-role", "alice", "app"], ["auth", "enable"],
-             ["put", "app/k", "v"], ["get", "app/k"], ["get", "other"], ["put", "other", "x"],
-             ["user", "list"], ["auth", "status"], ["user", "get", "alice"], ["endpoint", "hashkv"],
-             ["role", "get", "app"], ["user", "list", root], ["user", "revoke-role", "alice", "app", root],
-             ["get", "app/k"], ["auth", "disable", root], ["get", "other"]]
+    steps = [
+        ["user", "add", "root:rootpw"],
+        ["user", "add", "alice:alicepw"],
+        ["role", "add", "app"],
+        ["role", "grant-permission", "app", "readwrite", "app/", "--prefix"],
+        ["user", "grant-role", "alice", "app"],
+        ["auth", "enable"],
+        ["put", "app/k", "v"],
+        ["get", "app/k"],
+        ["get", "other"],
+        ["put", "other", "x"],
+        ["user", "list"],
+        ["auth", "status"],
+        ["user", "get", "alice"],
+        ["endpoint", "hashkv"],
+        ["role", "get", "app"],
+        ["user", "list", root],
+        ["user", "revoke-role", "alice", "app", root],
+        ["get", "app/k"],
+        ["auth", "disable", root],
+        ["get", "other"],
+    ]
     outs = []
     for srv in servers:
         ctl = Ctl(f"https://127.0.0.1:{srv.client_port}")

@@ -41,8 +41,13 @@ def _scenario(endpoint: str) -> tuple[list, list[int]]:
         out.append(c.kv.get(b"/lib/a"))
         out.append(c.kv.get(b"/lib/none"))
         cmp = pb.Compare(key=b"/lib/a", target=pb.Compare.VALUE, result=pb.Compare.EQUAL, value=b"3")
-        out.append(c.kv.txn([cmp], [pb.RequestOp(request_put=pb.PutRequest(key=b"/lib/t", value=b"ok"))],
-                            [pb.RequestOp(request_range=pb.RangeRequest(key=b"/lib/a"))]))
+        out.append(
+            c.kv.txn(
+                [cmp],
+                [pb.RequestOp(request_put=pb.PutRequest(key=b"/lib/t", value=b"ok"))],
+                [pb.RequestOp(request_range=pb.RangeRequest(key=b"/lib/a"))],
+            )
+        )
         out.append(c.kv.txn([cmp], [], [pb.RequestOp(request_range=pb.RangeRequest(key=b"/lib/a"))]))
         out.append(c.kv.delete(b"/lib/b", prev_kv=True))
         rev = c.kv.put(b"/lib/c", b"x").header.revision

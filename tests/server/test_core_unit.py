@@ -42,8 +42,9 @@ class RecordingPersister(NullPersister):
 
 def new_core(persister: NullPersister | None = None, **cfg: int) -> EtcdCore:
     members = [Member(MID, "unit", ["http://127.0.0.1:2380"], ["http://127.0.0.1:2379"])]
-    return EtcdCore(ServerConfig(name="unit", cluster_id=0xCDF818194E3A8C32, member_id=MID, members=members, **cfg),
-                    persister)
+    return EtcdCore(
+        ServerConfig(name="unit", cluster_id=0xCDF818194E3A8C32, member_id=MID, members=members, **cfg), persister
+    )
 
 
 def put(core: EtcdCore, key: bytes, value: bytes = b"v", lease: int = 0, prev_kv: bool = False) -> pb.PutResponse:
@@ -139,17 +140,23 @@ def test_txn_branches_share_one_revision():
     core = new_core()
     put(core, b"x", b"1")
     cmp = pb.Compare(key=b"x", target=pb.Compare.VALUE, result=pb.Compare.EQUAL, value=b"1")
-    ops = [pb.RequestOp(request_put=pb.PutRequest(key=b"y", value=b"a")),
-           pb.RequestOp(request_put=pb.PutRequest(key=b"z", value=b"b")),
-           pb.RequestOp(request_range=pb.RangeRequest(key=b"y"))]
-    r = core.txn(pb.TxnRequest(compare=[cmp], success=ops,
-                               failure=[pb.RequestOp(request_delete_range=pb.DeleteRangeRequest(key=b"x"))]))
+    ops = [
+        pb.RequestOp(request_put=pb.PutRequest(key=b"y", value=b"a")),
+        pb.RequestOp(request_put=pb.PutRequest(key=b"z", value=b"b")),
+        pb.RequestOp(request_range=pb.RangeRequest(key=b"y")),
+    ]
+    r = core.txn(
+        pb.TxnRequest(
+            compare=[cmp], success=ops, failure=[pb.RequestOp(request_delete_range=pb.DeleteRangeRequest(key=b"x"))]
+        )
+    )
     assert r.succeeded and r.header.revision == 3
     assert r.responses[2].response_range.kvs[0].value == b"a"  # a txn reads its own writes
     assert get(core, b"y").kvs[0].mod_revision == get(core, b"z").kvs[0].mod_revision == 3
     cmp.value = b"2"
-    r = core.txn(pb.TxnRequest(compare=[cmp],
-                               failure=[pb.RequestOp(request_delete_range=pb.DeleteRangeRequest(key=b"x"))]))
+    r = core.txn(
+        pb.TxnRequest(compare=[cmp], failure=[pb.RequestOp(request_delete_range=pb.DeleteRangeRequest(key=b"x"))])
+    )
     assert not r.succeeded and r.responses[0].response_delete_range.deleted == 1 and r.header.revision == 4
 
 
@@ -159,14 +166,19 @@ def test_read_only_txn_takes_no_revision_and_duplicates_are_refused():
     before = core.raft_index
     r = core.txn(pb.TxnRequest(success=[pb.RequestOp(request_range=pb.RangeRequest(key=b"a"))]))
     assert r.header.revision == 2 and core.raft_index == before  # served without a log entry
-    dup = pb.TxnRequest(success=[pb.RequestOp(request_put=pb.PutRequest(key=b"d")),
-                                 pb.RequestOp(request_delete_range=pb.DeleteRangeRequest(key=b"d"))])
+    dup = pb.TxnRequest(
+        success=[
+            pb.RequestOp(request_put=pb.PutRequest(key=b"d")),
+            pb.RequestOp(request_delete_range=pb.DeleteRangeRequest(key=b"d")),
+        ]
+    )
     with pytest.raises(errors.EtcdError) as e:
         core.txn(dup)
     assert e.value is errors.DUPLICATE_KEY
     with pytest.raises(errors.EtcdError) as e:
-        kv_apply.validate_txn(pb.TxnRequest(success=[pb.RequestOp(request_range=pb.RangeRequest(key=b"k"))] * 3),
-                              max_ops=2)
+        kv_apply.validate_txn(
+            pb.TxnRequest(success=[pb.RequestOp(request_range=pb.RangeRequest(key=b"k"))] * 3), max_ops=2
+        )
     assert e.value is errors.TOO_MANY_OPS
 
 
@@ -305,11 +317,20 @@ def _populate(core: EtcdCore) -> None:
 
 
 def _state(core: EtcdCore) -> tuple:
-    kvs = [(kv.key, kv.value, kv.create_revision, kv.mod_revision, kv.version, kv.lease)
-           for kv in get(core, b"\x00", b"\x00").kvs]
+    kvs = [
+        (kv.key, kv.value, kv.create_revision, kv.mod_revision, kv.version, kv.lease)
+        for kv in get(core, b"\x00", b"\x00").kvs
+    ]
     lease = core.lease_time_to_live(pb.LeaseTimeToLiveRequest(ID=42, keys=True))
-    return (kvs, core.store.current_rev, core.store.compact_main_rev, core.hash_kv(0).hash,
-            list(lease.keys), lease.grantedTTL, core.alarms)
+    return (
+        kvs,
+        core.store.current_rev,
+        core.store.compact_main_rev,
+        core.hash_kv(0).hash,
+        list(lease.keys),
+        lease.grantedTTL,
+        core.alarms,
+    )
 
 
 def test_restore_from_the_backend_reaches_the_same_state():

@@ -46,13 +46,21 @@ def test_put_get_del_every_format(twins):
 
 def test_txn(twins):
     both(twins, "put", "user1", "bad")
-    both(twins, "txn",
-         stdin='value("user1") = "bad"\n\nput user1 good\nget user2\ndel user2 --prev-kv\n\nput user1 fail\n\n')
+    both(
+        twins,
+        "txn",
+        stdin='value("user1") = "bad"\n\nput user1 good\nget user2\ndel user2 --prev-kv\n\nput user1 fail\n\n',
+    )
     both(twins, "txn", "-w", "json", stdin='create("user1") = "0"\n\nput user1 y\n\nget user1\n\n')
-    both(twins, "txn", "-w", "fields",
-         stdin='ver("user1") > "0"\n\nget user1\nput user2 x4 --prev-kv\ndel user3 --prev-kv\n\n\n')
+    both(
+        twins,
+        "txn",
+        "-w",
+        "fields",
+        stdin='ver("user1") > "0"\n\nget user1\nput user2 x4 --prev-kv\ndel user3 --prev-kv\n\n\n',
+    )
     both(twins, "txn", stdin='mod("user1") < "1000"\n\nput dup 1\nput dup 2\n\n\n')
-    both(twins, "txn", "-w", "protobuf", stdin='\n\n\n')
+    both(twins, "txn", "-w", "protobuf", stdin="\n\n\n")
     both(twins, "txn", stdin='value("user1") != "zz"\n\nput t1 a\ndel t\n\n\n')
 
 
@@ -83,9 +91,11 @@ def test_watch_historical(twins):
     rc, out, _ = both(twins, "get", "w2", "-w", "json")
     rev = int(out.split('"revision":')[1].split(",")[0])
     real, ours = twins
-    for args in (["watch", "--rev", str(rev - 2), "w", "--prefix"],
-                 ["watch", "--rev", str(rev - 2), "w", "--prefix", "--prev-kv", "-w", "json"],
-                 ["watch", "--rev", str(rev - 2), "w1"]):
+    for args in (
+        ["watch", "--rev", str(rev - 2), "w", "--prefix"],
+        ["watch", "--rev", str(rev - 2), "w", "--prefix", "--prev-kv", "-w", "json"],
+        ["watch", "--rev", str(rev - 2), "w1"],
+    ):
         outs = []
         for srv in twins:
             try:
@@ -122,6 +132,14 @@ def test_lock_runs_command(twins):
     import re
 
     lid = re.compile(r"/[0-9a-f]{13,16}\b")
-    both(twins, "lock", "mylock", "--", "sh", "-c", "echo key=$ETCD_LOCK_KEY rev=$ETCD_LOCK_REV; exit 0",
-         masker=lambda s: lid.sub("/ID", mask(s)))
+    both(
+        twins,
+        "lock",
+        "mylock",
+        "--",
+        "sh",
+        "-c",
+        "echo key=$ETCD_LOCK_KEY rev=$ETCD_LOCK_REV; exit 0",
+        masker=lambda s: lid.sub("/ID", mask(s)),
+    )
     both(twins, "lock", "mylock", "--", "sh", "-c", "exit 7")

@@ -62,8 +62,10 @@ def _scenario(endpoint: str) -> tuple[list, dict]:
         t = threading.Thread(target=watch, daemon=True)
         t.start()
         second: list = []
-        t2 = threading.Thread(target=lambda: second.append(
-            el.Campaign(epb.CampaignRequest(name=b"e1", lease=l2, value=b"v2"))), daemon=True)
+        t2 = threading.Thread(
+            target=lambda: second.append(el.Campaign(epb.CampaignRequest(name=b"e1", lease=l2, value=b"v2"))),
+            daemon=True,
+        )
         t2.start()
         etcdproc.wait_until(lambda: _count(ch, b"e1/") == 2, 10, "the second candidate's key")
         time.sleep(0.5)  # deliberate: time for a wrong server to answer the blocked campaign
@@ -97,8 +99,11 @@ def _scenario(endpoint: str) -> tuple[list, dict]:
 
 def _count(ch: grpc.Channel, prefix: bytes) -> int:
     """How many keys start with prefix (an election's candidates)."""
-    return pbg.KVStub(ch).Range(pb.RangeRequest(key=prefix, range_end=prefix_end(prefix), count_only=True),
-                                timeout=5).count
+    return (
+        pbg.KVStub(ch)
+        .Range(pb.RangeRequest(key=prefix, range_end=prefix_end(prefix), count_only=True), timeout=5)
+        .count
+    )
 
 
 def _norm(results: list, ids: dict) -> str:
@@ -158,8 +163,11 @@ def test_lock_and_election_relay_client_errors(etwins):
     got = []
     for srv in etwins:
         with grpc.insecure_channel(srv.endpoint) as ch:
-            got.append([_err(lambda: lpbg.LockStub(ch).Lock(lpb.LockRequest(name=b"x", lease=123))),
-                        _err(lambda: epbg.ElectionStub(ch).Campaign(
-                            epb.CampaignRequest(name=b"x", lease=123, value=b"v")))])
+            got.append(
+                [
+                    _err(lambda: lpbg.LockStub(ch).Lock(lpb.LockRequest(name=b"x", lease=123))),
+                    _err(lambda: epbg.ElectionStub(ch).Campaign(epb.CampaignRequest(name=b"x", lease=123, value=b"v"))),
+                ]
+            )
     assert got[1] == got[0]
     assert got[0][0] == ("UNKNOWN", "etcdserver: requested lease not found")

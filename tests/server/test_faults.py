@@ -103,8 +103,13 @@ def assert_one_fatal_line(srv: etcdproc.EtcdServer) -> None:
     assert len(fatal) == 1, log[-3000:]
 
 
-def check_survivors(srv: etcdproc.EtcdServer, acked: dict[bytes, bytes],
-                    attempted: dict[bytes, list[bytes]] | None = None, *, kind: str = "etcd-py") -> None:
+def check_survivors(
+    srv: etcdproc.EtcdServer,
+    acked: dict[bytes, bytes],
+    attempted: dict[bytes, list[bytes]] | None = None,
+    *,
+    kind: str = "etcd-py",
+) -> None:
     """Every acknowledged key holds its acknowledged value, or a later value that was sent (a put in flight at the
     fault may be durable without having been answered).
 
@@ -123,7 +128,7 @@ def check_survivors(srv: etcdproc.EtcdServer, acked: dict[bytes, bytes],
             allowed = {digest}
             if attempted is not None:
                 sent = attempted[key]
-                allowed.update(sent[sent.index(digest):])
+                allowed.update(sent[sent.index(digest) :])
             if got not in allowed:
                 wrong.append(key)
         verdict = f"lost {len(missing)} and changed {len(wrong)} of {len(acked)} acknowledged"
@@ -138,8 +143,12 @@ def check_survivors(srv: etcdproc.EtcdServer, acked: dict[bytes, bytes],
 
 def assert_db_opens(binary_dir_db: str) -> None:
     """The db file passes real etcdutl's reading of it (an independent check of the bbolt pages and metas)."""
-    p = subprocess.run([etcdproc.distro_bin("etcdutl"), "snapshot", "status", binary_dir_db, "-w", "json"],
-                       capture_output=True, text=True, timeout=60)
+    p = subprocess.run(
+        [etcdproc.distro_bin("etcdutl"), "snapshot", "status", binary_dir_db, "-w", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert p.returncode == 0, p.stderr
 
 
@@ -152,6 +161,7 @@ def fill_until_full(w: Writer, size: int, limit: int) -> int:
 
 
 # ------------------------------------------------------------------------------------------- the disk fills up
+
 
 @needs_root
 @pytest.mark.parametrize("kind,run", [("etcd", 0)] + [("etcd-py", i) for i in range(RUNS)])
@@ -235,6 +245,7 @@ def test_transiently_full_disk_loses_no_acknowledged_write(binaries, logs_dir, k
 
 # ------------------------------------------------------------------------------------------------- SIGKILL
 
+
 def _workload(w: Writer, stop: threading.Event, tag: int, rnd: random.Random) -> None:
     """Puts of a few hundred keys, overwritten in turn (one thread owns each key, so the order of values is known)."""
     i = 0
@@ -258,8 +269,11 @@ def _maintenance(w: Writer, stop: threading.Event, what: str) -> None:
         stop.wait(0.05)
 
 
-@pytest.mark.parametrize("kind,during,seed", [("etcd", "writes", 0), ("etcd", "defrag", 1)]
-                         + [("etcd-py", d, s) for d in ("writes", "compaction", "defrag") for s in range(3)])
+@pytest.mark.parametrize(
+    "kind,during,seed",
+    [("etcd", "writes", 0), ("etcd", "defrag", 1)]
+    + [("etcd-py", d, s) for d in ("writes", "compaction", "defrag") for s in range(3)],
+)
 def test_sigkill_keeps_acknowledged_writes(binaries, logs_dir, tmp_path, kind, during, seed):
     """SIGKILL at a random moment while two writers put and, maybe, compaction or defrag runs; after a restart every
     acknowledged put holds its value (or a later one that was sent), and the db is sound."""
@@ -268,8 +282,10 @@ def test_sigkill_keeps_acknowledged_writes(binaries, logs_dir, tmp_path, kind, d
     srv = server(binaries[kind], logs_dir, data).start()
     writers = [Writer(srv.endpoint) for _ in range(2)]
     stop = threading.Event()
-    threads = [threading.Thread(target=_workload, args=(w, stop, n, random.Random(rnd.random())), daemon=True)
-               for n, w in enumerate(writers)]
+    threads = [
+        threading.Thread(target=_workload, args=(w, stop, n, random.Random(rnd.random())), daemon=True)
+        for n, w in enumerate(writers)
+    ]
     if during != "writes":
         threads.append(threading.Thread(target=_maintenance, args=(Writer(srv.endpoint), stop, during), daemon=True))
     try:

@@ -32,9 +32,12 @@ OURS = etcdproc.etcd_py_argv()
 ROOT = str(etcdproc.ROOT)
 STARTED = "started"
 # zap lines of a running etcd that say nothing about flags (etcd-py has no such parts)
-RUNNING_SERVER_NOISE = {"simple token is not cryptographically signed", "stopped publish because server is stopped",
-                        "failed to publish local member to cluster through raft",
-                        "Flag `enable-v2` is deprecated and will get removed in etcd 3.6."}
+RUNNING_SERVER_NOISE = {
+    "simple token is not cryptographically signed",
+    "stopped publish because server is stopped",
+    "failed to publish local member to cluster through raft",
+    "Flag `enable-v2` is deprecated and will get removed in etcd 3.6.",
+}
 
 
 _SCRATCH: dict[str, str] = {}  # "dir": where launch() makes each server's dir (this module's scratch dir)
@@ -57,10 +60,14 @@ class Outcome:
 
 
 def _base_args(d: str, c: int, p: int, drop: tuple[str, ...]) -> list[str]:
-    args = {"--data-dir": f"{d}/data", "--listen-client-urls": f"http://127.0.0.1:{c}",
-            "--advertise-client-urls": f"http://127.0.0.1:{c}", "--listen-peer-urls": f"http://127.0.0.1:{p}",
-            "--initial-advertise-peer-urls": f"http://127.0.0.1:{p}",
-            "--initial-cluster": f"default=http://127.0.0.1:{p}"}
+    args = {
+        "--data-dir": f"{d}/data",
+        "--listen-client-urls": f"http://127.0.0.1:{c}",
+        "--advertise-client-urls": f"http://127.0.0.1:{c}",
+        "--listen-peer-urls": f"http://127.0.0.1:{p}",
+        "--initial-advertise-peer-urls": f"http://127.0.0.1:{p}",
+        "--initial-cluster": f"default=http://127.0.0.1:{p}",
+    }
     return [x for k, v in args.items() if k not in drop for x in (k, v)]
 
 
@@ -72,9 +79,16 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def launch(binary: list[str], args: list[str], env: dict[str, str] | None = None, drop: tuple[str, ...] = (),
-           base: bool = True, files: dict[str, str] | None = None, timeout: float = 40.0,
-           on_started=None) -> Outcome:
+def launch(
+    binary: list[str],
+    args: list[str],
+    env: dict[str, str] | None = None,
+    drop: tuple[str, ...] = (),
+    base: bool = True,
+    files: dict[str, str] | None = None,
+    timeout: float = 40.0,
+    on_started=None,
+) -> Outcome:
     """Run one server in its own temp dir; `{C}`, `{P}`, `{D}` in args/env/files are its client port, peer port
     and dir. Returns how it exited, or STARTED once /health answered (then it is stopped). `on_started(url)` runs
     and its dir while it serves."""
@@ -125,9 +139,11 @@ def _read(d: str, name: str) -> str:
         return f.read().decode("utf-8", "replace")
 
 
-_MASKS = [(re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d "), ""),  # Go's log.Fatalf prefix
-          (re.compile(r"(?<=[\w\]/]):\d{2,5}(?!\d)"), ":PORT"),
-          (re.compile(r"/[^\s\"']*/etcd-flags-[^/\s\"']+"), "DIR")]
+_MASKS = [
+    (re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d "), ""),  # Go's log.Fatalf prefix
+    (re.compile(r"(?<=[\w\]/]):\d{2,5}(?!\d)"), ":PORT"),
+    (re.compile(r"/[^\s\"']*/etcd-flags-[^/\s\"']+"), "DIR"),
+]
 
 
 def _mask(s: str) -> str:
@@ -145,8 +161,9 @@ def significant(stderr: str, only: set[str] | None = None) -> list[str]:
     for line in stderr.splitlines():
         if line.startswith("{"):
             rec = json.loads(line)
-            if rec.get("msg") in RUNNING_SERVER_NOISE or (rec.get("level") in ("debug", "info") and
-                                                          rec.get("msg") != "Running: "):
+            if rec.get("msg") in RUNNING_SERVER_NOISE or (
+                rec.get("level") in ("debug", "info") and rec.get("msg") != "Running: "
+            ):
                 continue
             if only is not None and rec.get("msg") not in only:
                 continue
@@ -176,8 +193,10 @@ def same_refusal(args: list[str], **kw) -> Outcome:
     """Both refuse to start, with the same exit code and error lines; etcd-py's result."""
     real, ours = both(args, **kw)
     assert real.rc != STARTED, f"real etcd started with {args}: the case is wrong"
-    why = (f"{args} {kw.get('env', '')}\nreal etcd: {real.rc} {real.stderr[-3000:]}\n"
-           f"etcd-py: {ours.rc} {ours.stderr[-3000:]}")
+    why = (
+        f"{args} {kw.get('env', '')}\nreal etcd: {real.rc} {real.stderr[-3000:]}\n"
+        f"etcd-py: {ours.rc} {ours.stderr[-3000:]}"
+    )
     assert (ours.rc, significant(ours.stderr)) == (real.rc, significant(real.stderr)), why
     assert "Traceback" not in ours.stderr
     return ours
@@ -185,8 +204,17 @@ def same_refusal(args: list[str], **kw) -> Outcome:
 
 # ----------------------------------------------------------------------------------------- flag parsing (exit 2)
 
-_BAD_BY_KIND = {"bool": "yes", "uint": "abc", "uint64": "-1", "int": "1.5", "int64": "99999999999999999999",
-                "duration": "5", "urls": "ftp://127.0.0.1:1", "choice": "bogus", "choices": "bogus"}
+_BAD_BY_KIND = {
+    "bool": "yes",
+    "uint": "abc",
+    "uint64": "-1",
+    "int": "1.5",
+    "int64": "99999999999999999999",
+    "duration": "5",
+    "urls": "ftp://127.0.0.1:1",
+    "choice": "bogus",
+    "choices": "bogus",
+}
 
 
 def _one_bad_value_per_flag() -> list[list[str]]:
@@ -201,22 +229,51 @@ def _one_bad_value_per_flag() -> list[list[str]]:
 
 _BAD_VALUES = [
     *([f"--client-cert-auth={v}"] for v in ("yes", "on", "maybe", "", "2", "tRUE", "-1", "Yes")),
-    *(["--max-request-bytes", v] for v in ("-1", "1.5", "99999999999999999999", "", "0x", "1__0", "+5", "0b102",
-                                           "_1", "1_", "0x1g", " 1")),
+    *(
+        ["--max-request-bytes", v]
+        for v in ("-1", "1.5", "99999999999999999999", "", "0x", "1__0", "+5", "0b102", "_1", "1_", "0x1g", " 1")
+    ),
     *(["--quota-backend-bytes", v] for v in ("abc", "9223372036854775808", "-9223372036854775809", "1e3")),
     *(["--backend-batch-limit", v] for v in ("0x1g", "--1")),
-    *(["--grpc-keepalive-min-time", v] for v in ("5", "abc", "1x", "", "9999999999999999999h", ".s", "1.5.5s",
-                                                 "1 s", "-", "5µ")),
-    *(["--listen-client-urls", v] for v in ("127.0.0.1:1", "http://127.0.0.1", "http://127.0.0.1:1/p",
-                                            "http://127.0.0.1:1,", "unix:///tmp/x", "http://[::1", "HTTP://a:1/x",
-                                            " ", "http://127.0.0.1:1:2")),
-    ["--cors", ""], ["--cors", "http://127.0.0.1:1/x"],
-    ["--initial-cluster-state", "NEW"], ["--proxy", "bogus"], ["--v2-deprecation", "not-yet,bogus"],
+    *(
+        ["--grpc-keepalive-min-time", v]
+        for v in ("5", "abc", "1x", "", "9999999999999999999h", ".s", "1.5.5s", "1 s", "-", "5µ")
+    ),
+    *(
+        ["--listen-client-urls", v]
+        for v in (
+            "127.0.0.1:1",
+            "http://127.0.0.1",
+            "http://127.0.0.1:1/p",
+            "http://127.0.0.1:1,",
+            "unix:///tmp/x",
+            "http://[::1",
+            "HTTP://a:1/x",
+            " ",
+            "http://127.0.0.1:1:2",
+        )
+    ),
+    ["--cors", ""],
+    ["--cors", "http://127.0.0.1:1/x"],
+    ["--initial-cluster-state", "NEW"],
+    ["--proxy", "bogus"],
+    ["--v2-deprecation", "not-yet,bogus"],
     ["--discovery-fallback", ""],
 ]
 
-_BAD_SYNTAX = [["--name"], ["---name", "x"], ["-=x"], ["--x"], ["-x=1"], ["--help-me"], ["--debug"],
-               ["--logger-stdout"], ["--enable-v2=maybe"], ["--version=maybe"], ["--name", "x", "--bogus"]]
+_BAD_SYNTAX = [
+    ["--name"],
+    ["---name", "x"],
+    ["-=x"],
+    ["--x"],
+    ["-x=1"],
+    ["--help-me"],
+    ["--debug"],
+    ["--logger-stdout"],
+    ["--enable-v2=maybe"],
+    ["--version=maybe"],
+    ["--name", "x", "--bogus"],
+]
 
 
 @pytest.mark.parametrize("args", _one_bad_value_per_flag() + _BAD_VALUES + _BAD_SYNTAX, ids=repr)
@@ -282,10 +339,17 @@ def test_refused_like_etcd(args, env, drop):
 
 def test_conflicting_etcd_name_is_fatal():
     ours = same_refusal(["--name", "bar"], env={"ETCD_NAME": "foo"})
-    assert significant(ours.stderr) == [json.dumps({
-        "environment-variable": "ETCD_NAME", "level": "fatal",
-        "msg": "conflicting environment variable is shadowed by corresponding command-line flag (either unset "
-               "environment variable or disable flag))"}, sort_keys=True)]
+    assert significant(ours.stderr) == [
+        json.dumps(
+            {
+                "environment-variable": "ETCD_NAME",
+                "level": "fatal",
+                "msg": "conflicting environment variable is shadowed by corresponding command-line flag (either unset "
+                "environment variable or disable flag))",
+            },
+            sort_keys=True,
+        )
+    ]
 
 
 @pytest.mark.parametrize("level", ["bogus", "WARNING", "warning", "inf"])
@@ -324,8 +388,9 @@ def test_start_refused_like_etcd(args):
 
 def test_https_without_cert_is_refused():
     """The reported bug: an https client URL without --cert-file/--key-file served plain text."""
-    ours = same_refusal(["--listen-client-urls", "https://127.0.0.1:{C}", "--advertise-client-urls",
-                         "https://127.0.0.1:{C}"])
+    ours = same_refusal(
+        ["--listen-client-urls", "https://127.0.0.1:{C}", "--advertise-client-urls", "https://127.0.0.1:{C}"]
+    )
     assert "TLS key/cert (--cert-file, --key-file) must be provided for client url https://127.0.0.1:" in ours.stderr
 
 
@@ -366,10 +431,14 @@ _STARTS = [
 
 
 # what a starting etcd warns about its flags and environment (a running one may warn about slow disks too)
-FLAG_WARNINGS = {"unrecognized environment variable", "cannot set special environment variable",
-                 "exceeded recommended request limit", "'data-dir' was empty; using default",
-                 "scheme is HTTP while key and cert files are present; ignoring key and cert files",
-                 "scheme is HTTP while --client-cert-auth is enabled; ignoring client cert auth for this URL"}
+FLAG_WARNINGS = {
+    "unrecognized environment variable",
+    "cannot set special environment variable",
+    "exceeded recommended request limit",
+    "'data-dir' was empty; using default",
+    "scheme is HTTP while key and cert files are present; ignoring key and cert files",
+    "scheme is HTTP while --client-cert-auth is enabled; ignoring client cert auth for this URL",
+}
 
 
 @pytest.mark.parametrize("args,env,drop", _STARTS, ids=repr)
@@ -424,8 +493,7 @@ def test_help_and_version_like_etcd():
 def test_unknown_flag_prints_usage():
     real, ours = both(["--x"], base=False)
     assert real.rc == ours.rc == 2
-    assert ours.stderr.split("\n")[:2] == real.stderr.split("\n")[:2] == ["flag provided but not defined: -x",
-                                                                          "Usage:"]
+    assert ours.stderr.split("\n")[:2] == real.stderr.split("\n")[:2] == ["flag provided but not defined: -x", "Usage:"]
 
 
 # ----------------------------------------------------------------------------------------- --config-file
@@ -444,42 +512,70 @@ initial-cluster: cfg=http://127.0.0.1:{P}
 def _member_name(url: str, out: list[str]) -> None:
     """The member name `etcdctl member list` reports."""
     ctl = etcdproc.distro_bin("etcdctl")
-    r = subprocess.run([ctl, f"--endpoints={url}", "member", "list"], capture_output=True, text=True, timeout=20,
-                       check=False)
+    r = subprocess.run(
+        [ctl, f"--endpoints={url}", "member", "list"], capture_output=True, text=True, timeout=20, check=False
+    )
     out.append(r.stdout.split(", ")[2] if r.returncode == 0 else r.stderr)
 
 
 def test_config_file_wins_over_flags_and_env():
     """With --config-file etcd ignores every other flag and ETCD_* variable (even a conflicting pair); YAML 1.1
     scalars (`yes`, `on`, `0x10`) read as go-yaml reads them."""
-    text = CONFIG + "snapshot-count: 0x10\nenable-v2: yes\nclient-transport-security:\n  client-cert-auth: on\n" \
-                    "log-outputs: [stderr]\nmax-request-bytes: 1.0e+3\n"
+    text = (
+        CONFIG + "snapshot-count: 0x10\nenable-v2: yes\nclient-transport-security:\n  client-cert-auth: on\n"
+        "log-outputs: [stderr]\nmax-request-bytes: 1.0e+3\n"
+    )
     names: dict[str, list[str]] = {"real": [], "ours": []}
     for who, binary in (("real", REAL), ("ours", OURS)):
-        got = launch(binary, ["--config-file", "{D}/c.yaml", "--name", "ignored", "--snapshot-count", "1"],
-                     env={"ETCD_NAME": "zzz", "ETCD_BOGUS": "1"}, base=False, files={"c.yaml": text},
-                     on_started=lambda url, _d, who=who: _member_name(url, names[who]))
+        got = launch(
+            binary,
+            ["--config-file", "{D}/c.yaml", "--name", "ignored", "--snapshot-count", "1"],
+            env={"ETCD_NAME": "zzz", "ETCD_BOGUS": "1"},
+            base=False,
+            files={"c.yaml": text},
+            on_started=lambda url, _d, who=who: _member_name(url, names[who]),
+        )
         assert got.rc == STARTED, got.stderr[-3000:]
         assert "unrecognized environment variable" not in got.stderr
     assert names["ours"] == names["real"] == ["cfg"]
 
 
 def test_config_file_from_environment():
-    real, ours = both([], env={"ETCD_CONFIG_FILE": "{D}/c.yaml", "ETCD_NAME": "zzz"}, base=False,
-                      files={"c.yaml": CONFIG})
+    real, ours = both(
+        [], env={"ETCD_CONFIG_FILE": "{D}/c.yaml", "ETCD_NAME": "zzz"}, base=False, files={"c.yaml": CONFIG}
+    )
     assert real.rc == ours.rc == STARTED, ours.stderr[-3000:]
 
 
 _BAD_CONFIGS = [
-    "enable-v2: maybe", "snapshot-count: abc", "snapshot-count: 1.5", "max-wals: -5", "grpc-keepalive-min-time: 5s",
-    "name: [a, b]", "name: {a: b}", "client-transport-security: foo",
-    "client-transport-security:\n  client-cert-auth: maybe", "log-outputs: stderr", "log-outputs: [[a]]",
-    "heartbeat-interval: 100\nelection-timeout: 499", "election-timeout: 0", "quota-backend-bytes: 9999999999999999999",
-    "initial-cluster-state: bogus", "log-level: bogus", "logger: capnslog", "auto-compaction-mode: bogus",
-    "proxy-failure-wait: abc", "proxy: bogus", "discovery-fallback: bogus",
-    "listen-client-urls: ftp://127.0.0.1:1", "advertise-client-urls: 127.0.0.1:1", "listen-peer-urls: http://x:1/p",
-    "listen-metrics-urls: http://127.0.0.1:1,", "cors: '*,http://a:1'",
-    "listen-client-urls: http://127.0.0.256:{C}", "advertise-client-urls: http://:{C}",
+    "enable-v2: maybe",
+    "snapshot-count: abc",
+    "snapshot-count: 1.5",
+    "max-wals: -5",
+    "grpc-keepalive-min-time: 5s",
+    "name: [a, b]",
+    "name: {a: b}",
+    "client-transport-security: foo",
+    "client-transport-security:\n  client-cert-auth: maybe",
+    "log-outputs: stderr",
+    "log-outputs: [[a]]",
+    "heartbeat-interval: 100\nelection-timeout: 499",
+    "election-timeout: 0",
+    "quota-backend-bytes: 9999999999999999999",
+    "initial-cluster-state: bogus",
+    "log-level: bogus",
+    "logger: capnslog",
+    "auto-compaction-mode: bogus",
+    "proxy-failure-wait: abc",
+    "proxy: bogus",
+    "discovery-fallback: bogus",
+    "listen-client-urls: ftp://127.0.0.1:1",
+    "advertise-client-urls: 127.0.0.1:1",
+    "listen-peer-urls: http://x:1/p",
+    "listen-metrics-urls: http://127.0.0.1:1,",
+    "cors: '*,http://a:1'",
+    "listen-client-urls: http://127.0.0.256:{C}",
+    "advertise-client-urls: http://:{C}",
     "Election-Timeout: 1",
 ]
 
@@ -490,12 +586,25 @@ def test_config_file_value_errors_like_etcd(bad):
     settings, each with etcd's exit code; the flags and ETCD_* given alongside play no part."""
     keys = {line.split(":")[0].strip().lower() for line in bad.splitlines()}
     text = "\n".join(line for line in CONFIG.splitlines() if line.split(":")[0] not in keys) + "\n" + bad + "\n"
-    same_refusal(["--config-file", "{D}/c.yaml", "--name", "x"], env={"ETCD_NAME": "y"}, base=False,
-                 files={"c.yaml": text})
+    same_refusal(
+        ["--config-file", "{D}/c.yaml", "--name", "x"], env={"ETCD_NAME": "y"}, base=False, files={"c.yaml": text}
+    )
 
 
-_BAD_YAML = ["name: [a", "name: x\n  y: z", 'name: "abc', "\tname: x", "- a\n- b", "foo", "name: a: b", "42",
-             "name: x\n\tdata-dir: y", "a:\n    b: 1\n  c: 2", "[a, b", "name: 'a''"]
+_BAD_YAML = [
+    "name: [a",
+    "name: x\n  y: z",
+    'name: "abc',
+    "\tname: x",
+    "- a\n- b",
+    "foo",
+    "name: a: b",
+    "42",
+    "name: x\n\tdata-dir: y",
+    "a:\n    b: 1\n  c: 2",
+    "[a, b",
+    "name: 'a''",
+]
 
 
 @pytest.mark.parametrize("text", _BAD_YAML, ids=repr)
@@ -510,6 +619,7 @@ def test_config_file_missing():
 
 
 # ----------------------------------------------------------------------------------------- auto compaction
+
 
 def _put_keys(url: str, n: int) -> None:
     ctl = etcdproc.distro_bin("etcdctl")

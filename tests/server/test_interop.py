@@ -40,15 +40,27 @@ def test_snapshot_restore_by_etcdutl(tmp_path, etcd_py_bin):
     finally:
         ours.stop()
     restored = str(tmp_path / "restored")
-    p = subprocess.run([etcdproc.distro_bin("etcdutl"), "snapshot", "restore", snap, "--data-dir", restored],
-                       capture_output=True, text=True)
+    p = subprocess.run(
+        [etcdproc.distro_bin("etcdutl"), "snapshot", "restore", snap, "--data-dir", restored],
+        capture_output=True,
+        text=True,
+    )
     assert p.returncode == 0, p.stderr
     real = etcdproc.make_server(etcdproc.distro_bin("etcd"), str(tmp_path), name="default", data_dir=restored)
     # etcdutl restores with default flags: the server must use the default peer URL/name
-    real.argv = [etcdproc.distro_bin("etcd"), "--data-dir", restored, "--listen-client-urls",
-                 f"http://127.0.0.1:{real.client_port}", "--advertise-client-urls",
-                 f"http://127.0.0.1:{real.client_port}", "--listen-peer-urls", f"http://127.0.0.1:{real.peer_port}",
-                 "--log-level", "error"]
+    real.argv = [
+        etcdproc.distro_bin("etcd"),
+        "--data-dir",
+        restored,
+        "--listen-client-urls",
+        f"http://127.0.0.1:{real.client_port}",
+        "--advertise-client-urls",
+        f"http://127.0.0.1:{real.client_port}",
+        "--listen-peer-urls",
+        f"http://127.0.0.1:{real.peer_port}",
+        "--log-level",
+        "error",
+    ]
     real.start()
     try:
         got = _dump(Ctl(real.endpoint))
@@ -69,9 +81,14 @@ def test_real_etcd_starts_on_etcd_py_data_dir(tmp_path, etcd_py_bin):
     ours.stop()  # clean stop (SIGTERM)
     for sub in ("", "member", "member/wal", "member/snap"):  # etcd's private dir mode, or real etcd warns
         assert os.stat(os.path.join(ours.data_dir, sub)).st_mode & 0o777 == 0o700, sub
-    real = etcdproc.EtcdServer(name="mig", data_dir=ours.data_dir, client_port=ours.client_port,
-                               peer_port=ours.peer_port, argv=[etcdproc.distro_bin("etcd"), *ours.argv[1:]],
-                               log_path=str(tmp_path / "real-mig.log"))
+    real = etcdproc.EtcdServer(
+        name="mig",
+        data_dir=ours.data_dir,
+        client_port=ours.client_port,
+        peer_port=ours.peer_port,
+        argv=[etcdproc.distro_bin("etcd"), *ours.argv[1:]],
+        log_path=str(tmp_path / "real-mig.log"),
+    )
     real.start()
     try:
         rctl = Ctl(real.endpoint)
@@ -107,9 +124,14 @@ def test_round_trip_real_etcd_then_etcd_py_then_real_etcd(tmp_path, etcd_py_bin)
     term_real = json.loads(rctl("endpoint", "status", "-w", "json")[1])[0]["Status"]["raftTerm"]
     real.stop()
     assert term_real >= 4
-    ours = etcdproc.EtcdServer(name="trip", data_dir=real.data_dir, client_port=real.client_port,
-                               peer_port=real.peer_port, argv=[etcd_py_bin, *real.argv[1:]],
-                               log_path=str(tmp_path / "ours-trip.log"))
+    ours = etcdproc.EtcdServer(
+        name="trip",
+        data_dir=real.data_dir,
+        client_port=real.client_port,
+        peer_port=real.peer_port,
+        argv=[etcd_py_bin, *real.argv[1:]],
+        log_path=str(tmp_path / "ours-trip.log"),
+    )
     ours.start()
     try:
         octl = Ctl(ours.endpoint)

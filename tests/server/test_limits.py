@@ -39,8 +39,9 @@ def _twins(server_tmp, etcd_py_bin, token: str, extra: list[str]):
 def small(server_tmp, etcd_py_bin):
     """--max-request-bytes 100000: proposals above it, and gRPC messages above it + 512 KiB, are refused (and
     txns may have more ops than the default 128, so that their size is what stops them)."""
-    yield from _twins(server_tmp, etcd_py_bin, "lim-small",
-                      ["--max-request-bytes", str(MAX_REQUEST), "--max-txn-ops", "20000"])
+    yield from _twins(
+        server_tmp, etcd_py_bin, "lim-small", ["--max-request-bytes", str(MAX_REQUEST), "--max-txn-ops", "20000"]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -88,8 +89,9 @@ def _put_value_len_at_limit(member_id: int, key: bytes, limit: int) -> int:
     rid = ((member_id & 0xFFFF) << 48) | (1 << 47)
 
     def size(n: int) -> int:
-        return ri.InternalRaftRequest(header=ri.RequestHeader(ID=rid),
-                                      put=pb.PutRequest(key=key, value=b"x" * n)).ByteSize()
+        return ri.InternalRaftRequest(
+            header=ri.RequestHeader(ID=rid), put=pb.PutRequest(key=key, value=b"x" * n)
+        ).ByteSize()
 
     n = limit - 64
     while size(n + 1) <= limit:
@@ -112,8 +114,9 @@ def test_grpc_receive_limit(small):
     at_limit = GRPC_LIMIT - len(pb.PutRequest(key=b"big", value=b"").SerializeToString()) - 4
     assert pb.PutRequest(key=b"big", value=b"x" * at_limit).ByteSize() == GRPC_LIMIT
     rc, _, err = both(small, "put", "big", stdin="x" * 700_000)
-    assert rc == 1 and err.endswith("Error: rpc error: code = ResourceExhausted desc = grpc: received message "
-                                    "larger than max (700009 vs. 624288)\n")
+    assert rc == 1 and err.endswith(
+        "Error: rpc error: code = ResourceExhausted desc = grpc: received message larger than max (700009 vs. 624288)\n"
+    )
     rc, _, err = both(small, "put", "big", stdin="x" * (at_limit + 1))
     assert "(624289 vs. 624288)" in err
     rc, _, err = both(small, "put", "big", stdin="x" * at_limit)
@@ -149,6 +152,7 @@ def _pad(msg, n: int) -> bytes:
 
 def _raw(endpoint: str, method: str, payloads: list[bytes], streaming: bool) -> list:
     """Send serialized requests on `method`; what comes back: response sizes then 'OK' or (code, details)."""
+
     def ident(b: bytes) -> bytes:
         return b
 
@@ -174,15 +178,18 @@ def _same_raw(pair, method: str, payloads: list[bytes], streaming: bool = False)
     return real
 
 
-@pytest.mark.parametrize("method,msg,streaming", [
-    ("/etcdserverpb.Lease/LeaseGrant", pb.LeaseGrantRequest(TTL=5), False),
-    ("/etcdserverpb.Lease/LeaseRevoke", pb.LeaseRevokeRequest(ID=1), False),
-    ("/etcdserverpb.Auth/Authenticate", pb.AuthenticateRequest(name="u", password="p"), False),
-    ("/etcdserverpb.KV/Range", pb.RangeRequest(key=b"k"), False),
-    ("/etcdserverpb.Maintenance/Status", pb.StatusRequest(), False),
-    ("/etcdserverpb.Lease/LeaseKeepAlive", pb.LeaseKeepAliveRequest(ID=1), True),
-    ("/etcdserverpb.Watch/Watch", pb.WatchRequest(), True),
-])
+@pytest.mark.parametrize(
+    "method,msg,streaming",
+    [
+        ("/etcdserverpb.Lease/LeaseGrant", pb.LeaseGrantRequest(TTL=5), False),
+        ("/etcdserverpb.Lease/LeaseRevoke", pb.LeaseRevokeRequest(ID=1), False),
+        ("/etcdserverpb.Auth/Authenticate", pb.AuthenticateRequest(name="u", password="p"), False),
+        ("/etcdserverpb.KV/Range", pb.RangeRequest(key=b"k"), False),
+        ("/etcdserverpb.Maintenance/Status", pb.StatusRequest(), False),
+        ("/etcdserverpb.Lease/LeaseKeepAlive", pb.LeaseKeepAliveRequest(ID=1), True),
+        ("/etcdserverpb.Watch/Watch", pb.WatchRequest(), True),
+    ],
+)
 def test_oversized_message_on_every_kind_of_method(small, method, msg, streaming):
     over = _same_raw(small, method, [_pad(msg, 700_000)], streaming)
     text = f"grpc: received message larger than max ({len(_pad(msg, 700_000))} vs. {GRPC_LIMIT})"
@@ -193,13 +200,15 @@ def test_oversized_message_mid_stream(small):
     """A stream that already works ends with grpc's error when a later message is too large."""
     create = pb.WatchRequest(create_request=pb.WatchCreateRequest(key=b"a")).SerializeToString()
     # whether the `created` answer goes out before the stream fails is a race on either server: the end must match
-    real, ours = (_raw(s.endpoint, "/etcdserverpb.Watch/Watch", [create, _pad(pb.WatchRequest(), 700_000)], True)
-                  for s in small)
+    real, ours = (
+        _raw(s.endpoint, "/etcdserverpb.Watch/Watch", [create, _pad(pb.WatchRequest(), 700_000)], True) for s in small
+    )
     assert ours[-1] == real[-1] and ours[-1][0] == "RESOURCE_EXHAUSTED"
     assert all(isinstance(x, int) for x in ours[:-1] + real[:-1]) and len(ours) <= 2 and len(real) <= 2
     keep = pb.LeaseKeepAliveRequest(ID=1).SerializeToString()
-    got = _same_raw(small, "/etcdserverpb.Lease/LeaseKeepAlive", [keep, _pad(pb.LeaseKeepAliveRequest(), 700_000)],
-                    True)
+    got = _same_raw(
+        small, "/etcdserverpb.Lease/LeaseKeepAlive", [keep, _pad(pb.LeaseKeepAliveRequest(), 700_000)], True
+    )
     assert len(got) == 2 and got[1][0] == "RESOURCE_EXHAUSTED"
 
 
@@ -239,11 +248,12 @@ def test_max_txn_ops_flag(many_ops):
 
 def test_nested_txn_ops_count_against_the_parent(defaults):
     """etcd checks a nested txn against max-txn-ops minus the parent's op count."""
+
     def nested(outer: int, inner: int) -> bytes:
-        sub = pb.TxnRequest(success=[pb.RequestOp(request_range=pb.RangeRequest(key=b"n%d" % i))
-                                     for i in range(inner)])
-        ops = [pb.RequestOp(request_txn=sub)] + [pb.RequestOp(request_range=pb.RangeRequest(key=b"o%d" % i))
-                                                 for i in range(outer - 1)]
+        sub = pb.TxnRequest(success=[pb.RequestOp(request_range=pb.RangeRequest(key=b"n%d" % i)) for i in range(inner)])
+        ops = [pb.RequestOp(request_txn=sub)] + [
+            pb.RequestOp(request_range=pb.RangeRequest(key=b"o%d" % i)) for i in range(outer - 1)
+        ]
         return pb.TxnRequest(success=ops).SerializeToString()
 
     ok = _same_raw(defaults, "/etcdserverpb.KV/Txn", [nested(64, 64)])
@@ -254,9 +264,14 @@ def test_nested_txn_ops_count_against_the_parent(defaults):
 
 # ---- keys, ranges, lease TTLs -----------------------------------------------------------------------------------
 def test_empty_keys(defaults):
-    for args, stdin in ((["put", "", "v"], None), (["get", ""], None), (["del", ""], None),
-                        (["txn"], 'value("") = "x"\n\nput a b\n\n\n'), (["txn"], '\nget ""\n\n\n'),
-                        (["txn"], '\n\ndel ""\n\n')):  # an empty compare key, success op key, failure op key
+    for args, stdin in (
+        (["put", "", "v"], None),
+        (["get", ""], None),
+        (["del", ""], None),
+        (["txn"], 'value("") = "x"\n\nput a b\n\n\n'),
+        (["txn"], '\nget ""\n\n\n'),
+        (["txn"], '\n\ndel ""\n\n'),
+    ):  # an empty compare key, success op key, failure op key
         rc, _, err = both(defaults, *args, stdin=stdin)
         assert rc == 1 and err.endswith("Error: etcdserver: key is not provided\n"), (args, stdin)
 
@@ -264,15 +279,22 @@ def test_empty_keys(defaults):
 def test_range_limits(defaults):
     for i in range(5):
         both(defaults, "put", f"rl{i}", str(i))
-    for extra in (["--limit", "2"], ["--limit", "0"], ["--limit", "9"], ["--limit", "2", "--sort-by", "VALUE",
-                                                                          "--order", "DESCEND"],
-                  ["--limit", "1", "--count-only"], ["--limit", "2", "--keys-only"]):
+    for extra in (
+        ["--limit", "2"],
+        ["--limit", "0"],
+        ["--limit", "9"],
+        ["--limit", "2", "--sort-by", "VALUE", "--order", "DESCEND"],
+        ["--limit", "1", "--count-only"],
+        ["--limit", "2", "--keys-only"],
+    ):
         for fmt in ("simple", "json"):
             both(defaults, "get", "rl", "--prefix", "-w", fmt, *extra)
     for limit in (-1, 0, 2, 5, 6):  # etcdctl cannot send a negative limit
-        for req in (pb.RangeRequest(key=b"rl", range_end=b"rm", limit=limit),
-                    pb.RangeRequest(key=b"rl", range_end=b"rm", limit=limit, sort_order=pb.RangeRequest.DESCEND),
-                    pb.RangeRequest(key=b"rl", range_end=b"rm", limit=limit, min_mod_revision=2)):
+        for req in (
+            pb.RangeRequest(key=b"rl", range_end=b"rm", limit=limit),
+            pb.RangeRequest(key=b"rl", range_end=b"rm", limit=limit, sort_order=pb.RangeRequest.DESCEND),
+            pb.RangeRequest(key=b"rl", range_end=b"rm", limit=limit, min_mod_revision=2),
+        ):
             real, ours = (_range(s.endpoint, req) for s in defaults)
             assert ours == real, req
 
@@ -298,7 +320,7 @@ def test_quota_exceeded_raises_the_alarm(quota):
     rc, _, err = both(quota, "put", "", stdin=big)  # the quota is checked before the key
     assert err.endswith("Error: etcdserver: mvcc: database space exceeded\n")
     both(quota, "put", "b", stdin=big)
-    both(quota, "txn", stdin=f'\n\nput t1 {"q" * 150_000}\nput t2 {"q" * 150_000}\n\n\n')
+    both(quota, "txn", stdin=f"\n\nput t1 {'q' * 150_000}\nput t2 {'q' * 150_000}\n\n\n")
     rc, _, err = both(quota, "put", "c", "1")  # small enough, but the raised alarm refuses every write
     assert err.endswith("Error: etcdserver: mvcc: database space exceeded\n")
     both(quota, "lease", "grant", "100")
@@ -316,8 +338,12 @@ def test_quota_exceeded_raises_the_alarm(quota):
 def test_quota_below_the_db_size(tiny_quota):
     """Every put, txn (read-only ones too: their cost is 0, the db is already over) and lease grant is refused,
     and each refusal proposes a NOSPACE alarm."""
-    for args, stdin in ((["put", "a", "1"], None), (["txn"], "\n\nget a\n\n\n"), (["lease", "grant", "10"], None),
-                        (["put", "", "1"], None)):
+    for args, stdin in (
+        (["put", "a", "1"], None),
+        (["txn"], "\n\nget a\n\n\n"),
+        (["lease", "grant", "10"], None),
+        (["put", "", "1"], None),
+    ):
         rc, _, err = both(tiny_quota, *args, stdin=stdin)
         assert "database space exceeded" in err, args
     both(tiny_quota, "get", "a")
@@ -329,12 +355,15 @@ def test_quota_below_the_db_size(tiny_quota):
 def test_send_limit_text():
     """etcd's send limit is math.MaxInt32, beyond what a test can build; the interceptor that enforces it answers
     like grpc-go when a response is over its limit (here a small one, on a real grpcio server and socket)."""
-    assert services.MAX_SEND_BYTES == 2 ** 31 - 1
+    assert services.MAX_SEND_BYTES == 2**31 - 1
     core = EtcdCore(ServerConfig())
     core.put(pb.PutRequest(key=b"k", value=b"v" * 300))
     size = len(core.range(pb.RangeRequest(key=b"k")).SerializeToString())
-    gs = grpc.server(futures.ThreadPoolExecutor(max_workers=2), interceptors=[services.MessageLimits(4096, 200)],
-                     options=[("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)])
+    gs = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=2),
+        interceptors=[services.MessageLimits(4096, 200)],
+        options=[("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)],
+    )
     pbg.add_KVServicer_to_server(services.KVService(core, services.Auth()), gs)
     port = gs.add_insecure_port("127.0.0.1:0")
     gs.start()

@@ -56,8 +56,11 @@ def canon(res: difftest.Result, srv: etcdproc.EtcdServer, ids: tuple[str, ...] =
         out = out.replace(hexid, f"NEWID{n}").replace(str(int(hexid, 16)), f"{NEWDEC}{n}")
         err = err.replace(hexid, f"NEWID{n}").replace(str(int(hexid, 16)), f"{NEWDEC}{n}")
     out = re.sub(r"Member +NEWID", "Member NEWID", out)
-    out = re.sub(r'ETCD_INITIAL_CLUSTER="([^"]*)"',
-                 lambda m: 'ETCD_INITIAL_CLUSTER="' + ",".join(sorted(m.group(1).split(","))) + '"', out)
+    out = re.sub(
+        r'ETCD_INITIAL_CLUSTER="([^"]*)"',
+        lambda m: 'ETCD_INITIAL_CLUSTER="' + ",".join(sorted(m.group(1).split(","))) + '"',
+        out,
+    )
     if out.startswith("{"):
         d = json.loads(out)
         d.get("members", []).sort(key=lambda m: json.dumps(m, sort_keys=True))
@@ -107,6 +110,7 @@ def member_id_for(urls: list[str], unix_second: int) -> int:
 
 
 # ---- the command sequence, in order (module-scoped pair) -------------------------------------------------------
+
 
 def test_add_learner_same_answer_and_id_rule(pair):
     peer = peer_url()
@@ -212,12 +216,16 @@ def test_raft_index_counts_conf_changes_like_etcd(pair):
 
 def test_restart_keeps_changes(pair):
     """Clean restart of etcd-py: same members (updated URLs, flags), same cluster ID, same raft index."""
-    before = [canon(ctl(pair.ours, *a), pair.ours, (pair.ids[pair.ours.endpoint],))
-              for a in (("member", "list", "-w", "json"), ("endpoint", "status", "-w", "json"))]
+    before = [
+        canon(ctl(pair.ours, *a), pair.ours, (pair.ids[pair.ours.endpoint],))
+        for a in (("member", "list", "-w", "json"), ("endpoint", "status", "-w", "json"))
+    ]
     pair.ours.stop()
     pair.ours.start()
-    after = [canon(ctl(pair.ours, *a), pair.ours, (pair.ids[pair.ours.endpoint],))
-             for a in (("member", "list", "-w", "json"), ("endpoint", "status", "-w", "json"))]
+    after = [
+        canon(ctl(pair.ours, *a), pair.ours, (pair.ids[pair.ours.endpoint],))
+        for a in (("member", "list", "-w", "json"), ("endpoint", "status", "-w", "json"))
+    ]
     assert after[0] == before[0]
     assert json.loads(after[1][1])[0]["Status"]["raftIndex"] == json.loads(before[1][1])[0]["Status"]["raftIndex"]
     assert json.loads(after[0][1])["header"]["cluster_id"] == pair.cluster_id
@@ -226,8 +234,11 @@ def test_restart_keeps_changes(pair):
 def test_remove_and_remove_again(pair):
     r, o = both(pair, "member", "remove", "{new}")
     assert o == r and o[0] == 0 and o[1] == "Member NEWID0 removed from cluster " + f"{pair.cluster_id:16x}"
-    for args in (("member", "remove", "{new}"), ("member", "update", "{new}", f"--peer-urls={peer_url()}"),
-                 ("member", "promote", "{new}")):
+    for args in (
+        ("member", "remove", "{new}"),
+        ("member", "update", "{new}", f"--peer-urls={peer_url()}"),
+        ("member", "promote", "{new}"),
+    ):
         r, o = both(pair, *args)
         assert o == r and o[2].endswith("Error: etcdserver: member not found\n"), args
     for fmt in ([], ["-w", "json"]):
@@ -271,10 +282,26 @@ def test_files_hold_what_real_etcd_writes(pair):
         assert masked(oc, oid) == masked(rc, rid)
         # refused before proposing (not in sync, bad URLs, not enough started members) left no entry; refused at
         # apply (too many learners, URL taken, unknown/removed IDs, promoting a voter) did
-        add, learner, update, remove = (raft_pb2.ConfChangeAddNode, raft_pb2.ConfChangeAddLearnerNode,
-                                        raft_pb2.ConfChangeUpdateNode, raft_pb2.ConfChangeRemoveNode)
-        assert [t for _, t, _, _ in oc] == [add, learner, learner, learner, add, add, update, update, remove,
-                                             remove, update, add]
+        add, learner, update, remove = (
+            raft_pb2.ConfChangeAddNode,
+            raft_pb2.ConfChangeAddLearnerNode,
+            raft_pb2.ConfChangeUpdateNode,
+            raft_pb2.ConfChangeRemoveNode,
+        )
+        assert [t for _, t, _, _ in oc] == [
+            add,
+            learner,
+            learner,
+            learner,
+            add,
+            add,
+            update,
+            update,
+            remove,
+            remove,
+            update,
+            add,
+        ]
         names = (b"members", b"members_removed")
         rb, ob = _buckets(pair.real.data_dir, *names, b"meta"), _buckets(pair.ours.data_dir, *names, b"meta")
         assert masked({n: ob[n] for n in names}, oid) == masked({n: rb[n] for n in names}, rid)
@@ -284,11 +311,13 @@ def test_files_hold_what_real_etcd_writes(pair):
 
 # ---- restart, crash replay, real etcd on etcd-py's data dir -------------------------------------------------------
 
+
 @pytest.fixture
 def solo(tmp_path):
     """One etcd-py (with the v2 API) and a way to start real etcd 3.5.1 on its data dir with the same identity."""
-    ours = etcdproc.make_server(etcdproc.etcd_py_wrapper(str(tmp_path)), str(tmp_path), name="solo", token=TOKEN,
-                                extra=["--enable-v2"])
+    ours = etcdproc.make_server(
+        etcdproc.etcd_py_wrapper(str(tmp_path)), str(tmp_path), name="solo", token=TOKEN, extra=["--enable-v2"]
+    )
     ours.start()
     yield ours
     ours.stop()
@@ -296,8 +325,9 @@ def solo(tmp_path):
 
 def real_on(srv: etcdproc.EtcdServer, base: str, data_dir: str | None = None) -> etcdproc.EtcdServer:
     """Real etcd 3.5.1 on `srv`'s data dir (or `data_dir`) with `srv`'s name, peer URL and token, its own ports."""
-    real = etcdproc.make_server(etcdproc.distro_bin("etcd"), base, name=srv.name, token=TOKEN,
-                                data_dir=data_dir or srv.data_dir)
+    real = etcdproc.make_server(
+        etcdproc.distro_bin("etcd"), base, name=srv.name, token=TOKEN, data_dir=data_dir or srv.data_dir
+    )
     for flag in ("--initial-advertise-peer-urls", "--initial-cluster"):
         real.argv[real.argv.index(flag) + 1] = srv.argv[srv.argv.index(flag) + 1]
     return real
@@ -393,8 +423,7 @@ def test_v3_learner_in_v2_members_and_v2_removal_logged(solo):
         assert r.status == 204
     assert mid not in ctl(solo, "member", "list").stdout.decode()
     solo.stop()
-    assert [(t, n) for _, t, n, _ in _conf_changes(solo.data_dir)][-1] == (raft_pb2.ConfChangeRemoveNode,
-                                                                             int(mid, 16))
+    assert [(t, n) for _, t, n, _ in _conf_changes(solo.data_dir)][-1] == (raft_pb2.ConfChangeRemoveNode, int(mid, 16))
     solo.start()
     assert mid not in ctl(solo, "member", "list").stdout.decode()
     again = ctl(solo, "member", "remove", mid)
@@ -404,8 +433,13 @@ def test_v3_learner_in_v2_members_and_v2_removal_logged(solo):
 def test_snapshot_with_learner_real_etcd_starts(tmp_path):
     """--snapshot-count: the .snap (v2 store + ConfState) names the learner and the removed member; real etcd
     started on the data dir lists the same members."""
-    ours = etcdproc.make_server(etcdproc.etcd_py_wrapper(str(tmp_path)), str(tmp_path), name="snappy", token=TOKEN,
-                                extra=["--snapshot-count", "5"])
+    ours = etcdproc.make_server(
+        etcdproc.etcd_py_wrapper(str(tmp_path)),
+        str(tmp_path),
+        name="snappy",
+        token=TOKEN,
+        extra=["--snapshot-count", "5"],
+    )
     ours.start()
     try:
         gone = new_id(ctl(ours, "member", "add", "l0", "--learner", f"--peer-urls={peer_url()}"))
@@ -432,8 +466,9 @@ def test_snapshot_with_learner_real_etcd_starts(tmp_path):
 def test_voting_member_added_like_etcd_with_warning(tmp_path):
     """A voter added to a one-member cluster: the same answer as real etcd (which then has lost its quorum);
     etcd-py keeps serving and warns; restarted, it refuses to serve alone until --force-new-cluster."""
-    real, ours = etcdproc.twins(etcdproc.distro_bin("etcd"), etcdproc.etcd_py_wrapper(str(tmp_path)), str(tmp_path),
-                                token=TOKEN + "-voter")
+    real, ours = etcdproc.twins(
+        etcdproc.distro_bin("etcd"), etcdproc.etcd_py_wrapper(str(tmp_path)), str(tmp_path), token=TOKEN + "-voter"
+    )
     try:
         ours.argv[ours.argv.index("--log-level") + 1] = "warn"
         ours.stop()

@@ -38,6 +38,7 @@ NOBODY = 65534
 
 # ---- /proc: what a process listens on ------------------------------------------------------------------------
 
+
 def _socket_inodes(pid: int) -> set[str]:
     """The inodes of the sockets the process holds (its /proc/<pid>/fd links 'socket:[N]')."""
     found = set()
@@ -47,14 +48,14 @@ def _socket_inodes(pid: int) -> set[str]:
         except OSError:  # closed meanwhile
             continue
         if link.startswith("socket:["):
-            found.add(link[len("socket:["):-1])
+            found.add(link[len("socket:[") : -1])
     return found
 
 
 def _ip(hexaddr: str) -> str:
     """An address of /proc/net/tcp{,6}: 32-bit words in host (little-endian) order."""
     raw = bytes.fromhex(hexaddr)
-    raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+    raw = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
     return socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)
 
 
@@ -95,7 +96,7 @@ def real_path(pid: int, path: str) -> str:
     """A socket path as the process named it, resolved: etcd-py reaches the sockets of a long data dir through
     /proc/self/fd/<its open fd of the directory>/, which means that process's fd."""
     if path.startswith("/proc/self/"):
-        path = f"/proc/{pid}/" + path[len("/proc/self/"):]
+        path = f"/proc/{pid}/" + path[len("/proc/self/") :]
     return os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
 
 
@@ -107,6 +108,7 @@ def grpc_socket(pid: int) -> str:
 
 
 # ---- probes ---------------------------------------------------------------------------------------------------
+
 
 def _rpc(target: str, fn, creds=None, md=None) -> tuple[str, str]:
     ch = grpc.secure_channel(target, creds) if creds is not None else grpc.insecure_channel(target)
@@ -141,8 +143,9 @@ def tls_creds(pki: dict, who: str | None) -> grpc.ChannelCredentials:
     if who is None:
         return grpc.ssl_channel_credentials(root_certificates=ca)
     c = pki[who]
-    return grpc.ssl_channel_credentials(root_certificates=ca, private_key=_read(c["client_key"]),
-                                        certificate_chain=_read(c["client_cert"]))
+    return grpc.ssl_channel_credentials(
+        root_certificates=ca, private_key=_read(c["client_key"]), certificate_chain=_read(c["client_cert"])
+    )
 
 
 def _read(path: str) -> bytes:
@@ -158,6 +161,7 @@ def tls_args(pki: dict, who: str | None) -> list[str]:
 
 
 # ---- servers --------------------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def pki(server_tmp):
@@ -175,8 +179,15 @@ def pki(server_tmp):
 
 
 def tls_flags(pki: dict) -> list[str]:
-    return ["--cert-file", pki["main"]["server_cert"], "--key-file", pki["main"]["server_key"],
-            "--trusted-ca-file", pki["bundle"], "--client-cert-auth"]
+    return [
+        "--cert-file",
+        pki["main"]["server_cert"],
+        "--key-file",
+        pki["main"]["server_key"],
+        "--trusted-ca-file",
+        pki["bundle"],
+        "--client-cert-auth",
+    ]
 
 
 def make(binary: str, base: str, schemes: list[str], extra: list[str], **kw) -> tuple[etcdproc.EtcdServer, dict]:
@@ -194,8 +205,11 @@ def make(binary: str, base: str, schemes: list[str], extra: list[str], **kw) -> 
 def wait_all(srv: etcdproc.EtcdServer, ports: dict, pki: dict) -> None:
     for port, scheme in ports.items():
         if scheme == "https":
-            etcdproc.wait_ready(f"https://127.0.0.1:{port}", srv.proc,
-                                context=tlscerts.client_context(pki["root"] | {"ca": pki["main"]["ca"]}))
+            etcdproc.wait_ready(
+                f"https://127.0.0.1:{port}",
+                srv.proc,
+                context=tlscerts.client_context(pki["root"] | {"ca": pki["main"]["ca"]}),
+            )
         else:
             etcdproc.wait_ready(f"http://127.0.0.1:{port}", srv.proc)
 
@@ -226,6 +240,7 @@ CONFIGS = {
 
 
 # ---- the listeners and the internal socket -------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("config", list(CONFIGS))
 def test_listens_only_on_configured_urls(started, pki, config):
@@ -313,8 +328,10 @@ def test_internal_socket_grants_no_identity(started, pki):
         rc, _, err = ctl(*args, *tls_args(pki, "root"))
         assert rc == 0, (args, err)
     assert _rpc(f"127.0.0.1:{port}", _put, tls_creds(pki, "root")) == ("OK", "")
-    assert _rpc(f"127.0.0.1:{port}", _put, tls_creds(pki, "stranger")) == ("PERMISSION_DENIED",
-                                                                         "etcdserver: permission denied")
+    assert _rpc(f"127.0.0.1:{port}", _put, tls_creds(pki, "stranger")) == (
+        "PERMISSION_DENIED",
+        "etcdserver: permission denied",
+    )
     server_path = grpc_socket(srv.proc.pid)
     empty = ("INVALID_ARGUMENT", "etcdserver: user name is empty")
     assert _rpc("unix:" + quote(server_path), _put) == empty
@@ -395,6 +412,7 @@ def test_shared_member_dir_falls_back_to_a_private_temp_dir(server_tmp, etcd_py_
 
 # ---- Downgrade ------------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def dtwins(server_tmp, etcd_py_bin):
     real, ours = etcdproc.twins(etcdproc.distro_bin("etcd"), etcd_py_bin, server_tmp, token="downgrade-twins")
@@ -410,8 +428,12 @@ def _token(endpoint: str, user: str, password: str) -> str:
 
 def _downgrade(endpoint: str, action: int, version: str, token: str | None = None) -> tuple[str, str]:
     def call(ch, md):
-        return pbg.MaintenanceStub(ch).Downgrade(pb.DowngradeRequest(action=action, version=version), metadata=md,
-                                                  timeout=30).version
+        return (
+            pbg.MaintenanceStub(ch)
+            .Downgrade(pb.DowngradeRequest(action=action, version=version), metadata=md, timeout=30)
+            .version
+        )
+
     return _rpc(endpoint, call, md=[("token", token)] if token else None)
 
 
@@ -421,8 +443,18 @@ V, E, C = pb.DowngradeRequest.VALIDATE, pb.DowngradeRequest.ENABLE, pb.Downgrade
 def test_downgrade_like_etcd(dtwins):
     """etcd 3.5.1 lets anyone validate, enable and cancel a downgrade (no admin check, even with auth on and no
     token); ENABLE/CANCEL check a token they are given, take effect, and answer 'request timed out'."""
-    off = [(V, "3.4.0"), (V, "3.4"), (V, "3.4.0-rc.1+b"), (V, "v3.4.0"), (V, "3.3.0"), (V, "3.5.0"), (V, ""),
-           (V, "3.4.x"), (C, ""), (7, "3.4.0")]
+    off = [
+        (V, "3.4.0"),
+        (V, "3.4"),
+        (V, "3.4.0-rc.1+b"),
+        (V, "v3.4.0"),
+        (V, "3.3.0"),
+        (V, "3.5.0"),
+        (V, ""),
+        (V, "3.4.x"),
+        (C, ""),
+        (7, "3.4.0"),
+    ]
     results = [[_downgrade(s.endpoint, *c) for c in off] for s in dtwins]
     assert results[0] == results[1]
     assert results[0][0] == ("OK", "3.5.0") and results[0][3][0] == "INVALID_ARGUMENT"
@@ -433,10 +465,17 @@ def test_downgrade_like_etcd(dtwins):
 
     def with_auth(srv) -> list:
         alice, ep = _token(srv.endpoint, "alice", "alicepw"), srv.endpoint
-        return [_downgrade(ep, V, "3.4.0"), _downgrade(ep, V, "3.4.0", "bogus.1"),
-                _downgrade(ep, E, "3.4.0", "bogus.1"),
-                _downgrade(ep, E, "3.4.0", alice), _downgrade(ep, V, "3.4.0"), _downgrade(ep, E, "3.4.0"),
-                _downgrade(ep, C, "", "bogus.1"), _downgrade(ep, C, ""), _downgrade(ep, C, "")]
+        return [
+            _downgrade(ep, V, "3.4.0"),
+            _downgrade(ep, V, "3.4.0", "bogus.1"),
+            _downgrade(ep, E, "3.4.0", "bogus.1"),
+            _downgrade(ep, E, "3.4.0", alice),
+            _downgrade(ep, V, "3.4.0"),
+            _downgrade(ep, E, "3.4.0"),
+            _downgrade(ep, C, "", "bogus.1"),
+            _downgrade(ep, C, ""),
+            _downgrade(ep, C, ""),
+        ]
 
     with ThreadPoolExecutor(2) as pool:  # ENABLE/CANCEL wait out etcd's request timeout: both servers at once
         results = list(pool.map(with_auth, dtwins))
@@ -455,6 +494,7 @@ def test_enumeration_sees_every_listener(dtwins):
 
 
 # ---- TLS start-up refusals ------------------------------------------------------------------------------------
+
 
 def _fatal_error(srv: etcdproc.EtcdServer) -> str:
     for line in reversed(srv.log().splitlines()):
@@ -490,10 +530,32 @@ def test_tls_startup_refusals_like_etcd(server_tmp, etcd_py_bin, pki):
         (["https"], ["--cert-file", garbage, "--key-file", m["server_key"]], 1),
         (["https"], ["--cert-file", m["server_cert"], "--key-file", garbage], 1),
         (["https"], ["--cert-file", m["server_key"], "--key-file", m["server_cert"]], 1),
-        (["https"], ["--cert-file", m["server_cert"], "--key-file", m["server_key"], "--trusted-ca-file", missing,
-                     "--client-cert-auth"], 1),
-        (["https"], ["--cert-file", m["server_cert"], "--key-file", m["server_key"], "--trusted-ca-file", garbage,
-                     "--client-cert-auth"], None),
+        (
+            ["https"],
+            [
+                "--cert-file",
+                m["server_cert"],
+                "--key-file",
+                m["server_key"],
+                "--trusted-ca-file",
+                missing,
+                "--client-cert-auth",
+            ],
+            1,
+        ),
+        (
+            ["https"],
+            [
+                "--cert-file",
+                m["server_cert"],
+                "--key-file",
+                m["server_key"],
+                "--trusted-ca-file",
+                garbage,
+                "--client-cert-auth",
+            ],
+            None,
+        ),
         (["https"], ["--cert-file", m["server_cert"], "--key-file", m["server_key"], "--client-cert-auth"], None),
         (["http"], ["--cert-file", missing, "--key-file", missing], None),
     ]
@@ -516,6 +578,7 @@ def test_tls_startup_refusals_like_etcd(server_tmp, etcd_py_bin, pki):
 
 # ---- the auth matrix, with the real etcdctl -------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def rbac(server_tmp, etcd_py_bin):
     """Twins with auth on: ro reads ro/, wo writes wo/, locker read-writes lk/ (all through roles)."""
@@ -523,15 +586,24 @@ def rbac(server_tmp, etcd_py_bin):
     try:
         for srv in (real, ours):
             ctl = Ctl(srv.endpoint)
-            for args in (["user", "add", "root:rootpw"], ["user", "add", "ro:ropw"], ["user", "add", "wo:wopw"],
-                         ["user", "add", "locker:lockpw"], ["role", "add", "reader"], ["role", "add", "writer"],
-                         ["role", "add", "lockers"],
-                         ["role", "grant-permission", "reader", "read", "ro/", "--prefix"],
-                         ["role", "grant-permission", "writer", "write", "wo/", "--prefix"],
-                         ["role", "grant-permission", "lockers", "readwrite", "lk/", "--prefix"],
-                         ["user", "grant-role", "ro", "reader"], ["user", "grant-role", "wo", "writer"],
-                         ["user", "grant-role", "locker", "lockers"], ["put", "ro/k", "v"], ["put", "wo/k", "v"],
-                         ["auth", "enable"]):
+            for args in (
+                ["user", "add", "root:rootpw"],
+                ["user", "add", "ro:ropw"],
+                ["user", "add", "wo:wopw"],
+                ["user", "add", "locker:lockpw"],
+                ["role", "add", "reader"],
+                ["role", "add", "writer"],
+                ["role", "add", "lockers"],
+                ["role", "grant-permission", "reader", "read", "ro/", "--prefix"],
+                ["role", "grant-permission", "writer", "write", "wo/", "--prefix"],
+                ["role", "grant-permission", "lockers", "readwrite", "lk/", "--prefix"],
+                ["user", "grant-role", "ro", "reader"],
+                ["user", "grant-role", "wo", "writer"],
+                ["user", "grant-role", "locker", "lockers"],
+                ["put", "ro/k", "v"],
+                ["put", "wo/k", "v"],
+                ["auth", "enable"],
+            ):
                 rc, _, err = ctl(*args)
                 assert rc == 0, (args, err)
         yield real, ours
@@ -554,7 +626,7 @@ def test_read_only_role(rbac):
     both(rbac, "get", "", "--prefix", ro)
     both(rbac, "txn", ro, stdin='value("ro/k") = "v"\n\nget ro/k\n\nput ro/k x\n\n')
     both(rbac, "txn", ro, stdin='value("ro/k") = "v"\n\nput ro/k x\n\n\n')
-    both(rbac, "txn", ro, stdin='\n\nget ro/k\n\nget wo/k\n\n')
+    both(rbac, "txn", ro, stdin="\n\nget ro/k\n\nget wo/k\n\n")
     both(rbac, "endpoint", "hashkv", ro)
     both(rbac, "get", "ro/k", ROOT)
 
@@ -571,7 +643,7 @@ def test_write_only_role(rbac):
     both(rbac, "del", "wo/", "--prefix", wo)
     both(rbac, "put", "ro/k", "x", wo)
     both(rbac, "txn", wo, stdin='value("wo/k") = "v"\n\nput wo/t 1\n\n\n')
-    both(rbac, "txn", wo, stdin='\n\nput wo/t 1\nput wo/u 2\n\n')
+    both(rbac, "txn", wo, stdin="\n\nput wo/t 1\nput wo/u 2\n\n")
     both(rbac, "get", "wo/", "--prefix", ROOT)
 
 
@@ -581,8 +653,17 @@ def _lock_then(rbac, base: str, name: str, change: list[str], stdin: str | None 
     procs = []
     for srv in rbac:
         trigger = os.path.join(base, f"release-{name.replace('/', '_')}-{srv.client_port}")
-        argv = [etcdproc.distro_bin("etcdctl"), f"--endpoints={srv.endpoint}", "--user=locker:lockpw", "lock", name,
-                "--", "sh", "-c", f"echo held; while [ ! -e {trigger} ]; do sleep 0.05; done; echo released"]
+        argv = [
+            etcdproc.distro_bin("etcdctl"),
+            f"--endpoints={srv.endpoint}",
+            "--user=locker:lockpw",
+            "lock",
+            name,
+            "--",
+            "sh",
+            "-c",
+            f"echo held; while [ ! -e {trigger} ]; do sleep 0.05; done; echo released",
+        ]
         p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         procs.append((srv, p, trigger))
     try:
@@ -624,16 +705,29 @@ def cn_twins(server_tmp, etcd_py_bin, pki):
     servers = []
     try:
         for binary in (etcdproc.distro_bin("etcd"), etcd_py_bin):
-            srv, _ = make(binary, server_tmp, ["https"], tls_flags(pki), name="cntwin",
-                              advertise_peer_port=shared_peer, token="cn-twins")
+            srv, _ = make(
+                binary,
+                server_tmp,
+                ["https"],
+                tls_flags(pki),
+                name="cntwin",
+                advertise_peer_port=shared_peer,
+                token="cn-twins",
+            )
             servers.append(srv)
             srv.start(wait=False)
         for srv in servers:
             wait_all(srv, {srv.client_port: "https"}, pki)
             ctl = Ctl(f"https://127.0.0.1:{srv.client_port}")
-            for args in (["user", "add", "root:rootpw"], ["user", "add", "alice:alicepw"], ["role", "add", "app"],
-                         ["role", "grant-permission", "app", "readwrite", "app/", "--prefix"],
-                         ["user", "grant-role", "alice", "app"], ["auth", "enable"], ["put", "app/k", "v"]):
+            for args in (
+                ["user", "add", "root:rootpw"],
+                ["user", "add", "alice:alicepw"],
+                ["role", "add", "app"],
+                ["role", "grant-permission", "app", "readwrite", "app/", "--prefix"],
+                ["user", "grant-role", "alice", "app"],
+                ["auth", "enable"],
+                ["put", "app/k", "v"],
+            ):
                 rc, _, err = ctl(*args, *tls_args(pki, "root"))
                 assert rc == 0, (args, err)
         yield servers

@@ -63,8 +63,9 @@ class Collector:
 
 def _watch_after_half_close(endpoint: str) -> tuple[list, object]:
     with grpc.insecure_channel(endpoint) as ch:
-        call = pbg.WatchStub(ch).Watch(iter([pb.WatchRequest(create_request=pb.WatchCreateRequest(
-            key=b"hc", prev_kv=True))]))  # one request, then the client's side is closed
+        call = pbg.WatchStub(ch).Watch(
+            iter([pb.WatchRequest(create_request=pb.WatchCreateRequest(key=b"hc", prev_kv=True))])
+        )  # one request, then the client's side is closed
         c = Collector(call)
         etcdproc.wait_until(lambda: len(c.responses()) == 1, what="the watch's created response")
         kv = pbg.KVStub(ch)
@@ -74,8 +75,9 @@ def _watch_after_half_close(endpoint: str) -> tuple[list, object]:
         etcdproc.wait_until(lambda: len(c.responses()) >= 4 or not c.thread.is_alive(), what="three events or the end")
         still_open = c.thread.is_alive()
         call.cancel()
-        return [(r.created, [(e.type, e.kv.key, e.kv.value, e.prev_kv.value) for e in r.events])
-                for r in c.responses()], (still_open, c.end())
+        return [
+            (r.created, [(e.type, e.kv.key, e.kv.value, e.prev_kv.value) for e in r.events]) for r in c.responses()
+        ], (still_open, c.end())
 
 
 def test_watch_keeps_delivering_after_half_close(pair):
@@ -133,8 +135,9 @@ class Writer:
 
 def _stored(endpoint: str, prefix: str) -> dict[bytes, bytes]:
     with grpc.insecure_channel(endpoint) as ch:
-        resp = pbg.KVStub(ch).Range(pb.RangeRequest(key=prefix.encode() + b"/", range_end=prefix.encode() + b"0"),
-                                    timeout=10)
+        resp = pbg.KVStub(ch).Range(
+            pb.RangeRequest(key=prefix.encode() + b"/", range_end=prefix.encode() + b"0"), timeout=10
+        )
     return {kv.key: kv.value for kv in resp.kvs}
 
 
@@ -161,18 +164,22 @@ def _signal_both(real, ours, sig: int) -> list[list[dict]]:
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_signal_with_watch_and_put_in_flight(server_tmp, etcd_py_bin, sig):
     base = tempfile.mkdtemp(prefix="stop-", dir=server_tmp)
-    real, ours = etcdproc.twins(etcdproc.distro_bin("etcd"), etcd_py_bin, base, token=f"stop-{int(sig)}",
-                                extra=["--log-level", "info"])
+    real, ours = etcdproc.twins(
+        etcdproc.distro_bin("etcd"), etcd_py_bin, base, token=f"stop-{int(sig)}", extra=["--log-level", "info"]
+    )
     watches: list[Proc] = []
     writers: list[Writer] = []
     idle: list[socket.socket] = []
     try:
         for s in (real, ours):
             assert Ctl(s.endpoint)("put", "k", "before")[0] == 0
-        watches = [Proc([etcdproc.distro_bin("etcdctl"), f"--endpoints={s.endpoint}", "watch", "k", "--rev", "1"])
-                   for s in (real, ours)]
-        etcdproc.wait_until(lambda: all(b"before" in w.out for w in watches), timeout=20,
-                            what="both watches to be established")
+        watches = [
+            Proc([etcdproc.distro_bin("etcdctl"), f"--endpoints={s.endpoint}", "watch", "k", "--rev", "1"])
+            for s in (real, ours)
+        ]
+        etcdproc.wait_until(
+            lambda: all(b"before" in w.out for w in watches), timeout=20, what="both watches to be established"
+        )
         writers = [Writer(s.endpoint, "inflight") for s in (real, ours)]
         etcdproc.wait_until(lambda: all(len(w.acked) >= 20 for w in writers), timeout=20, what="20 acked puts each")
         for s in (real, ours):
@@ -230,16 +237,23 @@ def test_repeated_stops_are_clean_and_durable(server_tmp, etcd_py_bin):
             srv.start()
             quiet = threading.Event()
             with grpc.insecure_channel(srv.endpoint) as ch:
-                watch = Collector(pbg.WatchStub(ch).Watch(iter([pb.WatchRequest(
-                    create_request=pb.WatchCreateRequest(key=b"r", range_end=b"s"))])))
+                watch = Collector(
+                    pbg.WatchStub(ch).Watch(
+                        iter([pb.WatchRequest(create_request=pb.WatchCreateRequest(key=b"r", range_end=b"s"))])
+                    )
+                )
                 lid = pbg.LeaseStub(ch).LeaseGrant(pb.LeaseGrantRequest(TTL=60), timeout=10).ID
                 keep = Collector(pbg.LeaseStub(ch).LeaseKeepAlive(_one_then_quiet(lid, quiet)))
                 writer = Writer(srv.endpoint, f"r{rnd}")
                 idle = socket.create_connection(("127.0.0.1", srv.client_port))
                 try:
-                    etcdproc.wait_until(lambda w=writer, c=watch, k=keep: len(w.acked) >= 10
-                                        and len(c.responses()) >= 1 and len(k.responses()) == 1, timeout=20,
-                                        what="puts, a watch and a keep-alive in flight")
+                    etcdproc.wait_until(
+                        lambda w=writer, c=watch, k=keep: (
+                            len(w.acked) >= 10 and len(c.responses()) >= 1 and len(k.responses()) == 1
+                        ),
+                        timeout=20,
+                        what="puts, a watch and a keep-alive in flight",
+                    )
                     mark = len(srv.log())
                     srv.proc.send_signal(sig)
                     rc = srv.proc.wait(30)

@@ -22,8 +22,9 @@ def _settled(snap_dir: str) -> bool:
 
 
 def test_snapshots_written_purged_and_readable_by_etcd(tmp_path, etcd_py_bin):
-    ours = etcdproc.make_server(etcd_py_bin, str(tmp_path), name="snapc",
-                                extra=["--snapshot-count", "25", "--max-snapshots", "2"])
+    ours = etcdproc.make_server(
+        etcd_py_bin, str(tmp_path), name="snapc", extra=["--snapshot-count", "25", "--max-snapshots", "2"]
+    )
     ours.start()
     ctl = Ctl(ours.endpoint)
     for i in range(120):
@@ -41,9 +42,14 @@ def test_snapshots_written_purged_and_readable_by_etcd(tmp_path, etcd_py_bin):
     ours.start()
     assert Ctl(ours.endpoint)("get", "k", "--prefix", "-w", "json")[1].split('"kvs"')[1] == want
     ours.stop()
-    real = etcdproc.EtcdServer(name="snapc", data_dir=ours.data_dir, client_port=ours.client_port,
-                               peer_port=ours.peer_port, argv=[etcdproc.distro_bin("etcd"), *ours.argv[1:]],
-                               log_path=str(tmp_path / "real-snapc.log"))
+    real = etcdproc.EtcdServer(
+        name="snapc",
+        data_dir=ours.data_dir,
+        client_port=ours.client_port,
+        peer_port=ours.peer_port,
+        argv=[etcdproc.distro_bin("etcd"), *ours.argv[1:]],
+        log_path=str(tmp_path / "real-snapc.log"),
+    )
     real.start()
     try:
         rctl = Ctl(real.endpoint)

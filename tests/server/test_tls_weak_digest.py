@@ -20,20 +20,63 @@ from tests.server.servertools import Ctl
 
 def make_sha1_certs(d: str) -> dict[str, str]:
     """A SHA-1-signed CA, and a server (127.0.0.1) and a client (CN=root) certificate it signed with SHA-1."""
+
     def ossl(*args: str) -> None:
         subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=d)
 
-    ossl("req", "-x509", "-sha1", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
-         "-days", "2", "-subj", "/CN=sha1 test CA")
+    ossl(
+        "req",
+        "-x509",
+        "-sha1",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=sha1 test CA",
+    )
     with open(os.path.join(d, "san.ext"), "w") as f:
         f.write("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n")
     for name, cn in (("server", "127.0.0.1"), ("client", "root")):
-        ossl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
-             "-subj", f"/CN={cn}")
-        ossl("x509", "-req", "-sha1", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-             "-out", f"{name}.pem", "-days", "2", "-extfile", "san.ext")
+        ossl(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            f"{name}.key",
+            "-out",
+            f"{name}.csr",
+            "-subj",
+            f"/CN={cn}",
+        )
+        ossl(
+            "x509",
+            "-req",
+            "-sha1",
+            "-in",
+            f"{name}.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            f"{name}.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+        )
     return {k: os.path.join(d, f"{k}.pem") for k in ("ca", "server", "client")} | {
-        "server_key": os.path.join(d, "server.key"), "client_key": os.path.join(d, "client.key")}
+        "server_key": os.path.join(d, "server.key"),
+        "client_key": os.path.join(d, "client.key"),
+    }
 
 
 def weak_client_context(certs: dict[str, str]) -> ssl.SSLContext:
@@ -52,13 +95,27 @@ def sha1_twins(server_tmp, etcd_py_bin):
     shared_peer = etcdproc.free_port()
     servers = []
     for binary in (etcdproc.distro_bin("etcd"), etcd_py_bin):
-        srv = etcdproc.make_server(binary, server_tmp, name="sha1twin", advertise_peer_port=shared_peer,
-                                   token="sha1-twins",
-                                   extra=["--cert-file", certs["server"], "--key-file", certs["server_key"],
-                                          "--trusted-ca-file", certs["ca"], "--client-cert-auth",
-                                          "--log-level", "info"])
-        srv.argv = [a.replace(f"http://127.0.0.1:{srv.client_port}", f"https://127.0.0.1:{srv.client_port}")
-                    for a in srv.argv]
+        srv = etcdproc.make_server(
+            binary,
+            server_tmp,
+            name="sha1twin",
+            advertise_peer_port=shared_peer,
+            token="sha1-twins",
+            extra=[
+                "--cert-file",
+                certs["server"],
+                "--key-file",
+                certs["server_key"],
+                "--trusted-ca-file",
+                certs["ca"],
+                "--client-cert-auth",
+                "--log-level",
+                "info",
+            ],
+        )
+        srv.argv = [
+            a.replace(f"http://127.0.0.1:{srv.client_port}", f"https://127.0.0.1:{srv.client_port}") for a in srv.argv
+        ]
         srv.start(wait=False)
         servers.append(srv)
     try:
@@ -73,8 +130,9 @@ def sha1_twins(server_tmp, etcd_py_bin):
 def test_both_serve_a_sha1_ca(sha1_twins):
     servers, certs = sha1_twins
     for srv in servers:
-        with urllib.request.urlopen(f"https://127.0.0.1:{srv.client_port}/health", timeout=10,
-                                    context=weak_client_context(certs)) as r:
+        with urllib.request.urlopen(
+            f"https://127.0.0.1:{srv.client_port}/health", timeout=10, context=weak_client_context(certs)
+        ) as r:
             assert r.read() == b'{"health":"true","reason":""}'
     tls = ["--cacert", certs["ca"], "--cert", certs["client"], "--key", certs["client_key"]]
     outs = []

@@ -58,8 +58,11 @@ def test_busy_client_port_creates_nothing(bins, tmp_path):
             assert not os.path.exists(srv.data_dir), f"{kind} left {os.listdir(srv.data_dir)}"
             assert "Traceback" not in srv.log()
             seen[kind] = last_error(srv.log())
-        assert seen["etcd-py"] == seen["etcd"] == ("discovery failed",
-                                                    "listen tcp 127.0.0.1:PORT: bind: address already in use")
+        assert (
+            seen["etcd-py"]
+            == seen["etcd"]
+            == ("discovery failed", "listen tcp 127.0.0.1:PORT: bind: address already in use")
+        )
     finally:
         busy.close()
 
@@ -68,9 +71,13 @@ def test_bad_tls_file_creates_nothing(bins, tmp_path):
     """Both refuse a missing cert file with exit 1; real etcd has bootstrapped the data dir by then, etcd-py has
     not touched it (its TLS context is built before the data dir, like the listeners)."""
     for kind, binary in bins.items():
-        srv = etcdproc.make_server(binary, str(tmp_path), name=f"tls-{kind}", token=TOKEN,
-                                   extra=["--cert-file", str(tmp_path / "none.crt"),
-                                          "--key-file", str(tmp_path / "none.key")])
+        srv = etcdproc.make_server(
+            binary,
+            str(tmp_path),
+            name=f"tls-{kind}",
+            token=TOKEN,
+            extra=["--cert-file", str(tmp_path / "none.crt"), "--key-file", str(tmp_path / "none.key")],
+        )
         for flag in ("--listen-client-urls", "--advertise-client-urls"):
             i = srv.argv.index(flag) + 1
             srv.argv[i] = srv.argv[i].replace("http://", "https://")
@@ -102,10 +109,27 @@ def _restored_three_member_dir(tmp_path, source: etcdproc.EtcdServer) -> tuple[s
     peers = [f"http://127.0.0.1:{etcdproc.free_port()}" for _ in range(3)]
     cluster = ",".join(f"m{i + 1}={u}" for i, u in enumerate(peers))
     data = str(tmp_path / "m1.etcd")
-    p = subprocess.run([etcdproc.distro_bin("etcdutl"), "snapshot", "restore", snap, "--name", "m1",
-                        "--initial-cluster", cluster, "--initial-cluster-token", TOKEN,
-                        "--initial-advertise-peer-urls", peers[0], "--data-dir", data],
-                       capture_output=True, text=True, timeout=60)
+    p = subprocess.run(
+        [
+            etcdproc.distro_bin("etcdutl"),
+            "snapshot",
+            "restore",
+            snap,
+            "--name",
+            "m1",
+            "--initial-cluster",
+            cluster,
+            "--initial-cluster-token",
+            TOKEN,
+            "--initial-advertise-peer-urls",
+            peers[0],
+            "--data-dir",
+            data,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert p.returncode == 0, p.stderr
     return data, peers, cluster
 

@@ -16,8 +16,13 @@ from tests.server.servertools import Ctl, mask
 
 @pytest.fixture(scope="module")
 def wtwins(server_tmp, etcd_py_bin):
-    real, ours = etcdproc.twins(etcdproc.distro_bin("etcd"), etcd_py_bin, server_tmp, token="watch-twins",
-                                extra=["--experimental-watch-progress-notify-interval", "1s"])
+    real, ours = etcdproc.twins(
+        etcdproc.distro_bin("etcd"),
+        etcd_py_bin,
+        server_tmp,
+        token="watch-twins",
+        extra=["--experimental-watch-progress-notify-interval", "1s"],
+    )
     yield real, ours
     real.stop()
     ours.stop()
@@ -40,14 +45,31 @@ def _caught_up(procs: list[list[Proc]]) -> bool:
     """The real side's widest watch printed all 9 events, and each of our watches what its real twin did."""
     real, ours = procs
     widest = _text(real[0])
-    return (widest.count("PUT") == 6 and widest.count("DELETE") == 3
-            and all(_text(o) == _text(r) for r, o in zip(real, ours, strict=True)))
+    return (
+        widest.count("PUT") == 6
+        and widest.count("DELETE") == 3
+        and all(_text(o) == _text(r) for r, o in zip(real, ours, strict=True))
+    )
 
 
-WATCHES = [["w", "--prefix"], ["w", "--prefix", "--prev-kv", "-w", "json"], ["w1"], ["w1", "w3", "-w", "fields"],
-           ["w", "--prefix", "-w", "protobuf"], ["w2", "--prev-kv"]]
-OPS = [["put", "w1", "a"], ["put", "w2", "b"], ["put", "w1", "c"], ["put", "x", "not watched"],
-       ["txn"], ["del", "w1"], ["put", "w2", "d", "--prev-kv"], ["del", "w", "--prefix"]]
+WATCHES = [
+    ["w", "--prefix"],
+    ["w", "--prefix", "--prev-kv", "-w", "json"],
+    ["w1"],
+    ["w1", "w3", "-w", "fields"],
+    ["w", "--prefix", "-w", "protobuf"],
+    ["w2", "--prev-kv"],
+]
+OPS = [
+    ["put", "w1", "a"],
+    ["put", "w2", "b"],
+    ["put", "w1", "c"],
+    ["put", "x", "not watched"],
+    ["txn"],
+    ["del", "w1"],
+    ["put", "w2", "d", "--prev-kv"],
+    ["del", "w", "--prefix"],
+]
 
 
 def test_live_watch(wtwins):
@@ -71,8 +93,7 @@ def test_live_watch(wtwins):
 
 
 def test_progress_notify(wtwins):
-    procs = [[_start(srv.endpoint, "pk", "--progress-notify", *fmt) for fmt in ([], ["-w", "json"])]
-             for srv in wtwins]
+    procs = [[_start(srv.endpoint, "pk", "--progress-notify", *fmt) for fmt in ([], ["-w", "json"])] for srv in wtwins]
     time.sleep(3.5)  # deliberate: progress notifications come every 1 s; let a few come
     results = [[_stop(p) for p in ps] for ps in procs]
     for real, ours in zip(*results, strict=True):

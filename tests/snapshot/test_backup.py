@@ -23,8 +23,9 @@ from tests import etcdproc
 def stopped_member(tmp_path_factory) -> Iterator[Path]:
     """A stopped etcd 3.5.1 data dir with two .snap files and WAL entries after the newest one."""
     with etcdproc.scratch_dir(tmp_path_factory, "backupsrc") as base:
-        srv = etcdproc.make_server(etcdproc.distro_bin("etcd"), str(base), name="bsrc",
-                                   extra=["--snapshot-count", "50"])
+        srv = etcdproc.make_server(
+            etcdproc.distro_bin("etcd"), str(base), name="bsrc", extra=["--snapshot-count", "50"]
+        )
         srv.start()
         try:
             ch = grpc.insecure_channel(srv.endpoint)
@@ -49,8 +50,14 @@ def _status(db: Path) -> dict:
 
 @pytest.mark.parametrize("with_v3", [True, False])
 def test_same_bytes_as_etcdutl(stopped_member, tmp_path, with_v3):
-    r = etcdutl("backup", "--data-dir", str(stopped_member), "--backup-dir", str(tmp_path / "theirs"),
-                f"--with-v3={str(with_v3).lower()}")
+    r = etcdutl(
+        "backup",
+        "--data-dir",
+        str(stopped_member),
+        "--backup-dir",
+        str(tmp_path / "theirs"),
+        f"--with-v3={str(with_v3).lower()}",
+    )
     assert r.returncode == 0, r.stderr
     theirs = tmp_path / "theirs" / "member"
     tsnap = snap.load_newest(str(theirs / "snap"))
@@ -78,8 +85,13 @@ def test_same_bytes_as_etcdutl(stopped_member, tmp_path, with_v3):
 
 def test_force_new_cluster_starts(stopped_member, tmp_path):
     bk.backup(str(stopped_member), str(tmp_path / "b"))
-    srv = etcdproc.make_server(etcdproc.distro_bin("etcd"), str(tmp_path), name="restored",
-                               data_dir=str(tmp_path / "b"), extra=["--force-new-cluster"])
+    srv = etcdproc.make_server(
+        etcdproc.distro_bin("etcd"),
+        str(tmp_path),
+        name="restored",
+        data_dir=str(tmp_path / "b"),
+        extra=["--force-new-cluster"],
+    )
     srv.start()
     try:
         ch = grpc.insecure_channel(srv.endpoint)
@@ -106,9 +118,21 @@ def test_refuses_existing_and_leaves_nothing_on_failure(stopped_member, tmp_path
 
 
 def test_cli_failure_is_one_fatal_line(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "etcdctl_py.cli.etcdutl", "backup", "--data-dir",
-                        str(tmp_path / "nope"), "--backup-dir", str(tmp_path / "b")], capture_output=True, text=True,
-                       timeout=60)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "etcdctl_py.cli.etcdutl",
+            "backup",
+            "--data-dir",
+            str(tmp_path / "nope"),
+            "--backup-dir",
+            str(tmp_path / "b"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 1 and "Traceback" not in r.stderr
     line = r.stderr.strip().splitlines()[-1]
     assert "\tfatal\tetcdutl/backup_command.go:154\tsaveSnap(Snapshoter.Load) failed\t" in line

@@ -68,12 +68,35 @@ def test_defrag_like_etcdutl_and_etcd_starts_on_it(two_copies, etcd_bin, tmp_pat
     srv = etcdproc.make_server(etcd_bin, str(tmp_path), name="snapsrc", data_dir=str(ours))
     srv.start()
     try:
-        r = run([etcdproc.distro_bin("etcdctl"), "--endpoints", srv.endpoint, "--user", "root:rootpw",
-                 "get", "big/", "--prefix", "--count-only", "-w", "fields"])
+        r = run(
+            [
+                etcdproc.distro_bin("etcdctl"),
+                "--endpoints",
+                srv.endpoint,
+                "--user",
+                "root:rootpw",
+                "get",
+                "big/",
+                "--prefix",
+                "--count-only",
+                "-w",
+                "fields",
+            ]
+        )
         assert r.returncode == 0, r.stderr
         assert f'"Count" : {20000 - len(range(0, 500, 7))}\n' in r.stdout
-        r = run([etcdproc.distro_bin("etcdctl"), "--endpoints", srv.endpoint, "--user", "root:rootpw",
-                 "put", "after-defrag", "ok"])
+        r = run(
+            [
+                etcdproc.distro_bin("etcdctl"),
+                "--endpoints",
+                srv.endpoint,
+                "--user",
+                "root:rootpw",
+                "put",
+                "after-defrag",
+                "ok",
+            ]
+        )
         assert r.returncode == 0, r.stderr
     finally:
         srv.stop()
@@ -83,8 +106,10 @@ def test_missing_db_is_an_error_and_leaves_nothing(tmp_path):
     (tmp_path / "d" / "member" / "snap").mkdir(parents=True)
     r = run([sys.executable, "-m", "etcdctl_py.cli.etcdutl", "defrag", "--data-dir", str(tmp_path / "d")])
     assert r.returncode == 1
-    assert r.stderr == (f"Error: Failed to defragment etcd data[{tmp_path / 'd'}] "
-                        f"(open {tmp_path / 'd' / 'member' / 'snap' / 'db'}: no such file or directory)\n")
+    assert r.stderr == (
+        f"Error: Failed to defragment etcd data[{tmp_path / 'd'}] "
+        f"(open {tmp_path / 'd' / 'member' / 'snap' / 'db'}: no such file or directory)\n"
+    )
     assert os.listdir(tmp_path / "d" / "member" / "snap") == []
 
 
@@ -107,8 +132,10 @@ def test_waits_for_the_lock_with_etcdutls_hint(real_snaps, tmp_path):
         with pytest.raises(DefragError, match="^timeout$"):
             defrag_data_dir(str(tmp_path / "d"), log=log, lock_timeout=1.3)
     dbp = str(snap / "db")
-    assert log.getvalue() == (f'waiting for etcd to close and release its lock on "{dbp}". '
-                              "To defrag a running etcd instance, omit --data-dir.\n")
+    assert log.getvalue() == (
+        f'waiting for etcd to close and release its lock on "{dbp}". '
+        "To defrag a running etcd instance, omit --data-dir.\n"
+    )
     assert os.listdir(snap) == ["db"]
     res = defrag_data_dir(str(tmp_path / "d"), log=None)  # lock released: works
     assert res.size_after <= res.size_before

@@ -35,8 +35,7 @@ def snaps(real_snaps: dict[str, Path]) -> dict[str, Path]:
 
 
 def etcdutl(*args: str, cwd: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([etcdproc.distro_bin("etcdutl"), *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=120)
+    return subprocess.run([etcdproc.distro_bin("etcdutl"), *args], capture_output=True, text=True, cwd=cwd, timeout=120)
 
 
 def bucket_dump(db_path: str) -> dict[bytes, list[tuple[bytes, bytes]]]:
@@ -69,28 +68,57 @@ def expected_kvs(snapshot: Path) -> tuple[dict[bytes, kv_pb2.KeyValue], int]:
 
 
 CLUSTERS = {
-    "default": dict(name="default", initial_cluster="default=http://localhost:2380",
-                    peer_urls="http://localhost:2380", token="etcd-cluster"),
-    "three": dict(name="m2", initial_cluster="m1=http://127.0.0.1:24801,m2=http://127.0.0.1:24802,"
-                                             "m3=http://127.0.0.1:24803",
-                  peer_urls="http://127.0.0.1:24802", token="tok-r"),
-    "multiurl": dict(name="a", initial_cluster="a=https://127.0.0.1:3001,b=http://127.0.0.1:3002,"
-                                               "a=http://127.0.0.1:3000",
-                     peer_urls="http://127.0.0.1:3000,https://127.0.0.1:3001", token="x<&>\u2028y"),
+    "default": dict(
+        name="default",
+        initial_cluster="default=http://localhost:2380",
+        peer_urls="http://localhost:2380",
+        token="etcd-cluster",
+    ),
+    "three": dict(
+        name="m2",
+        initial_cluster="m1=http://127.0.0.1:24801,m2=http://127.0.0.1:24802,m3=http://127.0.0.1:24803",
+        peer_urls="http://127.0.0.1:24802",
+        token="tok-r",
+    ),
+    "multiurl": dict(
+        name="a",
+        initial_cluster="a=https://127.0.0.1:3001,b=http://127.0.0.1:3002,a=http://127.0.0.1:3000",
+        peer_urls="http://127.0.0.1:3000,https://127.0.0.1:3001",
+        token="x<&>\u2028y",
+    ),
 }
 
 
 def ours(snapshot: Path, data_dir: Path, c: dict, skip: bool = False, **kw) -> rs.RestoreResult:
-    cfg = rs.RestoreConfig(snapshot_path=str(snapshot), name=c["name"], data_dir=str(data_dir),
-                           initial_cluster=c["initial_cluster"], peer_urls=c["peer_urls"],
-                           initial_cluster_token=c["token"], skip_hash_check=skip, **kw)
+    cfg = rs.RestoreConfig(
+        snapshot_path=str(snapshot),
+        name=c["name"],
+        data_dir=str(data_dir),
+        initial_cluster=c["initial_cluster"],
+        peer_urls=c["peer_urls"],
+        initial_cluster_token=c["token"],
+        skip_hash_check=skip,
+        **kw,
+    )
     return rs.restore(cfg)
 
 
 def theirs(snapshot: Path, data_dir: Path, c: dict, skip: bool = False) -> None:
-    args = ["snapshot", "restore", str(snapshot), "--data-dir", str(data_dir), "--name", c["name"],
-            "--initial-cluster", c["initial_cluster"], "--initial-advertise-peer-urls", c["peer_urls"],
-            "--initial-cluster-token", c["token"]]
+    args = [
+        "snapshot",
+        "restore",
+        str(snapshot),
+        "--data-dir",
+        str(data_dir),
+        "--name",
+        c["name"],
+        "--initial-cluster",
+        c["initial_cluster"],
+        "--initial-advertise-peer-urls",
+        c["peer_urls"],
+        "--initial-cluster-token",
+        c["token"],
+    ]
     if skip:
         args.append("--skip-hash-check")
     r = etcdutl(*args)
@@ -209,16 +237,18 @@ def test_disk_full_leaves_nothing(snaps, tmp_path):
 
 def test_all_members_mode(snaps, tmp_path):
     c = CLUSTERS["three"]
-    cfg = rs.RestoreConfig(snapshot_path=str(snaps["small"]), initial_cluster=c["initial_cluster"],
-                           initial_cluster_token=c["token"])
+    cfg = rs.RestoreConfig(
+        snapshot_path=str(snaps["small"]), initial_cluster=c["initial_cluster"], initial_cluster_token=c["token"]
+    )
     results = rs.restore_all(cfg, str(tmp_path / "out"))
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["m1.etcd", "m2.etcd", "m3.etcd"]
     for name in ("m1", "m2", "m3"):
         single = {**c, "name": name, "peer_urls": f"http://127.0.0.1:2480{name[1]}"}
         theirs(snaps["small"], tmp_path / f"t-{name}", single)
         for sub in ("wal/0000000000000000-0000000000000000.wal", "snap/0000000000000001-0000000000000003.snap"):
-            assert (tmp_path / "out" / f"{name}.etcd" / "member" / sub).read_bytes() == \
-                (tmp_path / f"t-{name}" / "member" / sub).read_bytes()
+            assert (tmp_path / "out" / f"{name}.etcd" / "member" / sub).read_bytes() == (
+                tmp_path / f"t-{name}" / "member" / sub
+            ).read_bytes()
     assert len({r.member_id for r in results}) == 3 and len({r.cluster_id for r in results}) == 1
 
 
@@ -304,15 +334,33 @@ def test_fuzz_cli_error_lines(snaps, tmp_path):
     raw = bytearray(data[:-32])
     raw[16] ^= 1
     raw[4096 + 16] ^= 1  # both metas: no valid meta left
-    cases = {"flip": (data[:100] + bytes([data[100] ^ 4]) + data[101:], False), "trunc": (data[:-1000], False),
-             "tiny": (b"abc", True), "garbage": (os.urandom(8192 + 32), True), "metas": (bytes(raw), True)}
+    cases = {
+        "flip": (data[:100] + bytes([data[100] ^ 4]) + data[101:], False),
+        "trunc": (data[:-1000], False),
+        "tiny": (b"abc", True),
+        "garbage": (os.urandom(8192 + 32), True),
+        "metas": (bytes(raw), True),
+    }
     for name, (content, with_skip) in cases.items():
         p = tmp_path / f"{name}.db"
         p.write_bytes(content)
         for extra in ([], ["--skip-hash-check"]) if with_skip else ([],):
-            r = subprocess.run([sys.executable, "-m", "etcdctl_py.cli.etcdutl", "snapshot", "restore", str(p),
-                                "--data-dir", str(tmp_path / "out"), *extra], capture_output=True, text=True,
-                               timeout=60)
+            r = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "etcdctl_py.cli.etcdutl",
+                    "snapshot",
+                    "restore",
+                    str(p),
+                    "--data-dir",
+                    str(tmp_path / "out"),
+                    *extra,
+                ],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
             assert r.returncode == 1, (name, extra, r.stderr)
             assert r.stderr.splitlines()[-1].startswith("Error: ") and "Traceback" not in r.stderr
             assert not (tmp_path / "out").exists()
@@ -325,16 +373,24 @@ def _peer_urls(n: int) -> list[tuple[str, int, int]]:
     return [(f"m{i + 1}", etcdproc.free_port(), etcdproc.free_port()) for i in range(n)]
 
 
-def start_cluster(binary: str, base: Path, data_dirs: dict[str, Path], members, token: str,
-                  env: dict | None = None) -> list[etcdproc.EtcdServer]:
+def start_cluster(
+    binary: str, base: Path, data_dirs: dict[str, Path], members, token: str, env: dict | None = None
+) -> list[etcdproc.EtcdServer]:
     ic = ",".join(f"{name}=http://127.0.0.1:{pp}" for name, pp, _ in members)
     servers = []
     for name, pp, cp in members:
         srv = etcdproc.EtcdServer(name=name, data_dir=str(data_dirs[name]), client_port=cp, peer_port=pp)
         srv.log_path = str(base / f"{name}-{cp}.log")
-        srv.argv = etcdproc.etcd_argv(binary, name=name, data_dir=str(data_dirs[name]), client_port=cp,
-                                      peer_port=pp, initial_cluster=ic, token=token,
-                                      extra=["--log-level", "info"])
+        srv.argv = etcdproc.etcd_argv(
+            binary,
+            name=name,
+            data_dir=str(data_dirs[name]),
+            client_port=cp,
+            peer_port=pp,
+            initial_cluster=ic,
+            token=token,
+            extra=["--log-level", "info"],
+        )
         servers.append(srv)
     for s in servers:
         s.start(wait=False)
@@ -348,8 +404,9 @@ def start_cluster(binary: str, base: Path, data_dirs: dict[str, Path], members, 
     return servers
 
 
-def ctl(srv: etcdproc.EtcdServer, *args: str, user: str | None = None, ok: bool = True,
-        binary: str | None = None) -> subprocess.CompletedProcess:
+def ctl(
+    srv: etcdproc.EtcdServer, *args: str, user: str | None = None, ok: bool = True, binary: str | None = None
+) -> subprocess.CompletedProcess:
     argv = [binary or etcdproc.distro_bin("etcdctl"), "--endpoints", srv.endpoint]
     if user:
         argv += ["--user", user]
@@ -369,8 +426,12 @@ def assert_serves_snapshot(srv, snapshot: Path, user: str | None = None) -> int:
     for k, kv in live.items():
         g = got[k]
         assert base64.b64decode(g.get("value", "")) == kv.value
-        assert (g.get("create_revision", 0), g.get("mod_revision", 0), g.get("version", 0), g.get("lease", 0)) == \
-            (kv.create_revision, kv.mod_revision, kv.version, kv.lease)
+        assert (g.get("create_revision", 0), g.get("mod_revision", 0), g.get("version", 0), g.get("lease", 0)) == (
+            kv.create_revision,
+            kv.mod_revision,
+            kv.version,
+            kv.lease,
+        )
     assert out["header"]["revision"] == rev
     return rev
 
@@ -390,8 +451,11 @@ def _three_member_case(snaps, tmp_path, binary: str, snapname: str, etcdctl_bin:
     ic = ",".join(f"{n}=http://127.0.0.1:{pp}" for n, pp, _ in members)
     cfg = rs.RestoreConfig(snapshot_path=str(snaps[snapname]), initial_cluster=ic, initial_cluster_token="tok-3")
     rs.restore_all(cfg, str(tmp_path / "out"))
-    theirs(snaps[snapname], tmp_path / "t1", dict(name="m1", initial_cluster=ic,
-                                                   peer_urls=f"http://127.0.0.1:{members[0][1]}", token="tok-3"))
+    theirs(
+        snaps[snapname],
+        tmp_path / "t1",
+        dict(name="m1", initial_cluster=ic, peer_urls=f"http://127.0.0.1:{members[0][1]}", token="tok-3"),
+    )
     cl = membership.cluster_from_flags("m1", ic, f"http://127.0.0.1:{members[0][1]}", "tok-3")
     dirs = {n: tmp_path / "out" / f"{n}.etcd" for n, _, _ in members}
     servers = start_cluster(binary, tmp_path, dirs, members, "tok-3")
@@ -414,8 +478,10 @@ def test_etcd35_three_members_big(snaps, tmp_path):
     try:
         logs = "".join(s.log() for s in servers)
         assert "recovered v2 store from snapshot" in logs and "No snapshot found" not in logs
-        hashes = {json.loads(ctl(s, "endpoint", "hashkv", "--rev", str(rev), "-w", "json").stdout)[0]["HashKV"]["hash"]
-                  for s in servers}
+        hashes = {
+            json.loads(ctl(s, "endpoint", "hashkv", "--rev", str(rev), "-w", "json").stdout)[0]["HashKV"]["hash"]
+            for s in servers
+        }
         assert len(hashes) == 1
     finally:
         for s in servers:
@@ -435,9 +501,10 @@ def test_etcd34_three_members_compacted(snaps, tmp_path):
 
 
 def _single(snaps, tmp_path, binary, snapname, skip=False):
-    (name, pp, cp), = _peer_urls(1)
-    c = dict(name=name, initial_cluster=f"{name}=http://127.0.0.1:{pp}", peer_urls=f"http://127.0.0.1:{pp}",
-             token="tok-1")
+    ((name, pp, cp),) = _peer_urls(1)
+    c = dict(
+        name=name, initial_cluster=f"{name}=http://127.0.0.1:{pp}", peer_urls=f"http://127.0.0.1:{pp}", token="tok-1"
+    )
     ours(snaps[snapname], tmp_path / "d", c, skip=skip)
     servers = start_cluster(binary, tmp_path, {name: tmp_path / "d"}, [(name, pp, cp)], "tok-1")
     return servers[0], membership.cluster_from_flags(name, c["initial_cluster"], c["peer_urls"], "tok-1")
@@ -511,14 +578,18 @@ def many_keys_snapshot(tmp_path_factory) -> Iterator[Path]:
             kv = stubs.KVStub(ch)
             keys = [b"many/%07d" % i for i in range(100_000)]
             for i in range(0, len(keys), 128):
-                ops = [pb.RequestOp(request_put=pb.PutRequest(key=k, value=b"v-" + k[5:])) for k in keys[i:i + 128]]
+                ops = [pb.RequestOp(request_put=pb.PutRequest(key=k, value=b"v-" + k[5:])) for k in keys[i : i + 128]]
                 kv.Txn(pb.TxnRequest(success=ops), timeout=30)
             for i in range(0, 1000, 10):
                 kv.Put(pb.PutRequest(key=keys[i], value=b"overwritten"), timeout=10)
             ch.close()
             out = base / "many.db"
-            r = subprocess.run([etcdproc.distro_bin("etcdctl"), "--endpoints", srv.endpoint, "snapshot", "save",
-                                str(out)], capture_output=True, text=True, timeout=120)
+            r = subprocess.run(
+                [etcdproc.distro_bin("etcdctl"), "--endpoints", srv.endpoint, "snapshot", "save", str(out)],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
             assert r.returncode == 0, r.stderr
         finally:
             srv.stop()
@@ -556,8 +627,13 @@ def test_restore_appends_pages_and_real_etcd_reuses_the_free_ones(snaps, tmp_pat
         rev = assert_serves_snapshot(srv, src)
         for i in range(0, 600, 100):  # enough writes that etcd must allocate (and reuse) pages
             ops = "\n".join(f"put after/{j:04d} v{j}" for j in range(i, i + 100))
-            r = subprocess.run([etcdproc.distro_bin("etcdctl"), "--endpoints", srv.endpoint, "txn"],
-                               input=f"\n{ops}\n\n\n", capture_output=True, text=True, timeout=60)
+            r = subprocess.run(
+                [etcdproc.distro_bin("etcdctl"), "--endpoints", srv.endpoint, "txn"],
+                input=f"\n{ops}\n\n\n",
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
             assert r.returncode == 0 and "SUCCESS" in r.stdout, r.stderr
         got = json.loads(ctl(srv, "get", "after/", "--prefix", "--keys-only", "-w", "json").stdout)
         assert len(got.get("kvs", [])) == 600 and got["header"]["revision"] == rev + 6, str(got)[:300]
@@ -575,7 +651,7 @@ def test_restore_leaves_the_copied_image_untouched(snaps, tmp_path):
         ps, src_pgid, new_pgid = a.page_size, a.meta.pgid, b.meta.pgid
     assert new_pgid > src_pgid
     old, new = src.read_bytes(), db_path.read_bytes()
-    assert new[2 * ps:src_pgid * ps] == old[2 * ps:src_pgid * ps]
+    assert new[2 * ps : src_pgid * ps] == old[2 * ps : src_pgid * ps]
     assert status_mod.status(str(db_path)).revision == status_mod.status(str(src)).revision
     r = etcdutl("snapshot", "status", str(db_path))
     assert r.returncode == 0, r.stderr

@@ -68,20 +68,24 @@ def _bad_files(d: Path) -> dict[str, Path]:
     return {p.name: p for p in d.iterdir()}
 
 
-@pytest.mark.parametrize("args", [
-    ["snapshot", "status", "missing.db"],
-    ["snapshot", "status", "empty.db"],
-    ["snapshot", "status", "tiny.db"],
-    ["snapshot", "status", "junk.db"],
-    ["snapshot", "status", "zeros.db"],
-    ["snapshot", "status", "adir"],
-    ["snapshot", "status"],
-    ["snapshot", "status", "a", "b"],
-    ["snapshot", "status", "SNAP", "-w", "protobuf"],
-    ["snapshot", "status", "missing.db", "-w", "protobuf"],
-    ["snapshot", "status", "SNAP", "-w", "xml"],
-    ["snapshot", "status", "missing.db", "-w", "xml"],
-], ids=lambda a: "_".join(a[2:]) or "noargs")
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["snapshot", "status", "missing.db"],
+        ["snapshot", "status", "empty.db"],
+        ["snapshot", "status", "tiny.db"],
+        ["snapshot", "status", "junk.db"],
+        ["snapshot", "status", "zeros.db"],
+        ["snapshot", "status", "adir"],
+        ["snapshot", "status"],
+        ["snapshot", "status", "a", "b"],
+        ["snapshot", "status", "SNAP", "-w", "protobuf"],
+        ["snapshot", "status", "missing.db", "-w", "protobuf"],
+        ["snapshot", "status", "SNAP", "-w", "xml"],
+        ["snapshot", "status", "missing.db", "-w", "xml"],
+    ],
+    ids=lambda a: "_".join(a[2:]) or "noargs",
+)
 def test_errors_match_etcdutl(real_snaps, tmp_path, args):
     _bad_files(tmp_path)
     shutil.copyfile(real_snaps["small"], tmp_path / "SNAP")
@@ -247,7 +251,8 @@ def two_pass_status(db, _progress=None):
         problems = check(db, tx=tx)
         if problems:
             raise SnapshotStatusError(
-                f"snapshot file integrity check failed. {len(problems)} errors found.\n" + "\n".join(problems))
+                f"snapshot file integrity check failed. {len(problems)} errors found.\n" + "\n".join(problems)
+            )
         h = revision = total = 0
         for name, bucket in tx.buckets():
             if bucket is None:

@@ -79,7 +79,8 @@ def test_verify_ok_text_and_json(real_snaps):
     r = run(UTL + ["snapshot", "status", path, "--verify"])
     assert r.returncode == 0 and r.stderr == "", r.stderr
     assert "sha256 trailer: valid" in r.stdout and r.stdout.endswith(
-        "result: OK (every page reachable once or free, metas valid, keys sorted)\n")
+        "result: OK (every page reachable once or free, metas valid, keys sorted)\n"
+    )
     r = run(UTL + ["snapshot", "status", path, "--verify", "-w", "json"])
     rep = json.loads(r.stdout)
     want = json.loads(run([etcdproc.distro_bin("etcdutl"), "snapshot", "status", path, "-w", "json"]).stdout)
@@ -107,12 +108,15 @@ def test_verify_reports_problems_with_an_error_line(real_snaps, tmp_path):
     assert ours.stderr.startswith("Error: snapshot file integrity check failed. ")
 
 
-@pytest.mark.parametrize("args,code,err", [
-    (["missing.db"], 1, "Error: stat missing.db: no such file or directory\n"),
-    (["junk.db"], 1, "Error: invalid database\n"),
-    (["small.db", "-w", "protobuf"], 4, "Error: protobuf not supported as output format\n"),
-    (["small.db", "-w", "bogus"], 4, "Error: unsupported output format\n"),
-])
+@pytest.mark.parametrize(
+    "args,code,err",
+    [
+        (["missing.db"], 1, "Error: stat missing.db: no such file or directory\n"),
+        (["junk.db"], 1, "Error: invalid database\n"),
+        (["small.db", "-w", "protobuf"], 4, "Error: protobuf not supported as output format\n"),
+        (["small.db", "-w", "bogus"], 4, "Error: unsupported output format\n"),
+    ],
+)
 def test_verify_errors(real_snaps, tmp_path, args, code, err):
     (tmp_path / "small.db").write_bytes(real_snaps["small"].read_bytes())
     (tmp_path / "junk.db").write_bytes(b"\x07" * 8192)
@@ -146,10 +150,12 @@ def test_verify_on_a_terminal_shows_each_stage(big_db):
 
 
 def test_no_bar_and_no_rich_when_piped(big_db, real_snaps):
-    code = ("import sys\nfrom etcdctl_py.cli import etcdutl\n"
-            "rc = etcdutl.main(sys.argv[1:])\n"
-            "print('rich loaded' if any(m == 'rich' or m.startswith('rich.') for m in sys.modules) else 'no rich')\n"
-            "sys.exit(rc)\n")
+    code = (
+        "import sys\nfrom etcdctl_py.cli import etcdutl\n"
+        "rc = etcdutl.main(sys.argv[1:])\n"
+        "print('rich loaded' if any(m == 'rich' or m.startswith('rich.') for m in sys.modules) else 'no rich')\n"
+        "sys.exit(rc)\n"
+    )
     for args in (["snapshot", "status", str(big_db)], ["snapshot", "status", str(big_db), "--verify"]):
         r = run([sys.executable, "-c", code, *args])
         assert r.returncode == 0 and r.stderr == "" and r.stdout.endswith("no rich\n"), (args, r.stderr)
@@ -160,8 +166,16 @@ def test_no_bar_and_no_rich_when_piped(big_db, real_snaps):
 
 def test_restore_on_a_terminal_keeps_the_log_lines_verbatim(big_db, tmp_path):
     def args(out: str) -> list[str]:
-        return ["snapshot", "restore", str(big_db), "--skip-hash-check", "--output-dir", str(tmp_path / out),
-                "--initial-cluster", "a=http://127.0.0.1:1,b=http://127.0.0.1:2"]
+        return [
+            "snapshot",
+            "restore",
+            str(big_db),
+            "--skip-hash-check",
+            "--output-dir",
+            str(tmp_path / out),
+            "--initial-cluster",
+            "a=http://127.0.0.1:1,b=http://127.0.0.1:2",
+        ]
 
     code, out, term = run_on_tty(UTL + args("out"))
     assert code == 0 and out == ""
@@ -175,8 +189,14 @@ def test_restore_on_a_terminal_keeps_the_log_lines_verbatim(big_db, tmp_path):
         assert re.search(pattern, term), line[:120]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.etcd", "b.etcd"]
     for m in ("a", "b"):
-        st = run([etcdproc.distro_bin("etcdutl"), "snapshot", "status", str(tmp_path / "out" / f"{m}.etcd" / "member"
-                                                                               / "snap" / "db")])
+        st = run(
+            [
+                etcdproc.distro_bin("etcdutl"),
+                "snapshot",
+                "status",
+                str(tmp_path / "out" / f"{m}.etcd" / "member" / "snap" / "db"),
+            ]
+        )
         assert st.returncode == 0, st.stderr
 
 
@@ -192,7 +212,7 @@ def test_verify_never_raises_on_damaged_files(real_snaps, tmp_path):
     for i in range(150):
         data = bytearray(src)
         if i % 10 == 9:
-            data = data[:rnd.randrange(0, len(data))]
+            data = data[: rnd.randrange(0, len(data))]
         else:
             for _ in range(1 + i % 3):
                 data[rnd.randrange(len(data))] ^= 1 << rnd.randrange(8)

@@ -110,8 +110,9 @@ def test_etcdutl_reads_our_copy_on_write_update_and_writes_into_it(real_snaps, t
     r = etcdutl("defrag", "--data-dir", str(dd))
     assert r.returncode == 0, r.stderr
     after = dd / "member" / "snap" / "db"
-    assert {k: v for k, v in ours_json(after).items() if k != "totalSize"} == \
-        {k: v for k, v in ours.items() if k != "totalSize"}
+    assert {k: v for k, v in ours_json(after).items() if k != "totalSize"} == {
+        k: v for k, v in ours.items() if k != "totalSize"
+    }
     with open_db(str(after)) as db, db.view() as tx:
         assert tx.bucket(b"meta").get(b"consistent_index") == backend.u64_be(12345)
         assert check(db, strict=True) == []

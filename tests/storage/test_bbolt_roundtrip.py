@@ -34,8 +34,11 @@ from tests import etcdproc
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 keys = st.binary(min_size=1, max_size=40)
-values = st.one_of(st.binary(max_size=64), st.binary(min_size=900, max_size=1500),
-                   st.builds(lambda n: os.urandom(n), st.sampled_from([0, 5000, 20000])))
+values = st.one_of(
+    st.binary(max_size=64),
+    st.binary(min_size=900, max_size=1500),
+    st.builds(lambda n: os.urandom(n), st.sampled_from([0, 5000, 20000])),
+)
 bucket_names = st.sampled_from([b"key", b"meta", b"lease", b"authUsers", b"x"])
 bucket_data = st.dictionaries(bucket_names, st.dictionaries(keys, values, max_size=120), max_size=4)
 
@@ -69,8 +72,11 @@ def test_update_then_read_back(tmp_path_factory, data):
                     assert [k for k, _ in b.items()] == sorted(kv)
 
 
-ops = st.lists(st.tuples(st.sampled_from(["put", "put", "put", "del", "dropb"]), bucket_names, keys, values),
-               min_size=1, max_size=150)
+ops = st.lists(
+    st.tuples(st.sampled_from(["put", "put", "put", "del", "dropb"]), bucket_names, keys, values),
+    min_size=1,
+    max_size=150,
+)
 
 
 @SETTINGS
@@ -273,13 +279,22 @@ def test_items_from_start_key(tmp_path):
 
 
 @SETTINGS
-@given(data=bucket_data, page_size=st.sampled_from([1024, 4096, 16384]), fill=st.sampled_from([0.5, 0.9, 1.0]),
-       freelist_page=st.booleans())
+@given(
+    data=bucket_data,
+    page_size=st.sampled_from([1024, 4096, 16384]),
+    fill=st.sampled_from([0.5, 0.9, 1.0]),
+    freelist_page=st.booleans(),
+)
 def test_write_compact_round_trip(tmp_path_factory, data, page_size, fill, freelist_page):
     with etcdproc.scratch_dir(tmp_path_factory, "wc") as scratch:
         path = str(scratch / "db")
-        size = write_compact(path, {n: sorted(kv.items()) for n, kv in data.items()}, page_size=page_size, fill=fill,
-                             freelist_page=freelist_page)
+        size = write_compact(
+            path,
+            {n: sorted(kv.items()) for n, kv in data.items()},
+            page_size=page_size,
+            fill=fill,
+            freelist_page=freelist_page,
+        )
         assert os.path.getsize(path) == max(size, 4096)
         with open_db(path) as db:
             assert db.page_size == page_size

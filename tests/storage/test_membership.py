@@ -43,11 +43,15 @@ def test_three_members_sorted_by_id():
 
 def test_member_json_go_escaping():
     mem = m.Member(id=10276657743932975437, peer_urls=["http://localhost:2380"], name='a<b>&"c"\u2028\x01é\n')
-    assert mem.to_json() == ('{"id":10276657743932975437,"peerURLs":["http://localhost:2380"],'
-                             '"name":"a\\u003cb\\u003e\\u0026\\"c\\"\\u2028\\u0001é\\n"}')
+    assert mem.to_json() == (
+        '{"id":10276657743932975437,"peerURLs":["http://localhost:2380"],'
+        '"name":"a\\u003cb\\u003e\\u0026\\"c\\"\\u2028\\u0001é\\n"}'
+    )
     assert m.Member(id=1, peer_urls=["u"]).to_json() == '{"id":1,"peerURLs":["u"]}'
-    assert m.Member(id=1, peer_urls=["u"], is_learner=True, client_urls=["c"]).to_json() == \
-        '{"id":1,"peerURLs":["u"],"isLearner":true,"clientURLs":["c"]}'
+    assert (
+        m.Member(id=1, peer_urls=["u"], is_learner=True, client_urls=["c"]).to_json()
+        == '{"id":1,"peerURLs":["u"],"isLearner":true,"clientURLs":["c"]}'
+    )
     assert mem.raft_attributes_json() == '{"peerURLs":["http://localhost:2380"]}'
 
 
@@ -90,9 +94,23 @@ def tiny_snapshot(tmp_path_factory) -> Iterator[Path]:
 
 @pytest.mark.parametrize("ic,ap", ERROR_CASES)
 def test_errors_match_etcdutl(tiny_snapshot, tmp_path, ic, ap):
-    r = subprocess.run([etcdproc.distro_bin("etcdutl"), "snapshot", "restore", str(tiny_snapshot), "--data-dir",
-                        str(tmp_path / "d"), "--initial-cluster", ic, "--initial-advertise-peer-urls", ap],
-                       capture_output=True, text=True, timeout=30)
+    r = subprocess.run(
+        [
+            etcdproc.distro_bin("etcdutl"),
+            "snapshot",
+            "restore",
+            str(tiny_snapshot),
+            "--data-dir",
+            str(tmp_path / "d"),
+            "--initial-cluster",
+            ic,
+            "--initial-advertise-peer-urls",
+            ap,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     want = r.stderr.rstrip("\n").splitlines()[-1]
     try:
         m.cluster_from_flags("default", ic, ap, "t")
@@ -107,9 +125,18 @@ def test_errors_match_etcdutl(tiny_snapshot, tmp_path, ic, ap):
 
 # url.URL.String() re-escapes user, host and fragment; member IDs hash that form. Only unix URLs and literal IPs:
 # etcdutl resolves other host names while it compares the two flags.
-CANONICAL_CASES = ["unix://h\u00e9:1", "unix://h%c3%a9:1", "unix://+!@h:1", "unix://%41@h:1", "unix://a:b:c@h:1",
-                   "unix://[fe80::1%25%41]:1", "unixs://h:1?", "http://127.0.0.1:2380?#?#",
-                   "http://127.0.0.1:2380#\t%41", "unix://<h>:1"]
+CANONICAL_CASES = [
+    "unix://h\u00e9:1",
+    "unix://h%c3%a9:1",
+    "unix://+!@h:1",
+    "unix://%41@h:1",
+    "unix://a:b:c@h:1",
+    "unix://[fe80::1%25%41]:1",
+    "unixs://h:1?",
+    "http://127.0.0.1:2380?#?#",
+    "http://127.0.0.1:2380#\t%41",
+    "unix://<h>:1",
+]
 
 
 @pytest.fixture(scope="module")
@@ -123,9 +150,24 @@ def empty_db(tmp_path_factory) -> Iterator[Path]:
 
 @pytest.mark.parametrize("url", CANONICAL_CASES)
 def test_canonical_url_and_member_id_match_etcdutl(empty_db, tmp_path, url):
-    r = subprocess.run([etcdproc.distro_bin("etcdutl"), "snapshot", "restore", str(empty_db), "--skip-hash-check",
-                        "--data-dir", str(tmp_path / "d"), "--initial-cluster", f"default={url}",
-                        "--initial-advertise-peer-urls", url], capture_output=True, text=True, timeout=30)
+    r = subprocess.run(
+        [
+            etcdproc.distro_bin("etcdutl"),
+            "snapshot",
+            "restore",
+            str(empty_db),
+            "--skip-hash-check",
+            "--data-dir",
+            str(tmp_path / "d"),
+            "--initial-cluster",
+            f"default={url}",
+            "--initial-advertise-peer-urls",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     added = [ln for ln in r.stderr.splitlines() if "\tadded member\t" in ln]
     assert len(added) == 1, r.stderr
     want = json.loads(added[0].split("\t", 4)[4])
@@ -136,5 +178,7 @@ def test_canonical_url_and_member_id_match_etcdutl(empty_db, tmp_path, url):
 def test_url_canonical_forms():
     assert m.parse_urls([" http://b:2 ", "HTTP://a:1"]) == ["http://a:1", "http://b:2"]
     assert m.parse_initial_cluster("a=http://x:1,,a=http://w:1,b=https://y:2") == {
-        "a": ["http://w:1", "http://x:1"], "b": ["https://y:2"]}
+        "a": ["http://w:1", "http://x:1"],
+        "b": ["https://y:2"],
+    }
     assert m.urls_map_string({"b": ["http://2:2"], "a": ["http://1:1"]}) == "a=http://1:1,b=http://2:2"

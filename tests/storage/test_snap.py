@@ -24,12 +24,16 @@ def test_round_trip_and_name(tmp_path):
 
 
 def test_v2_store_json_shape():
-    members = [membership.Member(id=2, peer_urls=["http://b:2"], name="b"),
-               membership.Member(id=1, peer_urls=["http://a:1"], name="a")]
+    members = [
+        membership.Member(id=2, peer_urls=["http://b:2"], name="b"),
+        membership.Member(id=1, peer_urls=["http://a:1"], name="a"),
+    ]
     js = v2store.restore_store(sorted(members, key=lambda x: x.id)).decode()
     assert js.startswith('{"Root":{"Path":"/","CreatedIndex":0,"ModifiedIndex":0,"ExpireTime":"0001-01-01T00:00:00Z"')
-    assert ('"1":{"Path":"/1","CreatedIndex":0,"ModifiedIndex":0,'
-            '"ExpireTime":"0001-01-01T00:00:00Z","Value":"","Children":{}}') in js
+    assert (
+        '"1":{"Path":"/1","CreatedIndex":0,"ModifiedIndex":0,'
+        '"ExpireTime":"0001-01-01T00:00:00Z","Value":"","Children":{}}'
+    ) in js
     assert '"Value":"{\\"peerURLs\\":[\\"http://a:1\\"]}","Children":null' in js
     assert js.count("null") == 2 + 998  # two leaves + 998 empty history slots
     assert js.endswith('"expireCount":0,"watchers":0},"CurrentVersion":2}')

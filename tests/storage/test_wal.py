@@ -30,14 +30,14 @@ def test_reference_bytes(tmp_path):
     path = solo_wal(str(tmp_path / "wal"))
     data = open(path, "rb").read()
     assert len(data) == wal.SEGMENT_SIZE_BYTES
-    assert data[:16] == bytes.fromhex("0400000000000084" "08041000" "00000000")
+    assert data[:16] == bytes.fromhex("04000000000000840804100000000000")
     assert data[16:24] == bytes.fromhex("1e00000000000082")
-    assert data[56:80] == bytes.fromhex("0e00000000000082" "0805" "10a888859b0e" "1a04" "08001000" "0000")
+    assert data[56:80] == bytes.fromhex("0e00000000000082080510a888859b0e1a04080010000000")
     assert data[80:88] == bytes.fromhex("7000000000000000")
-    assert data[200:232] == bytes.fromhex("1800000000000000" "0803" "10de8ae4a50d" "1a0e" "0801" "1099aac6cfe0faaeec7f"
-                                          "1801")
-    assert data[232:272] == bytes.fromhex("1c00000000000084" "0805" "10bebaf5cf02" "1a12" "0801" "1001" "1a0c"
-                                          "0899aac6cfe0faaeec7f" "2800" "00000000")
+    assert data[200:232] == bytes.fromhex("1800000000000000080310de8ae4a50d1a0e08011099aac6cfe0faaeec7f1801")
+    assert data[232:272] == bytes.fromhex(
+        "1c00000000000084080510bebaf5cf021a12080110011a0c0899aac6cfe0faaeec7f280000000000"
+    )
     assert data[272:] == bytes(len(data) - 272)
     assert (os.stat(path).st_mode & 0o777) == 0o600
     assert not os.path.exists(str(tmp_path / "wal.tmp"))
@@ -86,8 +86,9 @@ def test_corruption_is_reported(tmp_path, offset):
     data = bytearray(open(path, "rb").read())
     data[offset] ^= 0x01
     open(path, "wb").write(data)
-    with pytest.raises(wal.WALError,
-                       match=r"crc mismatch|cannot decode|snapshot not found|torn|unexpected|max entry size"):
+    with pytest.raises(
+        wal.WALError, match=r"crc mismatch|cannot decode|snapshot not found|torn|unexpected|max entry size"
+    ):
         wal.read_wal(str(tmp_path / "wal"), 1, 1)
 
 

@@ -36,8 +36,9 @@ def cli_pair(workdir):
 @pytest.fixture(scope="module")
 def etcdpy_pair(workdir):
     """Real etcd 3.5.1 --enable-v2 and etcd-py --enable-v2 twins (same IDs); real etcdctl talks to both."""
-    real, ours = etcdproc.twins(etcdproc.distro_bin("etcd"), etcdproc.etcd_py_wrapper(workdir), workdir,
-                                extra=["--enable-v2"])
+    real, ours = etcdproc.twins(
+        etcdproc.distro_bin("etcd"), etcdproc.etcd_py_wrapper(workdir), workdir, extra=["--enable-v2"]
+    )
     pair = Pair(Side(real_argv(), real.client_url), Side(real_argv(), ours.client_url))
     pair.servers = (real, ours)  # type: ignore[attr-defined]
     yield pair

@@ -25,17 +25,24 @@ TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", re.M)
 def stopped(tmp_path_factory) -> Iterator[Path]:
     """A stopped member with v2 keys (some before, some after its newest .snap), a v3 key and a TTL key."""
     with etcdproc.scratch_dir(tmp_path_factory, "v2backup") as base:
-        srv = etcdproc.make_server(etcdproc.distro_bin("etcd"), str(base), name="bk",
-                                   extra=["--enable-v2", "--snapshot-count", "20"])
+        srv = etcdproc.make_server(
+            etcdproc.distro_bin("etcd"), str(base), name="bk", extra=["--enable-v2", "--snapshot-count", "20"]
+        )
         srv.start()
         try:
             for i in range(30):
-                req = urllib.request.Request(f"{srv.client_url}/v2/keys/dir/k{i:02d}", data=f"value=v{i}".encode(),
-                                             method="PUT",
-                                             headers={"Content-Type": "application/x-www-form-urlencoded"})
+                req = urllib.request.Request(
+                    f"{srv.client_url}/v2/keys/dir/k{i:02d}",
+                    data=f"value=v{i}".encode(),
+                    method="PUT",
+                    headers={"Content-Type": "application/x-www-form-urlencoded"},
+                )
                 urllib.request.urlopen(req, timeout=30).read()
-            r = run([etcdproc.distro_bin("etcdctl")], [f"--endpoints={srv.endpoint}", "put", "v3key", "v3val"],
-                    env={"ETCDCTL_API": "3"})
+            r = run(
+                [etcdproc.distro_bin("etcdctl")],
+                [f"--endpoints={srv.endpoint}", "put", "v3key", "v3val"],
+                env={"ETCDCTL_API": "3"},
+            )
             assert r.rc == 0, r.err
         finally:
             srv.stop()
@@ -86,14 +93,16 @@ def test_backup_same_output(stopped, tmp_path, args):
 def _serve_and_read(data_dir: Path, wal_dir: Path | None, base: Path) -> tuple[str, str, str]:
     """Start real etcd --force-new-cluster on a backup; read a v2 dir listing, one v2 key and the v3 key."""
     extra = ["--enable-v2", "--force-new-cluster"] + (["--wal-dir", str(wal_dir)] if wal_dir else [])
-    srv = etcdproc.make_server(etcdproc.distro_bin("etcd"), str(base), name="restored", extra=extra,
-                               data_dir=str(data_dir))
+    srv = etcdproc.make_server(
+        etcdproc.distro_bin("etcd"), str(base), name="restored", extra=extra, data_dir=str(data_dir)
+    )
     srv.start()
     try:
         ls = run(real_argv(), [f"--endpoints={srv.client_url}", "ls", "--sort", "/dir"]).out
         one = run(real_argv(), [f"--endpoints={srv.client_url}", "get", "/dir/k29"]).out
-        v3 = run([etcdproc.distro_bin("etcdctl")], [f"--endpoints={srv.endpoint}", "get", "v3key"],
-                 env={"ETCDCTL_API": "3"}).out
+        v3 = run(
+            [etcdproc.distro_bin("etcdctl")], [f"--endpoints={srv.endpoint}", "get", "v3key"], env={"ETCDCTL_API": "3"}
+        ).out
     finally:
         srv.stop()
     return ls, one, v3
@@ -102,8 +111,11 @@ def _serve_and_read(data_dir: Path, wal_dir: Path | None, base: Path) -> tuple[s
 @pytest.mark.parametrize("with_v3,custom_wal", [(False, False), (True, True)])
 def test_real_etcd_starts_on_both(stopped, tmp_path, with_v3, custom_wal):
     a, b = _twins(stopped, tmp_path)
-    args = ["backup", "--data-dir", "src", "--backup-dir", "out"] + (["--with-v3"] if with_v3 else []) + \
-        (["--backup-wal-dir", "owal"] if custom_wal else [])
+    args = (
+        ["backup", "--data-dir", "src", "--backup-dir", "out"]
+        + (["--with-v3"] if with_v3 else [])
+        + (["--backup-wal-dir", "owal"] if custom_wal else [])
+    )
     assert _run(real_argv(), args, a)[2] == 0
     assert _run(py_argv(), args, b)[2] == 0
     got = [_serve_and_read(d / "out", d / "owal" if custom_wal else None, d) for d in (a, b)]
@@ -121,6 +133,6 @@ def test_known_difference_no_backup_dir(stopped, tmp_path):
     assert real[2] == 0 and (a / "member" / "snap").is_dir()
     out, err, rc = _run(py_argv(), ["backup", "--data-dir", "src"], b)
     assert rc == 1 and out == ""
-    assert err.startswith('<TS>\tfatal\tetcdutl/backup_command.go:118\tfailed creating backup snapshot dir\t')
-    assert 'exists and is not empty' in err.splitlines()[0]
+    assert err.startswith("<TS>\tfatal\tetcdutl/backup_command.go:118\tfailed creating backup snapshot dir\t")
+    assert "exists and is not empty" in err.splitlines()[0]
     assert sorted(os.listdir(b)) == ["src"]

@@ -22,8 +22,11 @@ def test_watch_one_event(cli_pair):
 
 
 def test_watch_forever_recursive(cli_pair):
-    r = cli_pair.watch_same(["watch", "-f", "-r", "/w"], [["set", "/w/a", "2"], ["set", "/w/b", "3"],
-                                                         ["rm", "/w/b"], ["mkdir", "/w/d"]], sigint=True)
+    r = cli_pair.watch_same(
+        ["watch", "-f", "-r", "/w"],
+        [["set", "/w/a", "2"], ["set", "/w/b", "3"], ["rm", "/w/b"], ["mkdir", "/w/d"]],
+        sigint=True,
+    )
     assert r.out == "[set] /w/a\n2\n[set] /w/b\n3\n[delete] /w/b\nPrevNode.Value: 3\n"
 
 
@@ -38,15 +41,22 @@ def test_watch_extended(cli_pair):
 
 
 def test_exec_watch(cli_pair):
-    cmd = ["exec-watch", "/w/a", "--", "sh", "-c", 'echo "A=$ETCD_WATCH_ACTION I=$ETCD_WATCH_MODIFIED_INDEX '
-           'K=$ETCD_WATCH_KEY V=$ETCD_WATCH_VALUE"']
+    cmd = [
+        "exec-watch",
+        "/w/a",
+        "--",
+        "sh",
+        "-c",
+        'echo "A=$ETCD_WATCH_ACTION I=$ETCD_WATCH_MODIFIED_INDEX K=$ETCD_WATCH_KEY V=$ETCD_WATCH_VALUE"',
+    ]
     r = cli_pair.watch_same(cmd, [["set", "/w/a", "5"]], sigint=True)
     assert r.out.startswith("A=set I=") and r.rc == 0
 
 
 def test_exec_watch_key_last(cli_pair):
-    r = cli_pair.watch_same(["exec-watch", "-r", "echo", "hi", "/w"], [["set", "/w/x", "6"], ["mkdir", "/w/dir2"]],
-                            sigint=True)
+    r = cli_pair.watch_same(
+        ["exec-watch", "-r", "echo", "hi", "/w"], [["set", "/w/x", "6"], ["mkdir", "/w/dir2"]], sigint=True
+    )
     assert r.out == "hi\n" and r.err == "Ignored dir /w/dir2 change\n"
 
 
@@ -61,8 +71,12 @@ def test_watch_cleared_index(cli_pair):
 
     for side in (cli_pair.a, cli_pair.b):
         for i in range(1005):
-            req = urllib.request.Request(side.url + "/v2/keys/flood", data=f"value={i}".encode(), method="PUT",
-                                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+            req = urllib.request.Request(
+                side.url + "/v2/keys/flood",
+                data=f"value={i}".encode(),
+                method="PUT",
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            )
             urllib.request.urlopen(req, timeout=30).read()
     r = cli_pair.same(["watch", "--after-index", "2", "/flood"])
     assert r.rc == 4 and "401: The event in requested index is outdated and cleared" in r.err

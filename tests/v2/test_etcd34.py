@@ -18,12 +18,25 @@ from tests.v2.test_cli_diff import MEMBER_CASES
 from tests.v2.v2tools import Pair, Side, py_argv
 
 ETCD34, CTL34 = etcdproc.debian_etcd34(), etcdproc.debian_etcdctl34()
-MISSING_ARG = {("set",), ("set", "/k"), ("mk",), ("mk", "/k2"), ("get",), ("rm",), ("rmdir",), ("mkdir",),
-               ("setdir",), ("updatedir",), ("watch",)}
+MISSING_ARG = {
+    ("set",),
+    ("set", "/k"),
+    ("mk",),
+    ("mk", "/k2"),
+    ("get",),
+    ("rm",),
+    ("rmdir",),
+    ("mkdir",),
+    ("setdir",),
+    ("updatedir",),
+    ("watch",),
+}
 DIFFERENT = MISSING_ARG | {("--timeout", "3", "get", "/k"), ("member", "remove", "twin")}
 
-pytestmark = pytest.mark.skipif(not (ETCD34 and CTL34 and os.access(CTL34, os.X_OK)),
-                                reason="Debian etcd 3.4.23 (etcd-server/etcd-client) not installed")
+pytestmark = pytest.mark.skipif(
+    not (ETCD34 and CTL34 and os.access(CTL34, os.X_OK)),
+    reason="Debian etcd 3.4.23 (etcd-server/etcd-client) not installed",
+)
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +47,9 @@ def pair34(workdir):
     b.stop()
 
 
-SAME = [(a, o) for a, o in KEY_CASES if tuple(a) not in DIFFERENT] + \
-       [(m, {}) for m in MEMBER_CASES if tuple(m) not in DIFFERENT]
+SAME = [(a, o) for a, o in KEY_CASES if tuple(a) not in DIFFERENT] + [
+    (m, {}) for m in MEMBER_CASES if tuple(m) not in DIFFERENT
+]
 
 
 @pytest.mark.parametrize("args,opts", SAME, ids=[" ".join(a) or "noargs" for a, _ in SAME])

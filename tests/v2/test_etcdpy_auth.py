@@ -54,8 +54,13 @@ STEPS: list[tuple[str, str, bytes | None, str | None, str | None]] = [
     ("PUT", "/v2/auth/roles/app", b'{"role":"app","grant":{"kv":{"read":["/app/*"],"write":["/app/w"]}}}', J, None),
     ("PUT", "/v2/auth/roles/app", b'{"role":"app","grant":{"kv":{"read":["/app/*"]}}}', J, None),
     ("PUT", "/v2/auth/roles/app", b'{"role":"app","revoke":{"kv":{"read":["/zzz"]}}}', J, None),
-    ("PUT", "/v2/auth/roles/app", b'{"role":"app","permissions":{"kv":{"read":["/a"]}},"grant":{"kv":{"read":["/b"]}}}',
-     J, None),
+    (
+        "PUT",
+        "/v2/auth/roles/app",
+        b'{"role":"app","permissions":{"kv":{"read":["/a"]}},"grant":{"kv":{"read":["/b"]}}}',
+        J,
+        None,
+    ),
     ("PUT", "/v2/auth/roles/nosuch", b'{"role":"nosuch","grant":{"kv":{"read":["/b"]}}}', J, None),
     ("PUT", "/v2/auth/roles/app", b'{"role":"other"}', J, None),
     ("GET", "/v2/auth/roles/app", None, None, None),
@@ -122,8 +127,7 @@ def _call(url: str, method: str, path: str, body: bytes | None, ctype: str | Non
             st, h, b = r.status, r.headers, r.read()
     except urllib.error.HTTPError as e:
         st, h, b = e.code, e.headers, e.read()
-    return st, h.get("X-Etcd-Index"), h.get("X-Etcd-Cluster-Id"), h.get("Content-Type"), \
-        b.decode().replace(url, "<EP>")
+    return st, h.get("X-Etcd-Index"), h.get("X-Etcd-Cluster-Id"), h.get("Content-Type"), b.decode().replace(url, "<EP>")
 
 
 def test_raw_auth_exchanges(etcdpy_pair):

@@ -22,8 +22,7 @@ from tests.v2.v2tools import v2_watchers
 
 @pytest.mark.parametrize("args,opts", KEY_CASES, ids=[" ".join(a) or "noargs" for a, _ in KEY_CASES])
 def test_key_commands(etcdpy_pair, args, opts):
-    r = etcdpy_pair.same(args, stdin=opts.get("stdin", ""), env=opts.get("env"),
-                         unordered=opts.get("unordered", False))
+    r = etcdpy_pair.same(args, stdin=opts.get("stdin", ""), env=opts.get("env"), unordered=opts.get("unordered", False))
     assert r.rc in (0, 1, 2, 4, 128)
 
 
@@ -33,8 +32,11 @@ def test_watch_one_event(etcdpy_pair):
 
 
 def test_watch_forever_recursive(etcdpy_pair):
-    r = etcdpy_pair.watch_same(["watch", "-f", "-r", "/w"], [["set", "/w/a", "2"], ["set", "/w/b", "3"],
-                                                            ["rm", "/w/b"], ["mkdir", "/w/d"]], sigint=True)
+    r = etcdpy_pair.watch_same(
+        ["watch", "-f", "-r", "/w"],
+        [["set", "/w/a", "2"], ["set", "/w/b", "3"], ["rm", "/w/b"], ["mkdir", "/w/d"]],
+        sigint=True,
+    )
     assert r.out == "[set] /w/a\n2\n[set] /w/b\n3\n[delete] /w/b\nPrevNode.Value: 3\n"
 
 
@@ -49,15 +51,22 @@ def test_watch_extended(etcdpy_pair):
 
 
 def test_exec_watch(etcdpy_pair):
-    cmd = ["exec-watch", "/w/a", "--", "sh", "-c", 'echo "A=$ETCD_WATCH_ACTION I=$ETCD_WATCH_MODIFIED_INDEX '
-           'K=$ETCD_WATCH_KEY V=$ETCD_WATCH_VALUE"']
+    cmd = [
+        "exec-watch",
+        "/w/a",
+        "--",
+        "sh",
+        "-c",
+        'echo "A=$ETCD_WATCH_ACTION I=$ETCD_WATCH_MODIFIED_INDEX K=$ETCD_WATCH_KEY V=$ETCD_WATCH_VALUE"',
+    ]
     r = etcdpy_pair.watch_same(cmd, [["set", "/w/a", "5"]], sigint=True)
     assert r.out.startswith("A=set I=") and r.rc == 0
 
 
 def test_exec_watch_dir_ignored(etcdpy_pair):
-    r = etcdpy_pair.watch_same(["exec-watch", "-r", "echo", "hi", "/w"], [["set", "/w/x", "6"],
-                                                                         ["mkdir", "/w/dir2"]], sigint=True)
+    r = etcdpy_pair.watch_same(
+        ["exec-watch", "-r", "echo", "hi", "/w"], [["set", "/w/x", "6"], ["mkdir", "/w/dir2"]], sigint=True
+    )
     assert r.out == "hi\n" and r.err == "Ignored dir /w/dir2 change\n"
 
 
@@ -97,14 +106,19 @@ def test_quorum_get(etcdpy_pair):
 
 
 def _put(url: str, key: str, value: str) -> None:
-    req = urllib.request.Request(url + "/v2/keys" + key, data=f"value={value}".encode(), method="PUT",
-                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    req = urllib.request.Request(
+        url + "/v2/keys" + key,
+        data=f"value={value}".encode(),
+        method="PUT",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     with urllib.request.urlopen(req, timeout=30) as r:
         r.read()
 
 
-def _fetch(url: str, path: str, method: str = "GET", data: bytes | None = None,
-           ctype: str | None = None) -> tuple[int, dict, str]:
+def _fetch(
+    url: str, path: str, method: str = "GET", data: bytes | None = None, ctype: str | None = None
+) -> tuple[int, dict, str]:
     req = urllib.request.Request(url + path, data=data, method=method)
     if ctype:
         req.add_header("Content-Type", ctype)
@@ -168,8 +182,9 @@ def test_http_bodies(etcdpy_pair):
             st, h, body = _fetch(side.url, path, method, data, ctype)
             body = re.sub(r'"expiration":"[^"]*"', "<T>", body.replace(side.url, "<EP>"))
             body = re.sub(r'"ttl":\d+', '"ttl":N', body)
-            res.append((method, path, st, h.get("X-Etcd-Index"), h.get("X-Etcd-Cluster-Id"),
-                        h.get("Content-Type"), body))
+            res.append(
+                (method, path, st, h.get("X-Etcd-Index"), h.get("X-Etcd-Cluster-Id"), h.get("Content-Type"), body)
+            )
         outs.append(res)
     for a, b in zip(*outs, strict=True):
         assert b == a
@@ -214,8 +229,10 @@ def test_v3_and_v2_coexist(etcdpy_pair):
         assert p.out == "OK\n", p.err
     r = etcdpy_pair.same(["get", "/v3only"])
     assert r.rc == 4
-    outs = [run(s.argv, [f"--endpoints={s.url}", "get", "/raw"], env={"ETCDCTL_API": "3"}).out
-            for s in (etcdpy_pair.a, etcdpy_pair.b)]
+    outs = [
+        run(s.argv, [f"--endpoints={s.url}", "get", "/raw"], env={"ETCDCTL_API": "3"}).out
+        for s in (etcdpy_pair.a, etcdpy_pair.b)
+    ]
     assert outs == ["", ""]
     assert cli_env and os
 

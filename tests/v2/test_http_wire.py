@@ -24,8 +24,16 @@ def _get(target: bytes, extra: bytes = b"") -> bytes:
 
 
 def _put_form(key: bytes, form: bytes, extra: bytes = b"") -> bytes:
-    return (b"PUT /v2/keys/" + key + b" HTTP/1.1\r\n" + HOST + FORM + extra +
-            b"Content-Length: %d\r\n\r\n" % len(form) + form)
+    return (
+        b"PUT /v2/keys/"
+        + key
+        + b" HTTP/1.1\r\n"
+        + HOST
+        + FORM
+        + extra
+        + b"Content-Length: %d\r\n\r\n" % len(form)
+        + form
+    )
 
 
 # (id, bytes sent on one connection); run in this order on both servers, so the v2 indexes stay equal
@@ -39,19 +47,32 @@ CASES = [
     ("connection-close", CLOSE),
     ("http-1.0", b"GET /version HTTP/1.0\r\n\r\n"),
     ("put-form", _put_form(b"a", b"value=1") + CLOSE),
-    ("put-chunked", b"PUT /v2/keys/b HTTP/1.1\r\n" + HOST + FORM + b"Transfer-Encoding: chunked\r\n\r\n"
-                    b"3\r\nval\r\n4\r\nue=2\r\n0\r\n\r\n" + CLOSE),
+    (
+        "put-chunked",
+        b"PUT /v2/keys/b HTTP/1.1\r\n" + HOST + FORM + b"Transfer-Encoding: chunked\r\n\r\n"
+        b"3\r\nval\r\n4\r\nue=2\r\n0\r\n\r\n" + CLOSE,
+    ),
     ("put-expect-100", _put_form(b"c", b"value=3", b"Expect: 100-continue\r\n") + CLOSE),
     ("get", _get(b"/v2/keys/a") + CLOSE),
     ("head-counts-body", b"HEAD /v2/keys/a HTTP/1.1\r\n" + HOST + b"\r\n" + CLOSE),
     ("json-escapes", _put_form(b"u", b"value=%FF%3C%26%E2%80%A8%08%0C") + _get(b"/v2/keys/u") + CLOSE),
     ("escaped-missing-key", _get(b"/v2/keys/%FF%3C") + CLOSE),
-    ("raw-utf8-target", "PUT /v2/keys/ключ?value=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n".encode()
-     + "GET /v2/keys/ключ HTTP/1.1\r\nHost: x\r\n\r\n".encode() + CLOSE),
+    (
+        "raw-utf8-target",
+        "PUT /v2/keys/ключ?value=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n".encode()
+        + "GET /v2/keys/ключ HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+        + CLOSE,
+    ),
     ("chunked-over-2k", _put_form(b"big", b"value=" + b"v" * 3000) + _get(b"/v2/keys/big") + CLOSE),
     ("missing-key-2k", _get(b"/v2/keys/" + b"k" * 3000) + CLOSE),
-    ("update-dir-cause", b"PUT /v2/keys/dir?dir=true HTTP/1.1\r\n" + HOST + b"Content-Length: 0\r\n\r\n"
-     + _put_form(b"dir", b"prevExist=true") + CLOSE),
+    (
+        "update-dir-cause",
+        b"PUT /v2/keys/dir?dir=true HTTP/1.1\r\n"
+        + HOST
+        + b"Content-Length: 0\r\n\r\n"
+        + _put_form(b"dir", b"prevExist=true")
+        + CLOSE,
+    ),
     ("method-405", b"PATCH /v2/keys/a HTTP/1.1\r\n" + HOST + b"\r\n" + CLOSE),
     ("members-405-cluster-id", b"DELETE /v2/members HTTP/1.1\r\n" + HOST + b"\r\n" + CLOSE),
     ("auth-enable", _get(b"/v2/auth/enable") + CLOSE),
@@ -109,8 +130,10 @@ def test_header_over_limit_is_431(etcdpy_pair):
     reset, so this one is checked against net/http's text)."""
     _, ours = etcdpy_pair.servers
     got = exchange(ours.client_port, _get(b"/version", b"X: " + b"a" * ((1 << 20) + 8000) + b"\r\n"))
-    assert got == (b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                   b"Connection: close\r\n\r\n431 Request Header Fields Too Large")
+    assert got == (
+        b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        b"Connection: close\r\n\r\n431 Request Header Fields Too Large"
+    )
 
 
 def _open_stream(port: int, target: bytes) -> tuple[socket.socket, bytes]:
@@ -136,8 +159,10 @@ def _read_chunks(s: socket.socket, buf: bytes, count: int) -> bytes:
 
 def test_stream_watch_same_bytes_and_hangup(etcdpy_pair):
     """?wait=true&stream=true: headers at once, then one chunk per event; a hung-up stream leaves no watcher."""
-    streams = [_open_stream(srv.client_port, b"/v2/keys/st?wait=true&stream=true&recursive=true")
-               for srv in etcdpy_pair.servers]
+    streams = [
+        _open_stream(srv.client_port, b"/v2/keys/st?wait=true&stream=true&recursive=true")
+        for srv in etcdpy_pair.servers
+    ]
     try:
         heads = [normalize(h) for _, h in streams]
         assert heads[1].split(b"\r\n\r\n")[0] == heads[0].split(b"\r\n\r\n")[0], heads

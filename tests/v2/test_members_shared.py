@@ -22,8 +22,13 @@ from tests import difftest, etcdproc
 @pytest.fixture
 def twins(tmp_path):
     """(real etcd 3.5.1, etcd-py), both `--enable-v2`, fresh per test (membership changes)."""
-    real, ours = etcdproc.twins(etcdproc.distro_bin("etcd"), etcdproc.etcd_py_wrapper(str(tmp_path)), str(tmp_path),
-                                extra=["--enable-v2"], token="members-shared")
+    real, ours = etcdproc.twins(
+        etcdproc.distro_bin("etcd"),
+        etcdproc.etcd_py_wrapper(str(tmp_path)),
+        str(tmp_path),
+        extra=["--enable-v2"],
+        token="members-shared",
+    )
     yield real, ours
     real.stop()
     ours.stop()
@@ -31,8 +36,12 @@ def twins(tmp_path):
 
 def http(srv: etcdproc.EtcdServer, method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
     data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(srv.client_url + path, data=data, method=method,
-                                 headers={"Content-Type": "application/json"} if data is not None else {})
+    req = urllib.request.Request(
+        srv.client_url + path,
+        data=data,
+        method=method,
+        headers={"Content-Type": "application/json"} if data is not None else {},
+    )
     try:
         with urllib.request.urlopen(req, timeout=10) as r:
             return r.status, r.read()
@@ -43,8 +52,9 @@ def http(srv: etcdproc.EtcdServer, method: str, path: str, body: dict | None = N
 def etcdctl(srv: etcdproc.EtcdServer, *args: str, api: str = "3", timeout: float = 20) -> difftest.Result:
     """Real etcdctl 3.5.1 (v2 wants a URL endpoint, v3 host:port)."""
     ep = srv.client_url if api == "2" else srv.endpoint
-    return difftest.run([etcdproc.distro_bin("etcdctl"), "--endpoints", ep, *args], env={"ETCDCTL_API": api},
-                        timeout=timeout)
+    return difftest.run(
+        [etcdproc.distro_bin("etcdctl"), "--endpoints", ep, *args], env={"ETCDCTL_API": api}, timeout=timeout
+    )
 
 
 def serializable_members(srv: etcdproc.EtcdServer) -> list[tuple]:
@@ -53,10 +63,10 @@ def serializable_members(srv: etcdproc.EtcdServer) -> list[tuple]:
     from etcdctl_py.proto.etcdserverpb import rpc_pb2
 
     with Client([srv.endpoint], command_timeout=5) as c:
-        resp = c.unary("Cluster", "MemberList", rpc_pb2.MemberListRequest(linearizable=False),
-                       rpc_pb2.MemberListResponse)
-    return sorted((m.name, list(m.peerURLs), [mask(u, srv) for u in m.clientURLs], m.isLearner)
-                  for m in resp.members)
+        resp = c.unary(
+            "Cluster", "MemberList", rpc_pb2.MemberListRequest(linearizable=False), rpc_pb2.MemberListResponse
+        )
+    return sorted((m.name, list(m.peerURLs), [mask(u, srv) for u in m.clientURLs], m.isLearner) for m in resp.members)
 
 
 def mask(text: str, srv: etcdproc.EtcdServer, *ids: str) -> str:
@@ -74,8 +84,11 @@ def member_id_of(srv: etcdproc.EtcdServer, peer_url: str) -> str:
 def canonical_add(stdout: bytes) -> str:
     """`member add` output without the new ID; its ETCD_INITIAL_CLUSTER follows member-ID order, so sorted."""
     text = re.sub(r"with ID [0-9a-f]+ ", "with ID X ", stdout.decode())
-    return re.sub(r'ETCD_INITIAL_CLUSTER="([^"]*)"',
-                  lambda m: 'ETCD_INITIAL_CLUSTER="' + ",".join(sorted(m.group(1).split(","))) + '"', text)
+    return re.sub(
+        r'ETCD_INITIAL_CLUSTER="([^"]*)"',
+        lambda m: 'ETCD_INITIAL_CLUSTER="' + ",".join(sorted(m.group(1).split(","))) + '"',
+        text,
+    )
 
 
 def test_v2_add_shows_in_v3_member_list(twins):
@@ -120,8 +133,9 @@ def test_v2_update_and_remove_show_in_v3_member_list(twins):
     r, o = etcdctl(real, "member", "list"), etcdctl(ours, "member", "list")
     assert r.rc == o.rc == 0
     # Listed in ID order, and the new IDs differ: compare the lines as a set.
-    assert sorted(mask(o.stdout.decode(), ours, oid).splitlines()) == \
-        sorted(mask(r.stdout.decode(), real, rid).splitlines())
+    assert sorted(mask(o.stdout.decode(), ours, oid).splitlines()) == sorted(
+        mask(r.stdout.decode(), real, rid).splitlines()
+    )
     assert f"{oid}, unstarted, , {peer2}, , false\n" in o.stdout.decode()
 
     for srv, mid in ((real, rid), (ours, oid)):
@@ -146,12 +160,16 @@ def test_refused_changes_match_real_etcd(twins):
     me, own_peer = json.loads(own)["members"][0]["id"], json.loads(own)["members"][0]["peerURLs"][0]
     # One ConfChange only: real etcd drops a ConfChange proposed before raft has applied the one it just
     # rejected, and the request then times out (500); the DELETE is refused before anything is proposed.
-    for method, path, body in (("DELETE", f"/v2/members/{me}", None),
-                               ("POST", "/v2/members", {"peerURLs": [own_peer]})):
+    for method, path, body in (
+        ("DELETE", f"/v2/members/{me}", None),
+        ("POST", "/v2/members", {"peerURLs": [own_peer]}),
+    ):
         assert http(ours, method, path, body) == http(real, method, path, body), (method, path)
     assert http(ours, "DELETE", f"/v2/members/{me}") == (500, b'{"message":"Internal Server Error"}')
-    assert http(ours, "POST", "/v2/members", {"peerURLs": [own_peer]}) == \
-        (409, b'{"message":"membership: peerURL exists"}')
+    assert http(ours, "POST", "/v2/members", {"peerURLs": [own_peer]}) == (
+        409,
+        b'{"message":"membership: peerURL exists"}',
+    )
     assert [m[0] for m in serializable_members(ours)] == ["twin"]
     assert etcdctl(ours, "member", "list").rc == 0
 
@@ -178,5 +196,7 @@ def test_v2_changes_survive_restart(twins):
     ours.stop()
     ours.start()
     assert [m[0] for m in serializable_members(ours)] == ["twin"]
-    assert http(ours, "DELETE", f"/v2/members/{mid}") == (410, f'{{"message":"Member permanently removed: {mid}"}}'
-                                                                .encode())
+    assert http(ours, "DELETE", f"/v2/members/{mid}") == (
+        410,
+        f'{{"message":"Member permanently removed: {mid}"}}'.encode(),
+    )

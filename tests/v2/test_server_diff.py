@@ -30,8 +30,11 @@ def test_watch_one_event(etcdpy_pair):
 
 
 def test_watch_forever_recursive(etcdpy_pair):
-    r = etcdpy_pair.watch_same(["watch", "-f", "-r", "/w"], [["set", "/w/a", "2"], ["set", "/w/b", "3"],
-                                                            ["rm", "/w/b"], ["mkdir", "/w/d"]], sigint=True)
+    r = etcdpy_pair.watch_same(
+        ["watch", "-f", "-r", "/w"],
+        [["set", "/w/a", "2"], ["set", "/w/b", "3"], ["rm", "/w/b"], ["mkdir", "/w/d"]],
+        sigint=True,
+    )
     assert r.out == "[set] /w/a\n2\n[set] /w/b\n3\n[delete] /w/b\nPrevNode.Value: 3\n"
 
 
@@ -49,10 +52,19 @@ def test_ttl_expiry(etcdpy_pair):
     assert r.rc == 4 and "100: Key not found" in r.err
 
 
-@pytest.mark.parametrize("args", [["member", "list"], ["cluster-health"], ["member", "remove", "1234"],
-                                  ["member", "update", "1234", "http://127.0.0.1:1"], ["member", "update", "zz", "x"],
-                                  ["member", "list", "x"], ["--debug", "member", "list"]],
-                         ids=lambda a: " ".join(a))
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["member", "list"],
+        ["cluster-health"],
+        ["member", "remove", "1234"],
+        ["member", "update", "1234", "http://127.0.0.1:1"],
+        ["member", "update", "zz", "x"],
+        ["member", "list", "x"],
+        ["--debug", "member", "list"],
+    ],
+    ids=lambda a: " ".join(a),
+)
 def test_member_commands(etcdpy_pair, args):
     etcdpy_pair.same(args)
 
@@ -63,20 +75,35 @@ def test_http_bodies(etcdpy_pair):
     outs = []
     for side in (etcdpy_pair.a, etcdpy_pair.b):
         res = []
-        for path in ("/v2/keys/raw", "/v2/keys/nope", "/v2/keys/?recursive=true&sorted=true", "/v2/members",
-                     "/version", "/health"):
+        for path in (
+            "/v2/keys/raw",
+            "/v2/keys/nope",
+            "/v2/keys/?recursive=true&sorted=true",
+            "/v2/members",
+            "/version",
+            "/health",
+        ):
             try:
                 with urllib.request.urlopen(side.url + path, timeout=30) as r:
-                    res.append((r.status, r.headers.get("X-Etcd-Index"), r.headers.get("X-Etcd-Cluster-Id"),
-                                r.read().decode().replace(side.url, "<EP>")))
+                    res.append(
+                        (
+                            r.status,
+                            r.headers.get("X-Etcd-Index"),
+                            r.headers.get("X-Etcd-Cluster-Id"),
+                            r.read().decode().replace(side.url, "<EP>"),
+                        )
+                    )
             except urllib.error.HTTPError as e:
-                res.append((e.code, e.headers.get("X-Etcd-Index"), e.headers.get("X-Etcd-Cluster-Id"),
-                            e.read().decode()))
+                res.append(
+                    (e.code, e.headers.get("X-Etcd-Index"), e.headers.get("X-Etcd-Cluster-Id"), e.read().decode())
+                )
         outs.append(res)
     import re
 
-    norm = [[(a, b, c, re.sub(r',"ttl":\d+', "", re.sub(r'"expiration":"[^"]*"', "<T>", d))) for a, b, c, d in o]
-            for o in outs]
+    norm = [
+        [(a, b, c, re.sub(r',"ttl":\d+', "", re.sub(r'"expiration":"[^"]*"', "<T>", d))) for a, b, c, d in o]
+        for o in outs
+    ]
     assert norm[0] == norm[1]
     assert json.loads(outs[1][0][3])["node"]["value"] == "v"
 

@@ -17,17 +17,31 @@ def _tls_twins(bin_a: str, bin_b: str, base: str, certs: dict):
     shared_peer = etcdproc.free_port()
     servers = []
     for binary in (bin_a, bin_b):
-        s = etcdproc.make_server(binary, base, name="twin", advertise_peer_port=shared_peer, token="tls-token",
-                                 extra=["--enable-v2", "--cert-file", certs["server_cert"], "--key-file",
-                                        certs["server_key"], "--trusted-ca-file", certs["ca"],
-                                        "--client-cert-auth"])
+        s = etcdproc.make_server(
+            binary,
+            base,
+            name="twin",
+            advertise_peer_port=shared_peer,
+            token="tls-token",
+            extra=[
+                "--enable-v2",
+                "--cert-file",
+                certs["server_cert"],
+                "--key-file",
+                certs["server_key"],
+                "--trusted-ca-file",
+                certs["ca"],
+                "--client-cert-auth",
+            ],
+        )
         http = f"http://127.0.0.1:{s.client_port}"
         s.argv = [a.replace(http, f"https://127.0.0.1:{s.client_port}") for a in s.argv]
         s.start(wait=False)
         servers.append(s)
     for s in servers:
-        etcdproc.wait_ready(f"https://127.0.0.1:{s.client_port}", s.proc, timeout=30,
-                            context=tlscerts.client_context(certs))
+        etcdproc.wait_ready(
+            f"https://127.0.0.1:{s.client_port}", s.proc, timeout=30, context=tlscerts.client_context(certs)
+        )
     return servers
 
 
@@ -62,8 +76,10 @@ def _flags(certs: dict, which: str = "all") -> list[str]:
 def tls_cli_pair(workdir, certs):
     etcd = etcdproc.distro_bin("etcd")
     a, b = _tls_twins(etcd, etcd, workdir, certs)
-    yield Pair(TlsSide(real_argv(), f"https://127.0.0.1:{a.client_port}"),
-               TlsSide(py_argv(), f"https://127.0.0.1:{b.client_port}"))
+    yield Pair(
+        TlsSide(real_argv(), f"https://127.0.0.1:{a.client_port}"),
+        TlsSide(py_argv(), f"https://127.0.0.1:{b.client_port}"),
+    )
     a.stop()
     b.stop()
 
@@ -71,8 +87,10 @@ def tls_cli_pair(workdir, certs):
 @pytest.fixture(scope="module")
 def tls_server_pair(workdir, certs):
     a, b = _tls_twins(etcdproc.distro_bin("etcd"), etcdproc.etcd_py_wrapper(workdir), workdir, certs)
-    yield Pair(TlsSide(real_argv(), f"https://127.0.0.1:{a.client_port}"),
-               TlsSide(real_argv(), f"https://127.0.0.1:{b.client_port}"))
+    yield Pair(
+        TlsSide(real_argv(), f"https://127.0.0.1:{a.client_port}"),
+        TlsSide(real_argv(), f"https://127.0.0.1:{b.client_port}"),
+    )
     a.stop()
     b.stop()
 

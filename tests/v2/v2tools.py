@@ -44,10 +44,12 @@ def py_argv() -> list[str]:
     return [sys.executable, "-m", "etcdctl_py.cli.v2"]
 
 
-def run(argv: list[str], args: list[str], stdin: str = "", env: dict[str, str] | None = None,
-        timeout: float = 20) -> Run:
-    p = subprocess.run(argv + args, input=stdin.encode(), capture_output=True, env=cli_env(env), timeout=timeout,
-                       cwd=ROOT)
+def run(
+    argv: list[str], args: list[str], stdin: str = "", env: dict[str, str] | None = None, timeout: float = 20
+) -> Run:
+    p = subprocess.run(
+        argv + args, input=stdin.encode(), capture_output=True, env=cli_env(env), timeout=timeout, cwd=ROOT
+    )
     return Run(p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace"), p.returncode)
 
 
@@ -85,8 +87,13 @@ class Side:
         return Run(mask(r.out, self.url), mask(r.err, self.url), r.rc)
 
     def popen(self, args: list[str]) -> subprocess.Popen:
-        return subprocess.Popen(self.argv + [f"--endpoints={self.url}"] + args, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, env=cli_env(None), cwd=ROOT)
+        return subprocess.Popen(
+            self.argv + [f"--endpoints={self.url}"] + args,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=cli_env(None),
+            cwd=ROOT,
+        )
 
 
 class Pair:
@@ -95,12 +102,19 @@ class Pair:
     def __init__(self, a: Side, b: Side) -> None:
         self.a, self.b = a, b
 
-    def both(self, args: list[str], stdin: str = "", env: dict[str, str] | None = None,
-             endpoint: bool = True) -> tuple[Run, Run]:
+    def both(
+        self, args: list[str], stdin: str = "", env: dict[str, str] | None = None, endpoint: bool = True
+    ) -> tuple[Run, Run]:
         return self.a.run(args, stdin, env, endpoint), self.b.run(args, stdin, env, endpoint)
 
-    def same(self, args: list[str], stdin: str = "", env: dict[str, str] | None = None, endpoint: bool = True,
-             unordered: bool = False) -> Run:
+    def same(
+        self,
+        args: list[str],
+        stdin: str = "",
+        env: dict[str, str] | None = None,
+        endpoint: bool = True,
+        unordered: bool = False,
+    ) -> Run:
         ra, rb = self.both(args, stdin, env, endpoint)
         if unordered:
             ra.out, rb.out = "\n".join(sorted(ra.out.splitlines())), "\n".join(sorted(rb.out.splitlines()))

@@ -21,8 +21,13 @@ def global_flags() -> list[Flag]:
         Flag("insecure-discovery", "bool", "accept insecure SRV records describing cluster endpoints"),
         Flag("peers, C", "string", 'DEPRECATED - "--endpoints" should be used instead', ""),
         Flag("endpoint", "string", 'DEPRECATED - "--endpoints" should be used instead', ""),
-        Flag("endpoints", "string", 'a comma-delimited list of machine addresses in the cluster (default: '
-             '"http://127.0.0.1:2379,http://127.0.0.1:4001")', ""),
+        Flag(
+            "endpoints",
+            "string",
+            "a comma-delimited list of machine addresses in the cluster (default: "
+            '"http://127.0.0.1:2379,http://127.0.0.1:4001")',
+            "",
+        ),
         Flag("cert-file", "string", "identify HTTPS client using this SSL certificate file", ""),
         Flag("key-file", "string", "identify HTTPS client using this SSL key file", ""),
         Flag("ca-file", "string", "verify certificates of HTTPS-enabled servers using this CA bundle", ""),
@@ -33,8 +38,13 @@ def global_flags() -> list[Flag]:
 
 
 def build_app() -> App:
-    cmds = [backup_cmd.command(), *cluster_cmds.commands(), *keys_cmds.commands(), cluster_cmds.member_command(),
-            *auth_cmds.commands()]
+    cmds = [
+        backup_cmd.command(),
+        *cluster_cmds.commands(),
+        *keys_cmds.commands(),
+        cluster_cmds.member_command(),
+        *auth_cmds.commands(),
+    ]
     return App("etcdctl", "A simple command line client for etcd.", global_flags(), cmds)
 
 

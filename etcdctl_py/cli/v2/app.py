@@ -203,8 +203,13 @@ class App:
 
 def _help_cmd(cmds: list[Command], rest: list[str], no_args_text: str, parent: str) -> int:
     """urfave's helpCommand: a leaf command with its own --help; `help <cmd>` prints that command's help."""
-    hc = Command("help", "Shows a list of commands or help for one command", "[command]", aliases=["h"],
-                 help_name=f"{parent} help" if parent else "")  # urfave leaves it empty at top level
+    hc = Command(
+        "help",
+        "Shows a list of commands or help for one command",
+        "[command]",
+        aliases=["h"],
+        help_name=f"{parent} help" if parent else "",
+    )  # urfave leaves it empty at top level
     p = _parse([HELP_FLAG], reorder([HELP_FLAG], rest), "Incorrect Usage:", lambda: command_help(hc))
     if p.values["help"] or (p.args and p.args[0] in ("help", "h")):
         return _show(command_help(hc))

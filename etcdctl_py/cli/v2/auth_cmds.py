@@ -164,37 +164,74 @@ def _roles_flag() -> Flag:
 
 
 def _perm_flags(grant: bool) -> list[Flag]:
-    done, read, write = ("granted", "Grant read-only", "Grant write-only") if grant else \
-        ("revoked", "Revoke read", "Revoke write")
+    done, read, write = (
+        ("granted", "Grant read-only", "Grant write-only") if grant else ("revoked", "Revoke read", "Revoke write")
+    )
     verb = "Grant" if grant else "Revoke"
-    return [Flag("path", "string", f"Path {done} for the role to access"), Flag("read", "bool", f"{read} access"),
-            Flag("write", "bool", f"{write} access"), Flag("readwrite, rw", "bool", f"{verb} read-write access")]
+    return [
+        Flag("path", "string", f"Path {done} for the role to access"),
+        Flag("read", "bool", f"{read} access"),
+        Flag("write", "bool", f"{write} access"),
+        Flag("readwrite, rw", "bool", f"{verb} read-write access"),
+    ]
 
 
 def commands() -> list[Command]:
-    user = Command("user", "user add, grant and revoke subcommands", subcommands=[
-        Command("add", "add a new user for the etcd cluster", "<user>", action=user_add),
-        Command("get", "get details for a user", "<user>", action=user_get),
-        Command("list", "list all current users", "<user>", action=user_list),
-        Command("remove", "remove a user for the etcd cluster", "<user>", action=user_remove),
-        Command("grant", "grant roles to an etcd user", "<user>", flags=[_roles_flag()],
-                action=lambda c: _user_grant_revoke(c, True)),
-        Command("revoke", "revoke roles for an etcd user", "<user>", flags=[_roles_flag()],
-                action=lambda c: _user_grant_revoke(c, False)),
-        Command("passwd", "change password for a user", "<user>", action=user_passwd),
-    ])
-    role = Command("role", "role add, grant and revoke subcommands", subcommands=[
-        Command("add", "add a new role for the etcd cluster", "<role> ", action=role_add),
-        Command("get", "get details for a role", "<role>", action=role_get),
-        Command("list", "list all roles", " ", action=role_list),
-        Command("remove", "remove a role from the etcd cluster", "<role>", action=role_remove),
-        Command("grant", "grant path matches to an etcd role", "<role>", flags=_perm_flags(True),
-                action=lambda c: _role_grant_revoke(c, True)),
-        Command("revoke", "revoke path matches for an etcd role", "<role>", flags=_perm_flags(False),
-                action=lambda c: _role_grant_revoke(c, False)),
-    ])
-    auth = Command("auth", "overall auth controls", subcommands=[
-        Command("enable", "enable auth access controls", " ", action=lambda c: _auth(c, True)),
-        Command("disable", "disable auth access controls", " ", action=lambda c: _auth(c, False)),
-    ])
+    user = Command(
+        "user",
+        "user add, grant and revoke subcommands",
+        subcommands=[
+            Command("add", "add a new user for the etcd cluster", "<user>", action=user_add),
+            Command("get", "get details for a user", "<user>", action=user_get),
+            Command("list", "list all current users", "<user>", action=user_list),
+            Command("remove", "remove a user for the etcd cluster", "<user>", action=user_remove),
+            Command(
+                "grant",
+                "grant roles to an etcd user",
+                "<user>",
+                flags=[_roles_flag()],
+                action=lambda c: _user_grant_revoke(c, True),
+            ),
+            Command(
+                "revoke",
+                "revoke roles for an etcd user",
+                "<user>",
+                flags=[_roles_flag()],
+                action=lambda c: _user_grant_revoke(c, False),
+            ),
+            Command("passwd", "change password for a user", "<user>", action=user_passwd),
+        ],
+    )
+    role = Command(
+        "role",
+        "role add, grant and revoke subcommands",
+        subcommands=[
+            Command("add", "add a new role for the etcd cluster", "<role> ", action=role_add),
+            Command("get", "get details for a role", "<role>", action=role_get),
+            Command("list", "list all roles", " ", action=role_list),
+            Command("remove", "remove a role from the etcd cluster", "<role>", action=role_remove),
+            Command(
+                "grant",
+                "grant path matches to an etcd role",
+                "<role>",
+                flags=_perm_flags(True),
+                action=lambda c: _role_grant_revoke(c, True),
+            ),
+            Command(
+                "revoke",
+                "revoke path matches for an etcd role",
+                "<role>",
+                flags=_perm_flags(False),
+                action=lambda c: _role_grant_revoke(c, False),
+            ),
+        ],
+    )
+    auth = Command(
+        "auth",
+        "overall auth controls",
+        subcommands=[
+            Command("enable", "enable auth access controls", " ", action=lambda c: _auth(c, True)),
+            Command("disable", "disable auth access controls", " ", action=lambda c: _auth(c, False)),
+        ],
+    )
     return [user, role, auth]

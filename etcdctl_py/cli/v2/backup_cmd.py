@@ -5,9 +5,11 @@ from __future__ import annotations
 from .app import Command, Context, Exit
 from .flags import Flag
 
-DESCRIPTION = ("Performs an offline backup of etcd directory.\n\n"
-               "Moved to `./etcdutl backup` and going to be decomissioned in v3.5\n\n"
-               "The recommended (online) backup command is: `./etcdctl snapshot save ...`.\n\n")
+DESCRIPTION = (
+    "Performs an offline backup of etcd directory.\n\n"
+    "Moved to `./etcdutl backup` and going to be decomissioned in v3.5\n\n"
+    "The recommended (online) backup command is: `./etcdctl snapshot save ...`.\n\n"
+)
 
 
 _UTL = "go.etcd.io/etcd/etcdutl/v3/etcdutl."
@@ -27,11 +29,15 @@ _CTL_FRAMES = [
 ]
 # fatal line in backup_command.go -> the etcdutl frames above it (function, line)
 _UTL_FRAMES = {
-    118: [("HandleBackup", 118)], 131: [("HandleBackup", 131)], 135: [("HandleBackup", 135)],
+    118: [("HandleBackup", 118)],
+    131: [("HandleBackup", 131)],
+    135: [("HandleBackup", 135)],
     138: [("HandleBackup", 138)],
-    154: [("saveSnap", 154), ("HandleBackup", 125)], 162: [("saveSnap", 162), ("HandleBackup", 125)],
+    154: [("saveSnap", 154), ("HandleBackup", 125)],
+    162: [("saveSnap", 162), ("HandleBackup", 125)],
     173: [("mustTranslateV2store", 173), ("saveSnap", 160), ("HandleBackup", 125)],
-    191: [("translateWAL", 191), ("HandleBackup", 126)], 201: [("translateWAL", 201), ("HandleBackup", 126)],
+    191: [("translateWAL", 191), ("HandleBackup", 126)],
+    201: [("translateWAL", 201), ("HandleBackup", 126)],
 }
 
 
@@ -58,8 +64,7 @@ def backup(c: Context) -> None:
         if not data_dir and not backup_dir and not wal_dir and not os.path.lexists("member"):
             # etcdctl first creates ./member/snap (the destination), so the source snap dir exists but
             # is empty and the WAL read fails; report the same without leaving that directory behind.
-            raise bk.BackupError("wal.OpenForRead failed",
-                                 {"error": "open member/wal: no such file or directory"}, 191)
+            raise bk.BackupError("wal.OpenForRead failed", {"error": "open member/wal: no such file or directory"}, 191)
         # No --backup-dir: etcdctl writes into the current directory; ours refuses a non-empty one early.
         bk.backup(data_dir, backup_dir or ".", wal_dir, c.f("backup-wal-dir") or "", bool(c.f("with-v3")), log)
     except bk.BackupError as e:
@@ -73,10 +78,17 @@ def backup(c: Context) -> None:
 
 
 def command() -> Command:
-    return Command("backup", "--data-dir=... --backup-dir={output}",
-                   usage_text="[deprecated] offline backup an etcd directory.", description=DESCRIPTION, flags=[
-                       Flag("data-dir", "string", "Path to the etcd data dir", ""),
-                       Flag("wal-dir", "string", "Path to the etcd wal dir", ""),
-                       Flag("backup-dir", "string", "Path to the backup dir", ""),
-                       Flag("backup-wal-dir", "string", "Path to the backup wal dir", ""),
-                       Flag("with-v3", "bool", "Backup v3 backend data")], action=backup)
+    return Command(
+        "backup",
+        "--data-dir=... --backup-dir={output}",
+        usage_text="[deprecated] offline backup an etcd directory.",
+        description=DESCRIPTION,
+        flags=[
+            Flag("data-dir", "string", "Path to the etcd data dir", ""),
+            Flag("wal-dir", "string", "Path to the etcd wal dir", ""),
+            Flag("backup-dir", "string", "Path to the backup dir", ""),
+            Flag("backup-wal-dir", "string", "Path to the backup wal dir", ""),
+            Flag("with-v3", "bool", "Backup v3 backend data"),
+        ],
+        action=backup,
+    )

@@ -61,8 +61,10 @@ def _member_healthy(tr: Transport, m: Member) -> bool:
         try:
             d = json.loads(resp.body)
         except ValueError:
-            Out.out(f"failed to check the health of member {m.id} on {url}: "
-                    f"invalid character looking for beginning of value\n")
+            Out.out(
+                f"failed to check the health of member {m.id} on {url}: "
+                f"invalid character looking for beginning of value\n"
+            )
             continue
         h = d.get("health") if isinstance(d, dict) else None
         if h == "true" or h is True:
@@ -92,8 +94,10 @@ def member_list(c: Context) -> None:
             Out.out(f"{m.id}[unstarted]: peerURLs={','.join(m.peer_urls)}\n")
         else:
             is_leader = "true" if m.id == leader.id else "false"
-            Out.out(f"{m.id}: name={m.name} peerURLs={','.join(m.peer_urls)} clientURLs={','.join(m.client_urls)} "
-                    f"isLeader={is_leader}\n")
+            Out.out(
+                f"{m.id}: name={m.name} peerURLs={','.join(m.peer_urls)} clientURLs={','.join(m.client_urls)} "
+                f"isLeader={is_leader}\n"
+            )
 
 
 def member_add(c: Context) -> None:
@@ -115,8 +119,10 @@ def member_add(c: Context) -> None:
     for mb in members:
         for u in mb.peer_urls:
             conf.append(f"{new_name if mb.id == m.id else mb.name}={u}")
-    Out.out(f"\nETCD_NAME={quote(new_name)}\nETCD_INITIAL_CLUSTER={quote(','.join(conf))}\n"
-            'ETCD_INITIAL_CLUSTER_STATE="existing"\n')
+    Out.out(
+        f"\nETCD_NAME={quote(new_name)}\nETCD_INITIAL_CLUSTER={quote(','.join(conf))}\n"
+        'ETCD_INITIAL_CLUSTER_STATE="existing"\n'
+    )
 
 
 def member_remove(c: Context) -> None:
@@ -134,10 +140,14 @@ def member_remove(c: Context) -> None:
         if m.id == rid:
             found = True
         if m.name == rid:
-            Out.err(f"Found a member named {m.name}; if this is correct, please use its ID, eg:\n"
-                    f"\tetcdctl member remove {m.id}\n")
-            Out.err("For more details, read the documentation at https://github.com/etcd-io/etcd/blob/main/"
-                    "Documentation/runtime-configuration.md#remove-a-member\n\n")
+            Out.err(
+                f"Found a member named {m.name}; if this is correct, please use its ID, eg:\n"
+                f"\tetcdctl member remove {m.id}\n"
+            )
+            Out.err(
+                "For more details, read the documentation at https://github.com/etcd-io/etcd/blob/main/"
+                "Documentation/runtime-configuration.md#remove-a-member\n\n"
+            )
     if not found:
         fail(f"Couldn't find a member in the cluster with an ID of {rid}.")
     try:
@@ -162,16 +172,26 @@ def member_update(c: Context) -> None:
 
 def commands() -> list[Command]:
     return [
-        Command("cluster-health", "check the health of the etcd cluster", " ", action=cluster_health, flags=[
-            Flag("forever, f", "bool", "forever check the health every 10 second until CTRL+C")]),
+        Command(
+            "cluster-health",
+            "check the health of the etcd cluster",
+            " ",
+            action=cluster_health,
+            flags=[Flag("forever, f", "bool", "forever check the health every 10 second until CTRL+C")],
+        ),
     ]
 
 
 def member_command() -> Command:
-    return Command("member", "member add, remove and list subcommands", subcommands=[
-        Command("list", "enumerate existing cluster members", " ", action=member_list),
-        Command("add", "add a new member to the etcd cluster", "<name> <peerURL>", action=member_add),
-        Command("remove", "remove an existing member from the etcd cluster", "<memberID>", action=member_remove),
-        Command("update", "update an existing member in the etcd cluster", "<memberID> <peerURLs>",
-                action=member_update),
-    ])
+    return Command(
+        "member",
+        "member add, remove and list subcommands",
+        subcommands=[
+            Command("list", "enumerate existing cluster members", " ", action=member_list),
+            Command("add", "add a new member to the etcd cluster", "<name> <peerURL>", action=member_add),
+            Command("remove", "remove an existing member from the etcd cluster", "<memberID>", action=member_remove),
+            Command(
+                "update", "update an existing member in the etcd cluster", "<memberID> <peerURLs>", action=member_update
+            ),
+        ],
+    )

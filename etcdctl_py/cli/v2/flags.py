@@ -54,8 +54,9 @@ class Flag(cobra.Flag):
                 default = ""
         elif self.kind == "stringArray":
             placeholder = placeholder or "value"
-        names = ", ".join(("-" if len(n) == 1 else "--") + n + (" " + placeholder if placeholder else "")
-                          for n in self.names)
+        names = ", ".join(
+            ("-" if len(n) == 1 else "--") + n + (" " + placeholder if placeholder else "") for n in self.names
+        )
         return names + "\t" + (usage + default).strip()
 
     def set(self, values: dict[str, Any], seen: set[str], name: str, text: str) -> None:
@@ -75,7 +76,7 @@ def _unquote_usage(usage: str) -> tuple[str, str]:
     m = re.search(r"`([^`]*)`", usage)
     if not m:
         return "", usage
-    return m.group(1), usage[: m.start()] + m.group(1) + usage[m.end():]
+    return m.group(1), usage[: m.start()] + m.group(1) + usage[m.end() :]
 
 
 HELP_FLAG = Flag("help, h", "bool", "show help")

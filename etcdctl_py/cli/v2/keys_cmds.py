@@ -110,8 +110,17 @@ def _rm(c: Context, delete: Callable[[KeysAPI, str, Deadline], Response]) -> Non
 
 
 def rm_cmd(c: Context) -> None:
-    _rm(c, lambda ki, key, dl: ki.delete(key, dl, prev_value=c.f("with-value"), prev_index=c.f("with-index") & UINT64,
-                                         dir=c.f("dir"), recursive=c.f("recursive")))
+    _rm(
+        c,
+        lambda ki, key, dl: ki.delete(
+            key,
+            dl,
+            prev_value=c.f("with-value"),
+            prev_index=c.f("with-index") & UINT64,
+            dir=c.f("dir"),
+            recursive=c.f("recursive"),
+        ),
+    )
 
 
 def rmdir_cmd(c: Context) -> None:
@@ -191,8 +200,14 @@ def exec_watch_cmd(c: Context) -> None:
             Out.err(f"Ignored dir {node.key} change\n")
             continue
         env = dict(os.environ)
-        env.update({"ETCD_WATCH_ACTION": resp.action, "ETCD_WATCH_MODIFIED_INDEX": str(node.modified_index),
-                    "ETCD_WATCH_KEY": node.key, "ETCD_WATCH_VALUE": node.value})
+        env.update(
+            {
+                "ETCD_WATCH_ACTION": resp.action,
+                "ETCD_WATCH_MODIFIED_INDEX": str(node.modified_index),
+                "ETCD_WATCH_KEY": node.key,
+                "ETCD_WATCH_VALUE": node.value,
+            }
+        )
         threading.Thread(target=_run_async, args=(cmd, env), daemon=True).start()
 
 
@@ -218,37 +233,92 @@ def _run_async(cmd: list[str], env: dict[str, str]) -> None:
 
 def commands() -> list[Command]:
     return [
-        Command("mk", "make a new key with a given value", "<key> <value>",
-                flags=[Flag("in-order", "bool", "create in-order key under directory <key>"), TTL], action=mk_cmd),
+        Command(
+            "mk",
+            "make a new key with a given value",
+            "<key> <value>",
+            flags=[Flag("in-order", "bool", "create in-order key under directory <key>"), TTL],
+            action=mk_cmd,
+        ),
         Command("mkdir", "make a new directory", "<key>", flags=[TTL], action=mkdir_cmd),
-        Command("rm", "remove a key or a directory", "<key>", flags=[
-            Flag("dir", "bool", "removes the key if it is an empty directory or a key-value pair"),
-            Flag("recursive, r", "bool", "removes the key and all child keys(if it is a directory)"),
-            Flag("with-value", "string", "previous value", ""),
-            Flag("with-index", "int", "previous index", 0)], action=rm_cmd),
+        Command(
+            "rm",
+            "remove a key or a directory",
+            "<key>",
+            flags=[
+                Flag("dir", "bool", "removes the key if it is an empty directory or a key-value pair"),
+                Flag("recursive, r", "bool", "removes the key and all child keys(if it is a directory)"),
+                Flag("with-value", "string", "previous value", ""),
+                Flag("with-index", "int", "previous index", 0),
+            ],
+            action=rm_cmd,
+        ),
         Command("rmdir", "removes the key if it is an empty directory or a key-value pair", "<key>", action=rmdir_cmd),
-        Command("get", "retrieve the value of a key", "<key>", flags=[
-            Flag("sort", "bool", "returns result in sorted order"),
-            Flag("quorum, q", "bool", "require quorum for get request")], action=get_cmd),
-        Command("ls", "retrieve a directory", "[key]", flags=[
-            Flag("sort", "bool", "returns result in sorted order"),
-            Flag("recursive, r", "bool", "returns all key names recursively for the given path"),
-            Flag("p", "bool", "append slash (/) to directories"),
-            Flag("quorum, q", "bool", "require quorum for get request")], action=ls_cmd),
-        Command("set", "set the value of a key", "<key> <value>", description=(
-            "Set sets the value of a key.\n\n   When <value> begins with '-', <value> is interpreted as a flag.\n"
-            "   Insert '--' for workaround:\n\n   $ set -- <key> <value>"), flags=[
-            TTL, Flag("swap-with-value", "string", "previous value", ""),
-            Flag("swap-with-index", "int", "previous index", 0)], action=set_cmd),
-        Command("setdir", "create a new directory or update an existing directory TTL", "<key>", flags=[TTL],
-                action=setdir_cmd),
+        Command(
+            "get",
+            "retrieve the value of a key",
+            "<key>",
+            flags=[
+                Flag("sort", "bool", "returns result in sorted order"),
+                Flag("quorum, q", "bool", "require quorum for get request"),
+            ],
+            action=get_cmd,
+        ),
+        Command(
+            "ls",
+            "retrieve a directory",
+            "[key]",
+            flags=[
+                Flag("sort", "bool", "returns result in sorted order"),
+                Flag("recursive, r", "bool", "returns all key names recursively for the given path"),
+                Flag("p", "bool", "append slash (/) to directories"),
+                Flag("quorum, q", "bool", "require quorum for get request"),
+            ],
+            action=ls_cmd,
+        ),
+        Command(
+            "set",
+            "set the value of a key",
+            "<key> <value>",
+            description=(
+                "Set sets the value of a key.\n\n   When <value> begins with '-', <value> is interpreted as a flag.\n"
+                "   Insert '--' for workaround:\n\n   $ set -- <key> <value>"
+            ),
+            flags=[
+                TTL,
+                Flag("swap-with-value", "string", "previous value", ""),
+                Flag("swap-with-index", "int", "previous index", 0),
+            ],
+            action=set_cmd,
+        ),
+        Command(
+            "setdir",
+            "create a new directory or update an existing directory TTL",
+            "<key>",
+            flags=[TTL],
+            action=setdir_cmd,
+        ),
         Command("update", "update an existing key with a given value", "<key> <value>", flags=[TTL], action=update_cmd),
         Command("updatedir", "update an existing directory", "<key> <value>", flags=[TTL], action=updatedir_cmd),
-        Command("watch", "watch a key for changes", "<key>", flags=[
-            Flag("forever, f", "bool", "forever watch a key until CTRL+C"),
-            Flag("after-index", "int", "watch after the given index", 0),
-            Flag("recursive, r", "bool", "returns all values for key and child keys")], action=watch_cmd),
-        Command("exec-watch", "watch a key for changes and exec an executable", "<key> <command> [args...]", flags=[
-            Flag("after-index", "int", "watch after the given index", 0),
-            Flag("recursive, r", "bool", "watch all values for key and child keys")], action=exec_watch_cmd),
+        Command(
+            "watch",
+            "watch a key for changes",
+            "<key>",
+            flags=[
+                Flag("forever, f", "bool", "forever watch a key until CTRL+C"),
+                Flag("after-index", "int", "watch after the given index", 0),
+                Flag("recursive, r", "bool", "returns all values for key and child keys"),
+            ],
+            action=watch_cmd,
+        ),
+        Command(
+            "exec-watch",
+            "watch a key for changes and exec an executable",
+            "<key> <command> [args...]",
+            flags=[
+                Flag("after-index", "int", "watch after the given index", 0),
+                Flag("recursive, r", "bool", "watch all values for key and child keys"),
+            ],
+            action=exec_watch_cmd,
+        ),
     ]

@@ -123,8 +123,14 @@ def ask_password(prompt: str) -> str:
 
     def stty(arg: str) -> None:
         try:
-            subprocess.run(["stty", arg], executable="/bin/stty", stdin=sys.stdin, stdout=sys.stdout,
-                           stderr=sys.stderr, check=False)
+            subprocess.run(
+                ["stty", arg],
+                executable="/bin/stty",
+                stdin=sys.stdin,
+                stdout=sys.stdout,
+                stderr=sys.stderr,
+                check=False,
+            )
         except OSError:  # no stty: the password is read with echo on rather than not at all
             pass
 
@@ -175,8 +181,9 @@ def must_new_client(c: Context, sync: bool = True) -> Client:
         except V2Error as e:
             if str(e) == "client: no endpoints available":
                 Out.err("etcd cluster has no published client endpoints.\n")
-                Out.err("Try '--no-sync' if you want to access non-published client endpoints"
-                        f"({','.join(hc.endpoints)}).\n")
+                Out.err(
+                    f"Try '--no-sync' if you want to access non-published client endpoints({','.join(hc.endpoints)}).\n"
+                )
                 handle_error(c, EXIT_SERVER_ERROR, e)
             if e.connection:
                 handle_error(c, EXIT_BAD_CONNECTION, e)

@@ -114,12 +114,16 @@ def _node_json(n: dict | None) -> dict | None:
     if n is None:
         return None
     key = n.get("key", "")
-    return go_struct(("key", key.removeprefix(STORE_KEYS_PREFIX), "omitempty"), ("value", n.get("value"), "ptr"),
-                     ("dir", n.get("dir", False), "omitempty"), ("expiration", n.get("expiration"), "ptr"),
-                     ("ttl", n.get("ttl", 0), "omitempty"),
-                     ("nodes", [_node_json(c) for c in n.get("nodes") or []], "omitempty"),
-                     ("modifiedIndex", n.get("modifiedIndex", 0), "omitempty"),
-                     ("createdIndex", n.get("createdIndex", 0), "omitempty"))
+    return go_struct(
+        ("key", key.removeprefix(STORE_KEYS_PREFIX), "omitempty"),
+        ("value", n.get("value"), "ptr"),
+        ("dir", n.get("dir", False), "omitempty"),
+        ("expiration", n.get("expiration"), "ptr"),
+        ("ttl", n.get("ttl", 0), "omitempty"),
+        ("nodes", [_node_json(c) for c in n.get("nodes") or []], "omitempty"),
+        ("modifiedIndex", n.get("modifiedIndex", 0), "omitempty"),
+        ("createdIndex", n.get("createdIndex", 0), "omitempty"),
+    )
 
 
 def event_body(ev: Event) -> bytes:
@@ -144,8 +148,10 @@ class _Form:
 
     def __init__(self, query: str, body: bytes, ctype: str, method: str) -> None:
         self.values: dict[str, list[str]] = {}
-        if method in ("PUT", "POST", "PATCH") and ctype.split(";")[0].strip().lower() == \
-                "application/x-www-form-urlencoded":
+        if (
+            method in ("PUT", "POST", "PATCH")
+            and ctype.split(";")[0].strip().lower() == "application/x-www-form-urlencoded"
+        ):
             self._add(body.decode("utf-8", "surrogateescape"))
         self._add(query)
 
@@ -192,7 +198,7 @@ def parse_key_request(method: str, raw_path: str, query: str, ctype: str, body: 
     path = unquote_to_bytes(raw_path).decode("utf-8", "surrogateescape")
     if not path.startswith(KEYS_PREFIX):
         raise V2StoreError(ECODE_INVALID_FORM, "incorrect key prefix")
-    p = clean(STORE_KEYS_PREFIX + "/" + path[len(KEYS_PREFIX):])
+    p = clean(STORE_KEYS_PREFIX + "/" + path[len(KEYS_PREFIX) :])
     r = KeyRequest(method, p)
     try:
         r.prev_index = f.uint("prevIndex")
@@ -202,8 +208,14 @@ def parse_key_request(method: str, raw_path: str, query: str, ctype: str, body: 
         r.since = f.uint("waitIndex")
     except ValueError:
         raise V2StoreError(ECODE_INDEX_NAN, 'invalid value for "waitIndex"') from None
-    for name, attr in (("recursive", "recursive"), ("sorted", "sorted"), ("wait", "wait"), ("dir", "dir"),
-                       ("quorum", "quorum"), ("stream", "stream")):
+    for name, attr in (
+        ("recursive", "recursive"),
+        ("sorted", "sorted"),
+        ("wait", "wait"),
+        ("dir", "dir"),
+        ("quorum", "quorum"),
+        ("stream", "stream"),
+    ):
         try:
             setattr(r, attr, f.boolean(name))
         except ValueError:
@@ -262,8 +274,11 @@ class V2Api:
         self._raft_index = 5
         self._lock = threading.Lock()
         self._members_lock = threading.RLock()  # member changes and their /0/members store nodes, in order
-        self.membership = identity.membership if identity.membership is not None else Membership(
-            {m.id: m for m in identity.members}, token=identity.token)
+        self.membership = (
+            identity.membership
+            if identity.membership is not None
+            else Membership({m.id: m for m in identity.members}, token=identity.token)
+        )
         self._base = {m.id: list(m.peer_urls) for m in identity.members}  # as started: what the file adds to
         self._seen: dict[int, tuple] = {}  # members as the /0/members store nodes last described them
         self.auth = V2AuthStore(self.store, self._bump_raft)
@@ -297,8 +312,10 @@ class V2Api:
             d = json.load(fh)
         self.store.load_state(d["store"])
         self._raft_index = d.get("raft_index", self._raft_index)
-        added = [Member(m["id"], m["name"], m["peer_urls"], m["client_urls"], m.get("is_learner", False))
-                 for m in d.get("added", [])]
+        added = [
+            Member(m["id"], m["name"], m["peer_urls"], m["client_urls"], m.get("is_learner", False))
+            for m in d.get("added", [])
+        ]
         self.membership.restore(added, d.get("removed", []), {int(k, 16): v for k, v in d.get("peer_urls", {}).items()})
         return True
 
@@ -308,12 +325,27 @@ class V2Api:
             return
         os.makedirs(os.path.dirname(p), exist_ok=True)
         members = self.members
-        d = {"store": self.store.to_state(), "raft_index": self._raft_index, "removed": sorted(self.removed),
-             "added": [{"id": m.id, "name": m.name, "peer_urls": list(m.peer_urls), "client_urls": list(m.client_urls),
-                        "is_learner": bool(getattr(m, "is_learner", False))}
-                       for m in members if m.id not in self._base],
-             "peer_urls": {f"{m.id:x}": list(m.peer_urls) for m in members
-                           if m.id in self._base and list(m.peer_urls) != self._base[m.id]}}
+        d = {
+            "store": self.store.to_state(),
+            "raft_index": self._raft_index,
+            "removed": sorted(self.removed),
+            "added": [
+                {
+                    "id": m.id,
+                    "name": m.name,
+                    "peer_urls": list(m.peer_urls),
+                    "client_urls": list(m.client_urls),
+                    "is_learner": bool(getattr(m, "is_learner", False)),
+                }
+                for m in members
+                if m.id not in self._base
+            ],
+            "peer_urls": {
+                f"{m.id:x}": list(m.peer_urls)
+                for m in members
+                if m.id in self._base and list(m.peer_urls) != self._base[m.id]
+            },
+        }
         tmp = p + ".tmp"
         try:
             with open(tmp, "w", encoding="utf-8", errors="surrogateescape") as fh:
@@ -330,20 +362,29 @@ class V2Api:
         """The internal writes a fresh etcd 3.5 makes (member raftAttributes, attributes, cluster version),
         so user keys get the same indexes as on real etcd."""
         for m in self.members:
-            self.store.create(f"/0/members/{m.id:x}/raftAttributes", False,
-                              go_json({"peerURLs": list(m.peer_urls)}), False, None)
+            self.store.create(
+                f"/0/members/{m.id:x}/raftAttributes", False, go_json({"peerURLs": list(m.peer_urls)}), False, None
+            )
         me = self._member(self.identity.member_id)
         if me is not None:
-            self.store.set(f"/0/members/{me.id:x}/attributes", False,
-                           go_json({"name": me.name, "clientURLs": list(me.client_urls)}), None)
+            self.store.set(
+                f"/0/members/{me.id:x}/attributes",
+                False,
+                go_json({"name": me.name, "clientURLs": list(me.client_urls)}),
+                None,
+            )
         self.store.set("/0/version", False, self.identity.cluster_version, None)
 
     def _publish(self) -> None:
         """A restarted etcd publishes its attributes again: one more v2 store write (index + 1)."""
         me = self._member(self.identity.member_id)
         if me is not None:
-            self.store.set(f"/0/members/{me.id:x}/attributes", False,
-                           go_json({"name": me.name, "clientURLs": list(me.client_urls)}), None)
+            self.store.set(
+                f"/0/members/{me.id:x}/attributes",
+                False,
+                go_json({"name": me.name, "clientURLs": list(me.client_urls)}),
+                None,
+            )
 
     def _member(self, mid: int) -> Any:
         for m in self.members:
@@ -372,8 +413,9 @@ class V2Api:
     def _hdrs() -> list[tuple[str, str]]:
         return [("Content-Type", "application/json")]
 
-    async def serve(self, method: str, path: str, query: str, headers: dict, body: bytes,
-                    client_cn: str | None = None) -> Reply:
+    async def serve(
+        self, method: str, path: str, query: str, headers: dict, body: bytes, client_cn: str | None = None
+    ) -> Reply:
         """Answer one request (client_cn: the verified client certificate's CN under --client-cert-auth). The
         request runs in the loop's default executor; a wait parks on the loop, blocking no thread."""
         loop = asyncio.get_running_loop()
@@ -408,8 +450,9 @@ class V2Api:
         hdr = [*wait.hdr, ("X-Etcd-Index", str(start)), ("X-Raft-Index", str(ri)), ("X-Raft-Term", str(rt))]
         return Streamed(200, hdr, _event_lines(queue, req.stream), close)
 
-    def _route(self, method: str, path: str, query: str, headers: dict, body: bytes,
-               client_cn: str | None = None) -> Any:
+    def _route(
+        self, method: str, path: str, query: str, headers: dict, body: bytes, client_cn: str | None = None
+    ) -> Any:
         """client_cn: the TLS client certificate's CN when client-cert auth is on (else None)."""
         hl = {k.lower(): v for k, v in headers.items()}
         self._sync_members()
@@ -418,7 +461,7 @@ class V2Api:
         if path == MEMBERS_PREFIX or path.startswith(MEMBERS_PREFIX + "/"):
             return self._members(method, path, hl, body, client_cn)
         if path.startswith("/v2/stats/"):
-            return self._stats(method, path[len("/v2/stats/"):])
+            return self._stats(method, path[len("/v2/stats/") :])
         if path.startswith("/v2/auth/"):
             return self.auth_http.handle(method, path, hl, body, client_cn)
         if path == "/v2/machines":
@@ -430,7 +473,7 @@ class V2Api:
 
     def _key_error(self, e: V2StoreError) -> Result:
         if e.cause.startswith(STORE_KEYS_PREFIX):
-            e.cause = e.cause[len(STORE_KEYS_PREFIX):]
+            e.cause = e.cause[len(STORE_KEYS_PREFIX) :]
         return e.status, [*self._hdrs(), self._cid(), ("X-Etcd-Index", str(e.index))], e.body()
 
     def _keys(self, method: str, path: str, query: str, hl: dict, body: bytes, client_cn: str | None = None) -> Any:
@@ -440,7 +483,7 @@ class V2Api:
             r = parse_key_request(method, path, query, hl.get("content-type", ""), body)
         except V2StoreError as e:
             return self._key_error(e)
-        key = unquote_to_bytes(path[len(KEYS_PREFIX):]).decode("utf-8", "surrogateescape")
+        key = unquote_to_bytes(path[len(KEYS_PREFIX) :]).decode("utf-8", "surrogateescape")
         if not self.auth.has_key_access(method, hl.get("authorization", ""), key, r.recursive, client_cn):
             denied = V2StoreError(ECODE_UNAUTHORIZED, "Insufficient credentials", 0)
             return denied.status, [*self._hdrs(), self._cid(), ("X-Etcd-Index", "0")], denied.body()
@@ -454,8 +497,13 @@ class V2Api:
             err = V2StoreError(ECODE_RAFT_INTERNAL, str(e), 0)
             return err.status, [*self._hdrs(), self._cid(), ("X-Etcd-Index", "0")], err.body()
         ri, rt = self._raft()
-        h = [*self._hdrs(), self._cid(), ("X-Etcd-Index", str(ev.etcd_index)), ("X-Raft-Index", str(ri)),
-             ("X-Raft-Term", str(rt))]
+        h = [
+            *self._hdrs(),
+            self._cid(),
+            ("X-Etcd-Index", str(ev.etcd_index)),
+            ("X-Raft-Index", str(ri)),
+            ("X-Raft-Term", str(rt)),
+        ]
         created = ev.action == "create" or (ev.action == "set" and ev.prev is None)
         out = ev
         if r.no_value_on_success and ev.action in ("set", "compareAndSwap", "create", "update"):
@@ -554,7 +602,7 @@ class V2Api:
             return not_allowed("GET", "POST", "DELETE", "PUT")
         if not self.auth.has_root_access(method, hl.get("authorization", ""), write_only=True, cn=client_cn):
             return 401, [("Content-Type", "application/json")], b'{"message":"Insufficient credentials"}'
-        sub = path[len(MEMBERS_PREFIX):].lstrip("/")
+        sub = path[len(MEMBERS_PREFIX) :].lstrip("/")
         h = [*self._hdrs(), self._cid()]
         if method == "GET":
             if sub == "":
@@ -628,12 +676,20 @@ class V2Api:
             counts = {**self.store.stats.counts, "watchers": self.store.watcher_count()}
             return 200, self._hdrs(), go_json(counts).encode()
         if which == "self":
-
             up = time.time() - ident.start_time
-            d = {"name": ident.name, "id": me, "state": "StateLeader", "startTime": rfc3339nano(ident.start_time),
-                 "leaderInfo": {"leader": me, "uptime": format_duration(int(up * 1e9)),
-                                "startTime": rfc3339nano(ident.start_time)},
-                 "recvAppendRequestCnt": 0, "sendAppendRequestCnt": 0}
+            d = {
+                "name": ident.name,
+                "id": me,
+                "state": "StateLeader",
+                "startTime": rfc3339nano(ident.start_time),
+                "leaderInfo": {
+                    "leader": me,
+                    "uptime": format_duration(int(up * 1e9)),
+                    "startTime": rfc3339nano(ident.start_time),
+                },
+                "recvAppendRequestCnt": 0,
+                "sendAppendRequestCnt": 0,
+            }
             return 200, self._hdrs(), go_json(d).encode()
         if which == "leader":
             return 200, self._hdrs(), go_json({"leader": me, "followers": {}}).encode()

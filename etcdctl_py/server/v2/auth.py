@@ -106,15 +106,23 @@ def role_from_json(d: Any) -> dict:
 
 def user_json(u: dict, with_password: bool = True) -> dict:
     """v2auth's User struct."""
-    return go_struct(("user", u["user"], ""), ("password", u.get("password") if with_password else "", "omitempty"),
-                     ("roles", u.get("roles"), ""), ("grant", u.get("grant"), "omitempty"),
-                     ("revoke", u.get("revoke"), "omitempty"))
+    return go_struct(
+        ("user", u["user"], ""),
+        ("password", u.get("password") if with_password else "", "omitempty"),
+        ("roles", u.get("roles"), ""),
+        ("grant", u.get("grant"), "omitempty"),
+        ("revoke", u.get("revoke"), "omitempty"),
+    )
 
 
 def role_json(r: dict) -> dict:
     """v2auth's Role struct (Grant and Revoke are pointers)."""
-    return go_struct(("role", r["role"], ""), ("permissions", r["permissions"], ""), ("grant", r.get("grant"), "ptr"),
-                     ("revoke", r.get("revoke"), "ptr"))
+    return go_struct(
+        ("role", r["role"], ""),
+        ("permissions", r["permissions"], ""),
+        ("grant", r.get("grant"), "ptr"),
+        ("revoke", r.get("revoke"), "ptr"),
+    )
 
 
 def perms_empty(p: dict | None) -> bool:
@@ -187,8 +195,12 @@ class V2AuthStore:
     def _ensure_dirs(self) -> None:
         if self.ensured_once:
             return
-        for res, is_dir, value in ((PERMS_PREFIX, True, ""), (PERMS_PREFIX + "/users/", True, ""),
-                                   (PERMS_PREFIX + "/roles/", True, ""), (PERMS_PREFIX + "/enabled", False, "false")):
+        for res, is_dir, value in (
+            (PERMS_PREFIX, True, ""),
+            (PERMS_PREFIX + "/users/", True, ""),
+            (PERMS_PREFIX + "/roles/", True, ""),
+            (PERMS_PREFIX + "/enabled", False, "false"),
+        ):
             with _unless_store_error(ECODE_NODE_EXIST):
                 self.before_write()
                 self.store.create(res, is_dir, value, False, None)
@@ -333,8 +345,7 @@ class V2AuthStore:
         except (AuthError, V2StoreError, ValueError):
             return None
 
-    def has_root_access(self, method: str, authorization: str, cn: str | None = None,
-                        write_only: bool = False) -> bool:
+    def has_root_access(self, method: str, authorization: str, cn: str | None = None, write_only: bool = False) -> bool:
         """cn: the client certificate's CN when --client-cert-auth is on, else None."""
         if write_only and method in ("GET", "HEAD"):
             return True
@@ -346,8 +357,7 @@ class V2AuthStore:
             u = self.user_from_basic_auth(authorization)
         return u is not None and ROOT in (u["roles"] or [])
 
-    def has_key_access(self, method: str, authorization: str, key: str, recursive: bool,
-                       cn: str | None = None) -> bool:
+    def has_key_access(self, method: str, authorization: str, key: str, recursive: bool, cn: str | None = None) -> bool:
         if not self.auth_enabled():
             return True
         write = method not in ("GET", "HEAD")
@@ -400,7 +410,7 @@ def parse_basic_auth(h: str) -> tuple[str, str] | None:
     if len(h) < len(prefix) or h[: len(prefix)].lower() != prefix.lower():
         return None
     try:
-        raw = base64.b64decode(h[len(prefix):], validate=True).decode("utf-8", "surrogateescape")
+        raw = base64.b64decode(h[len(prefix) :], validate=True).decode("utf-8", "surrogateescape")
     except ValueError:
         return None
     user, sep, pw = raw.partition(":")

@@ -52,18 +52,27 @@ class AuthHttp:
     # -- routing
     def handle(self, method: str, raw_path: str, hl: dict, body: bytes, cn: str | None = None) -> Result:
         path = unquote(raw_path, errors="surrogateescape")
-        sub = path[len(AUTH_PREFIX):]
+        sub = path[len(AUTH_PREFIX) :]
         authz = (hl.get("authorization", ""), cn)
         if sub == "/enable":
             return self._enable_disable(method, authz)
-        for kind, base, one in (("roles", self._base_roles, self._for_role),
-                                ("users", self._base_users, self._for_user)):
+        for kind, base, one in (
+            ("roles", self._base_roles, self._for_role),
+            ("users", self._base_users, self._for_user),
+        ):
             if sub == "/" + kind or sub.startswith(f"/{kind}/"):
                 return self._collection(sub, method, authz, body, base, one)
         return not_found()
 
-    def _collection(self, sub: str, method: str, authz: Authz, body: bytes, base: Callable[[str, Authz], Result],
-                    one: Callable[[str, Authz, str, bytes], Result]) -> Result:
+    def _collection(
+        self,
+        sub: str,
+        method: str,
+        authz: Authz,
+        body: bytes,
+        base: Callable[[str, Authz], Result],
+        one: Callable[[str, Authz, str, bytes], Result],
+    ) -> Result:
         """/v2/auth/{roles,users}[/<name>]: the list, one entry, or 400 for a deeper path."""
         pieces = posixpath.normpath(sub).split("/")
         if len(pieces) == 2:
@@ -79,8 +88,9 @@ class AuthHttp:
         obj, _ = json.JSONDecoder().raw_decode(text)
         return obj
 
-    def _guarded(self, method: str, authz: Authz, methods: tuple[str, ...], work: Callable[[], Result],
-                 write_only: bool = False) -> Result:
+    def _guarded(
+        self, method: str, authz: Authz, methods: tuple[str, ...], work: Callable[[], Result], write_only: bool = False
+    ) -> Result:
         """etcd's order of checks (the method, then root access) before `work`; the auth or store error it raises
         is written as etcd writes it."""
         if method not in methods:
@@ -97,8 +107,12 @@ class AuthHttp:
 
     # -- roles
     def _base_roles(self, method: str, authz: Authz) -> Result:
-        return self._guarded(method, authz, ("GET",), lambda: self._ok(
-            {"roles": [role_json(self.sec.get_role(n)) for n in self.sec.all_roles()] or None}))
+        return self._guarded(
+            method,
+            authz,
+            ("GET",),
+            lambda: self._ok({"roles": [role_json(self.sec.get_role(n)) for n in self.sec.all_roles()] or None}),
+        )
 
     def _for_role(self, method: str, authz: Authz, name: str, body: bytes) -> Result:
         return self._guarded(method, authz, ("GET", "PUT", "DELETE"), lambda: self._role(method, name, body))
@@ -137,8 +151,14 @@ class AuthHttp:
         return out
 
     def _base_users(self, method: str, authz: Authz) -> Result:
-        return self._guarded(method, authz, ("GET",), lambda: self._ok(
-            {"users": [self._user_with_roles(self.sec.get_user(n), True) for n in self.sec.all_users()] or None}))
+        return self._guarded(
+            method,
+            authz,
+            ("GET",),
+            lambda: self._ok(
+                {"users": [self._user_with_roles(self.sec.get_user(n), True) for n in self.sec.all_users()] or None}
+            ),
+        )
 
     def _for_user(self, method: str, authz: Authz, name: str, body: bytes) -> Result:
         return self._guarded(method, authz, ("GET", "PUT", "DELETE"), lambda: self._user(method, name, body))

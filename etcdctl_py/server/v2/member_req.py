@@ -28,7 +28,7 @@ def _syntax_error(text: str, err: json.JSONDecodeError) -> str:
         return f"invalid character {_quote_char(c)} looking for beginning of value"
     for lit in ("true", "false", "null"):
         if c == lit[0]:
-            for i, ch in enumerate(stripped[1:len(lit)], start=1):
+            for i, ch in enumerate(stripped[1 : len(lit)], start=1):
                 if ch != lit[i]:
                     return f"invalid character {_quote_char(ch)} in literal {lit} (expecting {_quote_char(lit[i])})"
     if err.pos >= len(text):
@@ -42,7 +42,7 @@ def _check_url(raw: str) -> str:
     scheme, sep, rest = u.partition("://")
     scheme = scheme.lower() if sep else ""
     host = rest.split("/", 1)[0] if sep else ""
-    path = rest[len(host):] if sep else u
+    path = rest[len(host) :] if sep else u
     if scheme in ("http", "https"):
         hp = host.rsplit("]", 1)[-1]
         if ":" not in hp or host.count(":") > 1 and not host.startswith("["):
@@ -69,17 +69,23 @@ def parse_peer_urls(body: bytes) -> list[str]:
             if v is None:
                 urls = []
             elif not isinstance(v, list):
-                raise ValueError(f"json: cannot unmarshal {_GO_KIND.get(type(v), 'value')} into Go struct field "
-                                 f".peerURLs of type []string")
+                raise ValueError(
+                    f"json: cannot unmarshal {_GO_KIND.get(type(v), 'value')} into Go struct field "
+                    f".peerURLs of type []string"
+                )
             else:
                 for x in v:
                     if not isinstance(x, str) and x is not None:
-                        raise ValueError(f"json: cannot unmarshal {_GO_KIND.get(type(x), 'value')} into Go struct "
-                                         f"field .peerURLs of type string")
+                        raise ValueError(
+                            f"json: cannot unmarshal {_GO_KIND.get(type(x), 'value')} into Go struct "
+                            f"field .peerURLs of type string"
+                        )
                 urls = [x or "" for x in v]
     elif doc is not None:
-        raise ValueError(f"json: cannot unmarshal {_GO_KIND.get(type(doc), 'value')} into Go value of type "
-                         'struct { PeerURLs []string "json:\\"peerURLs\\"" }')
+        raise ValueError(
+            f"json: cannot unmarshal {_GO_KIND.get(type(doc), 'value')} into Go value of type "
+            'struct { PeerURLs []string "json:\\"peerURLs\\"" }'
+        )
     if not urls:
         raise ValueError("no valid URLs given")
     return sorted(_check_url(u) for u in urls)

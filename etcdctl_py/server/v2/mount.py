@@ -29,11 +29,20 @@ def identity_from_core(core: Any, token: str = "etcd-cluster", membership: Membe
     if shared is None:
         backend = getattr(getattr(core, "persister", None), "backend", None)
         removed = [int(k, 16) for k in backend.buckets.get(b"members_removed", {})] if backend is not None else []
-        shared = Membership(core.members, core.lock, token=token or "etcd-cluster", removed=removed,
-                            local_id=cfg.member_id)
+        shared = Membership(
+            core.members, core.lock, token=token or "etcd-cluster", removed=removed, local_id=cfg.member_id
+        )
     members = [V2Member(m.id, m.name, list(m.peer_urls), list(m.client_urls)) for m in shared.members_sorted()]
-    return V2Identity(cfg.cluster_id, cfg.member_id, members, name=cfg.name, token=token or "etcd-cluster",
-                      raft_index=lambda: int(core.raft_index), raft_term=lambda: int(core.raft_term), membership=shared)
+    return V2Identity(
+        cfg.cluster_id,
+        cfg.member_id,
+        members,
+        name=cfg.name,
+        token=token or "etcd-cluster",
+        raft_index=lambda: int(core.raft_index),
+        raft_term=lambda: int(core.raft_term),
+        membership=shared,
+    )
 
 
 class V2Mount:
@@ -52,8 +61,7 @@ class V2Mount:
             except Exception:  # noqa: BLE001 - a failed tick must not stop expiry for good
                 pass
 
-    async def serve(self, method: str, target: str, headers: dict[str, str], body: bytes,
-                    peer_cn: str | None) -> Reply:
+    async def serve(self, method: str, target: str, headers: dict[str, str], body: bytes, peer_cn: str | None) -> Reply:
         """Answer one /v2 request (frontend.V2Handler); peer_cn: the verified client certificate's CN."""
         path, _, query = target.partition("?")
         return await self.api.serve(method, path, query, headers, body, client_cn=peer_cn)
@@ -66,4 +74,3 @@ def mount(core: Any, token: str = "etcd-cluster") -> V2Mount:
 
 
 __all__ = ["V2Mount", "identity_from_core", "mount"]
-

@@ -45,8 +45,9 @@ def clean(p: str) -> str:
 class Node:
     __slots__ = ("path", "created", "modified", "parent", "expire", "value", "children")
 
-    def __init__(self, path: str, created: int, parent: Node | None, expire: float | None,
-                 value: str = "", is_dir: bool = False) -> None:
+    def __init__(
+        self, path: str, created: int, parent: Node | None, expire: float | None, value: str = "", is_dir: bool = False
+    ) -> None:
         self.path, self.created, self.modified, self.parent = path, created, created, parent
         self.expire = expire  # unix seconds (float) or None for permanent
         self.value = value
@@ -157,10 +158,28 @@ class Watcher:
 
 @dataclass
 class Stats:
-    counts: dict[str, int] = field(default_factory=lambda: {k: 0 for k in (
-        "getsSuccess", "getsFail", "setsSuccess", "setsFail", "deleteSuccess", "deleteFail", "updateSuccess",
-        "updateFail", "createSuccess", "createFail", "compareAndSwapSuccess", "compareAndSwapFail",
-        "compareAndDeleteSuccess", "compareAndDeleteFail", "expireCount")})
+    counts: dict[str, int] = field(
+        default_factory=lambda: {
+            k: 0
+            for k in (
+                "getsSuccess",
+                "getsFail",
+                "setsSuccess",
+                "setsFail",
+                "deleteSuccess",
+                "deleteFail",
+                "updateSuccess",
+                "updateFail",
+                "createSuccess",
+                "createFail",
+                "compareAndSwapSuccess",
+                "compareAndSwapFail",
+                "compareAndDeleteSuccess",
+                "compareAndDeleteFail",
+                "expireCount",
+            )
+        }
+    )
 
     def inc(self, k: str) -> None:
         self.counts[k] += 1
@@ -259,8 +278,9 @@ class Store:
             return ev
 
     # ---- writes
-    def _create(self, p: str, dir_: bool, value: str, unique: bool, replace: bool, expire: float | None,
-                action: str) -> Event:
+    def _create(
+        self, p: str, dir_: bool, value: str, unique: bool, replace: bool, expire: float | None, action: str
+    ) -> Event:
         cur, nxt = self.index, self.index + 1
         if unique:
             p += "/" + f"{nxt:020d}"
@@ -339,8 +359,11 @@ class Store:
                     # etcd wraps node.Write's error with fmt.Errorf("nodePath %v : %v"): no longer a v2 error, so a
                     # 500 (Raft Internal) whose cause is the wrapped text, v2error's Error(): no index in it
                     raise InternalError(f"nodePath {p} : Not a file ()")
-                ev = Event("update", {"key": p, "modifiedIndex": nxt, "createdIndex": n.created},
-                           n.extern(False, False, self.clock()))
+                ev = Event(
+                    "update",
+                    {"key": p, "modifiedIndex": nxt, "createdIndex": n.created},
+                    n.extern(False, False, self.clock()),
+                )
                 n.value, n.modified = value, nxt
                 self._update_ttl(n, expire)
                 ev.node["value"] = value
@@ -377,8 +400,9 @@ class Store:
             raise V2StoreError(ECODE_TEST_FAILED, cause, self.index)
         return n
 
-    def compare_and_swap(self, p: str, prev_value: str, prev_index: int, value: str, expire: float | None,
-                         refresh: bool = False) -> Event:
+    def compare_and_swap(
+        self, p: str, prev_value: str, prev_index: int, value: str, expire: float | None, refresh: bool = False
+    ) -> Event:
         with self.lock:
             with self._counted("compareAndSwap"):
                 p = clean(p)
@@ -388,8 +412,12 @@ class Store:
             if refresh:
                 value = n.value
             self.index += 1
-            ev = Event("compareAndSwap", {"key": p, "modifiedIndex": self.index, "createdIndex": n.created},
-                       n.extern(False, False, self.clock()), self.index)
+            ev = Event(
+                "compareAndSwap",
+                {"key": p, "modifiedIndex": self.index, "createdIndex": n.created},
+                n.extern(False, False, self.clock()),
+                self.index,
+            )
             n.value, n.modified = value, self.index
             self._update_ttl(n, expire)
             ev.node["value"] = value
@@ -409,8 +437,12 @@ class Store:
                     dir_ = True
                 n = self._get(p)
                 nxt = self.index + 1
-                ev = Event("delete", {"key": p, "modifiedIndex": nxt, "createdIndex": n.created},
-                           n.extern(False, False, self.clock()), nxt)
+                ev = Event(
+                    "delete",
+                    {"key": p, "modifiedIndex": nxt, "createdIndex": n.created},
+                    n.extern(False, False, self.clock()),
+                    nxt,
+                )
                 if n.is_dir:
                     ev.node["dir"] = True
                 self._remove(n, dir_, recursive, self._deleted_notifier(ev))
@@ -424,8 +456,12 @@ class Store:
                 p = clean(p)
                 n = self._compared_file(p, prev_value, prev_index)
             self.index += 1
-            ev = Event("compareAndDelete", {"key": p, "modifiedIndex": self.index, "createdIndex": n.created},
-                       n.extern(False, False, self.clock()), self.index)
+            ev = Event(
+                "compareAndDelete",
+                {"key": p, "modifiedIndex": self.index, "createdIndex": n.created},
+                n.extern(False, False, self.clock()),
+                self.index,
+            )
             self._remove(n, False, False, self._deleted_notifier(ev))
             self._notify(ev)
             return ev
@@ -440,8 +476,12 @@ class Store:
                 if n is None or n.expire is None or n.expire > cutoff:
                     break
                 self.index += 1
-                ev = Event("expire", {"key": n.path, "modifiedIndex": self.index, "createdIndex": n.created},
-                           n.extern(False, False, self.clock()), self.index)
+                ev = Event(
+                    "expire",
+                    {"key": n.path, "modifiedIndex": self.index, "createdIndex": n.created},
+                    n.extern(False, False, self.clock()),
+                    self.index,
+                )
                 if n.is_dir:
                     ev.node["dir"] = True
                 self._remove(n, True, True, self._deleted_notifier(ev))
@@ -465,8 +505,9 @@ class Store:
         return self._earliest_expiring() is not None
 
     # ---- watches
-    def watch(self, key: str, recursive: bool, stream: bool, since: int,
-              deliver: Callable[[Event], None]) -> Watcher | Event:
+    def watch(
+        self, key: str, recursive: bool, stream: bool, since: int, deliver: Callable[[Event], None]
+    ) -> Watcher | Event:
         """An Event (already in history; etcd_index = current index) or a parked Watcher."""
         with self.lock:
             key = clean(key)
@@ -498,11 +539,12 @@ class Store:
             return None
         start, last = self.history[0].index, self.history[-1].index
         if index < start:
-            raise V2StoreError(ECODE_EVENT_INDEX_CLEARED,
-                               f"the requested history has been cleared [{start}/{index}]", self.index)
+            raise V2StoreError(
+                ECODE_EVENT_INDEX_CLEARED, f"the requested history has been cleared [{start}/{index}]", self.index
+            )
         if index > last:
             return None
-        for e in self.history[index - start:]:
+        for e in self.history[index - start :]:
             if e.refresh:
                 continue
             k = e.node["key"]
@@ -544,8 +586,11 @@ class Store:
             return
         for w in list(lst):
             original = ev.node["key"] == path
-            if (original or not _is_hidden(path, ev.node["key"])) and \
-                    (w.recursive or original or deleted) and ev.index >= w.since:
+            if (
+                (original or not _is_hidden(path, ev.node["key"]))
+                and (w.recursive or original or deleted)
+                and ev.index >= w.since
+            ):
                 w.deliver(ev)
                 if not w.stream:
                     w.removed = True
@@ -569,5 +614,5 @@ class Store:
 def _is_hidden(watch_path: str, key_path: str) -> bool:
     if len(watch_path) > len(key_path):
         return False
-    after = clean("/" + key_path[len(watch_path):])
+    after = clean("/" + key_path[len(watch_path) :])
     return "/_" in after

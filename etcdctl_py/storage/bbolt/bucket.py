@@ -40,8 +40,9 @@ if TYPE_CHECKING:
 class Bucket:
     """A bucket in a transaction. Values of nested-bucket keys read as None (bbolt returns nil)."""
 
-    def __init__(self, tx: Tx, root: int, sequence: int = 0, inline: bytes | None = None,
-                 inline_loc: tuple | None = None) -> None:
+    def __init__(
+        self, tx: Tx, root: int, sequence: int = 0, inline: bytes | None = None, inline_loc: tuple | None = None
+    ) -> None:
         self.tx = tx
         self.root = root
         self.sequence = sequence

@@ -196,8 +196,7 @@ def _check_keys(tx: Tx, progress: Progress | None = None) -> list[str]:
                 if not k:
                     out.append(f"page {pgid}: empty key in bucket {name}")
                 if prev is not None and k <= prev:
-                    out.append(f"page {pgid}: key order violation in bucket {name}: "
-                               f"{k[:64]!r} after {prev[:64]!r}")
+                    out.append(f"page {pgid}: key order violation in bucket {name}: {k[:64]!r} after {prev[:64]!r}")
                 prev = k
                 if flags[i] & BUCKET_LEAF_FLAG:
                     subs.append((k, vals[i]))
@@ -229,8 +228,9 @@ def _leaves(tx: Tx, root: int, out: list[str]) -> Iterator[tuple[int, list, list
             out.append(f"page {pgid}: unreadable: {e}")
             continue
         if lower is not None and view.keys and view.keys[0] < lower:
-            out.append(f"page {pgid}: first key {view.keys[0][:64]!r} sorts before its parent's "
-                       f"branch key {lower[:64]!r}")
+            out.append(
+                f"page {pgid}: first key {view.keys[0][:64]!r} sorts before its parent's branch key {lower[:64]!r}"
+            )
         if view.is_leaf:
             yield pgid, view.keys, view.vals, view.flags or []
         else:

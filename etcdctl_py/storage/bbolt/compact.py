@@ -153,8 +153,15 @@ def _bucket_value(sink: _PageSink, items: Iterable[tuple[bytes, bytes]], fill: f
     return BUCKET_HEADER.pack(root, 0), tree.count
 
 
-def write_compact(path: str, buckets: Mapping[bytes, Iterable[tuple[bytes, bytes]]], page_size: int = 4096,
-                  fill: float = 0.9, *, freelist_page: bool = False, txid: int = 2) -> int:
+def write_compact(
+    path: str,
+    buckets: Mapping[bytes, Iterable[tuple[bytes, bytes]]],
+    page_size: int = 4096,
+    fill: float = 0.9,
+    *,
+    freelist_page: bool = False,
+    txid: int = 2,
+) -> int:
     """Write a new bbolt file at `path` holding `buckets` (each: sorted, unique (key, value) pairs).
 
     The file is created (truncated if present), fully written and fsynced. Returns the bbolt size

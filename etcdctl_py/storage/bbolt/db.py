@@ -31,17 +31,28 @@ from .walk import reachable_pages
 
 
 def _meta_error(msg: str) -> BoltError:
-    cls = {"invalid database": InvalidDatabaseError, "version mismatch": VersionMismatchError,
-           "checksum error": ChecksumError}.get(msg, BoltError)
+    cls = {
+        "invalid database": InvalidDatabaseError,
+        "version mismatch": VersionMismatchError,
+        "checksum error": ChecksumError,
+    }.get(msg, BoltError)
     return cls(msg)
 
 
 class DB:
     """An open bbolt file. Not thread-safe; one writer at a time (like bbolt, plus flock)."""
 
-    def __init__(self, path: str, *, writable: bool = False, lock_timeout: float | None = None,
-                 freelist_sync: bool = False, reuse_free_pages: bool = True,
-                 on_lock_wait: Callable[[], None] | None = None, page_size: int | None = None) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        writable: bool = False,
+        lock_timeout: float | None = None,
+        freelist_sync: bool = False,
+        reuse_free_pages: bool = True,
+        on_lock_wait: Callable[[], None] | None = None,
+        page_size: int | None = None,
+    ) -> None:
         self.path = path
         self.writable = writable
         # etcd opens bbolt with NoFreelistSync: no freelist page, free pages derived on open.
@@ -74,9 +85,9 @@ class DB:
         buf = bytearray(page_size * 4)
         for i in range(2):
             m = Meta(page_size=page_size, root=3, freelist=2, pgid=4, txid=i)
-            buf[i * page_size:(i + 1) * page_size] = m.page_bytes(i, page_size)
-        buf[2 * page_size:2 * page_size + 16] = PageHeader(2, FREELIST_PAGE, 0, 0).pack()
-        buf[3 * page_size:3 * page_size + 16] = PageHeader(3, LEAF_PAGE, 0, 0).pack()
+            buf[i * page_size : (i + 1) * page_size] = m.page_bytes(i, page_size)
+        buf[2 * page_size : 2 * page_size + 16] = PageHeader(2, FREELIST_PAGE, 0, 0).pack()
+        buf[3 * page_size : 3 * page_size + 16] = PageHeader(3, LEAF_PAGE, 0, 0).pack()
         pwrite_all(self._fd, buf, 0)
         os.fdatasync(self._fd)
 
@@ -202,7 +213,7 @@ class DB:
                 run_start = idx
             if idx - run_start + 1 == count:
                 start = free[run_start]
-                del free[run_start:idx + 1]
+                del free[run_start : idx + 1]
                 return start
             prev = p
         return 0

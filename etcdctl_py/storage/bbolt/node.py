@@ -83,14 +83,16 @@ def decode_view(buf, offset: int, limit: int) -> PageView:
         if any(flags):
             # bbolt reads a nested bucket's value only through its header (at voffs): a damaged
             # length that points past the file is not a read error for it (valid values are kept whole)
-            vs = tuple(min(v, 16) if f & 1 and s + k + v > soft else v
-                       for f, s, k, v in zip(flags, starts, ks, vs, strict=True))
+            vs = tuple(
+                min(v, 16) if f & 1 and s + k + v > soft else v
+                for f, s, k, v in zip(flags, starts, ks, vs, strict=True)
+            )
         top = max(s + k + v for s, k, v in zip(starts, ks, vs, strict=True))
         if top > soft:
             raise CorruptError(f"page {pid}: element data beyond end of {_where(buf)}")
         if top <= hard:
-            keys = [buf[s:s + k] for s, k in zip(starts, ks, strict=True)]
-            vals = [buf[s + k:s + k + v] for s, k, v in zip(starts, ks, vs, strict=True)]
+            keys = [buf[s : s + k] for s, k in zip(starts, ks, strict=True)]
+            vals = [buf[s + k : s + k + v] for s, k, v in zip(starts, ks, vs, strict=True)]
         else:
             keys = [_padded(buf, s, s + k) for s, k in zip(starts, ks, strict=True)]
             vals = [_padded(buf, s + k, s + k + v) for s, k, v in zip(starts, ks, vs, strict=True)]
@@ -105,7 +107,7 @@ def decode_view(buf, offset: int, limit: int) -> PageView:
     if top > soft:
         raise CorruptError(f"page {pid}: element data beyond end of {_where(buf)}")
     if top <= hard:
-        keys = [buf[s:s + k] for s, k in zip(starts, ks, strict=True)]
+        keys = [buf[s : s + k] for s, k in zip(starts, ks, strict=True)]
     else:
         keys = [_padded(buf, s, s + k) for s, k in zip(starts, ks, strict=True)]
     return PageView(pid, False, keys, kids, None, overflow, None)
@@ -127,8 +129,19 @@ class PageView:
 class Node:
     """A mutable B+tree node owned by a write transaction's bucket (bbolt node)."""
 
-    __slots__ = ("bucket", "is_leaf", "unbalanced", "spilled", "key", "pgid", "parent", "children",
-                 "keys", "vals", "flags")
+    __slots__ = (
+        "bucket",
+        "is_leaf",
+        "unbalanced",
+        "spilled",
+        "key",
+        "pgid",
+        "parent",
+        "children",
+        "keys",
+        "vals",
+        "flags",
+    )
 
     def __init__(self, bucket: Bucket, is_leaf: bool, parent: Node | None = None) -> None:
         self.bucket = bucket

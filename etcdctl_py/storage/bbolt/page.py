@@ -138,12 +138,12 @@ class Page(NamedTuple):
         limit = len(data)
         if count == 0 or base + LEAF_ELEMENT_SIZE * count > limit:
             return []
-        if b"\x01" not in data[base:base + LEAF_ELEMENT_SIZE * count:LEAF_ELEMENT_SIZE].translate(_ODD):
+        if b"\x01" not in data[base : base + LEAF_ELEMENT_SIZE * count : LEAF_ELEMENT_SIZE].translate(_ODD):
             return []
         e = leaf_elements(data, self.offset, count)
         roots = []
         for i in range(count):
-            flags, pos, ksize, vsize = e[4 * i:4 * i + 4]
+            flags, pos, ksize, vsize = e[4 * i : 4 * i + 4]
             vstart = base + LEAF_ELEMENT_SIZE * i + pos + ksize
             if flags & BUCKET_LEAF_FLAG and vsize >= BUCKET_HEADER_SIZE and vstart + BUCKET_HEADER_SIZE <= limit:
                 root = BUCKET_HEADER.unpack_from(data, vstart)[0]
@@ -174,8 +174,17 @@ class Meta:
         return cls(magic, version, page_size, flags, root, sequence, freelist, pgid, txid, checksum)
 
     def body(self) -> bytes:
-        return META_BODY.pack(self.magic, self.version, self.page_size, self.flags, self.root,
-                              self.sequence, self.freelist, self.pgid, self.txid)
+        return META_BODY.pack(
+            self.magic,
+            self.version,
+            self.page_size,
+            self.flags,
+            self.root,
+            self.sequence,
+            self.freelist,
+            self.pgid,
+            self.txid,
+        )
 
     def sum64(self) -> int:
         return fnv1a64(self.body())
@@ -225,8 +234,9 @@ def branch_elements(buf, offset: int, count: int) -> tuple[int, ...]:
     return struct.unpack_from("<" + "IIQ" * count, buf, offset + PAGE_HEADER_SIZE)
 
 
-def encode_page(page_id: int, is_leaf: bool, keys: Sequence[bytes], values: Sequence,
-                flags: Sequence[int] | None, page_size: int) -> bytes:
+def encode_page(
+    page_id: int, is_leaf: bool, keys: Sequence[bytes], values: Sequence, flags: Sequence[int] | None, page_size: int
+) -> bytes:
     """Serialise a leaf (values = bytes) or branch (values = child pgids) page like node.write.
 
     The result is padded to a whole number of pages; `overflow` counts the extra ones.
@@ -267,8 +277,9 @@ def node_size(is_leaf: bool, keys: Sequence[bytes], values: Sequence) -> int:
     return PAGE_HEADER_SIZE + BRANCH_ELEMENT_SIZE * len(keys) + sum(map(len, keys))
 
 
-def inline_bucket_value(keys: Sequence[bytes], values: Sequence[bytes], flags: Sequence[int] | None = None,
-                        sequence: int = 0) -> bytes:
+def inline_bucket_value(
+    keys: Sequence[bytes], values: Sequence[bytes], flags: Sequence[int] | None = None, sequence: int = 0
+) -> bytes:
     """Value of an inline bucket: header {root 0, sequence} + a leaf page image with id 0 (unpadded)."""
     n = len(keys)
     elems = []

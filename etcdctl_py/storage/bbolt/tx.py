@@ -205,8 +205,15 @@ class Tx:
                 freelist = fpg
             else:
                 freelist = PGID_NO_FREELIST
-            self.meta = Meta(**{**self.meta.__dict__, "root": root, "sequence": self.root.sequence,
-                                "freelist": freelist, "checksum": 0})
+            self.meta = Meta(
+                **{
+                    **self.meta.__dict__,
+                    "root": root,
+                    "sequence": self.root.sequence,
+                    "freelist": freelist,
+                    "checksum": 0,
+                }
+            )
             self.db._commit(self, self._pages, self.meta, self.freed)
         except BaseException:
             self._close()
