@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import random
 import sys
 import threading
@@ -73,18 +72,9 @@ _PTR = f"0xc000{random.randrange(0x100000, 0xFFFFFF):06x}"
 
 def _health_warn(go_error: str, authority: str) -> None:
     """etcdctl 3.5.1's health clients log through a zap production logger named "client" (epoch ts)."""
-    line = (
-        '{"level":"warn","ts":' + repr(time.time()) + ',"logger":"client","caller":"v3/retry_interceptor.go:62",'
-        '"msg":"retrying of unary invoker failed","target":"etcd-endpoints://'
-        + _PTR
-        + "/"
-        + authority
-        + '","attempt":0,"error":'
-        + json.dumps(go_error, ensure_ascii=False)
-        + "}\n"
-    )
-    sys.stderr.write(line)
-    sys.stderr.flush()
+    from etcdctl_py.cli.globals import client_warn_line
+
+    client_warn_line(go_error, authority, ts=repr(time.time()), logger="client", ptr=_PTR)
 
 
 def _check_one(ctx: Context, ep: str, timeout: float, out: list, lock: threading.Lock) -> None:

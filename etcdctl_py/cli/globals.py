@@ -85,13 +85,18 @@ def iso_ts() -> str:
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}" + zone
 
 
-def client_warn_line(go_error: str, authority: str) -> None:
-    """The Go client's `retrying of unary invoker failed` warning that precedes etcdctl's `Error:` line."""
+def client_warn_line(
+    go_error: str, authority: str, *, ts: str | None = None, logger: str = "etcd-client", ptr: str | None = None
+) -> None:
+    """The Go client's `retrying of unary invoker failed` warning that precedes etcdctl's `Error:` line: ISO time
+    and the "etcd-client" logger by default; `endpoint health`'s clients log epoch seconds as "client"."""
     import json
 
-    ptr = "0xc000%06x" % (os.getpid() * 0x80 % 0xFFFF80 + 0x100000 & 0xFFFF80)
+    if ptr is None:
+        ptr = "0xc000%06x" % (os.getpid() * 0x80 % 0xFFFF80 + 0x100000 & 0xFFFF80)
+    stamp = ts if ts is not None else '"' + iso_ts() + '"'
     line = (
-        '{"level":"warn","ts":"' + iso_ts() + '","logger":"etcd-client","caller":"v3/retry_interceptor.go:62",'
+        '{"level":"warn","ts":' + stamp + ',"logger":"' + logger + '","caller":"v3/retry_interceptor.go:62",'
         '"msg":"retrying of unary invoker failed","target":"etcd-endpoints://'
         + ptr
         + "/"

@@ -365,14 +365,7 @@ class V2Api:
             self.store.create(
                 f"/0/members/{m.id:x}/raftAttributes", False, go_json({"peerURLs": list(m.peer_urls)}), False, None
             )
-        me = self._member(self.identity.member_id)
-        if me is not None:
-            self.store.set(
-                f"/0/members/{me.id:x}/attributes",
-                False,
-                go_json({"name": me.name, "clientURLs": list(me.client_urls)}),
-                None,
-            )
+        self._publish()
         self.store.set("/0/version", False, self.identity.cluster_version, None)
 
     def _publish(self) -> None:

@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from etcdctl_py.storage.v2store import STATS_FIELDS
+
 from .errors import (
     ECODE_DIR_NOT_EMPTY,
     ECODE_EVENT_INDEX_CLEARED,
@@ -158,28 +160,8 @@ class Watcher:
 
 @dataclass
 class Stats:
-    counts: dict[str, int] = field(
-        default_factory=lambda: {
-            k: 0
-            for k in (
-                "getsSuccess",
-                "getsFail",
-                "setsSuccess",
-                "setsFail",
-                "deleteSuccess",
-                "deleteFail",
-                "updateSuccess",
-                "updateFail",
-                "createSuccess",
-                "createFail",
-                "compareAndSwapSuccess",
-                "compareAndSwapFail",
-                "compareAndDeleteSuccess",
-                "compareAndDeleteFail",
-                "expireCount",
-            )
-        }
-    )
+    # etcd's v2 store stats (the watcher count is read live, not counted here)
+    counts: dict[str, int] = field(default_factory=lambda: {k: 0 for k in STATS_FIELDS if k != "watchers"})
 
     def inc(self, k: str) -> None:
         self.counts[k] += 1
