@@ -9,7 +9,7 @@ import os
 import pytest
 
 from tests import etcdproc, tlscerts
-from tests.v2.v2tools import Pair, Side, mask, py_argv, real_argv, run
+from tests.v2.v2tools import TLS_CONTEXTS, Pair, Side, mask, py_argv, real_argv, run
 
 
 def _tls_twins(bin_a: str, bin_b: str, base: str, certs: dict):
@@ -87,10 +87,12 @@ def tls_cli_pair(workdir, certs):
 @pytest.fixture(scope="module")
 def tls_server_pair(workdir, certs):
     a, b = _tls_twins(etcdproc.distro_bin("etcd"), etcdproc.etcd_py_wrapper(workdir), workdir, certs)
-    yield Pair(
-        TlsSide(real_argv(), f"https://127.0.0.1:{a.client_port}"),
-        TlsSide(real_argv(), f"https://127.0.0.1:{b.client_port}"),
-    )
+    urls = [f"https://127.0.0.1:{a.client_port}", f"https://127.0.0.1:{b.client_port}"]
+    for url in urls:
+        TLS_CONTEXTS[url] = tlscerts.client_context(certs)
+    yield Pair(TlsSide(real_argv(), urls[0]), TlsSide(real_argv(), urls[1]))
+    for url in urls:
+        TLS_CONTEXTS.pop(url, None)
     a.stop()
     b.stop()
 

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import signal
+import ssl
 import subprocess
 import sys
 import urllib.request
@@ -53,9 +54,13 @@ def run(
     return Run(p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace"), p.returncode)
 
 
+# https servers' client contexts (trusting the test CA, with the client certificate), by URL, for the polls below
+TLS_CONTEXTS: dict[str, ssl.SSLContext] = {}
+
+
 def v2_watchers(url: str) -> int:
     """How many v2 watches the server at `url` holds parked (`watchers` of /v2/stats/store, etcd and etcd-py)."""
-    with urllib.request.urlopen(url + "/v2/stats/store", timeout=5) as r:
+    with urllib.request.urlopen(url + "/v2/stats/store", timeout=5, context=TLS_CONTEXTS.get(url)) as r:
         return int(json.loads(r.read())["watchers"])
 
 
