@@ -7,13 +7,19 @@ import ssl
 import subprocess
 
 
-def make_certs(d: str, client_cn: str = "root") -> dict[str, str]:
+def make_certs(
+    d: str, client_cn: str = "root", *, digest: str = "", ca_cn: str = "etcdctl-py test CA"
+) -> dict[str, str]:
+    """`digest` ("sha1", ...) signs the CA and both certificates with that digest instead of openssl's default."""
+    sign = [f"-{digest}"] if digest else []
+
     def ossl(*args: str) -> None:
         subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=d)
 
     ossl(
         "req",
         "-x509",
+        *sign,
         "-newkey",
         "rsa:2048",
         "-nodes",
@@ -24,7 +30,7 @@ def make_certs(d: str, client_cn: str = "root") -> dict[str, str]:
         "-days",
         "2",
         "-subj",
-        "/CN=etcdctl-py test CA",
+        f"/CN={ca_cn}",
     )
     with open(os.path.join(d, "san.ext"), "w") as f:
         f.write("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n")
@@ -44,6 +50,7 @@ def make_certs(d: str, client_cn: str = "root") -> dict[str, str]:
         ossl(
             "x509",
             "-req",
+            *sign,
             "-in",
             f"{name}.csr",
             "-CA",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import ssl
-import subprocess
 import urllib.request
 
 import pytest
@@ -20,62 +19,10 @@ from tests.server.servertools import Ctl
 
 def make_sha1_certs(d: str) -> dict[str, str]:
     """A SHA-1-signed CA, and a server (127.0.0.1) and a client (CN=root) certificate it signed with SHA-1."""
-
-    def ossl(*args: str) -> None:
-        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=d)
-
-    ossl(
-        "req",
-        "-x509",
-        "-sha1",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=sha1 test CA",
-    )
-    with open(os.path.join(d, "san.ext"), "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n")
-    for name, cn in (("server", "127.0.0.1"), ("client", "root")):
-        ossl(
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            f"{name}.key",
-            "-out",
-            f"{name}.csr",
-            "-subj",
-            f"/CN={cn}",
-        )
-        ossl(
-            "x509",
-            "-req",
-            "-sha1",
-            "-in",
-            f"{name}.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            f"{name}.pem",
-            "-days",
-            "2",
-            "-extfile",
-            "san.ext",
-        )
-    return {k: os.path.join(d, f"{k}.pem") for k in ("ca", "server", "client")} | {
-        "server_key": os.path.join(d, "server.key"),
-        "client_key": os.path.join(d, "client.key"),
+    c = tlscerts.make_certs(d, digest="sha1", ca_cn="sha1 test CA")
+    return {"ca": c["ca"], "server": c["server_cert"], "client": c["client_cert"]} | {
+        "server_key": c["server_key"],
+        "client_key": c["client_key"],
     }
 
 
