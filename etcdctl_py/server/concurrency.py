@@ -13,6 +13,7 @@ from etcdctl_py.proto.etcdserverpb import rpc_pb2 as pb
 from etcdctl_py.proto.v3lockpb import v3lock_pb2 as lpb
 from etcdctl_py.proto.v3lockpb import v3lock_pb2_grpc as lpbg
 from etcdctl_py.server import errors
+from etcdctl_py.server.election import SESSION_TTL, lease_hex
 
 
 def _relayed(e: errors.EtcdError) -> grpc.StatusCode:
@@ -28,12 +29,15 @@ class LockService(lpbg.LockServicer):
         core = self.core
         try:
             ai = self.gauth.info(context)
-            if core.lessor.lookup(request.lease) is None:
+            lease = request.lease
+            if lease == 0:  # concurrency.NewSession grants a session lease, orphaned once the lock is held
+                lease = core.lease_grant(pb.LeaseGrantRequest(TTL=SESSION_TTL), ai).ID
+            elif core.lessor.lookup(lease) is None:
                 raise errors.LEASE_NOT_FOUND
             prefix = request.name + b"/"
-            key = prefix + (b"%x" % request.lease)
+            key = prefix + lease_hex(lease)
             cmp = pb.Compare(key=key, target=pb.Compare.CREATE, result=pb.Compare.EQUAL, create_revision=0)
-            put = pb.RequestOp(request_put=pb.PutRequest(key=key, value=b"", lease=request.lease))
+            put = pb.RequestOp(request_put=pb.PutRequest(key=key, value=b"", lease=lease))
             get = pb.RequestOp(request_range=pb.RangeRequest(key=key))
             owner = pb.RequestOp(
                 request_range=pb.RangeRequest(
@@ -54,7 +58,7 @@ class LockService(lpbg.LockServicer):
                     ai,
                 )
                 if not rr.kvs:
-                    if core.lessor.lookup(request.lease) is None:
+                    if core.lessor.lookup(lease) is None:
                         raise errors.LEASE_NOT_FOUND
                     return lpb.LockResponse(header=core.header(), key=key)
                 time.sleep(0.02)

@@ -565,7 +565,7 @@ class EtcdCore:
 
     def defragment(self) -> pb.DefragmentResponse:
         self.persister.defragment()
-        return pb.DefragmentResponse(header=self.header())
+        return pb.DefragmentResponse()  # etcd's maintenance server answers Defragment without a header
 
     def snapshot_image(self) -> bytes:
         """A consistent bbolt image of the whole backend (what Maintenance.Snapshot streams)."""

@@ -34,7 +34,7 @@ def _cmp_create(key: bytes, rev: int) -> pb.Compare:
     return pb.Compare(key=key, target=pb.Compare.CREATE, result=pb.Compare.EQUAL, create_revision=rev)
 
 
-def _lease_hex(lease: int) -> bytes:
+def lease_hex(lease: int) -> bytes:
     return (b"-%x" % -lease) if lease < 0 else (b"%x" % lease)
 
 
@@ -101,7 +101,7 @@ class ElectionService(epbg.ElectionServicer):
             if lease == 0:
                 lease = core.lease_grant(pb.LeaseGrantRequest(TTL=SESSION_TTL), ai).ID
             prefix = request.name + b"/"
-            key = prefix + _lease_hex(lease)
+            key = prefix + lease_hex(lease)
             put = pb.RequestOp(request_put=pb.PutRequest(key=key, value=request.value, lease=lease))
             get = pb.RequestOp(request_range=pb.RangeRequest(key=key))
             resp = core.txn(pb.TxnRequest(compare=[_cmp_create(key, 0)], success=[put], failure=[get]), ai)

@@ -20,7 +20,7 @@ import ssl
 import struct
 import threading
 from collections.abc import AsyncIterator, Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import h11
 
@@ -42,6 +42,9 @@ from etcdctl_py.server.httpreply import (
 )
 from etcdctl_py.server.zaplog import log
 
+if TYPE_CHECKING:
+    from etcdctl_py.server.gateway import Gateway
+
 PREFACE = b"PRI * HTTP/2.0"  # enough of it to tell gRPC apart
 H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 CMUX_LINE_LIMIT = 4096  # cmux's HTTP1 matcher reads at most this much looking for the first request line
@@ -60,18 +63,27 @@ class V2Handler(Protocol):
 
 
 class HttpApp:
-    """The HTTP/1.1 endpoints etcd serves on the client port: /health, /version, /metrics, and /v2 when mounted."""
+    """The HTTP/1.1 endpoints etcd serves on the client port: /health, /version, /metrics, /v2 when mounted and
+    the JSON gateway at /v3/ (server/gateway.py) unless --enable-grpc-gateway=false."""
 
-    def __init__(self, core: Any, v2: V2Handler | None = None) -> None:
+    def __init__(self, core: Any, v2: V2Handler | None = None, gateway: Gateway | None = None) -> None:
         self.core = core
         self.v2 = v2
+        self.gateway = gateway  # etcd's grpc-gateway at /v3/ (None: --enable-grpc-gateway=false)
 
     async def answer(
         self, method: str, target: str, headers: dict[str, str], body: bytes, peer_cn: str | None
     ) -> Reply:
-        """etcd's accessController in front of its mux: OPTIONS is answered for every path, the rest routed."""
+        """etcd's accessController in front of its mux: its gateway CN check first, then OPTIONS is answered for
+        every path, the rest routed."""
+        if self.gateway is not None:
+            refused = self.gateway.refuses_cn(target, peer_cn)
+            if refused is not None:
+                return refused
         if method == "OPTIONS":
             return 200, [], b""
+        if self.gateway is not None and self.gateway.handles(target):
+            return await self.gateway.serve(method, target, headers, body, peer_cn)
         if self.v2 is not None and is_v2_path(target):
             return await self.v2.serve(method, target, headers, body, peer_cn)
         return await asyncio.get_running_loop().run_in_executor(None, self.handle, method, target)

@@ -30,6 +30,7 @@ REASONS = {
     200: "OK",
     201: "Created",
     204: "No Content",
+    301: "Moved Permanently",
     307: "Temporary Redirect",
     400: "Bad Request",
     401: "Unauthorized",
@@ -40,11 +41,14 @@ REASONS = {
     410: "Gone",
     412: "Precondition Failed",
     413: "Request Entity Too Large",
+    408: "Request Timeout",
     415: "Unsupported Media Type",
+    429: "Too Many Requests",
     431: "Request Header Fields Too Large",
     500: "Internal Server Error",
     501: "Not Implemented",
     503: "Service Unavailable",
+    504: "Gateway Timeout",
 }
 
 

@@ -156,7 +156,15 @@ class Server:
             from etcdctl_py.server.v2.mount import mount
 
             v2 = mount(core, self.flags.get("initial-cluster-token"))
-        app = HttpApp(core, v2)
+        gateway = None
+        if self.flags.bool("enable-grpc-gateway"):
+            from etcdctl_py.server.gateway import Gateway
+
+            auth = core.auth
+            gateway = Gateway(
+                self.link.target, lambda: bool(auth and auth.enabled), self.flags.bool("client-cert-auth")
+            )
+        app = HttpApp(core, v2, gateway)
         for url, sock in self.sockets:
             host, port, scheme = _bind_host(url)
             ctx = ssl_ctx if scheme == "https" else None

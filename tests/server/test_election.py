@@ -171,3 +171,21 @@ def test_lock_and_election_relay_client_errors(etwins):
             )
     assert got[1] == got[0]
     assert got[0][0] == ("UNKNOWN", "etcdserver: requested lease not found")
+
+
+def test_lock_without_lease_takes_a_60s_session_lease(etwins):
+    """v3lock's Lock with no lease grants a session lease of 60 s (concurrency.NewSession) and holds the lock with
+    it, as etcd does; the holder's key names that lease."""
+    from etcdctl_py.proto.v3lockpb import v3lock_pb2 as lpb
+    from etcdctl_py.proto.v3lockpb import v3lock_pb2_grpc as lpbg
+
+    got = []
+    for srv in etwins:
+        with grpc.insecure_channel(srv.endpoint) as ch:
+            key = lpbg.LockStub(ch).Lock(lpb.LockRequest(name=b"sessionless"), timeout=10).key
+            kv = pbg.KVStub(ch).Range(pb.RangeRequest(key=key)).kvs[0]
+            ttl = pbg.LeaseStub(ch).LeaseTimeToLive(pb.LeaseTimeToLiveRequest(ID=kv.lease))
+            lpbg.LockStub(ch).Unlock(lpb.UnlockRequest(key=key))
+            pbg.LeaseStub(ch).LeaseRevoke(pb.LeaseRevokeRequest(ID=kv.lease))
+            got.append((key == b"sessionless/%x" % kv.lease, kv.lease != 0, ttl.grantedTTL))
+    assert got[1] == got[0] == (True, True, 60)
