@@ -5,35 +5,9 @@ from __future__ import annotations
 
 import json
 
+from etcdctl_py.server.gateway_json import GoJSONError, unmarshal
+
 _GO_KIND = {str: "string", bool: "bool", int: "number", float: "number", list: "array", dict: "object"}
-
-
-def _quote_char(c: str) -> str:
-    """encoding/json's quoteChar."""
-    if c == "'":
-        return "'\\''"
-    if c == '"':
-        return "'\"'"
-    q = json.dumps(c, ensure_ascii=False)[1:-1]
-    return "'" + q + "'"
-
-
-def _syntax_error(text: str, err: json.JSONDecodeError) -> str:
-    """Go's scanner message for the common cases (empty input, a bad first character)."""
-    stripped = text.lstrip(" \t\r\n")
-    if not stripped:
-        return "unexpected end of JSON input"
-    c = stripped[0]
-    if c not in '{["-0123456789tfn':
-        return f"invalid character {_quote_char(c)} looking for beginning of value"
-    for lit in ("true", "false", "null"):
-        if c == lit[0]:
-            for i, ch in enumerate(stripped[1 : len(lit)], start=1):
-                if ch != lit[i]:
-                    return f"invalid character {_quote_char(ch)} in literal {lit} (expecting {_quote_char(lit[i])})"
-    if err.pos >= len(text):
-        return "unexpected end of JSON input"
-    return f"invalid character {_quote_char(text[err.pos])} looking for beginning of value"
 
 
 def _check_url(raw: str) -> str:
@@ -56,11 +30,11 @@ def _check_url(raw: str) -> str:
 
 def parse_peer_urls(body: bytes) -> list[str]:
     """Sorted peer URLs, or ValueError whose text etcd would put in `{"message": ...}` (HTTP 400)."""
-    text = body.decode("utf-8", "replace")
     try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ValueError(_syntax_error(text, e)) from None
+        unmarshal(body)  # Go's syntax errors; the checked text then decodes the same with json
+    except GoJSONError as e:
+        raise ValueError(str(e)) from None
+    doc = json.loads(body.decode("utf-8", "replace"))
     urls: list = []
     if isinstance(doc, dict):
         for k, v in doc.items():  # encoding/json matches field names case-insensitively; last wins
