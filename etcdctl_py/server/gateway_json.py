@@ -301,11 +301,23 @@ def unmarshal(data: bytes) -> Node:
     try:
         node = p.value()
     except _Eof:
-        raise GoJSONError("unexpected end of JSON input") from None
+        raise _end_of_input(data) from None
     p._ws()
     if p.pos < len(data):
         raise p._bad("after top-level value")
     return node
+
+
+def _end_of_input(data: bytes) -> GoJSONError:
+    """What json.Unmarshal says when `data` ends inside a value: its scanner steps one space at the end, so a
+    literal or number cut short is an invalid ' ' in it, anything else "unexpected end of JSON input"."""
+    try:
+        _Parser(data + b" ").value()
+    except GoJSONError as e:
+        return e
+    except _Eof:
+        pass
+    return GoJSONError("unexpected end of JSON input")
 
 
 def _type_error(value: str, gotype: str) -> GoJSONError:
