@@ -20,11 +20,13 @@ import ssl
 import struct
 import threading
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 import h11
 
 from etcdctl_py.gofmt import go_json
+from etcdctl_py.gofmt import quote as go_quote
 from etcdctl_py.server.grpclink import GrpcLink, peer_key
 from etcdctl_py.server.httpreply import (
     CHUNKING_THRESHOLD,
@@ -62,24 +64,106 @@ class V2Handler(Protocol):
     ) -> Reply: ...
 
 
+@dataclass(frozen=True)
+class Access:
+    """etcd's AccessController as --cors and --host-whitelist set it; an empty set or '*' allows all."""
+
+    origins: frozenset[str] = frozenset({"*"})
+    hosts: frozenset[str] = frozenset({"*"})
+
+    @classmethod
+    def from_flags(cls, cors: str, host_whitelist: str) -> Access:
+        """From the flags' values: comma-separated, as etcd's unique-URL and unique-string flags print them."""
+        return cls(frozenset(filter(None, cors.split(","))), frozenset(filter(None, host_whitelist.split(","))))
+
+    def host_allowed(self, host: str) -> bool:
+        return not self.hosts or "*" in self.hosts or host in self.hosts
+
+    def cors_headers(self, origin: str) -> Headers:
+        """The CORS headers of a reply to a request from `origin` (its Origin header, "" without one)."""
+        if not self.origins or "*" in self.origins:
+            origin = "*"
+        elif origin not in self.origins:
+            return []
+        return [(name, origin if value == "*" else value) for name, value in CORS]
+
+
+def go_hostname(host: str) -> str:
+    """etcd's httputil.GetHostname: the Host header without its port (net.SplitHostPort), or the whole of it."""
+    if host.startswith("["):
+        end = host.find("]")
+        if end > 0 and host[end + 1 : end + 2] == ":" and ":" not in host[end + 2 :]:
+            return host[1:end]
+        return host
+    name, sep, port = host.rpartition(":")
+    if sep and ":" not in name and "[" not in name and "]" not in name and "]" not in port:
+        return name
+    return host
+
+
+def dns_rebinding_refusal(host: str) -> str:
+    """etcd's answer (421) to a plain-HTTP request whose Host is not in --host-whitelist (CVE-2018-5702)."""
+    return (
+        "\netcd received your request, but the Host header was unrecognized.\n\n"
+        "To fix this, choose one of the following options:\n"
+        "- Enable TLS, then any HTTPS request will be allowed.\n"
+        "- Add the hostname you want to use to the whitelist in settings.\n"
+        f"  - e.g. etcd --host-whitelist {go_quote(host)}\n\n"
+        'This requirement has been added to help prevent "DNS Rebinding" attacks (CVE-2018-5702).\n'
+    )
+
+
+def with_headers(reply: Reply, extra: Headers) -> Reply:
+    """`reply` with `extra` headers added (a streamed reply's too)."""
+    if not extra:
+        return reply
+    if isinstance(reply, Streamed):
+        return replace(reply, headers=extra + reply.headers)
+    status, headers, body = reply
+    return status, extra + headers, body
+
+
 class HttpApp:
     """The HTTP/1.1 endpoints etcd serves on the client port: /health, /version, /metrics, /v2 when mounted and
     the JSON gateway at /v3/ (server/gateway.py) unless --enable-grpc-gateway=false."""
 
-    def __init__(self, core: Any, v2: V2Handler | None = None, gateway: Gateway | None = None) -> None:
+    def __init__(
+        self, core: Any, v2: V2Handler | None = None, gateway: Gateway | None = None, access: Access | None = None
+    ) -> None:
         self.core = core
         self.v2 = v2
         self.gateway = gateway  # etcd's grpc-gateway at /v3/ (None: --enable-grpc-gateway=false)
+        self.access = access or Access()
 
     async def answer(
-        self, method: str, target: str, headers: dict[str, str], body: bytes, peer_cn: str | None
+        self,
+        method: str,
+        target: str,
+        headers: dict[str, str],
+        body: bytes,
+        peer_cn: str | None,
+        secure: bool = False,
     ) -> Reply:
-        """etcd's accessController in front of its mux: its gateway CN check first, then OPTIONS is answered for
-        every path, the rest routed."""
-        if self.gateway is not None:
+        """etcd's accessController in front of its mux: a plain-HTTP request's Host must be whitelisted, a TLS
+        one passes the gateway's CN check; then the CORS headers, OPTIONS answered for every path, the rest
+        routed. `secure`: the request came over TLS."""
+        if not secure:
+            host = go_hostname(headers.get("host", ""))
+            if not self.access.host_allowed(host):
+                log("warn", "rejecting HTTP request to prevent DNS rebinding attacks", host=host)
+                return http_error(421, dns_rebinding_refusal(host))
+        elif self.gateway is not None:
             refused = self.gateway.refuses_cn(target, peer_cn)
             if refused is not None:
                 return refused
+        return with_headers(
+            await self._route(method, target, headers, body, peer_cn),
+            self.access.cors_headers(headers.get("origin", "")),
+        )
+
+    async def _route(
+        self, method: str, target: str, headers: dict[str, str], body: bytes, peer_cn: str | None
+    ) -> Reply:
         if method == "OPTIONS":
             return 200, [], b""
         if self.gateway is not None and self.gateway.handles(target):
@@ -196,6 +280,7 @@ class Http1Conn:
         self, app: HttpApp, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer_cn: str | None
     ) -> None:
         self.app, self.reader, self.writer, self.peer_cn = app, reader, writer, peer_cn
+        self.secure = writer.get_extra_info("ssl_object") is not None
         self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEADER_BYTES)
         self.eof = False
         self.fed = 0  # bytes handed to h11 so far
@@ -264,6 +349,7 @@ class Http1Conn:
                 _header_dict(req.headers),
                 body,
                 self.peer_cn,
+                self.secure,
             )
         except Exception as e:  # noqa: BLE001 - net/http recovers a handler's panic, logs it and closes the conn
             log("error", "http: panic serving client request", error=f"{type(e).__name__}: {e}")
@@ -330,9 +416,7 @@ class Http1Conn:
         status, headers, body = reply
         head = req.method == b"HEAD"
         known = len(body) <= CHUNKING_THRESHOLD  # net/http counts a body only when it fits its buffer
-        self.writer.write(
-            self._head(req, status, header_block(status, CORS + headers, body, head=head, length_known=known))
-        )
+        self.writer.write(self._head(req, status, header_block(status, headers, body, head=head, length_known=known)))
         if body and not head and body_allowed(status):
             self.writer.write(self.conn.send(h11.Data(data=body)))
         self.writer.write(self.conn.send(h11.EndOfMessage()))
@@ -344,7 +428,7 @@ class Http1Conn:
         (Go's CloseNotify)."""
         self.writer.write(
             self._head(
-                req, reply.status, header_block(reply.status, CORS + reply.headers, b"", head=False, length_known=False)
+                req, reply.status, header_block(reply.status, reply.headers, b"", head=False, length_known=False)
             )
         )
         await self.writer.drain()

@@ -43,6 +43,7 @@ REASONS = {
     413: "Request Entity Too Large",
     408: "Request Timeout",
     415: "Unsupported Media Type",
+    421: "Misdirected Request",
     429: "Too Many Requests",
     431: "Request Header Fields Too Large",
     500: "Internal Server Error",

@@ -149,7 +149,7 @@ class Server:
 
     def _serve_clients(self, core: EtcdCore, ssl_ctx: ssl.SSLContext | None) -> None:
         """The bound client sockets start serving (gRPC relayed to the link, HTTP: health, version, v2)."""
-        from etcdctl_py.server.frontend import FrontListener, HttpApp
+        from etcdctl_py.server.frontend import Access, FrontListener, HttpApp
 
         v2 = None
         if self.flags.bool("enable-v2"):
@@ -164,7 +164,8 @@ class Server:
             gateway = Gateway(
                 self.link.target, lambda: bool(auth and auth.enabled), self.flags.bool("client-cert-auth")
             )
-        app = HttpApp(core, v2, gateway)
+        access = Access.from_flags(self.flags.get("cors"), self.flags.get("host-whitelist"))
+        app = HttpApp(core, v2, gateway, access)
         for url, sock in self.sockets:
             host, port, scheme = _bind_host(url)
             ctx = ssl_ctx if scheme == "https" else None
