@@ -37,12 +37,14 @@ def foreign_voters_text(ids: list[int], fresh: bool) -> str:
 
 
 def new_persister(flags: cfgmod.Flags) -> Persister:
-    """The persister of --data-dir with the snapshot and purge settings (--snapshot-count, --max-*)."""
+    """The persister of --data-dir (and --wal-dir) with the snapshot and purge settings (--snapshot-count,
+    --max-*)."""
     return Persister(
         flags.get("data-dir"),
         snapshot_count=cfgmod.snapshot_count(flags),
         max_snapshots=flags.int("max-snapshots"),
         max_wals=flags.int("max-wals"),
+        wal_dir=flags.get("wal-dir") or None,
     )
 
 

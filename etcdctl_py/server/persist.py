@@ -147,10 +147,17 @@ class Recovered:
 class Persister:
     """Owns the data dir: WAL appends, batched bbolt commits, snapshots, sizes."""
 
-    def __init__(self, data_dir: str, snapshot_count: int = 0, max_snapshots: int = 5, max_wals: int = 5) -> None:
+    def __init__(
+        self,
+        data_dir: str,
+        snapshot_count: int = 0,
+        max_snapshots: int = 5,
+        max_wals: int = 5,
+        wal_dir: str | None = None,
+    ) -> None:
         self.data_dir = data_dir
         self.member_dir = os.path.join(data_dir, "member")
-        self.wal_dir = os.path.join(self.member_dir, "wal")
+        self.wal_dir = wal_dir or os.path.join(self.member_dir, "wal")  # --wal-dir puts it elsewhere, as in etcd
         self.snap_dir = os.path.join(self.member_dir, "snap")
         self.db_path = os.path.join(self.snap_dir, "db")
         self.backend = Backend()
