@@ -134,8 +134,10 @@ def apply_env(ctx: Context, extra_known: tuple[str, ...] = ()) -> None:
                     ctx.set_from_text(name, val)
                 except ValueError:
                     pass  # etcdctl ignores a value its flag cannot parse: the default stays
+    from etcdctl_py.client.client import TRANSPORT_ENV  # ours, not a flag: never "unrecognized"
+
     for env_key, env_val in os.environ.items():
-        if env_key in used:
+        if env_key in used or env_key == TRANSPORT_ENV:
             continue
         if env_key in already:
             sys.stderr.write(

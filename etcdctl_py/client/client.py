@@ -1,8 +1,11 @@
 """The connection to an etcd cluster: endpoints with failover, TLS, auth token, timeouts.
 
-A thin layer over grpcio: requests and responses are the generated protobuf messages of
-`etcdctl_py.proto`, so everything etcd's API can express is reachable. Service handles
-(`client.kv`, `client.maintenance`, ...) add a typed, keyword-argument surface on top.
+Requests and responses are the generated protobuf messages of `etcdctl_py.proto`, so everything etcd's API can
+express is reachable. Service handles (`client.kv`, `client.maintenance`, ...) add a typed, keyword-argument surface
+on top. Calls go through a transport (client/transport): unary calls and server streams over our own standard-library
+HTTP/2 (no grpc import), bidirectional streams (Watch, LeaseKeepAlive) and Observe over grpcio;
+ETCDCTL_PY_TRANSPORT=grpcio sends everything through grpcio. Failover, retries, timeouts and the auth token live here,
+once, above both.
 
 Behaviour copied from etcd's Go client because users can see it:
 * dialing is lazy: a dead endpoint shows up as `context deadline exceeded` once the request's
@@ -13,13 +16,11 @@ Behaviour copied from etcd's Go client because users can see it:
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
-
-import grpc
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn, Protocol, TypeVar
 
 from etcdctl_py.client.endpoints import CREDS_DROP, CREDS_OPTIONAL, Endpoint, parse_endpoint
 from etcdctl_py.client.errors import (
@@ -30,7 +31,8 @@ from etcdctl_py.client.errors import (
     NoAvailableEndpoints,
 )
 from etcdctl_py.client.retry import Attempts, Timeout, grpc_timeout, translated
-from etcdctl_py.client.tls import TLSConfig
+from etcdctl_py.client.tls import KeyMaterial, TLSConfig
+from etcdctl_py.client.transport.base import CallError, Transport
 
 if TYPE_CHECKING:
     from etcdctl_py.client.auth import Auth
@@ -40,11 +42,13 @@ if TYPE_CHECKING:
     from etcdctl_py.client.lease import Lease
     from etcdctl_py.client.lock import Lock
     from etcdctl_py.client.maintenance import Maintenance
+    from etcdctl_py.client.transport.grpcio import GrpcioTransport
     from etcdctl_py.client.watch import Watch
 
 __all__ = ["Client", "Settings", "TLSConfig", "WarnLogger"]
 
-MAX_RECV = 2**31 - 1  # the Go client's default MaxCallRecvMsgSize (math.MaxInt32)
+# ETCDCTL_PY_TRANSPORT=grpcio: every call through grpcio (for comparison, or for users who want grpc's own stack)
+TRANSPORT_ENV = "ETCDCTL_PY_TRANSPORT"
 
 # Go's grpc.DialContext fails when its (non-blocking) dial context is already over by the time it returns:
 # always below ~5µs, by chance up to ~100µs. Below this many seconds we fail the same way, every time.
@@ -70,9 +74,9 @@ class Decoder(Protocol[R]):
 WarnLogger = Callable[[str, str], None]
 
 
-@dataclass(frozen=True)
-class Settings:
-    """How a client connects and how long it waits; a client for one member (Client.at) inherits them."""
+class Settings(NamedTuple):
+    """How a client connects and how long it waits; a client for one member (Client.at) inherits them.
+    (A NamedTuple, not a dataclass: dataclasses imports inspect, ~10 ms of a cold `get`.)"""
 
     dial_timeout: float = 2.0
     command_timeout: float | None = 5.0  # a request's default timeout (None: none)
@@ -107,14 +111,14 @@ class Client:
         self.settings = Settings(dial_timeout, command_timeout, keepalive_time, keepalive_timeout, tls)
         self.warn_logger = warn_logger
         # etcdctl reads the TLS files before clientv3.New looks at the endpoints
-        self._tls_credentials = credentials(tls) if tls is not None else None
+        files = tls.read() if tls is not None else None
         if not self.endpoints:
             raise NoAvailableEndpoints()
-        self._credentials = self._endpoint_credentials(self.endpoints[0])
+        self._tls, self._tls_files = self._endpoint_tls(self.endpoints[0], files)
         if 0 < dial_timeout < DIAL_TIMEOUT_FLOOR:
             raise DeadlineExceeded()
-        self._channels: dict[int, grpc.Channel] = {}
-        self._methods: dict[tuple[int, str, str, object], Any] = {}
+        self._grpcio: GrpcioTransport | None = None
+        self._transport: Transport = self._unary_transport()
         self._current = 0
         self._lock = threading.Lock()
         self._user = user
@@ -155,61 +159,54 @@ class Client:
             self.warn_logger(go_error, authority)
 
     # ---------------------------------------------------------------- setup
-    def _endpoint_credentials(self, ep: Endpoint) -> grpc.ChannelCredentials | None:
+    def _endpoint_tls(self, ep: Endpoint, files: KeyMaterial | None) -> tuple[TLSConfig | None, KeyMaterial | None]:
         """clientv3's credentialsForEndpoint, which it applies to the first endpoint for every connection:
-        http:// drops TLS, https:// and unixs:// require it (system roots without --cacert), others use --cacert &c."""
+        http:// drops TLS, https:// and unixs:// require it (system roots without --cacert), others use --cacert &c.
+        Returns the TLS settings every connection uses (None: plaintext) and their files' bytes."""
+        tls = self.settings.tls
         if ep.creds == CREDS_DROP:
-            return None
-        if ep.creds == CREDS_OPTIONAL or self._tls_credentials is not None:
-            return self._tls_credentials
-        return credentials(TLSConfig())
+            return None, None
+        if ep.creds == CREDS_OPTIONAL or tls is not None:
+            return tls, files
+        return TLSConfig(), KeyMaterial(None, None, None)
 
-    def _channel(self, idx: int) -> grpc.Channel:
-        ch = self._channels.get(idx)
-        if ch is None:
-            ch = self._channels[idx] = self._open_channel(self.endpoints[idx])
-        return ch
+    def _unary_transport(self) -> Transport:
+        """Our HTTP/2 unless grpcio is asked for or an endpoint is a host name (left to grpc's resolver)."""
+        from etcdctl_py.client.transport import h2
 
-    def _open_channel(self, ep: Endpoint) -> grpc.Channel:
+        if os.environ.get(TRANSPORT_ENV, "").strip().lower() == "grpcio" or not all(
+            h2.serves(ep) for ep in self.endpoints
+        ):
+            return self._grpc()
         s = self.settings
-        opts: list[tuple[str, int | str]] = [
-            ("grpc.max_receive_message_length", MAX_RECV),
-            ("grpc.max_send_message_length", MAX_RECV),
-            ("grpc.keepalive_time_ms", _option_ms(max(s.keepalive_time, 10.0))),
-            ("grpc.keepalive_timeout_ms", _option_ms(s.keepalive_timeout)),
-            ("grpc.enable_retries", 0),
-            ("grpc.initial_reconnect_backoff_ms", 100),
-            ("grpc.max_reconnect_backoff_ms", 1000),
-        ]
-        creds = self._credentials
-        if creds is None:
-            return grpc.insecure_channel(ep.target, options=opts)
-        if s.tls is not None and s.tls.server_name:
-            opts.append(("grpc.ssl_target_name_override", s.tls.server_name))
-        elif ep.target.startswith("unix:") and ep.server_name:
-            opts.append(("grpc.ssl_target_name_override", ep.server_name))
-        if s.tls is not None and s.tls.insecure_skip_verify:
-            creds = self._trust_server_certificate(ep, s.tls)
-        return grpc.secure_channel(ep.target, creds, options=opts)
-
-    def _trust_server_certificate(self, ep: Endpoint, tls: TLSConfig) -> grpc.ChannelCredentials:
-        """--insecure-skip-tls-verify: grpcio cannot skip verification, so trust what the server shows."""
-        import ssl
-
-        try:
-            pem = ssl.get_server_certificate((ep.host, ep.port), timeout=self.settings.dial_timeout) if ep.host else ""
-        except (OSError, ValueError):
-            pem = ""  # nothing to trust: the handshake fails, as with an unknown certificate
-        files = tls.read()
-        return grpc.ssl_channel_credentials(
-            root_certificates=pem.encode() or None, private_key=files.key, certificate_chain=files.cert
+        return h2.H2Transport(
+            self.endpoints, self._tls, self._tls_files, keepalive=(s.keepalive_time, s.keepalive_timeout)
         )
 
+    def _grpc(self) -> GrpcioTransport:
+        """The grpcio transport (imports grpc), for what only it serves: bidirectional streams and Observe."""
+        if self._grpcio is None:
+            from etcdctl_py.client.transport.grpcio import GrpcioTransport
+
+            s = self.settings
+            self._grpcio = GrpcioTransport(
+                self.endpoints,
+                self._tls,
+                self._tls_files,
+                dial_timeout=s.dial_timeout,
+                keepalive=(s.keepalive_time, s.keepalive_timeout),
+            )
+        return self._grpcio
+
+    @property
+    def transport_name(self) -> str:
+        """`h2` or `grpcio`: what carries this client's unary calls."""
+        return "grpcio" if self._transport is self._grpcio else "h2"
+
     def close(self) -> None:
-        for ch in self._channels.values():
-            ch.close()
-        self._channels.clear()
-        self._methods.clear()
+        self._transport.close()
+        if self._grpcio is not None:
+            self._grpcio.close()
 
     def __enter__(self) -> Client:
         return self
@@ -234,29 +231,17 @@ class Client:
             raise AuthenticationFailed(e.code, e.message, e.go_desc) from None
         self._token = resp.token
 
-    def _metadata(self, with_token: bool) -> list[tuple[str, str]] | None:
+    def _metadata(self, with_token: bool) -> list[tuple[str, str]]:
         if with_token and self._token:
             return [("token", self._token)]
-        return None
+        return []
 
-    def _token_rejected(self, e: grpc.RpcError) -> bool:
+    def _token_rejected(self, e: CallError) -> bool:
         """clientv3 matches the error text whatever the code: v3lock/v3election relay an expired token as code
         Unknown, and the unlock after a long hold must still sign in again."""
-        return (e.details() or "") in TOKEN_RETRY_MESSAGES and self._user is not None
+        return e.details in TOKEN_RETRY_MESSAGES and self._user is not None
 
     # ---------------------------------------------------------------- calls
-    def _method(self, idx: int, service: str, method: str, resp_type: Decoder[Any], kind: str) -> Any:
-        key = (idx, service + "/" + method, kind, resp_type)  # KV.range_raw keeps Range's wire bytes
-        m = self._methods.get(key)
-        if m is None:
-            pkg = {"Lock": "v3lockpb", "Election": "v3electionpb"}.get(service, "etcdserverpb")
-            multi_callable = getattr(self._channel(idx), kind)  # unary_unary, unary_stream or stream_stream
-            m = multi_callable(
-                f"/{pkg}.{service}/{method}", request_serializer=_serialize, response_deserializer=resp_type.FromString
-            )
-            self._methods[key] = m
-        return m
-
     def next_endpoint(self, failed: int | None = None) -> None:
         """Send what comes next to the endpoint after `failed` (default: the current one), as clientv3's balancer
         moves on from a member it cannot reach."""
@@ -275,6 +260,7 @@ class Client:
     ) -> R:
         """Send one unary request with failover across endpoints, retrying until the deadline."""
         attempts = Attempts(self, self.settings.command_timeout if timeout is ... else timeout)
+        path, data = _path(service, method), request.SerializeToString()
         refreshed = False
         while True:
             idx = self._current
@@ -282,12 +268,11 @@ class Client:
                 remaining = attempts.remaining()
             except DeadlineExceeded as expired:
                 self._fail(expired)
-            fn = self._method(idx, service, method, resp_type, "unary_unary")
             try:
-                return fn(
-                    request, timeout=grpc_timeout(remaining), metadata=self._metadata(with_token), wait_for_ready=False
+                raw = self._transport.unary(
+                    idx, path, data, timeout=grpc_timeout(remaining), metadata=self._metadata(with_token)
                 )
-            except grpc.RpcError as e:
+            except CallError as e:
                 if with_token and not refreshed and self._token_rejected(e):
                     refreshed = True
                     self._authenticate(timeout=self.settings.dial_timeout)
@@ -295,6 +280,8 @@ class Client:
                 failure = attempts.failed(idx, e)
                 if failure is not None:
                     self._fail(failure)
+                continue
+            return resp_type.FromString(raw)
 
     def _fail(self, err: EtcdError) -> NoReturn:
         """End a unary request with `err`, after the warn line the Go client logs for it."""
@@ -311,32 +298,37 @@ class Client:
         end as DeadlineExceeded carrying the last dial error, like Go's "streamer failed to create ClientStream".
         Later stream errors surface as EtcdError while iterating."""
         attempts = Attempts(self, timeout)
+        path, data = _path(service, method), request.SerializeToString()
         while True:
             idx = self._current
-            fn = self._method(idx, service, method, resp_type, "unary_stream")
-            it = fn(
-                request, timeout=grpc_timeout(attempts.remaining()), metadata=self._metadata(True), wait_for_ready=False
-            )
             try:
+                it = self._transport.server_stream(
+                    idx, path, data, timeout=grpc_timeout(attempts.remaining()), metadata=self._metadata(True)
+                )
                 first = next(it)
             except StopIteration:
                 return iter(())
-            except grpc.RpcError as e:
+            except CallError as e:
                 err = attempts.failed(idx, e)
                 if err is not None:
                     raise err from None
                 continue
-            return translated(it, (first,))
+            return translated(map(resp_type.FromString, it), (resp_type.FromString(first),))
 
     def stream(
         self, service: str, method: str, request: Request, resp_type: Decoder[R], *, timeout: float | None = None
     ) -> Iterator[R]:
         """A server stream that waits for its member to be reachable (Observe); errors surface as EtcdError while
         iterating."""
-        fn = self._method(self._current, service, method, resp_type, "unary_stream")
-        return translated(
-            fn(request, timeout=grpc_timeout(timeout), metadata=self._metadata(True), wait_for_ready=True)
+        it = self._grpc().server_stream(
+            self._current,
+            _path(service, method),
+            request.SerializeToString(),
+            timeout=grpc_timeout(timeout),
+            metadata=self._metadata(True),
+            wait_for_ready=True,
         )
+        return translated(map(resp_type.FromString, it))
 
     def bidi(
         self,
@@ -350,11 +342,17 @@ class Client:
     ) -> Any:
         """A bidirectional stream on the current endpoint (Watch, LeaseKeepAlive): grpc's call object, which is
         iterated for the responses and cancel()ed to end it. `require_leader`: clientv3's WithRequireLeader."""
-        md = list(self._metadata(True) or [])
+        md = self._metadata(True)
         if require_leader:
             md.append(("hasleader", "true"))
-        fn = self._method(self._current, service, method, resp_type, "stream_stream")
-        return fn(iter(requests), metadata=md or None, wait_for_ready=wait_for_ready)
+        return self._grpc().bidi(
+            self._current,
+            _path(service, method),
+            requests,
+            resp_type.FromString,
+            metadata=md,
+            wait_for_ready=wait_for_ready,
+        )
 
     # ---------------------------------------------------------------- service handles
     @cached_property
@@ -406,16 +404,7 @@ class Client:
         return Election(self)
 
 
-def credentials(tls: TLSConfig) -> grpc.ChannelCredentials:
-    """gRPC channel credentials from the TLS files (read and checked as Go's TLSInfo.ClientConfig does)."""
-    files = tls.read()
-    return grpc.ssl_channel_credentials(root_certificates=files.ca, private_key=files.key, certificate_chain=files.cert)
-
-
-def _option_ms(seconds: float) -> int:
-    """A duration as a grpc channel option (a C int of milliseconds): Go durations reach 292 years."""
-    return max(0, min(int(seconds * 1000), 2**31 - 1))
-
-
-def _serialize(msg: Request) -> bytes:
-    return msg.SerializeToString()
+def _path(service: str, method: str) -> str:
+    """The HTTP/2 path of a method: `/etcdserverpb.KV/Range`, `/v3lockpb.Lock/Lock`."""
+    pkg = {"Lock": "v3lockpb", "Election": "v3electionpb"}.get(service, "etcdserverpb")
+    return f"/{pkg}.{service}/{method}"

@@ -78,6 +78,8 @@ class Lease:
 
         import grpc
 
+        from etcdctl_py.client.transport.grpcio import call_error
+
         stop = stop or threading.Event()
         expires: float | None = None  # when the lease runs out unless renewed (known after the first answer)
         first = True
@@ -107,7 +109,7 @@ class Lease:
                 if code == grpc.StatusCode.CANCELLED:
                     return
                 if once or code.name not in ("UNAVAILABLE", "INTERNAL"):
-                    raise rpc_error(e) from None
+                    raise rpc_error(call_error(e)) from None
             finally:
                 if timer is not None:
                     timer.cancel()

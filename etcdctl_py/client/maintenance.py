@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Literal, TypeVar, overload
 
-from etcdctl_py.snapshot_wire import SnapshotChunk, parse_snapshot_response
+from etcdctl_py.client.transport.snapshot import SnapshotChunk, parse_snapshot_response
 
 if TYPE_CHECKING:
     from etcdctl_py.client.client import Client
@@ -133,7 +133,7 @@ class _EmptyRequest:
 
 
 class _SnapshotChunks:
-    """A response type that reads each SnapshotResponse straight from the wire (snapshot_wire)."""
+    """A response type that reads each SnapshotResponse straight from the wire (transport.snapshot)."""
 
     FromString = staticmethod(parse_snapshot_response)
 
@@ -155,8 +155,9 @@ def open_snapshot(
     (Client.open_stream: connection failures retried until `timeout`, None = forever, as etcdctl without
     --command-timeout).
 
-    With `raw`, chunks are SnapshotChunk views parsed straight from the wire (snapshot_wire.parse_snapshot_response):
-    no protobuf message is built per 32 KiB chunk and etcdctl_py.proto is not imported.
+    With `raw`, chunks are SnapshotChunk views parsed straight from the wire
+    (transport.snapshot.parse_snapshot_response): no protobuf message is built per 32 KiB chunk and etcdctl_py.proto
+    is not imported.
     """
     if raw:
         return c.open_stream("Maintenance", "Snapshot", _EmptyRequest(), _SnapshotChunks, timeout=timeout)

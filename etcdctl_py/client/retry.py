@@ -16,10 +16,9 @@ from types import EllipsisType
 from typing import TYPE_CHECKING, Protocol, TypeAlias, TypeVar
 
 from etcdctl_py.client.errors import DeadlineExceeded, EtcdError
+from etcdctl_py.client.transport.base import DEADLINE_EXCEEDED, UNAVAILABLE, CallError
 
 if TYPE_CHECKING:
-    import grpc
-
     from etcdctl_py.client.endpoints import Endpoint
 
 # A request's timeout in seconds: None waits forever, `...` (the default) takes the client's command timeout.
@@ -29,21 +28,18 @@ Timeout: TypeAlias = "float | None | EllipsisType"
 # whose C core would overflow and expire the call at once.
 NO_DEADLINE_PAST = 10 * 365 * 86400.0
 
-_GRPC_DEADLINE_EXCEEDED = 4
-_GRPC_UNAVAILABLE = 14
-
 T = TypeVar("T")
 
 
 def grpc_timeout(seconds: float | None) -> float | None:
-    """A timeout grpc can take: None for none, or for one too far away to matter."""
+    """A timeout a transport can take: None for none, or for one too far away to matter."""
     if seconds is None or seconds > NO_DEADLINE_PAST:
         return None
     return seconds
 
 
 def is_connection_error(details: str) -> bool:
-    """Whether an Unavailable status means "could not reach the member" (so another endpoint may be tried)."""
+    """Whether grpcio's Unavailable status means "could not reach the member" (so another endpoint may be tried)."""
     d = details.lower()
     return any(
         s in d
@@ -69,7 +65,7 @@ def is_connection_error(details: str) -> bool:
 
 
 def dial_error_text(ep: Endpoint, details: str) -> str:
-    """Go's text for a failed dial of `ep`, from grpc-core's `details`."""
+    """Go's text for a failed dial of `ep`, from grpc-core's `details` (our HTTP/2 gives Go's text itself)."""
     if ep.dial_error:
         return ep.dial_error
     d = details.lower()
@@ -87,28 +83,27 @@ def deadline_desc(last_dial_error: str) -> str:
     """What Go's `context deadline exceeded` says when a dial error kept the request from being sent."""
     if not last_dial_error:
         return "context deadline exceeded"
+    if last_dial_error.startswith("transport: "):  # a failed TLS handshake, not a failed dial
+        return f'latest balancer error: last connection error: connection error: desc = "{last_dial_error}"'
     return (
         "latest balancer error: last connection error: connection error: desc = "
         f'"transport: Error while dialing {last_dial_error}"'
     )
 
 
-def rpc_error(e: grpc.RpcError, last_dial_error: str = "") -> EtcdError:
-    """The EtcdError a failed grpc call ends with (DeadlineExceeded for its deadline)."""
-    code = e.code().value[0]
-    if code == _GRPC_DEADLINE_EXCEEDED:
+def rpc_error(e: CallError, last_dial_error: str = "") -> EtcdError:
+    """The EtcdError a failed call ends with (DeadlineExceeded for its deadline)."""
+    if e.code == DEADLINE_EXCEEDED:
         return DeadlineExceeded(deadline_desc(last_dial_error))
-    return EtcdError.from_status(code, e.details() or "")
+    return EtcdError.from_status(e.code, e.details)
 
 
 def translated(it: Iterator[T], first: Sequence[T] = ()) -> Iterator[T]:
-    """A response stream (after the responses in `first`) whose grpc errors surface as EtcdError."""
-    import grpc
-
+    """A response stream (after the responses in `first`) whose transport errors surface as EtcdError."""
     yield from first
     try:
         yield from it
-    except grpc.RpcError as e:
+    except CallError as e:
         raise rpc_error(e) from None
 
 
@@ -142,13 +137,15 @@ class Attempts:
             raise DeadlineExceeded(deadline_desc(self.last_dial_error))
         return left
 
-    def failed(self, idx: int, e: grpc.RpcError) -> EtcdError | None:
+    def failed(self, idx: int, e: CallError) -> EtcdError | None:
         """After attempt on endpoint `idx` failed with `e`: None to try again (the next endpoint), else the error
         the request ends with."""
-        details = e.details() or ""
-        if e.code().value[0] != _GRPC_UNAVAILABLE or not is_connection_error(details):
+        if e.dial_error is not None:
+            self.last_dial_error = e.dial_error
+        elif e.code == UNAVAILABLE and is_connection_error(e.details):
+            self.last_dial_error = dial_error_text(self._c.endpoints[idx], e.details)
+        else:
             return rpc_error(e, self.last_dial_error)
-        self.last_dial_error = dial_error_text(self._c.endpoints[idx], details)
         self._c.next_endpoint(idx)
         self._tried += 1
         if self._tried % len(self._c.endpoints) == 0:

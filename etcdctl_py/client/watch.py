@@ -195,6 +195,8 @@ class WatchStream:
 
         import grpc
 
+        from etcdctl_py.client.transport.grpcio import call_error
+
         gen = self._gen
         backoff = 0.001
         while True:
@@ -227,7 +229,7 @@ class WatchStream:
                 if code == grpc.StatusCode.CANCELLED or self._closed:
                     return
                 if code.name not in _RETRY_CODES:
-                    raise rpc_error(e) from None
+                    raise rpc_error(call_error(e)) from None
             time.sleep(backoff)
             backoff = min(backoff * 1.25, _MAX_BACKOFF)
             gen = self._reopen(gen)
