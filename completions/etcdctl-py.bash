@@ -12,7 +12,7 @@ _etcdctl_py_subs() {
         'lease') echo 'grant keep-alive list revoke timetolive' ;;
         'member') echo 'add list promote remove update' ;;
         'role') echo 'add delete get grant-permission list revoke-permission' ;;
-        'snapshot') echo 'restore save status' ;;
+        'snapshot') echo 'follow restore save status' ;;
         'user') echo 'add delete get grant-role list passwd revoke-role' ;;
     esac
 }
@@ -64,7 +64,8 @@ _etcdctl_py_flags() {
         'role list') echo '--cacert --cert --command-timeout --debug --dial-timeout --discovery-srv -d --discovery-srv-name --endpoints --help -h --hex --insecure-discovery --insecure-skip-tls-verify --insecure-transport --keepalive-time --keepalive-timeout --key --password --user --write-out -w' ;;
         'role revoke-permission') echo '--cacert --cert --command-timeout --debug --dial-timeout --discovery-srv -d --discovery-srv-name --endpoints --from-key --help -h --hex --insecure-discovery --insecure-skip-tls-verify --insecure-transport --keepalive-time --keepalive-timeout --key --password --prefix --user --write-out -w' ;;
         'snapshot') echo '--cacert --cert --command-timeout --debug --dial-timeout --discovery-srv -d --discovery-srv-name --endpoints --help -h --hex --insecure-discovery --insecure-skip-tls-verify --insecure-transport --keepalive-time --keepalive-timeout --key --password --user --write-out -w' ;;
-        'snapshot restore') echo '--bump-revision --cacert --cert --command-timeout --data-dir --debug --dial-timeout --discovery-srv -d --discovery-srv-name --endpoints --help -h --hex --initial-advertise-peer-urls --initial-cluster --initial-cluster-token --initial-memory-map-size --insecure-discovery --insecure-skip-tls-verify --insecure-transport --keepalive-time --keepalive-timeout --key --mark-compacted --name --output-dir --password --skip-hash-check --user --wal-dir --write-out -w' ;;
+        'snapshot follow') echo '--cacert --cert --command-timeout --debug --dial-timeout --discovery-srv -d --discovery-srv-name --endpoints --fsync-interval --full-every --full-every-bytes --help -h --hex --insecure-discovery --insecure-skip-tls-verify --insecure-transport --keep --keepalive-time --keepalive-timeout --key --max-age --password --segment-age --segment-bytes --user --write-out -w' ;;
+        'snapshot restore') echo '--bump-revision --cacert --cert --command-timeout --data-dir --debug --dial-timeout --discovery-srv -d --discovery-srv-name --endpoints --help -h --hex --initial-advertise-peer-urls --initial-cluster --initial-cluster-token --initial-memory-map-size --insecure-discovery --insecure-skip-tls-verify --insecure-transport --keepalive-time --keepalive-timeout --key --mark-compacted --name --output-dir --password --skip-hash-check --to-revision --to-time --user --wal-dir --write-out -w' ;;
         'snapshot save') echo '--cacert --cert --command-timeout --debug --dial-timeout --discovery-srv -d --discovery-srv-name --endpoints --help -h --hex --insecure-discovery --insecure-skip-tls-verify --insecure-transport --keep --keepalive-time --keepalive-timeout --key --max-age --password --user --write-out -w' ;;
         'snapshot status') echo '--cacert --cert --command-timeout --debug --dial-timeout --discovery-srv -d --discovery-srv-name --endpoints --help -h --hex --insecure-discovery --insecure-skip-tls-verify --insecure-transport --keepalive-time --keepalive-timeout --key --password --user --verify --write-out -w' ;;
         'txn') echo '--cacert --cert --command-timeout --debug --dial-timeout --discovery-srv -d --discovery-srv-name --endpoints --help -h --hex --insecure-discovery --insecure-skip-tls-verify --insecure-transport --interactive -i --keepalive-time --keepalive-timeout --key --password --user --write-out -w' ;;
@@ -84,7 +85,7 @@ _etcdctl_py_flags() {
 # succeeds when the flag $1 takes a value (so the next word is that value)
 _etcdctl_py_takes_value() {
     case "$1" in
-        --bump-revision|--cacert|--cert|--checkpoint|--command-timeout|--consistency|--data-dir|--dest-cacert|--dest-cert|--dest-key|--dest-password|--dest-prefix|--dest-user|--dial-timeout|--discovery-srv|-d|--discovery-srv-name|--endpoints|--initial-advertise-peer-urls|--initial-cluster|--initial-cluster-token|--initial-memory-map-size|--keep|--keep-revisions|--keepalive-time|--keepalive-timeout|--key|--lease|--limit|--load|--max-age|--max-txn-ops|--name|--new-user-password|--order|--output-dir|--password|--peer-urls|--prefix|--program|--rev|--sort-by|--ttl|--user|--wal-dir|--write-out|-w) return 0 ;;
+        --bump-revision|--cacert|--cert|--checkpoint|--command-timeout|--consistency|--data-dir|--dest-cacert|--dest-cert|--dest-key|--dest-password|--dest-prefix|--dest-user|--dial-timeout|--discovery-srv|-d|--discovery-srv-name|--endpoints|--fsync-interval|--full-every|--full-every-bytes|--initial-advertise-peer-urls|--initial-cluster|--initial-cluster-token|--initial-memory-map-size|--keep|--keep-revisions|--keepalive-time|--keepalive-timeout|--key|--lease|--limit|--load|--max-age|--max-txn-ops|--name|--new-user-password|--order|--output-dir|--password|--peer-urls|--prefix|--program|--rev|--segment-age|--segment-bytes|--sort-by|--to-revision|--to-time|--ttl|--user|--wal-dir|--write-out|-w) return 0 ;;
     esac
     return 1
 }

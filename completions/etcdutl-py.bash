@@ -15,7 +15,7 @@ _etcdutl_py_flags() {
         'backup') echo '--backup-dir --backup-wal-dir --data-dir --help -h --wal-dir --with-v3 --write-out -w' ;;
         'defrag') echo '--data-dir --help -h --write-out -w' ;;
         'snapshot') echo '--help -h --write-out -w' ;;
-        'snapshot restore') echo '--bump-revision --data-dir --help -h --initial-advertise-peer-urls --initial-cluster --initial-cluster-token --initial-memory-map-size --mark-compacted --name --output-dir --skip-hash-check --wal-dir --write-out -w' ;;
+        'snapshot restore') echo '--bump-revision --data-dir --help -h --initial-advertise-peer-urls --initial-cluster --initial-cluster-token --initial-memory-map-size --mark-compacted --name --output-dir --skip-hash-check --to-revision --to-time --wal-dir --write-out -w' ;;
         'snapshot status') echo '--help -h --verify --write-out -w' ;;
         'version') echo '--help -h --write-out -w' ;;
     esac
@@ -24,7 +24,7 @@ _etcdutl_py_flags() {
 # succeeds when the flag $1 takes a value (so the next word is that value)
 _etcdutl_py_takes_value() {
     case "$1" in
-        --backup-dir|--backup-wal-dir|--bump-revision|--data-dir|--initial-advertise-peer-urls|--initial-cluster|--initial-cluster-token|--initial-memory-map-size|--name|--output-dir|--wal-dir|--write-out|-w) return 0 ;;
+        --backup-dir|--backup-wal-dir|--bump-revision|--data-dir|--initial-advertise-peer-urls|--initial-cluster|--initial-cluster-token|--initial-memory-map-size|--name|--output-dir|--to-revision|--to-time|--wal-dir|--write-out|-w) return 0 ;;
     esac
     return 1
 }

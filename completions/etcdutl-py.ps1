@@ -12,7 +12,7 @@ Register-ArgumentCompleter -Native -CommandName 'etcdutl-py' -ScriptBlock {
         'backup' = @('--backup-dir', '--backup-wal-dir', '--data-dir', '--help', '-h', '--wal-dir', '--with-v3', '--write-out', '-w')
         'defrag' = @('--data-dir', '--help', '-h', '--write-out', '-w')
         'snapshot' = @('--help', '-h', '--write-out', '-w')
-        'snapshot restore' = @('--bump-revision', '--data-dir', '--help', '-h', '--initial-advertise-peer-urls', '--initial-cluster', '--initial-cluster-token', '--initial-memory-map-size', '--mark-compacted', '--name', '--output-dir', '--skip-hash-check', '--wal-dir', '--write-out', '-w')
+        'snapshot restore' = @('--bump-revision', '--data-dir', '--help', '-h', '--initial-advertise-peer-urls', '--initial-cluster', '--initial-cluster-token', '--initial-memory-map-size', '--mark-compacted', '--name', '--output-dir', '--skip-hash-check', '--to-revision', '--to-time', '--wal-dir', '--write-out', '-w')
         'snapshot status' = @('--help', '-h', '--verify', '--write-out', '-w')
         'version' = @('--help', '-h', '--write-out', '-w')
     }
@@ -27,6 +27,8 @@ Register-ArgumentCompleter -Native -CommandName 'etcdutl-py' -ScriptBlock {
         '--initial-memory-map-size' = @()
         '--name' = @()
         '--output-dir' = ':dir'
+        '--to-revision' = @()
+        '--to-time' = @()
         '--wal-dir' = ':dir'
         '--write-out' = @('fields', 'json', 'protobuf', 'simple', 'table')
         '-w' = @('fields', 'json', 'protobuf', 'simple', 'table')

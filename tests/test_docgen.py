@@ -258,7 +258,7 @@ def test_zsh_script_loads_in_compsys_and_completes():
     )
     r = subprocess.run(["zsh", "-f", "-c", script, "zsh", str(path)], capture_output=True, text=True, timeout=30)
     assert r.stdout.splitlines() == [
-        "restore save status",
+        "follow restore save status",
         "CREATE KEY MODIFY VALUE VERSION",
         "add list promote remove update",
         "FILES -/",

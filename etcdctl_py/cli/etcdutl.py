@@ -65,6 +65,8 @@ def run_snapshot_status(ctx: Context) -> int:
     fmt = ctx.get("write-out")
     check_output_format(fmt)
     path = ctx.args[0]
+    if _is_chain_dir(path):  # ours: a `snapshot follow` directory
+        return _run_chain_status(path, fmt, bool(ctx.values.get("verify")))
     if ctx.values.get("verify"):
         return _run_verify(path, fmt)
     from etcdctl_py.snapshot import progress as progress_mod
@@ -111,6 +113,38 @@ def _run_verify(path: str, fmt: str) -> int:
     return 0
 
 
+def _is_chain_dir(path: str) -> bool:
+    """A `snapshot follow` directory (the chain module is imported only for directories: file runs stay lean)."""
+    import os
+
+    if not os.path.isdir(path):
+        return False
+    from etcdctl_py.snapshot import chain as chain_mod
+
+    return chain_mod.is_chain_dir(path)
+
+
+def _run_chain_status(path: str, fmt: str, verify: bool) -> int:
+    """`snapshot status DIR` (ours): the fulls, segments, restorable revisions and gaps of a follow directory."""
+    if fmt == "protobuf":
+        raise ExitError(EXIT_BAD_FEATURE, "protobuf not supported as output format")
+    from etcdctl_py.snapshot import chain as chain_mod
+
+    try:
+        rep = chain_mod.report(chain_mod.load(path), verify=verify)
+    except Exception as e:  # noqa: BLE001 - an unreadable directory or file is a clean error
+        raise ExitError(EXIT_ERROR, str(e) or type(e).__name__) from None
+    if fmt == "json":
+        import json
+
+        _write_out(json.dumps(rep) + "\n")
+    else:
+        _write_out(chain_mod.render(rep))
+    if verify and not rep["ok"]:
+        raise ExitError(EXIT_ERROR, f"snapshot chain verification failed: {len(rep['problems'])} problem(s) found")
+    return 0
+
+
 def restore_flags(data_dir_usage: str, required: bool = False) -> list[Flag]:
     """`snapshot restore`'s flags; etcdutl requires --data-dir (our --output-dir may stand in), etcdctl does not."""
     return [
@@ -154,6 +188,19 @@ def restore_flags(data_dir_usage: str, required: bool = False) -> list[Flag]:
         Flag.string(
             "output-dir", "", "Restore every member of --initial-cluster into <output-dir>/<name>.etcd", hidden=True
         ),
+        Flag.int(
+            "to-revision",
+            0,
+            "With a `snapshot follow` directory: restore the store as it was at this revision (default: newest)",
+            kind="int64",
+            hidden=True,
+        ),
+        Flag.string(
+            "to-time",
+            "",
+            "With a `snapshot follow` directory: restore the newest revision follow had received at this RFC 3339 time",
+            hidden=True,
+        ),
     ]
 
 
@@ -180,12 +227,26 @@ def run_snapshot_restore(ctx: Context, _legacy_stack: str = "") -> int:
     )
     from etcdctl_py.snapshot import progress as progress_mod
 
-    bar = progress_mod.open_bar(progress_mod.file_size(cfg.snapshot_path))
+    chain_dir = _is_chain_dir(cfg.snapshot_path)
+    if not chain_dir and (ctx.get("to-revision") or ctx.get("to-time")):
+        raise ExitError(EXIT_BAD_ARGS, "--to-revision and --to-time need a `snapshot follow` directory")
+    bar = None if chain_dir else progress_mod.open_bar(progress_mod.file_size(cfg.snapshot_path))
     log = rs.ZapLogger(bar.writer(sys.stderr) if bar else sys.stderr)
     try:
-        if ctx.get("output-dir"):
-            if ctx.get("wal-dir") or ctx.get("data-dir"):
-                raise ExitError(EXIT_BAD_ARGS, "--output-dir cannot be combined with --data-dir or --wal-dir")
+        if ctx.get("output-dir") and (ctx.get("wal-dir") or ctx.get("data-dir")):
+            raise ExitError(EXIT_BAD_ARGS, "--output-dir cannot be combined with --data-dir or --wal-dir")
+        if chain_dir:
+            from etcdctl_py.snapshot import pitr
+
+            pitr.restore(
+                cfg,
+                cfg.snapshot_path,
+                to_revision=ctx.get("to-revision"),
+                to_time=ctx.get("to-time"),
+                output_dir=ctx.get("output-dir"),
+                log=log,
+            )
+        elif ctx.get("output-dir"):
             rs.restore_all(cfg, ctx.get("output-dir"), log, bar.stage if bar else None)
         else:
             rs.restore(cfg, log, bar.stage if bar else None)

@@ -45,6 +45,13 @@ def _save_command() -> Command:
     return snapshot_save.command()
 
 
+def _follow_command() -> Command:
+    """`snapshot follow <dir>` (ours, hidden): full + watch deltas for point-in-time restore."""
+    from etcdctl_py.cli import snapshot_follow
+
+    return snapshot_follow.command()
+
+
 def command() -> Command:
     from etcdctl_py.cli import etcdutl
 
@@ -63,5 +70,5 @@ def command() -> Command:
         run=run_status,
         flags=etcdutl.status_flags(),
     )
-    snapshot.add(_save_command(), restore, status)
+    snapshot.add(_save_command(), restore, status, _follow_command())
     return snapshot

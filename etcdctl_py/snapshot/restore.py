@@ -62,6 +62,8 @@ class RestoreConfig:
     skip_hash_check: bool = False
     revision_bump: int = 0
     mark_compacted: bool = False
+    # point-in-time restore (snapshot/pitr.py): applied to the copied db before the usual rewrite
+    apply_db: Callable[[str], None] | None = None
 
 
 @dataclass
@@ -348,6 +350,8 @@ def restore(cfg: RestoreConfig, log: ZapLogger | None = None, progress: StagePro
             raise go_path_error("mkdir", data_dir, e) from None
         db_path = os.path.join(tmp_snap, "db")
         copy_and_verify(cfg.snapshot_path, db_path, cfg.skip_hash_check, stage("copy"))
+        if cfg.apply_db is not None:
+            cfg.apply_db(db_path)
         rewrite_db(
             db_path,
             cl,

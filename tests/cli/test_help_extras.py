@@ -143,7 +143,14 @@ def test_etcdutl_help_lists_a_commands_extras_only_when_asked(path):
     assert _without_extras(extras.stdout) == real.stdout
     shown = set(re.findall(rb"^\s+--([a-z-]+)", _extra_sections(extras.stdout), re.M))
     want = {
-        "snapshot restore": {b"bump-revision", b"mark-compacted", b"initial-memory-map-size", b"output-dir"},
+        "snapshot restore": {
+            b"bump-revision",
+            b"mark-compacted",
+            b"initial-memory-map-size",
+            b"output-dir",
+            b"to-revision",
+            b"to-time",
+        },
         "snapshot status": {b"verify"},
     }.get(" ".join(path), set())
     assert shown == want, shown
