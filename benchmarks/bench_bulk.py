@@ -4,7 +4,7 @@ Fills a server with Kubernetes-shaped keys (`/registry/pods/nsN/pod-M`, random b
 txns of many puts, then times each path as whole, cold processes, alternating the two tools run by run
 (the one that goes first alternates too), both reading from the same server. Each process writes into a
 pipe that this script drains (the `| jq` case); both outputs must be byte-identical (length and CRC-32).
-Reports medians, the ratio of medians (ours / Go) and each child's peak RSS (wait4's ru_maxrss).
+Reports medians, the ratio of medians (ours / Go) of wall and CPU time, and each child's peak RSS (wait4).
 
     python -m benchmarks.bench_bulk [--keys 200000] [--value-size 512] [--runs 3] [--server etcd|etcd-py]
                                     [--paths json,simple,...] [--ours-root DIR] [--endpoint HOST:PORT]
@@ -63,9 +63,11 @@ def fill(endpoint: str, keys: int, value_size: int) -> None:
         c.close()
 
 
-def run_once(argv: list[str], cwd: str | None) -> tuple[float, int, int, int]:
-    """One cold process: (wall seconds, peak RSS KiB, output length, output CRC-32); stdout drained here."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ETCDCTL_")}
+def run_once(argv: list[str], cwd: str | None) -> tuple[float, float, int, int, int]:
+    """One cold process: (wall seconds, CPU seconds (user+sys), peak RSS KiB, output length, output CRC-32);
+    stdout drained here."""
+    # ETCDCTL_PY_TRANSPORT=grpcio passes through, to time our side on grpcio (Go ignores it)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ETCDCTL_") or k == "ETCDCTL_PY_TRANSPORT"}
     t0 = time.perf_counter()
     p = subprocess.Popen(
         argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, cwd=cwd, env=env
@@ -85,7 +87,7 @@ def run_once(argv: list[str], cwd: str | None) -> tuple[float, int, int, int]:
     p.stderr.close()
     if p.returncode != 0:
         raise SystemExit(f"{argv} exited {p.returncode}: {err.decode(errors='replace')}")
-    return dt, usage.ru_maxrss, n, crc
+    return dt, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, n, crc
 
 
 def bench(endpoint: str, paths: list[str], runs: int, ours_root: str | None) -> list[dict]:
@@ -95,27 +97,33 @@ def bench(endpoint: str, paths: list[str], runs: int, ours_root: str | None) -> 
     rows = []
     for name in paths:
         extra = PATHS[name]
-        t = {"go": [], "py": []}
-        rss = {"go": [], "py": []}
+        t: dict[str, list[float]] = {"go": [], "py": []}
+        cpu: dict[str, list[float]] = {"go": [], "py": []}
+        rss: dict[str, list[int]] = {"go": [], "py": []}
         outs = set()
         for i in range(runs):
             order = [("go", go, None), ("py", py, ours_root)]
             if i % 2:
                 order.reverse()
             for who, argv, cwd in order:
-                dt, maxrss, n, crc = run_once(argv + extra, cwd)
+                dt, used, maxrss, n, crc = run_once(argv + extra, cwd)
                 t[who].append(dt)
+                cpu[who].append(used)
                 rss[who].append(maxrss)
                 outs.add((n, crc))
         if len(outs) != 1:
             raise SystemExit(f"{name}: outputs differ between the tools: {sorted(outs)}")
         mg, mp = statistics.median(t["go"]), statistics.median(t["py"])
+        cg, cp = statistics.median(cpu["go"]), statistics.median(cpu["py"])
         rows.append(
             {
                 "path": name,
                 "go": mg,
                 "py": mp,
                 "ratio": mp / mg,
+                "go_cpu": cg,
+                "py_cpu": cp,
+                "cpu_ratio": cp / cg,
                 "go_rss": max(rss["go"]) / 1024,
                 "py_rss": max(rss["py"]) / 1024,
                 "bytes": outs.pop()[0],
@@ -126,6 +134,7 @@ def bench(endpoint: str, paths: list[str], runs: int, ours_root: str | None) -> 
         print(
             f"{name:17s} go {mg:6.2f}s  py {mp:6.2f}s  ratio {r['ratio']:.2f} "
             f"(pairs {min(r['ratios']):.2f}-{max(r['ratios']):.2f})  "
+            f"CPU go {cg:5.2f}s py {cp:5.2f}s ratio {r['cpu_ratio']:.2f}  "
             f"peak RSS go {r['go_rss']:.0f} MiB py {r['py_rss']:.0f} MiB  output {r['bytes'] / 2**20:.1f} MiB",
             flush=True,
         )
