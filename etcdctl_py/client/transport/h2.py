@@ -248,7 +248,20 @@ class _Refused(Exception):
 
 
 class _Stream:
-    __slots__ = ("id", "window", "headers", "trailers", "messages", "partial", "ended", "rst", "answered", "refused")
+    __slots__ = (
+        "id",
+        "window",
+        "headers",
+        "trailers",
+        "messages",
+        "prefix",
+        "body",
+        "filled",
+        "ended",
+        "rst",
+        "answered",
+        "refused",
+    )
 
     def __init__(self, sid: int, window: int):
         self.id = sid
@@ -256,24 +269,38 @@ class _Stream:
         self.headers: list[tuple[bytes, bytes]] | None = None
         self.trailers: list[tuple[bytes, bytes]] | None = None
         self.messages: list[bytes] = []
-        self.partial = bytearray()
+        self.prefix = bytearray()  # the 5-byte gRPC message prefix being read
+        self.body: bytearray | None = None  # the message being read, allocated whole once its size is known
+        self.filled = 0  # ... and how much of it has arrived
         self.ended = False
         self.rst: int | None = None
         self.answered = False
         self.refused = False
 
     def data(self, payload: memoryview) -> None:
-        """Split DATA into gRPC's length-prefixed messages."""
-        p = self.partial
-        p += payload
-        while len(p) >= 5:
-            if p[0] != 0:
-                raise CallError(INTERNAL, "grpc: compressed flag set with identity or empty encoding")
-            size = int.from_bytes(p[1:5], "big")
-            if len(p) < 5 + size:
-                break
-            self.messages.append(bytes(memoryview(p)[5 : 5 + size]))
-            del p[: 5 + size]
+        """Split DATA into gRPC's length-prefixed messages. A message is copied once, into a buffer of its size:
+        a large Range response (one message of 100+ MB) never regrows a buffer frame by frame."""
+        pos, end = 0, len(payload)
+        while pos < end:
+            body = self.body
+            if body is None:
+                take = min(5 - len(self.prefix), end - pos)
+                self.prefix += payload[pos : pos + take]
+                pos += take
+                if len(self.prefix) < 5:
+                    return
+                if self.prefix[0] != 0:
+                    raise CallError(INTERNAL, "grpc: compressed flag set with identity or empty encoding")
+                body = self.body = bytearray(int.from_bytes(self.prefix[1:5], "big"))
+                self.filled = 0
+                self.prefix.clear()
+            take = min(len(body) - self.filled, end - pos)
+            body[self.filled : self.filled + take] = payload[pos : pos + take]
+            self.filled += take
+            pos += take
+            if self.filled == len(body):
+                self.messages.append(bytes(body))
+                self.body = None
 
 
 class Connection:
