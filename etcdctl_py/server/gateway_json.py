@@ -23,6 +23,7 @@ from google.protobuf.descriptor import FieldDescriptor as FD  # type: ignore[imp
 from google.protobuf.message import Message  # type: ignore[import-untyped]  # protobuf ships no stubs
 
 from etcdctl_py.gofmt import json_string
+from etcdctl_py.gofmt import quote as go_quote
 
 
 class GoJSONError(ValueError):
@@ -42,37 +43,7 @@ def quote_char(c: int) -> str:
         return "'\\''"
     if c == ord('"'):
         return "'\"'"
-    return "'" + _go_quote(chr(c))[1:-1] + "'"
-
-
-def _go_quote(s: str) -> str:
-    """strconv.Quote for the runes a single byte can make."""
-    out = []
-    for ch in s:
-        o = ord(ch)
-        if ch in ('"', "\\"):
-            out.append("\\" + ch)
-        elif ch == "\a":
-            out.append("\\a")
-        elif ch == "\b":
-            out.append("\\b")
-        elif ch == "\f":
-            out.append("\\f")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\v":
-            out.append("\\v")
-        elif o < 0x20 or o == 0x7F:
-            out.append(f"\\x{o:02x}")
-        elif 0x80 <= o < 0xA0 or o == 0xAD:
-            out.append(f"\\u{o:04x}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
+    return "'" + go_quote(chr(c))[1:-1] + "'"
 
 
 @dataclass
@@ -464,7 +435,7 @@ def _scalar(fd: FD, node: Node) -> Any:
             ev = fd.enum_type.values_by_name.get(name)
             if ev is None:
                 raise GoJSONError(
-                    f"unknown value {_go_quote(node.raw.decode('utf-8', 'replace'))} for enum {fd.enum_type.full_name}"
+                    f"unknown value {go_quote(node.raw.decode('utf-8', 'replace'))} for enum {fd.enum_type.full_name}"
                 )
             return ev.number
         return _go_int(node.raw, "protoreflect.EnumNumber", -(1 << 31), (1 << 31) - 1)

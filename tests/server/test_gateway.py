@@ -189,6 +189,9 @@ BAD_BODIES = [
     '{"key":"Zm9v","key":"YmFy"}',
     '{"key":null,"limit":null}',
     '{"key":"\\u00e9\\ud800"}',
+    "\x7f",
+    "\x01",
+    '{"key":"Zm9v","sort_order":"\x7fX\u00e9"}',
 ]
 
 
