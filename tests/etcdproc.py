@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     import pytest
@@ -125,6 +125,7 @@ class EtcdServer:
     proc: subprocess.Popen | None = None
     argv: list[str] = field(default_factory=list)
     log_path: str = ""
+    scheme: str = "http"  # of the client URL (make_https_server: https)
 
     @property
     def endpoint(self) -> str:
@@ -132,7 +133,7 @@ class EtcdServer:
 
     @property
     def client_url(self) -> str:
-        return f"http://127.0.0.1:{self.client_port}"
+        return f"{self.scheme}://127.0.0.1:{self.client_port}"
 
     def start(self, wait: bool = True, env: dict[str, str] | None = None) -> EtcdServer:
         """Start the process with the test runner's environment minus ETCD_*/ETCDCTL_* variables
@@ -251,6 +252,28 @@ def twins(
     wait_ready(a.client_url, a.proc)
     wait_ready(b.client_url, b.proc)
     return a, b
+
+
+def make_https_server(
+    binary: str,
+    base_dir: str,
+    certs: dict[str, str],
+    *,
+    client_cert_auth: bool = True,
+    extra: list[str] | None = None,
+    **kw: Any,
+) -> EtcdServer:
+    """make_server whose client URL is https://, served with the server half of `certs` (tlscerts.make_certs);
+    with `client_cert_auth`, clients must show a certificate the test CA signed. Wait for it with
+    `wait_ready(srv.client_url, srv.proc, context=tlscerts.client_context(certs))`."""
+    flags = ["--cert-file", certs["server_cert"], "--key-file", certs["server_key"]]
+    if client_cert_auth:
+        flags += ["--trusted-ca-file", certs["ca"], "--client-cert-auth"]
+    srv = make_server(binary, base_dir, extra=[*(extra or []), *flags], **kw)
+    plain = srv.client_url
+    srv.scheme = "https"
+    srv.argv = [a.replace(plain, srv.client_url) for a in srv.argv]
+    return srv
 
 
 def etcd_py_wrapper(dirpath: str) -> str:

@@ -276,28 +276,11 @@ def _tls_twins(etcd_bin: str, base: str, certs: dict[str, str], token: str):
     shared_peer = etcdproc.free_port()
     servers = []
     for _ in range(2):
-        s = etcdproc.make_server(
-            etcd_bin,
-            base,
-            name="twin",
-            advertise_peer_port=shared_peer,
-            token=token,
-            extra=[
-                "--cert-file",
-                certs["server_cert"],
-                "--key-file",
-                certs["server_key"],
-                "--trusted-ca-file",
-                certs["ca"],
-                "--client-cert-auth",
-            ],
-        )
-        http = f"http://127.0.0.1:{s.client_port}"
-        s.argv = [a.replace(http, f"https://127.0.0.1:{s.client_port}") for a in s.argv]
+        s = etcdproc.make_https_server(etcd_bin, base, certs, name="twin", advertise_peer_port=shared_peer, token=token)
         servers.append(s.start(wait=False))
     try:
         for s in servers:
-            etcdproc.wait_ready(f"https://127.0.0.1:{s.client_port}", s.proc, context=tlscerts.client_context(certs))
+            etcdproc.wait_ready(s.client_url, s.proc, context=tlscerts.client_context(certs))
     except BaseException:
         for s in servers:
             s.stop()

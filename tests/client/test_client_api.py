@@ -133,25 +133,9 @@ def tls_server(tmp_path_factory, etcd_bin):
     with etcdproc.scratch_dir(tmp_path_factory, "tls") as scratch:
         d = str(scratch)
         certs = tlscerts.make_certs(d)
-        srv = etcdproc.make_server(
-            etcd_bin,
-            d,
-            name="tls",
-            extra=[
-                "--cert-file",
-                certs["server_cert"],
-                "--key-file",
-                certs["server_key"],
-                "--trusted-ca-file",
-                certs["ca"],
-                "--client-cert-auth",
-            ],
-        )
-        srv.argv = [
-            a.replace(f"http://127.0.0.1:{srv.client_port}", f"https://127.0.0.1:{srv.client_port}") for a in srv.argv
-        ]
+        srv = etcdproc.make_https_server(etcd_bin, d, certs, name="tls")
         srv.start(wait=False)
-        etcdproc.wait_ready(f"https://127.0.0.1:{srv.client_port}", srv.proc, context=tlscerts.client_context(certs))
+        etcdproc.wait_ready(srv.client_url, srv.proc, context=tlscerts.client_context(certs))
         yield srv, certs
         srv.stop()
 

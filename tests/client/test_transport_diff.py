@@ -292,22 +292,8 @@ def tls_member(request, tmp_path_factory, etcd_bin):
         other = scratch / "other"
         other.mkdir()
         certs["other_ca"] = tlscerts.make_certs(str(other))["ca"]
-        srv = etcdproc.make_server(
-            etcd_bin,
-            str(scratch),
-            name="trtls",
-            extra=[
-                "--cert-file",
-                certs["server_cert"],
-                "--key-file",
-                certs["server_key"],
-                "--trusted-ca-file",
-                certs["ca"],
-                "--client-cert-auth",
-            ],
-        )
-        https = f"https://127.0.0.1:{srv.client_port}"
-        srv.argv = [a.replace(f"http://127.0.0.1:{srv.client_port}", https) for a in srv.argv]
+        srv = etcdproc.make_https_server(etcd_bin, str(scratch), certs, name="trtls")
+        https = srv.client_url
         srv.start(wait=False)
         good = TLSConfig(ca_file=certs["ca"], cert_file=certs["client_cert"], key_file=certs["client_key"])
         etcdproc.wait_until(lambda: _answers(https, good), 20, "the TLS member")

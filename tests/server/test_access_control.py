@@ -79,16 +79,13 @@ def test_https_requests_skip_the_host_check(server_tmp: str, etcd_py_bin: str) -
     d = os.path.join(server_tmp, "ac-tls")
     os.makedirs(d, exist_ok=True)
     certs = tlscerts.make_certs(d)
-    tls_flags = ["--cert-file", certs["server_cert"], "--key-file", certs["server_key"]]
     ctx = ssl.create_default_context(cafile=certs["ca"])
     out = []
     for binary in (etcdproc.distro_bin("etcd"), etcd_py_bin):
-        srv = etcdproc.make_server(binary, server_tmp, name="ac-tls", extra=FLAGS + tls_flags)
-        plain = f"http://127.0.0.1:{srv.client_port}"
-        srv.argv = [a.replace(plain, f"https://127.0.0.1:{srv.client_port}") for a in srv.argv]
+        srv = etcdproc.make_https_server(binary, server_tmp, certs, name="ac-tls", client_cert_auth=False, extra=FLAGS)
         srv.start(wait=False)
         try:
-            etcdproc.wait_ready(f"https://127.0.0.1:{srv.client_port}", srv.proc, context=ctx)
+            etcdproc.wait_ready(srv.client_url, srv.proc, context=ctx)
             head = "GET /version HTTP/1.1\r\nHost: nothere\r\nOrigin: http://beta:8080\r\n"
             out.append(raw(srv.client_port, head, ctx))
         finally:

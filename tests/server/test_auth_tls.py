@@ -21,29 +21,13 @@ def tls_twins(server_tmp, etcd_py_bin):
     shared_peer = etcdproc.free_port()
     servers = []
     for binary in (etcdproc.distro_bin("etcd"), etcd_py_bin):
-        srv = etcdproc.make_server(
-            binary,
-            server_tmp,
-            name="tlstwin",
-            advertise_peer_port=shared_peer,
-            token="tls-twins",
-            extra=[
-                "--cert-file",
-                certs["server_cert"],
-                "--key-file",
-                certs["server_key"],
-                "--trusted-ca-file",
-                certs["ca"],
-                "--client-cert-auth",
-            ],
+        srv = etcdproc.make_https_server(
+            binary, server_tmp, certs, name="tlstwin", advertise_peer_port=shared_peer, token="tls-twins"
         )
-        srv.argv = [
-            a.replace(f"http://127.0.0.1:{srv.client_port}", f"https://127.0.0.1:{srv.client_port}") for a in srv.argv
-        ]
         srv.start(wait=False)
         servers.append(srv)
     for srv in servers:
-        etcdproc.wait_ready(f"https://127.0.0.1:{srv.client_port}", srv.proc, context=tlscerts.client_context(certs))
+        etcdproc.wait_ready(srv.client_url, srv.proc, context=tlscerts.client_context(certs))
     yield servers, certs
     for srv in servers:
         srv.stop()

@@ -378,22 +378,14 @@ def test_tls_and_client_cert_auth(server_tmp: str, etcd_py_bin: str) -> None:
     servers = []
     try:
         for binary in (etcdproc.distro_bin("etcd"), etcd_py_bin):
-            srv = etcdproc.make_server(
-                binary,
-                server_tmp,
-                name="gwtls",
-                advertise_peer_port=shared_peer,
-                token="gw-tls",
-                extra=["--cert-file", certs["server_cert"], "--key-file", certs["server_key"]]
-                + ["--trusted-ca-file", certs["ca"], "--client-cert-auth"],
+            srv = etcdproc.make_https_server(
+                binary, server_tmp, certs, name="gwtls", advertise_peer_port=shared_peer, token="gw-tls"
             )
-            plain = f"http://127.0.0.1:{srv.client_port}"
-            srv.argv = [a.replace(plain, f"https://127.0.0.1:{srv.client_port}") for a in srv.argv]
             srv.start(wait=False)
             servers.append(srv)
         ctx = tlscerts.client_context(certs)
         for srv in servers:
-            etcdproc.wait_ready(f"https://127.0.0.1:{srv.client_port}", srv.proc, context=ctx)
+            etcdproc.wait_ready(srv.client_url, srv.proc, context=ctx)
         steps = [
             ("/v3/kv/put", '{"key":"Zm9v","value":"YmFy"}'),
             ("/v3/kv/range", '{"key":"Zm9v"}'),

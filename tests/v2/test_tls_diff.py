@@ -17,31 +17,13 @@ def _tls_twins(bin_a: str, bin_b: str, base: str, certs: dict):
     shared_peer = etcdproc.free_port()
     servers = []
     for binary in (bin_a, bin_b):
-        s = etcdproc.make_server(
-            binary,
-            base,
-            name="twin",
-            advertise_peer_port=shared_peer,
-            token="tls-token",
-            extra=[
-                "--enable-v2",
-                "--cert-file",
-                certs["server_cert"],
-                "--key-file",
-                certs["server_key"],
-                "--trusted-ca-file",
-                certs["ca"],
-                "--client-cert-auth",
-            ],
+        s = etcdproc.make_https_server(
+            binary, base, certs, name="twin", advertise_peer_port=shared_peer, token="tls-token", extra=["--enable-v2"]
         )
-        http = f"http://127.0.0.1:{s.client_port}"
-        s.argv = [a.replace(http, f"https://127.0.0.1:{s.client_port}") for a in s.argv]
         s.start(wait=False)
         servers.append(s)
     for s in servers:
-        etcdproc.wait_ready(
-            f"https://127.0.0.1:{s.client_port}", s.proc, timeout=30, context=tlscerts.client_context(certs)
-        )
+        etcdproc.wait_ready(s.client_url, s.proc, timeout=30, context=tlscerts.client_context(certs))
     return servers
 
 
