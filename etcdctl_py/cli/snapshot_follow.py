@@ -2,7 +2,8 @@
 for point-in-time restore (`etcdutl-py snapshot restore DIR --to-revision R`).
 
 It saves a full snapshot as `snapshot save` does (part file, sha256 check, fsync, rename), then watches every
-key from the snapshot's revision + 1 and appends each watch response (whole revisions) as one CRC32C-framed
+key from the snapshot's revision + 1 (with prev_kv, kept in the records for inspection; restore does not need
+it) and appends each watch response (whole revisions) as one CRC32C-framed
 record to the current delta segment (snapshot/segments.py). Records are fsynced at least every
 --fsync-interval and at rotation; a progress request every tick wakes the loop when no events come. A restart
 resumes after the last intact record (a torn tail is cut off; the server sends what it held again). When the
@@ -243,7 +244,8 @@ class Follower:
         try:
             if self.stop:
                 raise _Stop()
-            snapshot_save.save(self.s, tmp, eps[0], timeout=None)
+            # the client fails over between the endpoints like every verb's; the log names them all
+            snapshot_save.save(self.s, tmp, ",".join(eps), timeout=None)
         except ExitError:
             raise
         except Exception as e:  # noqa: BLE001 - a failed full ends follow like a failed save (exit 5)
@@ -295,7 +297,7 @@ class Follower:
         """Append watch events after revision `start` until stopped; returns the last revision written."""
         client = self.s.client()
         stream = client.watch.stream()
-        stream.watch(b"\0", b"\0", start_revision=start + 1)
+        stream.watch(b"\0", b"\0", start_revision=start + 1, prev_kv=True)
         self.stream = stream
         done = threading.Event()
         ticker = threading.Thread(target=self._tick, args=(stream, done), daemon=True, name="follow-ticker")
@@ -342,7 +344,7 @@ class Follower:
         from etcdctl_py.proto.mvccpb import kv_pb2
         from etcdctl_py.snapshot import segments as seg_mod
 
-        out: list[tuple[int, int, int, bytes]] = []
+        out: list[tuple[int, int, int, bytes, bytes]] = []
         leases = []
         rev, sub = 0, 0
         for ev in events:
@@ -352,10 +354,11 @@ class Follower:
                 continue  # already recorded (a resumed stream may repeat a revision)
             sub = sub + 1 if r == rev else 0
             rev = r
+            prev = ev.prev_kv.SerializeToString() if ev.HasField("prev_kv") else b""
             if ev.type == 1:
-                out.append((seg_mod.DELETE, r, sub, kv_pb2.KeyValue(key=kv.key).SerializeToString()))
+                out.append((seg_mod.DELETE, r, sub, kv_pb2.KeyValue(key=kv.key).SerializeToString(), prev))
             else:
-                out.append((seg_mod.PUT, r, sub, kv.SerializeToString()))
+                out.append((seg_mod.PUT, r, sub, kv.SerializeToString(), prev))
                 if kv.lease and kv.lease not in self.known_leases:
                     leases.append(kv.lease)
         if not out:

@@ -304,6 +304,7 @@ def report(ch: Chain, verify: bool = False) -> dict:
             "last_revision": s.last_rev,
             "records": len(s.records),
             "size": s.size,
+            "format": s.version,  # 1: written before follow kept prev_kv (0: header unreadable)
         }
         if ev:
             d["first_time"], d["last_time"] = _iso(ev[0].time_ns / 1e9), _iso(ev[-1].time_ns / 1e9)

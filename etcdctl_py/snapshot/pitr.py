@@ -52,52 +52,41 @@ def resolve(ch: chain_mod.Chain, to_revision: int, to_time: str) -> int:
     return newest
 
 
-BATCH = 4096  # revision keys per bbolt transaction (see apply_deltas)
-
-
 def apply_deltas(db_path: str, full_rev: int, segs: list[seg_mod.SegmentScan], rev: int) -> int:
-    """Write the events full_rev+1..rev into the db's key bucket (and leases granted since); returns the count.
-
-    The keys only ever go after the full's last revision key, so they pile up in the bucket's last leaf; bbolt
-    splits a leaf in time quadratic in its key count at commit, hence one transaction per BATCH keys. The db
-    is a staging copy (restore removes it on any failure), so several transactions are as safe as one."""
+    """Write the events full_rev+1..rev into the db's key bucket (and leases granted since), in one bbolt
+    transaction; returns the count. The events' prev_kv (segment version 2) is not needed: the bucket holds
+    every earlier version already."""
     from etcdctl_py.storage import bbolt
 
     db = bbolt.open_db(db_path, writable=True, reuse_free_pages=False)
-    n = 0
-    leases: dict[int, int] = {}
     try:
-        batch: list[tuple[bytes, bytes]] = []
-        for s in segs:
-            for typ, r, sub, value in seg_mod.read_records(s.path, rev):
-                if typ == seg_mod.LEASE_EVENT:
-                    leases[r] = sub
-                elif r > full_rev:
-                    batch.append((backend.rev_to_bytes(r, sub, typ == seg_mod.DELETE), value))
-                    if len(batch) >= BATCH:
-                        n += _put_keys(db, batch, {})
-                        batch = []
-        n += _put_keys(db, batch, leases)
+        with db.update() as tx:
+            return _put_keys(tx, full_rev, segs, rev)
     finally:
         db.close()
-    return n
 
 
-def _put_keys(db: Any, batch: list[tuple[bytes, bytes]], leases: dict[int, int]) -> int:
-    """One write transaction: revision keys into `key`, leases not in `lease` yet."""
+def _put_keys(tx: Any, full_rev: int, segs: list[seg_mod.SegmentScan], rev: int) -> int:
+    """Revision keys into `key`; then the leases granted after the full that `lease` does not hold yet."""
     from etcdctl_py.proto.leasepb import lease_pb2
 
-    with db.update() as tx:
-        kb = tx.create_bucket_if_not_exists(backend.KEY)
-        for k, v in batch:
-            kb.put(k, v)
-        if leases:
-            lb = tx.create_bucket_if_not_exists(backend.LEASE)
-            for lid, ttl in leases.items():
-                key = lid.to_bytes(8, "big", signed=True)
-                if lb.get(key) is None:
-                    lb.put(key, lease_pb2.Lease(ID=lid, TTL=ttl).SerializeToString())
-    return len(batch)
+    kb = tx.create_bucket_if_not_exists(backend.KEY)
+    leases: dict[int, int] = {}
+    n = 0
+    for s in segs:
+        for ev in seg_mod.read_records(s.path, rev):
+            if ev.type == seg_mod.LEASE_EVENT:
+                leases[ev.rev] = ev.sub  # lease ID, granted TTL
+            elif ev.rev > full_rev:
+                kb.put(backend.rev_to_bytes(ev.rev, ev.sub, ev.type == seg_mod.DELETE), ev.value)
+                n += 1
+    if leases:
+        lb = tx.create_bucket_if_not_exists(backend.LEASE)
+        for lid, ttl in leases.items():
+            key = lid.to_bytes(8, "big", signed=True)
+            if lb.get(key) is None:
+                lb.put(key, lease_pb2.Lease(ID=lid, TTL=ttl).SerializeToString())
+    return n
 
 
 def restore(

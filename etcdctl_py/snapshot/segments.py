@@ -1,14 +1,17 @@
 """Delta segment files of `snapshot follow`: watch events, whole revisions per record, CRC32C per record.
 
-A segment is `delta-<first revision, 16 digits>.seg`: a 28-byte header (magic `EPYDELT1`, first revision,
-creation time in ns, all big endian, then the CRC32C of those 24 bytes), then records. A record is its payload
-length (u32), the payload's CRC32C (u32) and the payload. A crash can only tear the last record, which the CRC
-(or a length running past the end) shows; `follow` truncates such a tail when it resumes. See docs/formats.md.
+A segment is `delta-<first revision, 16 digits>.seg`: a 28-byte header (magic `EPYDELT` plus the format
+version digit, first revision, creation time in ns, all big endian, then the CRC32C of those 24 bytes), then
+records. A record is its payload length (u32), the payload's CRC32C (u32) and the payload. A crash can only
+tear the last record, which the CRC (or a length running past the end) shows; `follow` truncates such a tail
+when it resumes. See docs/formats.md.
 
 Payload kinds:
 * 1, events: first and last revision, receive time (ns), event count, then per event: type (0 put, 1 delete),
   revision (u64), sub-revision (u32), and the bytes etcd's `key` bucket holds for it (an mvccpb.KeyValue: the
-  watched kv for a put, only the key for a delete's tombstone);
+  watched kv for a put, only the key for a delete's tombstone); from version 2 on each event also carries
+  the key's previous KeyValue (watch prev_kv; empty when the key did not exist), kept for inspection and
+  tools: restore ignores it, and version 1 segments (without it) stay readable;
 * 2, lease: lease ID and granted TTL of a lease first seen on a put after the full snapshot (restore puts it
   into the lease bucket, see pitr.py).
 """
@@ -20,18 +23,23 @@ import struct
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import crc32c
 
 from etcdctl_py.storage.fileutil import fsync_dir
 
-MAGIC = b"EPYDELT1"
+MAGIC_PREFIX = b"EPYDELT"
+VERSION = 2  # what SegmentWriter writes; 1: events without prev_kv (written before follow asked for it)
+VERSIONS = (1, 2)
+MAGIC = MAGIC_PREFIX + str(VERSION).encode()
 _HEADER = struct.Struct(">8sQQ")
 HEADER_SIZE = _HEADER.size + 4
 _FRAME = struct.Struct(">II")
 _EVENTS = struct.Struct(">BQQQI")
 _EVENT = struct.Struct(">BQII")
 _LEASE = struct.Struct(">BqqQ")
+_U32 = struct.Struct(">I")
 KIND_EVENTS = 1
 KIND_LEASE = 2
 PUT, DELETE = 0, 1
@@ -51,8 +59,8 @@ def parse_segment_name(name: str) -> int | None:
     return int(digits) if digits.isdigit() and len(digits) == 16 else None
 
 
-def encode_header(first_rev: int, created_ns: int) -> bytes:
-    head = _HEADER.pack(MAGIC, first_rev, created_ns)
+def encode_header(first_rev: int, created_ns: int, version: int = VERSION) -> bytes:
+    head = _HEADER.pack(MAGIC_PREFIX + str(version).encode(), first_rev, created_ns)
     return head + crc32c.crc32c(head).to_bytes(4, "big")
 
 
@@ -60,12 +68,16 @@ def frame(payload: bytes) -> bytes:
     return _FRAME.pack(len(payload), crc32c.crc32c(payload)) + payload
 
 
-def encode_events(events: list[tuple[int, int, int, bytes]], time_ns: int) -> bytes:
-    """One events record (framed) from (type, revision, sub, bucket value), revisions ascending."""
+def encode_events(events: list[tuple[int, int, int, bytes, bytes]], time_ns: int, version: int = VERSION) -> bytes:
+    """One events record (framed) from (type, revision, sub, bucket value, prev_kv), revisions ascending;
+    version 1 (tests: old segments) leaves prev_kv out."""
     parts = [_EVENTS.pack(KIND_EVENTS, events[0][1], events[-1][1], time_ns, len(events))]
-    for typ, rev, sub, value in events:
+    for typ, rev, sub, value, prev in events:
         parts.append(_EVENT.pack(typ, rev, sub, len(value)))
         parts.append(value)
+        if version >= 2:
+            parts.append(_U32.pack(len(prev)))
+            parts.append(prev)
     return frame(b"".join(parts))
 
 
@@ -89,6 +101,7 @@ class SegmentScan:
     path: str
     first_rev: int
     created_ns: int = 0
+    version: int = 0  # the header's format version (0: header unreadable)
     records: list[Record] = field(default_factory=list)
     good_end: int = 0  # offset just after the last valid record (or the header)
     size: int = 0
@@ -120,13 +133,14 @@ def scan(path: str) -> SegmentScan:
         _damaged(out, 0, "header incomplete", torn=True)
         return out
     magic, first, created = _HEADER.unpack_from(data, 0)
-    if magic != MAGIC or crc32c.crc32c(data[: _HEADER.size]) != int.from_bytes(data[_HEADER.size : HEADER_SIZE], "big"):
+    version = _version(magic)
+    if not version or crc32c.crc32c(data[: _HEADER.size]) != int.from_bytes(data[_HEADER.size : HEADER_SIZE], "big"):
         _damaged(out, 0, "bad header (magic or CRC)")
         return out
     if name_rev is not None and first != name_rev:
         _damaged(out, 0, f"header names revision {first}, file name {name_rev}")
         return out
-    out.first_rev, out.created_ns = first, created
+    out.first_rev, out.created_ns, out.version = first, created, version
     off = out.good_end = HEADER_SIZE
     expect = first
     while off < len(data):
@@ -156,6 +170,14 @@ def scan(path: str) -> SegmentScan:
     return out
 
 
+def _version(magic: bytes) -> int:
+    """The format version a header's magic names (0: not a segment header, or a version we do not know)."""
+    v = magic[len(MAGIC_PREFIX) :]
+    if magic.startswith(MAGIC_PREFIX) and v.isdigit() and int(v) in VERSIONS:
+        return int(v)
+    return 0
+
+
 def _damaged(out: SegmentScan, off: int, why: str, torn: bool = False) -> None:
     out.damage, out.damage_offset, out.torn = why, off, torn
 
@@ -172,18 +194,30 @@ def _record_head(payload: bytes, off: int) -> Record | None:
     return None
 
 
-LEASE_EVENT = 2  # read_records' type for a lease record: (LEASE_EVENT, lease ID, TTL, b"")
+LEASE_EVENT = 2  # an Event's type for a lease record: Event(LEASE_EVENT, lease ID, TTL, b"")
 
 
-def read_records(path: str, upto: int) -> Iterator[tuple[int, int, int, bytes]]:
-    """(type, revision, sub, bucket value) of every event up to revision `upto`, and (LEASE_EVENT, ID, TTL, b"")
-    for the leases recorded before them; CRC-checked again on the way (the file may have changed since it was
-    scanned). Raises SegmentError on damage before `upto`."""
-    leases: list[tuple[int, int, int, bytes]] = []
-    for kind, payload in _payloads(path):
+class Event(NamedTuple):
+    """One event as read back: type (PUT, DELETE or LEASE_EVENT), revision, sub-revision, the `key` bucket
+    value, and the key's previous KeyValue (b"" when it had none or the segment is version 1)."""
+
+    type: int
+    rev: int
+    sub: int
+    value: bytes
+    prev_kv: bytes = b""
+
+
+def read_records(path: str, upto: int) -> Iterator[Event]:
+    """Every event up to revision `upto`, and Event(LEASE_EVENT, ID, TTL, b"") for the leases recorded before
+    them; CRC-checked again on the way (the file may have changed since it was scanned). Raises SegmentError
+    on damage before `upto`."""
+    leases: list[Event] = []
+    version, payloads = _payloads(path)
+    for kind, payload in payloads:
         if kind == KIND_LEASE:
             _, lid, ttl, _t = _LEASE.unpack_from(payload, 0)
-            leases.append((LEASE_EVENT, lid, ttl, b""))  # belongs to the next events record
+            leases.append(Event(LEASE_EVENT, lid, ttl, b""))  # belongs to the next events record
             continue
         if kind != KIND_EVENTS:
             continue
@@ -192,24 +226,44 @@ def read_records(path: str, upto: int) -> Iterator[tuple[int, int, int, bytes]]:
             return
         yield from leases
         leases.clear()
-        pos = _EVENTS.size
-        for _ in range(count):
-            typ, rev, sub, n = _EVENT.unpack_from(payload, pos)
-            pos += _EVENT.size
-            if rev > upto:
+        for ev in _events(payload, count, version):
+            if ev.rev > upto:
                 return
-            yield typ, rev, sub, payload[pos : pos + n]
-            pos += n
+            yield ev
         if last >= upto:
             return  # done: whatever follows (even a torn tail) is not needed
 
 
-def _payloads(path: str) -> Iterator[tuple[int, bytes]]:
+def _events(payload: bytes, count: int, version: int) -> Iterator[Event]:
+    """The events of one events payload, laid out as the segment's format version says."""
+    pos = _EVENTS.size
+    for _ in range(count):
+        typ, rev, sub, n = _EVENT.unpack_from(payload, pos)
+        pos += _EVENT.size
+        value = payload[pos : pos + n]
+        pos += n
+        prev = b""
+        if version >= 2:
+            (p,) = _U32.unpack_from(payload, pos)
+            prev = payload[pos + 4 : pos + 4 + p]
+            pos += 4 + p
+        yield Event(typ, rev, sub, value, prev)
+
+
+def _payloads(path: str) -> tuple[int, Iterator[tuple[int, bytes]]]:
+    """The segment's format version and its records' (kind, payload)."""
     try:
         with open(path, "rb") as f:
             data = f.read()
     except OSError as e:
         raise SegmentError(f"{path}: {e.strerror}") from None
+    version = _version(data[:8])
+    if not version:
+        raise SegmentError(f"segment {path} is damaged at offset 0 (bad header (magic or CRC))")
+    return version, _frames(path, data)
+
+
+def _frames(path: str, data: bytes) -> Iterator[tuple[int, bytes]]:
     off = HEADER_SIZE
     while off < len(data):
         if off + _FRAME.size > len(data):

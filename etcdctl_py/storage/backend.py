@@ -65,7 +65,9 @@ class Revision:
 
 
 def rev_to_bytes(main: int, sub: int = 0, tombstone: bool = False) -> bytes:
-    return Revision(main, sub).to_bytes(tombstone)
+    """Revision(main, sub).to_bytes(tombstone) without building the dataclass (restore calls it per event)."""
+    b = _REV.pack(main & 0xFFFFFFFFFFFFFFFF, b"_", sub & 0xFFFFFFFFFFFFFFFF)
+    return b + b"t" if tombstone else b
 
 
 def bytes_to_rev(b: bytes) -> Revision:

@@ -210,12 +210,12 @@ def test_segment_torn_tail_and_flip(base: str) -> None:  # noqa: F811
     """scan(): a torn last record is `torn` (cut by truncate_tail); a flipped byte inside is damage, not torn."""
     w = seg_mod.SegmentWriter(base, 10)
     for rev in (10, 11, 12):
-        w.append(seg_mod.encode_events([(seg_mod.PUT, rev, 0, b"\n\x01k")], time.time_ns()), rev)
+        w.append(seg_mod.encode_events([(seg_mod.PUT, rev, 0, b"\n\x01k", b"")], time.time_ns()), rev)
     w.close()
     path = os.path.join(base, seg_mod.segment_name(10))
     good = os.path.getsize(path)
     with open(path, "ab") as f:
-        f.write(seg_mod.encode_events([(seg_mod.PUT, 13, 0, b"\n\x01k")], 0)[:-3])
+        f.write(seg_mod.encode_events([(seg_mod.PUT, 13, 0, b"\n\x01k", b"")], 0)[:-3])
     s = seg_mod.scan(path)
     assert (s.last_rev, s.torn, s.good_end) == (12, True, good)
     seg_mod.truncate_tail(s)
@@ -260,3 +260,54 @@ def test_retention_keeps_the_deltas_a_kept_full_needs(base: str) -> None:  # noq
     p = restore(chain, out, "--to-revision", str(fulls[0]))
     assert p.returncode == 0, p.stderr
     assert restored_revision(out) == fulls[0]
+
+
+def rewrite_as_version1(path: str) -> None:
+    """Rewrite a segment as follow wrote it before it kept prev_kv (format version 1): same header fields,
+    same records (boundaries, receive times, lease records), events without their previous values."""
+    seg = seg_mod.scan(path)
+    assert seg.version == seg_mod.VERSION and not seg.damage
+    with open(path, "rb") as f:
+        data = f.read()
+    events = [e for e in seg_mod.read_records(path, seg.last_rev) if e.type != seg_mod.LEASE_EVENT]
+    out = [seg_mod.encode_header(seg.first_rev, seg.created_ns, version=1)]
+    for rec in seg.records:
+        if rec.kind == seg_mod.KIND_EVENTS:
+            mine = [(e.type, e.rev, e.sub, e.value, b"") for e in events if rec.first_rev <= e.rev <= rec.last_rev]
+            out.append(seg_mod.encode_events(mine, rec.time_ns, version=1))
+        else:
+            n = int.from_bytes(data[rec.offset : rec.offset + 4], "big")
+            out.append(data[rec.offset : rec.offset + 8 + n])  # a lease record is the same in both versions
+    with open(path, "wb") as f:
+        f.write(b"".join(out))
+
+
+def key_bucket(data_dir: str) -> list[tuple[bytes, bytes]]:
+    from etcdctl_py.storage import backend
+    from etcdctl_py.storage.bbolt import open_db
+
+    with open_db(os.path.join(data_dir, "member", "snap", "db")) as db, db.view() as tx:
+        return list(tx.bucket(backend.KEY).items())
+
+
+def test_version1_segments_still_restore(recorded: Recorded, chain_copy: str, base: str) -> None:  # noqa: F811
+    """A directory whose older segments are format version 1 (an upgraded follow resumed on it: its new
+    segments are version 2) reads, verifies and restores to the same key bucket as the all-version-2 chain;
+    version 1 events read back with no prev_kv."""
+    segs = segments_of(chain_copy)
+    old = segs[: len(segs) // 2]
+    for path in old:
+        rewrite_as_version1(path)
+    assert [seg_mod.scan(p).version for p in segs] == [1] * len(old) + [2] * (len(segs) - len(old))
+    assert all(e.prev_kv == b"" for e in seg_mod.read_records(old[-1], recorded.last))
+    j = json.loads(chain_status(chain_copy, "-w", "json", "--verify").stdout)
+    assert j["ok"] and j["restorable"] == [{"from": recorded.full_rev, "to": recorded.last}], j
+    assert [s["format"] for s in j["segments"]] == [1] * len(old) + [2] * (len(segs) - len(old))
+    mid = seg_mod.scan(old[-1]).last_rev  # the last revision of the version 1 part
+    for rev in (mid, recorded.last):
+        got, want = os.path.join(base, f"v1-{rev}"), os.path.join(base, f"v2-{rev}")
+        for chain, out in ((chain_copy, got), (recorded.chain, want)):
+            p = restore(chain, out, "--to-revision", str(rev))
+            assert p.returncode == 0, p.stderr
+        assert restored_revision(got) == rev
+        assert key_bucket(got) == key_bucket(want)

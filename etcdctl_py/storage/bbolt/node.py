@@ -172,15 +172,6 @@ class Node:
             return 16 + 16 * len(self.keys) + sum(map(len, self.keys)) + sum(map(len, self.vals))
         return 16 + 16 * len(self.keys) + sum(map(len, self.keys))
 
-    def size_less_than(self, v: int) -> bool:
-        sz = 16
-        leaf = self.is_leaf
-        for i, k in enumerate(self.keys):
-            sz += 16 + len(k) + (len(self.vals[i]) if leaf else 0)
-            if sz >= v:
-                return False
-        return True
-
     def min_keys(self) -> int:
         return 1 if self.is_leaf else 2
 
@@ -258,44 +249,62 @@ class Node:
             self.pgid = 0
 
     # --- split / spill -------------------------------------------------------------------------
-    def _split_index(self, threshold: int) -> int:
-        sz = PAGE_HEADER_SIZE
-        index = 0
-        leaf = self.is_leaf
-        for i in range(len(self.keys) - MIN_KEYS_PER_PAGE):
-            index = i
-            el = 16 + len(self.keys[i]) + (len(self.vals[i]) if leaf else 0)
-            if i >= MIN_KEYS_PER_PAGE and sz + el > threshold:
-                break
-            sz += el
-        return index
+    def _split_points(self, page_size: int) -> list[int]:
+        """Where bbolt's repeated splitTwo would cut this node's entries, found in one pass (not one per cut).
 
-    def _split_two(self, page_size: int) -> Node | None:
-        if len(self.keys) <= MIN_KEYS_PER_PAGE * 2 or self.size_less_than(page_size):
-            return None
+        A rest of the entries stays whole when it has at most 2*minKeysPerPage entries or fits a page;
+        otherwise the cut is the first entry (past minKeysPerPage) that would overflow `threshold`, or the
+        last one before minKeysPerPage are left, exactly as bbolt's splitIndex."""
+        n = len(self.keys)
+        if n <= MIN_KEYS_PER_PAGE * 2:
+            return []
         fill = min(max(self.bucket.fill_percent, MIN_FILL_PERCENT), MAX_FILL_PERCENT)
         threshold = int(page_size * fill)
-        idx = self._split_index(threshold)
+        if self.is_leaf:
+            els = [16 + len(k) + len(v) for k, v in zip(self.keys, self.vals, strict=True)]
+        else:
+            els = [16 + len(k) for k in self.keys]
+        rest = PAGE_HEADER_SIZE + sum(els)  # the size of the entries from `start` on, as one page
+        cuts: list[int] = []
+        start = 0
+        while n - start > MIN_KEYS_PER_PAGE * 2 and rest >= page_size:
+            sz = PAGE_HEADER_SIZE
+            index = start
+            for i in range(start, n - MIN_KEYS_PER_PAGE):
+                index = i
+                if i - start >= MIN_KEYS_PER_PAGE and sz + els[i] > threshold:
+                    break
+                sz += els[i]
+            if index == start:
+                break  # bbolt would cut off nothing (cannot happen with MIN_KEYS_PER_PAGE >= 1)
+            cuts.append(index)
+            rest -= sum(els[start:index])
+            start = index
+        return cuts
+
+    def split(self, page_size: int) -> list[Node]:
+        """This node cut into page-sized siblings (bbolt node.split), in time linear in its entries: the new
+        siblings join the parent (created for a root) and take their entries with one slice each."""
+        cuts = self._split_points(page_size)
+        if not cuts:
+            return [self]
         if self.parent is None:
             self.parent = Node(self.bucket, False)
             self.parent.children = [self]
-        nxt = Node(self.bucket, self.is_leaf, self.parent)
-        self.parent.children.append(nxt)
-        nxt.keys, self.keys = self.keys[idx:], self.keys[:idx]
-        nxt.vals, self.vals = self.vals[idx:], self.vals[:idx]
+        keys, vals, flags = self.keys, self.vals, self.flags
+        bounds = [*cuts, len(keys)]
+        self.keys, self.vals = keys[: cuts[0]], vals[: cuts[0]]
         if self.is_leaf:
-            nxt.flags, self.flags = self.flags[idx:], self.flags[:idx]
-        return nxt
-
-    def split(self, page_size: int) -> list[Node]:
+            self.flags = flags[: cuts[0]]
         nodes = [self]
-        n = self
-        while True:
-            nxt = n._split_two(page_size)
-            if nxt is None:
-                return nodes
+        for a, b in zip(bounds, bounds[1:], strict=False):
+            nxt = Node(self.bucket, self.is_leaf, self.parent)
+            self.parent.children.append(nxt)
+            nxt.keys, nxt.vals = keys[a:b], vals[a:b]
+            if self.is_leaf:
+                nxt.flags = flags[a:b]
             nodes.append(nxt)
-            n = nxt
+        return nodes
 
     def spill(self) -> None:
         """Write this node (and its children first) to freshly allocated pages."""
