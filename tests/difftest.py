@@ -46,11 +46,24 @@ class Result:
         return f"Result(rc={self.rc}, stdout={self.stdout!r}, stderr={self.stderr!r})"
 
 
+# Reaches our (Python) processes from the test run's environment: `ETCDCTL_PY_TRANSPORT=grpcio pytest ...` runs the
+# differential tests through grpcio. Real etcdctl never sees it (it warns about unknown ETCDCTL_* variables).
+PASS_TO_OURS = ("ETCDCTL_PY_TRANSPORT",)
+
+
+def child_env(argv: list[str], env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a command under test: ours, without the test run's ETCDCTL_* settings (each test passes
+    the ones it means), except PASS_TO_OURS for a Python process (ours; the real tools are Go binaries)."""
+    keep = PASS_TO_OURS if argv and argv[0] == sys.executable else ()
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("ETCDCTL_") or k in keep}
+    full_env.update(env or {})
+    return full_env
+
+
 def run(
     argv: list[str], *, stdin: bytes | None = None, env: dict[str, str] | None = None, timeout: float = 30
 ) -> Result:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("ETCDCTL_")}
-    full_env.update(env or {})
+    full_env = child_env(argv, env)
     p = subprocess.run(
         argv, input=stdin if stdin is not None else b"", capture_output=True, env=full_env, timeout=timeout
     )

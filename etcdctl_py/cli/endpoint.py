@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import sys
 import threading
 import time
@@ -67,14 +66,21 @@ def endpoints_from_cluster(ctx: Context, s: Any) -> list[str]:
 
 # ---------------------------------------------------------------- health
 
-_PTR = f"0xc000{random.randrange(0x100000, 0xFFFFFF):06x}"
+_ptr: str | None = None  # the health clients' Go pointer, one per process, made on the first warning
+_ptr_lock = threading.Lock()  # the checks run on threads: they must agree on it
 
 
 def _health_warn(go_error: str, authority: str) -> None:
     """etcdctl 3.5.1's health clients log through a zap production logger named "client" (epoch ts)."""
+    global _ptr
     from etcdctl_py.cli.globals import client_warn_line
 
-    client_warn_line(go_error, authority, ts=repr(time.time()), logger="client", ptr=_PTR)
+    with _ptr_lock:
+        if _ptr is None:
+            import random  # only for a warning: `endpoint status` and friends start without it
+
+            _ptr = f"0xc000{random.randrange(0x100000, 0xFFFFFF):06x}"
+    client_warn_line(go_error, authority, ts=repr(time.time()), logger="client", ptr=_ptr)
 
 
 def _check_one(ctx: Context, ep: str, timeout: float, out: list, lock: threading.Lock) -> None:

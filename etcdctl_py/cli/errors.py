@@ -8,7 +8,6 @@ and etcdctl v2.
 from __future__ import annotations
 
 import os
-import signal
 import sys
 from typing import TextIO
 
@@ -50,6 +49,8 @@ def flush_quietly(*streams: TextIO) -> None:
 def die_by_signal(sig: int) -> None:
     """End as etcdctl ends on SIGINT/SIGTERM, for which it has no handler: killed by the signal (a shell shows
     130/143), after flushing what was printed."""
+    import signal  # only when dying by a signal: keeps start-up lean
+
     flush_quietly(sys.stdout, sys.stderr)
     signal.signal(sig, signal.SIG_DFL)
     os.kill(os.getpid(), sig)

@@ -5,8 +5,10 @@
         c.kv.put(b"k", b"v")
         print(c.kv.get(b"k"))
 
-The errors, TLSConfig and prefix_end are plain Python; `Client` (and with it grpc) is imported on first use, so the
-v2 client can share TLSConfig without loading grpc.
+The errors, TLSConfig and prefix_end are plain Python; `Client` is imported on first use, so the v2 client can share
+TLSConfig without loading the v3 client. Client itself does not import grpc: unary calls and server streams go over
+the standard-library HTTP/2 transport, and grpc is imported only for what needs grpcio (bidirectional streams such
+as Watch and lease keep-alive, election Observe, a host-name endpoint, ETCDCTL_PY_TRANSPORT=grpcio).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    """`Client` on first use (PEP 562): importing the package's light parts does not load grpc."""
+    """`Client` on first use (PEP 562): importing the package's light parts does not load the client's modules."""
     if name == "Client":
         from etcdctl_py.client.client import Client
 

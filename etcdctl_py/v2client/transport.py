@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import quote, urlsplit
 
+from etcdctl_py.client.transport.gotls import tls_error_text
 from etcdctl_py.gofmt import go_json
 
 from .errors import PlainError, V2Error, deadline_exceeded
@@ -125,36 +126,16 @@ def _hostport(endpoint: str) -> tuple[str, str, int]:
     return scheme, host, port
 
 
-_TLS_ALERTS = {  # OpenSSL alert reasons -> Go's "remote error: tls: ..." texts
-    "SSLV3_ALERT_BAD_CERTIFICATE": "bad certificate",
-    "TLSV13_ALERT_CERTIFICATE_REQUIRED": "bad certificate",  # Go 1.16 servers send bad_certificate here
-    "SSLV3_ALERT_HANDSHAKE_FAILURE": "handshake failure",
-    "TLSV1_ALERT_UNKNOWN_CA": "unknown certificate authority",
-    "SSLV3_ALERT_CERTIFICATE_EXPIRED": "expired certificate",
-    "TLSV1_ALERT_PROTOCOL_VERSION": "protocol version not supported",
-    "TLSV1_ALERT_DECRYPT_ERROR": "error decrypting message",
-}
-_UNKNOWN_AUTHORITY = {18, 19, 20, 21}  # self-signed, self-signed in chain, no local issuer, unverifiable leaf
-
-
-def _tls_error(exc: ssl.SSLError) -> V2Error:
-    """The message Go's crypto/tls and crypto/x509 give for the same failure (etcdctl exits 4, not 2, on it)."""
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        if exc.verify_code in _UNKNOWN_AUTHORITY:
-            return PlainError("x509: certificate signed by unknown authority", connection=False)
-        if exc.verify_code == 10:
-            return PlainError("x509: certificate has expired or is not yet valid", connection=False)
-        return PlainError(f"x509: {exc.verify_message}", connection=False)
-    alert = _TLS_ALERTS.get(exc.reason or "")
-    if alert:
-        return PlainError(f"remote error: tls: {alert}", connection=False)
-    return PlainError(f"x509: {exc.reason or exc}", connection=False)
+def _tls_error(exc: ssl.SSLError, server_name: str) -> V2Error:
+    """The message Go's crypto/tls and crypto/x509 give for the same failure (etcdctl exits 4, not 2, on it); the
+    texts are the v3 client's (client/transport/gotls.py), without grpc's dial wrapping."""
+    return PlainError(tls_error_text(exc, server_name), connection=False)
 
 
 def _dial_error(host: str, port: int, exc: BaseException) -> V2Error:
     addr = f"{host}:{port}" if ":" not in host else f"[{host}]:{port}"
     if isinstance(exc, ssl.SSLError):
-        return _tls_error(exc)
+        return _tls_error(exc, host)
     if isinstance(exc, ConnectionRefusedError) or getattr(exc, "errno", None) == errno.ECONNREFUSED:
         return PlainError(f"dial tcp {addr}: connect: connection refused", connection=True)
     if isinstance(exc, (socket.timeout, TimeoutError)):
@@ -222,11 +203,12 @@ class Transport:
         if scheme != "https":
             conn = http.client.HTTPConnection(host, port)
         else:
+            server_name = self.tls.server_name or host
             try:
-                sock = self._ssl_context().wrap_socket(sock, server_hostname=self.tls.server_name or host)
+                sock = self._ssl_context().wrap_socket(sock, server_hostname=server_name)
             except ssl.SSLError as e:
                 sock.close()
-                raise _tls_error(e) from None
+                raise _tls_error(e, server_name) from None
             except OSError as e:
                 sock.close()
                 raise _dial_error(host, port, e) from None

@@ -11,7 +11,6 @@ interrupted with SIGINT (`Diff.interrupt`).
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -87,8 +86,7 @@ class Proc:
     def __init__(self, argv: list[str], env: dict[str, str] | None = None):
         import threading
 
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith("ETCDCTL_")}
-        full_env.update(env or {})
+        full_env = difftest.child_env(argv, env)
         self.p = subprocess.Popen(
             argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.PIPE, env=full_env
         )

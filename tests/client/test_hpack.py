@@ -220,6 +220,60 @@ def test_huffman_random_strings_in_blocks():
         assert d.decode(block) == [(b"x-bin", value)]
 
 
+_DECODERS = pytest.mark.parametrize(
+    "decode", [hpack.huffman_decode_canonical, hpack.huffman_decode_table], ids=["canonical", "table"]
+)
+
+
+@_DECODERS
+def test_huffman_both_decoders_every_symbol_and_random_strings(decode):
+    """The bit-by-bit canonical decoder and the nibble automaton each decode every symbol (0-7 padding bits), the
+    longest codes back to back, and random strings, to the bytes that were coded."""
+    for byte in range(256):
+        assert decode(_huffman_encode(bytes([byte]))) == bytes([byte]), byte
+    longest = bytes(range(192, 256)) * 3  # 20-26-bit codes: the accumulator refills across several bytes
+    assert decode(_huffman_encode(longest)) == longest
+    assert decode(b"") == b""
+    rng = random.Random(14)
+    for _ in range(100):
+        value = rng.randbytes(rng.randrange(0, 120))
+        assert decode(_huffman_encode(value)) == value
+
+
+_BAD_HUFFMAN = [
+    (bytes.fromhex("ffffffff"), "EOS"),  # EOS (30 ones) + 2 padding bits
+    (bytes.fromhex("1fffffffff"), "EOS"),  # "a" (00011), then EOS
+    (bytes.fromhex("1fff"), "padding"),  # "a" (00011) + 11 one bits: padding longer than 7 bits
+    (bytes.fromhex("18"), "padding"),  # "a" + padding 000: not EOS's prefix
+    (bytes.fromhex("1e"), "padding"),  # "a" + padding 110
+    (bytes.fromhex("fe"), "padding"),  # 11111110: an unfinished 10-bit code, not padding
+    (bytes.fromhex("ff"), "padding"),  # 8 padding bits
+]
+
+
+@_DECODERS
+@pytest.mark.parametrize(("coded", "why"), _BAD_HUFFMAN)
+def test_huffman_both_decoders_reject_eos_and_bad_padding(decode, coded, why):
+    with pytest.raises(HpackError, match=why):
+        decode(coded)
+
+
+def test_short_strings_do_not_build_the_automaton(monkeypatch):
+    """etcd's header values (a few bytes each) are decoded without building the automaton; once the Huffman bytes
+    decoded pass the budget, the automaton is built and used, with the same results."""
+    monkeypatch.setattr(hpack, "_huffman", None)
+    monkeypatch.setattr(hpack, "_canonical_left", hpack._CANONICAL_BUDGET)
+    for value in (b"application/grpc", b"0", b"200", b"etcdserver: requested lease not found"):
+        assert hpack.huffman_decode(_huffman_encode(value)) == value
+    assert hpack._huffman is None
+    big = bytes(range(256)) * 40
+    coded = _huffman_encode(big)
+    assert len(coded) > hpack._CANONICAL_BUDGET
+    assert hpack.huffman_decode(coded) == big
+    assert hpack._huffman is not None
+    assert hpack.huffman_decode(_huffman_encode(b"application/grpc")) == b"application/grpc"
+
+
 @pytest.mark.parametrize(
     ("coded", "why"),
     [

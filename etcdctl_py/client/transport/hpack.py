@@ -4,8 +4,9 @@ The decoder is complete (static and dynamic tables, size updates, Huffman string
 grpc-go uses every part of it. The encoder is deliberately the simplest valid one: literal fields without indexing
 and without Huffman, so it keeps no state and the peer's decoder never has to store anything for us.
 
-Only the standard library is imported, and nothing costly runs at import: the Huffman decoding table is built on the
-first Huffman string.
+Only the standard library is imported, and nothing costly runs at import. Huffman strings are decoded straight from
+the canonical code's per-length limits (microseconds to set up), which is all a CLI run needs: etcd's header values
+are a few bytes. A process that decodes many kilobytes gets the faster nibble automaton, built once (~5-10 ms).
 """
 
 from __future__ import annotations
@@ -77,6 +78,10 @@ _EOS = 256
 _EMIT = 0x100
 _STATE_SHIFT = 9
 _huffman: tuple[list[int], frozenset[int]] | None = None
+_canonical: tuple[list[int], list[int], list[int]] | None = None
+# Huffman bytes decoded bit by bit before the automaton is built: past this its build cost has paid for itself.
+_CANONICAL_BUDGET = 8192
+_canonical_left = _CANONICAL_BUDGET
 
 
 def huffman_codes() -> list[tuple[int, int]]:
@@ -140,7 +145,78 @@ def _walk_nibble(nodes: list[list[int]], node: int, nibble: int) -> int:
 
 
 def huffman_decode(data: bytes) -> bytes:
-    """Decode a Huffman-coded string literal; EOS inside it or bad padding is an HpackError (RFC 7541 5.2)."""
+    """Decode a Huffman-coded string literal; EOS inside it or bad padding is an HpackError (RFC 7541 5.2).
+
+    Bit by bit while the bytes decoded so far stay within _CANONICAL_BUDGET (no table to build), then with the
+    automaton, which is a few times faster per byte but costs milliseconds to build."""
+    global _canonical_left
+    if _huffman is None and len(data) <= _canonical_left:
+        _canonical_left -= len(data)
+        return huffman_decode_canonical(data)
+    return huffman_decode_table(data)
+
+
+def _canonical_tables() -> tuple[list[int], list[int], list[int]]:
+    """(limit, base, symbols) of the canonical code, built once on first use (sub-millisecond).
+
+    A code of n bits is complete when its value is below limit[n] (every longer code's n-bit prefix is at or above
+    it, the code being canonical); its symbol is symbols[value - base[n]], symbols being ordered by (length,
+    symbol)."""
+    global _canonical
+    if _canonical is None:
+        lengths = [int(c, 32) for c in _HUFFMAN_LENGTHS]
+        symbols = sorted(range(len(lengths)), key=lengths.__getitem__)  # stable: symbol order within a length
+        counts = [0] * 32
+        for n in lengths:
+            counts[n] += 1
+        limit, base = [0] * 32, [0] * 32
+        first = offset = 0  # the first code of length n; how many symbols have shorter codes
+        for n in range(1, 32):
+            limit[n] = first + counts[n]
+            base[n] = first - offset
+            offset += counts[n]
+            first = (first + counts[n]) << 1
+        _canonical = limit, base, symbols
+    return _canonical
+
+
+def huffman_decode_canonical(data: bytes) -> bytes:
+    """huffman_decode without the automaton: each symbol read bit by bit (from 5, the shortest code length) until its
+    value is a complete code. Cheap to start, slower per byte."""
+    limit, base, symbols = _canonical_tables()
+    out = bytearray()
+    acc = nbits = i = 0  # acc holds the nbits not yet decoded (at most 37)
+    n = len(data)
+    while True:
+        while nbits < 30 and i < n:  # 30 bits hold the longest code
+            acc = (acc << 8) | data[i]
+            i += 1
+            nbits += 8
+        length = 5
+        if nbits < length:
+            break
+        code = acc >> (nbits - length)
+        while code >= limit[length]:
+            length += 1
+            if length > nbits:
+                break
+            code = acc >> (nbits - length)
+        else:
+            sym = symbols[code - base[length]]
+            if sym == _EOS:
+                raise HpackError("Huffman string contains EOS")
+            out.append(sym)
+            nbits -= length
+            acc &= (1 << nbits) - 1
+            continue
+        break  # the input ends inside a code: what is left must be padding
+    if nbits > 7 or acc != (1 << nbits) - 1:  # padding: up to 7 bits of EOS's all-ones prefix
+        raise HpackError("Huffman string has invalid padding")
+    return bytes(out)
+
+
+def huffman_decode_table(data: bytes) -> bytes:
+    """huffman_decode with the 4-bits-at-a-time automaton (built on first use)."""
     table, final = _huffman_tables()
     out = bytearray()
     state = 0
