@@ -303,3 +303,25 @@ def test_one_pass_status_equals_the_two_pass_reference(real_snaps, tmp_path):
             continue  # reads outside the file: the two report the same damage in different words
         differing += a != b
     assert differing == 0
+
+
+@pytest.mark.parametrize("name", [b"lease", b"authUsers"])
+def test_a_bucket_name_out_of_order_is_not_found_like_etcdutl(real_snaps, tmp_path, name):
+    """etcdutl finds each top-level bucket by binary search (tx.Bucket): a damaged name that puts the root's keys
+    out of order is not found, and it says `cannot get hash of bucket <name>`; so do we."""
+    src = bytearray(real_snaps["compacted"].read_bytes())
+    db = open_db(str(real_snaps["compacted"]))
+    try:
+        with db.view() as tx:
+            start = tx.meta.root * db.page_size  # the root bucket: one leaf page holding the top-level names
+            end = start + db.page_size
+    finally:
+        db.close()
+    at = src.index(name, start, end)
+    src[at] = ord("z")  # the name now sorts after every other top-level name
+    p = tmp_path / "renamed.db"
+    p.write_bytes(bytes(src))
+    want = etcdutl("snapshot", "status", str(p))
+    got = ours_cli("snapshot", "status", str(p))
+    assert (got.returncode, got.stdout, got.stderr) == (want.returncode, want.stdout, want.stderr)
+    assert want.stderr == b"Error: cannot get hash of bucket z" + name[1:] + b"\n"
