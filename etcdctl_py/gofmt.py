@@ -436,8 +436,9 @@ def _frac(v: int, prec: int) -> str:
 
 # ---------------------------------------------------------------- JSON (encoding/json)
 
-_JSON_ESCAPED_HTML = re.compile('[\x00-\x1f"\\\\<>&\u2028\u2029\ud800-\udfff]')
-_JSON_ESCAPED_PLAIN = re.compile('[\x00-\x1f"\\\\\ud800-\udfff]')
+# what json_string escapes, with and without Go's HTML-safe set; compiled on first use (start-up stays lean)
+_JSON_ESCAPES = {True: '[\x00-\x1f"\\\\<>&\u2028\u2029\ud800-\udfff]', False: '[\x00-\x1f"\\\\\ud800-\udfff]'}
+_json_escaped: dict[bool, re.Pattern[str]] = {}
 _JSON_SHORT = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -455,7 +456,10 @@ def json_string(s: str | bytes, html_safe: bool = True) -> str:
     `\\ufffd`, as in Go."""
     if isinstance(s, bytes):
         s = s.decode("utf-8", "surrogateescape")
-    return '"' + (_JSON_ESCAPED_HTML if html_safe else _JSON_ESCAPED_PLAIN).sub(_json_escape, s) + '"'
+    pattern = _json_escaped.get(html_safe)
+    if pattern is None:
+        pattern = _json_escaped[html_safe] = re.compile(_JSON_ESCAPES[html_safe])
+    return '"' + pattern.sub(_json_escape, s) + '"'
 
 
 def go_json(obj: Any, sort_keys: bool = False) -> str:
