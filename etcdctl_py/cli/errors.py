@@ -21,6 +21,9 @@ EXIT_INTERRUPTED = 5
 EXIT_IO = 6
 EXIT_BAD_ARGS = 128  # v2 too: etcdctl 3.5's v2 commands exit 128 for bad arguments as well
 EXIT_PROMPT_INTERRUPTED = 255  # a signal during a password prompt: speakeasy's os.Exit(-1)
+# stdout's reader went away (EPIPE): Go's runtime kills a program that writes to a broken stdout with SIGPIPE, so the
+# console entries end by that signal (a shell shows 141); in-process callers of main() get this number
+EXIT_SIGPIPE = 128 + 13
 
 # etcdctl v2's own names (ctlv2/command/error.go) for two of the numbers above
 EXIT_SERVER_ERROR = 4
@@ -54,6 +57,13 @@ def die_by_signal(sig: int) -> None:
     flush_quietly(sys.stdout, sys.stderr)
     signal.signal(sig, signal.SIG_DFL)
     os.kill(os.getpid(), sig)
+
+
+def die_by_sigpipe() -> None:
+    """End as a Go program ends when its stdout reader has gone: killed by SIGPIPE."""
+    import signal
+
+    die_by_signal(signal.SIGPIPE)
 
 
 def bad_args(message: str) -> ExitError:

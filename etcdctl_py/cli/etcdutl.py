@@ -21,7 +21,7 @@ from etcdctl_py.cli.cobra import (
     Flag,
     pflag_usages,  # noqa: F401 - cli/txn.py imports it from here (cobra's now)
 )
-from etcdctl_py.cli.errors import EXIT_BAD_ARGS, EXIT_BAD_FEATURE, EXIT_ERROR, ExitError
+from etcdctl_py.cli.errors import EXIT_BAD_ARGS, EXIT_BAD_FEATURE, EXIT_ERROR, EXIT_SIGPIPE, ExitError, die_by_sigpipe
 
 VERSION = "3.5.1"
 API_VERSION = "3.5"
@@ -376,8 +376,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         code = 130
     except BrokenPipeError:
-        code = 1
+        code = EXIT_SIGPIPE
     if argv is None:
+        if code == EXIT_SIGPIPE:
+            die_by_sigpipe()
         sys.exit(code)
     return code
 

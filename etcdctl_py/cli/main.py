@@ -10,6 +10,7 @@ import os
 import sys
 
 from etcdctl_py import API_VERSION, ETCD_VERSION
+from etcdctl_py.cli.errors import EXIT_SIGPIPE
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         code = 130
     except BrokenPipeError:
-        code = 0
+        code = EXIT_SIGPIPE
         _quiet_stdout()
     except Exception as e:  # noqa: BLE001 - last line of defence: no traceback for users
         sys.stderr.write(f"Error: {e}\n")
@@ -39,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         sys.stdout.flush()
     except BrokenPipeError:
+        code = EXIT_SIGPIPE
         _quiet_stdout()
     except ValueError:
         pass  # stdout closed: nothing more can be printed
@@ -77,10 +79,12 @@ def run() -> None:
     waited for, leases revoked), so unwinding modules, grpc's channels and the garbage collector
     only costs time: about 12 ms of a ~110 ms `get`. Output is flushed first.
     """
-    from etcdctl_py.cli.errors import flush_quietly
+    from etcdctl_py.cli.errors import die_by_sigpipe, flush_quietly
 
     code = main()
     flush_quietly(sys.stdout, sys.stderr)
+    if code == EXIT_SIGPIPE:
+        die_by_sigpipe()
     os._exit(code)
 
 

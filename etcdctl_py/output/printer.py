@@ -63,8 +63,18 @@ class Printer:
             from etcdctl_py.output.fastkv import split_range
 
             parts = split_range(raw)
-            if parts is not None and self.get_parts(parts, value_only=value_only):
-                return
+            if parts is not None:
+                from etcdctl_py.output.background import BackgroundWriter
+
+                out = self.out
+                self.out = writer = BackgroundWriter(out)  # type: ignore[assignment]  # a write()-only BinaryIO
+                try:
+                    printed = self.get_parts(parts, value_only=value_only)
+                finally:
+                    self.out = out
+                    writer.close()
+                if printed:
+                    return
         from etcdctl_py.proto.etcdserverpb import rpc_pb2
 
         self.get(rpc_pb2.RangeResponse.FromString(raw), value_only=value_only)

@@ -118,3 +118,30 @@ def test_large_range_value_only(bulk, args):
 )
 def test_large_range_refusals_and_counts(bulk, args):
     bulk.check(args)
+
+
+def _reader_stops_early(argv: list[str]) -> tuple[int, bytes]:
+    """`argv | head -c 100`: the reader takes 100 bytes and goes away; (exit status, stderr)."""
+    import subprocess
+
+    from tests import difftest
+
+    with subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=difftest.child_env(argv)
+    ) as p:
+        assert p.stdout is not None and p.stderr is not None
+        assert len(p.stdout.read(100)) == 100
+        p.stdout.close()
+        err = p.stderr.read()
+        return p.wait(timeout=30), err
+
+
+@pytest.mark.parametrize("fmt", ["simple", "json"])
+def test_large_range_into_a_reader_that_stops_early(bulk, fmt):
+    """Like etcdctl, which dies of SIGPIPE, a large `get` whose reader goes away ends at once, with no message."""
+    from tests import difftest
+
+    args = ["get", "bulk/", "--prefix", "-w", fmt]
+    real = _reader_stops_early([bulk.etcdctl, "--endpoints", bulk.a.endpoint, *args])
+    ours = _reader_stops_early([*difftest.ETCDCTL_PY, "--endpoints", bulk.b.endpoint, *args])
+    assert ours == real

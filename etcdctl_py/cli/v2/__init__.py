@@ -5,6 +5,8 @@ Entry point: `main(argv)` where argv excludes the program name; returns the exit
 
 from __future__ import annotations
 
+from etcdctl_py.cli.errors import EXIT_SIGPIPE
+
 from . import auth_cmds, backup_cmd, cluster_cmds, keys_cmds
 from .app import App, Exit
 from .flags import Flag
@@ -57,7 +59,7 @@ def main(argv: list[str]) -> int:
     except KeyboardInterrupt:
         return 0
     except BrokenPipeError:
-        return 1
+        return EXIT_SIGPIPE
 
 
 __all__ = ["main"]
