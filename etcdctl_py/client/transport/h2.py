@@ -249,6 +249,9 @@ class _Refused(Exception):
     """The server did not take the stream (GOAWAY below its id, REFUSED_STREAM): safe to send again elsewhere."""
 
 
+LARGE_MESSAGE = 1 << 20
+
+
 class _Stream:
     __slots__ = (
         "id",
@@ -301,7 +304,9 @@ class _Stream:
             self.filled += take
             pos += take
             if self.filled == len(body):
-                self.messages.append(bytes(body))
+                # a large message is handed on as the bytearray it was read into: bytes() would copy (and fault in)
+                # another 100+ MB for a big Range; every reader of a response takes any bytes-like object
+                self.messages.append(body if len(body) >= LARGE_MESSAGE else bytes(body))  # type: ignore[arg-type]
                 self.body = None
 
 
