@@ -211,10 +211,8 @@ class Dialer:
 
         assert self.tls is not None
         name = self.tls.server_name or ep.server_name or ep.host
-        # an ASCII name as bytes: ssl then skips the IDNA codec (~2 ms of a cold TLS verb)
-        sni: str | bytes | None = (name.encode() if name.isascii() else name) or None
         try:
-            return self._context().wrap_socket(sock, server_hostname=sni)
+            return self._context().wrap_socket(sock, server_hostname=name or None)
         except TimeoutError:
             sock.close()
             raise CallError(DEADLINE_EXCEEDED, "context deadline exceeded") from None
