@@ -186,6 +186,14 @@ def workload(src: etcdproc.EtcdServer, rng: random.Random, ops: int) -> list[int
 # --------------------------------------------------------------------------- tests
 
 
+def end(follow: subprocess.Popen, src: etcdproc.EtcdServer) -> None:
+    """A test's cleanup: kill follow if it is still running, then stop the source member."""
+    if follow.poll() is None:
+        follow.kill()
+        follow.wait()
+    src.stop()
+
+
 @pytest.mark.parametrize("kind", ["etcd", "etcd-py"])
 def test_follow_then_restore_to_many_revisions(kind: str, base: str) -> None:
     """Restores to the full's revision, revisions inside the workload (txns, deletes, a lease attach and revoke,
@@ -291,10 +299,7 @@ def test_follow_sigkill_torn_tail_then_resume(base: str) -> None:
         for rev in (revs[5], revs[11], revs[15], revs[-1]):
             check_restored(src, chain, base, rev)
     finally:
-        if follow.poll() is None:
-            follow.kill()
-            follow.wait()
-        src.stop()
+        end(follow, src)
 
 
 def test_compaction_past_resume_point_records_gap_and_new_full(base: str) -> None:
@@ -338,10 +343,7 @@ def test_compaction_past_resume_point_records_gap_and_new_full(base: str) -> Non
         check_restored(src, chain, base, before, want_before)
         check_restored(src, chain, base, after)
     finally:
-        if follow.poll() is None:
-            follow.kill()
-            follow.wait()
-        src.stop()
+        end(follow, src)
 
 
 def test_follow_rides_through_a_server_restart(base: str) -> None:
@@ -363,10 +365,7 @@ def test_follow_rides_through_a_server_restart(base: str) -> None:
         assert st["ok"] and st["restorable"] == [{"from": 1, "to": revs[-1]}]
         check_restored(src, chain, base, revs[-1])
     finally:
-        if follow.poll() is None:
-            follow.kill()
-            follow.wait()
-        src.stop()
+        end(follow, src)
 
 
 def recorded_events(chain: str) -> list:
@@ -431,10 +430,7 @@ def test_records_carry_the_previous_value(kind: str, base: str) -> None:
         check_restored(src, chain, base, 4)
         check_restored(src, chain, base, last)
     finally:
-        if follow.poll() is None:
-            follow.kill()
-            follow.wait()
-        src.stop()
+        end(follow, src)
 
 
 def test_follow_fails_over_past_a_dead_first_endpoint(base: str) -> None:
@@ -466,7 +462,4 @@ def test_follow_fails_over_past_a_dead_first_endpoint(base: str) -> None:
         for rev in (revs[3], revs[-1]):
             check_restored(src, chain, base, rev)
     finally:
-        if follow.poll() is None:
-            follow.kill()
-            follow.wait()
-        src.stop()
+        end(follow, src)
