@@ -10,6 +10,7 @@ It never resolves a host name: callers get `is_ip`/`host` and decide.
 from __future__ import annotations
 
 from etcdctl_py.gofmt import quote as go_quote
+from etcdctl_py.slotrecord import SlotRecord
 
 
 class URLError(ValueError):
@@ -23,7 +24,7 @@ class AddrError(ValueError):
         super().__init__(f"address {addr}: {why}" if addr else why)
 
 
-class URL:
+class URL(SlotRecord):
     """The parts of Go's url.URL that etcd looks at.
 
     A plain class, not a dataclass (dataclasses imports inspect, ~10 ms of a cold `get`), and not a NamedTuple:
@@ -51,21 +52,6 @@ class URL:
         self.raw_query = raw_query
         self.force_query = force_query
         self.fragment = fragment
-
-    def _fields(self) -> tuple[object, ...]:
-        return tuple(getattr(self, name) for name in self.__slots__)
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        assert isinstance(other, URL)
-        return self._fields() == other._fields()
-
-    __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass it replaces
-
-    def __repr__(self) -> str:
-        inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
-        return f"URL({inner})"
 
     def hostname(self) -> str:
         """url.URL.Hostname(): the host without port and without IPv6 brackets."""

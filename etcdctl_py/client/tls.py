@@ -11,6 +11,7 @@ import errno
 from typing import TYPE_CHECKING, NamedTuple
 
 from etcdctl_py.client.errors import ConfigError
+from etcdctl_py.slotrecord import SlotRecord
 
 if TYPE_CHECKING:
     import ssl
@@ -24,7 +25,7 @@ class KeyMaterial(NamedTuple):
     key: bytes | None
 
 
-class TLSConfig:
+class TLSConfig(SlotRecord):
     """etcdctl's --cacert/--cert/--key/--insecure-skip-tls-verify (v2: --ca-file/--cert-file/--key-file).
 
     A plain class, not a dataclass: dataclasses imports inspect, ~10 ms of a cold `get`.
@@ -45,21 +46,6 @@ class TLSConfig:
         self.key_file = key_file
         self.insecure_skip_verify = insecure_skip_verify
         self.server_name = server_name
-
-    def _fields(self) -> tuple[object, ...]:
-        return tuple(getattr(self, name) for name in self.__slots__)
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        assert isinstance(other, TLSConfig)
-        return self._fields() == other._fields()
-
-    __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass it replaces
-
-    def __repr__(self) -> str:
-        inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
-        return f"TLSConfig({inner})"
 
     def read(self) -> KeyMaterial:
         """The files' bytes, checked in Go's order; ConfigError with Go's text for a missing half, an unreadable file

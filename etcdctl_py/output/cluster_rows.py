@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from etcdctl_py.slotrecord import SlotRecord
+
 if TYPE_CHECKING:
     from etcdctl_py.proto.etcdserverpb import rpc_pb2
 
 ALARM_NAMES = {0: "NONE", 1: "NOSPACE", 2: "CORRUPT"}
 
 
-class EpHealth:
+class EpHealth(SlotRecord):
     """One `endpoint health` result (etcdctl's epHealth; json keys endpoint/health/took/error). A plain class: a
     dataclass would import `inspect` (~10 ms) into `member list` and `endpoint status`, which load this module."""
 
@@ -19,9 +21,6 @@ class EpHealth:
 
     def __init__(self, ep: str, health: bool, took: str, error: str = "") -> None:
         self.ep, self.health, self.took, self.error = ep, health, took, error
-
-    def __repr__(self) -> str:
-        return f"EpHealth(ep={self.ep!r}, health={self.health!r}, took={self.took!r}, error={self.error!r})"
 
 
 def alarm_text(a: rpc_pb2.AlarmMember) -> str:
