@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
+from etcdctl_py.client.handle import ServiceHandle
 from etcdctl_py.proto.authpb import auth_pb2
 from etcdctl_py.proto.etcdserverpb import rpc_pb2 as pb
 
 if TYPE_CHECKING:
-    from etcdctl_py.client.client import Client, Decoder, Request
     from etcdctl_py.client.retry import Timeout
-
-R = TypeVar("R")
 
 PERM_TYPES: dict[str, auth_pb2.Permission.Type] = {
     "READ": auth_pb2.Permission.READ,
@@ -20,23 +18,19 @@ PERM_TYPES: dict[str, auth_pb2.Permission.Type] = {
 }
 
 
-class Auth:
+class Auth(ServiceHandle):
     """Typed wrapper around etcd's Auth service. `timeout=None` waits forever (etcdctl's user/role verbs)."""
 
-    def __init__(self, client: Client):
-        self._c = client
-
-    def _call(self, method: str, req: Request, resp_type: Decoder[R], timeout: Timeout) -> R:
-        return self._c.unary("Auth", method, req, resp_type, timeout=timeout)
+    service = "Auth"
 
     def auth_enable(self, *, timeout: Timeout = ...) -> pb.AuthEnableResponse:
-        return self._call("AuthEnable", pb.AuthEnableRequest(), pb.AuthEnableResponse, timeout)
+        return self._unary("AuthEnable", pb.AuthEnableRequest(), pb.AuthEnableResponse, timeout)
 
     def auth_disable(self, *, timeout: Timeout = ...) -> pb.AuthDisableResponse:
-        return self._call("AuthDisable", pb.AuthDisableRequest(), pb.AuthDisableResponse, timeout)
+        return self._unary("AuthDisable", pb.AuthDisableRequest(), pb.AuthDisableResponse, timeout)
 
     def auth_status(self, *, timeout: Timeout = ...) -> pb.AuthStatusResponse:
-        return self._call("AuthStatus", pb.AuthStatusRequest(), pb.AuthStatusResponse, timeout)
+        return self._unary("AuthStatus", pb.AuthStatusRequest(), pb.AuthStatusResponse, timeout)
 
     # users
     def user_add(
@@ -44,63 +38,55 @@ class Auth:
     ) -> pb.AuthUserAddResponse:
         req = pb.AuthUserAddRequest(name=name, password=password)
         req.options.CopyFrom(auth_pb2.UserAddOptions(no_password=no_password))
-        return self._call("UserAdd", req, pb.AuthUserAddResponse, timeout)
+        return self._unary("UserAdd", req, pb.AuthUserAddResponse, timeout)
 
     def user_delete(self, name: str, *, timeout: Timeout = ...) -> pb.AuthUserDeleteResponse:
-        return self._call("UserDelete", pb.AuthUserDeleteRequest(name=name), pb.AuthUserDeleteResponse, timeout)
+        return self._unary("UserDelete", pb.AuthUserDeleteRequest(name=name), pb.AuthUserDeleteResponse, timeout)
 
     def user_get(self, name: str, *, timeout: Timeout = ...) -> pb.AuthUserGetResponse:
-        return self._call("UserGet", pb.AuthUserGetRequest(name=name), pb.AuthUserGetResponse, timeout)
+        return self._unary("UserGet", pb.AuthUserGetRequest(name=name), pb.AuthUserGetResponse, timeout)
 
     def user_list(self, *, timeout: Timeout = ...) -> pb.AuthUserListResponse:
-        return self._call("UserList", pb.AuthUserListRequest(), pb.AuthUserListResponse, timeout)
+        return self._unary("UserList", pb.AuthUserListRequest(), pb.AuthUserListResponse, timeout)
 
     def user_change_password(
         self, name: str, password: str, *, timeout: Timeout = ...
     ) -> pb.AuthUserChangePasswordResponse:
-        return self._call(
-            "UserChangePassword",
-            pb.AuthUserChangePasswordRequest(name=name, password=password),
-            pb.AuthUserChangePasswordResponse,
-            timeout,
-        )
+        req = pb.AuthUserChangePasswordRequest(name=name, password=password)
+        return self._unary("UserChangePassword", req, pb.AuthUserChangePasswordResponse, timeout)
 
     def user_grant_role(self, user: str, role: str, *, timeout: Timeout = ...) -> pb.AuthUserGrantRoleResponse:
-        return self._call(
+        return self._unary(
             "UserGrantRole", pb.AuthUserGrantRoleRequest(user=user, role=role), pb.AuthUserGrantRoleResponse, timeout
         )
 
     def user_revoke_role(self, user: str, role: str, *, timeout: Timeout = ...) -> pb.AuthUserRevokeRoleResponse:
-        return self._call(
+        return self._unary(
             "UserRevokeRole", pb.AuthUserRevokeRoleRequest(name=user, role=role), pb.AuthUserRevokeRoleResponse, timeout
         )
 
     # roles
     def role_add(self, role: str, *, timeout: Timeout = ...) -> pb.AuthRoleAddResponse:
-        return self._call("RoleAdd", pb.AuthRoleAddRequest(name=role), pb.AuthRoleAddResponse, timeout)
+        return self._unary("RoleAdd", pb.AuthRoleAddRequest(name=role), pb.AuthRoleAddResponse, timeout)
 
     def role_delete(self, role: str, *, timeout: Timeout = ...) -> pb.AuthRoleDeleteResponse:
-        return self._call("RoleDelete", pb.AuthRoleDeleteRequest(role=role), pb.AuthRoleDeleteResponse, timeout)
+        return self._unary("RoleDelete", pb.AuthRoleDeleteRequest(role=role), pb.AuthRoleDeleteResponse, timeout)
 
     def role_get(self, role: str, *, timeout: Timeout = ...) -> pb.AuthRoleGetResponse:
-        return self._call("RoleGet", pb.AuthRoleGetRequest(role=role), pb.AuthRoleGetResponse, timeout)
+        return self._unary("RoleGet", pb.AuthRoleGetRequest(role=role), pb.AuthRoleGetResponse, timeout)
 
     def role_list(self, *, timeout: Timeout = ...) -> pb.AuthRoleListResponse:
-        return self._call("RoleList", pb.AuthRoleListRequest(), pb.AuthRoleListResponse, timeout)
+        return self._unary("RoleList", pb.AuthRoleListRequest(), pb.AuthRoleListResponse, timeout)
 
     def role_grant_permission(
         self, role: str, key: bytes, range_end: bytes, perm_type: auth_pb2.Permission.Type, *, timeout: Timeout = ...
     ) -> pb.AuthRoleGrantPermissionResponse:
         req = pb.AuthRoleGrantPermissionRequest(name=role)
         req.perm.CopyFrom(auth_pb2.Permission(permType=perm_type, key=key, range_end=range_end))
-        return self._call("RoleGrantPermission", req, pb.AuthRoleGrantPermissionResponse, timeout)
+        return self._unary("RoleGrantPermission", req, pb.AuthRoleGrantPermissionResponse, timeout)
 
     def role_revoke_permission(
         self, role: str, key: bytes, range_end: bytes = b"", *, timeout: Timeout = ...
     ) -> pb.AuthRoleRevokePermissionResponse:
-        return self._call(
-            "RoleRevokePermission",
-            pb.AuthRoleRevokePermissionRequest(role=role, key=key, range_end=range_end),
-            pb.AuthRoleRevokePermissionResponse,
-            timeout,
-        )
+        req = pb.AuthRoleRevokePermissionRequest(role=role, key=key, range_end=range_end)
+        return self._unary("RoleRevokePermission", req, pb.AuthRoleRevokePermissionResponse, timeout)

@@ -5,38 +5,28 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from etcdctl_py.client.handle import ServiceHandle
 from etcdctl_py.goaddr import new_urls
 from etcdctl_py.proto.etcdserverpb import rpc_pb2
 
 if TYPE_CHECKING:
-    from etcdctl_py.client.client import Client
     from etcdctl_py.client.retry import Timeout
 
 
-class Cluster:
-    def __init__(self, client: Client):
-        self._c = client
+class Cluster(ServiceHandle):
+    service = "Cluster"
 
     def member_add(
         self, peer_urls: Sequence[str], learner: bool = False, *, timeout: Timeout = ...
     ) -> rpc_pb2.MemberAddResponse:
         """Raises ValueError (etcd's types.NewURLs text) before sending, as clientv3 does, for bad peer URLs."""
         new_urls(list(peer_urls))
-        return self._c.unary(
-            "Cluster",
-            "MemberAdd",
-            rpc_pb2.MemberAddRequest(peerURLs=list(peer_urls), isLearner=learner),
-            rpc_pb2.MemberAddResponse,
-            timeout=timeout,
-        )
+        req = rpc_pb2.MemberAddRequest(peerURLs=list(peer_urls), isLearner=learner)
+        return self._unary("MemberAdd", req, rpc_pb2.MemberAddResponse, timeout)
 
     def member_remove(self, member_id: int, *, timeout: Timeout = ...) -> rpc_pb2.MemberRemoveResponse:
-        return self._c.unary(
-            "Cluster",
-            "MemberRemove",
-            rpc_pb2.MemberRemoveRequest(ID=member_id),
-            rpc_pb2.MemberRemoveResponse,
-            timeout=timeout,
+        return self._unary(
+            "MemberRemove", rpc_pb2.MemberRemoveRequest(ID=member_id), rpc_pb2.MemberRemoveResponse, timeout
         )
 
     def member_update(
@@ -44,28 +34,15 @@ class Cluster:
     ) -> rpc_pb2.MemberUpdateResponse:
         """Raises ValueError for bad peer URLs, like member_add."""
         new_urls(list(peer_urls))
-        return self._c.unary(
-            "Cluster",
-            "MemberUpdate",
-            rpc_pb2.MemberUpdateRequest(ID=member_id, peerURLs=list(peer_urls)),
-            rpc_pb2.MemberUpdateResponse,
-            timeout=timeout,
-        )
+        req = rpc_pb2.MemberUpdateRequest(ID=member_id, peerURLs=list(peer_urls))
+        return self._unary("MemberUpdate", req, rpc_pb2.MemberUpdateResponse, timeout)
 
     def member_list(self, *, linearizable: bool = True, timeout: Timeout = ...) -> rpc_pb2.MemberListResponse:
-        return self._c.unary(
-            "Cluster",
-            "MemberList",
-            rpc_pb2.MemberListRequest(linearizable=linearizable),
-            rpc_pb2.MemberListResponse,
-            timeout=timeout,
+        return self._unary(
+            "MemberList", rpc_pb2.MemberListRequest(linearizable=linearizable), rpc_pb2.MemberListResponse, timeout
         )
 
     def member_promote(self, member_id: int, *, timeout: Timeout = ...) -> rpc_pb2.MemberPromoteResponse:
-        return self._c.unary(
-            "Cluster",
-            "MemberPromote",
-            rpc_pb2.MemberPromoteRequest(ID=member_id),
-            rpc_pb2.MemberPromoteResponse,
-            timeout=timeout,
+        return self._unary(
+            "MemberPromote", rpc_pb2.MemberPromoteRequest(ID=member_id), rpc_pb2.MemberPromoteResponse, timeout
         )

@@ -8,56 +8,38 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from etcdctl_py.client.errors import EtcdError
+from etcdctl_py.client.handle import ServiceHandle
 from etcdctl_py.client.retry import rpc_error
 from etcdctl_py.proto.etcdserverpb import rpc_pb2
 
 if TYPE_CHECKING:
-    from etcdctl_py.client.client import Client
     from etcdctl_py.client.retry import Timeout
 
 # etcd's ErrLeaseNotFound as the Go client reports it when a keep-alive finds no lease.
 LEASE_NOT_FOUND = "etcdserver: requested lease not found"
 
 
-class Lease:
+class Lease(ServiceHandle):
     """Typed wrapper around etcd's Lease service. `timeout=None` waits forever."""
 
-    def __init__(self, client: Client):
-        self._c = client
+    service = "Lease"
 
     def grant(self, ttl: int, lease_id: int = 0, *, timeout: Timeout = ...) -> rpc_pb2.LeaseGrantResponse:
-        return self._c.unary(
-            "Lease",
-            "LeaseGrant",
-            rpc_pb2.LeaseGrantRequest(TTL=ttl, ID=lease_id),
-            rpc_pb2.LeaseGrantResponse,
-            timeout=timeout,
+        return self._unary(
+            "LeaseGrant", rpc_pb2.LeaseGrantRequest(TTL=ttl, ID=lease_id), rpc_pb2.LeaseGrantResponse, timeout
         )
 
     def revoke(self, lease_id: int, *, timeout: Timeout = ...) -> rpc_pb2.LeaseRevokeResponse:
-        return self._c.unary(
-            "Lease",
-            "LeaseRevoke",
-            rpc_pb2.LeaseRevokeRequest(ID=lease_id),
-            rpc_pb2.LeaseRevokeResponse,
-            timeout=timeout,
-        )
+        return self._unary("LeaseRevoke", rpc_pb2.LeaseRevokeRequest(ID=lease_id), rpc_pb2.LeaseRevokeResponse, timeout)
 
     def time_to_live(
         self, lease_id: int, keys: bool = False, *, timeout: Timeout = ...
     ) -> rpc_pb2.LeaseTimeToLiveResponse:
-        return self._c.unary(
-            "Lease",
-            "LeaseTimeToLive",
-            rpc_pb2.LeaseTimeToLiveRequest(ID=lease_id, keys=keys),
-            rpc_pb2.LeaseTimeToLiveResponse,
-            timeout=timeout,
-        )
+        req = rpc_pb2.LeaseTimeToLiveRequest(ID=lease_id, keys=keys)
+        return self._unary("LeaseTimeToLive", req, rpc_pb2.LeaseTimeToLiveResponse, timeout)
 
     def leases(self, *, timeout: Timeout = ...) -> rpc_pb2.LeaseLeasesResponse:
-        return self._c.unary(
-            "Lease", "LeaseLeases", rpc_pb2.LeaseLeasesRequest(), rpc_pb2.LeaseLeasesResponse, timeout=timeout
-        )
+        return self._unary("LeaseLeases", rpc_pb2.LeaseLeasesRequest(), rpc_pb2.LeaseLeasesResponse, timeout)
 
     def keep_alive_once(self, lease_id: int) -> rpc_pb2.LeaseKeepAliveResponse:
         """One renewal; EtcdError(NotFound) when the lease does not exist (the Go client's KeepAliveOnce)."""

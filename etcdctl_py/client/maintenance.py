@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Literal, TypeVar, overload
 
+from etcdctl_py.client.handle import ServiceHandle
 from etcdctl_py.client.transport.snapshot import SnapshotChunk, parse_snapshot_response
 
 if TYPE_CHECKING:
@@ -19,9 +20,8 @@ if TYPE_CHECKING:
 R = TypeVar("R")
 
 
-class Maintenance:
-    def __init__(self, client: Client):
-        self._c = client
+class Maintenance(ServiceHandle):
+    service = "Maintenance"
 
     def _on(self, endpoint: str | None, call: Callable[[Maintenance], R]) -> R:
         """`call` on the member at `endpoint` (through a client of its own, closed after), or, without an endpoint,
@@ -34,7 +34,7 @@ class Maintenance:
     def status(self, *, timeout: Timeout = ...) -> rpc_pb2.StatusResponse:
         from etcdctl_py.proto.etcdserverpb import rpc_pb2
 
-        return self._c.unary("Maintenance", "Status", rpc_pb2.StatusRequest(), rpc_pb2.StatusResponse, timeout=timeout)
+        return self._unary("Status", rpc_pb2.StatusRequest(), rpc_pb2.StatusResponse, timeout)
 
     def status_of(self, endpoint: str, *, timeout: Timeout = ...) -> rpc_pb2.StatusResponse:
         """Status of one given member (not whichever member the client is connected to)."""
@@ -47,9 +47,7 @@ class Maintenance:
     def _defragment(self, timeout: Timeout) -> rpc_pb2.DefragmentResponse:
         from etcdctl_py.proto.etcdserverpb import rpc_pb2
 
-        return self._c.unary(
-            "Maintenance", "Defragment", rpc_pb2.DefragmentRequest(), rpc_pb2.DefragmentResponse, timeout=timeout
-        )
+        return self._unary("Defragment", rpc_pb2.DefragmentRequest(), rpc_pb2.DefragmentResponse, timeout)
 
     def hash_kv_of(self, endpoint: str, revision: int = 0, *, timeout: Timeout = ...) -> rpc_pb2.HashKVResponse:
         """HashKV of one given member."""
@@ -58,20 +56,14 @@ class Maintenance:
     def _hash_kv(self, revision: int, timeout: Timeout) -> rpc_pb2.HashKVResponse:
         from etcdctl_py.proto.etcdserverpb import rpc_pb2
 
-        return self._c.unary(
-            "Maintenance", "HashKV", rpc_pb2.HashKVRequest(revision=revision), rpc_pb2.HashKVResponse, timeout=timeout
-        )
+        return self._unary("HashKV", rpc_pb2.HashKVRequest(revision=revision), rpc_pb2.HashKVResponse, timeout)
 
     def move_leader(self, target_id: int, *, timeout: Timeout = ...) -> rpc_pb2.MoveLeaderResponse:
         """Transfer leadership; must be sent to the current leader."""
         from etcdctl_py.proto.etcdserverpb import rpc_pb2
 
-        return self._c.unary(
-            "Maintenance",
-            "MoveLeader",
-            rpc_pb2.MoveLeaderRequest(targetID=target_id),
-            rpc_pb2.MoveLeaderResponse,
-            timeout=timeout,
+        return self._unary(
+            "MoveLeader", rpc_pb2.MoveLeaderRequest(targetID=target_id), rpc_pb2.MoveLeaderResponse, timeout
         )
 
     def snapshot(self, *, timeout: float | None = None) -> Iterator[rpc_pb2.SnapshotResponse]:
@@ -89,13 +81,8 @@ class Maintenance:
     ) -> rpc_pb2.AlarmResponse:
         from etcdctl_py.proto.etcdserverpb import rpc_pb2
 
-        return self._c.unary(
-            "Maintenance",
-            "Alarm",
-            rpc_pb2.AlarmRequest(action=action, memberID=member_id, alarm=alarm),
-            rpc_pb2.AlarmResponse,
-            timeout=timeout,
-        )
+        req = rpc_pb2.AlarmRequest(action=action, memberID=member_id, alarm=alarm)
+        return self._unary("Alarm", req, rpc_pb2.AlarmResponse, timeout)
 
     def alarm_list(self, *, timeout: Timeout = ...) -> rpc_pb2.AlarmResponse:
         from etcdctl_py.proto.etcdserverpb import rpc_pb2

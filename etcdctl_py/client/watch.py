@@ -10,7 +10,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from etcdctl_py.client.retry import rpc_error
 from etcdctl_py.proto.etcdserverpb import rpc_pb2
@@ -235,6 +235,14 @@ class WatchStream:
             gen = self._reopen(gen)
 
 
+class WatchOptions(TypedDict, total=False):
+    """The keyword options of `WatchStream.watch`, for the one-watcher form that passes them on."""
+
+    start_revision: int
+    prev_kv: bool
+    progress_notify: bool
+
+
 class Watch:
     """Handle: `client.watch.stream()` opens a WatchStream; `client.watch.watch(key)` is the one-watcher form."""
 
@@ -244,15 +252,7 @@ class Watch:
     def stream(self, *, require_leader: bool = True) -> WatchStream:
         return WatchStream(self._c, require_leader=require_leader)
 
-    def watch(
-        self,
-        key: bytes,
-        range_end: bytes = b"",
-        *,
-        start_revision: int = 0,
-        prev_kv: bool = False,
-        progress_notify: bool = False,
-    ) -> WatchStream:
+    def watch(self, key: bytes, range_end: bytes = b"", **options: Unpack[WatchOptions]) -> WatchStream:
         s = self.stream()
-        s.watch(key, range_end, start_revision=start_revision, prev_kv=prev_kv, progress_notify=progress_notify)
+        s.watch(key, range_end, **options)
         return s

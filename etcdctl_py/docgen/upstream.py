@@ -6,6 +6,17 @@ other modules add later show up there without anyone editing the page.
 
 from __future__ import annotations
 
+# `snapshot restore`'s flags, the same in etcdctl and etcdutl 3.5.1
+RESTORE_351 = (
+    "data-dir",
+    "initial-advertise-peer-urls",
+    "initial-cluster",
+    "initial-cluster-token",
+    "name",
+    "skip-hash-check",
+    "wal-dir",
+)
+
 # command path (words after `etcdctl`) -> the local flags its 3.5.1 --help lists (without -h/--help)
 ETCDCTL_351: dict[str, tuple[str, ...]] = {
     "": (
@@ -69,15 +80,7 @@ ETCDCTL_351: dict[str, tuple[str, ...]] = {
     "member promote": (),
     "snapshot": (),
     "snapshot save": (),
-    "snapshot restore": (
-        "data-dir",
-        "initial-advertise-peer-urls",
-        "initial-cluster",
-        "initial-cluster-token",
-        "name",
-        "skip-hash-check",
-        "wal-dir",
-    ),
+    "snapshot restore": RESTORE_351,
     "snapshot status": (),
     "make-mirror": (
         "dest-cacert",
@@ -121,15 +124,7 @@ ETCDUTL_351: dict[str, tuple[str, ...]] = {
     "backup": ("backup-dir", "backup-wal-dir", "data-dir", "wal-dir", "with-v3"),
     "defrag": ("data-dir",),
     "snapshot": (),
-    "snapshot restore": (
-        "data-dir",
-        "initial-advertise-peer-urls",
-        "initial-cluster",
-        "initial-cluster-token",
-        "name",
-        "skip-hash-check",
-        "wal-dir",
-    ),
+    "snapshot restore": RESTORE_351,
     "snapshot status": (),
     "version": (),
 }

@@ -294,24 +294,16 @@ class _StatelessTokens:
         return ""
 
 
+@dataclass(eq=False)
 class JwtTokens(_StatelessTokens):
     """Signs and verifies etcd's JWTs; the same interface auth_store uses for SimpleTokens."""
 
-    def __init__(
-        self,
-        method: Method,
-        signing_key: Any,
-        verify_key: Any,
-        ttl: float,
-        verify_only: bool,
-        revision: Callable[[], int],
-    ) -> None:
-        self.method = method
-        self.signing_key = signing_key
-        self.verify_key = verify_key
-        self.ttl = ttl
-        self.verify_only = verify_only
-        self.revision = revision
+    method: Method
+    signing_key: Any
+    verify_key: Any
+    ttl: float
+    verify_only: bool
+    revision: Callable[[], int]
 
     def _hash(self):
         from cryptography.hazmat.primitives import hashes

@@ -76,6 +76,18 @@ def _f(name: str, kind: str, default: str, help: str, section: str, **kw) -> Fla
     return FlagDef(name, kind, default, help, section, **kw)
 
 
+_TLS_BOOLS = ("client-cert-auth", "auto-tls")
+
+
+def _tls(name: str, help: str, acts: bool = False) -> FlagDef:
+    """A flag that is also a key of the config file's client- or peer-transport-security section: `peer-X` is X
+    under peer-transport-security, any other name is itself under client-transport-security."""
+    key = name.removeprefix("peer-")
+    section = PEER_TLS if name.startswith("peer-") else CLIENT_TLS
+    kind, default = ("bool", "false") if key in _TLS_BOOLS else ("string", "")
+    return _f(name, kind, default, help, S, acts=acts, yaml=(section, key))
+
+
 G, M, C, S, A, P, L, T, X2, E, U, IGN = (
     "General",
     "Member",
@@ -289,74 +301,26 @@ FLAGS: tuple[FlagDef, ...] = (
         gotype="config.V2DeprecationEnum",
     ),
     # ---- security
-    _f(
-        "cert-file",
-        "string",
-        "",
-        "Certificate served on https client URLs.",
-        S,
-        acts=True,
-        yaml=(CLIENT_TLS, "cert-file"),
-    ),
-    _f("key-file", "string", "", "Private key of --cert-file.", S, acts=True, yaml=(CLIENT_TLS, "key-file")),
-    _f(
-        "client-cert-file",
-        "string",
-        "",
-        "Client certificate for outgoing client connections.",
-        S,
-        yaml=(CLIENT_TLS, "client-cert-file"),
-    ),
-    _f("client-key-file", "string", "", "Key of --client-cert-file.", S, yaml=(CLIENT_TLS, "client-key-file")),
-    _f(
+    _tls("cert-file", "Certificate served on https client URLs.", acts=True),
+    _tls("key-file", "Private key of --cert-file.", acts=True),
+    _tls("client-cert-file", "Client certificate for outgoing client connections."),
+    _tls("client-key-file", "Key of --client-cert-file."),
+    _tls(
         "client-cert-auth",
-        "bool",
-        "false",
         "Require clients on https URLs to present a certificate signed by --trusted-ca-file.",
-        S,
         acts=True,
-        yaml=(CLIENT_TLS, "client-cert-auth"),
     ),
     _f("client-crl-file", "string", "", "Revoked client certificates.", S, yaml=()),
     _f("client-cert-allowed-hostname", "string", "", "Hostname a client certificate must carry.", S, yaml=()),
-    _f(
-        "trusted-ca-file",
-        "string",
-        "",
-        "CA bundle that client certificates are checked against.",
-        S,
-        acts=True,
-        yaml=(CLIENT_TLS, "trusted-ca-file"),
-    ),
-    _f("auto-tls", "bool", "false", "Generate a self-signed client certificate.", S, yaml=(CLIENT_TLS, "auto-tls")),
-    _f("peer-cert-file", "string", "", "Certificate for peer URLs.", S, yaml=(PEER_TLS, "cert-file")),
-    _f("peer-key-file", "string", "", "Key of --peer-cert-file.", S, yaml=(PEER_TLS, "key-file")),
-    _f(
-        "peer-client-cert-file",
-        "string",
-        "",
-        "Client certificate for connections to peers.",
-        S,
-        yaml=(PEER_TLS, "client-cert-file"),
-    ),
-    _f("peer-client-key-file", "string", "", "Key of --peer-client-cert-file.", S, yaml=(PEER_TLS, "client-key-file")),
-    _f(
-        "peer-client-cert-auth",
-        "bool",
-        "false",
-        "Require peers to present a certificate.",
-        S,
-        yaml=(PEER_TLS, "client-cert-auth"),
-    ),
-    _f(
-        "peer-trusted-ca-file",
-        "string",
-        "",
-        "CA bundle that peer certificates are checked against.",
-        S,
-        yaml=(PEER_TLS, "trusted-ca-file"),
-    ),
-    _f("peer-auto-tls", "bool", "false", "Generate a self-signed peer certificate.", S, yaml=(PEER_TLS, "auto-tls")),
+    _tls("trusted-ca-file", "CA bundle that client certificates are checked against.", acts=True),
+    _tls("auto-tls", "Generate a self-signed client certificate."),
+    _tls("peer-cert-file", "Certificate for peer URLs."),
+    _tls("peer-key-file", "Key of --peer-cert-file."),
+    _tls("peer-client-cert-file", "Client certificate for connections to peers."),
+    _tls("peer-client-key-file", "Key of --peer-client-cert-file."),
+    _tls("peer-client-cert-auth", "Require peers to present a certificate."),
+    _tls("peer-trusted-ca-file", "CA bundle that peer certificates are checked against."),
+    _tls("peer-auto-tls", "Generate a self-signed peer certificate."),
     _f("peer-cert-allowed-cn", "string", "", "Common name a peer certificate must carry.", S, yaml=()),
     _f("peer-cert-allowed-hostname", "string", "", "Hostname a peer certificate must carry.", S, yaml=()),
     _f("self-signed-cert-validity", "uint", "1", "Validity in years of generated certificates.", S),

@@ -24,6 +24,7 @@ from google.protobuf.message import Message  # type: ignore[import-untyped]  # p
 
 from etcdctl_py.gofmt import json_string
 from etcdctl_py.gofmt import quote as go_quote
+from etcdctl_py.protofields import fields_in_order
 
 
 class GoJSONError(ValueError):
@@ -496,27 +497,20 @@ def request_message(body: bytes, cls: type[Message]) -> Message:
 def to_json(msg: Message) -> str:
     """jsonpb's Marshal with OrigName: compact, declaration order, zero scalars left out."""
     parts = []
-    seen_oneofs: set[str] = set()
-    for fd in msg.DESCRIPTOR.fields:
-        oneof = fd.containing_oneof
-        if oneof is not None:
-            if oneof.name in seen_oneofs:
-                continue
-            seen_oneofs.add(oneof.name)
-            which = msg.WhichOneof(oneof.name)
-            if which is None:
-                continue
-            fd = msg.DESCRIPTOR.fields_by_name[which]
-        elif fd.is_repeated:
-            if not len(getattr(msg, fd.name)):
-                continue
-        elif fd.type == FD.TYPE_MESSAGE:
-            if not msg.HasField(fd.name):
-                continue
-        elif not getattr(msg, fd.name):
+    for fd, oneof in fields_in_order(msg):
+        if fd is None or (oneof is None and _omitted(msg, fd)):
             continue
         parts.append(json_string(fd.name) + ":" + _value_json(fd, getattr(msg, fd.name)))
     return "{" + ",".join(parts) + "}"
+
+
+def _omitted(msg: Message, fd: FD) -> bool:
+    """jsonpb leaves out an empty list, an unset message and a zero scalar (a oneof's set field never)."""
+    if fd.is_repeated:
+        return not len(getattr(msg, fd.name))
+    if fd.type == FD.TYPE_MESSAGE:
+        return not msg.HasField(fd.name)
+    return not getattr(msg, fd.name)
 
 
 def _value_json(fd: FD, value: Any) -> str:

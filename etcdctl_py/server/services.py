@@ -43,6 +43,9 @@ def rpc(fn):
 # v3rpc.Server: grpc's receive limit is --max-request-bytes + GRPC_OVERHEAD_BYTES; its send limit is
 # math.MaxInt32 (the server refuses proposals above --max-request-bytes itself: core.propose).
 MAX_SEND_BYTES = 2**31 - 1
+# etcd puts the gRPC status's Error() text of ErrGRPCPermissionDenied in a refused watch's cancel_reason, so the
+# client shows `rpc error: code = PermissionDenied desc = ...` there (not the bare etcdserver text)
+WATCH_PERMISSION_DENIED = "rpc error: code = PermissionDenied desc = etcdserver: permission denied"
 
 
 class _Refused:
@@ -284,7 +287,7 @@ class WatchService(pbg.WatchServicer):
                                     watch_id=creq.watch_id,
                                     created=True,
                                     canceled=True,
-                                    cancel_reason="etcdserver: permission denied",
+                                    cancel_reason=WATCH_PERMISSION_DENIED,
                                 )
                             )
                             continue

@@ -647,6 +647,15 @@ def test_write_only_role(rbac):
     both(rbac, "get", "wo/", "--prefix", ROOT)
 
 
+def test_watch_refused_for_lack_of_permission(rbac):
+    """A watch on keys the user may not read is canceled at once; the reason is the gRPC status text, as etcd's."""
+    real_etcd = both(rbac, "watch", "wo/k", "--user=ro:ropw")
+    assert (
+        "watch was canceled (rpc error: code = PermissionDenied desc = etcdserver: permission denied)" in (real_etcd[2])
+    )
+    both(rbac, "watch", "ro/", "wo/z", "--user=ro:ropw")
+
+
 def _lock_then(rbac, base: str, name: str, change: list[str], stdin: str | None = None) -> list[tuple]:
     """locker holds lock `name` with its token while root makes `change`; then the lock is released (Unlock
     with that now stale token). The real etcdctl's exit code and output, per server."""

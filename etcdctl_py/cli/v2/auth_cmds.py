@@ -176,6 +176,24 @@ def _perm_flags(grant: bool) -> list[Flag]:
     ]
 
 
+def _grant_revoke(
+    noun: str, what: str, flags: Callable[[bool], list[Flag]], act: Callable[[Context, bool], None]
+) -> list[Command]:
+    """`user`'s or `role`'s pair `grant`/`revoke` of `what`: one action (and flag set) told which of the two it is."""
+    return [
+        Command(
+            "grant", f"grant {what} to an etcd {noun}", f"<{noun}>", flags=flags(True), action=lambda c: act(c, True)
+        ),
+        Command(
+            "revoke",
+            f"revoke {what} for an etcd {noun}",
+            f"<{noun}>",
+            flags=flags(False),
+            action=lambda c: act(c, False),
+        ),
+    ]
+
+
 def commands() -> list[Command]:
     user = Command(
         "user",
@@ -185,20 +203,7 @@ def commands() -> list[Command]:
             Command("get", "get details for a user", "<user>", action=user_get),
             Command("list", "list all current users", "<user>", action=user_list),
             Command("remove", "remove a user for the etcd cluster", "<user>", action=user_remove),
-            Command(
-                "grant",
-                "grant roles to an etcd user",
-                "<user>",
-                flags=[_roles_flag()],
-                action=lambda c: _user_grant_revoke(c, True),
-            ),
-            Command(
-                "revoke",
-                "revoke roles for an etcd user",
-                "<user>",
-                flags=[_roles_flag()],
-                action=lambda c: _user_grant_revoke(c, False),
-            ),
+            *_grant_revoke("user", "roles", lambda grant: [_roles_flag()], _user_grant_revoke),
             Command("passwd", "change password for a user", "<user>", action=user_passwd),
         ],
     )
@@ -210,20 +215,7 @@ def commands() -> list[Command]:
             Command("get", "get details for a role", "<role>", action=role_get),
             Command("list", "list all roles", " ", action=role_list),
             Command("remove", "remove a role from the etcd cluster", "<role>", action=role_remove),
-            Command(
-                "grant",
-                "grant path matches to an etcd role",
-                "<role>",
-                flags=_perm_flags(True),
-                action=lambda c: _role_grant_revoke(c, True),
-            ),
-            Command(
-                "revoke",
-                "revoke path matches for an etcd role",
-                "<role>",
-                flags=_perm_flags(False),
-                action=lambda c: _role_grant_revoke(c, False),
-            ),
+            *_grant_revoke("role", "path matches", _perm_flags, _role_grant_revoke),
         ],
     )
     auth = Command(

@@ -16,6 +16,9 @@ from .flags import Flag
 from .util import arg_or_stdin, exit_on_sigint, handle_error, must_new_client, print_response_key, total_deadline
 
 TTL = Flag("ttl", "int", "key time-to-live in seconds", 0)
+SORT = Flag("sort", "bool", "returns result in sorted order")
+QUORUM = Flag("quorum, q", "bool", "require quorum for get request")
+AFTER_INDEX = Flag("after-index", "int", "watch after the given index", 0)
 UINT64 = 2**64 - 1  # etcdctl passes its int flags on as uint64(n)
 
 # a write of `value` at `key` (set, mk, update): the KeysAPI call, given the client, key, value and deadline
@@ -258,10 +261,7 @@ def commands() -> list[Command]:
             "get",
             "retrieve the value of a key",
             "<key>",
-            flags=[
-                Flag("sort", "bool", "returns result in sorted order"),
-                Flag("quorum, q", "bool", "require quorum for get request"),
-            ],
+            flags=[SORT, QUORUM],
             action=get_cmd,
         ),
         Command(
@@ -269,10 +269,10 @@ def commands() -> list[Command]:
             "retrieve a directory",
             "[key]",
             flags=[
-                Flag("sort", "bool", "returns result in sorted order"),
+                SORT,
                 Flag("recursive, r", "bool", "returns all key names recursively for the given path"),
                 Flag("p", "bool", "append slash (/) to directories"),
-                Flag("quorum, q", "bool", "require quorum for get request"),
+                QUORUM,
             ],
             action=ls_cmd,
         ),
@@ -306,7 +306,7 @@ def commands() -> list[Command]:
             "<key>",
             flags=[
                 Flag("forever, f", "bool", "forever watch a key until CTRL+C"),
-                Flag("after-index", "int", "watch after the given index", 0),
+                AFTER_INDEX,
                 Flag("recursive, r", "bool", "returns all values for key and child keys"),
             ],
             action=watch_cmd,
@@ -315,10 +315,7 @@ def commands() -> list[Command]:
             "exec-watch",
             "watch a key for changes and exec an executable",
             "<key> <command> [args...]",
-            flags=[
-                Flag("after-index", "int", "watch after the given index", 0),
-                Flag("recursive, r", "bool", "watch all values for key and child keys"),
-            ],
+            flags=[AFTER_INDEX, Flag("recursive, r", "bool", "watch all values for key and child keys")],
             action=exec_watch_cmd,
         ),
     ]
