@@ -105,8 +105,7 @@ def wait_ready(
 def watchers(client_url: str) -> int:
     """How many watches the server holds: etcd's `etcd_debugging_mvcc_watcher_total` gauge from /metrics.
 
-    What a test waits on before a write that a just-started watch must see. etcd-py does not export it (yet):
-    KeyError then."""
+    What a test waits on before a write that a just-started watch must see (etcd-py exports it too)."""
     with urllib.request.urlopen(client_url + "/metrics", timeout=5) as r:
         for line in r.read().decode().splitlines():
             if line.startswith("etcd_debugging_mvcc_watcher_total "):

@@ -206,6 +206,8 @@ class HttpApp:
             f"etcd_mvcc_db_total_size_in_bytes {c.persister.db_size()}",
             "# TYPE etcd_debugging_mvcc_current_revision gauge",
             f"etcd_debugging_mvcc_current_revision {c.store.current_rev}",
+            "# TYPE etcd_debugging_mvcc_watcher_total gauge",  # what a client waits on after starting a watch
+            f"etcd_debugging_mvcc_watcher_total {len(c.watch.watchers)}",
             "# TYPE etcd_server_proposals_applied_total gauge",
             f"etcd_server_proposals_applied_total {c.applied_index}",
             "# TYPE etcd_server_version gauge",

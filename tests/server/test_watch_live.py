@@ -75,9 +75,9 @@ OPS = [
 def test_live_watch(wtwins):
     procs = [[_start(srv.endpoint, *w) for w in WATCHES] for srv in wtwins]
     try:
-        # nothing to wait on: etcd-py exports no watcher gauge (etcd's etcd_debugging_mvcc_watcher_total, see
-        # etcdproc.watchers) to tell when a watch is established; time for etcdctl to start and create its watch
-        time.sleep(1.0)
+        for srv in wtwins:  # every watch established (etcd's watcher gauge, which etcd-py exports too)
+            etcdproc.wait_until(lambda srv=srv: etcdproc.watchers(srv.client_url) >= len(WATCHES), 20, "the watches")
+        assert etcdproc.watchers(wtwins[0].client_url) == etcdproc.watchers(wtwins[1].client_url) == len(WATCHES)
         for op in OPS:
             for srv in wtwins:
                 stdin = 'create("w1") > "0"\n\nput w3 t\nput w2 t\n\nput w9 f\n\n' if op == ["txn"] else None
