@@ -17,28 +17,13 @@ from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import quote, urlsplit
 
+from etcdctl_py.client.tls import TLSConfig
 from etcdctl_py.client.transport.gotls import tls_error_text
 from etcdctl_py.gofmt import go_json
 
 from .errors import PlainError, V2Error, deadline_exceeded
 
 DEFAULT_DIAL_TIMEOUT = 30.0
-
-
-@dataclass
-class TLSConfig:
-    """CA / client cert / key files (etcdctl's --ca-file, --cert-file, --key-file)."""
-
-    ca_file: str = ""
-    cert_file: str = ""
-    key_file: str = ""
-    server_name: str = ""
-
-    def context(self) -> ssl.SSLContext:
-        ctx = ssl.create_default_context(cafile=self.ca_file or None)
-        if self.cert_file or self.key_file:
-            ctx.load_cert_chain(self.cert_file, self.key_file or None)
-        return ctx
 
 
 @dataclass
@@ -171,7 +156,7 @@ class Transport:
 
     def _ssl_context(self) -> ssl.SSLContext:
         if self._ssl is None:
-            self._ssl = self.tls.context()
+            self._ssl = self.tls.ssl_context()
         return self._ssl
 
     def open(
