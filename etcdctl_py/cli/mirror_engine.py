@@ -30,7 +30,6 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from etcdctl_py.client.kv import RawResponse
 from etcdctl_py.proto.etcdserverpb import rpc_pb2
 from etcdctl_py.storage.fileutil import fsync_dir
 
@@ -127,7 +126,7 @@ class Mirror:
         """One destination write, waited for (the next one is sent after it: the destination's revisions come out
         in the source's order, as etcdctl's do). The response is not decoded: only its arrival matters."""
         try:
-            self.dst.unary("KV", method, req, RawResponse, timeout=None)
+            self.dst.kv.write_unread(method, req, timeout=None)
         except Exception as e:  # noqa: BLE001 - ends the mirror with etcdctl's error line
             raise MirrorError(str(e)) from None
 

@@ -75,6 +75,12 @@ class KV:
         batch by batch (etcdctl_py.output.fastkv) instead of as one decoded copy of it."""
         return self._c.unary("KV", "Range", req, RawResponse, timeout=self._t(timeout))
 
+    def write_unread(
+        self, method: str, req: rpc_pb2.PutRequest | rpc_pb2.TxnRequest, *, timeout: Timeout = ...
+    ) -> None:
+        """A Put or Txn whose response is waited for but not decoded (make-mirror: only its arrival matters)."""
+        self._c.unary("KV", method, req, RawResponse, timeout=timeout)
+
     def get(self, key: bytes, **kw: Any) -> bytes | None:
         """The value of one key, or None."""
         r = self.range(key, **kw)
