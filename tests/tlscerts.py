@@ -8,9 +8,15 @@ import subprocess
 
 
 def make_certs(
-    d: str, client_cn: str = "root", *, digest: str = "", ca_cn: str = "etcdctl-py test CA"
+    d: str,
+    client_cn: str = "root",
+    *,
+    digest: str = "",
+    ca_cn: str = "etcdctl-py test CA",
+    san: str | None = "IP:127.0.0.1",
 ) -> dict[str, str]:
-    """`digest` ("sha1", ...) signs the CA and both certificates with that digest instead of openssl's default."""
+    """`digest` ("sha1", ...) signs the CA and both certificates with that digest instead of openssl's default;
+    `san` is the certificates' subjectAltName (None: no such extension, only the Common Name)."""
     sign = [f"-{digest}"] if digest else []
 
     def ossl(*args: str) -> None:
@@ -33,7 +39,7 @@ def make_certs(
         f"/CN={ca_cn}",
     )
     with open(os.path.join(d, "san.ext"), "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n")
+        f.write((f"subjectAltName={san}\n" if san else "") + "extendedKeyUsage=serverAuth,clientAuth\n")
     for name, cn in (("server", "127.0.0.1"), ("client", client_cn)):
         ossl(
             "req",

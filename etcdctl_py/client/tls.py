@@ -71,6 +71,7 @@ class TLSConfig(SlotRecord):
         import ssl
 
         ctx = ssl.create_default_context(cafile=self.ca_file or None)
+        ctx.hostname_checks_common_name = False  # Go 1.16 ignores the Common Name (x509ignoreCN=1)
         if self.insecure_skip_verify:
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE

@@ -8,17 +8,19 @@ error texts of Go's net/http client (`dial tcp H:P: connect: connection refused`
 from __future__ import annotations
 
 import errno
+import functools
 import http.client
 import json
 import socket
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import quote, urlsplit
 
 from etcdctl_py.client.tls import TLSConfig
-from etcdctl_py.client.transport.gotls import tls_error_text
+from etcdctl_py.client.transport.gotls import fetch_peer_certificate, tls_error_text
 from etcdctl_py.gofmt import go_json
 
 from .errors import PlainError, V2Error, deadline_exceeded
@@ -111,10 +113,12 @@ def _hostport(endpoint: str) -> tuple[str, str, int]:
     return scheme, host, port
 
 
-def _tls_error(exc: ssl.SSLError, server_name: str) -> V2Error:
+def _tls_error(
+    exc: ssl.SSLError, server_name: str, peer_certificate: Callable[[], bytes | None] | None = None
+) -> V2Error:
     """The message Go's crypto/tls and crypto/x509 give for the same failure (etcdctl exits 4, not 2, on it); the
     texts are the v3 client's (client/transport/gotls.py), without grpc's dial wrapping."""
-    return PlainError(tls_error_text(exc, server_name), connection=False)
+    return PlainError(tls_error_text(exc, server_name, peer_certificate), connection=False)
 
 
 def _dial_error(host: str, port: int, exc: BaseException) -> V2Error:
@@ -193,7 +197,8 @@ class Transport:
                 sock = self._ssl_context().wrap_socket(sock, server_hostname=server_name)
             except ssl.SSLError as e:
                 sock.close()
-                raise _tls_error(e, server_name) from None
+                cert = functools.partial(fetch_peer_certificate, (host, port), server_name, dial)
+                raise _tls_error(e, server_name, cert) from None
             except OSError as e:
                 sock.close()
                 raise _dial_error(host, port, e) from None
