@@ -7,10 +7,12 @@ pipe that this script drains (the `| jq` case); both outputs must be byte-identi
 Reports medians, the ratio of medians (ours / Go) of wall and CPU time, and each child's peak RSS (wait4).
 
     python -m benchmarks.bench_bulk [--keys 200000] [--value-size 512] [--runs 3] [--server etcd|etcd-py]
-                                    [--paths json,simple,...] [--ours-root DIR] [--endpoint HOST:PORT]
+                                    [--paths json,simple,...] [--ours-root DIR] [--before-root DIR]
+                                    [--endpoint HOST:PORT]
 
-`--ours-root DIR` runs the etcdctl_py package found in DIR instead of this checkout's (to compare a
-before/after pair in one run, e.g. a copy of an older tree).
+`--ours-root DIR` runs the etcdctl_py package found in DIR instead of this checkout's; `--before-root DIR`
+adds a third tool, the package in DIR (e.g. a copy of an older tree), timed in the same rotation, so a
+before/after pair is compared with Go and with each other in one run.
 """
 
 from __future__ import annotations
@@ -90,19 +92,24 @@ def run_once(argv: list[str], cwd: str | None) -> tuple[float, float, int, int, 
     return dt, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, n, crc
 
 
-def bench(endpoint: str, paths: list[str], runs: int, ours_root: str | None) -> list[dict]:
+def bench(
+    endpoint: str, paths: list[str], runs: int, ours_root: str | None, before_root: str | None = None
+) -> list[dict]:
     common = ["--endpoints", endpoint, "--command-timeout", "120s", "get", "/registry", "--prefix"]
     go = [etcdproc.distro_bin("etcdctl"), *common]
     py = [sys.executable, "-m", "etcdctl_py", *common]
+    tools = [("go", go, None), ("py", py, ours_root)]
+    if before_root:
+        tools.append(("before", py, before_root))
     rows = []
     for name in paths:
         extra = PATHS[name]
-        t: dict[str, list[float]] = {"go": [], "py": []}
-        cpu: dict[str, list[float]] = {"go": [], "py": []}
-        rss: dict[str, list[int]] = {"go": [], "py": []}
+        t: dict[str, list[float]] = {who: [] for who, _, _ in tools}
+        cpu: dict[str, list[float]] = {who: [] for who, _, _ in tools}
+        rss: dict[str, list[int]] = {who: [] for who, _, _ in tools}
         outs = set()
         for i in range(runs):
-            order = [("go", go, None), ("py", py, ours_root)]
+            order = tools[i % len(tools) :] + tools[: i % len(tools)]  # who goes first rotates
             if i % 2:
                 order.reverse()
             for who, argv, cwd in order:
@@ -138,6 +145,16 @@ def bench(endpoint: str, paths: list[str], runs: int, ours_root: str | None) -> 
             f"peak RSS go {r['go_rss']:.0f} MiB py {r['py_rss']:.0f} MiB  output {r['bytes'] / 2**20:.1f} MiB",
             flush=True,
         )
+        if before_root:
+            mb, cb = statistics.median(t["before"]), statistics.median(cpu["before"])
+            print(
+                f"{'':17s} before {mb:6.2f}s ratio {mb / mg:.2f} "
+                f"(pairs {min(b / g for b, g in zip(t['before'], t['go'], strict=True)):.2f}-"
+                f"{max(b / g for b, g in zip(t['before'], t['go'], strict=True)):.2f})  "
+                f"CPU {cb:5.2f}s ratio {cb / cg:.2f}  peak RSS {max(rss['before']) / 1024:.0f} MiB  "
+                f"after/before wall {mp / mb:.2f}",
+                flush=True,
+            )
     return rows
 
 
@@ -149,6 +166,7 @@ def main() -> None:
     ap.add_argument("--server", choices=("etcd", "etcd-py"), default="etcd")
     ap.add_argument("--paths", default=",".join(PATHS), help="comma-separated: " + ",".join(PATHS))
     ap.add_argument("--ours-root", default=None, help="directory holding the etcdctl_py package to time")
+    ap.add_argument("--before-root", default=None, help="also time the etcdctl_py package in DIR (as 'before')")
     ap.add_argument("--endpoint", default=None, help="time against this already filled server (no start, no fill)")
     a = ap.parse_args()
     paths = [p for p in a.paths.split(",") if p]
@@ -156,7 +174,7 @@ def main() -> None:
         if p not in PATHS:
             raise SystemExit(f"unknown path {p!r}")
     if a.endpoint:
-        bench(a.endpoint, paths, a.runs, a.ours_root)
+        bench(a.endpoint, paths, a.runs, a.ours_root, a.before_root)
         return
     base = tempfile.mkdtemp(prefix="bench-bulk-")
     binary = etcdproc.distro_bin("etcd") if a.server == "etcd" else etcdproc.etcd_py_wrapper(base)
@@ -170,7 +188,7 @@ def main() -> None:
             f"load average {os.getloadavg()[0]:.2f}",
             flush=True,
         )
-        bench(srv.endpoint, paths, a.runs, a.ours_root)
+        bench(srv.endpoint, paths, a.runs, a.ours_root, a.before_root)
         print(f"load average at the end {os.getloadavg()[0]:.2f}")
     finally:
         srv.stop()

@@ -46,12 +46,15 @@ class RangeParts:
         self.spans = spans  # (start, end, records): byte ranges of raw, each a run of whole `kvs` records
         self.count = count  # number of kvs
 
-    def columns(self, fields: Sequence[str] = FIELDS) -> Iterator[tuple[list, ...]]:
-        """Per span, one list per asked KeyValue field (in `fields` order), one entry per kv."""
+    def columns(
+        self, fields: Sequence[str] = FIELDS, spans: Sequence[tuple[int, int, int]] | None = None
+    ) -> Iterator[tuple[list, ...]]:
+        """Per span (of `spans`, default all), one list per asked KeyValue field (in `fields` order), one entry
+        per kv."""
         from etcdctl_py.proto.fastkvpb.kvcolumns_pb2 import RangeColumns
 
         mv = memoryview(self.raw)
-        for start, end, n in self.spans:
+        for start, end, n in self.spans if spans is None else spans:
             kvs = RangeColumns.FromString(mv[start:end]).kvs
             cols = [getattr(kvs, f) for f in fields]
             if all(len(c) == n for c in cols):

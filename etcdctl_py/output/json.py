@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from etcdctl_py.gofmt import json_string
 from etcdctl_py.output.printer import Printer
+from etcdctl_py.protofields import fields_in_order
 
 if TYPE_CHECKING:
     from etcdctl_py.output.cluster_rows import EpHealth
@@ -50,22 +51,14 @@ def _is_zero(fd: Any, v: Any) -> bool:
 def encode(msg: Any) -> str:
     """Go encoding/json of a generated etcd struct (all fields omitempty)."""
     parts: list[str] = []
-    seen_oneofs: set[str] = set()
-    for fd in msg.DESCRIPTOR.fields:
-        oneof = fd.containing_oneof
+    for fd, oneof in fields_in_order(msg):
         if oneof is not None:
-            if oneof.name in seen_oneofs:
-                continue
-            seen_oneofs.add(oneof.name)
-            which = msg.WhichOneof(oneof.name)
-            if which is None:
+            if fd is None:
                 parts.append(f'"{_go_name(oneof.name)}":null')
                 continue
-            fields = oneof.fields_by_name if hasattr(oneof, "fields_by_name") else msg.DESCRIPTOR.fields_by_name
-            sub = fields[which]
-            val = getattr(msg, which)
-            inner = encode(val) if sub.type == sub.TYPE_MESSAGE else _scalar(sub, val)
-            parts.append(f'"{_go_name(oneof.name)}":{{"{which}":{inner}}}')
+            val = getattr(msg, fd.name)
+            inner = encode(val) if fd.type == fd.TYPE_MESSAGE else _scalar(fd, val)
+            parts.append(f'"{_go_name(oneof.name)}":{{"{fd.name}":{inner}}}')
             continue
         v = getattr(msg, fd.name)
         if fd.is_repeated:
@@ -94,19 +87,33 @@ class JSONPrinter(Printer):
         self.message(resp)
 
     def get_parts(self, parts: RangeParts, *, value_only: bool = False) -> bool:
-        """encode() of the RangeResponse, its kvs rendered batch by batch from the wire bytes."""
+        """encode() of the RangeResponse, its kvs rendered batch by batch from the wire bytes; a large one's later
+        batches by a forked helper on the other core (output/forkfmt.py)."""
+        from etcdctl_py.output.forkfmt import fork_for
+
         head, write = parts.head, self.out.write
         before = [b'"header":' + encode(head.header).encode()] if head.HasField("header") else []
         after = ([b'"more":true'] if head.more else []) + ([b'"count":%d' % head.count] if head.count else [])
-        write(b"{" + b",".join(before))
-        sep = b"," if before else b""
-        if parts.count:
-            write(sep + b'"kvs":[')
-            for i, cols in enumerate(parts.columns()):
-                write(kvs_json(cols) if i == 0 else b"," + kvs_json(cols))
-            write(b"]")
-            sep = b","
-        write((sep + b",".join(after) if after else b"") + b"}\n")
+
+        def later(spans: Any) -> Any:
+            return (b"," + kvs_json(cols) for cols in parts.columns(spans=spans))
+
+        mine, helper = fork_for(self.out, parts.spans, later)
+        try:
+            write(b"{" + b",".join(before))
+            sep = b"," if before else b""
+            if parts.count:
+                write(sep + b'"kvs":[')
+                for i, cols in enumerate(parts.columns(spans=mine)):
+                    write(kvs_json(cols) if i == 0 else b"," + kvs_json(cols))
+                if helper is not None:
+                    helper.finish(self.out)  # type: ignore[arg-type]  # fork_for gave a helper: out is the writer
+                write(b"]")
+                sep = b","
+            write((sep + b",".join(after) if after else b"") + b"}\n")
+        finally:
+            if helper is not None:
+                helper.abandon()
         return True
 
     put = delete = txn = message

@@ -13,7 +13,8 @@ in step), trailers-only responses and padding. Our receive windows are raised to
 up, so a large Range never waits on us.
 
 Failures are CallError with the status grpc-go would report: `grpc-status`/`grpc-message` from the trailers, a
-RST_STREAM's code, `error reading from server: EOF` for a connection cut mid-response, `context deadline exceeded`
+RST_STREAM's code, `unexpected EOF` for a stream that ends inside a message (whatever status it ends with),
+`error reading from server: EOF` for a connection cut mid-response, `context deadline exceeded`
 at the deadline (which is also sent as `grpc-timeout`). A member that cannot be reached (refused dial, failed TLS
 handshake) raises CallError with `dial_error`, Go's text, so that the client moves on to the next endpoint.
 """
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from etcdctl_py.client.transport import hpack
@@ -153,6 +154,7 @@ class Dialer:
             assert self.tls is not None
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
             ctx.minimum_version = ssl.TLSVersion.TLSv1_2  # Go's client default
+            ctx.hostname_checks_common_name = False  # Go 1.16 ignores the Common Name (x509ignoreCN=1)
             if self.tls.insecure_skip_verify:
                 ctx.check_hostname = False
                 ctx.verify_mode = ssl.CERT_NONE
@@ -218,17 +220,22 @@ class Dialer:
             raise CallError(DEADLINE_EXCEEDED, "context deadline exceeded") from None
         except ssl.SSLError as e:
             sock.close()
-            raise handshake_failed(e, name) from None
+            from etcdctl_py.client.transport.gotls import fetch_peer_certificate
+
+            left = 1.0 if deadline is None else deadline - time.monotonic()
+            raise handshake_failed(e, name, lambda: fetch_peer_certificate(_address(ep)[1], name, left)) from None
         except OSError as e:
             sock.close()
             text = f"read {ep.dial_addr}: {_errno_text(e)}"
             raise CallError(UNAVAILABLE, text, dial_error=text) from None
 
 
-def handshake_failed(e: ssl.SSLError, name: str) -> CallError:
+def handshake_failed(
+    e: ssl.SSLError, name: str, peer_certificate: Callable[[], bytes | None] | None = None
+) -> CallError:
     from etcdctl_py.client.transport.gotls import HANDSHAKE_FAILED, tls_error_text
 
-    text = HANDSHAKE_FAILED + tls_error_text(e, name)
+    text = HANDSHAKE_FAILED + tls_error_text(e, name, peer_certificate)
     return CallError(UNAVAILABLE, text, dial_error=text)
 
 
@@ -540,6 +547,10 @@ class Connection:
                 self._pump(deadline)
             if st.refused:
                 raise _Refused()
+            if st.body is not None or st.prefix:
+                # the stream ended (trailers, END_STREAM, RST_STREAM) inside a message: grpc-go's reader meets EOF
+                # there and reports that, whatever status came
+                raise CallError(INTERNAL, "unexpected EOF")
             check_status(st)
         except CallError as e:
             if e.code == DEADLINE_EXCEEDED and not self.dead and not st.ended:
