@@ -70,7 +70,7 @@ _ptr: str | None = None  # the health clients' Go pointer, one per process, made
 _ptr_lock = threading.Lock()  # the checks run on threads: they must agree on it
 
 
-def _health_warn(go_error: str, authority: str) -> None:
+def _health_warn(go_error: str, authority: str, attempt: int = 0) -> None:
     """etcdctl 3.5.1's health clients log through a zap production logger named "client" (epoch ts)."""
     global _ptr
     from etcdctl_py.cli.globals import client_warn_line
@@ -80,7 +80,7 @@ def _health_warn(go_error: str, authority: str) -> None:
             import random  # only for a warning: `endpoint status` and friends start without it
 
             _ptr = f"0xc000{random.randrange(0x100000, 0xFFFFFF):06x}"
-    client_warn_line(go_error, authority, ts=repr(time.time()), logger="client", ptr=_ptr)
+    client_warn_line(go_error, authority, attempt, ts=repr(time.time()), logger="client", ptr=_ptr)
 
 
 def _check_one(ctx: Context, ep: str, timeout: float, out: list, lock: threading.Lock) -> None:

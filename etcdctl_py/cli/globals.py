@@ -86,7 +86,13 @@ def iso_ts() -> str:
 
 
 def client_warn_line(
-    go_error: str, authority: str, *, ts: str | None = None, logger: str = "etcd-client", ptr: str | None = None
+    go_error: str,
+    authority: str,
+    attempt: int = 0,
+    *,
+    ts: str | None = None,
+    logger: str = "etcd-client",
+    ptr: str | None = None,
 ) -> None:
     """The Go client's `retrying of unary invoker failed` warning that precedes etcdctl's `Error:` line: ISO time
     and the "etcd-client" logger by default; `endpoint health`'s clients log epoch seconds as "client"."""
@@ -101,7 +107,9 @@ def client_warn_line(
         + ptr
         + "/"
         + authority
-        + '","attempt":0,"error":'
+        + '","attempt":'
+        + str(attempt)
+        + ',"error":'
         + json.dumps(go_error, ensure_ascii=False)
         + "}\n"
     )

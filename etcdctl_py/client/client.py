@@ -30,9 +30,9 @@ from etcdctl_py.client.errors import (
     EtcdError,
     NoAvailableEndpoints,
 )
-from etcdctl_py.client.retry import Attempts, Timeout, grpc_timeout, translated
+from etcdctl_py.client.retry import REPEATABLE, Attempts, Timeout, grpc_timeout, translated
 from etcdctl_py.client.tls import KeyMaterial, TLSConfig
-from etcdctl_py.client.transport.base import CallError, Transport
+from etcdctl_py.client.transport.base import UNAVAILABLE, CallError, Transport
 
 if TYPE_CHECKING:
     from etcdctl_py.client.auth import Auth
@@ -71,7 +71,7 @@ class Decoder(Protocol[R]):
 
 # A logger receives (go_error_text, endpoint_authority) for every failed unary request, so the
 # CLI can print the Go client's warn line; library users get silence by default.
-WarnLogger = Callable[[str, str], None]
+WarnLogger = Callable[[str, str, int], None]  # (Go's error text, the target's authority, attempt)
 
 
 class Settings(NamedTuple):
@@ -152,11 +152,11 @@ class Client:
         if self.warn_logger is None:
             return None
         parent_authority = self.endpoints[0].authority
-        return lambda go_error, _authority: self._warn_as(go_error, parent_authority)
+        return lambda go_error, _authority, attempt: self._warn_as(go_error, parent_authority, attempt)
 
-    def _warn_as(self, go_error: str, authority: str) -> None:
+    def _warn_as(self, go_error: str, authority: str, attempt: int) -> None:
         if self.warn_logger is not None:
-            self.warn_logger(go_error, authority)
+            self.warn_logger(go_error, authority, attempt)
 
     # ---------------------------------------------------------------- setup
     def _endpoint_tls(self, ep: Endpoint, files: KeyMaterial | None) -> tuple[TLSConfig | None, KeyMaterial | None]:
@@ -262,12 +262,13 @@ class Client:
         attempts = Attempts(self, self.settings.command_timeout if timeout is ... else timeout)
         path, data = _path(service, method), request.SerializeToString()
         refreshed = False
+        logged = 0  # the warn lines this request has logged: Go numbers them as "attempt"
         while True:
             idx = self._current
             try:
                 remaining = attempts.remaining()
             except DeadlineExceeded as expired:
-                self._fail(expired)
+                self._fail(expired, logged)
             try:
                 raw = self._transport.unary(
                     idx, path, data, timeout=grpc_timeout(remaining), metadata=self._metadata(with_token)
@@ -278,15 +279,27 @@ class Client:
                     self._authenticate(timeout=self.settings.dial_timeout)
                     continue
                 failure = attempts.failed(idx, e)
-                if failure is not None:
-                    self._fail(failure)
-                continue
+                if failure is None:
+                    continue
+                if path in REPEATABLE and failure.code == UNAVAILABLE:
+                    self._warn(failure, logged)
+                    logged += 1
+                    try:
+                        attempts.retry_repeatable(idx)
+                    except DeadlineExceeded:
+                        raise DeadlineExceeded() from None
+                    continue
+                self._fail(failure, logged)
             return resp_type.FromString(raw)
 
-    def _fail(self, err: EtcdError) -> NoReturn:
-        """End a unary request with `err`, after the warn line the Go client logs for it."""
+    def _warn(self, err: EtcdError, attempt: int) -> None:
+        """The warn line the Go client logs for a failed attempt."""
         if self.warn_logger is not None:
-            self.warn_logger(err.go_error, self.endpoints[0].authority)
+            self.warn_logger(err.go_error, self.endpoints[0].authority, attempt)
+
+    def _fail(self, err: EtcdError, attempt: int = 0) -> NoReturn:
+        """End a unary request with `err`, after the warn line the Go client logs for it."""
+        self._warn(err, attempt)
         raise err from None
 
     def open_stream(

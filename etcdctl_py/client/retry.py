@@ -107,6 +107,31 @@ def translated(it: Iterator[T], first: Sequence[T] = ()) -> Iterator[T]:
         raise rpc_error(e) from None
 
 
+# The methods clientv3 3.5.1 (client/v3/retry.go) calls with its "repeatable" policy: any Unavailable answer is
+# tried again (the next endpoint, after 25 ms) until the deadline, each failed attempt logged. Every other method
+# is tried again only when no connection could be had (write-at-most-once).
+REPEATABLE = frozenset(
+    {
+        "/etcdserverpb.KV/Range",
+        "/etcdserverpb.Lease/LeaseTimeToLive",
+        "/etcdserverpb.Lease/LeaseLeases",
+        "/etcdserverpb.Lease/LeaseGrant",
+        "/etcdserverpb.Lease/LeaseRevoke",
+        "/etcdserverpb.Cluster/MemberList",
+        "/etcdserverpb.Maintenance/Alarm",
+        "/etcdserverpb.Maintenance/Status",
+        "/etcdserverpb.Maintenance/Hash",
+        "/etcdserverpb.Maintenance/HashKV",
+        "/etcdserverpb.Maintenance/MoveLeader",
+        "/etcdserverpb.Auth/UserList",
+        "/etcdserverpb.Auth/UserGet",
+        "/etcdserverpb.Auth/RoleGet",
+        "/etcdserverpb.Auth/RoleList",
+    }
+)
+RETRY_WAIT = 0.025  # clientv3's defaultBackoffWaitBetween (with 10% jitter)
+
+
 class Rotation(Protocol):
     """What Attempts needs of a client: its endpoints and a way to move on to the next one."""
 
@@ -136,6 +161,19 @@ class Attempts:
         if left <= 0:
             raise DeadlineExceeded(deadline_desc(self.last_dial_error))
         return left
+
+    def retry_repeatable(self, idx: int) -> None:
+        """A repeatable request answered Unavailable on endpoint `idx` (logged by the caller): wait clientv3's
+        backoff, then the next endpoint; DeadlineExceeded when the deadline passes in the wait."""
+        import random  # only on this path: a plain command starts without it
+
+        wait = RETRY_WAIT * (1 + 0.1 * (2 * random.random() - 1))
+        left = self.remaining()
+        if left is not None and left <= wait:
+            time.sleep(left)
+            self.remaining()  # raises
+        time.sleep(wait)
+        self._c.next_endpoint(idx)
 
     def failed(self, idx: int, e: CallError) -> EtcdError | None:
         """After attempt on endpoint `idx` failed with `e`: None to try again (the next endpoint), else the error

@@ -89,19 +89,25 @@ def test_dynamic_table_kept_across_responses():
     def script(conn: ServerConn, n: int) -> None:
         conn.handshake()
         req = conn.read_request()
-        headers = hpack.encode(OK_HEADERS) + indexed_literal(b"grpc-message", b"etcdserver: request timed out")
-        headers += indexed_literal(b"grpc-status", b"14")
+        headers = hpack.encode(OK_HEADERS) + indexed_literal(
+            b"grpc-message", b"etcdserver: mvcc: required revision has been compacted"
+        )
+        headers += indexed_literal(b"grpc-status", b"11")
         conn.send_headers(req.sid, headers)
         conn.send(frame(DATA, 0, req.sid, grpc_message(RANGE.SerializeToString())))
         conn.send_headers(req.sid, indexed_literal(b"grpc-status", b"0"), end_stream=True)
         req = conn.read_request()
-        # table now, newest first: 62 grpc-status: 0, 63 grpc-status: 14, 64 grpc-message: request timed out
+        # table now, newest first: 62 grpc-status: 0, 63 grpc-status: 11, 64 grpc-message: ... compacted
         conn.send_headers(req.sid, b"\x88" + bytes([0x80 | 63, 0x80 | 64]), end_stream=True)
         conn.read_frame()
 
     (ok, err), _ = _run(script, calls=2)
     assert ok == RANGE
-    assert isinstance(err, EtcdError) and err.code == 14 and str(err) == "etcdserver: request timed out"
+    assert (
+        isinstance(err, EtcdError)
+        and err.code == 11
+        and str(err) == "etcdserver: mvcc: required revision has been compacted"
+    )
 
 
 def test_goaway_before_our_stream_is_made_again_on_a_new_connection():
@@ -210,24 +216,48 @@ def test_tiny_window_request_waits_for_window_updates():
 
 @pytest.mark.parametrize("partial", [False, True], ids=["between-frames", "inside-a-frame"])
 def test_connection_cut_mid_response(partial):
-    """The member's connection goes away after the response headers: Unavailable with grpc-go's words, and the
-    call is not made again (the member may have acted on it)."""
+    """The member's connection goes away after the response headers of a Put: Unavailable with grpc-go's words, and
+    the call is not made again (the member may have acted on it: clientv3's write-at-most-once)."""
 
     def script(conn: ServerConn, n: int) -> None:
         conn.handshake()
         req = conn.read_request()
         conn.send_headers(req.sid, hpack.encode(OK_HEADERS))
         if partial:
-            conn.send(frame(DATA, 0, req.sid, grpc_message(RANGE.SerializeToString()))[:12])
+            conn.send(frame(DATA, 0, req.sid, grpc_message(rpc_pb2.PutResponse().SerializeToString() + b"x" * 20))[:12])
         conn.close()
 
-    (err,), server = _run(script)
+    server = H2Server(script)
+    try:
+        with Client([server.endpoint]) as c, pytest.raises(EtcdError) as err:
+            c.kv.put(b"k", b"v", timeout=5.0)
+    finally:
+        server.close()
+    assert server.errors == []
     reason = "unexpected EOF" if partial else "EOF"
-    assert (
-        isinstance(err, EtcdError)
-        and err.go_error == f"rpc error: code = Unavailable desc = error reading from server: {reason}"
-    )
+    assert err.value.go_error == f"rpc error: code = Unavailable desc = error reading from server: {reason}"
     assert server.connections == 1
+
+
+def test_cut_range_is_made_again_until_the_deadline():
+    """A Range is "repeatable" to clientv3: on every Unavailable it is made again (a new connection here, 25 ms
+    apart) until the deadline, which then ends it as DeadlineExceeded."""
+
+    def script(conn: ServerConn, n: int) -> None:
+        conn.handshake()
+        req = conn.read_request()
+        conn.send_headers(req.sid, hpack.encode(OK_HEADERS))
+        conn.close()
+
+    server = H2Server(script)
+    try:
+        with Client([server.endpoint]) as c, pytest.raises(EtcdError) as err:
+            _range(c, timeout=0.6)
+    finally:
+        server.close()
+    assert server.errors == []
+    assert err.value.go_error == "rpc error: code = DeadlineExceeded desc = context deadline exceeded"
+    assert server.connections >= 3
 
 
 def test_trailers_only_answer_with_percent_encoded_message():

@@ -115,6 +115,22 @@ def _errno_text(e: OSError) -> str:
     return os.strerror(e.errno).lower() if e.errno else str(e)
 
 
+def _op_addrs(sock: Any) -> str:
+    """What Go's net.OpError names before a socket error: `tcp 127.0.0.1:40112->127.0.0.1:2379`, `unix @->/path`."""
+    import _socket
+
+    def show(addr: Any) -> str:
+        if isinstance(addr, tuple):
+            return f"[{addr[0]}]:{addr[1]}" if ":" in addr[0] else f"{addr[0]}:{addr[1]}"
+        return addr or "@"
+
+    try:
+        unix = sock.family == _socket.AF_UNIX
+        return f"{'unix' if unix else 'tcp'} {show(sock.getsockname())}->{show(sock.getpeername())}"
+    except OSError:
+        return "tcp"
+
+
 # ---------------------------------------------------------------- dialing
 
 
@@ -320,6 +336,7 @@ class Connection:
 
     def __init__(self, sock: Any, authority: bytes, scheme: bytes, keepalive: tuple[float, float] = (10.0, 20.0)):
         self.sock = sock
+        self.op_addrs = _op_addrs(sock)  # for Go's read errors, which name both ends (gone after a reset)
         self.authority = authority
         self.scheme = scheme
         self.keepalive_time = max(keepalive[0], MIN_KEEPALIVE)
@@ -405,7 +422,7 @@ class Connection:
 
                     if isinstance(e, ssl.SSLError):  # TLS 1.3: the server refuses our certificate after the handshake
                         raise handshake_failed(e, "") from None
-                raise self._lost(f"error reading from server: read: {_errno_text(e)}") from None
+                raise self._lost(f"error reading from server: read {self.op_addrs}: read: {_errno_text(e)}") from None
             if n == 0:  # Go's framer: EOF between frames, "unexpected EOF" inside one
                 self.dead = "eof"
                 raise self._lost("error reading from server: " + ("unexpected EOF" if self.buf else "EOF"))
