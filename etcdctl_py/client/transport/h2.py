@@ -342,6 +342,7 @@ class Connection:
         self.keepalive_time = max(keepalive[0], MIN_KEEPALIVE)
         self.keepalive_timeout = keepalive[1]
         self.decoder = hpack.Decoder(4096)
+        self.header_blocks: dict[object, bytes] = {}  # the encoded fixed headers of each path, and of each metadata
         self.next_id = 1
         self.send_window = DEFAULT_WINDOW
         self.peer_initial_window = DEFAULT_WINDOW
@@ -589,19 +590,30 @@ class Connection:
     def _send_request(
         self, st: _Stream, path: bytes, request: bytes, metadata: Metadata, deadline: float | None
     ) -> None:
-        headers = [
-            (b":method", b"POST"),
-            (b":scheme", self.scheme),
-            (b":path", path),
-            (b":authority", self.authority),
-            (b"content-type", b"application/grpc"),
-            (b"user-agent", b"etcdctl-py"),
-            (b"te", b"trailers"),
-        ]
+        # our encoder keeps no table, so a field encodes the same every time: the fixed part of the block is
+        # encoded once per path and per metadata (the token), only grpc-timeout each call
+        fixed = self.header_blocks.get(path)
+        if fixed is None:
+            fixed = self.header_blocks[path] = hpack.encode(
+                [
+                    (b":method", b"POST"),
+                    (b":scheme", self.scheme),
+                    (b":path", path),
+                    (b":authority", self.authority),
+                    (b"content-type", b"application/grpc"),
+                    (b"user-agent", b"etcdctl-py"),
+                    (b"te", b"trailers"),
+                ]
+            )
+        meta_key = tuple(metadata)
+        meta = self.header_blocks.get(meta_key)
+        if meta is None:
+            meta = self.header_blocks[meta_key] = hpack.encode([(k.encode(), v.encode()) for k, v in metadata])
         if deadline is not None:
-            headers.append((b"grpc-timeout", grpc_timeout_header(deadline - time.monotonic())))
-        headers += [(k.encode(), v.encode()) for k, v in metadata]
-        block = hpack.encode(headers)
+            timeout = hpack.encode([(b"grpc-timeout", grpc_timeout_header(deadline - time.monotonic()))])
+            block = fixed + timeout + meta
+        else:
+            block = fixed + meta
         n = self.max_frame
         out = [frame(HEADERS, END_HEADERS if len(block) <= n else 0, st.id, block[:n])]
         for i in range(n, len(block), n):
