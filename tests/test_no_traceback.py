@@ -7,11 +7,12 @@ unreachable endpoints, missing and corrupt files, and asserts a non-crashing exi
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 
 import pytest
 
-from tests import difftest
+from tests import difftest, etcdproc
 
 PY = sys.executable
 DEAD = "--endpoints=127.0.0.1:1"
@@ -197,3 +198,53 @@ def test_etcd_py_damaged_data_dir(damage, tmp_path):
     _assert_clean(res, damage)
     assert res.rc == 1
     assert b'"level":"fatal"' in res.stderr
+
+
+def _with_closed(argv: list[str], closed: int) -> tuple[int, bytes]:
+    """Run argv with descriptor `closed` (1 or 2) closed from the start, as `cmd >&-` / `cmd 2>&-` does; (exit
+    code, what reached the other of the two)."""
+    other = {1: "stderr", 2: "stdout"}[closed]
+    p = subprocess.run(
+        argv,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        env=difftest.child_env(argv),
+        preexec_fn=lambda: os.close(closed),
+        timeout=30,
+    )
+    return p.returncode, getattr(p, other)
+
+
+@pytest.mark.parametrize(
+    "tool,args",
+    [
+        ("etcdctl", ["version"]),
+        ("etcdctl", [DEAD, FAST, "get", "k"]),
+        ("etcdctl", ["get"]),
+        ("etcdutl", ["version"]),
+        ("etcdutl", ["snapshot", "status", "/nonexistent.db"]),
+    ],
+    ids=lambda a: a if isinstance(a, str) else " ".join(a)[:40],
+)
+@pytest.mark.parametrize("closed", [1, 2], ids=["stdout-closed", "stderr-closed"])
+def test_closed_standard_streams_like_go(tool, args, closed):
+    """Go writes to a closed stdout or stderr and ignores the failure: the command runs on and exits as it would
+    have. Python starts with sys.stdout (or stderr) None there; ours must not crash on it either."""
+    ours_argv = {"etcdctl": difftest.ETCDCTL_PY, "etcdutl": [PY, "-m", "etcdctl_py.cli.etcdutl"]}[tool]
+    real = _with_closed([etcdproc.distro_bin(tool), *args], closed)
+    ours = _with_closed([*ours_argv, *args], closed)
+    assert b"Traceback" not in ours[1]
+    assert ours[0] == real[0], (real, ours)
+    assert difftest.mask_stderr(ours[1]) == difftest.mask_stderr(real[1]), (real, ours)
+
+
+def test_etcd_py_with_closed_stdout_and_stderr(tmp_path):
+    """etcd-py started with stdout and stderr closed (a careless init script) still serves, as etcd does."""
+    srv = etcdproc.make_server(etcdproc.etcd_py_wrapper(str(tmp_path)), str(tmp_path))
+    srv.argv = ["sh", "-c", 'exec "$@" >&- 2>&-', "sh", *srv.argv]
+    try:
+        srv.start()
+        r = difftest.run([*difftest.ETCDCTL_PY, f"--endpoints={srv.endpoint}", "put", "k", "v"])
+        assert (r.rc, r.stdout) == (0, b"OK\n"), r
+    finally:
+        srv.stop()

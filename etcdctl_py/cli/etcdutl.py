@@ -22,6 +22,7 @@ from etcdctl_py.cli.cobra import (
     pflag_usages,  # noqa: F401 - cli/txn.py imports it from here (cobra's now)
 )
 from etcdctl_py.cli.errors import EXIT_BAD_ARGS, EXIT_BAD_FEATURE, EXIT_ERROR, EXIT_SIGPIPE, ExitError, die_by_sigpipe
+from etcdctl_py.stdio import open_missing_std_streams
 
 VERSION = "3.5.1"
 API_VERSION = "3.5"
@@ -371,6 +372,7 @@ def execute(root: Command, argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Console script `etcdutl-py`."""
+    open_missing_std_streams()
     try:
         code = execute(build_root(), sys.argv[1:] if argv is None else argv)
     except KeyboardInterrupt:

@@ -11,10 +11,12 @@ import sys
 
 from etcdctl_py import API_VERSION, ETCD_VERSION
 from etcdctl_py.cli.errors import EXIT_SIGPIPE
+from etcdctl_py.stdio import open_missing_std_streams
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    open_missing_std_streams()
     # Go writes a message's bytes as they are: an argument or stdin byte that is not UTF-8 (held as a surrogate
     # since Python decoded it) goes back out as that byte, not as `\udcff`
     for stream in (sys.stdout, sys.stderr):

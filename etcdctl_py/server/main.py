@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from etcdctl_py.server import config as cfgmod
 from etcdctl_py.server.identity import ConfigError, QuorumError
 from etcdctl_py.server.zaplog import log
+from etcdctl_py.stdio import open_missing_std_streams
 
 if TYPE_CHECKING:  # imported when the server starts: `--version` and refused flags need none of them
     from etcdctl_py.server.core import EtcdCore
@@ -306,6 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     (config.py), etcd's start-up checks, then serve until SIGTERM/SIGINT."""
     prog = sys.argv[0] if argv is None else "etcd-py"
     argv = sys.argv[1:] if argv is None else argv
+    open_missing_std_streams()
     try:
         flags = cfgmod.parse(argv)
     except cfgmod.FlagError as e:
