@@ -284,10 +284,7 @@ class Client:
                 if path in REPEATABLE and failure.code == UNAVAILABLE:
                     self._warn(failure, logged)
                     logged += 1
-                    try:
-                        attempts.retry_repeatable(idx)
-                    except DeadlineExceeded:
-                        raise DeadlineExceeded() from None
+                    attempts.retry_repeatable(idx)
                     continue
                 self._fail(failure, logged)
             return resp_type.FromString(raw)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from etcdctl_py.client.handle import ServiceHandle
 from etcdctl_py.keyrange import key_range, prefix_end
 from etcdctl_py.proto.etcdserverpb import rpc_pb2
 
 if TYPE_CHECKING:
-    from etcdctl_py.client.client import Client
     from etcdctl_py.client.retry import Timeout
 
 __all__ = ["KV", "RawResponse", "key_range", "prefix_end"]
@@ -25,9 +25,8 @@ class RawResponse:
         return data
 
 
-class KV:
-    def __init__(self, client: Client):
-        self._c = client
+class KV(ServiceHandle):
+    service = "KV"
 
     def _t(self, timeout: Any) -> Any:
         return ... if timeout is _T else timeout
@@ -68,18 +67,18 @@ class KV:
         return self.range_request(req, timeout=timeout)
 
     def range_request(self, req: rpc_pb2.RangeRequest, *, timeout: Any = _T) -> rpc_pb2.RangeResponse:
-        return self._c.unary("KV", "Range", req, rpc_pb2.RangeResponse, timeout=self._t(timeout))
+        return self._unary("Range", req, rpc_pb2.RangeResponse, self._t(timeout))
 
     def range_raw(self, req: rpc_pb2.RangeRequest, *, timeout: Any = _T) -> bytes:
         """The serialized RangeResponse, not decoded: a large range is printed from these bytes
         batch by batch (etcdctl_py.output.fastkv) instead of as one decoded copy of it."""
-        return self._c.unary("KV", "Range", req, RawResponse, timeout=self._t(timeout))
+        return self._unary("Range", req, RawResponse, self._t(timeout))
 
     def write_unread(
         self, method: str, req: rpc_pb2.PutRequest | rpc_pb2.TxnRequest, *, timeout: Timeout = ...
     ) -> None:
         """A Put or Txn whose response is waited for but not decoded (make-mirror: only its arrival matters)."""
-        self._c.unary("KV", method, req, RawResponse, timeout=timeout)
+        self._unary(method, req, RawResponse, timeout)
 
     def get(self, key: bytes, **kw: Any) -> bytes | None:
         """The value of one key, or None."""
@@ -103,7 +102,7 @@ class KV:
         return self.put_request(req, timeout=timeout)
 
     def put_request(self, req: rpc_pb2.PutRequest, *, timeout: Timeout = ...) -> rpc_pb2.PutResponse:
-        return self._c.unary("KV", "Put", req, rpc_pb2.PutResponse, timeout=timeout)
+        return self._unary("Put", req, rpc_pb2.PutResponse, timeout)
 
     def delete(
         self, key: bytes, range_end: bytes = b"", *, prev_kv: bool = False, timeout: Timeout = ...
@@ -112,7 +111,7 @@ class KV:
         return self.delete_request(req, timeout=timeout)
 
     def delete_request(self, req: rpc_pb2.DeleteRangeRequest, *, timeout: Timeout = ...) -> rpc_pb2.DeleteRangeResponse:
-        return self._c.unary("KV", "DeleteRange", req, rpc_pb2.DeleteRangeResponse, timeout=timeout)
+        return self._unary("DeleteRange", req, rpc_pb2.DeleteRangeResponse, timeout)
 
     def txn(
         self,
@@ -123,8 +122,8 @@ class KV:
         timeout: Timeout = ...,
     ) -> rpc_pb2.TxnResponse:
         req = rpc_pb2.TxnRequest(compare=list(compare), success=list(success), failure=list(failure))
-        return self._c.unary("KV", "Txn", req, rpc_pb2.TxnResponse, timeout=timeout)
+        return self._unary("Txn", req, rpc_pb2.TxnResponse, timeout)
 
     def compact(self, revision: int, *, physical: bool = False, timeout: Timeout = ...) -> rpc_pb2.CompactionResponse:
         req = rpc_pb2.CompactionRequest(revision=revision, physical=physical)
-        return self._c.unary("KV", "Compact", req, rpc_pb2.CompactionResponse, timeout=timeout)
+        return self._unary("Compact", req, rpc_pb2.CompactionResponse, timeout)

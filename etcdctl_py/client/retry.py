@@ -168,10 +168,10 @@ class Attempts:
         import random  # only on this path: a plain command starts without it
 
         wait = RETRY_WAIT * (1 + 0.1 * (2 * random.random() - 1))
-        left = self.remaining()
+        left = None if self._deadline is None else self._deadline - time.monotonic()
         if left is not None and left <= wait:
-            time.sleep(left)
-            self.remaining()  # raises
+            time.sleep(max(left, 0.0))
+            raise DeadlineExceeded()  # in the wait, not in a call: Go logs nothing more and says no more
         time.sleep(wait)
         self._c.next_endpoint(idx)
 

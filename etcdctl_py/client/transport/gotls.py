@@ -39,13 +39,13 @@ def tls_error_text(
         if exc.verify_code == 10:
             return "x509: certificate has expired or is not yet valid"
         if exc.verify_code in _HOSTNAME_MISMATCH:
-            der = None
             if peer_certificate is not None:
+                # the server went away, or sent a certificate cryptography cannot parse: the plain wording then
                 with contextlib.suppress(OSError, ValueError):
                     der = peer_certificate()
-            return (
-                f"x509: certificate is not valid for {server_name}" if der is None else hostname_error(der, server_name)
-            )
+                    if der is not None:
+                        return hostname_error(der, server_name)
+            return f"x509: certificate is not valid for {server_name}"
         return f"x509: {exc.verify_message}"
     alert = _ALERTS.get(exc.reason or "")
     if alert:

@@ -342,7 +342,8 @@ class Connection:
         self.keepalive_time = max(keepalive[0], MIN_KEEPALIVE)
         self.keepalive_timeout = keepalive[1]
         self.decoder = hpack.Decoder(4096)
-        self.header_blocks: dict[object, bytes] = {}  # the encoded fixed headers of each path, and of each metadata
+        self.path_headers: dict[bytes, bytes] = {}  # HPACK blocks of the fixed request headers, per path
+        self.meta_headers: dict[tuple[tuple[str, str], ...], bytes] = {}  # ... of the metadata (the token)
         self.next_id = 1
         self.send_window = DEFAULT_WINDOW
         self.peer_initial_window = DEFAULT_WINDOW
@@ -592,9 +593,9 @@ class Connection:
     ) -> None:
         # our encoder keeps no table, so a field encodes the same every time: the fixed part of the block is
         # encoded once per path and per metadata (the token), only grpc-timeout each call
-        fixed = self.header_blocks.get(path)
+        fixed = self.path_headers.get(path)
         if fixed is None:
-            fixed = self.header_blocks[path] = hpack.encode(
+            fixed = self.path_headers[path] = hpack.encode(
                 [
                     (b":method", b"POST"),
                     (b":scheme", self.scheme),
@@ -606,9 +607,9 @@ class Connection:
                 ]
             )
         meta_key = tuple(metadata)
-        meta = self.header_blocks.get(meta_key)
+        meta = self.meta_headers.get(meta_key)
         if meta is None:
-            meta = self.header_blocks[meta_key] = hpack.encode([(k.encode(), v.encode()) for k, v in metadata])
+            meta = self.meta_headers[meta_key] = hpack.encode([(k.encode(), v.encode()) for k, v in metadata])
         if deadline is not None:
             timeout = hpack.encode([(b"grpc-timeout", grpc_timeout_header(deadline - time.monotonic()))])
             block = fixed + timeout + meta
